@@ -1,0 +1,261 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/client"
+	"github.com/spf13/cobra"
+)
+
+func newDescribeCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "describe job|alloc|node|eval NAME",
+		Short: "Show one resource in detail",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			kind, err := kindOf(args[0])
+			if err != nil {
+				return err
+			}
+			c := g.client()
+			ctx, cancel := g.ctx()
+			defer cancel()
+			w := g.out
+			switch kind {
+			case "jobs":
+				j, err := c.Job(ctx, g.namespace, args[1])
+				if err != nil {
+					return err
+				}
+				allocs, err := c.Allocs(ctx, client.AllocFilter{Namespace: j.Namespace, Job: j.ID})
+				if err != nil {
+					return err
+				}
+				evals, err := c.Evals(ctx, j.Namespace, j.ID)
+				if err != nil {
+					return err
+				}
+				describeJob(w, j, allocs, evals)
+			case "allocs":
+				a, err := c.Alloc(ctx, args[1])
+				if err != nil {
+					return err
+				}
+				describeAlloc(w, a)
+			case "nodes":
+				n, err := c.Node(ctx, args[1])
+				if err != nil {
+					return err
+				}
+				allocs, err := c.Allocs(ctx, client.AllocFilter{Node: n.ID})
+				if err != nil {
+					return err
+				}
+				describeNode(w, n, allocs)
+			case "evals":
+				e, err := c.Eval(ctx, args[1])
+				if err != nil {
+					return err
+				}
+				describeEval(w, e)
+			default:
+				return fmt.Errorf("describe does not support %s", kind)
+			}
+			return nil
+		},
+	}
+}
+
+func kv(w io.Writer, k string, v any) { fmt.Fprintf(w, "%-14s %v\n", k+":", v) }
+
+func describeJob(w io.Writer, j *api.Job, allocs []*api.Allocation, evals []*api.Evaluation) {
+	kv(w, "Name", j.ID)
+	kv(w, "Namespace", j.Namespace)
+	kv(w, "Type", j.Type)
+	kv(w, "Status", j.Status)
+	kv(w, "Version", j.Version)
+	kv(w, "Priority", j.Priority)
+	kv(w, "Datacenters", strings.Join(j.Datacenters, ","))
+	kv(w, "Submitted", j.SubmitTime.Local().Format(time.RFC3339))
+	fmt.Fprintln(w, "\nGroups:")
+	for _, g := range j.Groups {
+		counts := map[string]int{}
+		for _, a := range allocs {
+			if a.TaskGroup == g.Name && a.JobVersion == j.Version {
+				counts[a.ClientStatusOf()]++
+			}
+		}
+		fmt.Fprintf(w, "  %s: desired %d, running %d, pending %d, complete %d, failed %d, lost %d\n", g.Name, g.Count,
+			counts[api.AllocClientRunning], counts[api.AllocClientPending], counts[api.AllocClientComplete], counts[api.AllocClientFailed], counts[api.AllocClientLost])
+	}
+	if len(evals) > 0 {
+		last := evals[len(evals)-1]
+		fmt.Fprintf(w, "\nLatest evaluation: %s (%s, %s)\n", api.ShortID(last.ID), last.TriggeredBy, last.Status)
+		describeFailures(w, last)
+	}
+	fmt.Fprintln(w, "\nAllocations:")
+	if len(allocs) == 0 {
+		fmt.Fprintln(w, "  none")
+		return
+	}
+	_ = printObjects(indent{w}, "allocs", allocs, false, "")
+}
+
+func describeFailures(w io.Writer, e *api.Evaluation) {
+	groups := make([]string, 0, len(e.FailedTGAllocs))
+	for g := range e.FailedTGAllocs {
+		groups = append(groups, g)
+	}
+	sort.Strings(groups)
+	for _, g := range groups {
+		m := e.FailedTGAllocs[g]
+		fmt.Fprintf(w, "  Placement failure in group %q (%d more like it):\n", g, m.CoalescedFailures)
+		fmt.Fprintf(w, "    %d nodes evaluated, %d filtered, %d exhausted\n", m.NodesEvaluated, m.NodesFiltered, m.NodesExhausted)
+		for _, k := range sortedKeys(m.ClassFiltered) {
+			fmt.Fprintf(w, "    %d filtered by %s\n", m.ClassFiltered[k], k)
+		}
+		for _, k := range sortedKeys(m.DimensionExhausted) {
+			fmt.Fprintf(w, "    %d exhausted on %s\n", m.DimensionExhausted[k], k)
+		}
+		if m.NodesEvaluated == 0 {
+			fmt.Fprintln(w, "    no node is ready")
+		}
+	}
+}
+
+func sortedKeys(m map[string]int) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func describeAlloc(w io.Writer, a *api.Allocation) {
+	kv(w, "ID", a.ID)
+	kv(w, "Name", a.Name)
+	kv(w, "Job", fmt.Sprintf("%s (version %d)", a.JobID, a.JobVersion))
+	kv(w, "Group", a.TaskGroup)
+	kv(w, "Node", a.NodeID)
+	kv(w, "Desired", a.DesiredStatus)
+	if a.DesiredDescription != "" {
+		kv(w, "Why", a.DesiredDescription)
+	}
+	kv(w, "Status", a.ClientStatusOf())
+	if a.Status != nil && a.Status.Description != "" {
+		kv(w, "Description", a.Status.Description)
+	}
+	kv(w, "Resources", fmt.Sprintf("cpu %d MHz, memory %d MiB", a.Resources.CPU, a.Resources.MemoryMB))
+	kv(w, "Created", a.CreateTime.Local().Format(time.RFC3339))
+	if a.Status == nil {
+		return
+	}
+	names := make([]string, 0, len(a.Status.Tasks))
+	for n := range a.Status.Tasks {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		ts := a.Status.Tasks[n]
+		fmt.Fprintf(w, "\nTask %q is %q", n, ts.State)
+		if ts.PID != 0 && ts.State == api.TaskStateRunning {
+			fmt.Fprintf(w, " (pid %d)", ts.PID)
+		}
+		if ts.ExitCode != nil {
+			fmt.Fprintf(w, " (exit code %d)", *ts.ExitCode)
+		}
+		if ts.Failed {
+			fmt.Fprint(w, ", failed")
+		}
+		fmt.Fprintln(w, "\n  Recent events:")
+		for _, ev := range ts.Events {
+			fmt.Fprintf(w, "  %s  %-16s %s\n", ev.Time.Local().Format("2006-01-02T15:04:05"), ev.Type, ev.Message)
+		}
+	}
+}
+
+func describeNode(w io.Writer, n *api.Node, allocs []*api.Allocation) {
+	kv(w, "ID", n.ID)
+	kv(w, "Name", n.Name)
+	kv(w, "Status", n.Status)
+	kv(w, "Eligible", n.Eligible)
+	kv(w, "Datacenter", n.Datacenter)
+	kv(w, "Node pool", n.NodePool)
+	kv(w, "CPU", fmt.Sprintf("%d MHz", n.Resources.CPU))
+	kv(w, "Memory", fmt.Sprintf("%d MiB", n.Resources.MemoryMB))
+	fmt.Fprintln(w, "\nDrivers:")
+	for _, name := range sortedDriverNames(n.Drivers) {
+		d := n.Drivers[name]
+		state := "healthy"
+		if !d.Healthy {
+			state = "unhealthy: " + d.Reason
+		}
+		fmt.Fprintf(w, "  %s: %s\n", name, state)
+	}
+	fmt.Fprintln(w, "\nAttributes:")
+	attrs := make([]string, 0, len(n.Attributes))
+	for k := range n.Attributes {
+		attrs = append(attrs, k)
+	}
+	sort.Strings(attrs)
+	for _, k := range attrs {
+		fmt.Fprintf(w, "  %s = %s\n", k, n.Attributes[k])
+	}
+	fmt.Fprintln(w, "\nAllocations:")
+	if len(allocs) == 0 {
+		fmt.Fprintln(w, "  none")
+		return
+	}
+	_ = printObjects(indent{w}, "allocs", allocs, false, "")
+}
+
+func sortedDriverNames(m map[string]*api.DriverInfo) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func describeEval(w io.Writer, e *api.Evaluation) {
+	kv(w, "ID", e.ID)
+	kv(w, "Job", e.JobID)
+	kv(w, "Triggered by", e.TriggeredBy)
+	if e.NodeID != "" {
+		kv(w, "Node", e.NodeID)
+	}
+	kv(w, "Status", e.Status)
+	if e.StatusDescription != "" {
+		kv(w, "Description", e.StatusDescription)
+	}
+	kv(w, "Placed", e.PlacedAllocs)
+	kv(w, "Stopped", e.StoppedAllocs)
+	kv(w, "Created", e.CreateTime.Local().Format(time.RFC3339))
+	if len(e.FailedTGAllocs) > 0 {
+		fmt.Fprintln(w, "\nPlacement failures:")
+		describeFailures(w, e)
+	}
+}
+
+// indent writes every line with two leading spaces.
+type indent struct{ w io.Writer }
+
+func (i indent) Write(p []byte) (int, error) {
+	lines := strings.SplitAfter(string(p), "\n")
+	for _, l := range lines {
+		if l == "" {
+			continue
+		}
+		if _, err := io.WriteString(i.w, "  "+l); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}

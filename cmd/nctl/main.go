@@ -1,0 +1,91 @@
+// Command nctl is nomadic's command-line client, in the manner of kubectl.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/nomadic-project/nomadic/pkg/client"
+	"github.com/nomadic-project/nomadic/pkg/version"
+	"github.com/spf13/cobra"
+)
+
+// exitError carries a specific exit code.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+
+type globals struct {
+	addr      string
+	namespace string
+	out       io.Writer
+	errOut    io.Writer
+}
+
+func (g *globals) client() *client.Client { return client.New(g.addr) }
+
+func (g *globals) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 30*time.Second)
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	g := &globals{out: stdout, errOut: stderr}
+	root := newRoot(g)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(stderr, "Error:", err)
+		var ee *exitError
+		if errors.As(err, &ee) {
+			return ee.code
+		}
+		return 1
+	}
+	return 0
+}
+
+func newRoot(g *globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "nctl",
+		Short:         "nctl controls a nomadic cluster",
+		Long:          "nctl controls a nomadic cluster: submit jobs, watch allocations, nodes and evaluations.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	defAddr := os.Getenv("NCTL_ADDR")
+	if defAddr == "" {
+		defAddr = client.DefaultAddr
+	}
+	root.PersistentFlags().StringVar(&g.addr, "addr", defAddr, "address of a nomadic server (env NCTL_ADDR)")
+	root.PersistentFlags().StringVarP(&g.namespace, "namespace", "n", "default", "namespace of the jobs")
+	root.AddCommand(
+		newApplyCmd(g),
+		newGetCmd(g),
+		newDescribeCmd(g),
+		newDeleteCmd(g),
+		newJobCmd(g),
+		newValidateCmd(g),
+		newServerCmd(g),
+		&cobra.Command{
+			Use:   "version",
+			Short: "Print the version of nctl",
+			Args:  cobra.NoArgs,
+			Run: func(cmd *cobra.Command, _ []string) {
+				fmt.Fprintln(g.out, "nctl", version.Version)
+			},
+		},
+	)
+	return root
+}

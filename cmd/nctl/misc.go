@@ -1,0 +1,149 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/jobspec"
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/yaml"
+)
+
+func newDeleteCmd(g *globals) *cobra.Command {
+	var purge bool
+	cmd := &cobra.Command{
+		Use:   "delete job NAME [--purge]",
+		Short: "Stop a job (its allocations stop); --purge also removes it",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			kind, err := kindOf(args[0])
+			if err != nil {
+				return err
+			}
+			if kind != "jobs" {
+				return fmt.Errorf("only jobs can be deleted; nodes leave by stopping their agent")
+			}
+			ctx, cancel := g.ctx()
+			defer cancel()
+			evalID, err := g.client().StopJob(ctx, g.namespace, args[1], purge)
+			if err != nil {
+				return err
+			}
+			verb := "stopped"
+			if purge {
+				verb = "purged"
+			}
+			if evalID == "" {
+				fmt.Fprintf(g.out, "job/%s was already stopped\n", args[1])
+				return nil
+			}
+			fmt.Fprintf(g.out, "job/%s %s (evaluation %s)\n", args[1], verb, api.ShortID(evalID))
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&purge, "purge", false, "remove the job and its history once its allocations stopped")
+	return cmd
+}
+
+func newJobCmd(g *globals) *cobra.Command {
+	job := &cobra.Command{Use: "job", Short: "Job commands: init, inspect"}
+	var force bool
+	initCmd := &cobra.Command{
+		Use:   "init [FILE]",
+		Short: "Write an example job file (example.hcl) that runs on a dev agent",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := "example.hcl"
+			if len(args) == 1 {
+				path = args[0]
+			}
+			flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
+			if force {
+				flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+			}
+			f, err := os.OpenFile(path, flags, 0o644)
+			if errors.Is(err, os.ErrExist) {
+				return fmt.Errorf("%s exists; use --force to overwrite it", path)
+			}
+			if err != nil {
+				return err
+			}
+			if _, err := f.WriteString(jobspec.Example); err != nil {
+				f.Close()
+				return err
+			}
+			if err := f.Close(); err != nil {
+				return err
+			}
+			fmt.Fprintf(g.out, "Example job file written to %s\n", path)
+			return nil
+		},
+	}
+	initCmd.Flags().BoolVar(&force, "force", false, "overwrite an existing file")
+	var output string
+	inspect := &cobra.Command{
+		Use:   "inspect NAME|-f FILE",
+		Short: "Print a job as the API holds it (JSON or YAML)",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var job *api.Job
+			file, _ := cmd.Flags().GetString("file")
+			switch {
+			case file != "":
+				jobs, err := readJobFiles([]string{file}, cmd.InOrStdin())
+				if err != nil {
+					return err
+				}
+				job = jobs[0].job
+			case len(args) == 1:
+				ctx, cancel := g.ctx()
+				defer cancel()
+				j, err := g.client().Job(ctx, g.namespace, args[0])
+				if err != nil {
+					return err
+				}
+				job = j
+			default:
+				return errors.New("name a job, or a job file with -f")
+			}
+			b, err := json.MarshalIndent(job, "", "  ")
+			if err != nil {
+				return err
+			}
+			if output == "yaml" {
+				y, err := yaml.JSONToYAML(b)
+				if err != nil {
+					return err
+				}
+				_, err = g.out.Write(y)
+				return err
+			}
+			fmt.Fprintln(g.out, string(b))
+			return nil
+		},
+	}
+	inspect.Flags().StringP("file", "f", "", "inspect a job file instead of a submitted job")
+	inspect.Flags().StringVarP(&output, "output", "o", "json", "json or yaml")
+	job.AddCommand(initCmd, inspect)
+	return job
+}
+
+func newServerCmd(g *globals) *cobra.Command {
+	server := &cobra.Command{Use: "server", Short: "Server commands: members"}
+	server.AddCommand(&cobra.Command{
+		Use:   "members",
+		Short: "List the live servers and which one leads",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			objs, err := fetch(g, "servers", "", &getOpts{})
+			if err != nil {
+				return err
+			}
+			return printObjects(g.out, "servers", objs, false, "")
+		},
+	})
+	return server
+}

@@ -1,0 +1,334 @@
+// Command nomadic runs the nomadic agent: a server (API and controllers), a
+// node agent (client), or both with an embedded etcd in dev mode.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/nomadic-project/nomadic/controllers"
+	"github.com/nomadic-project/nomadic/nodeagent"
+	"github.com/nomadic-project/nomadic/pkg/driver"
+	"github.com/nomadic-project/nomadic/pkg/driver/rawexec"
+	"github.com/nomadic-project/nomadic/pkg/etcdembed"
+	"github.com/nomadic-project/nomadic/pkg/httpapi"
+	"github.com/nomadic-project/nomadic/pkg/store"
+	"github.com/nomadic-project/nomadic/pkg/version"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+		os.Exit(2)
+	}
+	switch os.Args[1] {
+	case "agent":
+		if err := runAgent(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "nomadic:", err)
+			os.Exit(1)
+		}
+	case "version", "-version", "--version":
+		fmt.Println("nomadic", version.Version)
+	case "help", "-h", "-help", "--help":
+		usage()
+	default:
+		fmt.Fprintf(os.Stderr, "nomadic: unknown command %q\n\n", os.Args[1])
+		usage()
+		os.Exit(2)
+	}
+}
+
+func usage() {
+	fmt.Fprint(os.Stderr, `Usage: nomadic <command> [flags]
+
+Commands:
+  agent     run a server, a node agent (client), or both (-dev)
+  version   print the version
+
+Run "nomadic agent -h" for the agent's flags.
+`)
+}
+
+type agentFlags struct {
+	dev, server, client bool
+	dataDir             string
+	httpAddr            string
+	name                string
+
+	etcdEndpoints  string
+	etcdPrefix     string
+	etcdCACert     string
+	etcdCert       string
+	etcdKey        string
+	etcdUser       string
+	etcdPassword   string
+	etcdDial       time.Duration
+	etcdClientAddr string
+	etcdPeerAddr   string
+	etcdQuota      int64
+
+	nodeName      string
+	datacenter    string
+	nodeTTL       time.Duration
+	enableRawExec bool
+
+	serverTTL  time.Duration
+	workers    int
+	gcInterval time.Duration
+	gcAllocAge time.Duration
+	logLevel   string
+}
+
+func runAgent(args []string) error {
+	var f agentFlags
+	fs := flag.NewFlagSet("nomadic agent", flag.ContinueOnError)
+	fs.BoolVar(&f.dev, "dev", false, "run a server and a node agent with an embedded etcd in a temporary directory, raw_exec enabled")
+	fs.BoolVar(&f.server, "server", false, "run a server (HTTP API and controllers)")
+	fs.BoolVar(&f.client, "client", false, "run a node agent")
+	fs.StringVar(&f.dataDir, "data-dir", "", "directory for state (embedded etcd, node id, allocation directories); dev mode uses a temporary one")
+	fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:4646", "address the server's HTTP API listens on")
+	fs.StringVar(&f.name, "name", "", "server name (default: the hostname)")
+	fs.StringVar(&f.etcdEndpoints, "etcd-endpoints", "", "comma-separated etcd client URLs; empty runs an embedded etcd (server and dev modes)")
+	fs.StringVar(&f.etcdPrefix, "etcd-prefix", "/nomadic", "key prefix of this cluster in etcd")
+	fs.StringVar(&f.etcdCACert, "etcd-cacert", "", "CA certificate file to verify etcd's TLS certificate")
+	fs.StringVar(&f.etcdCert, "etcd-cert", "", "client certificate file for etcd")
+	fs.StringVar(&f.etcdKey, "etcd-key", "", "client key file for etcd")
+	fs.StringVar(&f.etcdUser, "etcd-username", "", "etcd user name")
+	fs.StringVar(&f.etcdPassword, "etcd-password", "", "etcd password (or NOMADIC_ETCD_PASSWORD)")
+	fs.DurationVar(&f.etcdDial, "etcd-dial-timeout", 5*time.Second, "how long to wait for etcd when connecting")
+	fs.StringVar(&f.etcdClientAddr, "etcd-client-addr", "127.0.0.1:4647", "embedded etcd: client address")
+	fs.StringVar(&f.etcdPeerAddr, "etcd-peer-addr", "127.0.0.1:4648", "embedded etcd: peer address")
+	fs.Int64Var(&f.etcdQuota, "etcd-quota-bytes", 0, "embedded etcd: backend quota in bytes (default etcd's 2 GiB)")
+	fs.StringVar(&f.nodeName, "node-name", "", "node name (default: the hostname)")
+	fs.StringVar(&f.datacenter, "datacenter", "dc1", "the node's datacenter")
+	fs.DurationVar(&f.nodeTTL, "node-ttl", 10*time.Second, "node lease TTL: a node is down this long after its agent stops answering")
+	fs.BoolVar(&f.enableRawExec, "enable-raw-exec", false, "enable the raw_exec driver (always on in dev mode)")
+	fs.DurationVar(&f.serverTTL, "server-ttl", 10*time.Second, "server lease TTL: a dead server's work is taken over after this long")
+	fs.IntVar(&f.workers, "eval-workers", 2, "evaluation workers per server")
+	fs.DurationVar(&f.gcInterval, "gc-interval", 5*time.Minute, "how often the leader collects garbage")
+	fs.DurationVar(&f.gcAllocAge, "gc-alloc-age", time.Hour, "stopped allocations older than this are deleted")
+	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	setupLogging(f.logLevel)
+	if f.dev {
+		f.server, f.client, f.enableRawExec = true, true, true
+	}
+	if !f.server && !f.client {
+		return errors.New("say what to run: -dev, -server, -client, or -server -client")
+	}
+	if f.etcdPassword == "" {
+		f.etcdPassword = os.Getenv("NOMADIC_ETCD_PASSWORD")
+	}
+	if f.name == "" {
+		f.name, _ = os.Hostname()
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	if f.dataDir == "" {
+		if !f.dev {
+			return errors.New("-data-dir is required outside dev mode")
+		}
+		dir, err := os.MkdirTemp("", "nomadic-dev-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		f.dataDir = dir
+	}
+	if err := os.MkdirAll(f.dataDir, 0o755); err != nil {
+		return fmt.Errorf("creating data dir: %w", err)
+	}
+
+	endpoints := splitList(f.etcdEndpoints)
+	var embedded *etcdembed.Server
+	if len(endpoints) == 0 {
+		if !f.server {
+			return errors.New("a client needs -etcd-endpoints (the servers' etcd)")
+		}
+		var err error
+		embedded, err = etcdembed.Start(etcdembed.Config{
+			Name: "nomadic", DataDir: filepath.Join(f.dataDir, "etcd"),
+			ClientAddr: f.etcdClientAddr, PeerAddr: f.etcdPeerAddr, QuotaBytes: f.etcdQuota,
+		})
+		if err != nil {
+			return err
+		}
+		defer embedded.Close()
+		endpoints = []string{embedded.Endpoint}
+		slog.Info("embedded etcd started", "endpoint", embedded.Endpoint, "dir", filepath.Join(f.dataDir, "etcd"))
+	}
+
+	cli, err := newEtcdClient(&f, endpoints)
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	st := store.New(cli, f.etcdPrefix)
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 4)
+
+	var httpSrv *http.Server
+	if f.server {
+		ln, err := net.Listen("tcp", f.httpAddr)
+		if err != nil {
+			return fmt.Errorf("HTTP API cannot listen on %s: %w", f.httpAddr, err)
+		}
+		apiSrv := &httpapi.Server{Store: st, Name: f.name, Version: version.Version}
+		httpSrv = &http.Server{Handler: apiSrv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("HTTP API: %w", err)
+			}
+		}()
+		slog.Info("HTTP API listening", "addr", "http://"+ln.Addr().String())
+		srv := &controllers.Server{Store: st, Cfg: controllers.ServerConfig{
+			Name: f.name, HTTPAddr: ln.Addr().String(), Version: version.Version,
+			SessionTTL: f.serverTTL, Workers: f.workers,
+			GCInterval: f.gcInterval, GCAllocAge: f.gcAllocAge, LivenessResync: 30 * time.Second,
+		}}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			srv.Run(runCtx)
+		}()
+	}
+
+	var agentDone chan struct{}
+	if f.client {
+		agent, err := nodeagent.New(st, nodeagent.Config{
+			Name: f.nodeName, Datacenter: f.datacenter, DataDir: filepath.Join(f.dataDir, "client"),
+			TTL: f.nodeTTL, Drivers: []driver.Driver{&rawexec.Driver{Enabled: f.enableRawExec}},
+			StopTasksOnShutdown: f.dev,
+		})
+		if err != nil {
+			return err
+		}
+		agentDone = make(chan struct{})
+		go func() {
+			defer close(agentDone)
+			agent.Run(runCtx)
+		}()
+		slog.Info("node agent started", "node", agent.NodeID())
+	}
+
+	if f.dev {
+		fmt.Fprintf(os.Stderr, "\nnomadic dev agent is running. Try:\n  nctl job init && nctl apply -f example.hcl && nctl get allocs\nPress Ctrl-C to stop it (its tasks stop too).\n\n")
+	}
+
+	var embeddedErr <-chan error
+	if embedded != nil {
+		embeddedErr = embedded.Err()
+	}
+	var runErr error
+	select {
+	case <-ctx.Done():
+		slog.Info("shutting down")
+	case runErr = <-errc:
+	case err := <-embeddedErr:
+		runErr = fmt.Errorf("embedded etcd: %w", err)
+	}
+	if httpSrv != nil {
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = httpSrv.Shutdown(sctx)
+		scancel()
+	}
+	cancel()
+	if agentDone != nil {
+		<-agentDone
+	}
+	wg.Wait()
+	return runErr
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func newEtcdClient(f *agentFlags, endpoints []string) (*clientv3.Client, error) {
+	cfg := clientv3.Config{
+		Endpoints:   endpoints,
+		DialTimeout: f.etcdDial,
+		Username:    f.etcdUser,
+		Password:    f.etcdPassword,
+		Logger:      zap.NewNop(),
+		// Keep-alives find a dead etcd connection without waiting for TCP.
+		DialKeepAliveTime:    10 * time.Second,
+		DialKeepAliveTimeout: 5 * time.Second,
+	}
+	if f.etcdCACert != "" || f.etcdCert != "" {
+		tc := &tls.Config{MinVersion: tls.VersionTLS12}
+		if f.etcdCACert != "" {
+			pem, err := os.ReadFile(f.etcdCACert)
+			if err != nil {
+				return nil, fmt.Errorf("reading -etcd-cacert: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("-etcd-cacert %s holds no PEM certificate", f.etcdCACert)
+			}
+			tc.RootCAs = pool
+		}
+		if f.etcdCert != "" || f.etcdKey != "" {
+			cert, err := tls.LoadX509KeyPair(f.etcdCert, f.etcdKey)
+			if err != nil {
+				return nil, fmt.Errorf("loading -etcd-cert/-etcd-key: %w", err)
+			}
+			tc.Certificates = []tls.Certificate{cert}
+		}
+		cfg.TLS = tc
+	}
+	cli, err := clientv3.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to etcd at %s: %w", strings.Join(endpoints, ","), err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), f.etcdDial)
+	defer cancel()
+	if _, err := cli.Status(ctx, endpoints[0]); err != nil {
+		// Not fatal: the agent retries until etcd answers.
+		slog.Warn("etcd does not answer yet; will keep trying", "endpoints", endpoints, "err", err)
+	}
+	return cli, nil
+}
+
+func setupLogging(level string) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})))
+}

@@ -1,0 +1,248 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/scheduler"
+	"github.com/nomadic-project/nomadic/pkg/store"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// keptEvals is how many finished evaluations of a job are kept for
+// `nctl get evals`; older ones are deleted as new ones finish.
+const keptEvals = 10
+
+// maxPlanAttempts bounds how often one pass re-plans after conflicts.
+const maxPlanAttempts = 5
+
+// EvalController turns evaluations into committed plans. Every server runs
+// one; the servers share the work by job: a server works a job's pending
+// evaluations only while it holds the job's claim, a key bound to its
+// lease, so a dead server's claims expire and another server takes over.
+// All pending evaluations of a job are worked in one pass, so a burst of
+// updates to one job costs one scheduling pass.
+type EvalController struct {
+	Store   *store.Store
+	Server  string
+	Lease   clientv3.LeaseID
+	Workers int
+	Now     func() time.Time
+
+	queue *queue
+
+	mu      sync.Mutex
+	blocked map[string]bool // jobs with a blocked evaluation
+}
+
+// Run works evaluations until ctx ends.
+func (c *EvalController) Run(ctx context.Context) {
+	c.queue = newQueue()
+	c.blocked = map[string]bool{}
+	keys := c.Store.Keys()
+	var wg sync.WaitGroup
+	watch := func(prefix string, h store.Handler) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.Store.ListWatch(ctx, prefix, h)
+		}()
+	}
+	watch(keys.Kind("evals"), &evalHandler{c: c})
+	// A released or expired claim may leave pending evaluations behind.
+	watch(keys.Kind("evalclaims"), handlerFuncs{apply: func(ev store.Event) {
+		if ev.Delete {
+			c.queue.add(jobKeyFromSuffix(ev.Key, keys.Kind("evalclaims")))
+		}
+	}})
+	// New capacity may unblock evaluations that found no place.
+	watch(keys.Kind("heartbeats"), handlerFuncs{apply: func(ev store.Event) {
+		if !ev.Delete {
+			c.retryBlocked()
+		}
+	}})
+	watch(keys.Kind("nodes"), handlerFuncs{apply: func(store.Event) { c.retryBlocked() }})
+	runWorkers(ctx, c.queue, max(c.Workers, 1), c.work)
+	wg.Wait()
+}
+
+func (c *EvalController) retryBlocked() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.blocked {
+		c.queue.add(k)
+	}
+}
+
+// evalHandler queues the jobs that have evaluations to work.
+type evalHandler struct{ c *EvalController }
+
+func (h *evalHandler) Replace(items map[string][]byte, _ int64) {
+	h.c.mu.Lock()
+	h.c.blocked = map[string]bool{}
+	h.c.mu.Unlock()
+	for key, value := range items {
+		h.Apply(store.Event{Key: key, Value: value})
+	}
+}
+
+func (h *evalHandler) Apply(ev store.Event) {
+	if ev.Delete {
+		return
+	}
+	var e api.Evaluation
+	if err := jsonUnmarshal(ev.Value, &e); err != nil || e.JobID == "" {
+		slog.Warn("skipping undecodable evaluation", "key", ev.Key, "err", err)
+		return
+	}
+	job := e.Namespace + "/" + e.JobID
+	h.c.mu.Lock()
+	if e.Status == api.EvalStatusBlocked {
+		h.c.blocked[job] = true
+	}
+	h.c.mu.Unlock()
+	if e.Status == api.EvalStatusPending {
+		h.c.queue.add(job)
+	}
+}
+
+func jobKeyFromSuffix(key, prefix string) string { return strings.TrimPrefix(key, prefix) }
+
+// work runs one scheduling pass for a job ("namespace/job").
+func (c *EvalController) work(ctx context.Context, jobKey string) error {
+	ns, jobID, ok := strings.Cut(jobKey, "/")
+	if !ok || ns == "" || jobID == "" {
+		return nil
+	}
+	claimed, err := c.Store.ClaimJob(ctx, ns, jobID, c.Server, c.Lease)
+	if err != nil {
+		return err
+	}
+	if !claimed {
+		// Another server works it; its release brings the job back here.
+		return nil
+	}
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := c.Store.ReleaseJob(rctx, ns, jobID, c.Lease); err != nil {
+			slog.Warn("releasing job claim", "job", jobKey, "err", err)
+		}
+	}()
+	err = c.process(ctx, ns, jobID)
+	if err != nil && ctx.Err() == nil {
+		slog.Warn("evaluation failed; will retry", "job", jobKey, "err", err)
+	}
+	return err
+}
+
+func (c *EvalController) process(ctx context.Context, ns, jobID string) error {
+	evals, err := c.Store.ListEvals(ctx, ns, jobID)
+	if err != nil {
+		return err
+	}
+	var open []*api.Evaluation
+	for _, e := range evals {
+		if e.Status == api.EvalStatusPending || e.Status == api.EvalStatusBlocked {
+			open = append(open, e)
+		}
+	}
+	if len(open) == 0 {
+		return nil
+	}
+	guards := []clientv3.Cmp{c.Store.ClaimGuard(ns, jobID, c.Lease)}
+	newest := open[len(open)-1]
+
+	var plan *scheduler.Plan
+	placed, stopped := 0, 0
+	for attempt := 1; ; attempt++ {
+		job, _, err := c.Store.GetJob(ctx, ns, jobID)
+		if errors.Is(err, store.ErrNotFound) {
+			job = nil
+		} else if err != nil {
+			return err
+		}
+		snap, err := c.Store.ReadSnapshot(ctx)
+		if err != nil {
+			return err
+		}
+		plan = scheduler.Compute(&scheduler.Input{
+			Namespace: ns, JobID: jobID, Job: job,
+			Nodes: snap.Nodes, Allocs: snap.Allocs,
+			EvalID: newest.ID, Now: c.Now(), NewID: api.NewID,
+		})
+		if plan.Empty() {
+			break
+		}
+		commit := &store.Commit{
+			Allocs:       append(append([]*api.Allocation{}, plan.Place...), plan.Update...),
+			Placing:      plan.Placing(),
+			NodePlanRevs: snap.NodePlanRevs,
+			Guards:       guards,
+		}
+		n, err := c.Store.CommitPlan(ctx, commit)
+		if err == nil {
+			placed += len(plan.Place)
+			stopped += len(plan.Update)
+			break
+		}
+		if !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+		slog.Info("plan conflicted; re-planning", "job", ns+"/"+jobID, "attempt", attempt, "written", n)
+		if attempt >= maxPlanAttempts {
+			return fmt.Errorf("plan for job %q conflicted %d times", jobID, attempt)
+		}
+	}
+
+	now := c.Now()
+	for _, e := range open {
+		e.ModifyTime = now
+		e.Status = api.EvalStatusComplete
+		e.FailedTGAllocs = nil
+		if e != newest {
+			e.StatusDescription = "coalesced into evaluation " + api.ShortID(newest.ID)
+		}
+	}
+	newest.PlacedAllocs += placed
+	newest.StoppedAllocs += stopped
+	newest.StatusDescription = ""
+	if len(plan.Failed) > 0 {
+		newest.Status = api.EvalStatusBlocked
+		newest.FailedTGAllocs = plan.Failed
+		newest.StatusDescription = "some allocations could not be placed; retried when nodes change"
+	}
+	if err := c.Store.UpdateEvals(ctx, open, guards); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	if newest.Status == api.EvalStatusBlocked {
+		c.blocked[ns+"/"+jobID] = true
+	} else {
+		delete(c.blocked, ns+"/"+jobID)
+	}
+	c.mu.Unlock()
+	return c.trimEvals(ctx, evals, guards)
+}
+
+// trimEvals deletes the oldest finished evaluations beyond keptEvals.
+func (c *EvalController) trimEvals(ctx context.Context, evals []*api.Evaluation, guards []clientv3.Cmp) error {
+	var done []*api.Evaluation
+	for _, e := range evals {
+		if e.Status == api.EvalStatusComplete || e.Status == api.EvalStatusFailed {
+			done = append(done, e)
+		}
+	}
+	if len(done) <= keptEvals {
+		return nil
+	}
+	sort.SliceStable(done, func(i, j int) bool { return done[i].ModifyTime.Before(done[j].ModifyTime) })
+	return c.Store.DeleteEvals(ctx, done[:len(done)-keptEvals], guards)
+}

@@ -1,0 +1,96 @@
+package controllers
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/store"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// GC is a singleton controller that deletes what nobody needs any more:
+// the allocations of purged jobs once they stopped, with the jobs' versions
+// and evaluations, and stopped allocations of live jobs once they are older
+// than AllocAge.
+type GC struct {
+	Store    *store.Store
+	Guard    clientv3.Cmp
+	Now      func() time.Time
+	Interval time.Duration
+	AllocAge time.Duration
+}
+
+// Run collects garbage every Interval until ctx ends.
+func (c *GC) Run(ctx context.Context) {
+	t := time.NewTicker(max(c.Interval, 100*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := c.Collect(ctx); err != nil && ctx.Err() == nil {
+				slog.Warn("garbage collection failed", "err", err)
+			}
+		}
+	}
+}
+
+// Collect runs one garbage collection pass.
+func (c *GC) Collect(ctx context.Context) error {
+	jobs, err := c.Store.ListJobs(ctx, "")
+	if err != nil {
+		return err
+	}
+	exists := map[string]bool{}
+	for _, j := range jobs {
+		exists[j.Namespace+"/"+j.ID] = true
+	}
+	allocs, err := c.Store.ListAllocs(ctx, store.AllocFilter{})
+	if err != nil {
+		return err
+	}
+	now := c.Now()
+	var dead []*api.Allocation
+	remaining := map[string]bool{}
+	for _, a := range allocs {
+		key := a.Namespace + "/" + a.JobID
+		stoppedLongAgo := a.DesiredStatus == api.AllocDesiredStop && now.Sub(a.ModifyTime) > c.AllocAge
+		if a.Terminal() && (!exists[key] || stoppedLongAgo) {
+			dead = append(dead, a)
+			continue
+		}
+		remaining[key] = true
+	}
+	if len(dead) > 0 {
+		if err := c.Store.DeleteAllocs(ctx, dead, []clientv3.Cmp{c.Guard}); err != nil {
+			return err
+		}
+		slog.Info("garbage collected allocations", "count", len(dead))
+	}
+	// History of purged jobs whose allocations are all gone.
+	prefix := c.Store.Keys().Kind("jobversions")
+	purged := map[string]bool{}
+	if _, err := c.Store.List(ctx, prefix, func(key string, _ []byte) error {
+		parts := strings.Split(strings.TrimPrefix(key, prefix), "/")
+		if len(parts) == 3 {
+			k := parts[0] + "/" + parts[1]
+			if !exists[k] && !remaining[k] {
+				purged[k] = true
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for k := range purged {
+		ns, job, _ := strings.Cut(k, "/")
+		if err := c.Store.PurgeJobHistory(ctx, ns, job, []clientv3.Cmp{c.Guard}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,108 @@
+package controllers
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/store"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// NodeLiveness is a singleton controller: when a node's heartbeat key
+// vanishes (its lease expired), it creates an evaluation for every job with
+// allocations on that node, and the scheduler replaces them. Detection takes
+// the node's lease TTL, plus up to one etcd election timeout if etcd's
+// leader changes meanwhile.
+type NodeLiveness struct {
+	Store  *store.Store
+	Guard  clientv3.Cmp
+	Now    func() time.Time
+	Resync time.Duration
+}
+
+// Run watches heartbeats until ctx ends.
+func (c *NodeLiveness) Run(ctx context.Context) {
+	q := newQueue()
+	prefix := c.Store.Keys().Kind("heartbeats")
+	enqueueAll := func() {
+		nodes, err := c.Store.ListNodes(ctx)
+		if err != nil {
+			return
+		}
+		for _, n := range nodes {
+			if n.Status == api.NodeStatusDown {
+				q.add(n.ID)
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		c.Store.ListWatch(ctx, prefix, handlerFuncs{
+			replace: func(map[string][]byte, int64) { enqueueAll() },
+			apply: func(ev store.Event) {
+				if ev.Delete {
+					q.add(strings.TrimPrefix(ev.Key, prefix))
+				}
+			},
+		})
+	}()
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(max(c.Resync, time.Second))
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				enqueueAll()
+			}
+		}
+	}()
+	runWorkers(ctx, q, 1, c.work)
+	wg.Wait()
+}
+
+func (c *NodeLiveness) work(ctx context.Context, nodeID string) error {
+	live, err := c.Store.LiveNodes(ctx)
+	if err != nil {
+		return err
+	}
+	if live[nodeID] {
+		return nil
+	}
+	allocs, err := c.Store.ListAllocs(ctx, store.AllocFilter{NodeID: nodeID})
+	if err != nil {
+		return err
+	}
+	jobs := map[[2]string]bool{}
+	for _, a := range allocs {
+		if a.DesiredStatus == api.AllocDesiredRun && !a.Terminal() {
+			jobs[[2]string{a.Namespace, a.JobID}] = true
+		}
+	}
+	for j := range jobs {
+		evals, err := c.Store.ListEvals(ctx, j[0], j[1])
+		if err != nil {
+			return err
+		}
+		pending := false
+		for _, e := range evals {
+			pending = pending || e.Status == api.EvalStatusPending
+		}
+		if pending {
+			continue
+		}
+		if _, err := c.Store.CreateEval(ctx, j[0], j[1], api.EvalTriggerNodeUpdate, nodeID, c.Now(), c.Guard); err != nil {
+			return err
+		}
+		slog.Info("node down: evaluating its job", "node", nodeID, "job", j[1])
+	}
+	return nil
+}

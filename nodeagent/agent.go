@@ -1,0 +1,312 @@
+// Package nodeagent is the part of nomadic that runs on every node: it
+// registers the node under an etcd lease (its heartbeat), watches only its
+// own allocation prefix, runs each allocation's tasks through the drivers,
+// and writes what it observes under a separate status key.
+package nodeagent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/driver"
+	"github.com/nomadic-project/nomadic/pkg/store"
+	"go.etcd.io/etcd/client/v3/concurrency"
+)
+
+// Config configures a node agent.
+type Config struct {
+	// NodeID is kept in DataDir across restarts; generated when empty.
+	NodeID     string
+	Name       string
+	Datacenter string
+	NodePool   string
+	Meta       map[string]string
+	DataDir    string
+	// TTL is the node's lease TTL: a node whose agent is gone this long is
+	// down.
+	TTL     time.Duration
+	Drivers []driver.Driver
+	// StopTasksOnShutdown stops every task when the agent stops (dev
+	// mode). Otherwise tasks keep running and are re-attached when the
+	// agent comes back, as in Nomad.
+	StopTasksOnShutdown bool
+	// Reserved is capacity kept back from allocations.
+	Reserved api.Resources
+}
+
+// Agent is a running node agent.
+type Agent struct {
+	store   *store.Store
+	cfg     Config
+	drivers map[string]driver.Driver
+	node    *api.Node
+
+	mu      sync.Mutex
+	runners map[string]*allocRunner
+	wg      sync.WaitGroup
+	jobs    *jobCache
+	ready   chan struct{}
+}
+
+// New prepares an agent: it loads or creates the node ID and fingerprints
+// the node.
+func New(st *store.Store, cfg Config) (*Agent, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("node agent needs a data dir")
+	}
+	if cfg.TTL <= 0 {
+		cfg.TTL = 10 * time.Second
+	}
+	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "alloc"), 0o755); err != nil {
+		return nil, fmt.Errorf("creating data dir: %w", err)
+	}
+	if cfg.NodeID == "" {
+		id, err := loadNodeID(cfg.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		cfg.NodeID = id
+	}
+	a := &Agent{store: st, cfg: cfg, drivers: map[string]driver.Driver{}, runners: map[string]*allocRunner{}, ready: make(chan struct{})}
+	for _, d := range cfg.Drivers {
+		a.drivers[d.Name()] = d
+	}
+	a.jobs = &jobCache{store: st, jobs: map[string]*api.Job{}}
+	a.node = a.fingerprint(context.Background())
+	return a, nil
+}
+
+// NodeID returns the node's ID.
+func (a *Agent) NodeID() string { return a.cfg.NodeID }
+
+// Ready is closed once the node is registered and its allocations listed.
+func (a *Agent) Ready() <-chan struct{} { return a.ready }
+
+func loadNodeID(dir string) (string, error) {
+	path := filepath.Join(dir, "node-id")
+	b, err := os.ReadFile(path)
+	if err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("reading node id: %w", err)
+	}
+	id := api.NewID()
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(id+"\n"), 0o644); err != nil {
+		return "", fmt.Errorf("writing node id: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return "", fmt.Errorf("writing node id: %w", err)
+	}
+	return id, nil
+}
+
+// Run runs the agent until ctx ends.
+func (a *Agent) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		a.heartbeat(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		a.store.ListWatch(ctx, a.store.Keys().NodeAllocs(a.cfg.NodeID), &allocHandler{a: a})
+	}()
+	wg.Wait()
+	a.shutdown()
+}
+
+// heartbeat keeps the node registered: a session (lease with keep-alive)
+// holds the heartbeat key, and the node record is rewritten only when the
+// fingerprint changes.
+func (a *Agent) heartbeat(ctx context.Context) {
+	backoff := 500 * time.Millisecond
+	readyOnce := sync.Once{}
+	for ctx.Err() == nil {
+		sess, err := concurrency.NewSession(a.store.Client(), concurrency.WithTTL(int(max(a.cfg.TTL, 2*time.Second)/time.Second)), concurrency.WithContext(ctx))
+		if err != nil {
+			if ctx.Err() == nil {
+				slog.Warn("cannot open node session; retrying", "err", err, "in", backoff)
+				sleep(ctx, backoff)
+				backoff = min(backoff*2, 10*time.Second)
+			}
+			continue
+		}
+		backoff = 500 * time.Millisecond
+		if err := a.register(ctx, sess); err != nil {
+			slog.Warn("registering node", "err", err)
+			sess.Orphan()
+			sleep(ctx, backoff)
+			continue
+		}
+		slog.Info("node registered", "node", a.cfg.NodeID, "name", a.node.Name)
+		readyOnce.Do(func() { close(a.ready) })
+		refresh := time.NewTicker(time.Minute)
+	session:
+		for {
+			select {
+			case <-ctx.Done():
+				break session
+			case <-sess.Done():
+				slog.Warn("node lease lost; registering again")
+				break session
+			case <-refresh.C:
+				a.node = a.fingerprint(ctx)
+				if err := a.store.PutNode(ctx, a.node); err != nil {
+					slog.Warn("updating node", "err", err)
+				}
+			}
+		}
+		refresh.Stop()
+		if ctx.Err() != nil {
+			// Revoke so that the node reads down at once rather than
+			// after the TTL.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			_, _ = a.store.Client().Revoke(rctx, sess.Lease())
+			cancel()
+		}
+		sess.Orphan()
+	}
+}
+
+func (a *Agent) register(ctx context.Context, sess *concurrency.Session) error {
+	if err := a.store.PutNode(ctx, a.node); err != nil {
+		return err
+	}
+	return a.store.PutHeartbeat(ctx, a.cfg.NodeID, sess.Lease())
+}
+
+// allocHandler applies the agent's allocation prefix to its runners.
+type allocHandler struct{ a *Agent }
+
+func (h *allocHandler) Replace(items map[string][]byte, _ int64) {
+	seen := map[string]bool{}
+	for key, value := range items {
+		if id := h.a.update(key, value); id != "" {
+			seen[id] = true
+		}
+	}
+	// Allocations removed while the agent was not watching.
+	h.a.mu.Lock()
+	var gone []string
+	for id := range h.a.runners {
+		if !seen[id] {
+			gone = append(gone, id)
+		}
+	}
+	h.a.mu.Unlock()
+	for _, id := range gone {
+		h.a.remove(id)
+	}
+}
+
+func (h *allocHandler) Apply(ev store.Event) {
+	if ev.Delete {
+		h.a.remove(ev.Key[strings.LastIndexByte(ev.Key, '/')+1:])
+		return
+	}
+	h.a.update(ev.Key, ev.Value)
+}
+
+// update starts a runner for a new allocation or hands a changed one to its
+// runner. It returns the allocation's ID.
+func (a *Agent) update(key string, value []byte) string {
+	var alloc api.Allocation
+	if err := json.Unmarshal(value, &alloc); err != nil {
+		slog.Warn("skipping undecodable allocation", "key", key, "err", err)
+		return ""
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if r := a.runners[alloc.ID]; r != nil {
+		r.update(&alloc)
+		return alloc.ID
+	}
+	r := newAllocRunner(a, &alloc)
+	a.runners[alloc.ID] = r
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		r.run()
+	}()
+	return alloc.ID
+}
+
+// remove stops an allocation whose key was deleted.
+func (a *Agent) remove(id string) {
+	a.mu.Lock()
+	r := a.runners[id]
+	delete(a.runners, id)
+	a.mu.Unlock()
+	if r != nil {
+		r.destroy()
+	}
+}
+
+// shutdown waits for the runners: in dev mode after stopping every task,
+// otherwise after detaching from them.
+func (a *Agent) shutdown() {
+	a.mu.Lock()
+	runners := make([]*allocRunner, 0, len(a.runners))
+	for _, r := range a.runners {
+		runners = append(runners, r)
+	}
+	a.mu.Unlock()
+	for _, r := range runners {
+		if a.cfg.StopTasksOnShutdown {
+			r.destroy()
+		} else {
+			r.detach()
+		}
+	}
+	a.wg.Wait()
+}
+
+// jobCache keeps the job versions that allocations refer to, so that one
+// version is read from etcd once however many allocations use it.
+type jobCache struct {
+	store *store.Store
+	mu    sync.Mutex
+	jobs  map[string]*api.Job
+}
+
+func (c *jobCache) get(ctx context.Context, ns, id string, version uint64) (*api.Job, error) {
+	key := fmt.Sprintf("%s/%s/%d", ns, id, version)
+	c.mu.Lock()
+	j := c.jobs[key]
+	c.mu.Unlock()
+	if j != nil {
+		return j, nil
+	}
+	j, err := c.store.GetJobVersion(ctx, ns, id, version)
+	if err != nil {
+		return nil, fmt.Errorf("reading job %q version %d: %w", id, version, err)
+	}
+	c.mu.Lock()
+	if len(c.jobs) > 1000 {
+		c.jobs = map[string]*api.Job{}
+	}
+	c.jobs[key] = j
+	c.mu.Unlock()
+	return j, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

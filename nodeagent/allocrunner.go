@@ -1,0 +1,477 @@
+package nodeagent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/driver"
+	"github.com/nomadic-project/nomadic/pkg/store"
+)
+
+// maxTaskEvents bounds the events kept per task in the status key.
+const maxTaskEvents = 10
+
+// allocRunner runs the tasks of one allocation and reports their state.
+type allocRunner struct {
+	a *Agent
+
+	mu      sync.Mutex
+	alloc   *api.Allocation
+	status  api.AllocStatus
+	handles map[string]driver.Handle
+
+	stopCh     chan struct{} // closed to stop the tasks
+	stopOnce   sync.Once
+	detachCh   chan struct{} // closed to leave the tasks running
+	detachOnce sync.Once
+	// writeMu orders status writes.
+	writeMu sync.Mutex
+}
+
+func newAllocRunner(a *Agent, alloc *api.Allocation) *allocRunner {
+	return &allocRunner{
+		a:        a,
+		alloc:    alloc,
+		handles:  map[string]driver.Handle{},
+		stopCh:   make(chan struct{}),
+		detachCh: make(chan struct{}),
+		status:   api.AllocStatus{ClientStatus: api.AllocClientPending, Tasks: map[string]*api.TaskState{}},
+	}
+}
+
+// update takes a new version of the allocation from the servers.
+func (r *allocRunner) update(alloc *api.Allocation) {
+	r.mu.Lock()
+	r.alloc = alloc
+	r.mu.Unlock()
+	if alloc.DesiredStatus == api.AllocDesiredStop {
+		r.stop()
+	}
+}
+
+func (r *allocRunner) stop()    { r.stopOnce.Do(func() { close(r.stopCh) }) }
+func (r *allocRunner) destroy() { r.stop() }
+func (r *allocRunner) detach()  { r.detachOnce.Do(func() { close(r.detachCh) }) }
+
+func (r *allocRunner) stopping() bool {
+	select {
+	case <-r.stopCh:
+		return true
+	default:
+		return false
+	}
+}
+
+func (r *allocRunner) detached() bool {
+	select {
+	case <-r.detachCh:
+		return true
+	default:
+		return false
+	}
+}
+
+// run drives the allocation to its end: it recovers or starts the tasks,
+// waits for them, and stops them when the servers say so.
+func (r *allocRunner) run() {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-r.detachCh:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	alloc := r.current()
+	log := slog.With("alloc", api.ShortID(alloc.ID), "name", alloc.Name)
+
+	prior, err := r.readPriorStatus(ctx)
+	if err != nil {
+		return
+	}
+	if prior != nil {
+		r.mu.Lock()
+		r.status = *prior
+		if r.status.Tasks == nil {
+			r.status.Tasks = map[string]*api.TaskState{}
+		}
+		r.mu.Unlock()
+		if api.IsTerminalClientStatus(prior.ClientStatus) {
+			return
+		}
+	}
+	if alloc.DesiredStatus == api.AllocDesiredStop && prior == nil {
+		r.setClientStatus(api.AllocClientComplete, "stopped before it started")
+		r.writeStatus(ctx)
+		return
+	}
+
+	job, group, err := r.loadGroup(ctx, alloc)
+	if err != nil {
+		if !r.detached() {
+			log.Warn("allocation cannot run", "err", err)
+			r.setClientStatus(api.AllocClientFailed, err.Error())
+			r.writeStatus(ctx)
+		}
+		return
+	}
+
+	var wg sync.WaitGroup
+	failed := make(chan struct{}, len(group.Tasks))
+	for _, t := range group.Tasks {
+		h, err := r.startOrRecover(ctx, job, group, t)
+		if err != nil {
+			log.Warn("task failed to start", "task", t.Name, "err", err)
+			failed <- struct{}{}
+			break
+		}
+		if h == nil {
+			continue // already dead
+		}
+		wg.Add(1)
+		go func(t *api.Task, h driver.Handle) {
+			defer wg.Done()
+			res, err := h.Wait(ctx)
+			if err != nil {
+				return // detached
+			}
+			if r.taskExited(t, res) {
+				failed <- struct{}{}
+			}
+			r.refreshClientStatus()
+			r.writeStatus(ctx)
+		}(t, h)
+	}
+	r.refreshClientStatus()
+	r.writeStatus(ctx)
+
+	allDone := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(allDone)
+	}()
+	select {
+	case <-allDone:
+	case <-failed:
+		log.Info("a task failed; stopping the others")
+		r.killAll(ctx, group, "sibling task failed")
+		<-allDone
+	case <-r.stopCh:
+		r.killAll(ctx, group, "allocation stopped")
+		<-allDone
+	case <-r.detachCh:
+		<-allDone
+		return
+	}
+	if r.detached() {
+		return
+	}
+	r.refreshClientStatus()
+	r.writeStatus(ctx)
+	log.Info("allocation finished", "status", r.snapshot().ClientStatus)
+}
+
+func (r *allocRunner) current() *api.Allocation {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.alloc
+}
+
+// readPriorStatus reads what an earlier run of the agent reported, so that
+// running tasks are re-attached rather than started twice.
+func (r *allocRunner) readPriorStatus(ctx context.Context) (*api.AllocStatus, error) {
+	alloc := r.current()
+	for attempt := 0; ; attempt++ {
+		st, err := r.a.store.GetAllocStatus(ctx, r.a.cfg.NodeID, alloc.ID)
+		if err == nil || errors.Is(err, store.ErrNotFound) {
+			return st, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		slog.Warn("reading allocation status; retrying", "alloc", alloc.ID, "err", err)
+		sleep(ctx, min(time.Duration(attempt+1)*500*time.Millisecond, 5*time.Second))
+	}
+}
+
+func (r *allocRunner) loadGroup(ctx context.Context, alloc *api.Allocation) (*api.Job, *api.TaskGroup, error) {
+	var job *api.Job
+	var err error
+	for attempt := 0; attempt < 10; attempt++ {
+		job, err = r.a.jobs.get(ctx, alloc.Namespace, alloc.JobID, alloc.JobVersion)
+		if err == nil || errors.Is(err, store.ErrNotFound) || ctx.Err() != nil {
+			break
+		}
+		sleep(ctx, time.Duration(attempt+1)*500*time.Millisecond)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	g := job.LookupGroup(alloc.TaskGroup)
+	if g == nil {
+		return nil, nil, fmt.Errorf("job %q version %d has no group %q", alloc.JobID, alloc.JobVersion, alloc.TaskGroup)
+	}
+	return job, g, nil
+}
+
+// startOrRecover re-attaches to a task an earlier agent started, or starts
+// it. It returns nil and no error for a task that already ended.
+func (r *allocRunner) startOrRecover(ctx context.Context, job *api.Job, g *api.TaskGroup, t *api.Task) (driver.Handle, error) {
+	alloc := r.current()
+	d := r.a.drivers[t.Driver]
+	r.mu.Lock()
+	ts := r.status.Tasks[t.Name]
+	if ts == nil {
+		ts = &api.TaskState{State: api.TaskStatePending}
+		r.status.Tasks[t.Name] = ts
+	}
+	r.mu.Unlock()
+
+	if ts.State == api.TaskStateDead {
+		return nil, nil
+	}
+	if ts.State == api.TaskStateRunning && ts.Handle != nil && d != nil {
+		h, err := d.Recover(ctx, ts.Handle)
+		if err == nil {
+			r.mu.Lock()
+			r.handles[t.Name] = h
+			r.event(ts, "Reattached", fmt.Sprintf("re-attached to pid %d after agent restart", h.PID()))
+			r.mu.Unlock()
+			return h, nil
+		}
+		r.mu.Lock()
+		ts.State = api.TaskStateDead
+		ts.FinishedAt = time.Now().UTC()
+		r.event(ts, "Terminated", "task exited while the agent was down; exit code unknown")
+		r.mu.Unlock()
+		return nil, nil
+	}
+	if r.stopping() {
+		return nil, errors.New("allocation stopped before the task started")
+	}
+	if d == nil {
+		return nil, r.failTask(ts, fmt.Errorf("driver %q is not available on this node", t.Driver))
+	}
+
+	allocDir := filepath.Join(r.a.cfg.DataDir, "alloc", alloc.ID)
+	taskDir := filepath.Join(allocDir, t.Name)
+	logDir := filepath.Join(allocDir, "alloc", "logs")
+	for _, dir := range []string{logDir, filepath.Join(allocDir, "alloc", "data"), filepath.Join(taskDir, "local"), filepath.Join(taskDir, "secrets"), filepath.Join(taskDir, "tmp")} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, r.failTask(ts, fmt.Errorf("creating allocation directory: %w", err))
+		}
+	}
+	r.mu.Lock()
+	r.event(ts, "Task Setup", "building task directory")
+	r.mu.Unlock()
+	cfg := &driver.TaskConfig{
+		AllocID:    alloc.ID,
+		TaskName:   t.Name,
+		Config:     t.Config,
+		Env:        taskEnv(r.a, job, g, t, alloc, allocDir, taskDir),
+		Resources:  *t.Resources,
+		Dir:        taskDir,
+		StdoutPath: filepath.Join(logDir, t.Name+".stdout.0"),
+		StderrPath: filepath.Join(logDir, t.Name+".stderr.0"),
+	}
+	h, err := d.Start(ctx, cfg)
+	if err != nil {
+		return nil, r.failTask(ts, err)
+	}
+	r.mu.Lock()
+	r.handles[t.Name] = h
+	ts.State = api.TaskStateRunning
+	ts.PID = h.PID()
+	ts.Handle = h.State()
+	ts.StartedAt = time.Now().UTC()
+	r.event(ts, "Started", fmt.Sprintf("task started by the %s driver", t.Driver))
+	r.mu.Unlock()
+	return h, nil
+}
+
+func (r *allocRunner) failTask(ts *api.TaskState, err error) error {
+	r.mu.Lock()
+	ts.State = api.TaskStateDead
+	ts.Failed = true
+	ts.FinishedAt = time.Now().UTC()
+	r.event(ts, "Driver Failure", err.Error())
+	r.mu.Unlock()
+	return err
+}
+
+// taskExited records a task's end and reports whether it failed.
+func (r *allocRunner) taskExited(t *api.Task, res *driver.ExitResult) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ts := r.status.Tasks[t.Name]
+	ts.State = api.TaskStateDead
+	ts.FinishedAt = time.Now().UTC()
+	ts.Handle = nil
+	killed := r.stopping()
+	switch {
+	case res.Unknown:
+		r.event(ts, "Terminated", "task exited; exit code unknown (re-attached after an agent restart)")
+	default:
+		code := res.ExitCode
+		ts.ExitCode = &code
+		msg := fmt.Sprintf("exit code %d", code)
+		if res.Signal != 0 {
+			msg += fmt.Sprintf(", signal %d", res.Signal)
+		}
+		if res.Err != nil {
+			msg += ": " + res.Err.Error()
+		}
+		r.event(ts, "Terminated", msg)
+		ts.Failed = !res.Successful() && !killed
+	}
+	return ts.Failed
+}
+
+// killAll stops every running task with its kill timeout.
+func (r *allocRunner) killAll(ctx context.Context, g *api.TaskGroup, why string) {
+	var wg sync.WaitGroup
+	for _, t := range g.Tasks {
+		r.mu.Lock()
+		h := r.handles[t.Name]
+		ts := r.status.Tasks[t.Name]
+		if h != nil && ts != nil && ts.State == api.TaskStateRunning {
+			r.event(ts, "Killing", why)
+		}
+		r.mu.Unlock()
+		if h == nil {
+			continue
+		}
+		wg.Add(1)
+		go func(t *api.Task, h driver.Handle) {
+			defer wg.Done()
+			if err := h.Stop(ctx, syscall.SIGTERM, max(t.KillTimeout.Std(), time.Second)); err != nil {
+				slog.Warn("stopping task", "task", t.Name, "err", err)
+			}
+		}(t, h)
+	}
+	r.writeStatus(ctx)
+	wg.Wait()
+}
+
+func (r *allocRunner) event(ts *api.TaskState, typ, msg string) {
+	ts.Events = append(ts.Events, api.TaskEvent{Time: time.Now().UTC(), Type: typ, Message: msg})
+	if len(ts.Events) > maxTaskEvents {
+		ts.Events = ts.Events[len(ts.Events)-maxTaskEvents:]
+	}
+}
+
+func (r *allocRunner) setClientStatus(status, desc string) {
+	r.mu.Lock()
+	r.status.ClientStatus = status
+	r.status.Description = desc
+	r.mu.Unlock()
+}
+
+// refreshClientStatus derives the allocation's status from its tasks.
+func (r *allocRunner) refreshClientStatus() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	running, dead, failed := 0, 0, 0
+	for _, ts := range r.status.Tasks {
+		switch ts.State {
+		case api.TaskStateRunning:
+			running++
+		case api.TaskStateDead:
+			dead++
+			if ts.Failed {
+				failed++
+			}
+		}
+	}
+	switch {
+	case len(r.status.Tasks) > 0 && dead == len(r.status.Tasks) && failed > 0:
+		r.status.ClientStatus, r.status.Description = api.AllocClientFailed, "a task failed"
+	case len(r.status.Tasks) > 0 && dead == len(r.status.Tasks):
+		r.status.ClientStatus, r.status.Description = api.AllocClientComplete, "all tasks have completed"
+	case running > 0:
+		r.status.ClientStatus, r.status.Description = api.AllocClientRunning, "tasks are running"
+	default:
+		r.status.ClientStatus, r.status.Description = api.AllocClientPending, "no task has started"
+	}
+}
+
+func (r *allocRunner) snapshot() *api.AllocStatus {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st := r.status
+	st.Tasks = make(map[string]*api.TaskState, len(r.status.Tasks))
+	for k, v := range r.status.Tasks {
+		c := *v
+		c.Events = append([]api.TaskEvent(nil), v.Events...)
+		c.Handle = maps.Clone(v.Handle)
+		st.Tasks[k] = &c
+	}
+	return &st
+}
+
+// writeStatus writes the allocation's status key. Writes are ordered, and
+// retried a few times: a lost write is repaired by the next one.
+func (r *allocRunner) writeStatus(ctx context.Context) {
+	if r.detached() {
+		return
+	}
+	r.writeMu.Lock()
+	defer r.writeMu.Unlock()
+	st := r.snapshot()
+	st.UpdateTime = time.Now().UTC()
+	alloc := r.current()
+	wctx := context.WithoutCancel(ctx)
+	for attempt := 0; attempt < 5; attempt++ {
+		c, cancel := context.WithTimeout(wctx, 5*time.Second)
+		err := r.a.store.PutAllocStatus(c, r.a.cfg.NodeID, alloc.ID, st)
+		cancel()
+		if err == nil {
+			return
+		}
+		slog.Warn("writing allocation status", "alloc", alloc.ID, "err", err)
+		time.Sleep(time.Duration(attempt+1) * 200 * time.Millisecond)
+	}
+}
+
+// taskEnv builds a task's environment: the agent's own, the runtime
+// variables Nomad tasks expect, then the task's env block.
+func taskEnv(a *Agent, job *api.Job, g *api.TaskGroup, t *api.Task, alloc *api.Allocation, allocDir, taskDir string) []string {
+	env := os.Environ()
+	vars := map[string]string{
+		"NOMAD_ALLOC_ID":       alloc.ID,
+		"NOMAD_SHORT_ALLOC_ID": api.ShortID(alloc.ID),
+		"NOMAD_ALLOC_NAME":     alloc.Name,
+		"NOMAD_ALLOC_INDEX":    strconv.Itoa(alloc.Index),
+		"NOMAD_ALLOC_DIR":      filepath.Join(allocDir, "alloc"),
+		"NOMAD_TASK_DIR":       filepath.Join(taskDir, "local"),
+		"NOMAD_SECRETS_DIR":    filepath.Join(taskDir, "secrets"),
+		"NOMAD_JOB_ID":         job.ID,
+		"NOMAD_JOB_NAME":       job.Name,
+		"NOMAD_GROUP_NAME":     g.Name,
+		"NOMAD_TASK_NAME":      t.Name,
+		"NOMAD_NAMESPACE":      job.Namespace,
+		"NOMAD_DC":             a.node.Datacenter,
+		"NOMAD_NODE_ID":        a.cfg.NodeID,
+		"NOMAD_NODE_NAME":      a.node.Name,
+		"NOMAD_CPU_LIMIT":      strconv.Itoa(t.Resources.CPU),
+		"NOMAD_MEMORY_LIMIT":   strconv.Itoa(t.Resources.MemoryMB),
+	}
+	for k, v := range vars {
+		env = append(env, k+"="+v)
+	}
+	for k, v := range t.Env {
+		env = append(env, k+"="+v)
+	}
+	return env
+}

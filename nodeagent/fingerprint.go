@@ -1,0 +1,107 @@
+package nodeagent
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nomadic-project/nomadic/pkg/api"
+)
+
+// fingerprint describes the node: its capacity, attributes and drivers.
+func (a *Agent) fingerprint(ctx context.Context) *api.Node {
+	hostname, _ := os.Hostname()
+	name := a.cfg.Name
+	if name == "" {
+		name = hostname
+	}
+	cores := runtime.NumCPU()
+	mhz := cpuMHz()
+	memMB := memTotalMB()
+	attrs := map[string]string{
+		"kernel.name":     runtime.GOOS,
+		"os.name":         runtime.GOOS,
+		"cpu.arch":        runtime.GOARCH,
+		"cpu.numcores":    strconv.Itoa(cores),
+		"cpu.frequency":   strconv.Itoa(mhz),
+		"memory.totalmb":  strconv.Itoa(memMB),
+		"unique.hostname": hostname,
+	}
+	if rel, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		attrs["kernel.version"] = strings.TrimSpace(string(rel))
+	}
+	drivers := map[string]*api.DriverInfo{}
+	for n, d := range a.drivers {
+		drivers[n] = d.Fingerprint(ctx)
+		attrs["driver."+n] = strconv.FormatBool(drivers[n].Healthy)
+	}
+	dc := a.cfg.Datacenter
+	if dc == "" {
+		dc = "dc1"
+	}
+	pool := a.cfg.NodePool
+	if pool == "" {
+		pool = "default"
+	}
+	reg := time.Now().UTC().Truncate(time.Second)
+	if a.node != nil {
+		reg = a.node.RegisterTime
+	}
+	return &api.Node{
+		ID:         a.cfg.NodeID,
+		Name:       name,
+		Datacenter: dc,
+		NodePool:   pool,
+		Attributes: attrs,
+		Meta:       a.cfg.Meta,
+		Drivers:    drivers,
+		Resources: api.Resources{
+			CPU:      max(cores*mhz-a.cfg.Reserved.CPU, 0),
+			MemoryMB: max(memMB-a.cfg.Reserved.MemoryMB, 0),
+		},
+		Eligible:     true,
+		RegisterTime: reg,
+	}
+}
+
+// cpuMHz reads the processor's clock from /proc/cpuinfo, falling back to
+// 1000 MHz per core where the kernel does not say (as in some VMs).
+func cpuMHz() int {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return 1000
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if ok && strings.TrimSpace(k) == "cpu MHz" {
+			if x, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil && x > 0 {
+				return int(x)
+			}
+		}
+	}
+	return 1000
+}
+
+func memTotalMB() int {
+	f, err := os.Open("/proc/meminfo")
+	if err != nil {
+		return 1024
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) >= 2 && fields[0] == "MemTotal:" {
+			if kb, err := strconv.Atoi(fields[1]); err == nil {
+				return kb / 1024
+			}
+		}
+	}
+	return 1024
+}

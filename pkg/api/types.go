@@ -1,0 +1,314 @@
+// Package api holds the objects of nomadic's API. The same types go over the
+// HTTP API, into etcd and out of `nctl -o json`, so there is one source of
+// truth for each of them.
+package api
+
+import "time"
+
+// Job types.
+const (
+	JobTypeService = "service"
+	JobTypeBatch   = "batch"
+)
+
+// Job statuses, derived from the job and its allocations.
+const (
+	JobStatusPending = "pending"
+	JobStatusRunning = "running"
+	JobStatusDead    = "dead"
+)
+
+// DefaultNamespace is the namespace of jobs that name none.
+const DefaultNamespace = "default"
+
+// Job is the unit a user submits: one or more task groups, each placed as
+// Count allocations.
+type Job struct {
+	ID          string            `json:"id"`
+	Name        string            `json:"name,omitempty"`
+	Namespace   string            `json:"namespace,omitempty"`
+	Type        string            `json:"type,omitempty"`
+	Priority    int               `json:"priority,omitempty"`
+	Datacenters []string          `json:"datacenters,omitempty"`
+	Meta        map[string]string `json:"meta,omitempty"`
+	Groups      []*TaskGroup      `json:"groups"`
+
+	// Fields below are set by the servers, never by the submitter.
+
+	// Version counts the changes of the job's specification, from 0.
+	Version uint64 `json:"version"`
+	// Stop is set when the job was stopped (`nctl delete job`); its
+	// allocations are stopped and the job stays visible until purged.
+	Stop       bool      `json:"stop,omitempty"`
+	SubmitTime time.Time `json:"submit_time,omitempty"`
+	// Status is computed when the job is read through the API.
+	Status string `json:"status,omitempty"`
+}
+
+// TaskGroup is a set of tasks that are placed together on one node.
+type TaskGroup struct {
+	Name  string            `json:"name"`
+	Count int               `json:"count"`
+	Meta  map[string]string `json:"meta,omitempty"`
+	Tasks []*Task           `json:"tasks"`
+}
+
+// Task is one process run by a driver.
+type Task struct {
+	Name      string            `json:"name"`
+	Driver    string            `json:"driver"`
+	Config    map[string]any    `json:"config,omitempty"`
+	Env       map[string]string `json:"env,omitempty"`
+	Meta      map[string]string `json:"meta,omitempty"`
+	Resources *Resources        `json:"resources,omitempty"`
+	// KillTimeout is how long a task is given to exit after its kill signal
+	// before it is killed outright.
+	KillTimeout Duration `json:"kill_timeout,omitempty"`
+}
+
+// Resources a task asks for. CPU is in MHz and memory in MiB, as in Nomad.
+type Resources struct {
+	CPU       int `json:"cpu"`
+	MemoryMB  int `json:"memory"`
+	MemoryMax int `json:"memory_max,omitempty"`
+}
+
+// Add returns the sum of two resource asks.
+func (r Resources) Add(o Resources) Resources {
+	return Resources{CPU: r.CPU + o.CPU, MemoryMB: r.MemoryMB + o.MemoryMB, MemoryMax: r.MemoryMax + o.MemoryMax}
+}
+
+// GroupResources is the sum of what the tasks of a group ask for.
+func (g *TaskGroup) GroupResources() Resources {
+	var sum Resources
+	for _, t := range g.Tasks {
+		if t.Resources != nil {
+			sum = sum.Add(*t.Resources)
+		}
+	}
+	return sum
+}
+
+// LookupGroup returns the group with the given name, or nil.
+func (j *Job) LookupGroup(name string) *TaskGroup {
+	for _, g := range j.Groups {
+		if g.Name == name {
+			return g
+		}
+	}
+	return nil
+}
+
+// Node statuses. A node is ready while its heartbeat lease lives.
+const (
+	NodeStatusReady = "ready"
+	NodeStatusDown  = "down"
+)
+
+// Node is a machine that runs allocations, as its agent fingerprinted it.
+type Node struct {
+	ID         string                 `json:"id"`
+	Name       string                 `json:"name"`
+	Datacenter string                 `json:"datacenter"`
+	NodePool   string                 `json:"node_pool,omitempty"`
+	Attributes map[string]string      `json:"attributes,omitempty"`
+	Meta       map[string]string      `json:"meta,omitempty"`
+	Drivers    map[string]*DriverInfo `json:"drivers,omitempty"`
+	// Resources is the capacity the node offers to allocations.
+	Resources Resources `json:"resources"`
+	// Eligible is false when the node takes no new allocations.
+	Eligible     bool      `json:"eligible"`
+	RegisterTime time.Time `json:"register_time,omitempty"`
+
+	// Status is computed from the node's heartbeat when read.
+	Status string `json:"status,omitempty"`
+}
+
+// DriverInfo says whether a task driver can run tasks on a node.
+type DriverInfo struct {
+	Detected bool   `json:"detected"`
+	Healthy  bool   `json:"healthy"`
+	Reason   string `json:"reason,omitempty"`
+}
+
+// Allocation desired statuses, written by the servers.
+const (
+	AllocDesiredRun  = "run"
+	AllocDesiredStop = "stop"
+)
+
+// Allocation client statuses, written by the node agent (lost is written by
+// nobody: it is derived when a stopped allocation's node is gone).
+const (
+	AllocClientPending  = "pending"
+	AllocClientRunning  = "running"
+	AllocClientComplete = "complete"
+	AllocClientFailed   = "failed"
+	AllocClientLost     = "lost"
+)
+
+// Allocation is a task group of a job placed on a node. The servers write it
+// (its desired state); the node agent writes its Status under a separate key.
+type Allocation struct {
+	ID         string    `json:"id"`
+	Name       string    `json:"name"`
+	Namespace  string    `json:"namespace"`
+	JobID      string    `json:"job_id"`
+	JobVersion uint64    `json:"job_version"`
+	TaskGroup  string    `json:"task_group"`
+	Index      int       `json:"index"`
+	NodeID     string    `json:"node_id"`
+	EvalID     string    `json:"eval_id"`
+	Resources  Resources `json:"resources"`
+
+	DesiredStatus      string `json:"desired_status"`
+	DesiredDescription string `json:"desired_description,omitempty"`
+	// NodeLost is set when the allocation was stopped because its node went
+	// down; its client status then reads lost.
+	NodeLost bool `json:"node_lost,omitempty"`
+
+	CreateTime time.Time `json:"create_time"`
+	ModifyTime time.Time `json:"modify_time"`
+
+	// Status is what the node agent reported; nil until it reports.
+	Status *AllocStatus `json:"status,omitempty"`
+}
+
+// AllocStatus is the observed state of an allocation, written by its node.
+type AllocStatus struct {
+	ClientStatus string                `json:"client_status"`
+	Description  string                `json:"description,omitempty"`
+	Tasks        map[string]*TaskState `json:"tasks,omitempty"`
+	UpdateTime   time.Time             `json:"update_time"`
+}
+
+// Task states.
+const (
+	TaskStatePending = "pending"
+	TaskStateRunning = "running"
+	TaskStateDead    = "dead"
+)
+
+// TaskState is the observed state of one task of an allocation.
+type TaskState struct {
+	State      string      `json:"state"`
+	Failed     bool        `json:"failed,omitempty"`
+	ExitCode   *int        `json:"exit_code,omitempty"`
+	PID        int         `json:"pid,omitempty"`
+	StartedAt  time.Time   `json:"started_at,omitempty"`
+	FinishedAt time.Time   `json:"finished_at,omitempty"`
+	Events     []TaskEvent `json:"events,omitempty"`
+	// Handle is the driver's record of the running task, used to re-attach
+	// to it after an agent restart.
+	Handle map[string]string `json:"handle,omitempty"`
+}
+
+// TaskEvent is one step in a task's life, shown by `nctl describe alloc`.
+type TaskEvent struct {
+	Time    time.Time `json:"time"`
+	Type    string    `json:"type"`
+	Message string    `json:"message,omitempty"`
+}
+
+// ClientStatusOf returns the client status to show for an allocation:
+// what its node reported, lost for allocations stopped because their node
+// went down, and pending before any report.
+func (a *Allocation) ClientStatusOf() string {
+	status := AllocClientPending
+	if a.Status != nil && a.Status.ClientStatus != "" {
+		status = a.Status.ClientStatus
+	}
+	if a.NodeLost && !IsTerminalClientStatus(status) {
+		return AllocClientLost
+	}
+	return status
+}
+
+// IsTerminalClientStatus reports whether an allocation in this client status
+// will never run again.
+func IsTerminalClientStatus(s string) bool {
+	switch s {
+	case AllocClientComplete, AllocClientFailed, AllocClientLost:
+		return true
+	}
+	return false
+}
+
+// Terminal reports whether the allocation is finished: stopped by the
+// servers and no longer running, or run to its end.
+func (a *Allocation) Terminal() bool {
+	cs := a.ClientStatusOf()
+	if IsTerminalClientStatus(cs) {
+		return true
+	}
+	return a.DesiredStatus == AllocDesiredStop && cs == AllocClientPending && a.Status == nil
+}
+
+// Evaluation statuses.
+const (
+	EvalStatusPending  = "pending"
+	EvalStatusComplete = "complete"
+	EvalStatusBlocked  = "blocked"
+	EvalStatusFailed   = "failed"
+)
+
+// Evaluation triggers.
+const (
+	EvalTriggerJobRegister   = "job-register"
+	EvalTriggerJobDeregister = "job-deregister"
+	EvalTriggerNodeUpdate    = "node-update"
+	EvalTriggerRetry         = "retry-blocked"
+)
+
+// Evaluation is a request to reconcile one job with the cluster.
+type Evaluation struct {
+	ID                string    `json:"id"`
+	Namespace         string    `json:"namespace"`
+	JobID             string    `json:"job_id"`
+	TriggeredBy       string    `json:"triggered_by"`
+	NodeID            string    `json:"node_id,omitempty"`
+	Status            string    `json:"status"`
+	StatusDescription string    `json:"status_description,omitempty"`
+	CreateTime        time.Time `json:"create_time"`
+	ModifyTime        time.Time `json:"modify_time"`
+	// PlacedAllocs and StoppedAllocs count what the evaluation's plans did.
+	PlacedAllocs  int `json:"placed_allocs,omitempty"`
+	StoppedAllocs int `json:"stopped_allocs,omitempty"`
+	// FailedTGAllocs explains, per task group, placements that failed.
+	FailedTGAllocs map[string]*AllocMetric `json:"failed_tg_allocs,omitempty"`
+}
+
+// AllocMetric explains how the scheduler searched for a place and why it
+// found none.
+type AllocMetric struct {
+	NodesEvaluated     int            `json:"nodes_evaluated"`
+	NodesFiltered      int            `json:"nodes_filtered"`
+	NodesExhausted     int            `json:"nodes_exhausted"`
+	ClassFiltered      map[string]int `json:"filtered_by,omitempty"`
+	DimensionExhausted map[string]int `json:"exhausted_on,omitempty"`
+	CoalescedFailures  int            `json:"coalesced_failures,omitempty"`
+}
+
+// Server is a live nomadic server, registered under its lease.
+type Server struct {
+	Name      string    `json:"name"`
+	HTTPAddr  string    `json:"http_addr"`
+	Version   string    `json:"version"`
+	StartTime time.Time `json:"start_time"`
+	Leader    bool      `json:"leader,omitempty"`
+}
+
+// RegisterResponse is the API's answer to a job submission.
+type RegisterResponse struct {
+	// Result is created, updated or unchanged.
+	Result     string `json:"result"`
+	JobID      string `json:"job_id"`
+	Namespace  string `json:"namespace"`
+	JobVersion uint64 `json:"job_version"`
+	EvalID     string `json:"eval_id,omitempty"`
+}
+
+// ErrorResponse is the body of every API error.
+type ErrorResponse struct {
+	Error string `json:"error"`
+}

@@ -1,0 +1,202 @@
+// Package client is a Go client of nomadic's HTTP API, used by nctl and the
+// end-to-end tests.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/nomadic-project/nomadic/pkg/api"
+)
+
+// DefaultAddr is where a dev agent serves its API.
+const DefaultAddr = "http://127.0.0.1:4646"
+
+// Client talks to one nomadic server.
+type Client struct {
+	addr string
+	http *http.Client
+}
+
+// New returns a client of the server at addr ("http://host:port" or
+// "host:port").
+func New(addr string) *Client {
+	if addr == "" {
+		addr = DefaultAddr
+	}
+	if !strings.Contains(addr, "://") {
+		addr = "http://" + addr
+	}
+	return &Client{addr: strings.TrimRight(addr, "/"), http: &http.Client{Timeout: 30 * time.Second}}
+}
+
+// Addr returns the server address.
+func (c *Client) Addr() string { return c.addr }
+
+// APIError is an error answer of the API.
+type APIError struct {
+	Status  int
+	Message string
+}
+
+func (e *APIError) Error() string { return e.Message }
+
+// IsNotFound reports whether err is a 404 answer.
+func IsNotFound(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.Status == http.StatusNotFound
+}
+
+func (c *Client) do(ctx context.Context, method, path string, query url.Values, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	u := c.addr + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("cannot reach the nomadic server at %s (is an agent running? set --addr or NCTL_ADDR): %w", c.addr, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("reading answer from %s: %w", c.addr, err)
+	}
+	if resp.StatusCode >= 300 {
+		var e api.ErrorResponse
+		if json.Unmarshal(data, &e) == nil && e.Error != "" {
+			return &APIError{Status: resp.StatusCode, Message: e.Error}
+		}
+		return &APIError{Status: resp.StatusCode, Message: fmt.Sprintf("%s %s: %s", method, path, resp.Status)}
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("decoding answer of %s %s: %w", method, path, err)
+		}
+	}
+	return nil
+}
+
+func nsQuery(ns string) url.Values {
+	q := url.Values{}
+	if ns != "" {
+		q.Set("namespace", ns)
+	}
+	return q
+}
+
+// Health checks that the server and its etcd answer.
+func (c *Client) Health(ctx context.Context) error {
+	return c.do(ctx, http.MethodGet, "/v1/agent/health", nil, nil, nil)
+}
+
+// RegisterJob submits a job.
+func (c *Client) RegisterJob(ctx context.Context, job *api.Job) (*api.RegisterResponse, error) {
+	var out api.RegisterResponse
+	err := c.do(ctx, http.MethodPut, "/v1/jobs", nil, map[string]any{"job": job}, &out)
+	return &out, err
+}
+
+// StopJob stops a job, and with purge deletes it.
+func (c *Client) StopJob(ctx context.Context, ns, id string, purge bool) (string, error) {
+	q := nsQuery(ns)
+	if purge {
+		q.Set("purge", "true")
+	}
+	var out struct {
+		EvalID string `json:"eval_id"`
+	}
+	err := c.do(ctx, http.MethodDelete, "/v1/job/"+url.PathEscape(id), q, nil, &out)
+	return out.EvalID, err
+}
+
+// Jobs lists jobs (all namespaces when ns is empty).
+func (c *Client) Jobs(ctx context.Context, ns string) ([]*api.Job, error) {
+	var out []*api.Job
+	return out, c.do(ctx, http.MethodGet, "/v1/jobs", nsQuery(ns), nil, &out)
+}
+
+// Job reads one job.
+func (c *Client) Job(ctx context.Context, ns, id string) (*api.Job, error) {
+	var out api.Job
+	return &out, c.do(ctx, http.MethodGet, "/v1/job/"+url.PathEscape(id), nsQuery(ns), nil, &out)
+}
+
+// AllocFilter selects allocations.
+type AllocFilter struct {
+	Namespace, Job, Node, Status string
+}
+
+// Allocs lists allocations.
+func (c *Client) Allocs(ctx context.Context, f AllocFilter) ([]*api.Allocation, error) {
+	q := nsQuery(f.Namespace)
+	for k, v := range map[string]string{"job": f.Job, "node": f.Node, "status": f.Status} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	var out []*api.Allocation
+	return out, c.do(ctx, http.MethodGet, "/v1/allocations", q, nil, &out)
+}
+
+// Alloc reads one allocation by ID or unique ID prefix.
+func (c *Client) Alloc(ctx context.Context, id string) (*api.Allocation, error) {
+	var out api.Allocation
+	return &out, c.do(ctx, http.MethodGet, "/v1/allocation/"+url.PathEscape(id), nil, nil, &out)
+}
+
+// Nodes lists nodes.
+func (c *Client) Nodes(ctx context.Context) ([]*api.Node, error) {
+	var out []*api.Node
+	return out, c.do(ctx, http.MethodGet, "/v1/nodes", nil, nil, &out)
+}
+
+// Node reads one node by ID, ID prefix or name.
+func (c *Client) Node(ctx context.Context, id string) (*api.Node, error) {
+	var out api.Node
+	return &out, c.do(ctx, http.MethodGet, "/v1/node/"+url.PathEscape(id), nil, nil, &out)
+}
+
+// Evals lists evaluations, of one job when job is set.
+func (c *Client) Evals(ctx context.Context, ns, job string) ([]*api.Evaluation, error) {
+	q := nsQuery(ns)
+	if job != "" {
+		q.Set("job", job)
+	}
+	var out []*api.Evaluation
+	return out, c.do(ctx, http.MethodGet, "/v1/evaluations", q, nil, &out)
+}
+
+// Eval reads one evaluation by ID or unique ID prefix.
+func (c *Client) Eval(ctx context.Context, id string) (*api.Evaluation, error) {
+	var out api.Evaluation
+	return &out, c.do(ctx, http.MethodGet, "/v1/evaluation/"+url.PathEscape(id), nil, nil, &out)
+}
+
+// Servers lists the live servers.
+func (c *Client) Servers(ctx context.Context) ([]*api.Server, error) {
+	var out []*api.Server
+	return out, c.do(ctx, http.MethodGet, "/v1/servers", nil, nil, &out)
+}

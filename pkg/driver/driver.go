@@ -1,0 +1,75 @@
+// Package driver defines what the node agent asks of a task driver: start a
+// task, wait for it, signal and stop it, and find it again after an agent
+// restart. Each driver is a package of its own under this one.
+package driver
+
+import (
+	"context"
+	"errors"
+	"os"
+	"time"
+
+	"github.com/nomadic-project/nomadic/pkg/api"
+)
+
+// ErrTaskGone is returned by Recover when the task no longer exists: it
+// exited while the agent was down.
+var ErrTaskGone = errors.New("task is gone")
+
+// TaskConfig is what a driver needs to start one task.
+type TaskConfig struct {
+	AllocID   string
+	TaskName  string
+	Config    map[string]any
+	Env       []string
+	Resources api.Resources
+	// Dir is the task's working directory inside the allocation
+	// directory.
+	Dir string
+	// StdoutPath and StderrPath are the files the task's output goes to.
+	StdoutPath string
+	StderrPath string
+}
+
+// ExitResult is how a task ended.
+type ExitResult struct {
+	ExitCode int
+	Signal   int
+	// Unknown is set when the exit code could not be observed, as for a
+	// task re-attached after an agent restart.
+	Unknown bool
+	Err     error
+}
+
+// Successful reports whether the task ended well.
+func (r *ExitResult) Successful() bool {
+	return r.Err == nil && r.ExitCode == 0 && r.Signal == 0
+}
+
+// Handle is a running task.
+type Handle interface {
+	// PID is the task's main process, or 0 when there is none to show.
+	PID() int
+	// State is what Recover needs to find the task again; the agent
+	// stores it with the allocation's status.
+	State() map[string]string
+	// Wait blocks until the task exits or ctx ends.
+	Wait(ctx context.Context) (*ExitResult, error)
+	// Signal sends a signal to the task.
+	Signal(sig os.Signal) error
+	// Stop sends sig, waits up to timeout for the task to exit, then kills
+	// it.
+	Stop(ctx context.Context, sig os.Signal, timeout time.Duration) error
+}
+
+// Driver runs tasks of one kind.
+type Driver interface {
+	Name() string
+	// Fingerprint says whether the driver can run tasks on this node.
+	Fingerprint(ctx context.Context) *api.DriverInfo
+	// Validate checks a task's driver configuration.
+	Validate(config map[string]any) error
+	Start(ctx context.Context, cfg *TaskConfig) (Handle, error)
+	// Recover finds a task started before an agent restart.
+	Recover(ctx context.Context, state map[string]string) (Handle, error)
+}

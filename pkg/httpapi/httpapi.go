@@ -1,0 +1,380 @@
+// Package httpapi serves nomadic's HTTP API (/v1, JSON). Every server runs
+// it; it reads and writes etcd through the store and holds no state.
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/store"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// maxBodyBytes bounds a request body; etcd takes at most 1.5 MiB a request.
+const maxBodyBytes = 1 << 20
+
+// Server is the HTTP API of one nomadic server.
+type Server struct {
+	Store   *store.Store
+	Name    string
+	Version string
+	Now     func() time.Time
+}
+
+// Handler returns the API's routes.
+func (s *Server) Handler() http.Handler {
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/agent/health", s.health)
+	mux.HandleFunc("GET /v1/agent/self", s.self)
+	mux.HandleFunc("GET /v1/jobs", s.listJobs)
+	mux.HandleFunc("PUT /v1/jobs", s.registerJob)
+	mux.HandleFunc("POST /v1/jobs", s.registerJob)
+	mux.HandleFunc("GET /v1/job/{id}", s.getJob)
+	mux.HandleFunc("DELETE /v1/job/{id}", s.stopJob)
+	mux.HandleFunc("GET /v1/job/{id}/allocations", s.jobAllocs)
+	mux.HandleFunc("GET /v1/job/{id}/evaluations", s.jobEvals)
+	mux.HandleFunc("GET /v1/allocations", s.listAllocs)
+	mux.HandleFunc("GET /v1/allocation/{id}", s.getAlloc)
+	mux.HandleFunc("GET /v1/nodes", s.listNodes)
+	mux.HandleFunc("GET /v1/node/{id}", s.getNode)
+	mux.HandleFunc("GET /v1/evaluations", s.listEvals)
+	mux.HandleFunc("GET /v1/evaluation/{id}", s.getEval)
+	mux.HandleFunc("GET /v1/servers", s.listServers)
+	mux.Handle("GET /metrics", promhttp.Handler())
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, fmt.Errorf("no such endpoint: %s %s", r.Method, r.URL.Path))
+	})
+	return logRequests(mux)
+}
+
+func logRequests(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if p := recover(); p != nil {
+				slog.Error("panic serving request", "path", r.URL.Path, "panic", p)
+				writeError(w, http.StatusInternalServerError, errors.New("internal error"))
+			}
+		}()
+		h.ServeHTTP(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, err error) {
+	writeJSON(w, code, api.ErrorResponse{Error: err.Error()})
+}
+
+// storeError maps a store error to an HTTP answer.
+func storeError(w http.ResponseWriter, what string, err error) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, fmt.Errorf("%s not found", what))
+	case errors.Is(err, store.ErrAmbiguous):
+		writeError(w, http.StatusBadRequest, err)
+	case errors.Is(err, store.ErrConflict):
+		writeError(w, http.StatusConflict, err)
+	case errors.Is(err, context.DeadlineExceeded):
+		writeError(w, http.StatusServiceUnavailable, fmt.Errorf("etcd did not answer in time: %w", err))
+	default:
+		writeError(w, http.StatusInternalServerError, err)
+	}
+}
+
+func namespace(r *http.Request) string {
+	if ns := r.URL.Query().Get("namespace"); ns != "" {
+		return ns
+	}
+	return api.DefaultNamespace
+}
+
+func reqCtx(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), 15*time.Second)
+}
+
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	if _, err := s.Store.Client().Get(ctx, s.Store.Keys().Prefix()+"/health"); err != nil {
+		writeError(w, http.StatusServiceUnavailable, fmt.Errorf("etcd is unreachable: %w", err))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "server": s.Name})
+}
+
+func (s *Server) self(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"name": s.Name, "version": s.Version})
+}
+
+func (s *Server) registerJob(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Errorf("reading request body: %w", err))
+		return
+	}
+	var req struct {
+		Job *api.Job `json:"job"`
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("decoding request body: %w", err))
+		return
+	}
+	if req.Job == nil {
+		writeError(w, http.StatusBadRequest, errors.New(`request body must be {"job": {...}}`))
+		return
+	}
+	job := req.Job
+	job.Canonicalize()
+	if err := job.Validate(); err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	ctx, cancel := reqCtx(r)
+	defer cancel()
+	resp, err := s.Store.RegisterJob(ctx, job, s.Now().UTC())
+	if err != nil {
+		storeError(w, "job", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// withStatus computes a job's status from its allocations.
+func (s *Server) withStatus(ctx context.Context, j *api.Job) error {
+	allocs, err := s.Store.ListAllocs(ctx, store.AllocFilter{Namespace: j.Namespace, JobID: j.ID})
+	if err != nil {
+		return err
+	}
+	running, pending := 0, 0
+	for _, a := range allocs {
+		switch a.ClientStatusOf() {
+		case api.AllocClientRunning:
+			running++
+		case api.AllocClientPending:
+			if a.DesiredStatus == api.AllocDesiredRun {
+				pending++
+			}
+		}
+	}
+	switch {
+	case running > 0:
+		j.Status = api.JobStatusRunning
+	case j.Stop:
+		j.Status = api.JobStatusDead
+	case pending > 0 || len(allocs) == 0:
+		j.Status = api.JobStatusPending
+	default:
+		j.Status = api.JobStatusDead
+	}
+	return nil
+}
+
+func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := reqCtx(r)
+	defer cancel()
+	ns := r.URL.Query().Get("namespace")
+	jobs, err := s.Store.ListJobs(ctx, ns)
+	if err != nil {
+		storeError(w, "jobs", err)
+		return
+	}
+	for _, j := range jobs {
+		if err := s.withStatus(ctx, j); err != nil {
+			storeError(w, "jobs", err)
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, nonNil(jobs))
+}
+
+func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := reqCtx(r)
+	defer cancel()
+	id := r.PathValue("id")
+	j, _, err := s.Store.GetJob(ctx, namespace(r), id)
+	if err != nil {
+		storeError(w, fmt.Sprintf("job %q", id), err)
+		return
+	}
+	if err := s.withStatus(ctx, j); err != nil {
+		storeError(w, "job", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, j)
+}
+
+func (s *Server) stopJob(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := reqCtx(r)
+	defer cancel()
+	id := r.PathValue("id")
+	purge := r.URL.Query().Get("purge") == "true"
+	evalID, err := s.Store.StopJob(ctx, namespace(r), id, purge, s.Now().UTC())
+	if err != nil {
+		storeError(w, fmt.Sprintf("job %q", id), err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"job_id": id, "eval_id": evalID, "purged": purge})
+}
+
+func (s *Server) jobAllocs(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := reqCtx(r)
+	defer cancel()
+	allocs, err := s.Store.ListAllocs(ctx, store.AllocFilter{Namespace: namespace(r), JobID: r.PathValue("id")})
+	if err != nil {
+		storeError(w, "allocations", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, nonNil(allocs))
+}
+
+func (s *Server) jobEvals(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := reqCtx(r)
+	defer cancel()
+	evals, err := s.Store.ListEvals(ctx, namespace(r), r.PathValue("id"))
+	if err != nil {
+		storeError(w, "evaluations", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, nonNil(evals))
+}
+
+func (s *Server) listAllocs(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := reqCtx(r)
+	defer cancel()
+	q := r.URL.Query()
+	f := store.AllocFilter{Namespace: q.Get("namespace"), JobID: q.Get("job"), NodeID: q.Get("node")}
+	if f.JobID != "" && f.Namespace == "" {
+		f.Namespace = api.DefaultNamespace
+	}
+	if f.NodeID != "" {
+		n, err := s.Store.GetNode(ctx, f.NodeID)
+		if err != nil {
+			storeError(w, fmt.Sprintf("node %q", f.NodeID), err)
+			return
+		}
+		f.NodeID = n.ID
+	}
+	allocs, err := s.Store.ListAllocs(ctx, f)
+	if err != nil {
+		storeError(w, "allocations", err)
+		return
+	}
+	if st := q.Get("status"); st != "" {
+		out := allocs[:0]
+		for _, a := range allocs {
+			if a.ClientStatusOf() == st {
+				out = append(out, a)
+			}
+		}
+		allocs = out
+	}
+	writeJSON(w, http.StatusOK, nonNil(allocs))
+}
+
+func (s *Server) getAlloc(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := reqCtx(r)
+	defer cancel()
+	id := r.PathValue("id")
+	a, err := s.Store.GetAlloc(ctx, id)
+	if err != nil {
+		storeError(w, fmt.Sprintf("allocation %q", id), err)
+		return
+	}
+	writeJSON(w, http.StatusOK, a)
+}
+
+func (s *Server) listNodes(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := reqCtx(r)
+	defer cancel()
+	nodes, err := s.Store.ListNodes(ctx)
+	if err != nil {
+		storeError(w, "nodes", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, nonNil(nodes))
+}
+
+func (s *Server) getNode(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := reqCtx(r)
+	defer cancel()
+	id := r.PathValue("id")
+	n, err := s.Store.GetNode(ctx, id)
+	if err != nil {
+		storeError(w, fmt.Sprintf("node %q", id), err)
+		return
+	}
+	writeJSON(w, http.StatusOK, n)
+}
+
+func (s *Server) listEvals(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := reqCtx(r)
+	defer cancel()
+	job := r.URL.Query().Get("job")
+	ns := ""
+	if job != "" {
+		ns = namespace(r)
+	}
+	evals, err := s.Store.ListEvals(ctx, ns, job)
+	if err != nil {
+		storeError(w, "evaluations", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, nonNil(evals))
+}
+
+func (s *Server) getEval(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := reqCtx(r)
+	defer cancel()
+	id := r.PathValue("id")
+	e, err := s.Store.GetEval(ctx, id)
+	if err != nil {
+		storeError(w, fmt.Sprintf("evaluation %q", id), err)
+		return
+	}
+	writeJSON(w, http.StatusOK, e)
+}
+
+func (s *Server) listServers(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := reqCtx(r)
+	defer cancel()
+	servers, err := s.Store.ListServers(ctx)
+	if err != nil {
+		storeError(w, "servers", err)
+		return
+	}
+	leader, err := s.Store.ElectionLeader(ctx)
+	if err != nil {
+		storeError(w, "servers", err)
+		return
+	}
+	for _, srv := range servers {
+		srv.Leader = srv.Name == leader
+	}
+	writeJSON(w, http.StatusOK, nonNil(servers))
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

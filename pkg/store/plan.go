@@ -1,0 +1,226 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/nomadic-project/nomadic/pkg/api"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// maxTxnOps is the most operations one plan transaction carries. etcd
+// refuses transactions over 128 operations by default (--max-txn-ops), and
+// a user's existing cluster keeps its defaults, so plans are cut to fit.
+const maxTxnOps = 120
+
+// Snapshot is what a scheduler needs to plan: the nodes, every allocation
+// (with status), and the plan revision of each node it read. It is read
+// node revisions first, so that any plan committed while the snapshot was
+// being read makes the node's compare fail instead of overcommitting it.
+type Snapshot struct {
+	Nodes        []*api.Node
+	Allocs       []*api.Allocation
+	NodePlanRevs map[string]int64
+}
+
+// ReadSnapshot reads a snapshot of the cluster for scheduling.
+func (s *Store) ReadSnapshot(ctx context.Context) (*Snapshot, error) {
+	revs := map[string]int64{}
+	prefix := s.keys.Kind(kindNodePlans)
+	resp, err := s.cli.Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithKeysOnly())
+	if err != nil {
+		return nil, fmt.Errorf("reading node plan revisions: %w", err)
+	}
+	for _, kv := range resp.Kvs {
+		revs[strings.TrimPrefix(string(kv.Key), prefix)] = kv.ModRevision
+	}
+	nodes, err := s.ListNodes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	allocs, err := s.ListAllocs(ctx, AllocFilter{})
+	if err != nil {
+		return nil, err
+	}
+	return &Snapshot{Nodes: nodes, Allocs: allocs, NodePlanRevs: revs}, nil
+}
+
+// Commit is a set of allocation writes that a plan makes.
+type Commit struct {
+	// Allocs are written as they are: new placements and updated existing
+	// allocations (stops, lost marks).
+	Allocs []*api.Allocation
+	// Placing names the nodes whose capacity the plan uses: their plan
+	// key must still be at the revision in NodePlanRevs (0: absent).
+	Placing      map[string]bool
+	NodePlanRevs map[string]int64
+	// Guards are extra comparisons every transaction must pass, such as
+	// the server still holding its claim on the job.
+	Guards []clientv3.Cmp
+}
+
+// CommitPlan writes a plan in as few transactions as etcd's limits allow.
+// Each transaction holds whole allocations (desired state and job index
+// together) and compares the plan keys of the nodes it places on; a later
+// transaction failing its compare leaves the earlier ones applied, which
+// is a consistent, partial plan: the caller re-plans from a new snapshot.
+// It returns how many allocations were written.
+func (s *Store) CommitPlan(ctx context.Context, c *Commit) (int, error) {
+	allocs := append([]*api.Allocation(nil), c.Allocs...)
+	sort.SliceStable(allocs, func(i, j int) bool { return allocs[i].NodeID < allocs[j].NodeID })
+	written := 0
+	for len(allocs) > 0 {
+		var cmps []clientv3.Cmp
+		var ops []clientv3.Op
+		cmps = append(cmps, c.Guards...)
+		bumped := map[string]bool{}
+		n := 0
+		for n < len(allocs) {
+			a := allocs[n]
+			need := 2
+			if c.Placing[a.NodeID] && !bumped[a.NodeID] {
+				need++
+			}
+			if len(ops)+need > maxTxnOps {
+				break
+			}
+			if c.Placing[a.NodeID] && !bumped[a.NodeID] {
+				key := s.keys.NodePlan(a.NodeID)
+				cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(key), "=", c.NodePlanRevs[a.NodeID]))
+				ops = append(ops, clientv3.OpPut(key, ""))
+				bumped[a.NodeID] = true
+			}
+			ops = append(ops,
+				clientv3.OpPut(s.keys.Alloc(a.NodeID, a.ID), encode(withoutStatus(a))),
+				clientv3.OpPut(s.keys.JobAlloc(a.Namespace, a.JobID, a.ID), a.NodeID),
+			)
+			n++
+		}
+		resp, err := s.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
+		if err != nil {
+			return written, fmt.Errorf("committing plan: %w", err)
+		}
+		if !resp.Succeeded {
+			return written, ErrConflict
+		}
+		written += n
+		allocs = allocs[n:]
+	}
+	return written, nil
+}
+
+func withoutStatus(a *api.Allocation) *api.Allocation {
+	c := *a
+	c.Status = nil
+	return &c
+}
+
+// DeleteAllocs removes terminal allocations with their status and index
+// keys, guarded like a plan.
+func (s *Store) DeleteAllocs(ctx context.Context, allocs []*api.Allocation, guards []clientv3.Cmp) error {
+	const perTxn = maxTxnOps / 3
+	for start := 0; start < len(allocs); start += perTxn {
+		end := min(start+perTxn, len(allocs))
+		var ops []clientv3.Op
+		for _, a := range allocs[start:end] {
+			ops = append(ops,
+				clientv3.OpDelete(s.keys.Alloc(a.NodeID, a.ID)),
+				clientv3.OpDelete(s.keys.AllocStatus(a.NodeID, a.ID)),
+				clientv3.OpDelete(s.keys.JobAlloc(a.Namespace, a.JobID, a.ID)),
+			)
+		}
+		resp, err := s.cli.Txn(ctx).If(guards...).Then(ops...).Commit()
+		if err != nil {
+			return fmt.Errorf("deleting allocations: %w", err)
+		}
+		if !resp.Succeeded {
+			return ErrConflict
+		}
+	}
+	return nil
+}
+
+// PurgeJobHistory deletes what is left of a purged job: its versions and
+// evaluations. It does nothing if the job exists again.
+func (s *Store) PurgeJobHistory(ctx context.Context, ns, job string, guards []clientv3.Cmp) error {
+	cmps := append([]clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(s.keys.Job(ns, job)), "=", 0)}, guards...)
+	_, err := s.cli.Txn(ctx).If(cmps...).Then(
+		clientv3.OpDelete(s.keys.JobVersions(ns, job), clientv3.WithPrefix()),
+		clientv3.OpDelete(s.keys.JobEvals(ns, job), clientv3.WithPrefix()),
+	).Commit()
+	if err != nil {
+		return fmt.Errorf("purging history of job %q: %w", job, err)
+	}
+	return nil
+}
+
+// UpdateEvals writes evaluations (their new status), guarded.
+func (s *Store) UpdateEvals(ctx context.Context, evals []*api.Evaluation, guards []clientv3.Cmp) error {
+	for start := 0; start < len(evals); start += maxTxnOps {
+		end := min(start+maxTxnOps, len(evals))
+		var ops []clientv3.Op
+		for _, e := range evals[start:end] {
+			ops = append(ops, clientv3.OpPut(s.keys.Eval(e.Namespace, e.JobID, e.ID), encode(e)))
+		}
+		resp, err := s.cli.Txn(ctx).If(guards...).Then(ops...).Commit()
+		if err != nil {
+			return fmt.Errorf("updating evaluations: %w", err)
+		}
+		if !resp.Succeeded {
+			return ErrConflict
+		}
+	}
+	return nil
+}
+
+// DeleteEvals removes evaluations, guarded.
+func (s *Store) DeleteEvals(ctx context.Context, evals []*api.Evaluation, guards []clientv3.Cmp) error {
+	for start := 0; start < len(evals); start += maxTxnOps {
+		end := min(start+maxTxnOps, len(evals))
+		var ops []clientv3.Op
+		for _, e := range evals[start:end] {
+			ops = append(ops, clientv3.OpDelete(s.keys.Eval(e.Namespace, e.JobID, e.ID)))
+		}
+		if _, err := s.cli.Txn(ctx).If(guards...).Then(ops...).Commit(); err != nil {
+			return fmt.Errorf("deleting evaluations: %w", err)
+		}
+	}
+	return nil
+}
+
+// ClaimJob takes the claim on working a job's evaluations for the holder
+// of lease. It returns false if another server holds it. The claim vanishes
+// with the lease, so a dead server's work is taken over.
+func (s *Store) ClaimJob(ctx context.Context, ns, job, server string, lease clientv3.LeaseID) (bool, error) {
+	key := s.keys.EvalClaim(ns, job)
+	resp, err := s.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
+		Then(clientv3.OpPut(key, server, clientv3.WithLease(lease))).
+		Else(clientv3.OpGet(key)).Commit()
+	if err != nil {
+		return false, fmt.Errorf("claiming job %q: %w", job, err)
+	}
+	if resp.Succeeded {
+		return true, nil
+	}
+	kvs := resp.Responses[0].GetResponseRange().Kvs
+	return len(kvs) == 1 && kvs[0].Lease == int64(lease), nil
+}
+
+// ClaimGuard is the comparison that holds while the lease holder's claim
+// on a job stands.
+func (s *Store) ClaimGuard(ns, job string, lease clientv3.LeaseID) clientv3.Cmp {
+	return clientv3.Compare(clientv3.LeaseValue(s.keys.EvalClaim(ns, job)), "=", lease)
+}
+
+// ReleaseJob gives up a claim on a job.
+func (s *Store) ReleaseJob(ctx context.Context, ns, job string, lease clientv3.LeaseID) error {
+	key := s.keys.EvalClaim(ns, job)
+	_, err := s.cli.Txn(ctx).If(clientv3.Compare(clientv3.LeaseValue(key), "=", lease)).
+		Then(clientv3.OpDelete(key)).Commit()
+	if err != nil {
+		return fmt.Errorf("releasing job %q: %w", job, err)
+	}
+	return nil
+}

@@ -1,0 +1,548 @@
+// Package store is nomadic's only door to etcd. It owns the key layout (see
+// keys.go), encodes the API objects, and makes every write that depends on
+// a read a transaction that compares the revisions it read.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/nomadic-project/nomadic/pkg/api"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// ErrNotFound is returned when a key does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrConflict is returned when a transaction lost a race with another
+// writer; the caller reads again and retries.
+var ErrConflict = errors.New("conflicting write")
+
+// ErrAmbiguous is returned when a short ID matches several objects.
+var ErrAmbiguous = errors.New("ambiguous id")
+
+// pageSize is how many keys one range request returns when listing.
+const pageSize = 1000
+
+// Store reads and writes one cluster's state in etcd.
+type Store struct {
+	cli  *clientv3.Client
+	keys Keys
+}
+
+// New returns a store for the cluster under prefix.
+func New(cli *clientv3.Client, prefix string) *Store {
+	return &Store{cli: cli, keys: NewKeys(prefix)}
+}
+
+// Client returns the etcd client.
+func (s *Store) Client() *clientv3.Client { return s.cli }
+
+// Keys returns the key layout.
+func (s *Store) Keys() Keys { return s.keys }
+
+func encode(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Only our own API types are encoded; they always marshal.
+		panic(fmt.Sprintf("encoding %T: %v", v, err))
+	}
+	return string(b)
+}
+
+func decode[T any](key string, b []byte) (*T, error) {
+	var v T
+	if err := json.Unmarshal(b, &v); err != nil {
+		return nil, fmt.Errorf("decoding %s: %w", key, err)
+	}
+	return &v, nil
+}
+
+// List calls fn for every key under prefix, in key order, reading pages of
+// pageSize keys at one revision so the result is a consistent snapshot. It
+// returns that revision.
+func (s *Store) List(ctx context.Context, prefix string, fn func(key string, value []byte) error) (int64, error) {
+	end := clientv3.GetPrefixRangeEnd(prefix)
+	key := prefix
+	var rev int64
+	for {
+		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(pageSize)}
+		if rev != 0 {
+			opts = append(opts, clientv3.WithRev(rev))
+		}
+		resp, err := s.cli.Get(ctx, key, opts...)
+		if err != nil {
+			return 0, fmt.Errorf("listing %s: %w", prefix, err)
+		}
+		if rev == 0 {
+			rev = resp.Header.Revision
+		}
+		for _, kv := range resp.Kvs {
+			if err := fn(string(kv.Key), kv.Value); err != nil {
+				return 0, err
+			}
+		}
+		if !resp.More || len(resp.Kvs) == 0 {
+			return rev, nil
+		}
+		key = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+	}
+}
+
+func listAll[T any](ctx context.Context, s *Store, prefix string) ([]*T, int64, error) {
+	var out []*T
+	rev, err := s.List(ctx, prefix, func(key string, value []byte) error {
+		v, err := decode[T](key, value)
+		if err != nil {
+			return err
+		}
+		out = append(out, v)
+		return nil
+	})
+	return out, rev, err
+}
+
+func getOne[T any](ctx context.Context, s *Store, key string) (*T, int64, error) {
+	resp, err := s.cli.Get(ctx, key)
+	if err != nil {
+		return nil, 0, fmt.Errorf("reading %s: %w", key, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return nil, 0, ErrNotFound
+	}
+	v, err := decode[T](key, resp.Kvs[0].Value)
+	if err != nil {
+		return nil, 0, err
+	}
+	return v, resp.Kvs[0].ModRevision, nil
+}
+
+// --- Jobs ---
+
+// GetJob returns a job's current specification and the revision it was
+// last written at.
+func (s *Store) GetJob(ctx context.Context, ns, id string) (*api.Job, int64, error) {
+	return getOne[api.Job](ctx, s, s.keys.Job(ns, id))
+}
+
+// GetJobVersion returns one version of a job.
+func (s *Store) GetJobVersion(ctx context.Context, ns, id string, version uint64) (*api.Job, error) {
+	j, _, err := getOne[api.Job](ctx, s, s.keys.JobVersion(ns, id, version))
+	return j, err
+}
+
+// ListJobs returns the jobs of a namespace, or of all namespaces when ns is
+// empty.
+func (s *Store) ListJobs(ctx context.Context, ns string) ([]*api.Job, error) {
+	prefix := s.keys.Kind(kindJobs)
+	if ns != "" {
+		prefix += ns + "/"
+	}
+	jobs, _, err := listAll[api.Job](ctx, s, prefix)
+	return jobs, err
+}
+
+// sameSpec reports whether two jobs have the same user-given specification.
+func sameSpec(a, b *api.Job) bool {
+	ca, cb := *a, *b
+	for _, c := range []*api.Job{&ca, &cb} {
+		c.Version, c.SubmitTime, c.Status, c.Stop = 0, time.Time{}, "", false
+	}
+	// Compare through JSON so that nil and empty maps count as the same.
+	return encode(&ca) == encode(&cb)
+}
+
+// maxRetries bounds the read-compare-write loops of the store.
+const maxRetries = 10
+
+// RegisterJob creates or updates a job and, in the same transaction, an
+// evaluation for it, so a submitted job is never left without one. A job
+// whose specification did not change (and that is not stopped) is left as it
+// is and gets no evaluation.
+func (s *Store) RegisterJob(ctx context.Context, job *api.Job, now time.Time) (*api.RegisterResponse, error) {
+	for attempt := 0; attempt < maxRetries; attempt++ {
+		old, rev, err := s.GetJob(ctx, job.Namespace, job.ID)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		next := *job
+		next.Status = ""
+		next.Stop = false
+		next.SubmitTime = now
+		result := "created"
+		if old != nil {
+			if !old.Stop && sameSpec(old, job) {
+				return &api.RegisterResponse{Result: "unchanged", JobID: job.ID, Namespace: job.Namespace, JobVersion: old.Version}, nil
+			}
+			next.Version = old.Version + 1
+			result = "updated"
+		} else {
+			next.Version = 0
+		}
+		eval := newEval(&next, api.EvalTriggerJobRegister, now)
+		txn := s.cli.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(s.keys.Job(job.Namespace, job.ID)), "=", rev)).Then(
+			clientv3.OpPut(s.keys.Job(job.Namespace, job.ID), encode(&next)),
+			clientv3.OpPut(s.keys.JobVersion(job.Namespace, job.ID, next.Version), encode(&next)),
+			clientv3.OpPut(s.keys.Eval(eval.Namespace, eval.JobID, eval.ID), encode(eval)),
+		)
+		resp, err := txn.Commit()
+		if err != nil {
+			return nil, fmt.Errorf("registering job %q: %w", job.ID, err)
+		}
+		if resp.Succeeded {
+			return &api.RegisterResponse{Result: result, JobID: job.ID, Namespace: job.Namespace, JobVersion: next.Version, EvalID: eval.ID}, nil
+		}
+	}
+	return nil, fmt.Errorf("registering job %q: %w", job.ID, ErrConflict)
+}
+
+// StopJob marks a job stopped, or with purge deletes it, and creates the
+// evaluation that stops its allocations, in one transaction.
+func (s *Store) StopJob(ctx context.Context, ns, id string, purge bool, now time.Time) (string, error) {
+	for attempt := 0; attempt < maxRetries; attempt++ {
+		old, rev, err := s.GetJob(ctx, ns, id)
+		if err != nil {
+			return "", err
+		}
+		key := s.keys.Job(ns, id)
+		eval := newEval(old, api.EvalTriggerJobDeregister, now)
+		var op clientv3.Op
+		if purge {
+			op = clientv3.OpDelete(key)
+		} else {
+			if old.Stop {
+				return "", nil
+			}
+			stopped := *old
+			stopped.Stop = true
+			stopped.Status = ""
+			op = clientv3.OpPut(key, encode(&stopped))
+		}
+		resp, err := s.cli.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", rev)).Then(
+			op, clientv3.OpPut(s.keys.Eval(ns, id, eval.ID), encode(eval)),
+		).Commit()
+		if err != nil {
+			return "", fmt.Errorf("stopping job %q: %w", id, err)
+		}
+		if resp.Succeeded {
+			return eval.ID, nil
+		}
+	}
+	return "", fmt.Errorf("stopping job %q: %w", id, ErrConflict)
+}
+
+// --- Evaluations ---
+
+func newEval(job *api.Job, trigger string, now time.Time) *api.Evaluation {
+	return &api.Evaluation{
+		ID: api.NewID(), Namespace: job.Namespace, JobID: job.ID, TriggeredBy: trigger,
+		Status: api.EvalStatusPending, CreateTime: now, ModifyTime: now,
+	}
+}
+
+// CreateEval stores a new pending evaluation of a job, if guards hold.
+func (s *Store) CreateEval(ctx context.Context, ns, job, trigger, nodeID string, now time.Time, guards ...clientv3.Cmp) (*api.Evaluation, error) {
+	e := newEval(&api.Job{Namespace: ns, ID: job}, trigger, now)
+	e.NodeID = nodeID
+	resp, err := s.cli.Txn(ctx).If(guards...).Then(clientv3.OpPut(s.keys.Eval(ns, job, e.ID), encode(e))).Commit()
+	if err != nil {
+		return nil, fmt.Errorf("creating evaluation for job %q: %w", job, err)
+	}
+	if !resp.Succeeded {
+		return nil, ErrConflict
+	}
+	return e, nil
+}
+
+// ListEvals returns the evaluations of one job, or of all jobs when job is
+// empty, oldest first.
+func (s *Store) ListEvals(ctx context.Context, ns, job string) ([]*api.Evaluation, error) {
+	prefix := s.keys.Kind(kindEvals)
+	if job != "" {
+		prefix = s.keys.JobEvals(ns, job)
+	}
+	evals, _, err := listAll[api.Evaluation](ctx, s, prefix)
+	if err != nil {
+		return nil, err
+	}
+	sort.SliceStable(evals, func(i, j int) bool { return evals[i].CreateTime.Before(evals[j].CreateTime) })
+	return evals, nil
+}
+
+// GetEval finds an evaluation by its ID or a unique prefix of it.
+func (s *Store) GetEval(ctx context.Context, idPrefix string) (*api.Evaluation, error) {
+	evals, err := s.ListEvals(ctx, "", "")
+	if err != nil {
+		return nil, err
+	}
+	return byIDPrefix(evals, idPrefix, func(e *api.Evaluation) string { return e.ID })
+}
+
+func byIDPrefix[T any](items []*T, prefix string, id func(*T) string) (*T, error) {
+	var found *T
+	n := 0
+	for _, it := range items {
+		if id(it) == prefix {
+			return it, nil
+		}
+		if prefix != "" && strings.HasPrefix(id(it), prefix) {
+			found = it
+			n++
+		}
+	}
+	switch n {
+	case 0:
+		return nil, ErrNotFound
+	case 1:
+		return found, nil
+	}
+	return nil, fmt.Errorf("%w: %q matches %d objects", ErrAmbiguous, prefix, n)
+}
+
+// --- Nodes ---
+
+// PutNode writes a node record if it differs from the stored one, so that a
+// node's periodic re-registration costs etcd nothing when nothing changed.
+func (s *Store) PutNode(ctx context.Context, n *api.Node) error {
+	key := s.keys.Node(n.ID)
+	rec := *n
+	rec.Status = ""
+	old, _, err := getOne[api.Node](ctx, s, key)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	if old != nil && reflect.DeepEqual(old, &rec) {
+		return nil
+	}
+	if _, err := s.cli.Put(ctx, key, encode(&rec)); err != nil {
+		return fmt.Errorf("writing node %s: %w", n.ID, err)
+	}
+	return nil
+}
+
+// PutHeartbeat writes the node's heartbeat key under its lease.
+func (s *Store) PutHeartbeat(ctx context.Context, nodeID string, lease clientv3.LeaseID) error {
+	if _, err := s.cli.Put(ctx, s.keys.Heartbeat(nodeID), "", clientv3.WithLease(lease)); err != nil {
+		return fmt.Errorf("writing heartbeat of node %s: %w", nodeID, err)
+	}
+	return nil
+}
+
+// LiveNodes returns the IDs of the nodes whose heartbeat exists.
+func (s *Store) LiveNodes(ctx context.Context) (map[string]bool, error) {
+	live := map[string]bool{}
+	prefix := s.keys.Kind(kindHeartbeats)
+	_, err := s.List(ctx, prefix, func(key string, _ []byte) error {
+		live[strings.TrimPrefix(key, prefix)] = true
+		return nil
+	})
+	return live, err
+}
+
+// ListNodes returns every node with its status.
+func (s *Store) ListNodes(ctx context.Context) ([]*api.Node, error) {
+	nodes, _, err := listAll[api.Node](ctx, s, s.keys.Kind(kindNodes))
+	if err != nil {
+		return nil, err
+	}
+	live, err := s.LiveNodes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range nodes {
+		n.Status = api.NodeStatusDown
+		if live[n.ID] {
+			n.Status = api.NodeStatusReady
+		}
+	}
+	return nodes, nil
+}
+
+// GetNode finds a node by its ID, a unique ID prefix, or its name.
+func (s *Store) GetNode(ctx context.Context, idOrName string) (*api.Node, error) {
+	nodes, err := s.ListNodes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range nodes {
+		if n.Name == idOrName {
+			return n, nil
+		}
+	}
+	return byIDPrefix(nodes, idOrName, func(n *api.Node) string { return n.ID })
+}
+
+// --- Allocations ---
+
+// AllocFilter selects allocations. Empty fields match everything.
+type AllocFilter struct {
+	Namespace string
+	JobID     string
+	NodeID    string
+}
+
+// ListAllocs returns the allocations that match the filter, with the status
+// their nodes reported.
+func (s *Store) ListAllocs(ctx context.Context, f AllocFilter) ([]*api.Allocation, error) {
+	var allocs []*api.Allocation
+	var err error
+	switch {
+	case f.JobID != "":
+		allocs, err = s.jobAllocs(ctx, f.Namespace, f.JobID)
+	case f.NodeID != "":
+		allocs, _, err = listAll[api.Allocation](ctx, s, s.keys.NodeAllocs(f.NodeID))
+	default:
+		allocs, _, err = listAll[api.Allocation](ctx, s, s.keys.Kind(kindAllocs))
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := allocs[:0]
+	for _, a := range allocs {
+		if (f.NodeID == "" || a.NodeID == f.NodeID) && (f.Namespace == "" || a.Namespace == f.Namespace) {
+			out = append(out, a)
+		}
+	}
+	if err := s.attachStatus(ctx, out, f.NodeID); err != nil {
+		return nil, err
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Name != out[j].Name {
+			return out[i].Name < out[j].Name
+		}
+		return out[i].CreateTime.Before(out[j].CreateTime)
+	})
+	return out, nil
+}
+
+// jobAllocs reads a job's allocations through the job's index.
+func (s *Store) jobAllocs(ctx context.Context, ns, job string) ([]*api.Allocation, error) {
+	var keys []string
+	prefix := s.keys.JobAllocs(ns, job)
+	if _, err := s.List(ctx, prefix, func(key string, value []byte) error {
+		keys = append(keys, s.keys.Alloc(string(value), strings.TrimPrefix(key, prefix)))
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	var out []*api.Allocation
+	for start := 0; start < len(keys); start += 100 {
+		end := min(start+100, len(keys))
+		ops := make([]clientv3.Op, 0, end-start)
+		for _, k := range keys[start:end] {
+			ops = append(ops, clientv3.OpGet(k))
+		}
+		resp, err := s.cli.Txn(ctx).Then(ops...).Commit()
+		if err != nil {
+			return nil, fmt.Errorf("reading allocations of job %q: %w", job, err)
+		}
+		for _, r := range resp.Responses {
+			for _, kv := range r.GetResponseRange().Kvs {
+				a, err := decode[api.Allocation](string(kv.Key), kv.Value)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, a)
+			}
+		}
+	}
+	return out, nil
+}
+
+// attachStatus fills in the Status of each allocation from the keys their
+// nodes wrote.
+func (s *Store) attachStatus(ctx context.Context, allocs []*api.Allocation, nodeID string) error {
+	if len(allocs) == 0 {
+		return nil
+	}
+	prefix := s.keys.Kind(kindAllocStatus)
+	if nodeID != "" {
+		prefix += nodeID + "/"
+	}
+	byID := make(map[string]*api.Allocation, len(allocs))
+	for _, a := range allocs {
+		byID[a.ID] = a
+	}
+	_, err := s.List(ctx, prefix, func(key string, value []byte) error {
+		seg := lastSegments(key, 1)
+		a := byID[seg[0]]
+		if a == nil {
+			return nil
+		}
+		st, err := decode[api.AllocStatus](key, value)
+		if err != nil {
+			return err
+		}
+		a.Status = st
+		return nil
+	})
+	return err
+}
+
+// GetAlloc finds an allocation by its ID or a unique prefix of it.
+func (s *Store) GetAlloc(ctx context.Context, idPrefix string) (*api.Allocation, error) {
+	allocs, _, err := listAll[api.Allocation](ctx, s, s.keys.Kind(kindAllocs))
+	if err != nil {
+		return nil, err
+	}
+	a, err := byIDPrefix(allocs, idPrefix, func(a *api.Allocation) string { return a.ID })
+	if err != nil {
+		return nil, err
+	}
+	st, _, err := getOne[api.AllocStatus](ctx, s, s.keys.AllocStatus(a.NodeID, a.ID))
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	a.Status = st
+	return a, nil
+}
+
+// PutAllocStatus writes the observed state of an allocation. Only the node
+// agent running the allocation calls it.
+func (s *Store) PutAllocStatus(ctx context.Context, nodeID, allocID string, st *api.AllocStatus) error {
+	if _, err := s.cli.Put(ctx, s.keys.AllocStatus(nodeID, allocID), encode(st)); err != nil {
+		return fmt.Errorf("writing status of allocation %s: %w", allocID, err)
+	}
+	return nil
+}
+
+// GetAllocStatus reads the observed state of an allocation.
+func (s *Store) GetAllocStatus(ctx context.Context, nodeID, allocID string) (*api.AllocStatus, error) {
+	st, _, err := getOne[api.AllocStatus](ctx, s, s.keys.AllocStatus(nodeID, allocID))
+	return st, err
+}
+
+// --- Servers ---
+
+// RegisterServer writes a server's membership key under its lease.
+func (s *Store) RegisterServer(ctx context.Context, srv *api.Server, lease clientv3.LeaseID) error {
+	if _, err := s.cli.Put(ctx, s.keys.Server(srv.Name), encode(srv), clientv3.WithLease(lease)); err != nil {
+		return fmt.Errorf("registering server %s: %w", srv.Name, err)
+	}
+	return nil
+}
+
+// ElectionLeader returns the value the election's leader campaigned with
+// (its server name), or "" when there is no leader.
+func (s *Store) ElectionLeader(ctx context.Context) (string, error) {
+	resp, err := s.cli.Get(ctx, s.keys.Election()+"/", clientv3.WithFirstCreate()...)
+	if err != nil {
+		return "", fmt.Errorf("reading election leader: %w", err)
+	}
+	if len(resp.Kvs) == 0 {
+		return "", nil
+	}
+	return string(resp.Kvs[0].Value), nil
+}
+
+// ListServers returns the live servers.
+func (s *Store) ListServers(ctx context.Context) ([]*api.Server, error) {
+	servers, _, err := listAll[api.Server](ctx, s, s.keys.Kind(kindServers))
+	return servers, err
+}

@@ -1,0 +1,107 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// Event is one change under a watched prefix.
+type Event struct {
+	Delete bool
+	Key    string
+	Value  []byte
+	Rev    int64
+}
+
+// Handler receives what ListWatch sees: first the whole prefix, then every
+// change after it. Replace is called again after a relist (a compacted
+// watch, a lost connection), with the complete current contents.
+type Handler interface {
+	Replace(items map[string][]byte, rev int64)
+	Apply(ev Event)
+}
+
+// ListWatch lists prefix (paged, at one revision), hands the result to h,
+// then watches from the next revision on, until ctx ends. A watch that
+// breaks resumes from the last revision seen; one whose revision was
+// compacted relists, so no change is ever silently lost. Watches require a
+// leader, so a partitioned etcd member fails loudly rather than going
+// quiet.
+func (s *Store) ListWatch(ctx context.Context, prefix string, h Handler) {
+	backoff := 100 * time.Millisecond
+	var rev int64
+	for ctx.Err() == nil {
+		if rev == 0 {
+			items := map[string][]byte{}
+			r, err := s.List(ctx, prefix, func(key string, value []byte) error {
+				items[key] = value
+				return nil
+			})
+			if err != nil {
+				if ctx.Err() == nil {
+					slog.Warn("listing failed; retrying", "prefix", prefix, "err", err, "in", backoff)
+				}
+				sleep(ctx, backoff)
+				backoff = min(backoff*2, 5*time.Second)
+				continue
+			}
+			h.Replace(items, r)
+			rev = r
+		}
+		var err error
+		rev, err = s.watchFrom(ctx, prefix, rev, h)
+		if ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, rpctypes.ErrCompacted) {
+			slog.Info("watch revision compacted; relisting", "prefix", prefix)
+			rev = 0
+			continue
+		}
+		if err != nil {
+			slog.Warn("watch broke; resuming", "prefix", prefix, "err", err, "rev", rev)
+		}
+		sleep(ctx, backoff)
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+// watchFrom watches prefix from rev+1 and returns the last revision it
+// delivered when the watch ends.
+func (s *Store) watchFrom(ctx context.Context, prefix string, rev int64, h Handler) (int64, error) {
+	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	defer cancel()
+	ch := s.cli.Watch(wctx, prefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1), clientv3.WithProgressNotify())
+	for resp := range ch {
+		if err := resp.Err(); err != nil {
+			return rev, err
+		}
+		for _, ev := range resp.Events {
+			h.Apply(Event{
+				Delete: ev.Type == clientv3.EventTypeDelete,
+				Key:    string(ev.Kv.Key),
+				Value:  ev.Kv.Value,
+				Rev:    ev.Kv.ModRevision,
+			})
+			rev = ev.Kv.ModRevision
+		}
+		if resp.IsProgressNotify() && resp.Header.Revision > rev {
+			rev = resp.Header.Revision
+		}
+	}
+	return rev, ctx.Err()
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
