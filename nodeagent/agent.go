@@ -169,9 +169,11 @@ func (a *Agent) heartbeat(ctx context.Context) {
 			}
 		}
 		refresh.Stop()
-		if ctx.Err() != nil {
-			// Revoke so that the node reads down at once rather than
-			// after the TTL.
+		if ctx.Err() != nil && a.cfg.StopTasksOnShutdown {
+			// Its tasks are stopped: revoke so that the node reads down
+			// at once rather than after the TTL. An agent that leaves its
+			// tasks running keeps its lease, so that a restart within
+			// the TTL re-attaches to them without the node going down.
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 			_, _ = a.store.Client().Revoke(rctx, sess.Lease())
 			cancel()

@@ -102,10 +102,20 @@ func format(filename string, src []byte) string {
 
 // parseJSON reads the API form: a job object, or {"job": {...}}.
 func parseJSON(filename string, src []byte) (*api.Job, error) {
-	var wrapper struct {
-		Job *api.Job `json:"job"`
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(src, &top); err != nil {
+		return nil, jsonError(filename, src, err)
 	}
-	if err := strictJSON(src, &wrapper); err == nil && wrapper.Job != nil {
+	if _, wrapped := top["job"]; wrapped {
+		var wrapper struct {
+			Job *api.Job `json:"job"`
+		}
+		if err := strictJSON(src, &wrapper); err != nil {
+			return nil, jsonError(filename, src, err)
+		}
+		if wrapper.Job == nil {
+			return nil, jsonError(filename, src, errors.New(`"job" is null`))
+		}
 		return wrapper.Job, nil
 	}
 	var job api.Job

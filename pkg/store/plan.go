@@ -70,6 +70,10 @@ type Commit struct {
 func (s *Store) CommitPlan(ctx context.Context, c *Commit) (int, error) {
 	allocs := append([]*api.Allocation(nil), c.Allocs...)
 	sort.SliceStable(allocs, func(i, j int) bool { return allocs[i].NodeID < allocs[j].NodeID })
+	revs := make(map[string]int64, len(c.NodePlanRevs))
+	for k, v := range c.NodePlanRevs {
+		revs[k] = v
+	}
 	written := 0
 	for len(allocs) > 0 {
 		var cmps []clientv3.Cmp
@@ -88,7 +92,7 @@ func (s *Store) CommitPlan(ctx context.Context, c *Commit) (int, error) {
 			}
 			if c.Placing[a.NodeID] && !bumped[a.NodeID] {
 				key := s.keys.NodePlan(a.NodeID)
-				cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(key), "=", c.NodePlanRevs[a.NodeID]))
+				cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(key), "=", revs[a.NodeID]))
 				ops = append(ops, clientv3.OpPut(key, ""))
 				bumped[a.NodeID] = true
 			}
@@ -104,6 +108,10 @@ func (s *Store) CommitPlan(ctx context.Context, c *Commit) (int, error) {
 		}
 		if !resp.Succeeded {
 			return written, ErrConflict
+		}
+		// A node split across transactions was bumped by this one.
+		for node := range bumped {
+			revs[node] = resp.Header.Revision
 		}
 		written += n
 		allocs = allocs[n:]

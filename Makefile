@@ -1,0 +1,38 @@
+# nomadic: the two commands a new machine needs are `make dev` and `make test`.
+GO      ?= go
+BIN     := bin
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/nomadic-project/nomadic/pkg/version.Version=$(VERSION)
+
+.PHONY: all build dev test test-deps vet fmt-check bench clean
+
+all: build
+
+## build: compile bin/nomadic and bin/nctl
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/nomadic ./cmd/nctl
+
+## dev: build, then run a dev agent (embedded etcd, a server and a node agent)
+dev: build
+	./$(BIN)/nomadic agent -dev
+
+## test: install missing test dependencies, vet, and run every test with -race
+test: test-deps vet fmt-check
+	$(GO) test -race -count=1 -timeout 25m ./...
+
+test-deps:
+	./hack/install-test-deps.sh
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+## bench: run the benchmarks (results go to docs/benchmarks.md by hand)
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,305 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/testutil"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+func testJob(id string, count int) *api.Job {
+	j := &api.Job{ID: id, Groups: []*api.TaskGroup{{Name: "g", Count: count, Tasks: []*api.Task{{Name: "t", Driver: "raw_exec"}}}}}
+	j.Canonicalize()
+	return j
+}
+
+func TestRegisterJobWritesJobVersionAndEvalTogether(t *testing.T) {
+	s := New(testutil.Etcd(t), "/test")
+	ctx := context.Background()
+	now := time.Unix(1000, 0).UTC()
+
+	resp, err := s.RegisterJob(ctx, testJob("web", 2), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Result != "created" || resp.JobVersion != 0 || resp.EvalID == "" {
+		t.Fatalf("first register: %+v", resp)
+	}
+	evals, err := s.ListEvals(ctx, "default", "web")
+	if err != nil || len(evals) != 1 || evals[0].ID != resp.EvalID || evals[0].Status != api.EvalStatusPending {
+		t.Fatalf("evals after create: %v %+v", err, evals)
+	}
+
+	resp, err = s.RegisterJob(ctx, testJob("web", 2), now)
+	if err != nil || resp.Result != "unchanged" || resp.EvalID != "" {
+		t.Fatalf("same spec again: %v %+v", err, resp)
+	}
+
+	resp, err = s.RegisterJob(ctx, testJob("web", 3), now)
+	if err != nil || resp.Result != "updated" || resp.JobVersion != 1 {
+		t.Fatalf("changed spec: %v %+v", err, resp)
+	}
+	v0, err := s.GetJobVersion(ctx, "default", "web", 0)
+	if err != nil || v0.Groups[0].Count != 2 {
+		t.Fatalf("version 0 kept: %v %+v", err, v0)
+	}
+	cur, _, err := s.GetJob(ctx, "default", "web")
+	if err != nil || cur.Version != 1 || cur.Groups[0].Count != 3 {
+		t.Fatalf("current: %v %+v", err, cur)
+	}
+}
+
+func TestConcurrentRegistrationsGetDistinctVersions(t *testing.T) {
+	s := New(testutil.Etcd(t), "/test")
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	versions := make([]uint64, 5)
+	errs := make([]error, 5)
+	for i := range 5 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := s.RegisterJob(ctx, testJob("web", i+1), time.Now())
+			if err == nil {
+				versions[i] = r.JobVersion
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	seen := map[uint64]bool{}
+	for i, v := range versions {
+		if errs[i] != nil {
+			t.Fatalf("register %d: %v", i, errs[i])
+		}
+		if seen[v] {
+			t.Fatalf("version %d given twice: %v", v, versions)
+		}
+		seen[v] = true
+	}
+}
+
+func TestStopAndPurgeJob(t *testing.T) {
+	s := New(testutil.Etcd(t), "/test")
+	ctx := context.Background()
+	if _, err := s.RegisterJob(ctx, testJob("web", 1), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	evalID, err := s.StopJob(ctx, "default", "web", false, time.Now())
+	if err != nil || evalID == "" {
+		t.Fatalf("stop: %q %v", evalID, err)
+	}
+	j, _, err := s.GetJob(ctx, "default", "web")
+	if err != nil || !j.Stop {
+		t.Fatalf("stopped job: %v %+v", err, j)
+	}
+	if again, err := s.StopJob(ctx, "default", "web", false, time.Now()); err != nil || again != "" {
+		t.Fatalf("stopping a stopped job: %q %v", again, err)
+	}
+	// A stopped job applied again runs again, as a new version.
+	r, err := s.RegisterJob(ctx, testJob("web", 1), time.Now())
+	if err != nil || r.Result != "updated" {
+		t.Fatalf("re-register stopped job: %+v %v", r, err)
+	}
+	if _, err := s.StopJob(ctx, "default", "web", true, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.GetJob(ctx, "default", "web"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("purged job still readable: %v", err)
+	}
+	if _, err := s.StopJob(ctx, "default", "nope", false, time.Now()); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("stopping a missing job: %v", err)
+	}
+}
+
+func alloc(id, node string) *api.Allocation {
+	return &api.Allocation{ID: id, Name: id, Namespace: "default", JobID: "web", NodeID: node,
+		DesiredStatus: api.AllocDesiredRun, Resources: api.Resources{CPU: 100, MemoryMB: 100}}
+}
+
+func TestCommitPlanRejectsAPlanMadeFromAStaleSnapshot(t *testing.T) {
+	s := New(testutil.Etcd(t), "/test")
+	ctx := context.Background()
+	snap, err := s.ReadSnapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := &Commit{Allocs: []*api.Allocation{alloc("a1", "n1")}, Placing: map[string]bool{"n1": true}, NodePlanRevs: snap.NodePlanRevs}
+	if n, err := s.CommitPlan(ctx, first); err != nil || n != 1 {
+		t.Fatalf("first plan: %d %v", n, err)
+	}
+	// A second plan read before the first committed places on the same
+	// node: it must fail, not overcommit.
+	second := &Commit{Allocs: []*api.Allocation{alloc("a2", "n1")}, Placing: map[string]bool{"n1": true}, NodePlanRevs: snap.NodePlanRevs}
+	if _, err := s.CommitPlan(ctx, second); !errors.Is(err, ErrConflict) {
+		t.Fatalf("stale plan: want conflict, got %v", err)
+	}
+	// A stale plan onto another node is fine.
+	third := &Commit{Allocs: []*api.Allocation{alloc("a3", "n2")}, Placing: map[string]bool{"n2": true}, NodePlanRevs: snap.NodePlanRevs}
+	if _, err := s.CommitPlan(ctx, third); err != nil {
+		t.Fatalf("plan on another node: %v", err)
+	}
+	allocs, err := s.ListAllocs(ctx, AllocFilter{Namespace: "default", JobID: "web"})
+	if err != nil || len(allocs) != 2 {
+		t.Fatalf("allocs by job index: %v %d", err, len(allocs))
+	}
+}
+
+func TestCommitPlanSplitsLargePlansUnderEtcdsOperationLimit(t *testing.T) {
+	s := New(testutil.Etcd(t), "/test")
+	ctx := context.Background()
+	c := &Commit{Placing: map[string]bool{}, NodePlanRevs: map[string]int64{}}
+	for i := range 300 {
+		node := fmt.Sprintf("n%d", i%7)
+		c.Allocs = append(c.Allocs, alloc(fmt.Sprintf("a%03d", i), node))
+		c.Placing[node] = true
+	}
+	n, err := s.CommitPlan(ctx, c)
+	if err != nil || n != 300 {
+		t.Fatalf("commit: %d %v", n, err)
+	}
+	allocs, err := s.ListAllocs(ctx, AllocFilter{})
+	if err != nil || len(allocs) != 300 {
+		t.Fatalf("listed %d allocations, err %v", len(allocs), err)
+	}
+	byJob, err := s.ListAllocs(ctx, AllocFilter{Namespace: "default", JobID: "web"})
+	if err != nil || len(byJob) != 300 {
+		t.Fatalf("listed %d allocations by job, err %v", len(byJob), err)
+	}
+}
+
+func TestListPagesThroughMoreKeysThanOnePage(t *testing.T) {
+	cli := testutil.Etcd(t)
+	s := New(cli, "/test")
+	ctx := context.Background()
+	for i := 0; i < pageSize+250; i += 100 {
+		var ops []clientv3.Op
+		for j := i; j < i+100 && j < pageSize+250; j++ {
+			ops = append(ops, clientv3.OpPut(fmt.Sprintf("/test/x/%05d", j), "v"))
+		}
+		if _, err := cli.Txn(ctx).Then(ops...).Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := 0
+	last := ""
+	if _, err := s.List(ctx, "/test/x/", func(key string, _ []byte) error {
+		if key <= last {
+			t.Fatalf("keys out of order: %s after %s", key, last)
+		}
+		last = key
+		count++
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if count != pageSize+250 {
+		t.Fatalf("listed %d keys, want %d", count, pageSize+250)
+	}
+}
+
+func TestClaimIsExclusiveAndDiesWithItsLease(t *testing.T) {
+	cli := testutil.Etcd(t)
+	s := New(cli, "/test")
+	ctx := context.Background()
+	l1, err := cli.Grant(ctx, 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l2, err := cli.Grant(ctx, 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.ClaimJob(ctx, "default", "web", "s1", l1.ID); !ok || err != nil {
+		t.Fatalf("first claim: %v %v", ok, err)
+	}
+	if ok, err := s.ClaimJob(ctx, "default", "web", "s1", l1.ID); !ok || err != nil {
+		t.Fatalf("claim again by the holder: %v %v", ok, err)
+	}
+	if ok, err := s.ClaimJob(ctx, "default", "web", "s2", l2.ID); ok || err != nil {
+		t.Fatalf("second server claimed a held job: %v %v", ok, err)
+	}
+	// A write guarded by a claim that is not ours fails.
+	resp, err := cli.Txn(ctx).If(s.ClaimGuard("default", "web", l2.ID)).Then(clientv3.OpPut("/test/k", "v")).Commit()
+	if err != nil || resp.Succeeded {
+		t.Fatalf("guarded write by non-holder: %v %v", resp.Succeeded, err)
+	}
+	if _, err := cli.Revoke(ctx, l1.ID); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.ClaimJob(ctx, "default", "web", "s2", l2.ID); !ok || err != nil {
+		t.Fatalf("claim after the holder's lease died: %v %v", ok, err)
+	}
+}
+
+type recorder struct {
+	mu       sync.Mutex
+	replaced int
+	items    map[string]string
+}
+
+func (r *recorder) Replace(items map[string][]byte, _ int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.replaced++
+	r.items = map[string]string{}
+	for k, v := range items {
+		r.items[k] = string(v)
+	}
+}
+
+func (r *recorder) Apply(ev Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if ev.Delete {
+		delete(r.items, ev.Key)
+	} else {
+		r.items[ev.Key] = string(ev.Value)
+	}
+}
+
+func (r *recorder) get(k string) (string, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	v, ok := r.items[k]
+	return v, ok
+}
+
+func TestListWatchSeesTheListThenEveryChange(t *testing.T) {
+	cli := testutil.Etcd(t)
+	s := New(cli, "/test")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := cli.Put(ctx, "/test/w/a", "1"); err != nil {
+		t.Fatal(err)
+	}
+	r := &recorder{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.ListWatch(ctx, "/test/w/", r)
+	}()
+	testutil.Eventually(t, 10*time.Second, func() (bool, string) {
+		v, ok := r.get("/test/w/a")
+		return ok && v == "1", "initial list"
+	})
+	if _, err := cli.Put(ctx, "/test/w/b", "2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cli.Delete(ctx, "/test/w/a"); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, func() (bool, string) {
+		_, hasA := r.get("/test/w/a")
+		v, hasB := r.get("/test/w/b")
+		return !hasA && hasB && v == "2", "put and delete seen"
+	})
+	cancel()
+	<-done
+}
