@@ -1,0 +1,99 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/store"
+	"github.com/nomadic-project/nomadic/pkg/testutil"
+)
+
+func newTestServer(t *testing.T) *httptest.Server {
+	s := &Server{Store: store.New(testutil.Etcd(t), "/api"), Name: "t", Version: "test"}
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+func call(t *testing.T, ts *httptest.Server, method, path, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestBadRequestsGetA4xxWithAJSONError(t *testing.T) {
+	ts := newTestServer(t)
+	cases := []struct {
+		name, method, path, body string
+		code                     int
+		want                     string
+	}{
+		{"malformed JSON", "PUT", "/v1/jobs", `{"job": {`, 400, "decoding request body"},
+		{"an unknown field", "PUT", "/v1/jobs", `{"job": {"id": "x", "colour": "red"}}`, 400, `unknown field "colour"`},
+		{"no job", "PUT", "/v1/jobs", `{}`, 400, `request body must be {"job": {...}}`},
+		{"an invalid job", "PUT", "/v1/jobs", `{"job": {"id": "x", "groups": [{"name": "g", "count": -2, "tasks": []}]}}`, 400, "count -2 must not be negative"},
+		{"a body too large", "PUT", "/v1/jobs", `{"job": {"id": "` + strings.Repeat("x", 2<<20) + `"}}`, 413, "request body too large"},
+		{"a missing job", "GET", "/v1/job/nope", "", 404, `job "nope" not found`},
+		{"stopping a missing job", "DELETE", "/v1/job/nope", "", 404, `job "nope" not found`},
+		{"a missing allocation", "GET", "/v1/allocation/abc", "", 404, `allocation "abc" not found`},
+		{"an unknown endpoint", "GET", "/v1/nothing", "", 404, "no such endpoint"},
+		{"a wrong method", "PATCH", "/v1/jobs", "", 404, "no such endpoint: PATCH /v1/jobs"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, body := call(t, ts, tc.method, tc.path, tc.body)
+			if code != tc.code {
+				t.Fatalf("status %d, want %d: %s", code, tc.code, body)
+			}
+			if tc.want == "" {
+				return
+			}
+			var e api.ErrorResponse
+			if err := json.Unmarshal([]byte(body), &e); err != nil {
+				t.Fatalf("body is not a JSON error: %q", body)
+			}
+			if !strings.Contains(e.Error, tc.want) {
+				t.Fatalf("error %q lacks %q", e.Error, tc.want)
+			}
+		})
+	}
+}
+
+func TestRegisterThenReadTheJob(t *testing.T) {
+	ts := newTestServer(t)
+	code, body := call(t, ts, "PUT", "/v1/jobs", `{"job": {"id": "web", "groups": [{"name": "g", "count": 1, "tasks": [{"name": "t", "driver": "raw_exec"}]}]}}`)
+	if code != 200 {
+		t.Fatalf("register: %d %s", code, body)
+	}
+	var r api.RegisterResponse
+	if err := json.Unmarshal([]byte(body), &r); err != nil || r.Result != "created" || r.EvalID == "" {
+		t.Fatalf("register answer: %v %+v", err, r)
+	}
+	code, body = call(t, ts, "GET", "/v1/job/web", "")
+	var j api.Job
+	if code != 200 || json.Unmarshal([]byte(body), &j) != nil {
+		t.Fatalf("get: %d %s", code, body)
+	}
+	// Defaults were applied by the server, and the job waits for a node.
+	if j.Type != "service" || j.Groups[0].Tasks[0].Resources.CPU != api.DefaultCPU || j.Status != api.JobStatusPending {
+		t.Fatalf("stored job: %+v", j)
+	}
+	code, body = call(t, ts, "GET", "/v1/evaluation/"+r.EvalID[:8], "")
+	if code != 200 || !strings.Contains(body, r.EvalID) {
+		t.Fatalf("eval by short id: %d %s", code, body)
+	}
+}
