@@ -324,7 +324,7 @@ func TestNctlReportsBadJobFilesWithTheirPlace(t *testing.T) {
 	if code == 0 {
 		t.Fatal("validate accepted a bad file")
 	}
-	for _, want := range []string{"bad.hcl:3:13: count must not be negative", "bad.hcl:6:7: Unsupported argument"} {
+	for _, want := range []string{"bad.hcl:3:13: count -1 must not be negative", "bad.hcl:6:7: Unsupported argument"} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("validate output lacks %q:\n%s", want, errOut)
 		}

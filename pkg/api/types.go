@@ -7,8 +7,10 @@ import "time"
 
 // Job types.
 const (
-	JobTypeService = "service"
-	JobTypeBatch   = "batch"
+	JobTypeService  = "service"
+	JobTypeBatch    = "batch"
+	JobTypeSystem   = "system"
+	JobTypeSysbatch = "sysbatch"
 )
 
 // Job statuses, derived from the job and its allocations.
@@ -29,9 +31,21 @@ type Job struct {
 	Namespace   string            `json:"namespace,omitempty"`
 	Type        string            `json:"type,omitempty"`
 	Priority    int               `json:"priority,omitempty"`
+	Region      string            `json:"region,omitempty"`
+	NodePool    string            `json:"node_pool,omitempty"`
 	Datacenters []string          `json:"datacenters,omitempty"`
 	Meta        map[string]string `json:"meta,omitempty"`
-	Groups      []*TaskGroup      `json:"groups"`
+
+	Constraints   []*Constraint        `json:"constraints,omitempty"`
+	Affinities    []*Affinity          `json:"affinities,omitempty"`
+	Spreads       []*Spread            `json:"spreads,omitempty"`
+	Update        *UpdateStrategy      `json:"update,omitempty"`
+	Migrate       *MigrateStrategy     `json:"migrate,omitempty"`
+	Reschedule    *ReschedulePolicy    `json:"reschedule,omitempty"`
+	Periodic      *PeriodicConfig      `json:"periodic,omitempty"`
+	Parameterized *ParameterizedConfig `json:"parameterized,omitempty"`
+
+	Groups []*TaskGroup `json:"groups"`
 
 	// Fields below are set by the servers, never by the submitter.
 
@@ -40,7 +54,7 @@ type Job struct {
 	// Stop is set when the job was stopped (`nctl delete job`); its
 	// allocations are stopped and the job stays visible until purged.
 	Stop       bool      `json:"stop,omitempty"`
-	SubmitTime time.Time `json:"submit_time,omitempty"`
+	SubmitTime time.Time `json:"submit_time,omitzero"`
 	// Status is computed when the job is read through the API.
 	Status string `json:"status,omitempty"`
 }
@@ -50,7 +64,24 @@ type TaskGroup struct {
 	Name  string            `json:"name"`
 	Count int               `json:"count"`
 	Meta  map[string]string `json:"meta,omitempty"`
-	Tasks []*Task           `json:"tasks"`
+
+	Constraints   []*Constraint             `json:"constraints,omitempty"`
+	Affinities    []*Affinity               `json:"affinities,omitempty"`
+	Spreads       []*Spread                 `json:"spreads,omitempty"`
+	Update        *UpdateStrategy           `json:"update,omitempty"`
+	Migrate       *MigrateStrategy          `json:"migrate,omitempty"`
+	Reschedule    *ReschedulePolicy         `json:"reschedule,omitempty"`
+	Restart       *RestartPolicy            `json:"restart,omitempty"`
+	Network       *Network                  `json:"network,omitempty"`
+	Services      []*Service                `json:"services,omitempty"`
+	EphemeralDisk *EphemeralDisk            `json:"ephemeral_disk,omitempty"`
+	Volumes       map[string]*VolumeRequest `json:"volumes,omitempty"`
+	Disconnect    *DisconnectStrategy       `json:"disconnect,omitempty"`
+	// MaxClientDisconnect is Nomad's older form of disconnect.lost_after.
+	MaxClientDisconnect *Duration `json:"max_client_disconnect,omitempty"`
+	ShutdownDelay       Duration  `json:"shutdown_delay,omitempty"`
+
+	Tasks []*Task `json:"tasks"`
 }
 
 // Task is one process run by a driver.
@@ -63,19 +94,35 @@ type Task struct {
 	Resources *Resources        `json:"resources,omitempty"`
 	// KillTimeout is how long a task is given to exit after its kill signal
 	// before it is killed outright.
-	KillTimeout Duration `json:"kill_timeout,omitempty"`
+	KillTimeout   Duration `json:"kill_timeout,omitempty"`
+	KillSignal    string   `json:"kill_signal,omitempty"`
+	ShutdownDelay Duration `json:"shutdown_delay,omitempty"`
+	User          string   `json:"user,omitempty"`
+	Leader        bool     `json:"leader,omitempty"`
+
+	Lifecycle    *Lifecycle     `json:"lifecycle,omitempty"`
+	Logs         *LogConfig     `json:"logs,omitempty"`
+	Constraints  []*Constraint  `json:"constraints,omitempty"`
+	Affinities   []*Affinity    `json:"affinities,omitempty"`
+	Services     []*Service     `json:"services,omitempty"`
+	Artifacts    []*Artifact    `json:"artifacts,omitempty"`
+	Templates    []*Template    `json:"templates,omitempty"`
+	VolumeMounts []*VolumeMount `json:"volume_mounts,omitempty"`
 }
 
 // Resources a task asks for. CPU is in MHz and memory in MiB, as in Nomad.
 type Resources struct {
 	CPU       int `json:"cpu"`
+	Cores     int `json:"cores,omitempty"`
 	MemoryMB  int `json:"memory"`
 	MemoryMax int `json:"memory_max,omitempty"`
+	DiskMB    int `json:"disk,omitempty"`
 }
 
 // Add returns the sum of two resource asks.
 func (r Resources) Add(o Resources) Resources {
-	return Resources{CPU: r.CPU + o.CPU, MemoryMB: r.MemoryMB + o.MemoryMB, MemoryMax: r.MemoryMax + o.MemoryMax}
+	return Resources{CPU: r.CPU + o.CPU, Cores: r.Cores + o.Cores, MemoryMB: r.MemoryMB + o.MemoryMB,
+		MemoryMax: r.MemoryMax + o.MemoryMax, DiskMB: r.DiskMB + o.DiskMB}
 }
 
 // GroupResources is the sum of what the tasks of a group ask for.
@@ -118,7 +165,7 @@ type Node struct {
 	Resources Resources `json:"resources"`
 	// Eligible is false when the node takes no new allocations.
 	Eligible     bool      `json:"eligible"`
-	RegisterTime time.Time `json:"register_time,omitempty"`
+	RegisterTime time.Time `json:"register_time,omitzero"`
 
 	// Status is computed from the node's heartbeat when read.
 	Status string `json:"status,omitempty"`
@@ -195,8 +242,8 @@ type TaskState struct {
 	Failed     bool        `json:"failed,omitempty"`
 	ExitCode   *int        `json:"exit_code,omitempty"`
 	PID        int         `json:"pid,omitempty"`
-	StartedAt  time.Time   `json:"started_at,omitempty"`
-	FinishedAt time.Time   `json:"finished_at,omitempty"`
+	StartedAt  time.Time   `json:"started_at,omitzero"`
+	FinishedAt time.Time   `json:"finished_at,omitzero"`
 	Events     []TaskEvent `json:"events,omitempty"`
 	// Handle is the driver's record of the running task, used to re-attach
 	// to it after an agent restart.

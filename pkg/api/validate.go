@@ -3,7 +3,11 @@ package api
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
 )
 
 // Defaults applied by Canonicalize, as in Nomad.
@@ -11,14 +15,82 @@ const (
 	DefaultPriority    = 50
 	DefaultCPU         = 100
 	DefaultMemoryMB    = 300
-	DefaultKillTimeout = Duration(5e9)
+	DefaultDiskMB      = 300
+	DefaultKillTimeout = Duration(5 * time.Second)
+	DefaultNodePool    = "default"
 )
 
 var namePattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`)
 
+var serviceNamePattern = regexp.MustCompile(`^(?i:[a-z0-9]|[a-z0-9][a-z0-9\-]{0,61}[a-z0-9])$`)
+
+var portLabelPattern = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_-]*$`)
+
+// CronParser parses the cron expressions of periodic jobs: five fields,
+// an optional leading seconds field, and descriptors such as @daily.
+var CronParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// DefaultUpdate is the update strategy fields take when a job's update
+// block leaves them out.
+func DefaultUpdate() *UpdateStrategy {
+	return &UpdateStrategy{
+		MaxParallel: 1, HealthCheck: "checks", MinHealthyTime: Duration(10 * time.Second),
+		HealthyDeadline: Duration(5 * time.Minute), ProgressDeadline: Duration(10 * time.Minute),
+	}
+}
+
+// DefaultMigrate is the migrate strategy of service jobs.
+func DefaultMigrate() *MigrateStrategy {
+	return &MigrateStrategy{MaxParallel: 1, HealthCheck: "checks", MinHealthyTime: Duration(10 * time.Second), HealthyDeadline: Duration(5 * time.Minute)}
+}
+
+// DefaultRestart is the restart policy of a job type.
+func DefaultRestart(jobType string) *RestartPolicy {
+	if jobType == JobTypeBatch || jobType == JobTypeSysbatch {
+		return &RestartPolicy{Attempts: 3, Interval: Duration(24 * time.Hour), Delay: Duration(15 * time.Second), Mode: "fail"}
+	}
+	return &RestartPolicy{Attempts: 2, Interval: Duration(30 * time.Minute), Delay: Duration(15 * time.Second), Mode: "fail"}
+}
+
+// DefaultReschedule is the reschedule policy of a job type; system jobs
+// are not rescheduled (nil).
+func DefaultReschedule(jobType string) *ReschedulePolicy {
+	switch jobType {
+	case JobTypeBatch:
+		return &ReschedulePolicy{Attempts: 1, Interval: Duration(24 * time.Hour), Delay: Duration(5 * time.Second), DelayFunction: "constant"}
+	case JobTypeService:
+		return &ReschedulePolicy{Delay: Duration(30 * time.Second), DelayFunction: "exponential", MaxDelay: Duration(time.Hour), Unlimited: true}
+	}
+	return nil
+}
+
+// UnmarshalJSON starts from DefaultUpdate, so fields a submitter leaves
+// out take their defaults.
+func (u *UpdateStrategy) UnmarshalJSON(b []byte) error {
+	type plain UpdateStrategy
+	p := plain(*DefaultUpdate())
+	if err := strictUnmarshal(b, &p); err != nil {
+		return err
+	}
+	*u = UpdateStrategy(p)
+	return nil
+}
+
+// UnmarshalJSON starts from DefaultMigrate.
+func (m *MigrateStrategy) UnmarshalJSON(b []byte) error {
+	type plain MigrateStrategy
+	p := plain(*DefaultMigrate())
+	if err := strictUnmarshal(b, &p); err != nil {
+		return err
+	}
+	*m = MigrateStrategy(p)
+	return nil
+}
+
 // Canonicalize fills in the defaults of every field the submitter left
 // empty. It is the one place where defaults are applied, so the servers and
-// `nctl job inspect` show the same thing.
+// `nctl job inspect` show the same thing. Group-level update, migrate and
+// reschedule blocks take the job's values for what they leave out.
 func (j *Job) Canonicalize() {
 	if j.Name == "" {
 		j.Name = j.ID
@@ -32,9 +104,651 @@ func (j *Job) Canonicalize() {
 	if j.Priority == 0 {
 		j.Priority = DefaultPriority
 	}
+	if j.NodePool == "" {
+		j.NodePool = DefaultNodePool
+	}
 	if len(j.Datacenters) == 0 {
 		j.Datacenters = []string{"*"}
 	}
+	if j.Periodic != nil && len(j.Periodic.Crons) > 0 && j.Periodic.TimeZone == "" {
+		j.Periodic.TimeZone = "UTC"
+	}
+	for _, g := range j.Groups {
+		if g == nil {
+			continue
+		}
+		j.canonicalizeGroup(g)
+	}
+}
+
+func (j *Job) canonicalizeGroup(g *TaskGroup) {
+	if j.Type == JobTypeService || j.Type == JobTypeBatch || j.Type == "" {
+		// Count is meaningless for system jobs (one per node).
+	}
+	if g.Update == nil && j.Update != nil && j.Type == JobTypeService {
+		u := *j.Update
+		g.Update = &u
+	}
+	if g.Migrate == nil && j.Type == JobTypeService {
+		if j.Migrate != nil {
+			m := *j.Migrate
+			g.Migrate = &m
+		} else {
+			g.Migrate = DefaultMigrate()
+		}
+	}
+	if g.Reschedule == nil {
+		if j.Reschedule != nil {
+			r := *j.Reschedule
+			g.Reschedule = &r
+		} else {
+			g.Reschedule = DefaultReschedule(j.Type)
+		}
+	}
+	if r := g.Reschedule; r != nil {
+		if r.DelayFunction == "" {
+			r.DelayFunction = "constant"
+		}
+		if r.Delay == 0 {
+			r.Delay = Duration(30 * time.Second)
+		}
+	}
+	if g.Restart == nil {
+		g.Restart = DefaultRestart(j.Type)
+	} else {
+		def := DefaultRestart(j.Type)
+		if g.Restart.Mode == "" {
+			g.Restart.Mode = def.Mode
+		}
+		if g.Restart.Interval == 0 {
+			g.Restart.Interval = def.Interval
+		}
+		if g.Restart.Delay == 0 {
+			g.Restart.Delay = def.Delay
+		}
+	}
+	if g.EphemeralDisk == nil {
+		g.EphemeralDisk = &EphemeralDisk{SizeMB: DefaultDiskMB}
+	} else if g.EphemeralDisk.SizeMB == 0 {
+		g.EphemeralDisk.SizeMB = DefaultDiskMB
+	}
+	if g.Network != nil && g.Network.Mode == "" {
+		g.Network.Mode = "host"
+	}
+	for _, s := range g.Services {
+		canonicalizeService(s, j, g, "")
+	}
+	for _, t := range g.Tasks {
+		if t == nil {
+			continue
+		}
+		if t.Resources == nil {
+			t.Resources = &Resources{}
+		}
+		if t.Resources.CPU == 0 && t.Resources.Cores == 0 {
+			t.Resources.CPU = DefaultCPU
+		}
+		if t.Resources.MemoryMB == 0 {
+			t.Resources.MemoryMB = DefaultMemoryMB
+		}
+		if t.KillTimeout == 0 {
+			t.KillTimeout = DefaultKillTimeout
+		}
+		if t.Logs == nil {
+			t.Logs = &LogConfig{MaxFiles: 10, MaxFileSizeMB: 10}
+		}
+		for _, tpl := range t.Templates {
+			if tpl.ChangeMode == "" {
+				tpl.ChangeMode = "restart"
+			}
+		}
+		for _, s := range t.Services {
+			canonicalizeService(s, j, g, t.Name)
+		}
+	}
+}
+
+func canonicalizeService(s *Service, j *Job, g *TaskGroup, task string) {
+	if s == nil {
+		return
+	}
+	if s.Name == "" {
+		s.Name = j.ID + "-" + g.Name
+		if task != "" {
+			s.Name += "-" + task
+		}
+	}
+	if s.Provider == "" || s.Provider == "nomadic" {
+		s.Provider = "nomad"
+	}
+	if s.AddressMode == "" {
+		s.AddressMode = "auto"
+	}
+	s.TaskName = task
+	for _, c := range s.Checks {
+		if c.Type == "http" && c.Method == "" {
+			c.Method = "GET"
+		}
+	}
+}
+
+// Problem is one thing wrong with a job: where (a field path such as
+// "groups[0].tasks[1].resources.memory") and what.
+type Problem struct {
+	Path    string `json:"path"`
+	Message string `json:"message"`
+}
+
+// ValidationError lists every problem found in a job.
+type ValidationError struct {
+	Problems []Problem
+}
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		parts[i] = p.String()
+	}
+	if len(parts) == 1 {
+		return "invalid job: " + parts[0]
+	}
+	return "invalid job:\n  " + strings.Join(parts, "\n  ")
+}
+
+func (p Problem) String() string {
+	if p.Path == "" {
+		return p.Message
+	}
+	return p.Path + ": " + p.Message
+}
+
+// validator collects problems while it walks a job.
+type validator struct {
+	problems []Problem
+}
+
+func (v *validator) add(path, format string, args ...any) {
+	v.problems = append(v.problems, Problem{Path: path, Message: fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) oneOf(path, what, got string, allowed ...string) {
+	if got == "" {
+		return
+	}
+	for _, a := range allowed {
+		if got == a {
+			return
+		}
+	}
+	v.add(path, "%s %q is not one of %s", what, got, strings.Join(allowed, ", "))
+}
+
+func (v *validator) nonNegative(path string, d Duration) {
+	if d < 0 {
+		v.add(path, "must not be negative")
+	}
+}
+
+// Validate checks a canonicalized job and returns every problem found, each
+// naming the field it is about. The servers call it on every submission;
+// job files are checked by the same code, with the paths turned into
+// file positions.
+func (j *Job) Validate() error {
+	v := &validator{}
+	if j.ID == "" {
+		v.add("id", "job id is required")
+	} else if !namePattern.MatchString(j.ID) {
+		v.add("id", "job id %q must be 1 to 128 letters, digits, '_', '.' or '-', starting with a letter or digit", j.ID)
+	}
+	if j.Namespace != "" && !namePattern.MatchString(j.Namespace) {
+		v.add("namespace", "namespace %q is not a valid name", j.Namespace)
+	}
+	v.oneOf("type", "job type", j.Type, JobTypeService, JobTypeBatch, JobTypeSystem, JobTypeSysbatch)
+	if j.Priority < 1 || j.Priority > 100 {
+		v.add("priority", "priority must be between 1 and 100")
+	}
+	for i, dc := range j.Datacenters {
+		if dc == "" {
+			v.add(fmt.Sprintf("datacenters[%d]", i), "datacenter must not be empty")
+		}
+	}
+	v.constraints("constraints", j.Constraints)
+	v.affinities("affinities", j.Affinities)
+	v.spreads("spreads", j.Spreads)
+	v.update("update", j.Update)
+	v.migrate("migrate", j.Migrate)
+	v.reschedule("reschedule", j.Reschedule)
+	if p := j.Periodic; p != nil {
+		if j.Type != JobTypeBatch && j.Type != JobTypeSysbatch {
+			v.add("periodic", "periodic jobs must be of type batch or sysbatch, not %s", j.Type)
+		}
+		if len(p.Crons) == 0 {
+			v.add("periodic", "periodic needs cron or crons")
+		}
+		for i, c := range p.Crons {
+			if _, err := CronParser.Parse(c); err != nil {
+				v.add(fmt.Sprintf("periodic.crons[%d]", i), "cron expression %q does not parse: %v", c, err)
+			}
+		}
+		if p.TimeZone != "" {
+			if _, err := time.LoadLocation(p.TimeZone); err != nil {
+				v.add("periodic.time_zone", "unknown time zone %q", p.TimeZone)
+			}
+		}
+	}
+	if p := j.Parameterized; p != nil {
+		v.oneOf("parameterized.payload", "payload", p.Payload, "optional", "required", "forbidden")
+		if j.Type != JobTypeBatch && j.Type != JobTypeSysbatch {
+			v.add("parameterized", "parameterized jobs must be of type batch or sysbatch, not %s", j.Type)
+		}
+	}
+	if len(j.Groups) == 0 {
+		v.add("", "job %q has no group", j.ID)
+	}
+	groups := map[string]int{}
+	for gi, g := range j.Groups {
+		path := fmt.Sprintf("groups[%d]", gi)
+		if g == nil {
+			v.add(path, "group is empty")
+			continue
+		}
+		if g.Name == "" {
+			v.add(path, "group name is required")
+		} else if !namePattern.MatchString(g.Name) {
+			v.add(path, "group name %q is not a valid name", g.Name)
+		}
+		if first, dup := groups[g.Name]; dup {
+			v.add(path, "group %q is defined twice (groups[%d] and groups[%d])", g.Name, first, gi)
+		} else {
+			groups[g.Name] = gi
+		}
+		v.group(path, j, g)
+	}
+	if len(v.problems) == 0 {
+		return nil
+	}
+	return &ValidationError{Problems: v.problems}
+}
+
+func (v *validator) group(path string, j *Job, g *TaskGroup) {
+	if g.Count < 0 {
+		v.add(path+".count", "count %d must not be negative", g.Count)
+	}
+	v.constraints(path+".constraints", g.Constraints)
+	v.affinities(path+".affinities", g.Affinities)
+	v.spreads(path+".spreads", g.Spreads)
+	v.update(path+".update", g.Update)
+	v.migrate(path+".migrate", g.Migrate)
+	v.reschedule(path+".reschedule", g.Reschedule)
+	if r := g.Restart; r != nil {
+		if r.Attempts < 0 {
+			v.add(path+".restart.attempts", "attempts must not be negative")
+		}
+		v.oneOf(path+".restart.mode", "restart mode", r.Mode, "fail", "delay")
+		v.nonNegative(path+".restart.interval", r.Interval)
+		v.nonNegative(path+".restart.delay", r.Delay)
+	}
+	v.nonNegative(path+".shutdown_delay", g.ShutdownDelay)
+	if d := g.EphemeralDisk; d != nil && d.SizeMB < 0 {
+		v.add(path+".ephemeral_disk.size", "size must be a positive number of MB")
+	}
+	ports := map[string]bool{}
+	if n := g.Network; n != nil {
+		if n.Mode != "" && n.Mode != "host" && n.Mode != "bridge" && n.Mode != "none" && !strings.HasPrefix(n.Mode, "cni/") {
+			v.add(path+".network.mode", "network mode %q is not one of host, bridge, none or cni/<name>", n.Mode)
+		}
+		for pi, p := range n.Ports {
+			pp := fmt.Sprintf("%s.network.ports[%d]", path, pi)
+			if !portLabelPattern.MatchString(p.Label) {
+				v.add(pp, "port label %q must be a letter or '_' followed by letters, digits, '_' or '-'", p.Label)
+			}
+			if ports[p.Label] {
+				v.add(pp, "port %q is defined twice", p.Label)
+			}
+			ports[p.Label] = true
+			if p.Static < 0 || p.Static > 65535 {
+				v.add(pp+".static", "static port %d must be between 1 and 65535", p.Static)
+			}
+			if p.To < -1 || p.To > 65535 {
+				v.add(pp+".to", "to %d must be between -1 and 65535", p.To)
+			}
+		}
+	}
+	for name, vol := range g.Volumes {
+		vp := path + ".volumes." + name
+		if vol == nil {
+			continue
+		}
+		if vol.Type != "host" {
+			v.add(vp+".type", "volume type %q is not supported: only host volumes are", vol.Type)
+		}
+		if vol.Source == "" {
+			v.add(vp+".source", "a volume needs a source")
+		}
+	}
+	if d := g.Disconnect; d != nil {
+		v.nonNegative(path+".disconnect.lost_after", d.LostAfter)
+		v.nonNegative(path+".disconnect.stop_after", d.StopAfter)
+		v.oneOf(path+".disconnect.reconcile", "reconcile", d.Reconcile, "best_score", "keep_original", "keep_replacement", "longest_running")
+	}
+	for si, s := range g.Services {
+		v.service(fmt.Sprintf("%s.services[%d]", path, si), s, ports, g)
+	}
+	if len(g.Tasks) == 0 {
+		v.add(path, "group %q has no task", g.Name)
+	}
+	tasks := map[string]int{}
+	leaders := 0
+	for ti, t := range g.Tasks {
+		tp := fmt.Sprintf("%s.tasks[%d]", path, ti)
+		if t == nil {
+			v.add(tp, "task is empty")
+			continue
+		}
+		if t.Name == "" {
+			v.add(tp, "task name is required")
+		} else if !namePattern.MatchString(t.Name) {
+			v.add(tp, "task name %q is not a valid name", t.Name)
+		}
+		if first, dup := tasks[t.Name]; dup {
+			v.add(tp, "task %q is defined twice in group %q (tasks[%d] and tasks[%d])", t.Name, g.Name, first, ti)
+		} else {
+			tasks[t.Name] = ti
+		}
+		if t.Leader {
+			leaders++
+		}
+		v.task(tp, t, ports, g)
+	}
+	if leaders > 1 {
+		v.add(path, "only one task of group %q may be the leader", g.Name)
+	}
+}
+
+func (v *validator) task(path string, t *Task, ports map[string]bool, g *TaskGroup) {
+	if t.Driver == "" {
+		v.add(path+".driver", "driver is required")
+	}
+	if r := t.Resources; r != nil {
+		for _, f := range []struct {
+			name string
+			val  int
+		}{{"cpu", r.CPU}, {"memory", r.MemoryMB}, {"memory_max", r.MemoryMax}, {"cores", r.Cores}} {
+			if f.val < 0 {
+				v.add(path+".resources."+f.name, "%s must be a positive number", f.name)
+			}
+		}
+		if r.MemoryMax != 0 && r.MemoryMax < r.MemoryMB {
+			v.add(path+".resources.memory_max", "memory_max %d must not be below memory %d", r.MemoryMax, r.MemoryMB)
+		}
+		if r.Cores > 0 && r.CPU > 0 {
+			v.add(path+".resources.cores", "cpu and cores cannot both be set")
+		}
+	}
+	v.nonNegative(path+".kill_timeout", t.KillTimeout)
+	v.nonNegative(path+".shutdown_delay", t.ShutdownDelay)
+	if l := t.Lifecycle; l != nil {
+		if l.Hook == "" {
+			v.add(path+".lifecycle.hook", "lifecycle needs a hook: prestart, poststart or poststop")
+		}
+		v.oneOf(path+".lifecycle.hook", "lifecycle hook", l.Hook, "prestart", "poststart", "poststop")
+	}
+	if l := t.Logs; l != nil {
+		if l.MaxFiles < 1 {
+			v.add(path+".logs.max_files", "max_files must be at least 1")
+		}
+		if l.MaxFileSizeMB < 1 {
+			v.add(path+".logs.max_file_size", "max_file_size must be at least 1 (MB)")
+		}
+	}
+	v.constraints(path+".constraints", t.Constraints)
+	v.affinities(path+".affinities", t.Affinities)
+	for si, s := range t.Services {
+		v.service(fmt.Sprintf("%s.services[%d]", path, si), s, ports, g)
+	}
+	for ai, a := range t.Artifacts {
+		if a.Source == "" {
+			v.add(fmt.Sprintf("%s.artifacts[%d].source", path, ai), "an artifact needs a source")
+		}
+	}
+	for ti, tpl := range t.Templates {
+		tp := fmt.Sprintf("%s.templates[%d]", path, ti)
+		if tpl.Data == "" && tpl.Source == "" {
+			v.add(tp, "a template needs data or source")
+		}
+		if tpl.Destination == "" {
+			v.add(tp+".destination", "a template needs a destination")
+		}
+		v.oneOf(tp+".change_mode", "change_mode", tpl.ChangeMode, "noop", "restart", "signal", "script")
+		if tpl.ChangeMode == "signal" && tpl.ChangeSignal == "" {
+			v.add(tp+".change_signal", "change_mode \"signal\" needs change_signal")
+		}
+	}
+	for mi, m := range t.VolumeMounts {
+		if g.Volumes[m.Volume] == nil {
+			v.add(fmt.Sprintf("%s.volume_mounts[%d]", path, mi), "volume_mount refers to volume %q, which group %q does not define", m.Volume, g.Name)
+		}
+	}
+}
+
+func (v *validator) service(path string, s *Service, ports map[string]bool, g *TaskGroup) {
+	if s == nil {
+		return
+	}
+	if s.Name != "" && !serviceNamePattern.MatchString(s.Name) && !strings.Contains(s.Name, "${") {
+		v.add(path+".name", "service name %q must be letters, digits and '-' (at most 63)", s.Name)
+	}
+	switch s.Provider {
+	case "", "nomad", "nomadic":
+	default:
+		v.add(path+".provider", "service provider %q is not supported: use \"nomad\" (the built-in catalog)", s.Provider)
+	}
+	v.oneOf(path+".address_mode", "address_mode", s.AddressMode, "auto", "host", "driver", "alloc")
+	v.portRef(path+".port", s.Port, ports)
+	tasks := map[string]bool{}
+	for _, t := range g.Tasks {
+		if t != nil {
+			tasks[t.Name] = true
+		}
+	}
+	for ci, c := range s.Checks {
+		cp := fmt.Sprintf("%s.checks[%d]", path, ci)
+		if c.Type == "" {
+			v.add(cp+".type", "a check needs a type: http, tcp, script or grpc")
+		}
+		v.oneOf(cp+".type", "check type", c.Type, "http", "tcp", "script", "grpc")
+		if c.Interval <= 0 {
+			v.add(cp+".interval", "check interval must be positive")
+		}
+		if c.Timeout <= 0 {
+			v.add(cp+".timeout", "check timeout must be positive")
+		}
+		if c.ExpectedStatus != 0 && (c.ExpectedStatus < 100 || c.ExpectedStatus > 599) {
+			v.add(cp+".expected_status", "expected_status %d is not an HTTP status code", c.ExpectedStatus)
+		}
+		v.portRef(cp+".port", c.Port, ports)
+		switch c.Type {
+		case "http":
+			if c.Path == "" {
+				v.add(cp+".path", "an http check needs a path")
+			}
+		case "script":
+			if c.Command == "" {
+				v.add(cp+".command", "a script check needs a command")
+			}
+			if c.Task == "" && s.TaskName == "" {
+				v.add(cp+".task", "a script check in a group service must name its task")
+			} else if c.Task != "" && !tasks[c.Task] {
+				v.add(cp+".task", "check runs in task %q, which group %q does not have", c.Task, g.Name)
+			}
+		}
+		if (c.Type == "http" || c.Type == "tcp" || c.Type == "grpc") && c.Port == "" && s.Port == "" {
+			v.add(cp, "a %s check needs a port: on the check or on its service", c.Type)
+		}
+	}
+}
+
+// portRef checks a port given as a label of the group's network or as a
+// number.
+func (v *validator) portRef(path, ref string, ports map[string]bool) {
+	if ref == "" || strings.Contains(ref, "${") {
+		return
+	}
+	if n, err := strconv.Atoi(ref); err == nil {
+		if n < 1 || n > 65535 {
+			v.add(path, "port number %d must be between 1 and 65535", n)
+		}
+		return
+	}
+	if !ports[ref] {
+		v.add(path, "port %q is not defined in the group's network block", ref)
+	}
+}
+
+func (v *validator) constraints(path string, cs []*Constraint) {
+	for i, c := range cs {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		if c == nil {
+			v.add(p, "constraint is empty")
+			continue
+		}
+		v.rule(p, "constraint", c.Attribute, c.Operator, c.Value, ConstraintOperators)
+	}
+}
+
+var affinityOperators = []string{
+	ConstraintEqual, ConstraintNotEqual, ConstraintGreater, ConstraintGreaterEqual, ConstraintLess, ConstraintLessEqual,
+	ConstraintRegex, ConstraintSetContains, ConstraintSetContainsAll, ConstraintSetContainsAny, ConstraintVersion, ConstraintSemver,
+}
+
+func (v *validator) affinities(path string, as []*Affinity) {
+	for i, a := range as {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		if a == nil {
+			v.add(p, "affinity is empty")
+			continue
+		}
+		v.rule(p, "affinity", a.Attribute, a.Operator, a.Value, affinityOperators)
+		if a.Weight == 0 || a.Weight < -100 || a.Weight > 100 {
+			v.add(p+".weight", "affinity weight %d must be between -100 and 100, and not 0", a.Weight)
+		}
+	}
+}
+
+func (v *validator) rule(path, what, attr, op, value string, allowed []string) {
+	if op == "" {
+		op = ConstraintEqual
+	}
+	v.oneOf(path+".operator", what+" operator", op, allowed...)
+	switch op {
+	case ConstraintDistinctHosts:
+		return
+	case ConstraintDistinctProperty, ConstraintIsSet, ConstraintIsNotSet:
+		if attr == "" {
+			v.add(path+".attribute", "%s with operator %q needs an attribute", what, op)
+		}
+		return
+	}
+	if attr == "" {
+		v.add(path+".attribute", "%s with operator %q needs an attribute", what, op)
+	}
+	if value == "" {
+		v.add(path+".value", "%s with operator %q needs a value", what, op)
+	}
+	if op == ConstraintRegex && !strings.Contains(value, "${") {
+		if _, err := regexp.Compile(value); err != nil {
+			v.add(path+".value", "regexp %q does not compile: %v", value, err)
+		}
+	}
+}
+
+func (v *validator) spreads(path string, ss []*Spread) {
+	for i, s := range ss {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		if s == nil {
+			v.add(p, "spread is empty")
+			continue
+		}
+		if s.Attribute == "" {
+			v.add(p+".attribute", "spread needs an attribute")
+		}
+		if s.Weight < 0 || s.Weight > 100 {
+			v.add(p+".weight", "spread weight %d must be between 0 and 100", s.Weight)
+		}
+		sum := 0
+		seen := map[string]bool{}
+		for ti, t := range s.Targets {
+			tp := fmt.Sprintf("%s.targets[%d]", p, ti)
+			if t.Percent < 0 || t.Percent > 100 {
+				v.add(tp+".percent", "target percent %d must be between 0 and 100", t.Percent)
+			}
+			if seen[t.Value] {
+				v.add(tp, "spread target %q is defined twice", t.Value)
+			}
+			seen[t.Value] = true
+			sum += t.Percent
+		}
+		if sum > 100 {
+			v.add(p, "spread target percentages add up to %d, over 100", sum)
+		}
+	}
+}
+
+func (v *validator) update(path string, u *UpdateStrategy) {
+	if u == nil {
+		return
+	}
+	if u.MaxParallel < 0 {
+		v.add(path+".max_parallel", "max_parallel must not be negative")
+	}
+	if u.Canary < 0 {
+		v.add(path+".canary", "canary must not be negative")
+	}
+	v.oneOf(path+".health_check", "health_check", u.HealthCheck, "checks", "task_states", "manual")
+	v.nonNegative(path+".min_healthy_time", u.MinHealthyTime)
+	v.nonNegative(path+".healthy_deadline", u.HealthyDeadline)
+	v.nonNegative(path+".progress_deadline", u.ProgressDeadline)
+	v.nonNegative(path+".stagger", u.Stagger)
+	if u.HealthyDeadline > 0 && u.MinHealthyTime >= u.HealthyDeadline {
+		v.add(path+".min_healthy_time", "min_healthy_time must be shorter than healthy_deadline")
+	}
+	if u.ProgressDeadline > 0 && u.HealthyDeadline > u.ProgressDeadline {
+		v.add(path+".healthy_deadline", "healthy_deadline must not be longer than progress_deadline")
+	}
+}
+
+func (v *validator) migrate(path string, m *MigrateStrategy) {
+	if m == nil {
+		return
+	}
+	if m.MaxParallel < 0 {
+		v.add(path+".max_parallel", "max_parallel must not be negative")
+	}
+	v.oneOf(path+".health_check", "health_check", m.HealthCheck, "checks", "task_states")
+	v.nonNegative(path+".min_healthy_time", m.MinHealthyTime)
+	v.nonNegative(path+".healthy_deadline", m.HealthyDeadline)
+}
+
+func (v *validator) reschedule(path string, r *ReschedulePolicy) {
+	if r == nil {
+		return
+	}
+	if r.Attempts < 0 {
+		v.add(path+".attempts", "attempts must not be negative")
+	}
+	v.oneOf(path+".delay_function", "delay_function", r.DelayFunction, "constant", "exponential", "fibonacci")
+	v.nonNegative(path+".interval", r.Interval)
+	v.nonNegative(path+".delay", r.Delay)
+	v.nonNegative(path+".max_delay", r.MaxDelay)
+	if r.DelayFunction != "" && r.DelayFunction != "constant" && r.MaxDelay > 0 && r.MaxDelay < r.Delay {
+		v.add(path+".max_delay", "max_delay must not be below delay")
+	}
+}
+
+// Warnings lists what a job asks for that nomadic accepts but does not act
+// on yet, so the user is told rather than surprised.
+func (j *Job) Warnings() []string {
+	var out []string
 	for _, g := range j.Groups {
 		if g == nil {
 			continue
@@ -43,119 +757,13 @@ func (j *Job) Canonicalize() {
 			if t == nil {
 				continue
 			}
-			if t.Resources == nil {
-				t.Resources = &Resources{}
+			if len(t.Artifacts) > 0 {
+				out = append(out, fmt.Sprintf("group %q task %q: artifact blocks are accepted but not fetched yet by any driver", g.Name, t.Name))
 			}
-			if t.Resources.CPU == 0 {
-				t.Resources.CPU = DefaultCPU
-			}
-			if t.Resources.MemoryMB == 0 {
-				t.Resources.MemoryMB = DefaultMemoryMB
-			}
-			if t.KillTimeout == 0 {
-				t.KillTimeout = DefaultKillTimeout
+			if len(t.Templates) > 0 {
+				out = append(out, fmt.Sprintf("group %q task %q: template blocks are accepted but not rendered yet by any driver", g.Name, t.Name))
 			}
 		}
 	}
-}
-
-// Validate checks a canonicalized job and returns every problem found, each
-// naming the field it is about. The servers call it on every submission.
-func (j *Job) Validate() error {
-	var errs []string
-	add := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
-	if j.ID == "" {
-		add("job id is required")
-	} else if !namePattern.MatchString(j.ID) {
-		add("job id %q must be 1 to 128 letters, digits, '_', '.' or '-', starting with a letter or digit", j.ID)
-	}
-	if j.Namespace != "" && !namePattern.MatchString(j.Namespace) {
-		add("namespace %q is not a valid name", j.Namespace)
-	}
-	switch j.Type {
-	case JobTypeService, JobTypeBatch:
-	default:
-		add("job type %q is not supported (service or batch)", j.Type)
-	}
-	if j.Priority < 1 || j.Priority > 100 {
-		add("priority %d must be between 1 and 100", j.Priority)
-	}
-	if len(j.Groups) == 0 {
-		add("job %q has no group", j.ID)
-	}
-	groups := map[string]bool{}
-	for gi, g := range j.Groups {
-		if g == nil {
-			add("groups[%d] is empty", gi)
-			continue
-		}
-		where := fmt.Sprintf("group %q", g.Name)
-		if g.Name == "" {
-			where = fmt.Sprintf("groups[%d]", gi)
-			add("%s: name is required", where)
-		} else if !namePattern.MatchString(g.Name) {
-			add("%s: name is not a valid name", where)
-		}
-		if groups[g.Name] {
-			add("%s: defined twice", where)
-		}
-		groups[g.Name] = true
-		if g.Count < 0 {
-			add("%s: count %d must not be negative", where, g.Count)
-		}
-		if len(g.Tasks) == 0 {
-			add("%s: has no task", where)
-		}
-		tasks := map[string]bool{}
-		for ti, t := range g.Tasks {
-			if t == nil {
-				add("%s: tasks[%d] is empty", where, ti)
-				continue
-			}
-			tw := fmt.Sprintf("%s task %q", where, t.Name)
-			if t.Name == "" {
-				tw = fmt.Sprintf("%s tasks[%d]", where, ti)
-				add("%s: name is required", tw)
-			} else if !namePattern.MatchString(t.Name) {
-				add("%s: name is not a valid name", tw)
-			}
-			if tasks[t.Name] {
-				add("%s: defined twice", tw)
-			}
-			tasks[t.Name] = true
-			if t.Driver == "" {
-				add("%s: driver is required", tw)
-			}
-			if t.Resources != nil {
-				if t.Resources.CPU < 0 {
-					add("%s: resources.cpu %d must be positive", tw, t.Resources.CPU)
-				}
-				if t.Resources.MemoryMB < 0 {
-					add("%s: resources.memory %d must be positive", tw, t.Resources.MemoryMB)
-				}
-				if t.Resources.MemoryMax != 0 && t.Resources.MemoryMax < t.Resources.MemoryMB {
-					add("%s: resources.memory_max %d must not be below memory %d", tw, t.Resources.MemoryMax, t.Resources.MemoryMB)
-				}
-			}
-			if t.KillTimeout < 0 {
-				add("%s: kill_timeout must not be negative", tw)
-			}
-		}
-	}
-	if len(errs) == 0 {
-		return nil
-	}
-	return &ValidationError{Problems: errs}
-}
-
-// ValidationError lists every problem found in a job.
-type ValidationError struct {
-	Problems []string
-}
-
-func (e *ValidationError) Error() string {
-	if len(e.Problems) == 1 {
-		return "invalid job: " + e.Problems[0]
-	}
-	return "invalid job:\n  " + strings.Join(e.Problems, "\n  ")
+	return out
 }

@@ -9,15 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sort"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/nomadic-project/nomadic/pkg/api"
-	"github.com/zclconf/go-cty/cty"
-	"github.com/zclconf/go-cty/cty/convert"
-	ctyjson "github.com/zclconf/go-cty/cty/json"
 	"sigs.k8s.io/yaml"
 )
 
@@ -49,7 +45,14 @@ func (e *Error) Error() string {
 // extensions by its first character. The job comes back canonicalized
 // (defaults applied) and validated.
 func Parse(filename string, src []byte) (*api.Job, error) {
+	return ParseWithOptions(filename, src, nil)
+}
+
+// ParseWithOptions is Parse with variable values for HCL files.
+func ParseWithOptions(filename string, src []byte, opts *Options) (*api.Job, error) {
 	var job *api.Job
+	var ranges map[string]hcl.Range
+	var diags hcl.Diagnostics
 	var err error
 	switch format(filename, src) {
 	case "json":
@@ -57,25 +60,68 @@ func Parse(filename string, src []byte) (*api.Job, error) {
 	case "yaml":
 		job, err = parseYAML(filename, src)
 	default:
-		job, err = parseHCL(filename, src)
+		job, ranges, diags = parseHCL(filename, src, opts)
 	}
 	if err != nil {
 		return nil, err
 	}
+	if job == nil {
+		return nil, &Error{Diags: diags}
+	}
 	job.Canonicalize()
 	if err := job.Validate(); err != nil {
 		var ve *api.ValidationError
-		if errors.As(err, &ve) {
-			var diags hcl.Diagnostics
-			for _, p := range ve.Problems {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: p,
-					Subject: &hcl.Range{Filename: filename, Start: hcl.Pos{Line: 1, Column: 1}, End: hcl.Pos{Line: 1, Column: 1}}})
-			}
-			return nil, &Error{Diags: diags}
+		if !errors.As(err, &ve) {
+			return nil, err
 		}
-		return nil, err
+		for _, p := range ve.Problems {
+			rng, found := locate(ranges, p.Path)
+			msg := p.Message
+			if !found {
+				msg = p.String()
+			}
+			if rng.Filename == "" {
+				rng.Filename = filename
+			}
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: msg, Subject: rng.Ptr()})
+		}
+	}
+	if diags.HasErrors() {
+		sort.SliceStable(diags, func(i, j int) bool { return diagBefore(diags[i], diags[j]) })
+		return nil, &Error{Diags: diags}
 	}
 	return job, nil
+}
+
+func diagBefore(a, b *hcl.Diagnostic) bool {
+	if a.Subject == nil || b.Subject == nil {
+		return a.Subject != nil
+	}
+	if a.Subject.Start.Line != b.Subject.Start.Line {
+		return a.Subject.Start.Line < b.Subject.Start.Line
+	}
+	return a.Subject.Start.Column < b.Subject.Start.Column
+}
+
+// locate finds the source range of a field path, or of the nearest
+// enclosing block that has one ("groups[0].tasks[1].resources.cpu", then
+// "groups[0].tasks[1].resources", ...). It reports whether any range was
+// found; without one the caller names the field path in the message.
+func locate(ranges map[string]hcl.Range, path string) (hcl.Range, bool) {
+	for p := path; ; {
+		if r, ok := ranges[p]; ok {
+			return r, true
+		}
+		if p == "" {
+			return hcl.Range{Filename: "", Start: hcl.Pos{Line: 1, Column: 1}, End: hcl.Pos{Line: 1, Column: 1}}, false
+		}
+		cut := strings.LastIndexAny(p, ".[")
+		if cut < 0 {
+			p = ""
+		} else {
+			p = p[:cut]
+		}
+	}
 }
 
 func format(filename string, src []byte) string {
@@ -105,6 +151,18 @@ func parseJSON(filename string, src []byte) (*api.Job, error) {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(src, &top); err != nil {
 		return nil, jsonError(filename, src, err)
+	}
+	if isNomadJSON(top) {
+		translated, err := translateNomad(src)
+		if err != nil {
+			return nil, jsonError(filename, src, err)
+		}
+		var job api.Job
+		if err := strictJSON(translated, &job); err != nil {
+			// Offsets in the translation mean nothing in the file.
+			return nil, jsonError(filename, nil, fmt.Errorf("Nomad JSON job: %w", err))
+		}
+		return &job, nil
 	}
 	if _, wrapped := top["job"]; wrapped {
 		var wrapper struct {
@@ -178,286 +236,4 @@ func parseYAML(filename string, src []byte) (*api.Job, error) {
 		}
 	}
 	return job, err
-}
-
-// --- HCL ---
-
-var rootSchema = &hcl.BodySchema{
-	Blocks: []hcl.BlockHeaderSchema{{Type: "job", LabelNames: []string{"name"}}},
-}
-
-var jobSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{
-		{Name: "type"}, {Name: "datacenters"}, {Name: "priority"}, {Name: "namespace"}, {Name: "region"}, {Name: "id"},
-	},
-	Blocks: []hcl.BlockHeaderSchema{{Type: "group", LabelNames: []string{"name"}}, {Type: "meta"}},
-}
-
-var groupSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "count"}},
-	Blocks:     []hcl.BlockHeaderSchema{{Type: "task", LabelNames: []string{"name"}}, {Type: "meta"}},
-}
-
-var taskSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "driver", Required: true}, {Name: "kill_timeout"}},
-	Blocks:     []hcl.BlockHeaderSchema{{Type: "config"}, {Type: "env"}, {Type: "resources"}, {Type: "meta"}},
-}
-
-var resourcesSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "cpu"}, {Name: "memory"}, {Name: "memory_max"}},
-}
-
-// decoder collects diagnostics while it walks a file.
-type decoder struct {
-	diags hcl.Diagnostics
-}
-
-func (d *decoder) errorf(rng hcl.Range, summary string, args ...any) {
-	r := rng
-	d.diags = append(d.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf(summary, args...), Subject: &r})
-}
-
-func parseHCL(filename string, src []byte) (*api.Job, error) {
-	file, diags := hclsyntax.ParseConfig(src, filename, hcl.Pos{Line: 1, Column: 1})
-	if diags.HasErrors() {
-		return nil, &Error{Diags: diags}
-	}
-	d := &decoder{}
-	content, diags := file.Body.Content(rootSchema)
-	d.diags = append(d.diags, diags...)
-	var job *api.Job
-	switch len(content.Blocks) {
-	case 0:
-		if !diags.HasErrors() {
-			d.errorf(file.Body.MissingItemRange(), "no job block in the file")
-		}
-	case 1:
-		job = d.job(content.Blocks[0])
-	default:
-		d.errorf(content.Blocks[1].DefRange, "only one job block is allowed per file")
-	}
-	if d.diags.HasErrors() {
-		return nil, &Error{Diags: d.diags}
-	}
-	return job, nil
-}
-
-func (d *decoder) job(b *hcl.Block) *api.Job {
-	job := &api.Job{ID: b.Labels[0], Name: b.Labels[0]}
-	content, diags := b.Body.Content(jobSchema)
-	d.diags = append(d.diags, diags...)
-	attrs := content.Attributes
-	d.str(attrs["id"], &job.ID)
-	d.str(attrs["type"], &job.Type)
-	d.str(attrs["namespace"], &job.Namespace)
-	var region string
-	d.str(attrs["region"], &region)
-	if a := attrs["type"]; a != nil && job.Type != "" && job.Type != api.JobTypeService && job.Type != api.JobTypeBatch {
-		d.errorf(a.Expr.Range(), "job type %q is not supported yet; use service or batch", job.Type)
-	}
-	if a := attrs["priority"]; a != nil {
-		d.int(a, &job.Priority)
-		if job.Priority < 1 || job.Priority > 100 {
-			d.errorf(a.Expr.Range(), "priority must be between 1 and 100")
-		}
-	}
-	if a := attrs["datacenters"]; a != nil {
-		d.strList(a, &job.Datacenters)
-	}
-	groups := map[string]hcl.Range{}
-	for _, blk := range content.Blocks {
-		switch blk.Type {
-		case "group":
-			if prev, dup := groups[blk.Labels[0]]; dup {
-				d.errorf(blk.LabelRanges[0], "group %q is defined twice (first at line %d)", blk.Labels[0], prev.Start.Line)
-				continue
-			}
-			groups[blk.Labels[0]] = blk.DefRange
-			job.Groups = append(job.Groups, d.group(blk))
-		case "meta":
-			job.Meta = d.stringMap(blk)
-		}
-	}
-	if len(groups) == 0 {
-		d.errorf(b.DefRange, "job %q has no group block", job.ID)
-	}
-	return job
-}
-
-func (d *decoder) group(b *hcl.Block) *api.TaskGroup {
-	g := &api.TaskGroup{Name: b.Labels[0], Count: 1}
-	content, diags := b.Body.Content(groupSchema)
-	d.diags = append(d.diags, diags...)
-	if a := content.Attributes["count"]; a != nil {
-		d.int(a, &g.Count)
-		if g.Count < 0 {
-			d.errorf(a.Expr.Range(), "count must not be negative")
-		}
-	}
-	tasks := map[string]bool{}
-	for _, blk := range content.Blocks {
-		switch blk.Type {
-		case "task":
-			if tasks[blk.Labels[0]] {
-				d.errorf(blk.LabelRanges[0], "task %q is defined twice in group %q", blk.Labels[0], g.Name)
-				continue
-			}
-			tasks[blk.Labels[0]] = true
-			g.Tasks = append(g.Tasks, d.task(blk))
-		case "meta":
-			g.Meta = d.stringMap(blk)
-		}
-	}
-	if len(tasks) == 0 {
-		d.errorf(b.DefRange, "group %q has no task block", g.Name)
-	}
-	return g
-}
-
-func (d *decoder) task(b *hcl.Block) *api.Task {
-	t := &api.Task{Name: b.Labels[0]}
-	content, diags := b.Body.Content(taskSchema)
-	d.diags = append(d.diags, diags...)
-	d.str(content.Attributes["driver"], &t.Driver)
-	if a := content.Attributes["kill_timeout"]; a != nil {
-		var s string
-		d.str(a, &s)
-		if s != "" {
-			dur, err := time.ParseDuration(s)
-			if err != nil || dur < 0 {
-				d.errorf(a.Expr.Range(), "kill_timeout %q is not a duration such as \"5s\" or \"1m\"", s)
-			}
-			t.KillTimeout = api.Duration(dur)
-		}
-	}
-	seen := map[string]bool{}
-	for _, blk := range content.Blocks {
-		if seen[blk.Type] {
-			d.errorf(blk.DefRange, "only one %s block is allowed in a task", blk.Type)
-			continue
-		}
-		seen[blk.Type] = true
-		switch blk.Type {
-		case "config":
-			t.Config = d.anyMap(blk)
-		case "env":
-			t.Env = d.stringMap(blk)
-		case "meta":
-			t.Meta = d.stringMap(blk)
-		case "resources":
-			t.Resources = d.resources(blk)
-		}
-	}
-	return t
-}
-
-func (d *decoder) resources(b *hcl.Block) *api.Resources {
-	r := &api.Resources{}
-	content, diags := b.Body.Content(resourcesSchema)
-	d.diags = append(d.diags, diags...)
-	for name, dst := range map[string]*int{"cpu": &r.CPU, "memory": &r.MemoryMB, "memory_max": &r.MemoryMax} {
-		if a := content.Attributes[name]; a != nil {
-			d.int(a, dst)
-			if *dst <= 0 {
-				d.errorf(a.Expr.Range(), "%s must be a positive number", name)
-			}
-		}
-	}
-	if a := content.Attributes["memory_max"]; a != nil && r.MemoryMB > 0 && r.MemoryMax > 0 && r.MemoryMax < r.MemoryMB {
-		d.errorf(a.Expr.Range(), "memory_max (%d) must not be below memory (%d)", r.MemoryMax, r.MemoryMB)
-	}
-	return r
-}
-
-// value evaluates an attribute and converts it to want.
-func (d *decoder) value(a *hcl.Attribute, want cty.Type, what string) (cty.Value, bool) {
-	v, diags := a.Expr.Value(nil)
-	d.diags = append(d.diags, diags...)
-	if diags.HasErrors() {
-		return cty.NilVal, false
-	}
-	if v.IsNull() {
-		return cty.NilVal, false
-	}
-	cv, err := convert.Convert(v, want)
-	if err != nil || !cv.IsWhollyKnown() {
-		d.errorf(a.Expr.Range(), "%s must be %s", a.Name, what)
-		return cty.NilVal, false
-	}
-	return cv, true
-}
-
-func (d *decoder) str(a *hcl.Attribute, dst *string) {
-	if a == nil {
-		return
-	}
-	if v, ok := d.value(a, cty.String, "a string"); ok {
-		*dst = v.AsString()
-	}
-}
-
-func (d *decoder) int(a *hcl.Attribute, dst *int) {
-	if a == nil {
-		return
-	}
-	v, ok := d.value(a, cty.Number, "a whole number")
-	if !ok {
-		return
-	}
-	bf := v.AsBigFloat()
-	if !bf.IsInt() {
-		d.errorf(a.Expr.Range(), "%s must be a whole number", a.Name)
-		return
-	}
-	i, _ := bf.Int64()
-	*dst = int(i)
-}
-
-func (d *decoder) strList(a *hcl.Attribute, dst *[]string) {
-	v, ok := d.value(a, cty.List(cty.String), "a list of strings")
-	if !ok {
-		return
-	}
-	for _, e := range v.AsValueSlice() {
-		*dst = append(*dst, e.AsString())
-	}
-}
-
-func (d *decoder) stringMap(b *hcl.Block) map[string]string {
-	attrs, diags := b.Body.JustAttributes()
-	d.diags = append(d.diags, diags...)
-	out := map[string]string{}
-	for name, a := range attrs {
-		var s string
-		d.str(a, &s)
-		out[name] = s
-	}
-	return out
-}
-
-// anyMap reads a driver's config block: any attributes, of any type, kept
-// as JSON values for the driver to check.
-func (d *decoder) anyMap(b *hcl.Block) map[string]any {
-	attrs, diags := b.Body.JustAttributes()
-	d.diags = append(d.diags, diags...)
-	out := map[string]any{}
-	for name, a := range attrs {
-		v, diags := a.Expr.Value(nil)
-		d.diags = append(d.diags, diags...)
-		if diags.HasErrors() || v.IsNull() {
-			continue
-		}
-		js, err := ctyjson.Marshal(v, v.Type())
-		if err != nil {
-			d.errorf(a.Expr.Range(), "config.%s cannot be used: %v", name, err)
-			continue
-		}
-		var x any
-		if err := json.Unmarshal(js, &x); err != nil {
-			d.errorf(a.Expr.Range(), "config.%s cannot be used: %v", name, err)
-			continue
-		}
-		out[name] = x
-	}
-	return out
 }

@@ -49,21 +49,21 @@ func TestParseErrorsNameTheirPlace(t *testing.T) {
 		want []string
 	}{
 		{"a negative count", "job \"j\" {\n  group \"g\" {\n    count = -1\n    task \"t\" {\n      driver = \"raw_exec\"\n    }\n  }\n}\n",
-			[]string{"f.hcl:3:13: count must not be negative"}},
+			[]string{"f.hcl:3:13: count -1 must not be negative"}},
 		{"an unknown attribute", "job \"j\" {\n  group \"g\" {\n    task \"t\" {\n      driver = \"raw_exec\"\n      colour = 1\n    }\n  }\n}\n",
 			[]string{"f.hcl:5:7: Unsupported argument"}},
 		{"a task without driver", "job \"j\" {\n  group \"g\" {\n    task \"t\" {\n    }\n  }\n}\n",
-			[]string{"f.hcl:3:14: Missing required argument"}},
+			[]string{"f.hcl:3:5: Missing required argument; task \"t\" needs a driver"}},
 		{"a group without task", "job \"j\" {\n  group \"g\" {\n  }\n}\n",
-			[]string{"f.hcl:2:3: group \"g\" has no task block"}},
+			[]string{"f.hcl:2:9: group \"g\" has no task"}},
 		{"a bad kill_timeout and a zero memory at once", "job \"j\" {\n  group \"g\" {\n    task \"t\" {\n      driver = \"raw_exec\"\n      kill_timeout = \"soon\"\n      resources {\n        memory = 0\n      }\n    }\n  }\n}\n",
 			[]string{"f.hcl:5:22: kill_timeout \"soon\" is not a duration", "f.hcl:7:18: memory must be a positive number"}},
 		{"a duplicate group", "job \"j\" {\n  group \"g\" {\n    task \"t\" {\n      driver = \"x\"\n    }\n  }\n  group \"g\" {\n    task \"t\" {\n      driver = \"x\"\n    }\n  }\n}\n",
-			[]string{"f.hcl:7:9: group \"g\" is defined twice (first at line 2)"}},
+			[]string{"f.hcl:7:9: group \"g\" is defined twice"}},
 		{"a syntax error", "job \"j\" {\n  group \"g\" {\n", []string{"f.hcl:"}},
 		{"no job", "# nothing\n", []string{"f.hcl:1:1: no job block in the file"}},
-		{"an unsupported job type", "job \"j\" {\n  type = \"system\"\n  group \"g\" {\n    task \"t\" {\n      driver = \"x\"\n    }\n  }\n}\n",
-			[]string{"f.hcl:2:10: job type \"system\" is not supported yet"}},
+		{"an unknown job type", "job \"j\" {\n  type = \"weird\"\n  group \"g\" {\n    task \"t\" {\n      driver = \"x\"\n    }\n  }\n}\n",
+			[]string{"f.hcl:2:10: job type \"weird\" is not one of service, batch, system, sysbatch"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

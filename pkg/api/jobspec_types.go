@@ -1,0 +1,231 @@
+package api
+
+// This file holds the parts of a job beyond its skeleton: placement rules,
+// update and reschedule policies, networks, services, and task details.
+
+// Constraint operators, as in Nomad.
+const (
+	ConstraintEqual            = "="
+	ConstraintNotEqual         = "!="
+	ConstraintGreater          = ">"
+	ConstraintGreaterEqual     = ">="
+	ConstraintLess             = "<"
+	ConstraintLessEqual        = "<="
+	ConstraintRegex            = "regexp"
+	ConstraintSetContains      = "set_contains"
+	ConstraintSetContainsAll   = "set_contains_all"
+	ConstraintSetContainsAny   = "set_contains_any"
+	ConstraintVersion          = "version"
+	ConstraintSemver           = "semver"
+	ConstraintIsSet            = "is_set"
+	ConstraintIsNotSet         = "is_not_set"
+	ConstraintDistinctHosts    = "distinct_hosts"
+	ConstraintDistinctProperty = "distinct_property"
+)
+
+// ConstraintOperators lists every operator a constraint may use.
+var ConstraintOperators = []string{
+	ConstraintEqual, ConstraintNotEqual, ConstraintGreater, ConstraintGreaterEqual, ConstraintLess,
+	ConstraintLessEqual, ConstraintRegex, ConstraintSetContains, ConstraintSetContainsAll,
+	ConstraintSetContainsAny, ConstraintVersion, ConstraintSemver, ConstraintIsSet, ConstraintIsNotSet,
+	ConstraintDistinctHosts, ConstraintDistinctProperty,
+}
+
+// Constraint restricts the nodes a job, group or task may run on.
+// Attribute and Value may hold interpolations such as
+// ${attr.kernel.name} that the scheduler resolves per node.
+type Constraint struct {
+	Attribute string `json:"attribute,omitempty"`
+	Operator  string `json:"operator"`
+	Value     string `json:"value,omitempty"`
+}
+
+// Affinity prefers (positive weight) or avoids (negative weight) nodes.
+type Affinity struct {
+	Attribute string `json:"attribute"`
+	Operator  string `json:"operator"`
+	Value     string `json:"value"`
+	Weight    int    `json:"weight"`
+}
+
+// Spread spreads allocations over the values of a node attribute.
+type Spread struct {
+	Attribute string         `json:"attribute"`
+	Weight    int            `json:"weight"`
+	Targets   []SpreadTarget `json:"targets,omitempty"`
+}
+
+// SpreadTarget is the share of allocations one attribute value should get.
+type SpreadTarget struct {
+	Value   string `json:"value"`
+	Percent int    `json:"percent"`
+}
+
+// UpdateStrategy is how a service job's allocations are replaced when the
+// job changes.
+type UpdateStrategy struct {
+	MaxParallel      int      `json:"max_parallel"`
+	HealthCheck      string   `json:"health_check,omitempty"`
+	MinHealthyTime   Duration `json:"min_healthy_time,omitempty"`
+	HealthyDeadline  Duration `json:"healthy_deadline,omitempty"`
+	ProgressDeadline Duration `json:"progress_deadline,omitempty"`
+	AutoRevert       bool     `json:"auto_revert,omitempty"`
+	AutoPromote      bool     `json:"auto_promote,omitempty"`
+	Canary           int      `json:"canary,omitempty"`
+	Stagger          Duration `json:"stagger,omitempty"`
+}
+
+// MigrateStrategy is how allocations leave a draining node.
+type MigrateStrategy struct {
+	MaxParallel     int      `json:"max_parallel"`
+	HealthCheck     string   `json:"health_check,omitempty"`
+	MinHealthyTime  Duration `json:"min_healthy_time,omitempty"`
+	HealthyDeadline Duration `json:"healthy_deadline,omitempty"`
+}
+
+// ReschedulePolicy is how failed allocations are replaced on other nodes.
+type ReschedulePolicy struct {
+	Attempts      int      `json:"attempts"`
+	Interval      Duration `json:"interval,omitempty"`
+	Delay         Duration `json:"delay,omitempty"`
+	DelayFunction string   `json:"delay_function,omitempty"`
+	MaxDelay      Duration `json:"max_delay,omitempty"`
+	Unlimited     bool     `json:"unlimited,omitempty"`
+}
+
+// RestartPolicy is how a node agent restarts a failed task in place.
+type RestartPolicy struct {
+	Attempts        int      `json:"attempts"`
+	Interval        Duration `json:"interval,omitempty"`
+	Delay           Duration `json:"delay,omitempty"`
+	Mode            string   `json:"mode,omitempty"`
+	RenderTemplates bool     `json:"render_templates,omitempty"`
+}
+
+// PeriodicConfig launches a batch job on a cron schedule.
+type PeriodicConfig struct {
+	Crons           []string `json:"crons"`
+	ProhibitOverlap bool     `json:"prohibit_overlap,omitempty"`
+	TimeZone        string   `json:"time_zone,omitempty"`
+	Enabled         bool     `json:"enabled"`
+}
+
+// ParameterizedConfig makes a job a template launched by dispatch.
+type ParameterizedConfig struct {
+	Payload      string   `json:"payload,omitempty"`
+	MetaRequired []string `json:"meta_required,omitempty"`
+	MetaOptional []string `json:"meta_optional,omitempty"`
+}
+
+// Network is a group's network: its mode and the ports it asks for.
+type Network struct {
+	Mode     string `json:"mode,omitempty"`
+	Hostname string `json:"hostname,omitempty"`
+	Ports    []Port `json:"ports,omitempty"`
+}
+
+// Port is a named port: static (a fixed host port) or dynamic (0: chosen
+// by the scheduler), optionally mapped to To inside the allocation.
+type Port struct {
+	Label       string `json:"label"`
+	Static      int    `json:"static,omitempty"`
+	To          int    `json:"to,omitempty"`
+	HostNetwork string `json:"host_network,omitempty"`
+}
+
+// Service is registered in the built-in catalog while its allocation runs.
+type Service struct {
+	Name        string            `json:"name"`
+	Tags        []string          `json:"tags,omitempty"`
+	Port        string            `json:"port,omitempty"`
+	Provider    string            `json:"provider,omitempty"`
+	AddressMode string            `json:"address_mode,omitempty"`
+	Address     string            `json:"address,omitempty"`
+	Meta        map[string]string `json:"meta,omitempty"`
+	Checks      []*ServiceCheck   `json:"checks,omitempty"`
+	// TaskName is set for services declared inside a task.
+	TaskName string `json:"task,omitempty"`
+}
+
+// ServiceCheck is a health check of a service.
+type ServiceCheck struct {
+	Name           string              `json:"name,omitempty"`
+	Type           string              `json:"type"`
+	Path           string              `json:"path,omitempty"`
+	Method         string              `json:"method,omitempty"`
+	Protocol       string              `json:"protocol,omitempty"`
+	Port           string              `json:"port,omitempty"`
+	Command        string              `json:"command,omitempty"`
+	Args           []string            `json:"args,omitempty"`
+	Interval       Duration            `json:"interval"`
+	Timeout        Duration            `json:"timeout"`
+	Header         map[string][]string `json:"header,omitempty"`
+	ExpectedStatus int                 `json:"expected_status,omitempty"`
+	Task           string              `json:"task,omitempty"`
+}
+
+// EphemeralDisk is the allocation directory's disk.
+type EphemeralDisk struct {
+	SizeMB  int  `json:"size"`
+	Migrate bool `json:"migrate,omitempty"`
+	Sticky  bool `json:"sticky,omitempty"`
+}
+
+// VolumeRequest asks for a host volume, mounted into tasks by name.
+type VolumeRequest struct {
+	Name     string `json:"name"`
+	Type     string `json:"type"`
+	Source   string `json:"source"`
+	ReadOnly bool   `json:"read_only,omitempty"`
+}
+
+// VolumeMount mounts a group's volume into a task.
+type VolumeMount struct {
+	Volume      string `json:"volume"`
+	Destination string `json:"destination"`
+	ReadOnly    bool   `json:"read_only,omitempty"`
+}
+
+// DisconnectStrategy is what happens to allocations of a node that stops
+// answering.
+type DisconnectStrategy struct {
+	LostAfter Duration `json:"lost_after,omitempty"`
+	Replace   *bool    `json:"replace,omitempty"`
+	Reconcile string   `json:"reconcile,omitempty"`
+	StopAfter Duration `json:"stop_after,omitempty"`
+}
+
+// Lifecycle places a task before, beside or after the group's main tasks.
+type Lifecycle struct {
+	Hook    string `json:"hook"`
+	Sidecar bool   `json:"sidecar,omitempty"`
+}
+
+// LogConfig bounds a task's rotated log files.
+type LogConfig struct {
+	MaxFiles      int  `json:"max_files"`
+	MaxFileSizeMB int  `json:"max_file_size"`
+	Disabled      bool `json:"disabled,omitempty"`
+}
+
+// Artifact is a file fetched into the task directory before it starts.
+type Artifact struct {
+	Source      string            `json:"source"`
+	Destination string            `json:"destination,omitempty"`
+	Mode        string            `json:"mode,omitempty"`
+	Options     map[string]string `json:"options,omitempty"`
+}
+
+// Template is a file rendered into the task directory.
+type Template struct {
+	Data         string   `json:"data,omitempty"`
+	Source       string   `json:"source,omitempty"`
+	Destination  string   `json:"destination"`
+	ChangeMode   string   `json:"change_mode,omitempty"`
+	ChangeSignal string   `json:"change_signal,omitempty"`
+	Perms        string   `json:"perms,omitempty"`
+	LeftDelim    string   `json:"left_delimiter,omitempty"`
+	RightDelim   string   `json:"right_delimiter,omitempty"`
+	Env          bool     `json:"env,omitempty"`
+	Splay        Duration `json:"splay,omitempty"`
+}
