@@ -16,9 +16,12 @@ build:
 dev: build
 	./$(BIN)/nomadic agent -dev
 
-## test: install missing test dependencies, vet, and run every test with -race
+## test: install missing test dependencies, vet, run every test with -race, fuzz the job parser
 test: test-deps vet fmt-check
 	$(GO) test -race -count=1 -timeout 25m ./...
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./pkg/jobspec
+
+FUZZTIME ?= 60s
 
 test-deps:
 	./hack/install-test-deps.sh

@@ -20,9 +20,42 @@ type jobFile struct {
 	job  *api.Job
 }
 
+// varFlags are the -var and -var-file flags of the commands that read job
+// files.
+type varFlags struct {
+	vars     []string
+	varFiles []string
+}
+
+func (v *varFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringArrayVar(&v.vars, "var", nil, "set a variable of the job file: name=value (repeatable)")
+	cmd.Flags().StringArrayVar(&v.varFiles, "var-file", nil, "read variable values from an HCL or JSON file (repeatable)")
+}
+
+// options turns the flags into parser options; the environment supplies
+// NOMAD_VAR_<name> values.
+func (v *varFlags) options() (*jobspec.Options, error) {
+	opts := &jobspec.Options{Vars: map[string]string{}, VarFiles: map[string][]byte{}, Env: os.Environ()}
+	for _, kv := range v.vars {
+		name, val, ok := strings.Cut(kv, "=")
+		if !ok || name == "" {
+			return nil, fmt.Errorf("-var %q: want name=value", kv)
+		}
+		opts.Vars[name] = val
+	}
+	for _, f := range v.varFiles {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("reading -var-file: %w", err)
+		}
+		opts.VarFiles[f] = b
+	}
+	return opts, nil
+}
+
 // readJobFiles parses every named file ("-" is standard input; a directory
 // means the job files in it) and returns all problems of all files at once.
-func readJobFiles(paths []string, stdin io.Reader) ([]jobFile, error) {
+func readJobFiles(paths []string, stdin io.Reader, opts *jobspec.Options) ([]jobFile, error) {
 	var files []string
 	for _, p := range paths {
 		if p == "-" {
@@ -72,7 +105,7 @@ func readJobFiles(paths []string, stdin io.Reader) ([]jobFile, error) {
 			errs = append(errs, fmt.Errorf("reading %s: %w", name, err))
 			continue
 		}
-		job, err := jobspec.Parse(name, src)
+		job, err := jobspec.ParseWithOptions(name, src, opts)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -84,6 +117,7 @@ func readJobFiles(paths []string, stdin io.Reader) ([]jobFile, error) {
 
 func newApplyCmd(g *globals) *cobra.Command {
 	var files []string
+	var vf varFlags
 	cmd := &cobra.Command{
 		Use:   "apply -f FILE|DIR|- [-f ...]",
 		Short: "Create or update jobs from job files",
@@ -95,7 +129,11 @@ func newApplyCmd(g *globals) *cobra.Command {
 			if len(files) == 0 {
 				return errors.New("name the job files with -f")
 			}
-			jobs, err := readJobFiles(files, cmd.InOrStdin())
+			opts, err := vf.options()
+			if err != nil {
+				return err
+			}
+			jobs, err := readJobFiles(files, cmd.InOrStdin(), opts)
 			if err != nil {
 				return err
 			}
@@ -115,28 +153,44 @@ func newApplyCmd(g *globals) *cobra.Command {
 					line += fmt.Sprintf(" (version %d, evaluation %s)", resp.JobVersion, api.ShortID(resp.EvalID))
 				}
 				fmt.Fprintln(g.out, line)
+				for _, w := range resp.Warnings {
+					fmt.Fprintf(g.errOut, "Warning: job/%s: %s\n", resp.JobID, w)
+				}
 			}
 			return nil
 		},
 	}
 	cmd.Flags().StringArrayVarP(&files, "filename", "f", nil, "job file, directory of job files, or - for standard input")
+	vf.register(cmd)
 	return cmd
 }
 
 func newValidateCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "validate FILE...",
+	var vf varFlags
+	cmd := &cobra.Command{
+		Use:   "validate FILE|DIR|-...",
 		Short: "Check job files without submitting them",
-		Args:  cobra.MinimumNArgs(1),
+		Long: "Check job files without submitting them. Every problem is printed as file:line:col: message, " +
+			"all of them at once; the exit code is 0 when every file is valid and 1 otherwise.",
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			jobs, err := readJobFiles(args, cmd.InOrStdin())
+			opts, err := vf.options()
+			if err != nil {
+				return err
+			}
+			jobs, err := readJobFiles(args, cmd.InOrStdin(), opts)
 			if err != nil {
 				return err
 			}
 			for _, jf := range jobs {
 				fmt.Fprintf(g.out, "%s: job %q is valid\n", jf.path, jf.job.ID)
+				for _, w := range jf.job.Warnings() {
+					fmt.Fprintf(g.errOut, "Warning: %s: %s\n", jf.path, w)
+				}
 			}
 			return nil
 		},
 	}
+	vf.register(cmd)
+	return cmd
 }

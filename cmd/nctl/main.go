@@ -41,7 +41,11 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	g := &globals{out: stdout, errOut: stderr}
-	root := newRoot(g)
+	return runRoot(newRoot(g), args, stdout, stderr)
+}
+
+// runRoot executes the command tree and turns its error into an exit code.
+func runRoot(root *cobra.Command, args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -77,6 +81,7 @@ func newRoot(g *globals) *cobra.Command {
 		newDeleteCmd(g),
 		newJobCmd(g),
 		newValidateCmd(g),
+		newFmtCmd(g),
 		newServerCmd(g),
 		&cobra.Command{
 			Use:   "version",

@@ -84,6 +84,7 @@ func newJobCmd(g *globals) *cobra.Command {
 	}
 	initCmd.Flags().BoolVar(&force, "force", false, "overwrite an existing file")
 	var output string
+	var vf varFlags
 	inspect := &cobra.Command{
 		Use:   "inspect NAME|-f FILE",
 		Short: "Print a job as the API holds it (JSON or YAML)",
@@ -93,7 +94,11 @@ func newJobCmd(g *globals) *cobra.Command {
 			file, _ := cmd.Flags().GetString("file")
 			switch {
 			case file != "":
-				jobs, err := readJobFiles([]string{file}, cmd.InOrStdin())
+				opts, err := vf.options()
+				if err != nil {
+					return err
+				}
+				jobs, err := readJobFiles([]string{file}, cmd.InOrStdin(), opts)
 				if err != nil {
 					return err
 				}
@@ -127,6 +132,7 @@ func newJobCmd(g *globals) *cobra.Command {
 	}
 	inspect.Flags().StringP("file", "f", "", "inspect a job file instead of a submitted job")
 	inspect.Flags().StringVarP(&output, "output", "o", "json", "json or yaml")
+	vf.register(inspect)
 	job.AddCommand(initCmd, inspect)
 	return job
 }

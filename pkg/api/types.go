@@ -353,6 +353,9 @@ type RegisterResponse struct {
 	Namespace  string `json:"namespace"`
 	JobVersion uint64 `json:"job_version"`
 	EvalID     string `json:"eval_id,omitempty"`
+	// Warnings name what the job asks for that is accepted but not acted
+	// on yet.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // ErrorResponse is the body of every API error.

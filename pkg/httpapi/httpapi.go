@@ -148,6 +148,10 @@ func (s *Server) registerJob(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
+	if err := notYetSupported(job); err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
 	ctx, cancel := reqCtx(r)
 	defer cancel()
 	resp, err := s.Store.RegisterJob(ctx, job, s.Now().UTC())
@@ -155,7 +159,20 @@ func (s *Server) registerJob(w http.ResponseWriter, r *http.Request) {
 		storeError(w, "job", err)
 		return
 	}
+	resp.Warnings = job.Warnings()
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// notYetSupported refuses jobs the servers would accept but not run as
+// asked, rather than run them wrongly.
+func notYetSupported(job *api.Job) error {
+	switch {
+	case job.Periodic != nil && job.Periodic.Enabled:
+		return fmt.Errorf("job %q is periodic: periodic launches are not supported by this server yet", job.ID)
+	case job.Parameterized != nil:
+		return fmt.Errorf("job %q is parameterized: dispatch is not supported by this server yet", job.ID)
+	}
+	return nil
 }
 
 // withStatus computes a job's status from its allocations.

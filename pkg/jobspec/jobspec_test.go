@@ -1,6 +1,8 @@
 package jobspec
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -89,6 +91,13 @@ func TestJSONErrorsNameTheirLine(t *testing.T) {
 
 func FuzzParse(f *testing.F) {
 	f.Add("example.hcl", Example)
+	if files, err := filepath.Glob("../../examples/*"); err == nil {
+		for _, p := range files {
+			if b, err := os.ReadFile(p); err == nil {
+				f.Add(filepath.Base(p), string(b))
+			}
+		}
+	}
 	f.Add("job.json", `{"job": {"id": "j", "groups": []}}`)
 	f.Add("job.yaml", "id: j\n")
 	f.Fuzz(func(t *testing.T, name, src string) {
