@@ -67,6 +67,9 @@ job "good" {
     count = var.n
     task "t" {
       driver = "raw_exec"
+      config {
+        command = "true"
+      }
     }
   }
 }

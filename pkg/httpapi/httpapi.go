@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/driver/catalog"
 	"github.com/nomadic-project/nomadic/pkg/store"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -144,7 +145,7 @@ func (s *Server) registerJob(w http.ResponseWriter, r *http.Request) {
 	}
 	job := req.Job
 	job.Canonicalize()
-	if err := job.Validate(); err != nil {
+	if err := catalog.ValidateJob(job); err != nil {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}

@@ -75,7 +75,7 @@ func TestBadRequestsGetA4xxWithAJSONError(t *testing.T) {
 
 func TestRegisterThenReadTheJob(t *testing.T) {
 	ts := newTestServer(t)
-	code, body := call(t, ts, "PUT", "/v1/jobs", `{"job": {"id": "web", "groups": [{"name": "g", "count": 1, "tasks": [{"name": "t", "driver": "raw_exec"}]}]}}`)
+	code, body := call(t, ts, "PUT", "/v1/jobs", `{"job": {"id": "web", "groups": [{"name": "g", "count": 1, "tasks": [{"name": "t", "driver": "raw_exec", "config": {"command": "sleep", "args": ["1"]}}]}]}}`)
 	if code != 200 {
 		t.Fatalf("register: %d %s", code, body)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/driver/catalog"
 )
 
 // wrap puts group-level HCL into a job with one task, and task-level HCL
@@ -18,12 +19,18 @@ func wrap(jobHCL, groupHCL, taskHCL string) string {
   group "g" {
 %s
     task "t" {
-      driver = "raw_exec"
+      driver = "test"
 %s
     }
   }
 }
 `, jobHCL, groupHCL, taskHCL)
+}
+
+func init() {
+	// A driver that takes any config, so that grammar tests do not depend
+	// on a real driver's options.
+	catalog.Register("test", func(map[string]any) error { return nil })
 }
 
 func mustParse(t *testing.T, src string) *api.Job {
@@ -555,7 +562,7 @@ job "j" {
   group "g" {
     count = var.count
     task "t" {
-      driver = "raw_exec"
+      driver = "test"
     }
   }
 }
@@ -603,7 +610,7 @@ job "j" {
   group "g" {
     count = var.n
     task "t" {
-      driver = "raw_exec"
+      driver = "test"
     }
   }
 }
@@ -637,7 +644,7 @@ func TestDynamicBlocksExpand(t *testing.T) {
       }
     }
     task "t" {
-      driver = "raw_exec"
+      driver = "test"
     }
   }
 }
@@ -665,7 +672,7 @@ func TestPositionsAfterEscapedInterpolationsStayRight(t *testing.T) {
 
 func TestNomadJSONJobsAreAccepted(t *testing.T) {
 	src := `{"Job": {"ID": "n", "Type": "batch", "Status": "dead", "Vault": null,
-  "TaskGroups": [{"Name": "g", "Count": 3, "Tasks": [{"Name": "t", "Driver": "raw_exec",
+  "TaskGroups": [{"Name": "g", "Count": 3, "Tasks": [{"Name": "t", "Driver": "test",
     "Config": {"command": "true", "SomeKey": 1}, "Resources": {"CPU": 50, "MemoryMB": 64}, "KillTimeout": 3000000000}]}]}}`
 	j, err := Parse("job.json", []byte(src))
 	if err != nil {

@@ -509,6 +509,7 @@ func (d *decoder) task(path string, b *taskBlock) *api.Task {
 	case 0:
 	case 1:
 		t.Config = d.freeform(b.Config[0].Body)
+		d.at(path+".config", b.Config[0].DefRange)
 	default:
 		d.errorf(b.DefRange, "only one config block is allowed in a task")
 	}

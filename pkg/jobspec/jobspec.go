@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/driver/catalog"
 	"sigs.k8s.io/yaml"
 )
 
@@ -69,7 +70,7 @@ func ParseWithOptions(filename string, src []byte, opts *Options) (*api.Job, err
 		return nil, &Error{Diags: diags}
 	}
 	job.Canonicalize()
-	if err := job.Validate(); err != nil {
+	if err := catalog.ValidateJob(job); err != nil {
 		var ve *api.ValidationError
 		if !errors.As(err, &ve) {
 			return nil, err

@@ -107,3 +107,16 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestDriverConfigIsCheckedByTheDriver(t *testing.T) {
+	src := "job \"j\" {\n  group \"g\" {\n    task \"t\" {\n      driver = \"raw_exec\"\n      config {\n        image = \"redis\"\n      }\n    }\n    task \"u\" {\n      driver = \"dockerz\"\n    }\n  }\n}\n"
+	_, err := Parse("f.hcl", []byte(src))
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{"f.hcl:5:7: config.image is not an option of the raw_exec driver", `f.hcl:10:16: unknown driver "dockerz"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}

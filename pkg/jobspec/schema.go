@@ -34,7 +34,8 @@ type kvBlock struct {
 // bodyBlock keeps a block's body for free-form decoding (driver config,
 // which may nest blocks).
 type bodyBlock struct {
-	Body hcl.Body `hcl:",remain"`
+	Body     hcl.Body  `hcl:",remain"`
+	DefRange hcl.Range `hcl:",def_range"`
 }
 
 type jobBlock struct {

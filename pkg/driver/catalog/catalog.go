@@ -1,0 +1,79 @@
+// Package catalog knows the task drivers nomadic ships and checks a job's
+// driver configurations against them, so that a bad config block is
+// reported when the job is submitted, not when a node tries to run it.
+package catalog
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/driver/rawexec"
+)
+
+// validators check a driver's config block, by driver name.
+var validators = map[string]func(map[string]any) error{
+	rawexec.Name: (&rawexec.Driver{}).Validate,
+}
+
+// Register adds a driver's config check under its name. Drivers built into
+// nomadic are registered here already; tests register drivers of their own.
+func Register(name string, validate func(map[string]any) error) {
+	validators[name] = validate
+}
+
+// Names lists the known drivers.
+func Names() []string {
+	out := make([]string, 0, len(validators))
+	for n := range validators {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Validate checks every task's driver and config; problems carry the field
+// paths of api.Job.Validate.
+func Validate(job *api.Job) []api.Problem {
+	var out []api.Problem
+	for gi, g := range job.Groups {
+		if g == nil {
+			continue
+		}
+		for ti, t := range g.Tasks {
+			if t == nil || t.Driver == "" {
+				continue
+			}
+			path := fmt.Sprintf("groups[%d].tasks[%d]", gi, ti)
+			check, ok := validators[t.Driver]
+			if !ok {
+				out = append(out, api.Problem{Path: path + ".driver",
+					Message: fmt.Sprintf("unknown driver %q (known: %s)", t.Driver, strings.Join(Names(), ", "))})
+				continue
+			}
+			if err := check(t.Config); err != nil {
+				out = append(out, api.Problem{Path: path + ".config", Message: err.Error()})
+			}
+		}
+	}
+	return out
+}
+
+// ValidateJob runs api.Job.Validate and the driver checks, and returns
+// every problem of both as one *api.ValidationError, or nil.
+func ValidateJob(job *api.Job) error {
+	var problems []api.Problem
+	if err := job.Validate(); err != nil {
+		ve, ok := err.(*api.ValidationError)
+		if !ok {
+			return err
+		}
+		problems = append(problems, ve.Problems...)
+	}
+	problems = append(problems, Validate(job)...)
+	if len(problems) == 0 {
+		return nil
+	}
+	return &api.ValidationError{Problems: problems}
+}
