@@ -163,12 +163,36 @@ type Node struct {
 	Drivers    map[string]*DriverInfo `json:"drivers,omitempty"`
 	// Resources is the capacity the node offers to allocations.
 	Resources Resources `json:"resources"`
+	// NodeClass groups nodes for constraints (${node.class}).
+	NodeClass string `json:"node_class,omitempty"`
+	// HostVolumes are the host volumes the node offers, by name.
+	HostVolumes map[string]*HostVolume `json:"host_volumes,omitempty"`
+	// Address is the IP that allocated ports are reached on.
+	Address string `json:"address,omitempty"`
 	// Eligible is false when the node takes no new allocations.
-	Eligible     bool      `json:"eligible"`
-	RegisterTime time.Time `json:"register_time,omitzero"`
+	Eligible bool `json:"eligible"`
+	// Drain is set while the node is being drained.
+	Drain        *DrainStrategy `json:"drain,omitempty"`
+	RegisterTime time.Time      `json:"register_time,omitzero"`
 
 	// Status is computed from the node's heartbeat when read.
 	Status string `json:"status,omitempty"`
+}
+
+// HostVolume is a directory of a node that jobs may mount by name.
+type HostVolume struct {
+	Path     string `json:"path"`
+	ReadOnly bool   `json:"read_only,omitempty"`
+}
+
+// DrainStrategy is how a draining node's allocations leave it.
+type DrainStrategy struct {
+	// Deadline is when the remaining allocations are stopped regardless
+	// of their migrate policy; zero means no deadline.
+	Deadline  time.Time `json:"deadline,omitzero"`
+	StartedAt time.Time `json:"started_at,omitzero"`
+	// IgnoreSystemJobs leaves system jobs' allocations in place.
+	IgnoreSystemJobs bool `json:"ignore_system_jobs,omitempty"`
 }
 
 // DriverInfo says whether a task driver can run tasks on a node.
@@ -197,28 +221,63 @@ const (
 // Allocation is a task group of a job placed on a node. The servers write it
 // (its desired state); the node agent writes its Status under a separate key.
 type Allocation struct {
-	ID         string    `json:"id"`
-	Name       string    `json:"name"`
-	Namespace  string    `json:"namespace"`
-	JobID      string    `json:"job_id"`
-	JobVersion uint64    `json:"job_version"`
-	TaskGroup  string    `json:"task_group"`
-	Index      int       `json:"index"`
-	NodeID     string    `json:"node_id"`
-	EvalID     string    `json:"eval_id"`
-	Resources  Resources `json:"resources"`
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	Namespace  string `json:"namespace"`
+	JobID      string `json:"job_id"`
+	JobVersion uint64 `json:"job_version"`
+	// JobPriority is the job's priority when placed, for preemption.
+	JobPriority int       `json:"job_priority,omitempty"`
+	TaskGroup   string    `json:"task_group"`
+	Index       int       `json:"index"`
+	NodeID      string    `json:"node_id"`
+	EvalID      string    `json:"eval_id"`
+	Resources   Resources `json:"resources"`
 
 	DesiredStatus      string `json:"desired_status"`
 	DesiredDescription string `json:"desired_description,omitempty"`
 	// NodeLost is set when the allocation was stopped because its node went
 	// down; its client status then reads lost.
 	NodeLost bool `json:"node_lost,omitempty"`
+	// Ports are the ports the scheduler assigned, by label.
+	Ports []AllocatedPort `json:"ports,omitempty"`
+	// PreviousAllocation is the allocation this one replaces;
+	// NextAllocation the one that replaced it.
+	PreviousAllocation string `json:"previous_allocation,omitempty"`
+	NextAllocation     string `json:"next_allocation,omitempty"`
+	// RescheduleTracker lists the reschedules that led to this
+	// allocation, for the reschedule policy's attempt counting.
+	RescheduleTracker []RescheduleEvent `json:"reschedule_tracker,omitempty"`
+	// PreemptedBy names the allocation that evicted this one.
+	PreemptedBy string `json:"preempted_by,omitempty"`
+	// Migrate is set on allocations stopped to leave a draining node.
+	Migrate bool `json:"migrate,omitempty"`
+	// Canary marks an allocation of a new version placed beside the old
+	// ones until the update is promoted.
+	Canary bool `json:"canary,omitempty"`
 
 	CreateTime time.Time `json:"create_time"`
 	ModifyTime time.Time `json:"modify_time"`
 
 	// Status is what the node agent reported; nil until it reports.
 	Status *AllocStatus `json:"status,omitempty"`
+}
+
+// AllocatedPort is a port given to an allocation: Value on the node's
+// address, mapped to To inside the allocation when set.
+type AllocatedPort struct {
+	Label  string `json:"label"`
+	Value  int    `json:"value"`
+	To     int    `json:"to,omitempty"`
+	HostIP string `json:"host_ip,omitempty"`
+}
+
+// RescheduleEvent is one reschedule of an allocation.
+type RescheduleEvent struct {
+	Time      time.Time `json:"time"`
+	PrevAlloc string    `json:"prev_alloc"`
+	PrevNode  string    `json:"prev_node"`
+	Delay     Duration  `json:"delay"`
 }
 
 // AllocStatus is the observed state of an allocation, written by its node.
@@ -305,6 +364,11 @@ const (
 	EvalTriggerJobDeregister = "job-deregister"
 	EvalTriggerNodeUpdate    = "node-update"
 	EvalTriggerRetry         = "retry-blocked"
+	EvalTriggerAllocFailure  = "alloc-failure"
+	EvalTriggerReschedule    = "delayed-reschedule"
+	EvalTriggerPreemption    = "preemption"
+	EvalTriggerRollingUpdate = "rolling-update"
+	EvalTriggerNodeDrain     = "node-drain"
 )
 
 // Evaluation is a request to reconcile one job with the cluster.
@@ -318,6 +382,8 @@ type Evaluation struct {
 	StatusDescription string    `json:"status_description,omitempty"`
 	CreateTime        time.Time `json:"create_time"`
 	ModifyTime        time.Time `json:"modify_time"`
+	// WaitUntil delays the evaluation, as for a delayed reschedule.
+	WaitUntil time.Time `json:"wait_until,omitzero"`
 	// PlacedAllocs and StoppedAllocs count what the evaluation's plans did.
 	PlacedAllocs  int `json:"placed_allocs,omitempty"`
 	StoppedAllocs int `json:"stopped_allocs,omitempty"`
@@ -328,9 +394,12 @@ type Evaluation struct {
 // AllocMetric explains how the scheduler searched for a place and why it
 // found none.
 type AllocMetric struct {
-	NodesEvaluated     int            `json:"nodes_evaluated"`
-	NodesFiltered      int            `json:"nodes_filtered"`
-	NodesExhausted     int            `json:"nodes_exhausted"`
+	NodesEvaluated int `json:"nodes_evaluated"`
+	NodesFiltered  int `json:"nodes_filtered"`
+	NodesExhausted int `json:"nodes_exhausted"`
+	// NodesInPool counts the ready nodes of the job's pool and
+	// datacenters, the ones the scheduler could consider at all.
+	NodesInPool        int            `json:"nodes_in_pool"`
 	ClassFiltered      map[string]int `json:"filtered_by,omitempty"`
 	DimensionExhausted map[string]int `json:"exhausted_on,omitempty"`
 	CoalescedFailures  int            `json:"coalesced_failures,omitempty"`

@@ -2,49 +2,677 @@ package scheduler
 
 import (
 	"fmt"
+	"sort"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
 )
 
-func node(id string, cpu, mem int) *api.Node {
-	return &api.Node{ID: id, Name: id, Datacenter: "dc1", Status: api.NodeStatusReady, Eligible: true,
+var now = time.Unix(1_700_000_000, 0).UTC()
+
+type nodeOpt func(*api.Node)
+
+func node(id string, cpu, mem int, opts ...nodeOpt) *api.Node {
+	n := &api.Node{ID: id, Name: id, Datacenter: "dc1", NodePool: "default", Status: api.NodeStatusReady, Eligible: true,
+		Attributes: map[string]string{"kernel.name": "linux", "cpu.numcores": "4"}, Meta: map[string]string{},
 		Drivers:   map[string]*api.DriverInfo{"raw_exec": {Detected: true, Healthy: true}},
-		Resources: api.Resources{CPU: cpu, MemoryMB: mem}}
+		Resources: api.Resources{CPU: cpu, MemoryMB: mem, DiskMB: 100000}}
+	for _, o := range opts {
+		o(n)
+	}
+	return n
 }
 
-func job(count int) *api.Job {
-	j := &api.Job{ID: "web", Groups: []*api.TaskGroup{{Name: "g", Count: count, Tasks: []*api.Task{{
+func withMeta(k, v string) nodeOpt { return func(n *api.Node) { n.Meta[k] = v } }
+func withAttr(k, v string) nodeOpt { return func(n *api.Node) { n.Attributes[k] = v } }
+func withDC(dc string) nodeOpt     { return func(n *api.Node) { n.Datacenter = dc } }
+func withStatus(s string) nodeOpt  { return func(n *api.Node) { n.Status = s } }
+func ineligible() nodeOpt          { return func(n *api.Node) { n.Eligible = false } }
+func draining(deadline time.Time) nodeOpt {
+	return func(n *api.Node) { n.Drain = &api.DrainStrategy{Deadline: deadline} }
+}
+
+func job(id string, count int, mods ...func(*api.Job)) *api.Job {
+	j := &api.Job{ID: id, Groups: []*api.TaskGroup{{Name: "g", Count: count, Tasks: []*api.Task{{
 		Name: "t", Driver: "raw_exec", Resources: &api.Resources{CPU: 100, MemoryMB: 100}}}}}}
+	for _, m := range mods {
+		m(j)
+	}
 	j.Canonicalize()
 	return j
 }
 
 func ids() func() string {
 	n := 0
-	return func() string { n++; return fmt.Sprintf("alloc-%03d", n) }
+	return func() string { n++; return fmt.Sprintf("a%04d", n) }
 }
 
-func input(j *api.Job, nodes []*api.Node, allocs []*api.Allocation) *Input {
-	return &Input{Namespace: "default", JobID: "web", Job: j, Nodes: nodes, Allocs: allocs, EvalID: "e1", Now: time.Unix(0, 0), NewID: ids()}
-}
-
-func running(p *Plan) []*api.Allocation {
-	for _, a := range p.Place {
-		a.Status = &api.AllocStatus{ClientStatus: api.AllocClientRunning}
+func compute(j *api.Job, nodes []*api.Node, allocs []*api.Allocation, mods ...func(*Input)) *Plan {
+	in := &Input{Namespace: "default", JobID: j.ID, Job: j, Nodes: nodes, Allocs: allocs, EvalID: "e1", Now: now, NewID: ids(),
+		Config: Config{Seed: 42}}
+	for _, m := range mods {
+		m(in)
 	}
-	return p.Place
+	return Compute(in)
 }
+
+// running marks placed allocations as running, as their node would.
+func running(allocs ...*api.Allocation) []*api.Allocation {
+	for _, a := range allocs {
+		a.Status = &api.AllocStatus{ClientStatus: api.AllocClientRunning, UpdateTime: now}
+	}
+	return allocs
+}
+
+func withStatusOf(a *api.Allocation, status string, at time.Time) *api.Allocation {
+	a.Status = &api.AllocStatus{ClientStatus: status, UpdateTime: at}
+	return a
+}
+
+func countBy(allocs []*api.Allocation, key func(*api.Allocation) string) map[string]int {
+	m := map[string]int{}
+	for _, a := range allocs {
+		m[key(a)]++
+	}
+	return m
+}
+
+func byNode(a *api.Allocation) string { return a.NodeID }
 
 func TestComputePlacesCountAllocationsWithDistinctIndexes(t *testing.T) {
-	p := Compute(input(job(3), []*api.Node{node("n1", 1000, 1000)}, nil))
+	p := compute(job("web", 3), []*api.Node{node("n1", 1000, 1000)}, nil)
 	if len(p.Place) != 3 || len(p.Update) != 0 || p.Failed != nil {
 		t.Fatalf("want 3 placements, got %d place, %d update, failed %v", len(p.Place), len(p.Update), p.Failed)
 	}
 	for i, a := range p.Place {
-		if a.Index != i || a.Name != fmt.Sprintf("web.g[%d]", i) || a.NodeID != "n1" || a.DesiredStatus != api.AllocDesiredRun {
+		if a.Index != i || a.Name != fmt.Sprintf("web.g[%d]", i) || a.NodeID != "n1" || a.DesiredStatus != api.AllocDesiredRun || a.JobPriority != 50 {
 			t.Errorf("placement %d: %+v", i, a)
 		}
 	}
+}
+
+func TestFeasibilityChecksFilterNodesAndSayWhy(t *testing.T) {
+	cases := []struct {
+		name   string
+		node   *api.Node
+		job    func(*api.Job)
+		reason string
+	}{
+		{"a node that is down", node("n", 1000, 1000, withStatus(api.NodeStatusDown)), nil, "node not ready"},
+		{"an ineligible node", node("n", 1000, 1000, ineligible()), nil, "node ineligible"},
+		{"a draining node", node("n", 1000, 1000, draining(time.Time{})), nil, "node draining"},
+		{"another node pool", node("n", 1000, 1000, func(n *api.Node) { n.NodePool = "gpu" }), nil, "node pool"},
+		{"another datacenter", node("n", 1000, 1000, withDC("us-1")), func(j *api.Job) { j.Datacenters = []string{"eu-*"} }, "datacenter"},
+		{"a missing driver", node("n", 1000, 1000), func(j *api.Job) { j.Groups[0].Tasks[0].Driver = "containerd" }, `missing driver "containerd"`},
+		{"an unhealthy driver", node("n", 1000, 1000, func(n *api.Node) { n.Drivers["raw_exec"].Healthy = false }), nil, `driver "raw_exec" unhealthy`},
+		{"a missing host volume", node("n", 1000, 1000), func(j *api.Job) {
+			j.Groups[0].Volumes = map[string]*api.VolumeRequest{"d": {Name: "d", Type: "host", Source: "data"}}
+		}, `missing host volume "data"`},
+		{"a read-only host volume", node("n", 1000, 1000, func(n *api.Node) {
+			n.HostVolumes = map[string]*api.HostVolume{"data": {Path: "/d", ReadOnly: true}}
+		}), func(j *api.Job) {
+			j.Groups[0].Volumes = map[string]*api.VolumeRequest{"d": {Name: "d", Type: "host", Source: "data"}}
+		}, `host volume "data" is read-only (volume "d")`},
+		{"a job constraint", node("n", 1000, 1000), func(j *api.Job) {
+			j.Constraints = []*api.Constraint{{Attribute: "${attr.kernel.name}", Operator: "=", Value: "windows"}}
+		}, "constraint ${attr.kernel.name} = windows"},
+		{"a task constraint", node("n", 1000, 1000), func(j *api.Job) {
+			j.Groups[0].Tasks[0].Constraints = []*api.Constraint{{Attribute: "${meta.ssd}", Operator: api.ConstraintIsSet}}
+		}, "constraint ${meta.ssd} is_set"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			mods := []func(*api.Job){}
+			if tc.job != nil {
+				mods = append(mods, tc.job)
+			}
+			p := compute(job("j", 1, mods...), []*api.Node{tc.node}, nil)
+			m := p.Failed["g"]
+			if len(p.Place) != 0 || m == nil || m.ClassFiltered[tc.reason] != 1 || m.NodesEvaluated != 1 {
+				t.Fatalf("want the node filtered by %q, got place %d, metric %+v", tc.reason, len(p.Place), m)
+			}
+		})
+	}
+}
+
+func TestResourcesAndPortsExhaustNodes(t *testing.T) {
+	cases := []struct {
+		name string
+		node *api.Node
+		job  func(*api.Job)
+		dim  string
+	}{
+		{"cpu", node("n", 50, 1000), nil, "cpu"},
+		{"memory", node("n", 1000, 50), nil, "memory"},
+		{"disk", node("n", 1000, 1000, func(n *api.Node) { n.Resources.DiskMB = 100 }), nil, "disk"},
+		{"cores", node("n", 4000, 1000), func(j *api.Job) { j.Groups[0].Tasks[0].Resources = &api.Resources{Cores: 8, MemoryMB: 10} }, "cores"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			mods := []func(*api.Job){}
+			if tc.job != nil {
+				mods = append(mods, tc.job)
+			}
+			p := compute(job("j", 1, mods...), []*api.Node{tc.node}, nil)
+			m := p.Failed["g"]
+			if len(p.Place) != 0 || m == nil || m.DimensionExhausted[tc.dim] != 1 {
+				t.Fatalf("want exhausted on %s, got %+v", tc.dim, m)
+			}
+		})
+	}
+}
+
+func TestExistingAllocationsUseCapacity(t *testing.T) {
+	n := node("n1", 300, 10000)
+	other := &api.Allocation{ID: "x", JobID: "other", Namespace: "default", NodeID: "n1", DesiredStatus: api.AllocDesiredRun,
+		Resources: api.Resources{CPU: 200}}
+	running(other)
+	p := compute(job("j", 2), []*api.Node{n}, []*api.Allocation{other})
+	if len(p.Place) != 1 || p.Failed["g"].DimensionExhausted["cpu"] != 1 {
+		t.Fatalf("place %d, failed %+v", len(p.Place), p.Failed["g"])
+	}
+	// A stopped allocation frees its share.
+	other.DesiredStatus = api.AllocDesiredStop
+	withStatusOf(other, api.AllocClientComplete, now)
+	if p := compute(job("j", 2), []*api.Node{n}, []*api.Allocation{other}); len(p.Place) != 2 {
+		t.Fatalf("after stop: place %d", len(p.Place))
+	}
+}
+
+func TestPortsAreAssignedWithoutCollisions(t *testing.T) {
+	withPorts := func(j *api.Job) {
+		j.Groups[0].Network = &api.Network{Mode: "host", Ports: []api.Port{{Label: "admin", Static: 9000}, {Label: "http", To: 8080}, {Label: "grpc"}}}
+	}
+	p := compute(job("j", 3, withPorts), []*api.Node{node("n1", 10000, 10000), node("n2", 10000, 10000)}, nil)
+	if len(p.Place) != 2 || p.Failed["g"].DimensionExhausted["network: reserved port 9000 collision"] == 0 {
+		t.Fatalf("static port: place %d failed %+v", len(p.Place), p.Failed["g"])
+	}
+	for _, a := range p.Place {
+		if len(a.Ports) != 3 || a.Ports[0].Value != 9000 || a.Ports[1].To != 8080 {
+			t.Fatalf("ports %+v", a.Ports)
+		}
+		for _, port := range a.Ports[1:] {
+			if port.Value < DefaultMinDynamicPort || port.Value > DefaultMaxDynamicPort {
+				t.Fatalf("dynamic port %d out of range", port.Value)
+			}
+		}
+		if a.Ports[1].Value == a.Ports[2].Value {
+			t.Fatalf("two labels got port %d", a.Ports[1].Value)
+		}
+	}
+	// Dynamic ports on one node never collide, here over a tiny range.
+	dyn := func(j *api.Job) { j.Groups[0].Network = &api.Network{Ports: []api.Port{{Label: "p"}}} }
+	p = compute(job("j", 6, dyn), []*api.Node{node("n1", 10000, 10000)}, nil, func(in *Input) {
+		in.Config.MinDynamicPort, in.Config.MaxDynamicPort = 30000, 30004
+	})
+	seen := map[int]bool{}
+	for _, a := range p.Place {
+		if seen[a.Ports[0].Value] {
+			t.Fatalf("port %d given twice", a.Ports[0].Value)
+		}
+		seen[a.Ports[0].Value] = true
+	}
+	if len(p.Place) != 5 || p.Failed["g"] == nil {
+		t.Fatalf("a range of 5 ports gives 5 allocations, got %d", len(p.Place))
+	}
+}
+
+func TestConstraintOperators(t *testing.T) {
+	n := node("n", 1, 1, withAttr("kernel.version", "5.15.0"), withAttr("cpu.frequency", "2400"), withMeta("tags", "ssd,fast,eu"),
+		withMeta("rack", "r12"), withAttr("os.version", "1.2.3-beta"))
+	m := newMatcher()
+	cases := []struct {
+		attr, op, value string
+		want            bool
+	}{
+		{"${attr.kernel.name}", "=", "linux", true},
+		{"${attr.kernel.name}", "!=", "linux", false},
+		{"${meta.missing}", "!=", "x", true},
+		{"${meta.missing}", "=", "x", false},
+		{"${attr.cpu.frequency}", ">", "1000", true},
+		{"${attr.cpu.frequency}", ">=", "2400", true},
+		{"${attr.cpu.frequency}", "<", "10000", true},
+		{"${attr.cpu.frequency}", "<=", "2399", false},
+		{"${meta.rack}", "<", "r2", true}, // not numbers: compared as text
+		{"${meta.rack}", "regexp", "^r[0-9]+$", true},
+		{"${meta.rack}", "regexp", "^x", false},
+		{"${meta.tags}", "set_contains", "ssd,eu", true},
+		{"${meta.tags}", "set_contains", "ssd,us", false},
+		{"${meta.tags}", "set_contains_any", "us,eu", true},
+		{"${meta.tags}", "set_contains_any", "us,ap", false},
+		{"${attr.kernel.version}", "version", ">= 5.10, < 6", true},
+		{"${attr.kernel.version}", "version", ">= 6", false},
+		{"${attr.os.version}", "semver", ">= 1.2.3-alpha", true},
+		{"${meta.rack}", "is_set", "", true},
+		{"${meta.gpu}", "is_not_set", "", true},
+		{"${meta.gpu}", "is_set", "", false},
+		{"${node.datacenter}", "=", "dc1", true},
+		{"${node.unique.name}", "=", "n", true},
+		{"rack-${meta.rack}", "=", "rack-r12", true},
+	}
+	for _, tc := range cases {
+		if got := m.match(n, tc.attr, tc.op, tc.value); got != tc.want {
+			t.Errorf("%s %s %q: got %v", tc.attr, tc.op, tc.value, got)
+		}
+	}
+}
+
+func TestDistinctHostsAndDistinctProperty(t *testing.T) {
+	nodes := []*api.Node{node("n1", 10000, 10000, withMeta("rack", "a")), node("n2", 10000, 10000, withMeta("rack", "a")),
+		node("n3", 10000, 10000, withMeta("rack", "b"))}
+	p := compute(job("j", 4, func(j *api.Job) { j.Constraints = []*api.Constraint{{Operator: api.ConstraintDistinctHosts}} }), nodes, nil)
+	if len(p.Place) != 3 || p.Failed["g"].ClassFiltered["distinct_hosts"] == 0 {
+		t.Fatalf("distinct_hosts: place %d failed %+v", len(p.Place), p.Failed["g"])
+	}
+	if c := countBy(p.Place, byNode); len(c) != 3 {
+		t.Fatalf("distinct_hosts spread: %v", c)
+	}
+	p = compute(job("j", 3, func(j *api.Job) {
+		j.Groups[0].Constraints = []*api.Constraint{{Operator: api.ConstraintDistinctProperty, Attribute: "${meta.rack}"}}
+	}), nodes, nil)
+	racks := map[string]int{}
+	for _, a := range p.Place {
+		racks[map[string]string{"n1": "a", "n2": "a", "n3": "b"}[a.NodeID]]++
+	}
+	if len(p.Place) != 2 || racks["a"] != 1 || racks["b"] != 1 {
+		t.Fatalf("distinct_property: %v", racks)
+	}
+	// With a limit of 2 per value.
+	p = compute(job("j", 4, func(j *api.Job) {
+		j.Groups[0].Constraints = []*api.Constraint{{Operator: api.ConstraintDistinctProperty, Attribute: "${meta.rack}", Value: "2"}}
+	}), nodes, nil)
+	if len(p.Place) != 4 {
+		t.Fatalf("distinct_property limit 2: %d placed", len(p.Place))
+	}
+}
+
+func TestBinpackFillsAndSpreadEmpties(t *testing.T) {
+	busy := &api.Allocation{ID: "x", JobID: "other", Namespace: "default", NodeID: "full", DesiredStatus: api.AllocDesiredRun,
+		Resources: api.Resources{CPU: 800, MemoryMB: 800}}
+	running(busy)
+	nodes := []*api.Node{node("full", 1000, 1000), node("empty", 1000, 1000)}
+	all := func(in *Input) { in.Config.Limit = 10 }
+	if p := compute(job("j", 1), nodes, []*api.Allocation{busy}, all); p.Place[0].NodeID != "full" {
+		t.Fatalf("binpack chose %s", p.Place[0].NodeID)
+	}
+	spread := func(in *Input) { in.Config.Limit = 10; in.Config.Algorithm = AlgorithmSpread }
+	if p := compute(job("j", 1), nodes, []*api.Allocation{busy}, spread); p.Place[0].NodeID != "empty" {
+		t.Fatalf("spread algorithm chose %s", p.Place[0].NodeID)
+	}
+}
+
+func TestJobAntiAffinitySpreadsReplicas(t *testing.T) {
+	nodes := []*api.Node{node("n1", 10000, 10000), node("n2", 10000, 10000), node("n3", 10000, 10000)}
+	p := compute(job("j", 3), nodes, nil, func(in *Input) { in.Config.Limit = 10 })
+	if c := countBy(p.Place, byNode); len(c) != 3 {
+		t.Fatalf("replicas piled up: %v", c)
+	}
+}
+
+func TestAffinitiesAttractAndRepel(t *testing.T) {
+	var nodes []*api.Node
+	for i := 0; i < 20; i++ {
+		class := "slow"
+		if i%5 == 0 {
+			class = "fast"
+		}
+		nodes = append(nodes, node(fmt.Sprintf("n%02d", i), 100000, 100000, func(n *api.Node) { n.NodeClass = class }))
+	}
+	p := compute(job("j", 4, func(j *api.Job) {
+		j.Affinities = []*api.Affinity{{Attribute: "${node.class}", Operator: "=", Value: "fast", Weight: 100}}
+	}), nodes, nil)
+	for _, a := range p.Place {
+		if a.NodeID[1:] != "00" && a.NodeID != "n05" && a.NodeID != "n10" && a.NodeID != "n15" {
+			t.Fatalf("placed on non-affine node %s", a.NodeID)
+		}
+	}
+	p = compute(job("j", 4, func(j *api.Job) {
+		j.Affinities = []*api.Affinity{{Attribute: "${node.class}", Operator: "=", Value: "fast", Weight: -100}}
+	}), nodes, nil)
+	for _, a := range p.Place {
+		if a.NodeID == "n00" || a.NodeID == "n05" || a.NodeID == "n10" || a.NodeID == "n15" {
+			t.Fatalf("placed on a repelling node %s", a.NodeID)
+		}
+	}
+}
+
+func TestSpreadTargetsShareTheCount(t *testing.T) {
+	var nodes []*api.Node
+	for i := 0; i < 20; i++ {
+		dc := "dc1"
+		if i%2 == 1 {
+			dc = "dc2"
+		}
+		nodes = append(nodes, node(fmt.Sprintf("n%02d", i), 100000, 100000, withDC(dc)))
+	}
+	p := compute(job("j", 10, func(j *api.Job) {
+		j.Spreads = []*api.Spread{{Attribute: "${node.datacenter}", Weight: 100, Targets: []api.SpreadTarget{{Value: "dc1", Percent: 70}, {Value: "dc2", Percent: 30}}}}
+	}), nodes, nil)
+	dcs := map[string]int{}
+	for _, a := range p.Place {
+		dcs[map[bool]string{true: "dc1", false: "dc2"}[(a.NodeID[2]-'0')%2 == 0]]++
+	}
+	if dcs["dc1"] != 7 || dcs["dc2"] != 3 {
+		t.Fatalf("spread 70/30 gave %v", dcs)
+	}
+}
+
+func TestScalingUpAndDown(t *testing.T) {
+	nodes := []*api.Node{node("n1", 10000, 10000)}
+	j := job("j", 3)
+	placed := running(compute(j, nodes, nil).Place...)
+	if p := compute(job("j", 3), nodes, placed); !p.Empty() {
+		t.Fatalf("a reconciled job changes: %+v", p.Changes["g"])
+	}
+	p := compute(job("j", 1), nodes, placed)
+	if len(p.Update) != 2 || p.Changes["g"].Stop != 2 {
+		t.Fatalf("scale down: %+v", p.Changes["g"])
+	}
+	for _, u := range p.Update {
+		if u.Index == 0 || u.DesiredStatus != api.AllocDesiredStop {
+			t.Fatalf("stopped %s (index %d) instead of the highest indexes", u.Name, u.Index)
+		}
+	}
+	p = compute(job("j", 5), nodes, placed)
+	if len(p.Place) != 2 || p.Place[0].Index != 3 || p.Place[1].Index != 4 {
+		t.Fatalf("scale up: %+v", p.Place)
+	}
+}
+
+func TestBatchKeepsCompletedAndReschedulesFailedPerPolicy(t *testing.T) {
+	nodes := []*api.Node{node("n1", 10000, 10000), node("n2", 10000, 10000)}
+	batch := func(j *api.Job) { j.Type = api.JobTypeBatch }
+	placed := compute(job("b", 2, batch), nodes, nil).Place
+	withStatusOf(placed[0], api.AllocClientComplete, now.Add(-time.Minute))
+	withStatusOf(placed[1], api.AllocClientFailed, now.Add(-time.Minute))
+	p := compute(job("b", 2, batch), nodes, placed)
+	if len(p.Place) != 1 || p.Place[0].PreviousAllocation != placed[1].ID || len(p.Place[0].RescheduleTracker) != 1 {
+		t.Fatalf("reschedule of the failed one: %+v", p.Place)
+	}
+	if p.Place[0].NodeID == placed[1].NodeID {
+		t.Fatalf("rescheduled onto the node it failed on")
+	}
+	if p.Changes["g"].Reschedule != 1 || len(p.Update) != 1 || p.Update[0].NextAllocation != p.Place[0].ID {
+		t.Fatalf("the failed allocation is not linked to its replacement: %+v", p.Update)
+	}
+	// The batch default allows one attempt: the replacement failing too is
+	// the end.
+	repl := withStatusOf(p.Place[0], api.AllocClientFailed, now)
+	p2 := compute(job("b", 2, batch), nodes, append(append([]*api.Allocation{}, placed[0]), p.Update[0], repl))
+	if len(p2.Place) != 0 || p2.Changes["g"].Ignore != 1 {
+		t.Fatalf("attempts used up, yet: %+v", p2.Changes["g"])
+	}
+}
+
+func TestRescheduleWaitsForItsDelay(t *testing.T) {
+	nodes := []*api.Node{node("n1", 10000, 10000), node("n2", 10000, 10000)}
+	placed := compute(job("s", 1), nodes, nil).Place
+	withStatusOf(placed[0], api.AllocClientFailed, now.Add(-10*time.Second))
+	p := compute(job("s", 1), nodes, placed)
+	want := now.Add(20 * time.Second) // service default delay is 30s
+	if len(p.Place) != 0 || !p.NextEvalAt.Equal(want) {
+		t.Fatalf("want no placement before %v, got %d placements and next eval %v", want, len(p.Place), p.NextEvalAt)
+	}
+	later := compute(job("s", 1), nodes, placed, func(in *Input) { in.Now = want })
+	if len(later.Place) != 1 {
+		t.Fatalf("after the delay: %d placements", len(later.Place))
+	}
+}
+
+func TestRescheduleDelayFunctions(t *testing.T) {
+	s := time.Second
+	cases := []struct {
+		fn   string
+		max  time.Duration
+		want []time.Duration
+	}{
+		{"constant", 0, []time.Duration{5 * s, 5 * s, 5 * s}},
+		{"exponential", 0, []time.Duration{5 * s, 10 * s, 20 * s, 40 * s}},
+		{"exponential", 30 * s, []time.Duration{5 * s, 10 * s, 20 * s, 30 * s, 30 * s}},
+		{"fibonacci", 0, []time.Duration{5 * s, 5 * s, 10 * s, 15 * s, 25 * s, 40 * s}},
+		{"fibonacci", 12 * s, []time.Duration{5 * s, 5 * s, 10 * s, 12 * s}},
+	}
+	for _, tc := range cases {
+		pol := &api.ReschedulePolicy{Delay: api.Duration(5 * s), DelayFunction: tc.fn, MaxDelay: api.Duration(tc.max)}
+		for n, want := range tc.want {
+			if got := RescheduleDelay(pol, n).Std(); got != want {
+				t.Errorf("%s max %v, reschedule %d: got %v want %v", tc.fn, tc.max, n, got, want)
+			}
+		}
+	}
+}
+
+func TestLostAllocationsAreReplaced(t *testing.T) {
+	nodes := []*api.Node{node("n1", 10000, 10000), node("n2", 10000, 10000)}
+	placed := running(compute(job("s", 2), nodes, nil, func(in *Input) { in.Config.Limit = 10 }).Place...)
+	lostNode := placed[0].NodeID
+	for _, n := range nodes {
+		if n.ID == lostNode {
+			n.Status = api.NodeStatusDown
+		}
+	}
+	p := compute(job("s", 2), nodes, placed)
+	lost := 0
+	for _, u := range p.Update {
+		if u.NodeLost && u.DesiredStatus == api.AllocDesiredStop {
+			lost++
+		}
+	}
+	if lost != 1 || len(p.Place) != 1 || p.Place[0].NodeID == lostNode || p.Changes["g"].Lost != 1 {
+		t.Fatalf("lost %d, placed %+v", lost, p.Place)
+	}
+}
+
+func TestDestructiveUpdatesRespectMaxParallel(t *testing.T) {
+	nodes := []*api.Node{node("n1", 100000, 100000)}
+	v0 := job("s", 3, func(j *api.Job) { j.Update = &api.UpdateStrategy{MaxParallel: 1} })
+	placed := running(compute(v0, nodes, nil).Place...)
+	v1 := job("s", 3, func(j *api.Job) {
+		j.Update = &api.UpdateStrategy{MaxParallel: 1}
+		j.Groups[0].Tasks[0].Env = map[string]string{"V": "1"}
+		j.Version = 1
+	})
+	versions := func(in *Input) { in.Versions = map[uint64]*api.Job{0: v0} }
+	p := compute(v1, nodes, placed, versions)
+	if len(p.Place) != 1 || p.Changes["g"].Destructive != 1 || p.Changes["g"].Ignore != 2 {
+		t.Fatalf("first pass: %+v", p.Changes["g"])
+	}
+	// While the replacement is pending, nothing more moves.
+	state := append(append([]*api.Allocation{}, p.Place...), placed...)
+	for _, u := range p.Update {
+		for i, a := range state {
+			if a.ID == u.ID {
+				state[i] = u
+			}
+		}
+	}
+	p2 := compute(v1, nodes, state, versions)
+	if len(p2.Place) != 0 {
+		t.Fatalf("second pass with one in flight placed %d", len(p2.Place))
+	}
+	// Once it runs, the next one goes.
+	running(p.Place...)
+	p3 := compute(v1, nodes, state, versions)
+	if len(p3.Place) != 1 || p3.Place[0].JobVersion != 1 {
+		t.Fatalf("third pass: %+v", p3.Changes["g"])
+	}
+}
+
+func TestInPlaceUpdateWhenOnlyCountOrPoliciesChange(t *testing.T) {
+	nodes := []*api.Node{node("n1", 100000, 100000)}
+	v0 := job("s", 2)
+	placed := running(compute(v0, nodes, nil).Place...)
+	v1 := job("s", 3, func(j *api.Job) {
+		j.Version = 1
+		j.Groups[0].Restart = &api.RestartPolicy{Attempts: 9, Mode: "delay"}
+	})
+	p := compute(v1, nodes, placed, func(in *Input) { in.Versions = map[uint64]*api.Job{0: v0} })
+	if p.Changes["g"].InPlace != 2 || p.Changes["g"].Place != 1 || p.Changes["g"].Destructive != 0 {
+		t.Fatalf("changes: %+v", p.Changes["g"])
+	}
+	for _, u := range p.Update {
+		if u.JobVersion != 1 || u.DesiredStatus != api.AllocDesiredRun {
+			t.Fatalf("in-place update: %+v", u)
+		}
+	}
+	// Without the old version at hand the update is destructive.
+	p = compute(v1, nodes, placed)
+	if p.Changes["g"].Destructive != 2 {
+		t.Fatalf("without versions: %+v", p.Changes["g"])
+	}
+}
+
+func TestCanariesWaitForPromotion(t *testing.T) {
+	nodes := []*api.Node{node("n1", 100000, 100000)}
+	upd := &api.UpdateStrategy{MaxParallel: 1, Canary: 1}
+	v0 := job("s", 3, func(j *api.Job) { j.Update = upd })
+	placed := running(compute(v0, nodes, nil).Place...)
+	v1 := job("s", 3, func(j *api.Job) {
+		j.Update = upd
+		j.Version = 1
+		j.Groups[0].Tasks[0].Env = map[string]string{"V": "1"}
+	})
+	p := compute(v1, nodes, placed)
+	if len(p.Place) != 1 || !p.Place[0].Canary || p.Place[0].Index != 3 || len(p.Update) != 0 {
+		t.Fatalf("canary: place %+v update %d", p.Place, len(p.Update))
+	}
+	state := append(append([]*api.Allocation{}, placed...), running(p.Place...)...)
+	if p2 := compute(v1, nodes, state); !p2.Empty() {
+		t.Fatalf("unpromoted: %+v", p2.Changes["g"])
+	}
+	p3 := compute(v1, nodes, state, func(in *Input) { in.Promoted = true })
+	if p3.Changes["g"].Destructive != 1 && p3.Changes["g"].Stop == 0 {
+		t.Fatalf("promoted: %+v", p3.Changes["g"])
+	}
+}
+
+func TestDrainingNodesAreMigratedWithinMigrateParallelism(t *testing.T) {
+	nodes := []*api.Node{node("old", 100000, 100000), node("new", 100000, 100000)}
+	v := job("s", 3)
+	placed := running(compute(v, nodes[:1], nil).Place...)
+	nodes[0].Drain = &api.DrainStrategy{}
+	p := compute(v, nodes, placed)
+	if p.Changes["g"].Migrate != 1 || len(p.Place) != 1 || p.Place[0].NodeID != "new" {
+		t.Fatalf("migrate one at a time: %+v", p.Changes["g"])
+	}
+	if !p.Update[0].Migrate || p.Update[0].DesiredStatus != api.AllocDesiredStop {
+		t.Fatalf("migrated allocation: %+v", p.Update[0])
+	}
+	nodes[0].Drain = &api.DrainStrategy{Deadline: now.Add(-time.Second)}
+	p = compute(v, nodes, placed)
+	if p.Changes["g"].Migrate != 3 {
+		t.Fatalf("after the deadline all move: %+v", p.Changes["g"])
+	}
+}
+
+func TestSystemJobsRunOncePerFeasibleNode(t *testing.T) {
+	sys := func(j *api.Job) {
+		j.Type = api.JobTypeSystem
+		j.Constraints = []*api.Constraint{{Attribute: "${meta.role}", Operator: "!=", Value: "db"}}
+	}
+	nodes := []*api.Node{node("n1", 1000, 1000), node("n2", 1000, 1000), node("n3", 1000, 1000, withMeta("role", "db")),
+		node("n4", 1000, 1000, ineligible())}
+	p := compute(job("sys", 1, sys), nodes, nil)
+	got := countBy(p.Place, byNode)
+	if len(p.Place) != 2 || got["n1"] != 1 || got["n2"] != 1 {
+		t.Fatalf("system placements: %v", got)
+	}
+	placed := running(p.Place...)
+	nodes = append(nodes, node("n5", 1000, 1000))
+	p = compute(job("sys", 1, sys), nodes, placed)
+	if len(p.Place) != 1 || p.Place[0].NodeID != "n5" {
+		t.Fatalf("a joining node: %+v", p.Place)
+	}
+	// Sysbatch: finished allocations are not run again.
+	sb := func(j *api.Job) { j.Type = api.JobTypeSysbatch }
+	placed = compute(job("sb", 1, sb), nodes[:2], nil).Place
+	for _, a := range placed {
+		withStatusOf(a, api.AllocClientComplete, now)
+	}
+	if p := compute(job("sb", 1, sb), nodes[:2], placed); !p.Empty() {
+		t.Fatalf("sysbatch ran again: %+v", p.Changes)
+	}
+}
+
+func TestSystemJobsPreemptLowerPriorityAllocations(t *testing.T) {
+	n := node("n1", 1000, 1000)
+	low := &api.Allocation{ID: "low", JobID: "batchy", Namespace: "default", NodeID: "n1", DesiredStatus: api.AllocDesiredRun,
+		JobPriority: 30, Resources: api.Resources{CPU: 900, MemoryMB: 100}}
+	mid := &api.Allocation{ID: "mid", JobID: "svc", Namespace: "default", NodeID: "n1", DesiredStatus: api.AllocDesiredRun,
+		JobPriority: 85, Resources: api.Resources{CPU: 50, MemoryMB: 100}}
+	running(low, mid)
+	sys := func(j *api.Job) {
+		j.Type = api.JobTypeSystem
+		j.Priority = 90
+		j.Groups[0].Tasks[0].Resources.CPU = 500
+	}
+	p := compute(job("sys", 1, sys), []*api.Node{n}, []*api.Allocation{low, mid})
+	if len(p.Place) != 1 || len(p.Preempted) != 1 || p.Preempted[0].ID != "low" || p.Preempted[0].PreemptedBy != p.Place[0].ID {
+		t.Fatalf("preemption: place %d preempted %+v", len(p.Place), p.Preempted)
+	}
+	// Nothing of a priority within 10 is evicted.
+	low.JobPriority = 85
+	p = compute(job("sys", 1, sys), []*api.Node{n}, []*api.Allocation{low, mid})
+	if len(p.Place) != 0 || len(p.Preempted) != 0 || p.Failed["g"].DimensionExhausted["cpu"] != 1 {
+		t.Fatalf("no preemption within the gap: %+v", p.Failed["g"])
+	}
+}
+
+func TestStoppedJobsAndRemovedGroupsStop(t *testing.T) {
+	nodes := []*api.Node{node("n1", 10000, 10000)}
+	two := func(j *api.Job) {
+		g := *j.Groups[0]
+		g.Name = "h"
+		j.Groups = append(j.Groups, &g)
+	}
+	placed := running(compute(job("j", 1, two), nodes, nil).Place...)
+	if len(placed) != 2 {
+		t.Fatalf("placed %d", len(placed))
+	}
+	p := compute(job("j", 1), nodes, placed)
+	if len(p.Update) != 1 || p.Update[0].TaskGroup != "h" || p.Update[0].DesiredStatus != api.AllocDesiredStop {
+		t.Fatalf("group removed: %+v", p.Update)
+	}
+	stopped := job("j", 1, two)
+	stopped.Stop = true
+	if p := compute(stopped, nodes, placed); len(p.Update) != 2 || len(p.Place) != 0 {
+		t.Fatalf("job stopped: %d updates", len(p.Update))
+	}
+	p = Compute(&Input{Namespace: "default", JobID: "j", Nodes: nodes, Allocs: placed, Now: now, NewID: ids()})
+	if len(p.Update) != 2 || !strings.Contains(p.Update[0].DesiredDescription, "purged") {
+		t.Fatalf("job purged: %+v", p.Update)
+	}
+}
+
+func TestSameSeedSamePlan(t *testing.T) {
+	nodes := randomCluster(7, 200)
+	j := job("j", 50, func(j *api.Job) { j.Groups[0].Network = &api.Network{Ports: []api.Port{{Label: "p"}}} })
+	a := compute(j, nodes, nil)
+	b := compute(j, nodes, nil)
+	sig := func(p *Plan) string {
+		var s []string
+		for _, x := range p.Place {
+			s = append(s, fmt.Sprintf("%s@%s:%d", x.Name, x.NodeID, x.Ports[0].Value))
+		}
+		return strings.Join(s, ",")
+	}
+	if sig(a) != sig(b) {
+		t.Fatal("same input and seed gave different plans")
+	}
+	c := compute(j, nodes, nil, func(in *Input) { in.Config.Seed = 43 })
+	if sig(a) == sig(c) {
+		t.Fatal("a different seed gave the same plan: the seed is not used")
+	}
+}
+
+// sortedKeys is used by error messages of the invariant test.
+func sortedKeys(m map[string]int) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
