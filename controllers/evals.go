@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"sort"
 	"strings"
@@ -39,13 +40,22 @@ type EvalController struct {
 	queue *queue
 
 	mu      sync.Mutex
-	blocked map[string]bool // jobs with a blocked evaluation
+	blocked map[string]bool        // jobs with a blocked evaluation
+	timers  map[string]*time.Timer // jobs waiting for a delayed evaluation
 }
 
 // Run works evaluations until ctx ends.
 func (c *EvalController) Run(ctx context.Context) {
 	c.queue = newQueue()
 	c.blocked = map[string]bool{}
+	c.timers = map[string]*time.Timer{}
+	defer func() {
+		c.mu.Lock()
+		for _, t := range c.timers {
+			t.Stop()
+		}
+		c.mu.Unlock()
+	}()
 	keys := c.Store.Keys()
 	var wg sync.WaitGroup
 	watch := func(prefix string, h store.Handler) {
@@ -148,11 +158,24 @@ func (c *EvalController) process(ctx context.Context, ns, jobID string) error {
 	if err != nil {
 		return err
 	}
+	now := c.Now()
 	var open []*api.Evaluation
+	var wait time.Time
 	for _, e := range evals {
-		if e.Status == api.EvalStatusPending || e.Status == api.EvalStatusBlocked {
-			open = append(open, e)
+		if e.Status != api.EvalStatusPending && e.Status != api.EvalStatusBlocked {
+			continue
 		}
+		if e.WaitUntil.After(now) {
+			// Not due yet (a delayed reschedule): come back then.
+			if wait.IsZero() || e.WaitUntil.Before(wait) {
+				wait = e.WaitUntil
+			}
+			continue
+		}
+		open = append(open, e)
+	}
+	if !wait.IsZero() {
+		c.wakeAt(ns+"/"+jobID, wait)
 	}
 	if len(open) == 0 {
 		return nil
@@ -163,21 +186,11 @@ func (c *EvalController) process(ctx context.Context, ns, jobID string) error {
 	var plan *scheduler.Plan
 	placed, stopped := 0, 0
 	for attempt := 1; ; attempt++ {
-		job, _, err := c.Store.GetJob(ctx, ns, jobID)
-		if errors.Is(err, store.ErrNotFound) {
-			job = nil
-		} else if err != nil {
-			return err
-		}
-		snap, err := c.Store.ReadSnapshot(ctx)
+		var snap *store.Snapshot
+		plan, snap, err = ComputePlan(ctx, c.Store, ns, jobID, nil, newest.ID, c.Now())
 		if err != nil {
 			return err
 		}
-		plan = scheduler.Compute(&scheduler.Input{
-			Namespace: ns, JobID: jobID, Job: job,
-			Nodes: snap.Nodes, Allocs: snap.Allocs,
-			EvalID: newest.ID, Now: c.Now(), NewID: api.NewID,
-		})
 		if plan.Empty() {
 			break
 		}
@@ -201,8 +214,11 @@ func (c *EvalController) process(ctx context.Context, ns, jobID string) error {
 			return fmt.Errorf("plan for job %q conflicted %d times", jobID, attempt)
 		}
 	}
+	if err := c.followUps(ctx, ns, jobID, plan, wait, guards); err != nil {
+		return err
+	}
 
-	now := c.Now()
+	now = c.Now()
 	for _, e := range open {
 		e.ModifyTime = now
 		e.Status = api.EvalStatusComplete
@@ -230,6 +246,96 @@ func (c *EvalController) process(ctx context.Context, ns, jobID string) error {
 	}
 	c.mu.Unlock()
 	return c.trimEvals(ctx, evals, guards)
+}
+
+// followUps creates the evaluations a plan calls for: a delayed one for
+// reschedules waiting for their delay (unless one is already waiting no
+// later), and one for each job whose allocations were preempted.
+func (c *EvalController) followUps(ctx context.Context, ns, jobID string, plan *scheduler.Plan, waiting time.Time, guards []clientv3.Cmp) error {
+	if at := plan.NextEvalAt; !at.IsZero() && (waiting.IsZero() || waiting.After(at)) {
+		e, err := c.Store.CreateEvalAt(ctx, ns, jobID, api.EvalTriggerReschedule, "", c.Now(), at, guards...)
+		if err != nil {
+			return err
+		}
+		c.wakeAt(ns+"/"+jobID, e.WaitUntil)
+	}
+	seen := map[string]bool{}
+	for _, a := range plan.Preempted {
+		k := a.Namespace + "/" + a.JobID
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		if _, err := c.Store.CreateEval(ctx, a.Namespace, a.JobID, api.EvalTriggerPreemption, a.NodeID, c.Now(), guards...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// wakeAt queues a job again at a given time.
+func (c *EvalController) wakeAt(job string, at time.Time) {
+	d := at.Sub(c.Now())
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t := c.timers[job]; t != nil {
+		t.Stop()
+	}
+	c.timers[job] = time.AfterFunc(max(d, 0)+10*time.Millisecond, func() { c.queue.add(job) })
+}
+
+// ComputePlan runs the scheduler for a job on a fresh snapshot of the
+// cluster. With job nil it reads the job's stored specification (nil if it
+// was purged); the API's dry run passes the job it was given instead.
+func ComputePlan(ctx context.Context, st *store.Store, ns, jobID string, job *api.Job, evalID string, now time.Time) (*scheduler.Plan, *store.Snapshot, error) {
+	if job == nil {
+		j, _, err := st.GetJob(ctx, ns, jobID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return nil, nil, err
+		default:
+			job = j
+		}
+	}
+	snap, err := st.ReadSnapshot(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	versions := map[uint64]*api.Job{}
+	if job != nil {
+		for _, a := range snap.Allocs {
+			if a.Namespace != ns || a.JobID != jobID || a.JobVersion == job.Version || versions[a.JobVersion] != nil {
+				continue
+			}
+			v, err := st.GetJobVersion(ctx, ns, jobID, a.JobVersion)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return nil, nil, err
+			}
+			if v != nil {
+				versions[a.JobVersion] = v
+			}
+		}
+	}
+	cfg, err := st.GetSchedulerConfig(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	plan := scheduler.Compute(&scheduler.Input{
+		Namespace: ns, JobID: jobID, Job: job, Versions: versions,
+		Nodes: snap.Nodes, Allocs: snap.Allocs,
+		EvalID: evalID, Now: now, NewID: api.NewID,
+		Config: scheduler.Config{Algorithm: cfg.Algorithm, DisablePreemption: cfg.PreemptionDisabled, Seed: seedOf(evalID)},
+	})
+	return plan, snap, nil
+}
+
+// seedOf derives the scheduler's seed from an evaluation ID, so that one
+// evaluation always makes the same choices.
+func seedOf(id string) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(id))
+	return h.Sum64()
 }
 
 // trimEvals deletes the oldest finished evaluations beyond keptEvals.

@@ -254,3 +254,112 @@ func TestUnplaceableJobIsBlockedThenPlacedWhenANodeJoins(t *testing.T) {
 	c.agent("n1", true)
 	c.waitStatus("later", api.AllocClientRunning, 1)
 }
+
+func shJob(id, script string, count int, mods ...func(*api.Job)) *api.Job {
+	j := &api.Job{ID: id, Groups: []*api.TaskGroup{{Name: "g", Count: count, Tasks: []*api.Task{{
+		Name: "t", Driver: "raw_exec", Config: map[string]any{"command": "sh", "args": []any{"-c", script}},
+		Resources: &api.Resources{CPU: 10, MemoryMB: 10}, KillTimeout: api.Duration(2 * time.Second)}}}}}
+	for _, m := range mods {
+		m(j)
+	}
+	j.Canonicalize()
+	return j
+}
+
+func TestFailedAllocationIsRescheduledPerPolicy(t *testing.T) {
+	c := newCluster(t)
+	c.agent("n1", true)
+	ctx := context.Background()
+	j := shJob("flaky", "exit 3", 1, func(j *api.Job) {
+		j.Groups[0].Reschedule = &api.ReschedulePolicy{Attempts: 1, Interval: api.Duration(time.Hour), Delay: api.Duration(time.Second), DelayFunction: "constant"}
+	})
+	if _, err := c.store.RegisterJob(ctx, j, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	// The first fails, is replaced after its 1s delay, the replacement
+	// fails, and the single attempt is used up: two allocations in all.
+	testutil.Eventually(t, 30*time.Second, func() (bool, string) {
+		all := c.allocs("flaky")
+		failed := 0
+		for _, a := range all {
+			if a.ClientStatusOf() == api.AllocClientFailed {
+				failed++
+			}
+		}
+		return len(all) == 2 && failed == 2, fmt.Sprintf("%d allocations, %d failed", len(all), failed)
+	})
+	all := c.allocs("flaky")
+	first, second := all[0], all[1]
+	if first.PreviousAllocation != "" {
+		first, second = second, first
+	}
+	if second.PreviousAllocation != first.ID || first.NextAllocation != second.ID || len(second.RescheduleTracker) != 1 {
+		t.Fatalf("reschedule chain: %+v / %+v", first, second)
+	}
+	time.Sleep(2 * time.Second)
+	if n := len(c.allocs("flaky")); n != 2 {
+		t.Fatalf("rescheduled beyond its attempts: %d allocations", n)
+	}
+}
+
+func TestSystemJobFollowsNodes(t *testing.T) {
+	c := newCluster(t)
+	c.agent("n1", true)
+	c.agent("n2", true)
+	ctx := context.Background()
+	j := sleepJob("sys", 1)
+	j.Type = api.JobTypeSystem
+	j.Canonicalize()
+	if _, err := c.store.RegisterJob(ctx, j, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	c.waitStatus("sys", api.AllocClientRunning, 2)
+	c.agent("n3", true)
+	c.waitStatus("sys", api.AllocClientRunning, 3)
+	nodes := map[string]bool{}
+	for _, a := range c.allocs("sys") {
+		nodes[a.NodeID] = true
+	}
+	if len(nodes) != 3 {
+		t.Fatalf("system allocations on %d nodes", len(nodes))
+	}
+}
+
+func TestRollingUpdateReplacesOneAtATime(t *testing.T) {
+	c := newCluster(t)
+	c.agent("n1", true)
+	ctx := context.Background()
+	upd := func(v string) func(*api.Job) {
+		return func(j *api.Job) {
+			j.Update = &api.UpdateStrategy{MaxParallel: 1}
+			j.Groups[0].Tasks[0].Env = map[string]string{"V": v}
+		}
+	}
+	if _, err := c.store.RegisterJob(ctx, shJob("roll", "sleep 60", 3, upd("1")), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	c.waitStatus("roll", api.AllocClientRunning, 3)
+	if _, err := c.store.RegisterJob(ctx, shJob("roll", "sleep 60", 3, upd("2")), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	maxPending := 0
+	testutil.Eventually(t, 60*time.Second, func() (bool, string) {
+		newRunning, pendingNew := 0, 0
+		for _, a := range c.allocs("roll") {
+			if a.JobVersion == 1 && a.DesiredStatus == api.AllocDesiredRun {
+				switch a.ClientStatusOf() {
+				case api.AllocClientRunning:
+					newRunning++
+				case api.AllocClientPending:
+					pendingNew++
+				}
+			}
+		}
+		maxPending = max(maxPending, pendingNew)
+		return newRunning == 3, fmt.Sprintf("%d of version 1 running", newRunning)
+	})
+	if maxPending > 1 {
+		t.Fatalf("%d replacements were pending at once with max_parallel 1", maxPending)
+	}
+	c.waitStatus("roll", api.AllocClientRunning, 3)
+}

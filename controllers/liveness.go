@@ -48,6 +48,10 @@ func (c *NodeLiveness) Run(ctx context.Context) {
 			apply: func(ev store.Event) {
 				if ev.Delete {
 					q.add(strings.TrimPrefix(ev.Key, prefix))
+				} else {
+					// A node that joined or came back: system jobs may
+					// now run on it.
+					q.add(systemPrefix + strings.TrimPrefix(ev.Key, prefix))
 				}
 			},
 		})
@@ -69,7 +73,14 @@ func (c *NodeLiveness) Run(ctx context.Context) {
 	wg.Wait()
 }
 
-func (c *NodeLiveness) work(ctx context.Context, nodeID string) error {
+// systemPrefix marks queue keys of nodes that became ready.
+const systemPrefix = "ready:"
+
+func (c *NodeLiveness) work(ctx context.Context, key string) error {
+	if nodeID, ok := strings.CutPrefix(key, systemPrefix); ok {
+		return c.nodeReady(ctx, nodeID)
+	}
+	nodeID := key
 	live, err := c.Store.LiveNodes(ctx)
 	if err != nil {
 		return err
@@ -88,21 +99,27 @@ func (c *NodeLiveness) work(ctx context.Context, nodeID string) error {
 		}
 	}
 	for j := range jobs {
-		evals, err := c.Store.ListEvals(ctx, j[0], j[1])
-		if err != nil {
-			return err
-		}
-		pending := false
-		for _, e := range evals {
-			pending = pending || e.Status == api.EvalStatusPending
-		}
-		if pending {
-			continue
-		}
-		if _, err := c.Store.CreateEval(ctx, j[0], j[1], api.EvalTriggerNodeUpdate, nodeID, c.Now(), c.Guard); err != nil {
+		if err := ensureEval(ctx, c.Store, j[0], j[1], api.EvalTriggerNodeUpdate, nodeID, c.Now(), c.Guard); err != nil {
 			return err
 		}
 		slog.Info("node down: evaluating its job", "node", nodeID, "job", j[1])
+	}
+	return nil
+}
+
+// nodeReady evaluates every system and sysbatch job for a node that became
+// ready.
+func (c *NodeLiveness) nodeReady(ctx context.Context, nodeID string) error {
+	jobs, err := c.Store.ListJobs(ctx, "")
+	if err != nil {
+		return err
+	}
+	for _, j := range jobs {
+		if (j.Type == api.JobTypeSystem || j.Type == api.JobTypeSysbatch) && !j.Stop {
+			if err := ensureEval(ctx, c.Store, j.Namespace, j.ID, api.EvalTriggerNodeUpdate, nodeID, c.Now(), c.Guard); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

@@ -95,10 +95,14 @@ func (s *Server) runSession(ctx context.Context, sess *concurrency.Session) {
 
 func (s *Server) singletons(ctx context.Context, guard clientv3.Cmp) {
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		(&NodeLiveness{Store: s.Store, Guard: guard, Now: s.Now, Resync: s.Cfg.LivenessResync}).Run(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		(&AllocWatcher{Store: s.Store, Guard: guard, Now: s.Now}).Run(ctx)
 	}()
 	go func() {
 		defer wg.Done()

@@ -426,3 +426,54 @@ func TestServerAndClientOnAnExternalEtcd(t *testing.T) {
 		return strings.Contains(out, "down"), out
 	})
 }
+
+func TestPlanShowsChangesAndExplainsFailures(t *testing.T) {
+	addr, _ := devAgent(t)
+	dir := t.TempDir()
+	job := `job "planned" {
+  group "g" {
+    count = 3
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "sleep"
+        args    = ["60"]
+      }
+      resources {
+        cpu    = 10
+        memory = 10
+      }
+    }
+  }
+}
+`
+	path := filepath.Join(dir, "planned.hcl")
+	if err := os.WriteFile(path, []byte(job), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := nctl(t, addr, dir, "plan", "-f", path)
+	if code != 1 || !strings.Contains(out, `+ job "planned" (created)`) || !strings.Contains(out, `group "g": 3 place`) {
+		t.Fatalf("plan of a new job: exit %d\n%s%s", code, out, errOut)
+	}
+	mustNctl(t, addr, dir, "apply", "-f", path)
+	waitRunning(t, addr, "planned", 3)
+	t.Cleanup(func() { nctl(t, addr, dir, "delete", "job", "planned") })
+	out, _, code = nctl(t, addr, dir, "plan", "-f", path)
+	if code != 0 || !strings.Contains(out, "(unchanged)") {
+		t.Fatalf("plan of an applied job: exit %d\n%s", code, out)
+	}
+	scaled := strings.Replace(job, "count = 3", "count = 5", 1)
+	scaled = strings.Replace(scaled, "resources {", "constraint {\n        attribute = \"${attr.kernel.name}\"\n        value = \"windows\"\n      }\n      resources {", 1)
+	if err := os.WriteFile(path, []byte(scaled), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, _, code = nctl(t, addr, dir, "plan", "-f", path)
+	for _, want := range []string{`~ groups[0].count: 3 => 5`, "cannot place", "filtered by constraint ${attr.kernel.name} = windows"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan lacks %q (exit %d):\n%s", want, code, out)
+		}
+	}
+	if code != 1 {
+		t.Errorf("plan with changes exited %d", code)
+	}
+}

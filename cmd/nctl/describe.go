@@ -114,16 +114,21 @@ func describeFailures(w io.Writer, e *api.Evaluation) {
 	sort.Strings(groups)
 	for _, g := range groups {
 		m := e.FailedTGAllocs[g]
-		fmt.Fprintf(w, "  Placement failure in group %q (%d more like it):\n", g, m.CoalescedFailures)
-		fmt.Fprintf(w, "    %d nodes evaluated, %d filtered, %d exhausted\n", m.NodesEvaluated, m.NodesFiltered, m.NodesExhausted)
+		more := ""
+		if m.CoalescedFailures > 0 {
+			more = fmt.Sprintf(" (and %d more like it)", m.CoalescedFailures)
+		}
+		fmt.Fprintf(w, "  Placement failure in group %q%s:\n", g, more)
+		fmt.Fprintf(w, "    %d nodes evaluated of %d ready in the job's pool and datacenters: %d filtered, %d exhausted\n",
+			m.NodesEvaluated, m.NodesInPool, m.NodesFiltered, m.NodesExhausted)
 		for _, k := range sortedKeys(m.ClassFiltered) {
 			fmt.Fprintf(w, "    %d filtered by %s\n", m.ClassFiltered[k], k)
 		}
 		for _, k := range sortedKeys(m.DimensionExhausted) {
 			fmt.Fprintf(w, "    %d exhausted on %s\n", m.DimensionExhausted[k], k)
 		}
-		if m.NodesEvaluated == 0 {
-			fmt.Fprintln(w, "    no node is ready")
+		if m.NodesInPool == 0 {
+			fmt.Fprintln(w, "    no ready node is in the job's node pool and datacenters")
 		}
 	}
 }
@@ -234,6 +239,9 @@ func describeEval(w io.Writer, e *api.Evaluation) {
 	kv(w, "Status", e.Status)
 	if e.StatusDescription != "" {
 		kv(w, "Description", e.StatusDescription)
+	}
+	if !e.WaitUntil.IsZero() {
+		kv(w, "Wait until", e.WaitUntil.Local().Format(time.RFC3339))
 	}
 	kv(w, "Placed", e.PlacedAllocs)
 	kv(w, "Stopped", e.StoppedAllocs)

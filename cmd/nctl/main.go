@@ -20,7 +20,12 @@ type exitError struct {
 	err  error
 }
 
-func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit code %d", e.code)
+	}
+	return e.err.Error()
+}
 
 type globals struct {
 	addr      string
@@ -50,11 +55,14 @@ func runRoot(root *cobra.Command, args []string, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	if err := root.Execute(); err != nil {
-		fmt.Fprintln(stderr, "Error:", err)
 		var ee *exitError
 		if errors.As(err, &ee) {
+			if ee.err != nil {
+				fmt.Fprintln(stderr, "Error:", ee.err)
+			}
 			return ee.code
 		}
+		fmt.Fprintln(stderr, "Error:", err)
 		return 1
 	}
 	return 0
@@ -76,6 +84,8 @@ func newRoot(g *globals) *cobra.Command {
 	root.PersistentFlags().StringVarP(&g.namespace, "namespace", "n", "default", "namespace of the jobs")
 	root.AddCommand(
 		newApplyCmd(g),
+		newPlanCmd(g),
+		newOperatorCmd(g),
 		newGetCmd(g),
 		newDescribeCmd(g),
 		newDeleteCmd(g),

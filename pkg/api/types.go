@@ -427,6 +427,64 @@ type RegisterResponse struct {
 	Warnings []string `json:"warnings,omitempty"`
 }
 
+// PlanResponse is the API's answer to a dry run of a job.
+type PlanResponse struct {
+	JobID string `json:"job_id"`
+	// Result is what applying the job would do to it: created, updated
+	// or unchanged.
+	Result string `json:"result"`
+	// Diff lists the changed fields of the job, by field path.
+	Diff []FieldDiff `json:"diff,omitempty"`
+	// Changes counts, per group, what the scheduler would do.
+	Changes map[string]*PlanChanges `json:"changes,omitempty"`
+	// Placements are where new allocations would go.
+	Placements     []PlannedAlloc          `json:"placements,omitempty"`
+	FailedTGAllocs map[string]*AllocMetric `json:"failed_tg_allocs,omitempty"`
+	// Distribution shows, for spread blocks, allocations per value
+	// after the plan against the targets.
+	Distribution []SpreadDistribution `json:"distribution,omitempty"`
+	Warnings     []string             `json:"warnings,omitempty"`
+}
+
+// PlanChanges counts what a plan does to one task group.
+type PlanChanges struct {
+	Place       int `json:"place,omitempty"`
+	Stop        int `json:"stop,omitempty"`
+	InPlace     int `json:"in_place,omitempty"`
+	Destructive int `json:"destructive,omitempty"`
+	Migrate     int `json:"migrate,omitempty"`
+	Reschedule  int `json:"reschedule,omitempty"`
+	Lost        int `json:"lost,omitempty"`
+	Canary      int `json:"canary,omitempty"`
+	Preempt     int `json:"preempt,omitempty"`
+	Ignore      int `json:"ignore,omitempty"`
+	Failed      int `json:"failed,omitempty"`
+}
+
+// FieldDiff is one changed field of a job.
+type FieldDiff struct {
+	Path string `json:"path"`
+	Old  any    `json:"old,omitempty"`
+	New  any    `json:"new,omitempty"`
+}
+
+// PlannedAlloc is one placement of a dry run.
+type PlannedAlloc struct {
+	Name     string `json:"name"`
+	NodeID   string `json:"node_id"`
+	NodeName string `json:"node_name"`
+}
+
+// SpreadDistribution is how a group's allocations share the values of a
+// spread attribute.
+type SpreadDistribution struct {
+	Group     string         `json:"group"`
+	Attribute string         `json:"attribute"`
+	Counts    map[string]int `json:"counts"`
+	// Targets are the desired counts per value ("*" for the rest).
+	Targets map[string]float64 `json:"targets,omitempty"`
+}
+
 // ErrorResponse is the body of every API error.
 type ErrorResponse struct {
 	Error string `json:"error"`

@@ -200,3 +200,27 @@ func (c *Client) Servers(ctx context.Context) ([]*api.Server, error) {
 	var out []*api.Server
 	return out, c.do(ctx, http.MethodGet, "/v1/servers", nil, nil, &out)
 }
+
+// PlanJob runs the scheduler on a job without submitting it.
+func (c *Client) PlanJob(ctx context.Context, job *api.Job) (*api.PlanResponse, error) {
+	var out api.PlanResponse
+	err := c.do(ctx, http.MethodPost, "/v1/job/"+url.PathEscape(job.ID)+"/plan", nil, map[string]any{"job": job}, &out)
+	return &out, err
+}
+
+// SchedulerConfig is the cluster-wide scheduler configuration.
+type SchedulerConfig struct {
+	Algorithm          string `json:"algorithm"`
+	PreemptionDisabled bool   `json:"preemption_disabled,omitempty"`
+}
+
+// GetSchedulerConfig reads the scheduler configuration.
+func (c *Client) GetSchedulerConfig(ctx context.Context) (*SchedulerConfig, error) {
+	var out SchedulerConfig
+	return &out, c.do(ctx, http.MethodGet, "/v1/operator/scheduler/configuration", nil, nil, &out)
+}
+
+// SetSchedulerConfig writes the scheduler configuration.
+func (c *Client) SetSchedulerConfig(ctx context.Context, cfg *SchedulerConfig) error {
+	return c.do(ctx, http.MethodPut, "/v1/operator/scheduler/configuration", nil, cfg, nil)
+}

@@ -7,14 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
-	"github.com/nomadic-project/nomadic/pkg/driver/catalog"
 	"github.com/nomadic-project/nomadic/pkg/store"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -42,6 +39,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("PUT /v1/jobs", s.registerJob)
 	mux.HandleFunc("POST /v1/jobs", s.registerJob)
 	mux.HandleFunc("GET /v1/job/{id}", s.getJob)
+	mux.HandleFunc("POST /v1/job/{id}/plan", s.planJob)
+	mux.HandleFunc("GET /v1/operator/scheduler/configuration", s.getSchedulerConfig)
+	mux.HandleFunc("PUT /v1/operator/scheduler/configuration", s.putSchedulerConfig)
 	mux.HandleFunc("DELETE /v1/job/{id}", s.stopJob)
 	mux.HandleFunc("GET /v1/job/{id}/allocations", s.jobAllocs)
 	mux.HandleFunc("GET /v1/job/{id}/evaluations", s.jobEvals)
@@ -125,32 +125,8 @@ func (s *Server) self(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) registerJob(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-	if err != nil {
-		writeError(w, http.StatusRequestEntityTooLarge, fmt.Errorf("reading request body: %w", err))
-		return
-	}
-	var req struct {
-		Job *api.Job `json:"job"`
-	}
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, fmt.Errorf("decoding request body: %w", err))
-		return
-	}
-	if req.Job == nil {
-		writeError(w, http.StatusBadRequest, errors.New(`request body must be {"job": {...}}`))
-		return
-	}
-	job := req.Job
-	job.Canonicalize()
-	if err := catalog.ValidateJob(job); err != nil {
-		writeError(w, http.StatusBadRequest, err)
-		return
-	}
-	if err := notYetSupported(job); err != nil {
-		writeError(w, http.StatusBadRequest, err)
+	job, ok := s.readJob(w, r)
+	if !ok {
 		return
 	}
 	ctx, cancel := reqCtx(r)

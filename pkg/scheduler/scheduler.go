@@ -80,21 +80,6 @@ type Input struct {
 	Config   Config
 }
 
-// GroupChanges counts what a plan does to one task group.
-type GroupChanges struct {
-	Place       int `json:"place,omitempty"`
-	Stop        int `json:"stop,omitempty"`
-	InPlace     int `json:"in_place,omitempty"`
-	Destructive int `json:"destructive,omitempty"`
-	Migrate     int `json:"migrate,omitempty"`
-	Reschedule  int `json:"reschedule,omitempty"`
-	Lost        int `json:"lost,omitempty"`
-	Canary      int `json:"canary,omitempty"`
-	Preempt     int `json:"preempt,omitempty"`
-	Ignore      int `json:"ignore,omitempty"`
-	Failed      int `json:"failed,omitempty"`
-}
-
 // Plan is what a scheduling pass decided.
 type Plan struct {
 	// Place are new allocations.
@@ -111,7 +96,10 @@ type Plan struct {
 	// (a reschedule waiting for its delay).
 	NextEvalAt time.Time
 	// Changes counts the plan's actions per task group.
-	Changes map[string]*GroupChanges
+	Changes map[string]*api.PlanChanges
+	// Distribution shows, for groups with spread blocks, allocations per
+	// attribute value once the plan is applied.
+	Distribution []api.SpreadDistribution
 }
 
 // Placing returns the nodes that receive new allocations.
@@ -144,7 +132,7 @@ type planner struct {
 // Compute reconciles the job with its allocations and places what is
 // missing. See the package documentation.
 func Compute(in *Input) *Plan {
-	p := &planner{in: in, cfg: in.Config, plan: &Plan{Changes: map[string]*GroupChanges{}},
+	p := &planner{in: in, cfg: in.Config, plan: &Plan{Changes: map[string]*api.PlanChanges{}},
 		byID: map[string]*api.Allocation{}, updated: map[string]*api.Allocation{}, ov: map[int]*overlay{}}
 	p.cfg.defaults()
 	p.rng = newRand(p.cfg.Seed)
@@ -184,13 +172,66 @@ func Compute(in *Input) *Plan {
 			p.reconcileGroup(g)
 		}
 	}
+	p.distribution()
 	return p.plan
 }
 
-func (p *planner) changes(group string) *GroupChanges {
+// distribution fills Plan.Distribution for groups with spread blocks.
+func (p *planner) distribution() {
+	job := p.in.Job
+	stopped := map[string]bool{}
+	for _, u := range p.plan.Update {
+		if u.DesiredStatus == api.AllocDesiredStop {
+			stopped[u.ID] = true
+		}
+	}
+	for _, g := range job.Groups {
+		spreads := append(append([]*api.Spread(nil), job.Spreads...), g.Spreads...)
+		if len(spreads) == 0 {
+			continue
+		}
+		var allocs []*api.Allocation
+		for _, a := range p.jobAllocs {
+			if a.TaskGroup == g.Name && live(a) && !stopped[a.ID] {
+				allocs = append(allocs, a)
+			}
+		}
+		for _, a := range p.plan.Place {
+			if a.TaskGroup == g.Name {
+				allocs = append(allocs, a)
+			}
+		}
+		for _, sp := range spreads {
+			d := api.SpreadDistribution{Group: g.Name, Attribute: sp.Attribute, Counts: map[string]int{}}
+			for _, a := range allocs {
+				if ns := p.st.byID[a.NodeID]; ns != nil {
+					v, ok := resolve(ns.node, sp.Attribute)
+					if !ok {
+						v = "<unset>"
+					}
+					d.Counts[v]++
+				}
+			}
+			if len(sp.Targets) > 0 {
+				d.Targets = map[string]float64{}
+				sum := 0
+				for _, t := range sp.Targets {
+					d.Targets[t.Value] = float64(g.Count) * float64(t.Percent) / 100
+					sum += t.Percent
+				}
+				if sum < 100 {
+					d.Targets["*"] = float64(g.Count) * float64(100-sum) / 100
+				}
+			}
+			p.plan.Distribution = append(p.plan.Distribution, d)
+		}
+	}
+}
+
+func (p *planner) changes(group string) *api.PlanChanges {
 	c := p.plan.Changes[group]
 	if c == nil {
-		c = &GroupChanges{}
+		c = &api.PlanChanges{}
 		p.plan.Changes[group] = c
 	}
 	return c

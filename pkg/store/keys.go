@@ -21,6 +21,7 @@ import (
 //	joballocs/<ns>/<job>/<alloc>         index: the node of each allocation of a job (servers)
 //	servers/<name>                       live server, bound to its lease
 //	election/leader                      election of the leader that runs singleton controllers
+//	schedconfig                          cluster-wide scheduler configuration
 const (
 	kindJobs        = "jobs"
 	kindJobVersions = "jobversions"
@@ -107,6 +108,9 @@ func (k Keys) JobAllocs(ns, job string) string { return k.join(kindJobAllocs, ns
 
 // Server is the key of a live server.
 func (k Keys) Server(name string) string { return k.join(kindServers, name) }
+
+// SchedulerConfig is the key of the scheduler configuration.
+func (k Keys) SchedulerConfig() string { return k.join("schedconfig") }
 
 // Election is the prefix of the leader election.
 func (k Keys) Election() string { return k.join(kindElection, "leader") }

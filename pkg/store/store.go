@@ -248,8 +248,15 @@ func newEval(job *api.Job, trigger string, now time.Time) *api.Evaluation {
 
 // CreateEval stores a new pending evaluation of a job, if guards hold.
 func (s *Store) CreateEval(ctx context.Context, ns, job, trigger, nodeID string, now time.Time, guards ...clientv3.Cmp) (*api.Evaluation, error) {
+	return s.CreateEvalAt(ctx, ns, job, trigger, nodeID, now, time.Time{}, guards...)
+}
+
+// CreateEvalAt stores a new pending evaluation that waits until a given
+// time (zero: none), if guards hold.
+func (s *Store) CreateEvalAt(ctx context.Context, ns, job, trigger, nodeID string, now, waitUntil time.Time, guards ...clientv3.Cmp) (*api.Evaluation, error) {
 	e := newEval(&api.Job{Namespace: ns, ID: job}, trigger, now)
 	e.NodeID = nodeID
+	e.WaitUntil = waitUntil
 	resp, err := s.cli.Txn(ctx).If(guards...).Then(clientv3.OpPut(s.keys.Eval(ns, job, e.ID), encode(e))).Commit()
 	if err != nil {
 		return nil, fmt.Errorf("creating evaluation for job %q: %w", job, err)
@@ -539,6 +546,30 @@ func (s *Store) ElectionLeader(ctx context.Context) (string, error) {
 		return "", nil
 	}
 	return string(resp.Kvs[0].Value), nil
+}
+
+// SchedulerConfig is the cluster-wide scheduler configuration.
+type SchedulerConfig struct {
+	// Algorithm is binpack (default) or spread.
+	Algorithm          string `json:"algorithm"`
+	PreemptionDisabled bool   `json:"preemption_disabled,omitempty"`
+}
+
+// GetSchedulerConfig reads the scheduler configuration; defaults when unset.
+func (s *Store) GetSchedulerConfig(ctx context.Context) (*SchedulerConfig, error) {
+	c, _, err := getOne[SchedulerConfig](ctx, s, s.keys.SchedulerConfig())
+	if errors.Is(err, ErrNotFound) {
+		return &SchedulerConfig{Algorithm: "binpack"}, nil
+	}
+	return c, err
+}
+
+// PutSchedulerConfig writes the scheduler configuration.
+func (s *Store) PutSchedulerConfig(ctx context.Context, c *SchedulerConfig) error {
+	if _, err := s.cli.Put(ctx, s.keys.SchedulerConfig(), encode(c)); err != nil {
+		return fmt.Errorf("writing scheduler configuration: %w", err)
+	}
+	return nil
 }
 
 // ListServers returns the live servers.
