@@ -135,12 +135,16 @@ func printPlan(w io.Writer, r *api.PlanResponse) {
 	}
 	for _, d := range r.Distribution {
 		fmt.Fprintf(w, "\n  Spread of group %q over %s:\n", d.Group, d.Attribute)
-		values := make([]string, 0, len(d.Counts))
-		for v := range d.Counts {
-			values = append(values, v)
+		seen := map[string]bool{}
+		var values []string
+		for _, m := range []map[string]int{d.Counts} {
+			for v := range m {
+				seen[v] = true
+				values = append(values, v)
+			}
 		}
 		for v := range d.Targets {
-			if _, ok := d.Counts[v]; !ok && v != "*" {
+			if !seen[v] {
 				values = append(values, v)
 			}
 		}
@@ -148,9 +152,7 @@ func printPlan(w io.Writer, r *api.PlanResponse) {
 		for _, v := range values {
 			line := fmt.Sprintf("    %-20s %d", v, d.Counts[v])
 			if t, ok := d.Targets[v]; ok {
-				line += fmt.Sprintf(" (target %.1f)", t)
-			} else if t, ok := d.Targets["*"]; ok {
-				line += fmt.Sprintf(" (of the rest: %.1f)", t)
+				line += fmt.Sprintf(" (desired %.1f)", t)
 			}
 			fmt.Fprintln(w, line)
 		}

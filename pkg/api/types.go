@@ -481,7 +481,8 @@ type SpreadDistribution struct {
 	Group     string         `json:"group"`
 	Attribute string         `json:"attribute"`
 	Counts    map[string]int `json:"counts"`
-	// Targets are the desired counts per value ("*" for the rest).
+	// Targets are the desired counts per value: the target shares, the
+	// rest split over the other values, or an even split.
 	Targets map[string]float64 `json:"targets,omitempty"`
 }
 

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"fmt"
+	"math"
 	"testing"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
@@ -94,4 +95,109 @@ func BenchmarkNewState(b *testing.B) {
 	for b.Loop() {
 		NewState(nodes, allocs)
 	}
+}
+
+// variants of BenchmarkVariants, after Nomad's scheduler benchmark: one
+// group, 25 racks, constrained to 13 of them.
+var variants = []struct {
+	name string
+	mod  func(j *api.Job)
+}{
+	{"plain", func(*api.Job) {}},
+	{"spread", func(j *api.Job) {
+		j.Spreads = []*api.Spread{{Attribute: "${meta.rack}", Weight: 100}}
+	}},
+	{"spread-targets", func(j *api.Job) {
+		j.Spreads = []*api.Spread{{Attribute: "${node.datacenter}", Weight: 100, Targets: []api.SpreadTarget{
+			{Value: "dc0", Percent: 40}, {Value: "dc1", Percent: 30}, {Value: "dc2", Percent: 20}, {Value: "dc3", Percent: 10}}}}
+	}},
+	{"affinity", func(j *api.Job) {
+		j.Affinities = []*api.Affinity{{Attribute: "${node.class}", Operator: "=", Value: "fast", Weight: 50}}
+	}},
+	{"spread+affinity", func(j *api.Job) {
+		j.Spreads = []*api.Spread{{Attribute: "${meta.rack}", Weight: 100}}
+		j.Affinities = []*api.Affinity{{Attribute: "${node.class}", Operator: "=", Value: "fast", Weight: 50}}
+	}},
+}
+
+// BenchmarkVariants measures placements per second and placement quality
+// of every variant, nodes and count: spread-dev is the largest distance of
+// a value's count from its desired count (allocations), affine the share
+// of allocations on affine nodes.
+func BenchmarkVariants(b *testing.B) {
+	for _, nodes := range []int{1000, 5000, 10000} {
+		cluster := benchCluster(nodes)
+		for i, n := range cluster {
+			if i%4 == 0 {
+				n.NodeClass = "fast"
+			}
+		}
+		st := NewState(cluster, nil)
+		for _, count := range []int{300, 1200} {
+			for _, v := range variants {
+				j := benchJob("j", count)
+				j.Constraints = []*api.Constraint{{Attribute: "${meta.rack}", Operator: "regexp", Value: "^r(0[0-9]|1[0-2])$"}}
+				v.mod(j)
+				b.Run(fmt.Sprintf("%s/nodes=%d/count=%d", v.name, nodes, count), func(b *testing.B) {
+					var p *Plan
+					placed := 0
+					for b.Loop() {
+						p = Compute(&Input{Namespace: "default", JobID: j.ID, Job: j, State: st, Now: now, NewID: ids(), Config: Config{Seed: 1}})
+						if len(p.Place) != count {
+							b.Fatalf("placed %d of %d", len(p.Place), count)
+						}
+						placed += len(p.Place)
+					}
+					b.ReportMetric(float64(placed)/b.Elapsed().Seconds(), "placements/s")
+					dev, affine := quality(st, j, p)
+					if len(j.Spreads) > 0 {
+						b.ReportMetric(dev, "spread-dev")
+					}
+					if len(j.Affinities) > 0 {
+						b.ReportMetric(affine, "affine")
+					}
+				})
+			}
+		}
+	}
+}
+
+func quality(st *State, j *api.Job, p *Plan) (dev, affine float64) {
+	if len(j.Spreads) > 0 {
+		sp := j.Spreads[0]
+		want := desiredPerValue(sp, j.Groups[0].Count, feasibleValues(st, j, sp.Attribute))
+		got := map[string]int{}
+		for _, a := range p.Place {
+			v, _ := resolve(st.byID[a.NodeID].node, sp.Attribute)
+			got[v]++
+		}
+		for v, d := range want {
+			dev = max(dev, math.Abs(float64(got[v])-d))
+		}
+	}
+	for _, a := range p.Place {
+		if st.byID[a.NodeID].node.NodeClass == "fast" {
+			affine++
+		}
+	}
+	return dev, affine / float64(len(p.Place))
+}
+
+// feasibleValues are the values of an attribute among the nodes the job's
+// constraints allow, for judging the spread.
+func feasibleValues(st *State, j *api.Job, attribute string) map[string][]int {
+	m := newMatcher()
+	out := map[string][]int{}
+	for v, idxs := range st.values(attribute) {
+		for _, i := range idxs {
+			ok := true
+			for _, c := range j.Constraints {
+				ok = ok && m.match(st.nodes[i].node, c.Attribute, c.Operator, c.Value)
+			}
+			if ok {
+				out[v] = append(out[v], i)
+			}
+		}
+	}
+	return out
 }

@@ -23,18 +23,46 @@
 //
 // # Placement
 //
-// Each placement walks the nodes in a random order fixed for the
-// evaluation (from the seed), resuming where the previous placement
-// stopped, and keeps the first Limit nodes that pass every check; the best
-// scored of those wins. Checks, in order: node ready, eligible and not
-// draining; node pool; datacenter (globs); drivers present and healthy;
-// host volumes; the job's, group's and tasks' constraints; then, per
-// placement, distinct_hosts and distinct_property, cpu, cores, memory,
-// disk and ports. The static checks are cached per node for the
-// evaluation. Every rejected node is counted in the placement's metrics
-// under the check that rejected it, so a failed placement explains itself
-// ("3 nodes exhausted on memory, 2 filtered by constraint
-// ${attr.kernel.name} = windows").
+// Each placement samples nodes and keeps the first Limit (default 2) that
+// pass every check; the best scored of those wins. Checks, in order: node
+// ready, eligible and not draining; node pool; datacenter (globs); drivers
+// present and healthy; host volumes; the job's, group's and tasks'
+// constraints; then, per placement, distinct_hosts and distinct_property,
+// cores, cpu, memory, disk and ports. The static checks (all but the last
+// line) depend only on the node and the job's requirements: their results
+// are kept in the State across evaluations. Every rejected node is counted
+// in the placement's metrics under the check that rejected it, so a failed
+// placement explains itself ("3 nodes exhausted on memory, 2 filtered by
+// constraint ${attr.kernel.name} = windows").
+//
+// Which nodes are sampled:
+//
+//   - Plain groups walk all nodes in an order random for the evaluation (a
+//     random start and a random stride coprime to the number of nodes),
+//     each placement resuming where the previous one stopped.
+//   - Groups with spread blocks choose the value first: the heaviest spread
+//     block's value that is furthest below its desired count (its target
+//     share of the count; values without a target share what the targets
+//     leave; with no targets an even split over the values that have a
+//     node passing the static checks; targets that leave a rest no value
+//     can take are scaled up). Then they sample among that value's nodes
+//     (affine nodes first when the group also has affinities). A value
+//     whose nodes are all full is skipped for the rest of the evaluation.
+//     The nodes of each value come from an index of the State.
+//   - Groups with affinities sample the nodes of positive affinity first
+//     (found once per State through the values of the affinities'
+//     attributes), then the nodes of no affinity, and nodes of negative
+//     affinity only when nothing else has room.
+//
+// Scoring two random feasible nodes and keeping the better ("the power of
+// two choices") packs nearly as well as scoring all of them, at a cost
+// that does not depend on the number of nodes. Choosing a spread value
+// costs one pass over the values, and a spread
+// score one lookup in counts kept up to date as placements are made; an
+// affinity score is computed once per node and kept. Spread and affinity
+// jobs keep the plain limit — their quality comes from where the sample
+// is drawn, not from scoring more nodes — so they cost about what plain
+// jobs cost, and the cost does not grow with the cluster.
 //
 // Scoring, each part in [-1, 1], the node's score being their mean over
 // the parts that apply:
@@ -50,16 +78,14 @@
 //   - affinities: sum of the weights of the affinities the node matches,
 //     over the sum of the absolute weights.
 //   - spread: for each spread block, (desired - current) / desired for the
-//     node's attribute value, where desired is the value's share of the
-//     count (its target percentage, or an even split over the values
-//     present), weighted by the block's weight.
+//     node's attribute value, weighted by the block's weight over the sum
+//     of the weights.
 //
-// The limit keeps the cost of a placement flat as the cluster grows:
-// scoring two random feasible nodes and taking the better ("the power of
-// two choices") packs nearly as well as scoring all of them, at a cost
-// that does not depend on the number of nodes. Jobs with affinities or
-// spreads score more candidates (SpreadLimit), since their score depends
-// on which values are chosen.
+// Quality, checked by property tests on random skewed clusters: with
+// targets every value ends within max(1, ceil(1% of count)) of its desired
+// count where capacity allows; without targets, within one of an even
+// split; with room on affine nodes every allocation lands on one, and with
+// room elsewhere none lands on a node of negative affinity.
 //
 // # Preemption
 //

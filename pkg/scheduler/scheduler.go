@@ -22,10 +22,8 @@ type Config struct {
 	// nodes first).
 	Algorithm string
 	// Limit is how many feasible nodes are scored per placement (default
-	// 2); SpreadLimit the same for groups with affinities or spreads
-	// (default 32).
-	Limit       int
-	SpreadLimit int
+	// 2).
+	Limit int
 	// MinDynamicPort and MaxDynamicPort bound dynamic ports (default
 	// 20000-32000).
 	MinDynamicPort int
@@ -42,9 +40,6 @@ func (c *Config) defaults() {
 	}
 	if c.Limit <= 0 {
 		c.Limit = 2
-	}
-	if c.SpreadLimit <= 0 {
-		c.SpreadLimit = 32
 	}
 	if c.MinDynamicPort <= 0 {
 		c.MinDynamicPort = DefaultMinDynamicPort
@@ -212,17 +207,7 @@ func (p *planner) distribution() {
 					d.Counts[v]++
 				}
 			}
-			if len(sp.Targets) > 0 {
-				d.Targets = map[string]float64{}
-				sum := 0
-				for _, t := range sp.Targets {
-					d.Targets[t.Value] = float64(g.Count) * float64(t.Percent) / 100
-					sum += t.Percent
-				}
-				if sum < 100 {
-					d.Targets["*"] = float64(g.Count) * float64(100-sum) / 100
-				}
-			}
+			d.Targets = desiredPerValue(sp, g.Count, p.st.values(sp.Attribute))
 			p.plan.Distribution = append(p.plan.Distribution, d)
 		}
 	}

@@ -41,15 +41,18 @@ type selector struct {
 
 	constraints []*api.Constraint // job, group and task constraints
 	affinities  []*api.Affinity
-	static      []int8 // per node: 0 unknown, 1 feasible, -1 not
-	staticWhy   []string
+	static      *staticEntry // per-node results of the static checks, kept in the State
 
 	// Counts of this job's live and planned allocations.
 	groupOnNode map[string]int
 	jobOnNode   map[string]int
 	distinct    []*distinctProperty
 	spreads     []*spreadState
+	primary     *spreadState
 	desired     int
+
+	aff    *affinityEntry // affinity scores, kept in the State
+	affine *cursor        // walk over the nodes with a positive affinity
 }
 
 type distinctProperty struct {
@@ -62,15 +65,20 @@ type distinctProperty struct {
 type spreadState struct {
 	attribute string
 	weight    float64
-	targets   map[string]float64 // value -> desired count; nil for an even split
-	even      float64
-	counts    map[string]int
+	values    map[string][]int   // the ready nodes of each value
+	desired   map[string]float64 // desired count per value
+	counts    map[string]int     // live and planned allocations per value
+	// For the primary spread: values whose nodes are all full, and the
+	// walk over each value's nodes.
+	full    map[string]bool
+	cursors map[string]*cursor
+	affine  map[string]*cursor
 }
 
 func newSelector(p *planner, job *api.Job, g *api.TaskGroup, jobAllocs []*api.Allocation) *selector {
 	c, cfg := p.st, &p.cfg
 	s := &selector{p: p, cfg: cfg, job: job, group: g, limit: cfg.Limit,
-		static: make([]int8, len(c.nodes)), staticWhy: make([]string, len(c.nodes)),
+
 		groupOnNode: map[string]int{}, jobOnNode: map[string]int{}, desired: max(g.Count, 1)}
 	s.ask = g.GroupResources()
 	if g.EphemeralDisk != nil {
@@ -84,10 +92,8 @@ func newSelector(p *planner, job *api.Job, g *api.TaskGroup, jobAllocs []*api.Al
 		s.constraints = append(s.constraints, t.Constraints...)
 		s.affinities = append(s.affinities, t.Affinities...)
 	}
+	s.static = c.staticEntry(staticSignature(job, g, s.constraints))
 	spreads := append(append([]*api.Spread(nil), job.Spreads...), g.Spreads...)
-	if len(s.affinities) > 0 || len(spreads) > 0 {
-		s.limit = max(s.limit, cfg.SpreadLimit)
-	}
 	live := func(a *api.Allocation) bool { return a.DesiredStatus == api.AllocDesiredRun && !a.Terminal() }
 	for _, a := range jobAllocs {
 		if !live(a) {
@@ -135,46 +141,62 @@ func newSelector(p *planner, job *api.Job, g *api.TaskGroup, jobAllocs []*api.Al
 				}
 			}
 		}
-		if len(sp.Targets) > 0 {
-			st.targets = map[string]float64{}
-			sum := 0
-			for _, t := range sp.Targets {
-				st.targets[t.Value] = float64(s.desired) * float64(t.Percent) / 100
-				sum += t.Percent
-			}
-			if sum < 100 {
-				st.targets["*"] = float64(s.desired) * float64(100-sum) / 100
-			}
-		} else {
-			values := map[string]bool{}
-			for _, ns := range c.nodes {
-				if ready(ns.node) {
-					if v, ok := resolve(ns.node, sp.Attribute); ok {
-						values[v] = true
-					}
-				}
-			}
-			if len(values) > 0 {
-				st.even = float64(s.desired) / float64(len(values))
-			}
-		}
+		st.values = s.feasibleValues(sp.Attribute)
+		st.desired = desiredPerValue(sp, s.desired, st.values)
 		s.spreads = append(s.spreads, st)
 	}
+	// The heaviest spread chooses the value of each placement.
+	for _, st := range s.spreads {
+		if s.primary == nil || st.weight > s.primary.weight {
+			s.primary = st
+		}
+	}
+	if s.primary != nil {
+		s.primary.full = map[string]bool{}
+		s.primary.cursors = map[string]*cursor{}
+	}
+	if len(s.affinities) > 0 {
+		s.aff = c.affinityEntry(s.affinities)
+	}
 	return s
+}
+
+// feasibleValues indexes the nodes that pass the static checks by the
+// value of an attribute; values none of whose nodes pass are left out, so
+// that a spread is judged over the values the job can use. It is kept
+// with the static results in the State.
+func (s *selector) feasibleValues(attribute string) map[string][]int {
+	if idx, ok := s.static.values[attribute]; ok {
+		return idx
+	}
+	idx := map[string][]int{}
+	for v, nodes := range s.p.st.values(attribute) {
+		for _, i := range nodes {
+			if s.staticCheck(s.p.st.nodes[i]) == "" {
+				idx[v] = append(idx[v], i)
+			}
+		}
+	}
+	if s.static.values == nil {
+		s.static.values = map[string]map[string][]int{}
+	}
+	s.static.values[attribute] = idx
+	return idx
 }
 
 // staticCheck runs the checks that do not depend on the plan, once per
 // node, and returns the reason a node is rejected ("" if it is not).
 func (s *selector) staticCheck(ns *nodeState) string {
-	if v := s.static[ns.idx]; v != 0 {
-		return s.staticWhy[ns.idx]
+	e := s.static
+	if v := e.result[ns.idx]; v != 0 {
+		return e.why[ns.idx]
 	}
 	why := s.staticReason(ns.node)
-	s.staticWhy[ns.idx] = why
+	e.why[ns.idx] = why
 	if why == "" {
-		s.static[ns.idx] = 1
+		e.result[ns.idx] = 1
 	} else {
-		s.static[ns.idx] = -1
+		e.result[ns.idx] = -1
 	}
 	return why
 }
@@ -285,35 +307,42 @@ type candidate struct {
 }
 
 // selectNode finds a node for one allocation. avoid is a node to penalize
-// (where the allocation being replaced failed).
+// (where the allocation being replaced failed). See the package
+// documentation for the order in which nodes are sampled.
 func (s *selector) selectNode(avoid string, m *api.AllocMetric) *nodeState {
-	n := len(s.p.st.nodes)
-	if n == 0 {
+	if len(s.p.st.nodes) == 0 {
 		return nil
 	}
+	if s.primary != nil {
+		if ns := s.selectBySpread(avoid, m); ns != nil {
+			return ns
+		}
+	}
+	if len(s.affinities) > 0 {
+		if ns := s.walk(s.affineCursor(), avoid, m, nil); ns != nil {
+			return ns
+		}
+		nonNegative := func(ns *nodeState) bool { return s.affinity(ns) >= 0 }
+		if ns := s.walkAll(avoid, m, nonNegative); ns != nil {
+			return ns
+		}
+	}
+	return s.walkAll(avoid, m, nil)
+}
+
+// walkAll samples every node in the evaluation's random order, resuming
+// where the previous placement stopped.
+func (s *selector) walkAll(avoid string, m *api.AllocMetric, accept func(*nodeState) bool) *nodeState {
+	n := len(s.p.st.nodes)
 	var best *candidate
-	found := 0
-	visited := 0
+	found, visited := 0, 0
 	for ; visited < n && found < s.limit; visited++ {
 		ns := s.p.st.nodes[s.p.visit(s.offset+visited)]
-		m.NodesEvaluated++
-		if why := s.staticCheck(ns); why != "" {
-			filter(m, why)
-			continue
-		}
-		dim, why := s.fits(ns)
-		if why != "" {
-			filter(m, why)
-			continue
-		}
-		if dim != "" {
-			exhaust(m, dim)
-			continue
-		}
-		found++
-		score := s.score(ns, avoid)
-		if best == nil || score > best.score {
-			best = &candidate{ns: ns, score: score}
+		if c := s.consider(ns, avoid, m, accept); c != nil {
+			found++
+			if best == nil || c.score > best.score {
+				best = c
+			}
 		}
 	}
 	s.offset = (s.offset + visited) % n
@@ -321,6 +350,51 @@ func (s *selector) selectNode(avoid string, m *api.AllocMetric) *nodeState {
 		return nil
 	}
 	return best.ns
+}
+
+// walk samples the nodes of a cursor until limit feasible ones are found
+// or all were seen once.
+func (s *selector) walk(cur *cursor, avoid string, m *api.AllocMetric, accept func(*nodeState) bool) *nodeState {
+	if cur == nil || len(cur.nodes) == 0 {
+		return nil
+	}
+	var best *candidate
+	found := 0
+	for i := 0; i < len(cur.nodes) && found < s.limit; i++ {
+		ns := s.p.st.nodes[cur.next()]
+		if c := s.consider(ns, avoid, m, accept); c != nil {
+			found++
+			if best == nil || c.score > best.score {
+				best = c
+			}
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	return best.ns
+}
+
+// consider runs every check on a node and scores it if it passes.
+func (s *selector) consider(ns *nodeState, avoid string, m *api.AllocMetric, accept func(*nodeState) bool) *candidate {
+	m.NodesEvaluated++
+	if why := s.staticCheck(ns); why != "" {
+		filter(m, why)
+		return nil
+	}
+	if accept != nil && !accept(ns) {
+		return nil
+	}
+	dim, why := s.fits(ns)
+	if why != "" {
+		filter(m, why)
+		return nil
+	}
+	if dim != "" {
+		exhaust(m, dim)
+		return nil
+	}
+	return &candidate{ns: ns, score: s.score(ns, avoid)}
 }
 
 func filter(m *api.AllocMetric, why string) {
@@ -362,18 +436,8 @@ func (s *selector) score(ns *nodeState, avoid string) float64 {
 		parts++
 	}
 	if len(s.affinities) > 0 {
-		var got, total float64
-		for _, a := range s.affinities {
-			w := float64(a.Weight)
-			total += math.Abs(w)
-			if s.p.st.match.match(ns.node, a.Attribute, a.Operator, a.Value) {
-				got += w
-			}
-		}
-		if total > 0 {
-			sum += got / total
-			parts++
-		}
+		sum += s.affinity(ns)
+		parts++
 	}
 	if len(s.spreads) > 0 {
 		var got, weights float64
@@ -387,22 +451,14 @@ func (s *selector) score(ns *nodeState, avoid string) float64 {
 	return sum / float64(parts)
 }
 
-// boost is the spread score of a node's attribute value.
+// boost is the spread score of a node's attribute value: how far the
+// value is below its desired count, relative to it.
 func (sp *spreadState) boost(n *api.Node) float64 {
 	v, ok := resolve(n, sp.attribute)
 	if !ok {
 		return -1
 	}
-	var desired float64
-	if sp.targets != nil {
-		d, named := sp.targets[v]
-		if !named {
-			d = sp.targets["*"]
-		}
-		desired = d
-	} else {
-		desired = sp.even
-	}
+	desired := sp.desired[v]
 	if desired <= 0 {
 		return -1
 	}

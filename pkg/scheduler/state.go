@@ -1,6 +1,8 @@
 package scheduler
 
 import (
+	"encoding/json"
+	"math"
 	"math/rand/v2"
 	"sort"
 	"strconv"
@@ -19,6 +21,82 @@ type State struct {
 	byID  map[string]*nodeState
 	byJob map[string][]*api.Allocation // "namespace/job"
 	match *matcher
+	// valueIdx indexes ready nodes by attribute value, per attribute.
+	valueIdx map[string]map[string][]int
+	// static and aff keep per-node results that depend only on the
+	// node and the job's requirements, across evaluations.
+	static map[string]*staticEntry
+	aff    map[string]*affinityEntry
+}
+
+// staticEntry holds the static checks of one set of requirements.
+type staticEntry struct {
+	result []int8 // 0 unknown, 1 feasible, -1 not
+	why    []string
+	// values are the values of an attribute that have at least one
+	// node passing the checks, per attribute.
+	values map[string]map[string][]int
+}
+
+// affinityEntry holds the affinity scores of one set of affinities.
+type affinityEntry struct {
+	scores []float64 // NaN until computed
+	affine []int     // nodes with a positive score, once listed
+	listed bool
+	// byValue lists the nodes with a positive score among the feasible
+	// nodes of a spread value ("attribute=value").
+	byValue map[string][]int
+}
+
+// staticSignature names the requirements the static checks look at.
+func staticSignature(job *api.Job, g *api.TaskGroup, constraints []*api.Constraint) string {
+	type sig struct {
+		Pool        string
+		DCs         []string
+		Drivers     []string
+		Volumes     map[string]*api.VolumeRequest
+		Constraints []*api.Constraint
+	}
+	x := sig{Pool: job.NodePool, DCs: job.Datacenters, Volumes: g.Volumes}
+	for _, t := range g.Tasks {
+		x.Drivers = append(x.Drivers, t.Driver)
+	}
+	for _, c := range constraints {
+		if c.Operator != api.ConstraintDistinctHosts && c.Operator != api.ConstraintDistinctProperty {
+			x.Constraints = append(x.Constraints, c)
+		}
+	}
+	b, _ := json.Marshal(x)
+	return string(b)
+}
+
+func (st *State) staticEntry(key string) *staticEntry {
+	if e := st.static[key]; e != nil {
+		return e
+	}
+	if st.static == nil {
+		st.static = map[string]*staticEntry{}
+	}
+	e := &staticEntry{result: make([]int8, len(st.nodes)), why: make([]string, len(st.nodes))}
+	st.static[key] = e
+	return e
+}
+
+func (st *State) affinityEntry(affs []*api.Affinity) *affinityEntry {
+	b, _ := json.Marshal(affs)
+	key := string(b)
+	if e := st.aff[key]; e != nil {
+		return e
+	}
+	if st.aff == nil {
+		st.aff = map[string]*affinityEntry{}
+	}
+	e := &affinityEntry{scores: make([]float64, len(st.nodes))}
+	for i := range e.scores {
+		e.scores[i] = math.NaN()
+	}
+	st.aff[key] = e
+	return e
 }
 
 // nodeState is a node and what its live allocations use.
