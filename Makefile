@@ -18,7 +18,7 @@ dev: build
 
 ## test: install missing test dependencies, vet, run every test with -race, fuzz the job parser
 test: test-deps vet fmt-check
-	$(GO) test -race -count=1 -timeout 25m ./...
+	NOMADIC_REQUIRE_CONTAINERD=1 $(GO) test -race -count=1 -timeout 25m ./...
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./pkg/jobspec
 
 FUZZTIME ?= 60s

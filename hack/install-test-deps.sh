@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
 # Installs what the tests need and the machine lacks, from Debian packages:
-# etcd (the e2e tests run Debian's etcd as an external cluster).
+# etcd (the e2e tests run Debian's etcd as an external cluster); containerd
+# and runc (the containerd driver's tests start a private containerd);
+# busybox-static (the tests build their container image from it); the CNI
+# plugins and iptables (bridge networking).
 set -euo pipefail
 
 need=()
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
+command -v containerd >/dev/null 2>&1 || need+=(containerd)
+command -v runc >/dev/null 2>&1 || need+=(runc)
+[ -x /bin/busybox ] || need+=(busybox-static)
+[ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
+command -v iptables >/dev/null 2>&1 || need+=(iptables)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -277,11 +277,15 @@ func (r *allocRunner) startOrRecover(ctx context.Context, job *api.Job, g *api.T
 	r.mu.Unlock()
 	cfg := &driver.TaskConfig{
 		AllocID:    alloc.ID,
+		JobID:      alloc.JobID,
+		JobVersion: alloc.JobVersion,
 		TaskName:   t.Name,
 		Config:     t.Config,
 		Env:        taskEnv(r.a, job, g, t, alloc, allocDir, taskDir),
 		Resources:  *t.Resources,
+		User:       t.User,
 		Dir:        taskDir,
+		AllocDir:   filepath.Join(allocDir, "alloc"),
 		StdoutPath: filepath.Join(logDir, t.Name+".stdout.0"),
 		StderrPath: filepath.Join(logDir, t.Name+".stderr.0"),
 	}
@@ -447,7 +451,7 @@ func (r *allocRunner) writeStatus(ctx context.Context) {
 // taskEnv builds a task's environment: the agent's own, the runtime
 // variables Nomad tasks expect, then the task's env block.
 func taskEnv(a *Agent, job *api.Job, g *api.TaskGroup, t *api.Task, alloc *api.Allocation, allocDir, taskDir string) []string {
-	env := os.Environ()
+	var env []string
 	vars := map[string]string{
 		"NOMAD_ALLOC_ID":       alloc.ID,
 		"NOMAD_SHORT_ALLOC_ID": api.ShortID(alloc.ID),

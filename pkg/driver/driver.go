@@ -18,17 +18,28 @@ var ErrTaskGone = errors.New("task is gone")
 
 // TaskConfig is what a driver needs to start one task.
 type TaskConfig struct {
-	AllocID   string
-	TaskName  string
-	Config    map[string]any
+	AllocID    string
+	JobID      string
+	JobVersion uint64
+	TaskName   string
+	Config     map[string]any
+	// Env is the task's own environment: Nomad's runtime variables and
+	// the task's env block. raw_exec adds the agent's environment.
 	Env       []string
 	Resources api.Resources
-	// Dir is the task's working directory inside the allocation
-	// directory.
-	Dir string
+	User      string
+	// Dir is the task's directory inside the allocation directory; its
+	// local/ and secrets/ subdirectories and AllocDir (shared by the
+	// group's tasks) are mounted into isolated tasks as /local, /secrets
+	// and /alloc.
+	Dir      string
+	AllocDir string
 	// StdoutPath and StderrPath are the files the task's output goes to.
 	StdoutPath string
 	StderrPath string
+	// NetNS is the path of the allocation's network namespace, or "" for
+	// the host's network.
+	NetNS string
 }
 
 // ExitResult is how a task ended.
@@ -38,7 +49,10 @@ type ExitResult struct {
 	// Unknown is set when the exit code could not be observed, as for a
 	// task re-attached after an agent restart.
 	Unknown bool
-	Err     error
+	// OOMKilled is set when the kernel killed the task for exceeding its
+	// memory limit.
+	OOMKilled bool
+	Err       error
 }
 
 // Successful reports whether the task ended well.

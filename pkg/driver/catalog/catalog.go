@@ -9,12 +9,14 @@ import (
 	"strings"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/driver/containerd"
 	"github.com/nomadic-project/nomadic/pkg/driver/rawexec"
 )
 
 // validators check a driver's config block, by driver name.
 var validators = map[string]func(map[string]any) error{
-	rawexec.Name: (&rawexec.Driver{}).Validate,
+	rawexec.Name:    (&rawexec.Driver{}).Validate,
+	containerd.Name: (&containerd.Driver{}).Validate,
 }
 
 // Register adds a driver's config check under its name. Drivers built into

@@ -101,7 +101,7 @@ func (d *Driver) Start(_ context.Context, tc *driver.TaskConfig) (driver.Handle,
 	}
 	path := c.Command
 	if !strings.Contains(path, "/") {
-		if path, err = lookPath(c.Command, tc.Env); err != nil {
+		if path, err = lookPath(c.Command, append(os.Environ(), tc.Env...)); err != nil {
 			return nil, err
 		}
 	}
@@ -116,7 +116,7 @@ func (d *Driver) Start(_ context.Context, tc *driver.TaskConfig) (driver.Handle,
 	}
 	defer stderr.Close()
 	cmd := exec.Command(path, c.Args...)
-	cmd.Env = tc.Env
+	cmd.Env = append(os.Environ(), tc.Env...)
 	cmd.Dir = tc.Dir
 	cmd.Stdout = stdout
 	cmd.Stderr = stderr

@@ -1,0 +1,560 @@
+// Package containerd runs tasks as containers through containerd, in a
+// namespace of nomadic's own. Containers carry the allocation, task and job
+// version in labels, so that an agent that restarts finds them again from
+// containerd alone; output goes to log files written shim-side, so the
+// agent is never in a container's output path.
+package containerd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/containerd/containerd"
+	apievents "github.com/containerd/containerd/api/events"
+	"github.com/containerd/containerd/cio"
+	"github.com/containerd/containerd/errdefs"
+	"github.com/containerd/containerd/namespaces"
+	"github.com/containerd/containerd/oci"
+	"github.com/containerd/typeurl/v2"
+	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/driver"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Name is the driver's name in job files.
+const Name = "containerd"
+
+// DefaultNamespace is the containerd namespace of nomadic's containers.
+const DefaultNamespace = "nomadic"
+
+// Labels put on every container.
+const (
+	LabelAlloc      = "nomadic.alloc_id"
+	LabelTask       = "nomadic.task"
+	LabelJob        = "nomadic.job_id"
+	LabelJobVersion = "nomadic.job_version"
+)
+
+// Driver is the containerd driver.
+type Driver struct {
+	// Address is containerd's socket.
+	Address string
+	// Namespace is the containerd namespace (default "nomadic").
+	Namespace string
+
+	mu     sync.Mutex
+	client *containerd.Client
+}
+
+// Name returns "containerd".
+func (d *Driver) Name() string { return Name }
+
+func (d *Driver) ns(ctx context.Context) context.Context {
+	n := d.Namespace
+	if n == "" {
+		n = DefaultNamespace
+	}
+	return namespaces.WithNamespace(ctx, n)
+}
+
+func (d *Driver) connect() (*containerd.Client, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.client != nil {
+		return d.client, nil
+	}
+	if d.Address == "" {
+		return nil, errors.New("no containerd socket configured")
+	}
+	c, err := containerd.New(d.Address, containerd.WithTimeout(5*time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("connecting to containerd at %s: %w", d.Address, err)
+	}
+	d.client = c
+	return c, nil
+}
+
+// Close closes the connection to containerd.
+func (d *Driver) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.client == nil {
+		return nil
+	}
+	err := d.client.Close()
+	d.client = nil
+	return err
+}
+
+// Fingerprint reports the driver healthy when containerd answers.
+func (d *Driver) Fingerprint(ctx context.Context) *api.DriverInfo {
+	if d.Address == "" {
+		return &api.DriverInfo{Detected: false, Healthy: false, Reason: "no containerd socket configured (-containerd-address)"}
+	}
+	if _, err := os.Stat(d.Address); err != nil {
+		return &api.DriverInfo{Detected: false, Healthy: false, Reason: fmt.Sprintf("containerd socket %s: %v", d.Address, err)}
+	}
+	c, err := d.connect()
+	if err != nil {
+		return &api.DriverInfo{Detected: true, Healthy: false, Reason: err.Error()}
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if ok, err := c.IsServing(cctx); err != nil || !ok {
+		return &api.DriverInfo{Detected: true, Healthy: false, Reason: fmt.Sprintf("containerd is not serving: %v", err)}
+	}
+	return &api.DriverInfo{Detected: true, Healthy: true}
+}
+
+// config is a task's containerd configuration.
+type config struct {
+	Image        string
+	ImageArchive string
+	Command      string
+	Args         []string
+	Entrypoint   []string
+	WorkingDir   string
+	PidsLimit    int64
+}
+
+func strList(v any, name string) ([]string, error) {
+	list, ok := v.([]any)
+	if !ok {
+		return nil, fmt.Errorf("config.%s must be a list of strings", name)
+	}
+	out := make([]string, 0, len(list))
+	for _, x := range list {
+		switch s := x.(type) {
+		case string:
+			out = append(out, s)
+		case float64:
+			out = append(out, strconv.FormatFloat(s, 'f', -1, 64))
+		default:
+			return nil, fmt.Errorf("config.%s must be a list of strings", name)
+		}
+	}
+	return out, nil
+}
+
+func parseConfig(c map[string]any) (*config, error) {
+	var out config
+	for k, v := range c {
+		var err error
+		switch k {
+		case "image", "image_archive", "command", "working_dir":
+			s, ok := v.(string)
+			if !ok {
+				return nil, fmt.Errorf("config.%s must be a string", k)
+			}
+			switch k {
+			case "image":
+				out.Image = s
+			case "image_archive":
+				out.ImageArchive = s
+			case "command":
+				out.Command = s
+			case "working_dir":
+				out.WorkingDir = s
+			}
+		case "args":
+			out.Args, err = strList(v, k)
+		case "entrypoint":
+			out.Entrypoint, err = strList(v, k)
+		case "pids_limit":
+			n, ok := v.(float64)
+			if !ok || n < 0 {
+				return nil, fmt.Errorf("config.pids_limit must be a positive number")
+			}
+			out.PidsLimit = int64(n)
+		default:
+			return nil, fmt.Errorf("config.%s is not an option of the containerd driver (image, image_archive, command, args, entrypoint, working_dir, pids_limit)", k)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if out.Image == "" {
+		return nil, errors.New("config.image is required by the containerd driver")
+	}
+	return &out, nil
+}
+
+// Validate checks a containerd configuration.
+func (d *Driver) Validate(c map[string]any) error {
+	_, err := parseConfig(c)
+	return err
+}
+
+// containerID names a task's container.
+func containerID(alloc, task string) string { return alloc + "-" + task }
+
+// Start pulls or imports the image, creates the container and starts its
+// task.
+func (d *Driver) Start(ctx context.Context, tc *driver.TaskConfig) (driver.Handle, error) {
+	cfg, err := parseConfig(tc.Config)
+	if err != nil {
+		return nil, err
+	}
+	c, err := d.connect()
+	if err != nil {
+		return nil, err
+	}
+	ctx = d.ns(ctx)
+	image, err := d.image(ctx, c, cfg)
+	if err != nil {
+		return nil, err
+	}
+	id := containerID(tc.AllocID, tc.TaskName)
+	// A container left over from an earlier attempt of this task is
+	// removed first.
+	if old, err := c.LoadContainer(ctx, id); err == nil {
+		d.remove(ctx, old)
+	}
+	opts := []oci.SpecOpts{oci.WithImageConfig(image), oci.WithEnv(containerEnv(tc.Env))}
+	switch {
+	case len(cfg.Entrypoint) > 0:
+		opts = append(opts, oci.WithProcessArgs(append(append([]string{}, cfg.Entrypoint...), argsOf(cfg)...)...))
+	case cfg.Command != "":
+		opts = append(opts, oci.WithProcessArgs(argsOf(cfg)...))
+	case len(cfg.Args) > 0:
+		opts = append(opts, oci.WithProcessArgs(cfg.Args...))
+	}
+	if cfg.WorkingDir != "" {
+		opts = append(opts, oci.WithProcessCwd(cfg.WorkingDir))
+	}
+	if tc.User != "" {
+		opts = append(opts, oci.WithUser(tc.User))
+	}
+	mem := tc.Resources.MemoryMB
+	if tc.Resources.MemoryMax > mem {
+		mem = tc.Resources.MemoryMax
+	}
+	if mem > 0 {
+		opts = append(opts, oci.WithMemoryLimit(uint64(mem)<<20))
+	}
+	if tc.Resources.CPU > 0 {
+		opts = append(opts, oci.WithCPUShares(uint64(max(tc.Resources.CPU, 2))))
+	}
+	if cfg.PidsLimit > 0 {
+		opts = append(opts, oci.WithPidsLimit(cfg.PidsLimit))
+	}
+	opts = append(opts, oci.WithMounts(taskMounts(tc)))
+	if tc.NetNS != "" {
+		opts = append(opts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: tc.NetNS}),
+			oci.WithHostHostsFile, oci.WithHostResolvconf)
+	} else {
+		opts = append(opts, oci.WithHostNamespace(specs.NetworkNamespace), oci.WithHostHostsFile, oci.WithHostResolvconf)
+	}
+	labels := map[string]string{
+		LabelAlloc: tc.AllocID, LabelTask: tc.TaskName, LabelJob: tc.JobID, LabelJobVersion: strconv.FormatUint(tc.JobVersion, 10),
+	}
+	container, err := c.NewContainer(ctx, id,
+		containerd.WithImage(image),
+		containerd.WithNewSnapshot(id+"-snapshot", image),
+		containerd.WithNewSpec(opts...),
+		containerd.WithContainerLabels(labels),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("creating container: %w", err)
+	}
+	// The shim writes the task's output straight to the log file.
+	task, err := container.NewTask(ctx, cio.LogFile(tc.StdoutPath))
+	if err != nil {
+		d.remove(ctx, container)
+		return nil, fmt.Errorf("creating task: %w", err)
+	}
+	h := d.newHandle(ctx, container, task)
+	if err := h.arm(ctx); err != nil {
+		d.remove(ctx, container)
+		return nil, err
+	}
+	if err := task.Start(ctx); err != nil {
+		d.remove(ctx, container)
+		return nil, fmt.Errorf("starting task: %w", err)
+	}
+	return h, nil
+}
+
+func argsOf(cfg *config) []string {
+	if cfg.Command == "" {
+		return cfg.Args
+	}
+	return append([]string{cfg.Command}, cfg.Args...)
+}
+
+// containerEnv rewrites the allocation directory variables to where the
+// directories are mounted inside the container.
+func containerEnv(env []string) []string {
+	out := make([]string, 0, len(env))
+	inside := map[string]string{"NOMAD_ALLOC_DIR": "/alloc", "NOMAD_TASK_DIR": "/local", "NOMAD_SECRETS_DIR": "/secrets"}
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		if v, ok := inside[k]; ok {
+			kv = k + "=" + v
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+func taskMounts(tc *driver.TaskConfig) []specs.Mount {
+	var out []specs.Mount
+	bind := func(src, dst string) {
+		if src == "" {
+			return
+		}
+		out = append(out, specs.Mount{Type: "bind", Source: src, Destination: dst, Options: []string{"rbind", "rw"}})
+	}
+	bind(tc.AllocDir, "/alloc")
+	if tc.Dir != "" {
+		bind(filepath.Join(tc.Dir, "local"), "/local")
+		bind(filepath.Join(tc.Dir, "secrets"), "/secrets")
+	}
+	return out
+}
+
+// image returns the task's image: imported from an OCI archive when one is
+// given, else pulled unless it is already present. Pulls and imports run
+// under a containerd lease, so its garbage collector cannot remove content
+// half-written.
+func (d *Driver) image(ctx context.Context, c *containerd.Client, cfg *config) (containerd.Image, error) {
+	if img, err := c.GetImage(ctx, cfg.Image); err == nil {
+		return img, unpack(ctx, img)
+	}
+	ctx, done, err := c.WithLease(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("taking a containerd lease: %w", err)
+	}
+	defer func() { _ = done(context.WithoutCancel(ctx)) }()
+	if cfg.ImageArchive != "" {
+		f, err := os.Open(cfg.ImageArchive)
+		if err != nil {
+			return nil, fmt.Errorf("opening image archive: %w", err)
+		}
+		defer f.Close()
+		if _, err := c.Import(ctx, f); err != nil {
+			return nil, fmt.Errorf("importing image archive %s: %w", cfg.ImageArchive, err)
+		}
+		img, err := c.GetImage(ctx, cfg.Image)
+		if err != nil {
+			return nil, fmt.Errorf("image archive %s has no image %q: %w", cfg.ImageArchive, cfg.Image, err)
+		}
+		return img, unpack(ctx, img)
+	}
+	img, err := c.Pull(ctx, cfg.Image, containerd.WithPullUnpack)
+	if err != nil {
+		return nil, fmt.Errorf("pulling image %s: %w", cfg.Image, err)
+	}
+	return img, nil
+}
+
+func unpack(ctx context.Context, img containerd.Image) error {
+	ok, err := img.IsUnpacked(ctx, containerd.DefaultSnapshotter)
+	if err != nil || ok {
+		return err
+	}
+	if err := img.Unpack(ctx, containerd.DefaultSnapshotter); err != nil {
+		return fmt.Errorf("unpacking image %s: %w", img.Name(), err)
+	}
+	return nil
+}
+
+// remove deletes a container's task and the container with its snapshot.
+func (d *Driver) remove(ctx context.Context, container containerd.Container) {
+	ctx = context.WithoutCancel(ctx)
+	if task, err := container.Task(ctx, nil); err == nil {
+		_ = task.Kill(ctx, syscall.SIGKILL)
+		st, _ := task.Wait(ctx)
+		select {
+		case <-st:
+		case <-time.After(5 * time.Second):
+		}
+		_, _ = task.Delete(ctx, containerd.WithProcessKill)
+	}
+	_ = container.Delete(ctx, containerd.WithSnapshotCleanup)
+}
+
+// Recover finds a task's container after an agent restart. A container
+// whose task is gone or stopped is reported as such: it ended while the
+// agent was away.
+func (d *Driver) Recover(ctx context.Context, state map[string]string) (driver.Handle, error) {
+	id := state["container_id"]
+	if id == "" {
+		return nil, driver.ErrTaskGone
+	}
+	c, err := d.connect()
+	if err != nil {
+		return nil, err
+	}
+	ctx = d.ns(ctx)
+	container, err := c.LoadContainer(ctx, id)
+	if errdefs.IsNotFound(err) {
+		return nil, driver.ErrTaskGone
+	} else if err != nil {
+		return nil, fmt.Errorf("loading container %s: %w", id, err)
+	}
+	task, err := container.Task(ctx, nil)
+	if errdefs.IsNotFound(err) {
+		d.remove(ctx, container)
+		return nil, driver.ErrTaskGone
+	} else if err != nil {
+		return nil, fmt.Errorf("loading task of %s: %w", id, err)
+	}
+	h := d.newHandle(ctx, container, task)
+	if err := h.arm(ctx); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+type handle struct {
+	d         *Driver
+	container containerd.Container
+	task      containerd.Task
+	pid       int
+
+	once   sync.Once
+	done   chan struct{}
+	result *driver.ExitResult
+	oom    chan struct{}
+	cancel context.CancelFunc
+}
+
+func (d *Driver) newHandle(ctx context.Context, container containerd.Container, task containerd.Task) *handle {
+	return &handle{d: d, container: container, task: task, pid: int(task.Pid()), done: make(chan struct{}), oom: make(chan struct{})}
+}
+
+// arm waits for the task's exit and listens for its OOM event. It must be
+// called before the task starts, so that a quick exit is not missed.
+func (h *handle) arm(ctx context.Context) error {
+	bg, cancel := context.WithCancel(h.d.ns(context.WithoutCancel(ctx)))
+	h.cancel = cancel
+	exitCh, err := h.task.Wait(bg)
+	if err != nil {
+		cancel()
+		return fmt.Errorf("waiting for task: %w", err)
+	}
+	c, _ := h.d.connect()
+	events, errs := c.Subscribe(bg, fmt.Sprintf(`topic=="/tasks/oom",event.container_id==%q`, h.container.ID()))
+	go func() {
+		for {
+			select {
+			case ev := <-events:
+				if ev == nil {
+					return
+				}
+				if v, err := typeurl.UnmarshalAny(ev.Event); err == nil {
+					if _, ok := v.(*apievents.TaskOOM); ok {
+						select {
+						case <-h.oom:
+						default:
+							close(h.oom)
+						}
+					}
+				}
+			case <-errs:
+				return
+			case <-bg.Done():
+				return
+			}
+		}
+	}()
+	go func() {
+		st, ok := <-exitCh
+		res := &driver.ExitResult{}
+		if !ok {
+			res.Unknown = true
+		} else {
+			code, _, err := st.Result()
+			res.ExitCode = int(code)
+			res.Err = err
+			if code > 128 && code < 160 {
+				res.Signal = int(code) - 128
+			}
+		}
+		// An OOM kill is reported by its event, which may trail the exit.
+		select {
+		case <-h.oom:
+			res.OOMKilled = true
+		case <-time.After(200 * time.Millisecond):
+		}
+		h.finish(res)
+	}()
+	return nil
+}
+
+func (h *handle) finish(r *driver.ExitResult) {
+	h.once.Do(func() {
+		// The container goes before the exit is reported, so that whoever
+		// sees the exit finds it gone.
+		ctx := h.d.ns(context.Background())
+		_, _ = h.task.Delete(ctx)
+		_ = h.container.Delete(ctx, containerd.WithSnapshotCleanup)
+		h.cancel()
+		h.result = r
+		close(h.done)
+	})
+}
+
+func (h *handle) PID() int { return h.pid }
+
+func (h *handle) State() map[string]string {
+	return map[string]string{"container_id": h.container.ID()}
+}
+
+func (h *handle) Wait(ctx context.Context) (*driver.ExitResult, error) {
+	select {
+	case <-h.done:
+		return h.result, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (h *handle) Signal(sig os.Signal) error {
+	s, ok := sig.(syscall.Signal)
+	if !ok {
+		return fmt.Errorf("unsupported signal %v", sig)
+	}
+	err := h.task.Kill(h.d.ns(context.Background()), s, containerd.WithKillAll)
+	if err != nil && !errdefs.IsNotFound(err) {
+		return err
+	}
+	return nil
+}
+
+func (h *handle) Stop(ctx context.Context, sig os.Signal, timeout time.Duration) error {
+	select {
+	case <-h.done:
+		return nil
+	default:
+	}
+	if err := h.Signal(sig); err != nil {
+		return err
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-h.done:
+		return nil
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	if err := h.Signal(syscall.SIGKILL); err != nil {
+		return err
+	}
+	select {
+	case <-h.done:
+	case <-time.After(10 * time.Second):
+		return fmt.Errorf("container %s did not exit after SIGKILL", h.container.ID())
+	}
+	return nil
+}
