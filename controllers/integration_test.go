@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -272,12 +273,14 @@ func TestFailedAllocationIsRescheduledPerPolicy(t *testing.T) {
 	ctx := context.Background()
 	j := shJob("flaky", "exit 3", 1, func(j *api.Job) {
 		j.Groups[0].Reschedule = &api.ReschedulePolicy{Attempts: 1, Interval: api.Duration(time.Hour), Delay: api.Duration(time.Second), DelayFunction: "constant"}
+		j.Groups[0].Restart = &api.RestartPolicy{Attempts: 1, Interval: api.Duration(time.Minute), Delay: api.Duration(200 * time.Millisecond), Mode: "fail"}
 	})
 	if _, err := c.store.RegisterJob(ctx, j, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	// The first fails, is replaced after its 1s delay, the replacement
-	// fails, and the single attempt is used up: two allocations in all.
+	// The first fails (after one restart in place), is replaced after its
+	// 1s delay, the replacement fails too, and the single reschedule
+	// attempt is used up: two allocations in all.
 	testutil.Eventually(t, 30*time.Second, func() (bool, string) {
 		all := c.allocs("flaky")
 		failed := 0
@@ -295,6 +298,12 @@ func TestFailedAllocationIsRescheduledPerPolicy(t *testing.T) {
 	}
 	if second.PreviousAllocation != first.ID || first.NextAllocation != second.ID || len(second.RescheduleTracker) != 1 {
 		t.Fatalf("reschedule chain: %+v / %+v", first, second)
+	}
+	// Each was restarted in place once before failing for good.
+	for _, a := range all {
+		if ts := a.Status.Tasks["t"]; ts.Restarts != 1 || !ts.Failed || *ts.ExitCode != 3 {
+			t.Fatalf("task state of %s: %+v", a.Name, ts)
+		}
 	}
 	time.Sleep(2 * time.Second)
 	if n := len(c.allocs("flaky")); n != 2 {
@@ -362,4 +371,45 @@ func TestRollingUpdateReplacesOneAtATime(t *testing.T) {
 		t.Fatalf("%d replacements were pending at once with max_parallel 1", maxPending)
 	}
 	c.waitStatus("roll", api.AllocClientRunning, 3)
+}
+
+func TestLifecycleHooksRunInOrderAndTheLeaderEndsTheGroup(t *testing.T) {
+	c := newCluster(t)
+	agent, _ := c.agent("n1", true)
+	ctx := context.Background()
+	task := func(name, hook string, sidecar, leader bool, script string) *api.Task {
+		t := &api.Task{Name: name, Driver: "raw_exec", Leader: leader,
+			Config:    map[string]any{"command": "sh", "args": []any{"-c", script}},
+			Resources: &api.Resources{CPU: 10, MemoryMB: 10}, KillTimeout: api.Duration(time.Second)}
+		if hook != "" {
+			t.Lifecycle = &api.Lifecycle{Hook: hook, Sidecar: sidecar}
+		}
+		return t
+	}
+	log := `echo $NOMAD_TASK_NAME >> $NOMAD_ALLOC_DIR/order`
+	j := &api.Job{ID: "hooks", Type: api.JobTypeBatch, Groups: []*api.TaskGroup{{Name: "g", Count: 1, Tasks: []*api.Task{
+		task("setup", "prestart", false, false, log+"; sleep 0.3"),
+		task("proxy", "prestart", true, false, "sleep 60"),
+		task("main", "", false, true, "sleep 0.5; "+log),
+		task("other", "", false, false, "sleep 60"),
+		task("announce", "poststart", false, false, log),
+		task("cleanup", "poststop", false, false, log),
+	}}}}
+	j.Canonicalize()
+	if _, err := c.store.RegisterJob(ctx, j, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	done := c.waitStatus("hooks", api.AllocClientComplete, 1)
+	b, err := os.ReadFile(filepath.Join(agent.AllocDir(done[0].ID), "alloc", "order"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Fields(string(b)); strings.Join(got, ",") != "setup,announce,main,cleanup" {
+		t.Fatalf("order of tasks: %v", got)
+	}
+	for name, ts := range done[0].Status.Tasks {
+		if ts.State != api.TaskStateDead || ts.Failed {
+			t.Errorf("task %s: %+v", name, ts)
+		}
+	}
 }

@@ -312,3 +312,8 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-t.C:
 	}
 }
+
+// AllocDir is the directory of an allocation on this node.
+func (a *Agent) AllocDir(allocID string) string {
+	return filepath.Join(a.cfg.DataDir, "alloc", allocID)
+}

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
@@ -127,53 +126,7 @@ func (r *allocRunner) run() {
 		return
 	}
 
-	var wg sync.WaitGroup
-	failed := make(chan struct{}, len(group.Tasks))
-	for _, t := range group.Tasks {
-		h, err := r.startOrRecover(ctx, job, group, t)
-		if err != nil {
-			log.Warn("task failed to start", "task", t.Name, "err", err)
-			failed <- struct{}{}
-			break
-		}
-		if h == nil {
-			continue // already dead
-		}
-		wg.Add(1)
-		go func(t *api.Task, h driver.Handle) {
-			defer wg.Done()
-			res, err := h.Wait(ctx)
-			if err != nil {
-				return // detached
-			}
-			if r.taskExited(t, res) {
-				failed <- struct{}{}
-			}
-			r.refreshClientStatus()
-			r.writeStatus(ctx)
-		}(t, h)
-	}
-	r.refreshClientStatus()
-	r.writeStatus(ctx)
-
-	allDone := make(chan struct{})
-	go func() {
-		wg.Wait()
-		close(allDone)
-	}()
-	select {
-	case <-allDone:
-	case <-failed:
-		log.Info("a task failed; stopping the others")
-		r.killAll(ctx, group, "sibling task failed")
-		<-allDone
-	case <-r.stopCh:
-		r.killAll(ctx, group, "allocation stopped")
-		<-allDone
-	case <-r.detachCh:
-		<-allDone
-		return
-	}
+	r.runTasks(ctx, job, group)
 	if r.detached() {
 		return
 	}
@@ -314,15 +267,20 @@ func (r *allocRunner) failTask(ts *api.TaskState, err error) error {
 	return err
 }
 
-// taskExited records a task's end and reports whether it failed.
-func (r *allocRunner) taskExited(t *api.Task, res *driver.ExitResult) bool {
+// taskExited records a task's end and reports whether it failed. Whether
+// the task is failed for good is for its runner to decide (it may be
+// restarted), so the state's Failed flag is left alone.
+func (r *allocRunner) taskExited(t *api.Task, res *driver.ExitResult, killed bool) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	ts := r.status.Tasks[t.Name]
 	ts.State = api.TaskStateDead
 	ts.FinishedAt = time.Now().UTC()
 	ts.Handle = nil
-	killed := r.stopping()
+	killed = killed || r.stopping()
+	if res.OOMKilled {
+		r.event(ts, "OOM Killed", fmt.Sprintf("the task exceeded its memory limit of %d MiB", max(t.Resources.MemoryMB, t.Resources.MemoryMax)))
+	}
 	switch {
 	case res.Unknown:
 		r.event(ts, "Terminated", "task exited; exit code unknown (re-attached after an agent restart)")
@@ -337,35 +295,9 @@ func (r *allocRunner) taskExited(t *api.Task, res *driver.ExitResult) bool {
 			msg += ": " + res.Err.Error()
 		}
 		r.event(ts, "Terminated", msg)
-		ts.Failed = !res.Successful() && !killed
+		return !res.Successful() && !killed
 	}
-	return ts.Failed
-}
-
-// killAll stops every running task with its kill timeout.
-func (r *allocRunner) killAll(ctx context.Context, g *api.TaskGroup, why string) {
-	var wg sync.WaitGroup
-	for _, t := range g.Tasks {
-		r.mu.Lock()
-		h := r.handles[t.Name]
-		ts := r.status.Tasks[t.Name]
-		if h != nil && ts != nil && ts.State == api.TaskStateRunning {
-			r.event(ts, "Killing", why)
-		}
-		r.mu.Unlock()
-		if h == nil {
-			continue
-		}
-		wg.Add(1)
-		go func(t *api.Task, h driver.Handle) {
-			defer wg.Done()
-			if err := h.Stop(ctx, syscall.SIGTERM, max(t.KillTimeout.Std(), time.Second)); err != nil {
-				slog.Warn("stopping task", "task", t.Name, "err", err)
-			}
-		}(t, h)
-	}
-	r.writeStatus(ctx)
-	wg.Wait()
+	return false
 }
 
 func (r *allocRunner) event(ts *api.TaskState, typ, msg string) {

@@ -301,6 +301,7 @@ type TaskState struct {
 	Failed     bool        `json:"failed,omitempty"`
 	ExitCode   *int        `json:"exit_code,omitempty"`
 	PID        int         `json:"pid,omitempty"`
+	Restarts   int         `json:"restarts,omitempty"`
 	StartedAt  time.Time   `json:"started_at,omitzero"`
 	FinishedAt time.Time   `json:"finished_at,omitzero"`
 	Events     []TaskEvent `json:"events,omitempty"`

@@ -1,0 +1,369 @@
+package nodeagent
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/nomadic-project/nomadic/pkg/api"
+)
+
+// taskRunner runs one task of an allocation: starts it, waits for it and
+// restarts it in place according to the group's restart policy.
+type taskRunner struct {
+	r     *allocRunner
+	job   *api.Job
+	group *api.TaskGroup
+	task  *api.Task
+
+	started   chan struct{} // closed once the task first runs
+	startOnce sync.Once
+	done      chan struct{} // closed when the task is dead for good
+	failed    bool          // set before done closes
+	killed    chan struct{}
+	killOnce  sync.Once
+}
+
+func newTaskRunner(r *allocRunner, job *api.Job, g *api.TaskGroup, t *api.Task) *taskRunner {
+	return &taskRunner{r: r, job: job, group: g, task: t, started: make(chan struct{}), done: make(chan struct{}), killed: make(chan struct{})}
+}
+
+func (tr *taskRunner) hook() string {
+	if tr.task.Lifecycle == nil {
+		return ""
+	}
+	return tr.task.Lifecycle.Hook
+}
+
+func (tr *taskRunner) sidecar() bool { return tr.task.Lifecycle != nil && tr.task.Lifecycle.Sidecar }
+
+// restartsOnSuccess reports whether a task that exits 0 is restarted: the
+// long-running tasks of service and system jobs are; batch tasks and
+// hooks that are not sidecars run to completion.
+func (tr *taskRunner) restartsOnSuccess() bool {
+	if tr.job.Type == api.JobTypeBatch || tr.job.Type == api.JobTypeSysbatch {
+		return false
+	}
+	return tr.hook() == "" || tr.sidecar()
+}
+
+func (tr *taskRunner) markStarted() { tr.startOnce.Do(func() { close(tr.started) }) }
+
+// run drives the task until it is dead for good, the allocation stops, or
+// the agent detaches.
+func (tr *taskRunner) run(ctx context.Context) {
+	r, t := tr.r, tr.task
+	defer tr.markStarted()
+	var restarts []time.Time
+	for {
+		h, err := r.startOrRecover(ctx, tr.job, tr.group, t)
+		failed := false
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return
+		case err != nil:
+			failed = true
+		case h == nil:
+			// Ended before an agent restart.
+			tr.finish(r.taskFailed(t.Name))
+			return
+		default:
+			tr.markStarted()
+			r.refreshClientStatus()
+			r.writeStatus(ctx)
+			res, werr := h.Wait(ctx)
+			if werr != nil {
+				return // the agent detached
+			}
+			failed = r.taskExited(t, res, tr.wasKilled())
+		}
+		if tr.wasKilled() || r.stopping() {
+			tr.settle(ctx, false)
+			return
+		}
+		if !failed && !tr.restartsOnSuccess() {
+			tr.settle(ctx, false)
+			return
+		}
+		delay, ok := tr.restartDelay(&restarts)
+		if !ok {
+			r.mu.Lock()
+			r.event(r.status.Tasks[t.Name], "Not Restarting", "exceeded the restart policy's attempts")
+			r.mu.Unlock()
+			tr.settle(ctx, failed || tr.restartsOnSuccess())
+			return
+		}
+		r.mu.Lock()
+		ts := r.status.Tasks[t.Name]
+		ts.Restarts++
+		ts.Failed = false
+		ts.State = api.TaskStatePending
+		r.event(ts, "Restarting", fmt.Sprintf("restarting in %v", delay))
+		r.mu.Unlock()
+		r.writeStatus(ctx)
+		select {
+		case <-time.After(delay):
+		case <-tr.killed:
+			tr.finish(false)
+			return
+		case <-r.stopCh:
+			tr.finish(false)
+			return
+		case <-ctx.Done():
+			return
+		}
+		r.mu.Lock()
+		delete(r.handles, t.Name)
+		ts.State = api.TaskStatePending
+		ts.Handle = nil
+		r.mu.Unlock()
+	}
+}
+
+// restartDelay applies the restart policy: attempts within the interval,
+// each after the delay; past the attempts, mode "delay" waits for the
+// interval to free an attempt and mode "fail" gives up.
+func (tr *taskRunner) restartDelay(restarts *[]time.Time) (time.Duration, bool) {
+	pol := tr.group.Restart
+	if pol == nil {
+		return 0, false
+	}
+	now := time.Now()
+	kept := (*restarts)[:0]
+	for _, at := range *restarts {
+		if pol.Interval <= 0 || now.Sub(at) < pol.Interval.Std() {
+			kept = append(kept, at)
+		}
+	}
+	*restarts = kept
+	delay := pol.Delay.Std()
+	if len(kept) >= pol.Attempts {
+		if pol.Mode != "delay" || pol.Interval <= 0 || len(kept) == 0 {
+			return 0, false
+		}
+		delay = max(delay, kept[0].Add(pol.Interval.Std()).Sub(now))
+		*restarts = kept[1:]
+	}
+	*restarts = append(*restarts, now.Add(delay))
+	return delay, true
+}
+
+// settle records the task's final state, reports it, and ends the runner.
+func (tr *taskRunner) settle(ctx context.Context, failed bool) {
+	r := tr.r
+	r.mu.Lock()
+	r.status.Tasks[tr.task.Name].Failed = failed
+	r.mu.Unlock()
+	r.refreshClientStatus()
+	r.writeStatus(ctx)
+	tr.finish(failed)
+}
+
+func (tr *taskRunner) finish(failed bool) {
+	tr.failed = failed
+	close(tr.done)
+}
+
+func (tr *taskRunner) wasKilled() bool {
+	select {
+	case <-tr.killed:
+		return true
+	default:
+		return false
+	}
+}
+
+// kill stops the task: after its shutdown_delay, its kill_signal, then
+// SIGKILL after its kill_timeout.
+func (tr *taskRunner) kill(ctx context.Context, why string) {
+	tr.killOnce.Do(func() { close(tr.killed) })
+	r := tr.r
+	r.mu.Lock()
+	h := r.handles[tr.task.Name]
+	ts := r.status.Tasks[tr.task.Name]
+	running := ts != nil && ts.State == api.TaskStateRunning
+	if running {
+		r.event(ts, "Killing", why)
+	}
+	r.mu.Unlock()
+	if h == nil || !running {
+		return
+	}
+	if d := tr.task.ShutdownDelay.Std(); d > 0 {
+		select {
+		case <-time.After(d):
+		case <-tr.done:
+			return
+		}
+	}
+	sig := parseSignal(tr.task.KillSignal)
+	if err := h.Stop(ctx, sig, max(tr.task.KillTimeout.Std(), time.Second)); err != nil {
+		slog.Warn("stopping task", "task", tr.task.Name, "err", err)
+	}
+}
+
+var signals = map[string]syscall.Signal{
+	"SIGTERM": syscall.SIGTERM, "SIGINT": syscall.SIGINT, "SIGQUIT": syscall.SIGQUIT, "SIGHUP": syscall.SIGHUP,
+	"SIGKILL": syscall.SIGKILL, "SIGUSR1": syscall.SIGUSR1, "SIGUSR2": syscall.SIGUSR2,
+}
+
+// parseSignal reads a kill_signal such as "SIGINT" or "INT"; SIGTERM by
+// default.
+func parseSignal(s string) syscall.Signal {
+	s = strings.ToUpper(strings.TrimSpace(s))
+	if !strings.HasPrefix(s, "SIG") {
+		s = "SIG" + s
+	}
+	if sig, ok := signals[s]; ok {
+		return sig
+	}
+	return syscall.SIGTERM
+}
+
+// runTasks runs an allocation's tasks in their lifecycle order: prestart
+// tasks (the ones that are not sidecars to completion), then the main
+// tasks, then poststart tasks once the main tasks run. The allocation
+// ends when its main tasks are all dead, when its leader dies, when a main
+// task fails for good, or when the servers stop it; the remaining tasks
+// are then killed (after the group's shutdown_delay) and poststop tasks
+// run to completion.
+func (r *allocRunner) runTasks(ctx context.Context, job *api.Job, g *api.TaskGroup) {
+	var pre, main, post, stop []*taskRunner
+	for _, t := range g.Tasks {
+		tr := newTaskRunner(r, job, g, t)
+		switch tr.hook() {
+		case "prestart":
+			pre = append(pre, tr)
+		case "poststart":
+			post = append(post, tr)
+		case "poststop":
+			stop = append(stop, tr)
+		default:
+			main = append(main, tr)
+		}
+	}
+	var wg sync.WaitGroup
+	startAll := func(trs []*taskRunner) {
+		for _, tr := range trs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				tr.run(ctx)
+			}()
+		}
+	}
+	all := func() []*taskRunner { return append(append(append([]*taskRunner{}, pre...), main...), post...) }
+	killAll := func(why string) {
+		if d := g.ShutdownDelay.Std(); d > 0 && !r.detached() {
+			select {
+			case <-time.After(d):
+			case <-r.detachCh:
+			}
+		}
+		var kw sync.WaitGroup
+		for _, tr := range all() {
+			kw.Add(1)
+			go func() {
+				defer kw.Done()
+				tr.kill(ctx, why)
+			}()
+		}
+		kw.Wait()
+	}
+	finish := func() {
+		wg.Wait()
+		if r.detached() {
+			return
+		}
+		// Poststop tasks run after the others, even after a failure.
+		startAll(stop)
+		wg.Wait()
+	}
+
+	// Prestart tasks: wait for those that are not sidecars.
+	startAll(pre)
+	for _, tr := range pre {
+		if tr.sidecar() {
+			continue
+		}
+		select {
+		case <-tr.done:
+			if tr.failed {
+				killAll("prestart task " + tr.task.Name + " failed")
+				finish()
+				return
+			}
+		case <-r.stopCh:
+			killAll("allocation stopped")
+			finish()
+			return
+		case <-r.detachCh:
+			wg.Wait()
+			return
+		}
+	}
+
+	startAll(main)
+	go func() {
+		for _, tr := range main {
+			select {
+			case <-tr.started:
+			case <-ctx.Done():
+				return
+			}
+		}
+		if !r.stopping() {
+			startAll(post)
+		}
+	}()
+
+	// Wait for the end of the main tasks.
+	ended := make(chan *taskRunner, len(main))
+	for _, tr := range main {
+		go func() {
+			select {
+			case <-tr.done:
+				ended <- tr
+			case <-ctx.Done():
+			}
+		}()
+	}
+	remaining := len(main)
+	for remaining > 0 {
+		select {
+		case tr := <-ended:
+			remaining--
+			switch {
+			case tr.failed:
+				killAll("task " + tr.task.Name + " failed")
+				finish()
+				return
+			case tr.task.Leader:
+				killAll("leader task " + tr.task.Name + " ended")
+				finish()
+				return
+			}
+		case <-r.stopCh:
+			killAll("allocation stopped")
+			finish()
+			return
+		case <-r.detachCh:
+			wg.Wait()
+			return
+		}
+	}
+	killAll("main tasks ended")
+	finish()
+}
+
+// taskFailed reports whether a task's recorded state says it failed.
+func (r *allocRunner) taskFailed(name string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ts := r.status.Tasks[name]
+	return ts != nil && ts.Failed
+}
