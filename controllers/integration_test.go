@@ -50,10 +50,15 @@ func newCluster(t *testing.T) *cluster {
 }
 
 // agent starts a node agent and returns a function that stops it.
-func (c *cluster) agent(name string, stopTasks bool) (*nodeagent.Agent, context.CancelFunc) {
+func (c *cluster) agent(name string, stopTasks bool, extra ...driver.Driver) (*nodeagent.Agent, context.CancelFunc) {
+	return c.agentIn(name, filepath.Join(c.t.TempDir(), name), stopTasks, extra...)
+}
+
+// agentIn starts a node agent on a given data directory.
+func (c *cluster) agentIn(name, dir string, stopTasks bool, extra ...driver.Driver) (*nodeagent.Agent, context.CancelFunc) {
 	a, err := nodeagent.New(c.store, nodeagent.Config{
-		Name: name, DataDir: filepath.Join(c.t.TempDir(), name), TTL: 3 * time.Second,
-		Drivers: []driver.Driver{&rawexec.Driver{Enabled: true}}, StopTasksOnShutdown: stopTasks,
+		Name: name, DataDir: dir, TTL: 3 * time.Second,
+		Drivers: append([]driver.Driver{&rawexec.Driver{Enabled: true}}, extra...), StopTasksOnShutdown: stopTasks,
 	})
 	if err != nil {
 		c.t.Fatal(err)

@@ -29,6 +29,7 @@ type Config struct {
 	Name       string
 	Datacenter string
 	NodePool   string
+	NodeClass  string
 	Meta       map[string]string
 	DataDir    string
 	// TTL is the node's lease TTL: a node whose agent is gone this long is

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -28,6 +29,7 @@ type allocRunner struct {
 	alloc   *api.Allocation
 	status  api.AllocStatus
 	handles map[string]driver.Handle
+	netns   string // the allocation's network namespace in bridge mode
 
 	stopCh     chan struct{} // closed to stop the tasks
 	stopOnce   sync.Once
@@ -126,9 +128,29 @@ func (r *allocRunner) run() {
 		return
 	}
 
+	if group.Network != nil && group.Network.Mode == "bridge" {
+		path, addr, err := setupBridge(ctx, alloc)
+		if err != nil {
+			if !r.detached() {
+				log.Warn("allocation network failed", "err", err)
+				r.setClientStatus(api.AllocClientFailed, err.Error())
+				r.writeStatus(ctx)
+			}
+			return
+		}
+		r.mu.Lock()
+		r.netns = path
+		r.status.NetworkAddress = addr
+		r.mu.Unlock()
+	}
 	r.runTasks(ctx, job, group)
 	if r.detached() {
 		return
+	}
+	if r.netns != "" {
+		if err := teardownBridge(context.WithoutCancel(ctx), alloc); err != nil {
+			log.Warn("removing allocation network", "err", err)
+		}
 	}
 	r.refreshClientStatus()
 	r.writeStatus(ctx)
@@ -239,6 +261,7 @@ func (r *allocRunner) startOrRecover(ctx context.Context, job *api.Job, g *api.T
 		User:       t.User,
 		Dir:        taskDir,
 		AllocDir:   filepath.Join(allocDir, "alloc"),
+		NetNS:      r.netns,
 		StdoutPath: filepath.Join(logDir, t.Name+".stdout.0"),
 		StderrPath: filepath.Join(logDir, t.Name+".stderr.0"),
 	}
@@ -402,6 +425,24 @@ func taskEnv(a *Agent, job *api.Job, g *api.TaskGroup, t *api.Task, alloc *api.A
 		"NOMAD_NODE_NAME":      a.node.Name,
 		"NOMAD_CPU_LIMIT":      strconv.Itoa(t.Resources.CPU),
 		"NOMAD_MEMORY_LIMIT":   strconv.Itoa(t.Resources.MemoryMB),
+	}
+	bridge := g.Network != nil && g.Network.Mode == "bridge"
+	for _, p := range alloc.Ports {
+		inside := p.Value
+		if bridge && p.To > 0 {
+			inside = p.To
+		}
+		ip := p.HostIP
+		if ip == "" {
+			ip = a.node.Address
+		}
+		vars["NOMAD_PORT_"+p.Label] = strconv.Itoa(inside)
+		vars["NOMAD_ALLOC_PORT_"+p.Label] = strconv.Itoa(inside)
+		vars["NOMAD_HOST_PORT_"+p.Label] = strconv.Itoa(p.Value)
+		vars["NOMAD_IP_"+p.Label] = ip
+		vars["NOMAD_HOST_IP_"+p.Label] = ip
+		vars["NOMAD_ADDR_"+p.Label] = net.JoinHostPort(ip, strconv.Itoa(p.Value))
+		vars["NOMAD_HOST_ADDR_"+p.Label] = net.JoinHostPort(ip, strconv.Itoa(p.Value))
 	}
 	for k, v := range vars {
 		env = append(env, k+"="+v)

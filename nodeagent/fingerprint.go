@@ -59,6 +59,8 @@ func (a *Agent) fingerprint(ctx context.Context) *api.Node {
 		Attributes: attrs,
 		Meta:       a.cfg.Meta,
 		Drivers:    drivers,
+		NodeClass:  a.cfg.NodeClass,
+		Address:    "127.0.0.1",
 		Resources: api.Resources{
 			CPU:      max(cores*mhz-a.cfg.Reserved.CPU, 0),
 			MemoryMB: max(memMB-a.cfg.Reserved.MemoryMB, 0),

@@ -23,6 +23,8 @@ import (
 	"github.com/nomadic-project/nomadic/controllers"
 	"github.com/nomadic-project/nomadic/nodeagent"
 	"github.com/nomadic-project/nomadic/pkg/driver"
+	"github.com/nomadic-project/nomadic/pkg/driver/containerd"
+	"github.com/nomadic-project/nomadic/pkg/driver/mock"
 	"github.com/nomadic-project/nomadic/pkg/driver/rawexec"
 	"github.com/nomadic-project/nomadic/pkg/etcdembed"
 	"github.com/nomadic-project/nomadic/pkg/httpapi"
@@ -87,6 +89,10 @@ type agentFlags struct {
 	datacenter    string
 	nodeTTL       time.Duration
 	enableRawExec bool
+	containerd    string
+	enableMock    bool
+	nodeClass     string
+	nodeMeta      string
 
 	serverTTL  time.Duration
 	workers    int
@@ -119,6 +125,10 @@ func runAgent(args []string) error {
 	fs.StringVar(&f.datacenter, "datacenter", "dc1", "the node's datacenter")
 	fs.DurationVar(&f.nodeTTL, "node-ttl", 10*time.Second, "node lease TTL: a node is down this long after its agent stops answering")
 	fs.BoolVar(&f.enableRawExec, "enable-raw-exec", false, "enable the raw_exec driver (always on in dev mode)")
+	fs.StringVar(&f.containerd, "containerd-address", defaultContainerd(), "containerd socket of the containerd driver; empty disables it")
+	fs.BoolVar(&f.enableMock, "enable-mock-driver", false, "enable the mock driver (for tests and simulations)")
+	fs.StringVar(&f.nodeClass, "node-class", "", "the node's class, for constraints on ${node.class}")
+	fs.StringVar(&f.nodeMeta, "meta", "", "node metadata as comma-separated key=value pairs, for ${meta.KEY}")
 	fs.DurationVar(&f.serverTTL, "server-ttl", 10*time.Second, "server lease TTL: a dead server's work is taken over after this long")
 	fs.IntVar(&f.workers, "eval-workers", 2, "evaluation workers per server")
 	fs.DurationVar(&f.gcInterval, "gc-interval", 5*time.Minute, "how often the leader collects garbage")
@@ -224,9 +234,18 @@ func runAgent(args []string) error {
 
 	var agentDone chan struct{}
 	if f.client {
+		drivers := []driver.Driver{&rawexec.Driver{Enabled: f.enableRawExec}, &containerd.Driver{Address: f.containerd}}
+		if f.enableMock {
+			drivers = append(drivers, &mock.Driver{})
+		}
+		meta, err := parseMeta(f.nodeMeta)
+		if err != nil {
+			return err
+		}
 		agent, err := nodeagent.New(st, nodeagent.Config{
-			Name: f.nodeName, Datacenter: f.datacenter, DataDir: filepath.Join(f.dataDir, "client"),
-			TTL: f.nodeTTL, Drivers: []driver.Driver{&rawexec.Driver{Enabled: f.enableRawExec}},
+			Name: f.nodeName, Datacenter: f.datacenter, NodeClass: f.nodeClass, Meta: meta,
+			DataDir: filepath.Join(f.dataDir, "client"),
+			TTL:     f.nodeTTL, Drivers: drivers,
 			StopTasksOnShutdown: f.dev,
 		})
 		if err != nil {
@@ -267,6 +286,27 @@ func runAgent(args []string) error {
 	}
 	wg.Wait()
 	return runErr
+}
+
+// defaultContainerd is the system containerd's socket when there is one.
+func defaultContainerd() string {
+	const sock = "/run/containerd/containerd.sock"
+	if _, err := os.Stat(sock); err == nil {
+		return sock
+	}
+	return ""
+}
+
+func parseMeta(s string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, kv := range splitList(s) {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("-meta %q: want key=value", kv)
+		}
+		out[k] = v
+	}
+	return out, nil
 }
 
 func splitList(s string) []string {

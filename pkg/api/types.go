@@ -282,10 +282,13 @@ type RescheduleEvent struct {
 
 // AllocStatus is the observed state of an allocation, written by its node.
 type AllocStatus struct {
-	ClientStatus string                `json:"client_status"`
-	Description  string                `json:"description,omitempty"`
-	Tasks        map[string]*TaskState `json:"tasks,omitempty"`
-	UpdateTime   time.Time             `json:"update_time"`
+	ClientStatus string `json:"client_status"`
+	Description  string `json:"description,omitempty"`
+	// NetworkAddress is the allocation's address on the node's bridge
+	// in bridge network mode.
+	NetworkAddress string                `json:"network_address,omitempty"`
+	Tasks          map[string]*TaskState `json:"tasks,omitempty"`
+	UpdateTime     time.Time             `json:"update_time"`
 }
 
 // Task states.

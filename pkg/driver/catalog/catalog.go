@@ -10,6 +10,7 @@ import (
 
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/driver/containerd"
+	"github.com/nomadic-project/nomadic/pkg/driver/mock"
 	"github.com/nomadic-project/nomadic/pkg/driver/rawexec"
 )
 
@@ -17,6 +18,7 @@ import (
 var validators = map[string]func(map[string]any) error{
 	rawexec.Name:    (&rawexec.Driver{}).Validate,
 	containerd.Name: (&containerd.Driver{}).Validate,
+	mock.Name:       (&mock.Driver{}).Validate,
 }
 
 // Register adds a driver's config check under its name. Drivers built into
