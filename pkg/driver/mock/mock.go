@@ -148,7 +148,7 @@ func (h *handle) finish(r *driver.ExitResult) {
 	})
 }
 
-func (h *handle) PID() int                  { return 0 }
+func (h *handle) PID() int                 { return 0 }
 func (h *handle) State() map[string]string { return map[string]string{"id": h.id} }
 
 func (h *handle) Wait(ctx context.Context) (*driver.ExitResult, error) {
