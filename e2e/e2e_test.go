@@ -280,6 +280,18 @@ func TestDevAgentRunsAJobAndStopsIt(t *testing.T) {
 	if out := mustNctl(t, addr, dir, "apply", "-f", "example.hcl"); !strings.Contains(out, "unchanged") {
 		t.Fatalf("second apply: %q", out)
 	}
+	// Logs come from the node through the server's API.
+	first := running[0]
+	eventually(t, 20*time.Second, func() (bool, string) {
+		out, errOut, _ := nctl(t, addr, dir, "logs", first.ID[:8])
+		return strings.Contains(out, "hello from "+first.Name), out + errOut
+	})
+	if out := mustNctl(t, addr, dir, "logs", first.ID[:8], "server", "--tail", "1"); strings.Count(out, "\n") != 1 {
+		t.Fatalf("logs --tail 1: %q", out)
+	}
+	if _, errOut, code := nctl(t, addr, dir, "logs", "ffffffff"); code == 0 || !strings.Contains(errOut, "not found") {
+		t.Fatalf("logs of a missing allocation: %d %q", code, errOut)
+	}
 
 	mustNctl(t, addr, dir, "delete", "job", "example")
 	for _, pid := range pids {

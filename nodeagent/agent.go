@@ -42,6 +42,9 @@ type Config struct {
 	StopTasksOnShutdown bool
 	// Reserved is capacity kept back from allocations.
 	Reserved api.Resources
+	// HTTPAddr is where the agent serves logs to the servers (registered
+	// in the node record); empty when it serves none.
+	HTTPAddr string
 }
 
 // Agent is a running node agent.
@@ -115,10 +118,14 @@ func loadNodeID(dir string) (string, error) {
 // Run runs the agent until ctx ends.
 func (a *Agent) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		a.heartbeat(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		a.rotateLoop(ctx)
 	}()
 	go func() {
 		defer wg.Done()

@@ -29,7 +29,8 @@ type allocRunner struct {
 	alloc   *api.Allocation
 	status  api.AllocStatus
 	handles map[string]driver.Handle
-	netns   string // the allocation's network namespace in bridge mode
+	netns   string         // the allocation's network namespace in bridge mode
+	group   *api.TaskGroup // once loaded
 
 	stopCh     chan struct{} // closed to stop the tasks
 	stopOnce   sync.Once
@@ -119,6 +120,11 @@ func (r *allocRunner) run() {
 	}
 
 	job, group, err := r.loadGroup(ctx, alloc)
+	if err == nil {
+		r.mu.Lock()
+		r.group = group
+		r.mu.Unlock()
+	}
 	if err != nil {
 		if !r.detached() {
 			log.Warn("allocation cannot run", "err", err)
@@ -155,6 +161,19 @@ func (r *allocRunner) run() {
 	r.refreshClientStatus()
 	r.writeStatus(ctx)
 	log.Info("allocation finished", "status", r.snapshot().ClientStatus)
+}
+
+// logConfigs are the logs blocks of the allocation's tasks, by task.
+func (r *allocRunner) logConfigs() map[string]*api.LogConfig {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]*api.LogConfig{}
+	if r.group != nil {
+		for _, t := range r.group.Tasks {
+			out[t.Name] = t.Logs
+		}
+	}
+	return out
 }
 
 func (r *allocRunner) current() *api.Allocation {

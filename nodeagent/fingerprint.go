@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
@@ -60,10 +61,12 @@ func (a *Agent) fingerprint(ctx context.Context) *api.Node {
 		Meta:       a.cfg.Meta,
 		Drivers:    drivers,
 		NodeClass:  a.cfg.NodeClass,
+		HTTPAddr:   a.cfg.HTTPAddr,
 		Address:    "127.0.0.1",
 		Resources: api.Resources{
 			CPU:      max(cores*mhz-a.cfg.Reserved.CPU, 0),
 			MemoryMB: max(memMB-a.cfg.Reserved.MemoryMB, 0),
+			DiskMB:   max(diskMB(a.cfg.DataDir)-a.cfg.Reserved.DiskMB, 0),
 		},
 		Eligible:     true,
 		RegisterTime: reg,
@@ -106,4 +109,14 @@ func memTotalMB() int {
 		}
 	}
 	return 1024
+}
+
+// diskMB is the size of the file system holding dir, in MiB: a capacity
+// that does not move with its use, so the node record stays unchanged.
+func diskMB(dir string) int {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return 0
+	}
+	return int(st.Blocks * uint64(st.Bsize) >> 20)
 }

@@ -88,6 +88,7 @@ func newRoot(g *globals) *cobra.Command {
 		newOperatorCmd(g),
 		newGetCmd(g),
 		newDescribeCmd(g),
+		newLogsCmd(g),
 		newDeleteCmd(g),
 		newJobCmd(g),
 		newValidateCmd(g),

@@ -90,6 +90,7 @@ type agentFlags struct {
 	nodeTTL       time.Duration
 	enableRawExec bool
 	containerd    string
+	clientHTTP    string
 	enableMock    bool
 	nodeClass     string
 	nodeMeta      string
@@ -127,6 +128,7 @@ func runAgent(args []string) error {
 	fs.BoolVar(&f.enableRawExec, "enable-raw-exec", false, "enable the raw_exec driver (always on in dev mode)")
 	fs.StringVar(&f.containerd, "containerd-address", defaultContainerd(), "containerd socket of the containerd driver; empty disables it")
 	fs.BoolVar(&f.enableMock, "enable-mock-driver", false, "enable the mock driver (for tests and simulations)")
+	fs.StringVar(&f.clientHTTP, "client-http-addr", "127.0.0.1:0", "address the node agent serves task logs on, for the servers (port 0: any free port)")
 	fs.StringVar(&f.nodeClass, "node-class", "", "the node's class, for constraints on ${node.class}")
 	fs.StringVar(&f.nodeMeta, "meta", "", "node metadata as comma-separated key=value pairs, for ${meta.KEY}")
 	fs.DurationVar(&f.serverTTL, "server-ttl", 10*time.Second, "server lease TTL: a dead server's work is taken over after this long")
@@ -242,15 +244,23 @@ func runAgent(args []string) error {
 		if err != nil {
 			return err
 		}
+		agentLn, err := net.Listen("tcp", f.clientHTTP)
+		if err != nil {
+			return fmt.Errorf("node agent cannot listen on %s: %w", f.clientHTTP, err)
+		}
 		agent, err := nodeagent.New(st, nodeagent.Config{
 			Name: f.nodeName, Datacenter: f.datacenter, NodeClass: f.nodeClass, Meta: meta,
 			DataDir: filepath.Join(f.dataDir, "client"),
 			TTL:     f.nodeTTL, Drivers: drivers,
 			StopTasksOnShutdown: f.dev,
+			HTTPAddr:            agentLn.Addr().String(),
 		})
 		if err != nil {
 			return err
 		}
+		agentSrv := &http.Server{Handler: agent.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = agentSrv.Serve(agentLn) }()
+		defer agentSrv.Close()
 		agentDone = make(chan struct{})
 		go func() {
 			defer close(agentDone)

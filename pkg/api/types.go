@@ -169,6 +169,8 @@ type Node struct {
 	HostVolumes map[string]*HostVolume `json:"host_volumes,omitempty"`
 	// Address is the IP that allocated ports are reached on.
 	Address string `json:"address,omitempty"`
+	// HTTPAddr is where the node agent serves task logs to the servers.
+	HTTPAddr string `json:"http_addr,omitempty"`
 	// Eligible is false when the node takes no new allocations.
 	Eligible bool `json:"eligible"`
 	// Drain is set while the node is being drained.

@@ -224,3 +224,40 @@ func (c *Client) GetSchedulerConfig(ctx context.Context) (*SchedulerConfig, erro
 func (c *Client) SetSchedulerConfig(ctx context.Context, cfg *SchedulerConfig) error {
 	return c.do(ctx, http.MethodPut, "/v1/operator/scheduler/configuration", nil, cfg, nil)
 }
+
+// Logs streams a task's log; the caller closes it. With follow the stream
+// goes on as the task writes.
+func (c *Client) Logs(ctx context.Context, alloc, task string, stderr, follow bool, tailBytes int64) (io.ReadCloser, error) {
+	q := url.Values{}
+	if task != "" {
+		q.Set("task", task)
+	}
+	if stderr {
+		q.Set("type", "stderr")
+	}
+	if follow {
+		q.Set("follow", "true")
+	}
+	if tailBytes > 0 {
+		q.Set("tail_bytes", fmt.Sprint(tailBytes))
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.addr+"/v1/client/fs/logs/"+url.PathEscape(alloc)+"?"+q.Encode(), nil)
+	if err != nil {
+		return nil, err
+	}
+	// No overall timeout: a followed log lasts as long as the caller wants.
+	resp, err := (&http.Client{}).Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach the nomadic server at %s (is an agent running? set --addr or NCTL_ADDR): %w", c.addr, err)
+	}
+	if resp.StatusCode >= 300 {
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		var e api.ErrorResponse
+		if json.Unmarshal(data, &e) == nil && e.Error != "" {
+			return nil, &APIError{Status: resp.StatusCode, Message: e.Error}
+		}
+		return nil, &APIError{Status: resp.StatusCode, Message: strings.TrimSpace(string(data))}
+	}
+	return resp.Body, nil
+}

@@ -47,6 +47,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/job/{id}/evaluations", s.jobEvals)
 	mux.HandleFunc("GET /v1/allocations", s.listAllocs)
 	mux.HandleFunc("GET /v1/allocation/{id}", s.getAlloc)
+	mux.HandleFunc("GET /v1/client/fs/logs/{alloc}", s.allocLogs)
 	mux.HandleFunc("GET /v1/nodes", s.listNodes)
 	mux.HandleFunc("GET /v1/node/{id}", s.getNode)
 	mux.HandleFunc("GET /v1/evaluations", s.listEvals)

@@ -1,0 +1,65 @@
+package httpapi
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+)
+
+// allocLogs streams a task's logs from the node that runs it: the API
+// finds the allocation's node and proxies to the node agent, so logs work
+// from anywhere the API is reachable.
+func (s *Server) allocLogs(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := reqCtx(r)
+	defer cancel()
+	// The lookups are bounded; the stream itself lives as long as the
+	// client's request.
+	id := r.PathValue("alloc")
+	a, err := s.Store.GetAlloc(ctx, id)
+	if err != nil {
+		storeError(w, fmt.Sprintf("allocation %q", id), err)
+		return
+	}
+	q := r.URL.Query()
+	task := q.Get("task")
+	if task == "" {
+		var tasks []string
+		if a.Status != nil {
+			for name := range a.Status.Tasks {
+				tasks = append(tasks, name)
+			}
+		}
+		sort.Strings(tasks)
+		if len(tasks) != 1 {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("allocation %s has tasks %s: name one", a.ID[:8], strings.Join(tasks, ", ")))
+			return
+		}
+		task = tasks[0]
+	}
+	node, err := s.Store.GetNode(ctx, a.NodeID)
+	if err != nil {
+		storeError(w, fmt.Sprintf("node %q", a.NodeID), err)
+		return
+	}
+	if node.HTTPAddr == "" {
+		writeError(w, http.StatusServiceUnavailable, fmt.Errorf("node %s does not serve logs", node.Name))
+		return
+	}
+	target := &url.URL{Scheme: "http", Host: node.HTTPAddr}
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.Out.URL.Path = "/v1/client/logs/" + url.PathEscape(a.ID) + "/" + url.PathEscape(task)
+			pr.Out.URL.RawQuery = q.Encode()
+		},
+		FlushInterval: 100 * time.Millisecond,
+		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
+			writeError(w, http.StatusBadGateway, fmt.Errorf("node %s (%s) did not answer: %w", node.Name, node.HTTPAddr, err))
+		},
+	}
+	proxy.ServeHTTP(w, r)
+}
