@@ -25,12 +25,13 @@ const maxTaskEvents = 10
 type allocRunner struct {
 	a *Agent
 
-	mu      sync.Mutex
-	alloc   *api.Allocation
-	status  api.AllocStatus
-	handles map[string]driver.Handle
-	netns   string         // the allocation's network namespace in bridge mode
-	group   *api.TaskGroup // once loaded
+	mu       sync.Mutex
+	alloc    *api.Allocation
+	status   api.AllocStatus
+	handles  map[string]driver.Handle
+	netns    string         // the allocation's network namespace in bridge mode
+	received time.Time      // when the agent saw the allocation
+	group    *api.TaskGroup // once loaded
 
 	stopCh     chan struct{} // closed to stop the tasks
 	stopOnce   sync.Once
@@ -47,6 +48,7 @@ func newAllocRunner(a *Agent, alloc *api.Allocation) *allocRunner {
 		handles:  map[string]driver.Handle{},
 		stopCh:   make(chan struct{}),
 		detachCh: make(chan struct{}),
+		received: time.Now(),
 		status:   api.AllocStatus{ClientStatus: api.AllocClientPending, Tasks: map[string]*api.TaskState{}},
 	}
 }
@@ -286,7 +288,14 @@ func (r *allocRunner) startOrRecover(ctx context.Context, job *api.Job, g *api.T
 	}
 	h, err := d.Start(ctx, cfg)
 	if err != nil {
+		metricDriverErrors.WithLabelValues(t.Driver).Inc()
 		return nil, r.failTask(ts, err)
+	}
+	metricTaskStarts.WithLabelValues(t.Driver).Inc()
+	if ts.Restarts == 0 {
+		metricStartLatency.WithLabelValues(t.Driver).Observe(time.Since(r.received).Seconds())
+	} else {
+		metricTaskRestarts.WithLabelValues(t.Driver).Inc()
 	}
 	r.mu.Lock()
 	r.handles[t.Name] = h
@@ -321,6 +330,7 @@ func (r *allocRunner) taskExited(t *api.Task, res *driver.ExitResult, killed boo
 	ts.Handle = nil
 	killed = killed || r.stopping()
 	if res.OOMKilled {
+		metricOOMKills.WithLabelValues(t.Driver).Inc()
 		r.event(ts, "OOM Killed", fmt.Sprintf("the task exceeded its memory limit of %d MiB", max(t.Resources.MemoryMB, t.Resources.MemoryMax)))
 	}
 	switch {

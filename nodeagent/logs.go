@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Task logs live in the allocation directory, alloc/logs/<task>.<stream>.N:
@@ -201,10 +202,15 @@ func fileExists(p string) bool {
 }
 
 // Handler serves the agent's HTTP endpoints: task logs, which the
-// servers' API proxies for nctl, and the agent's metrics.
+// servers' API proxies for nctl, and the agent's Prometheus metrics.
 func (a *Agent) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/client/logs/{alloc}/{task}", a.serveLogs)
+	metrics := promhttp.Handler()
+	mux.Handle("GET /metrics", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.countTasks()
+		metrics.ServeHTTP(w, r)
+	}))
 	return mux
 }
 

@@ -236,7 +236,8 @@ func runAgent(args []string) error {
 
 	var agentDone chan struct{}
 	if f.client {
-		drivers := []driver.Driver{&rawexec.Driver{Enabled: f.enableRawExec}, &containerd.Driver{Address: f.containerd}}
+		ctr := &containerd.Driver{Address: f.containerd}
+		drivers := []driver.Driver{&rawexec.Driver{Enabled: f.enableRawExec}, ctr, &containerd.ExecDriver{Driver: ctr}}
 		if f.enableMock {
 			drivers = append(drivers, &mock.Driver{})
 		}

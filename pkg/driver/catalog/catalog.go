@@ -16,9 +16,10 @@ import (
 
 // validators check a driver's config block, by driver name.
 var validators = map[string]func(map[string]any) error{
-	rawexec.Name:    (&rawexec.Driver{}).Validate,
-	containerd.Name: (&containerd.Driver{}).Validate,
-	mock.Name:       (&mock.Driver{}).Validate,
+	rawexec.Name:        (&rawexec.Driver{}).Validate,
+	containerd.Name:     (&containerd.Driver{}).Validate,
+	containerd.ExecName: (&containerd.ExecDriver{}).Validate,
+	mock.Name:           (&mock.Driver{}).Validate,
 }
 
 // Register adds a driver's config check under its name. Drivers built into

@@ -212,13 +212,7 @@ func (d *Driver) Start(ctx context.Context, tc *driver.TaskConfig) (driver.Handl
 	if err != nil {
 		return nil, err
 	}
-	id := containerID(tc.AllocID, tc.TaskName)
-	// A container left over from an earlier attempt of this task is
-	// removed first.
-	if old, err := c.LoadContainer(ctx, id); err == nil {
-		d.remove(ctx, old)
-	}
-	opts := []oci.SpecOpts{oci.WithImageConfig(image), oci.WithEnv(containerEnv(tc.Env))}
+	opts := []oci.SpecOpts{oci.WithImageConfig(image)}
 	switch {
 	case len(cfg.Entrypoint) > 0:
 		opts = append(opts, oci.WithProcessArgs(append(append([]string{}, cfg.Entrypoint...), argsOf(cfg)...)...))
@@ -230,6 +224,23 @@ func (d *Driver) Start(ctx context.Context, tc *driver.TaskConfig) (driver.Handl
 	if cfg.WorkingDir != "" {
 		opts = append(opts, oci.WithProcessCwd(cfg.WorkingDir))
 	}
+	if cfg.PidsLimit > 0 {
+		opts = append(opts, oci.WithPidsLimit(cfg.PidsLimit))
+	}
+	return d.run(ctx, c, tc, opts, containerd.WithImage(image), containerd.WithNewSnapshot(containerID(tc.AllocID, tc.TaskName)+"-snapshot", image))
+}
+
+// run creates a task's container from spec options that say what to run,
+// adds what every task gets (environment, user, limits, mounts, network,
+// labels) and starts it.
+func (d *Driver) run(ctx context.Context, c *containerd.Client, tc *driver.TaskConfig, opts []oci.SpecOpts, copts ...containerd.NewContainerOpts) (driver.Handle, error) {
+	id := containerID(tc.AllocID, tc.TaskName)
+	// A container left over from an earlier attempt of this task is
+	// removed first.
+	if old, err := c.LoadContainer(ctx, id); err == nil {
+		d.remove(ctx, old)
+	}
+	opts = append(opts, oci.WithEnv(containerEnv(tc.Env)))
 	if tc.User != "" {
 		opts = append(opts, oci.WithUser(tc.User))
 	}
@@ -243,9 +254,6 @@ func (d *Driver) Start(ctx context.Context, tc *driver.TaskConfig) (driver.Handl
 	if tc.Resources.CPU > 0 {
 		opts = append(opts, oci.WithCPUShares(uint64(max(tc.Resources.CPU, 2))))
 	}
-	if cfg.PidsLimit > 0 {
-		opts = append(opts, oci.WithPidsLimit(cfg.PidsLimit))
-	}
 	opts = append(opts, oci.WithMounts(taskMounts(tc)))
 	if tc.NetNS != "" {
 		opts = append(opts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: tc.NetNS}),
@@ -256,12 +264,8 @@ func (d *Driver) Start(ctx context.Context, tc *driver.TaskConfig) (driver.Handl
 	labels := map[string]string{
 		LabelAlloc: tc.AllocID, LabelTask: tc.TaskName, LabelJob: tc.JobID, LabelJobVersion: strconv.FormatUint(tc.JobVersion, 10),
 	}
-	container, err := c.NewContainer(ctx, id,
-		containerd.WithImage(image),
-		containerd.WithNewSnapshot(id+"-snapshot", image),
-		containerd.WithNewSpec(opts...),
-		containerd.WithContainerLabels(labels),
-	)
+	copts = append(copts, containerd.WithNewSpec(opts...), containerd.WithContainerLabels(labels))
+	container, err := c.NewContainer(ctx, id, copts...)
 	if err != nil {
 		return nil, fmt.Errorf("creating container: %w", err)
 	}

@@ -185,3 +185,27 @@ func TestConfigIsValidated(t *testing.T) {
 		t.Errorf("fingerprint without containerd: %+v", fp)
 	}
 }
+
+func TestExecRunsAHostCommandIsolated(t *testing.T) {
+	e := &ExecDriver{Driver: newDriver(t)}
+	tc := taskConfig(t, 64)
+	tc.Config = map[string]any{"command": "/bin/sh", "args": []any{"-c",
+		`echo "pid $$"; touch /usr/nomadic-test 2>/dev/null && echo "usr writable" || echo "usr read-only"; echo ok > /alloc/exec; pwd; exit 4`}}
+	h, err := e.Start(context.Background(), tc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := wait(t, h, 60*time.Second)
+	out, _ := os.ReadFile(tc.StdoutPath)
+	if res.ExitCode != 4 || !strings.Contains(string(out), "pid 1\n") || !strings.Contains(string(out), "usr read-only") ||
+		!strings.Contains(string(out), "/local") {
+		t.Fatalf("exit %+v, output %q", res, out)
+	}
+	if b, _ := os.ReadFile(filepath.Join(tc.AllocDir, "exec")); strings.TrimSpace(string(b)) != "ok" {
+		t.Fatalf("alloc dir not shared: %q", b)
+	}
+	if _, err := os.Stat("/usr/nomadic-test"); err == nil {
+		os.Remove("/usr/nomadic-test")
+		t.Fatal("the task wrote into the host's /usr")
+	}
+}
