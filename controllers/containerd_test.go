@@ -19,7 +19,7 @@ import (
 
 // startContainerd starts a private containerd and builds the test image,
 // or skips the test where containerd cannot run (make test requires it).
-func startContainerd(t *testing.T) (*containerd.Driver, string) {
+func startContainerd(t testing.TB) (*containerd.Driver, string) {
 	t.Helper()
 	if why := ctrtest.Available(); why != "" {
 		if os.Getenv("NOMADIC_REQUIRE_CONTAINERD") != "" {

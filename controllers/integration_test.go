@@ -22,13 +22,13 @@ import (
 
 // cluster is a server and node agents in this process, on a real etcd.
 type cluster struct {
-	t      *testing.T
+	t      testing.TB
 	store  *store.Store
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
 
-func newCluster(t *testing.T) *cluster {
+func newCluster(t testing.TB) *cluster {
 	cli := testutil.Etcd(t)
 	st := store.New(cli, "/it")
 	ctx, cancel := context.WithCancel(context.Background())

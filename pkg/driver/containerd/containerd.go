@@ -52,6 +52,9 @@ type Driver struct {
 
 	mu     sync.Mutex
 	client *containerd.Client
+	// pulls holds one lock per image, so that tasks starting together
+	// fetch an image once instead of racing on its content.
+	pulls map[string]*sync.Mutex
 }
 
 // Name returns "containerd".
@@ -330,6 +333,18 @@ func taskMounts(tc *driver.TaskConfig) []specs.Mount {
 // under a containerd lease, so its garbage collector cannot remove content
 // half-written.
 func (d *Driver) image(ctx context.Context, c *containerd.Client, cfg *config) (containerd.Image, error) {
+	d.mu.Lock()
+	if d.pulls == nil {
+		d.pulls = map[string]*sync.Mutex{}
+	}
+	lock := d.pulls[cfg.Image]
+	if lock == nil {
+		lock = &sync.Mutex{}
+		d.pulls[cfg.Image] = lock
+	}
+	d.mu.Unlock()
+	lock.Lock()
+	defer lock.Unlock()
 	if img, err := c.GetImage(ctx, cfg.Image); err == nil {
 		return img, unpack(ctx, img)
 	}
