@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -269,7 +270,13 @@ func (r *allocRunner) startOrRecover(ctx context.Context, job *api.Job, g *api.T
 		}
 	}
 	r.mu.Lock()
+	if len(ts.Events) == 0 {
+		r.event(ts, "Received", "task received by the node agent")
+	}
 	r.event(ts, "Task Setup", "building task directory")
+	if t.Driver == "containerd" {
+		r.event(ts, "Driver", "preparing the container (pulling or importing the image if it is not there)")
+	}
 	r.mu.Unlock()
 	cfg := &driver.TaskConfig{
 		AllocID:    alloc.ID,
@@ -474,7 +481,8 @@ func taskEnv(a *Agent, job *api.Job, g *api.TaskGroup, t *api.Task, alloc *api.A
 		vars["NOMAD_HOST_ADDR_"+p.Label] = net.JoinHostPort(ip, strconv.Itoa(p.Value))
 	}
 	for k, v := range vars {
-		env = append(env, k+"="+v)
+		// Nomad's names, and the same under our own prefix.
+		env = append(env, k+"="+v, "NOMADIC_"+strings.TrimPrefix(k, "NOMAD_")+"="+v)
 	}
 	for k, v := range t.Env {
 		env = append(env, k+"="+v)

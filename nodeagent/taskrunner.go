@@ -203,7 +203,11 @@ func (tr *taskRunner) kill(ctx context.Context, why string) {
 	sig := parseSignal(tr.task.KillSignal)
 	if err := h.Stop(ctx, sig, max(tr.task.KillTimeout.Std(), time.Second)); err != nil {
 		slog.Warn("stopping task", "task", tr.task.Name, "err", err)
+		return
 	}
+	r.mu.Lock()
+	r.event(ts, "Killed", "task killed")
+	r.mu.Unlock()
 }
 
 var signals = map[string]syscall.Signal{
