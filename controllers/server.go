@@ -95,7 +95,11 @@ func (s *Server) runSession(ctx context.Context, sess *concurrency.Session) {
 
 func (s *Server) singletons(ctx context.Context, guard clientv3.Cmp) {
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
+	go func() {
+		defer wg.Done()
+		(&DrainWatcher{Store: s.Store, Guard: guard, Now: s.Now, Interval: 2 * time.Second}).Run(ctx)
+	}()
 	go func() {
 		defer wg.Done()
 		(&NodeLiveness{Store: s.Store, Guard: guard, Now: s.Now, Resync: s.Cfg.LivenessResync}).Run(ctx)

@@ -396,6 +396,8 @@ func (r *allocRunner) refreshClientStatus() {
 		r.status.ClientStatus, r.status.Description = api.AllocClientComplete, "all tasks have completed"
 	case running > 0:
 		r.status.ClientStatus, r.status.Description = api.AllocClientRunning, "tasks are running"
+	case r.status.ClientStatus == api.AllocClientRunning:
+		// Between lifecycle phases (poststop tasks yet to start).
 	default:
 		r.status.ClientStatus, r.status.Description = api.AllocClientPending, "no task has started"
 	}

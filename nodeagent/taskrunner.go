@@ -236,6 +236,15 @@ func parseSignal(s string) syscall.Signal {
 // are then killed (after the group's shutdown_delay) and poststop tasks
 // run to completion.
 func (r *allocRunner) runTasks(ctx context.Context, job *api.Job, g *api.TaskGroup) {
+	// Every task is known from the start, so that the allocation does not
+	// read complete while its poststop tasks have yet to run.
+	r.mu.Lock()
+	for _, t := range g.Tasks {
+		if r.status.Tasks[t.Name] == nil {
+			r.status.Tasks[t.Name] = &api.TaskState{State: api.TaskStatePending}
+		}
+	}
+	r.mu.Unlock()
 	var pre, main, post, stop []*taskRunner
 	for _, t := range g.Tasks {
 		tr := newTaskRunner(r, job, g, t)
@@ -286,6 +295,7 @@ func (r *allocRunner) runTasks(ctx context.Context, job *api.Job, g *api.TaskGro
 		// Poststop tasks run after the others, even after a failure.
 		startAll(stop)
 		wg.Wait()
+		r.abandonPending()
 	}
 
 	// Prestart tasks: wait for those that are not sidecars.
@@ -370,4 +380,18 @@ func (r *allocRunner) taskFailed(name string) bool {
 	defer r.mu.Unlock()
 	ts := r.status.Tasks[name]
 	return ts != nil && ts.Failed
+}
+
+// abandonPending marks the tasks that never started (after a failed
+// prestart task, or a stop before they ran) dead, so the allocation's
+// status settles.
+func (r *allocRunner) abandonPending() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, ts := range r.status.Tasks {
+		if ts.State == api.TaskStatePending {
+			ts.State = api.TaskStateDead
+			r.event(ts, "Not Started", "the allocation ended before this task ran")
+		}
+	}
 }

@@ -94,6 +94,7 @@ func newRoot(g *globals) *cobra.Command {
 		newValidateCmd(g),
 		newFmtCmd(g),
 		newServerCmd(g),
+		newNodeCmd(g),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print the version of nctl",

@@ -261,3 +261,23 @@ func (c *Client) Logs(ctx context.Context, alloc, task string, stderr, follow bo
 	}
 	return resp.Body, nil
 }
+
+// SetNodeEligibility marks a node eligible or not for new allocations.
+func (c *Client) SetNodeEligibility(ctx context.Context, node string, eligible bool) (*api.Node, error) {
+	var out api.Node
+	return &out, c.do(ctx, http.MethodPut, "/v1/node/"+url.PathEscape(node)+"/eligibility", nil, map[string]any{"eligible": eligible}, &out)
+}
+
+// DrainRequest starts or stops a node drain.
+type DrainRequest struct {
+	Enable           bool         `json:"enable"`
+	Deadline         api.Duration `json:"deadline,omitempty"`
+	IgnoreSystemJobs bool         `json:"ignore_system_jobs,omitempty"`
+	KeepIneligible   bool         `json:"keep_ineligible,omitempty"`
+}
+
+// DrainNode starts or stops draining a node.
+func (c *Client) DrainNode(ctx context.Context, node string, req *DrainRequest) (*api.Node, error) {
+	var out api.Node
+	return &out, c.do(ctx, http.MethodPut, "/v1/node/"+url.PathEscape(node)+"/drain", nil, req, &out)
+}

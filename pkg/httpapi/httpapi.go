@@ -50,6 +50,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/client/fs/logs/{alloc}", s.allocLogs)
 	mux.HandleFunc("GET /v1/nodes", s.listNodes)
 	mux.HandleFunc("GET /v1/node/{id}", s.getNode)
+	mux.HandleFunc("PUT /v1/node/{id}/eligibility", s.nodeEligibility)
+	mux.HandleFunc("PUT /v1/node/{id}/drain", s.nodeDrain)
 	mux.HandleFunc("GET /v1/evaluations", s.listEvals)
 	mux.HandleFunc("GET /v1/evaluation/{id}", s.getEval)
 	mux.HandleFunc("GET /v1/servers", s.listServers)

@@ -14,6 +14,7 @@ import (
 //	evals/<ns>/<job>/<eval>              evaluations of the job (servers)
 //	evalclaims/<ns>/<job>                server working the job's evals; bound to that server's lease
 //	nodes/<node>                         node record, rewritten only when it changes (node agent)
+//	nodeadmin/<node>                     eligibility and drain, set by operators (servers)
 //	heartbeats/<node>                    empty key bound to the node's lease: the node is ready while it exists
 //	nodeplans/<node>                     bumped by every plan that places onto the node; plans compare it
 //	allocs/<node>/<alloc>                allocation, desired state (servers); the node agent watches allocs/<node>/
@@ -28,6 +29,7 @@ const (
 	kindEvals       = "evals"
 	kindEvalClaims  = "evalclaims"
 	kindNodes       = "nodes"
+	kindNodeAdmin   = "nodeadmin"
 	kindHeartbeats  = "heartbeats"
 	kindNodePlans   = "nodeplans"
 	kindAllocs      = "allocs"
@@ -84,6 +86,9 @@ func (k Keys) EvalClaim(ns, job string) string { return k.join(kindEvalClaims, n
 
 // Node is the key of a node's record.
 func (k Keys) Node(id string) string { return k.join(kindNodes, id) }
+
+// NodeAdmin is the key of a node's eligibility and drain.
+func (k Keys) NodeAdmin(id string) string { return k.join(kindNodeAdmin, id) }
 
 // Heartbeat is the key bound to a node's lease.
 func (k Keys) Heartbeat(id string) string { return k.join(kindHeartbeats, id) }

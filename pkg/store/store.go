@@ -362,13 +362,76 @@ func (s *Store) ListNodes(ctx context.Context) ([]*api.Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	admin := map[string]*NodeAdmin{}
+	prefix := s.keys.Kind(kindNodeAdmin)
+	if _, err := s.List(ctx, prefix, func(key string, value []byte) error {
+		a, err := decode[NodeAdmin](key, value)
+		if err == nil {
+			admin[strings.TrimPrefix(key, prefix)] = a
+		}
+		return err
+	}); err != nil {
+		return nil, err
+	}
 	for _, n := range nodes {
 		n.Status = api.NodeStatusDown
 		if live[n.ID] {
 			n.Status = api.NodeStatusReady
 		}
+		if a := admin[n.ID]; a != nil {
+			n.Eligible = a.Eligible
+			n.Drain = a.Drain
+		}
 	}
 	return nodes, nil
+}
+
+// NodeAdmin is what operators decide about a node — its eligibility and
+// drain — kept apart from the record its agent writes.
+type NodeAdmin struct {
+	Eligible bool               `json:"eligible"`
+	Drain    *api.DrainStrategy `json:"drain,omitempty"`
+}
+
+// GetNodeAdmin reads a node's operator settings; eligible and not draining
+// when none were set.
+func (s *Store) GetNodeAdmin(ctx context.Context, nodeID string) (*NodeAdmin, int64, error) {
+	a, rev, err := getOne[NodeAdmin](ctx, s, s.keys.NodeAdmin(nodeID))
+	if errors.Is(err, ErrNotFound) {
+		return &NodeAdmin{Eligible: true}, 0, nil
+	}
+	return a, rev, err
+}
+
+// UpdateNodeAdmin changes a node's operator settings with a
+// read-compare-write loop; extra operations (evaluations to create) go in
+// the same transaction.
+func (s *Store) UpdateNodeAdmin(ctx context.Context, nodeID string, change func(*NodeAdmin) []clientv3.Op, guards ...clientv3.Cmp) error {
+	key := s.keys.NodeAdmin(nodeID)
+	for attempt := 0; attempt < maxRetries; attempt++ {
+		a, rev, err := s.GetNodeAdmin(ctx, nodeID)
+		if err != nil {
+			return err
+		}
+		extra := change(a)
+		cmps := append([]clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", rev)}, guards...)
+		resp, err := s.cli.Txn(ctx).If(cmps...).Then(append([]clientv3.Op{clientv3.OpPut(key, encode(a))}, extra...)...).Commit()
+		if err != nil {
+			return fmt.Errorf("updating node %s: %w", nodeID, err)
+		}
+		if resp.Succeeded {
+			return nil
+		}
+	}
+	return fmt.Errorf("updating node %s: %w", nodeID, ErrConflict)
+}
+
+// EvalOp is the operation that stores a new pending evaluation, for
+// transactions that create evaluations with other writes.
+func (s *Store) EvalOp(ns, job, trigger, nodeID string, now time.Time) clientv3.Op {
+	e := newEval(&api.Job{Namespace: ns, ID: job}, trigger, now)
+	e.NodeID = nodeID
+	return clientv3.OpPut(s.keys.Eval(ns, job, e.ID), encode(e))
 }
 
 // GetNode finds a node by its ID, a unique ID prefix, or its name.

@@ -109,7 +109,9 @@ func (d *Driver) Start(_ context.Context, tc *driver.TaskConfig) (driver.Handle,
 	h := &handle{id: tc.AllocID + "/" + tc.TaskName + "/" + strconv.Itoa(d.seq), done: make(chan struct{})}
 	d.tasks[h.id] = h
 	if cfg.runFor > 0 {
+		h.mu.Lock()
 		h.timer = time.AfterFunc(cfg.runFor, func() { h.finish(&driver.ExitResult{ExitCode: cfg.exitCode}) })
+		h.mu.Unlock()
 	}
 	return h, nil
 }
@@ -132,6 +134,7 @@ func (d *Driver) Recover(_ context.Context, state map[string]string) (driver.Han
 
 type handle struct {
 	id     string
+	mu     sync.Mutex
 	timer  *time.Timer
 	once   sync.Once
 	done   chan struct{}
@@ -140,9 +143,6 @@ type handle struct {
 
 func (h *handle) finish(r *driver.ExitResult) {
 	h.once.Do(func() {
-		if h.timer != nil {
-			h.timer.Stop()
-		}
 		h.result = r
 		close(h.done)
 	})
@@ -162,6 +162,11 @@ func (h *handle) Wait(ctx context.Context) (*driver.ExitResult, error) {
 
 // Signal ends the task as if it died of the signal.
 func (h *handle) Signal(sig os.Signal) error {
+	h.mu.Lock()
+	if h.timer != nil {
+		h.timer.Stop()
+	}
+	h.mu.Unlock()
 	s, _ := sig.(syscall.Signal)
 	h.finish(&driver.ExitResult{ExitCode: 128 + int(s), Signal: int(s)})
 	return nil
