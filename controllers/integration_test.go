@@ -3,6 +3,7 @@ package controllers_test
 import (
 	"context"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,8 +15,10 @@ import (
 	"github.com/nomadic-project/nomadic/controllers"
 	"github.com/nomadic-project/nomadic/nodeagent"
 	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/client"
 	"github.com/nomadic-project/nomadic/pkg/driver"
 	"github.com/nomadic-project/nomadic/pkg/driver/rawexec"
+	"github.com/nomadic-project/nomadic/pkg/httpapi"
 	"github.com/nomadic-project/nomadic/pkg/store"
 	"github.com/nomadic-project/nomadic/pkg/testutil"
 )
@@ -416,5 +419,43 @@ func TestLifecycleHooksRunInOrderAndTheLeaderEndsTheGroup(t *testing.T) {
 		if ts.State != api.TaskStateDead || ts.Failed {
 			t.Errorf("task %s: %+v", name, ts)
 		}
+	}
+}
+
+func TestDrainMigratesAllocationsAndLeavesTheNodeIneligible(t *testing.T) {
+	c := newCluster(t)
+	a, _ := c.agent("a", true)
+	ctx := context.Background()
+	if _, err := c.store.RegisterJob(ctx, sleepJob("mig", 3), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	c.waitStatus("mig", api.AllocClientRunning, 3)
+	b, _ := c.agent("b", true)
+	srv := httptest.NewServer((&httpapi.Server{Store: c.store}).Handler())
+	defer srv.Close()
+	cl := client.New(srv.URL)
+	if _, err := cl.DrainNode(ctx, a.NodeID(), &client.DrainRequest{Enable: true}); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 60*time.Second, func() (bool, string) {
+		onB := 0
+		for _, al := range c.allocs("mig") {
+			if al.NodeID == b.NodeID() && al.ClientStatusOf() == api.AllocClientRunning {
+				onB++
+			}
+		}
+		return onB == 3, fmt.Sprintf("%d running on b", onB)
+	})
+	testutil.Eventually(t, 20*time.Second, func() (bool, string) {
+		n, err := cl.Node(ctx, a.NodeID())
+		return err == nil && n.Drain == nil && !n.Eligible, fmt.Sprintf("drain %+v eligible %v", n.Drain, n.Eligible)
+	})
+	for _, al := range c.allocs("mig") {
+		if al.NodeID == a.NodeID() && !al.Migrate {
+			t.Errorf("allocation %s left node a without the migrate mark", al.Name)
+		}
+	}
+	if n, err := cl.SetNodeEligibility(ctx, a.NodeID(), true); err != nil || !n.Eligible {
+		t.Fatalf("eligibility: %v %+v", err, n)
 	}
 }
