@@ -467,9 +467,17 @@ func TestPlanShowsChangesAndExplainsFailures(t *testing.T) {
 	if code != 1 || !strings.Contains(out, `+ job "planned" (created)`) || !strings.Contains(out, `group "g": 3 place`) {
 		t.Fatalf("plan of a new job: exit %d\n%s%s", code, out, errOut)
 	}
+	// A watcher started before the apply sees the allocations appear
+	// and then run.
+	watcher := start(t, filepath.Join(binDir, "nctl"), "--addr", addr, "get", "allocs", "-w")
 	mustNctl(t, addr, dir, "apply", "-f", path)
 	waitRunning(t, addr, "planned", 3)
 	t.Cleanup(func() { nctl(t, addr, dir, "delete", "job", "planned") })
+	eventually(t, 20*time.Second, func() (bool, string) {
+		out := watcher.out.String()
+		return strings.Count(out, "running") >= 3 && strings.Count(out, "pending") >= 1 && strings.Count(out, "NAME") == 1, out
+	})
+	watcher.stop(t, syscall.SIGINT, 10*time.Second)
 	out, _, code = nctl(t, addr, dir, "plan", "-f", path)
 	if code != 0 || !strings.Contains(out, "(unchanged)") {
 		t.Fatalf("plan of an applied job: exit %d\n%s", code, out)

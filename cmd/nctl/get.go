@@ -34,6 +34,7 @@ func kindOf(s string) (string, error) {
 }
 
 type getOpts struct {
+	watch  bool
 	output string
 	job    string
 	node   string
@@ -64,6 +65,9 @@ func newGetCmd(g *globals) *cobra.Command {
 			if len(args) == 2 {
 				name = args[1]
 			}
+			if o.watch {
+				return watch(cmd.Context(), g, kind, name, &o)
+			}
 			objs, err := fetch(g, kind, name, &o)
 			if err != nil {
 				return err
@@ -72,6 +76,7 @@ func newGetCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&o.output, "output", "o", "", "output format: wide, json, yaml or name")
+	cmd.Flags().BoolVarP(&o.watch, "watch", "w", false, "after the list, print objects again as they change (Ctrl-C stops)")
 	cmd.Flags().StringVar(&o.job, "job", "", "only allocations or evaluations of this job")
 	cmd.Flags().StringVar(&o.node, "node", "", "only allocations on this node (ID, prefix or name)")
 	cmd.Flags().StringVar(&o.status, "status", "", "only allocations in this client status")
@@ -139,12 +144,23 @@ func printObjects(w io.Writer, kind string, objs any, single bool, output string
 		_, err = fmt.Fprintln(w, string(b))
 		return err
 	}
+	return printTable(w, objs, output, true)
+}
+
+// printTable prints objects as a table (or names), with or without the
+// header line.
+func printTable(w io.Writer, objs any, output string, header bool) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
 	defer tw.Flush()
 	wide := output == "wide"
 	names := output == "name"
 	now := time.Now()
 	row := func(cols ...string) { fmt.Fprintln(tw, strings.Join(cols, "\t")) }
+	head := func(cols ...string) {
+		if header {
+			row(cols...)
+		}
+	}
 	switch list := objs.(type) {
 	case []*api.Job:
 		if names {
@@ -157,7 +173,7 @@ func printObjects(w io.Writer, kind string, objs any, single bool, output string
 		if wide {
 			hdr = append(hdr, "NAMESPACE", "PRIORITY", "DATACENTERS", "GROUPS")
 		}
-		row(hdr...)
+		head(hdr...)
 		for _, j := range list {
 			cols := []string{j.ID, j.Type, j.Status, fmt.Sprint(j.Version), age(now, j.SubmitTime)}
 			if wide {
@@ -180,7 +196,7 @@ func printObjects(w io.Writer, kind string, objs any, single bool, output string
 		if wide {
 			hdr = append(hdr, "JOB", "GROUP", "CPU", "MEMORY", "DESCRIPTION")
 		}
-		row(hdr...)
+		head(hdr...)
 		for _, a := range list {
 			cols := []string{api.ShortID(a.ID), a.Name, api.ShortID(a.NodeID), a.DesiredStatus, a.ClientStatusOf(), fmt.Sprint(a.JobVersion), age(now, a.CreateTime)}
 			if wide {
@@ -203,7 +219,7 @@ func printObjects(w io.Writer, kind string, objs any, single bool, output string
 		if wide {
 			hdr = append(hdr, "CPU", "MEMORY", "POOL", "ADDRESS")
 		}
-		row(hdr...)
+		head(hdr...)
 		for _, n := range list {
 			var drivers []string
 			for name, d := range n.Drivers {
@@ -233,7 +249,7 @@ func printObjects(w io.Writer, kind string, objs any, single bool, output string
 		if wide {
 			hdr = append(hdr, "NODE", "DESCRIPTION")
 		}
-		row(hdr...)
+		head(hdr...)
 		for _, e := range list {
 			cols := []string{api.ShortID(e.ID), e.JobID, e.TriggeredBy, e.Status, fmt.Sprint(e.PlacedAllocs), fmt.Sprint(e.StoppedAllocs), age(now, e.CreateTime)}
 			if wide {
@@ -248,7 +264,7 @@ func printObjects(w io.Writer, kind string, objs any, single bool, output string
 			}
 			return nil
 		}
-		row("NAME", "ADDRESS", "LEADER", "VERSION", "AGE")
+		head("NAME", "ADDRESS", "LEADER", "VERSION", "AGE")
 		for _, s := range list {
 			row(s.Name, s.HTTPAddr, fmt.Sprint(s.Leader), s.Version, age(now, s.StartTime))
 		}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -56,11 +57,18 @@ func IsNotFound(err error) bool {
 }
 
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, body, out any) error {
+	_, err := c.doIndexed(ctx, method, path, query, body, out)
+	return err
+}
+
+// doIndexed is do that also returns the index (etcd revision) the answer
+// was read at, for blocking queries.
+func (c *Client) doIndexed(ctx context.Context, method, path string, query url.Values, body, out any) (int64, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		rd = bytes.NewReader(b)
 	}
@@ -70,33 +78,38 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := c.http.Do(req)
+	hc := c.http
+	if query.Get("index") != "" {
+		hc = &http.Client{} // a blocking query may wait minutes
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("cannot reach the nomadic server at %s (is an agent running? set --addr or NCTL_ADDR): %w", c.addr, err)
+		return 0, fmt.Errorf("cannot reach the nomadic server at %s (is an agent running? set --addr or NCTL_ADDR): %w", c.addr, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return fmt.Errorf("reading answer from %s: %w", c.addr, err)
+		return 0, fmt.Errorf("reading answer from %s: %w", c.addr, err)
 	}
+	index, _ := strconv.ParseInt(resp.Header.Get("X-Nomadic-Index"), 10, 64)
 	if resp.StatusCode >= 300 {
 		var e api.ErrorResponse
 		if json.Unmarshal(data, &e) == nil && e.Error != "" {
-			return &APIError{Status: resp.StatusCode, Message: e.Error}
+			return 0, &APIError{Status: resp.StatusCode, Message: e.Error}
 		}
-		return &APIError{Status: resp.StatusCode, Message: fmt.Sprintf("%s %s: %s", method, path, resp.Status)}
+		return 0, &APIError{Status: resp.StatusCode, Message: fmt.Sprintf("%s %s: %s", method, path, resp.Status)}
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
-			return fmt.Errorf("decoding answer of %s %s: %w", method, path, err)
+			return 0, fmt.Errorf("decoding answer of %s %s: %w", method, path, err)
 		}
 	}
-	return nil
+	return index, nil
 }
 
 func nsQuery(ns string) url.Values {
@@ -280,4 +293,18 @@ type DrainRequest struct {
 func (c *Client) DrainNode(ctx context.Context, node string, req *DrainRequest) (*api.Node, error) {
 	var out api.Node
 	return &out, c.do(ctx, http.MethodPut, "/v1/node/"+url.PathEscape(node)+"/drain", nil, req, &out)
+}
+
+// Watch reads a list or object path as a blocking query: it answers once
+// something changed after index (0: at once), with the new index.
+func (c *Client) Watch(ctx context.Context, path string, query url.Values, index int64, wait time.Duration, out any) (int64, error) {
+	q := url.Values{}
+	for k, v := range query {
+		q[k] = v
+	}
+	if index > 0 {
+		q.Set("index", strconv.FormatInt(index, 10))
+		q.Set("wait", wait.String())
+	}
+	return c.doIndexed(ctx, http.MethodGet, path, q, nil, out)
 }

@@ -27,6 +27,14 @@ type Server struct {
 	Now     func() time.Time
 }
 
+// The key kinds each blocking query waits on.
+var (
+	jobKinds   = []string{"jobs", "allocs", "allocstatus"}
+	allocKinds = []string{"allocs", "allocstatus"}
+	nodeKinds  = []string{"nodes", "heartbeats", "nodeadmin"}
+	evalKinds  = []string{"evals"}
+)
+
 // Handler returns the API's routes.
 func (s *Server) Handler() http.Handler {
 	if s.Now == nil {
@@ -35,26 +43,27 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/agent/health", s.health)
 	mux.HandleFunc("GET /v1/agent/self", s.self)
-	mux.HandleFunc("GET /v1/jobs", s.listJobs)
+	mux.HandleFunc("GET /v1/jobs", s.blocking(jobKinds, s.listJobs))
 	mux.HandleFunc("PUT /v1/jobs", s.registerJob)
 	mux.HandleFunc("POST /v1/jobs", s.registerJob)
-	mux.HandleFunc("GET /v1/job/{id}", s.getJob)
+	mux.HandleFunc("GET /v1/job/{id}", s.blocking(jobKinds, s.getJob))
 	mux.HandleFunc("POST /v1/job/{id}/plan", s.planJob)
 	mux.HandleFunc("GET /v1/operator/scheduler/configuration", s.getSchedulerConfig)
 	mux.HandleFunc("PUT /v1/operator/scheduler/configuration", s.putSchedulerConfig)
 	mux.HandleFunc("DELETE /v1/job/{id}", s.stopJob)
-	mux.HandleFunc("GET /v1/job/{id}/allocations", s.jobAllocs)
-	mux.HandleFunc("GET /v1/job/{id}/evaluations", s.jobEvals)
-	mux.HandleFunc("GET /v1/allocations", s.listAllocs)
-	mux.HandleFunc("GET /v1/allocation/{id}", s.getAlloc)
+	mux.HandleFunc("GET /v1/job/{id}/allocations", s.blocking(allocKinds, s.jobAllocs))
+	mux.HandleFunc("GET /v1/job/{id}/evaluations", s.blocking(evalKinds, s.jobEvals))
+	mux.HandleFunc("GET /v1/allocations", s.blocking(allocKinds, s.listAllocs))
+	mux.HandleFunc("GET /v1/allocation/{id}", s.blocking(allocKinds, s.getAlloc))
 	mux.HandleFunc("GET /v1/client/fs/logs/{alloc}", s.allocLogs)
-	mux.HandleFunc("GET /v1/nodes", s.listNodes)
-	mux.HandleFunc("GET /v1/node/{id}", s.getNode)
+	mux.HandleFunc("GET /v1/nodes", s.blocking(nodeKinds, s.listNodes))
+	mux.HandleFunc("GET /v1/node/{id}", s.blocking(nodeKinds, s.getNode))
 	mux.HandleFunc("PUT /v1/node/{id}/eligibility", s.nodeEligibility)
 	mux.HandleFunc("PUT /v1/node/{id}/drain", s.nodeDrain)
-	mux.HandleFunc("GET /v1/evaluations", s.listEvals)
-	mux.HandleFunc("GET /v1/evaluation/{id}", s.getEval)
-	mux.HandleFunc("GET /v1/servers", s.listServers)
+	mux.HandleFunc("GET /v1/evaluations", s.blocking(evalKinds, s.listEvals))
+	mux.HandleFunc("GET /v1/evaluation/{id}", s.blocking(evalKinds, s.getEval))
+	mux.HandleFunc("GET /v1/servers", s.blocking([]string{"servers", "election"}, s.listServers))
+	mux.HandleFunc("GET /v1/event/stream", s.eventStream)
 	mux.Handle("GET /metrics", promhttp.Handler())
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("no such endpoint: %s %s", r.Method, r.URL.Path))

@@ -1,12 +1,15 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/store"
@@ -95,5 +98,96 @@ func TestRegisterThenReadTheJob(t *testing.T) {
 	code, body = call(t, ts, "GET", "/v1/evaluation/"+r.EvalID[:8], "")
 	if code != 200 || !strings.Contains(body, r.EvalID) {
 		t.Fatalf("eval by short id: %d %s", code, body)
+	}
+}
+
+func TestBlockingQueriesAnswerOnTheNextChange(t *testing.T) {
+	ts := newTestServer(t)
+	resp, err := http.Get(ts.URL + "/v1/jobs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	index := resp.Header.Get(IndexHeader)
+	if index == "" {
+		t.Fatal("no index header")
+	}
+	// Nothing changes: the query waits its wait out.
+	start := time.Now()
+	resp, err = http.Get(ts.URL + "/v1/jobs?index=" + index + "&wait=300ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if time.Since(start) < 250*time.Millisecond {
+		t.Fatalf("returned after %v without a change", time.Since(start))
+	}
+	type result struct {
+		body  string
+		index string
+	}
+	done := make(chan result, 1)
+	go func() {
+		resp, err := http.Get(ts.URL + "/v1/jobs?index=" + index + "&wait=20s")
+		if err != nil {
+			done <- result{}
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		done <- result{string(b), resp.Header.Get(IndexHeader)}
+	}()
+	time.Sleep(200 * time.Millisecond)
+	start = time.Now()
+	if code, body := call(t, ts, "PUT", "/v1/jobs", `{"job": {"id": "web", "groups": [{"name": "g", "count": 1, "tasks": [{"name": "t", "driver": "raw_exec", "config": {"command": "true"}}]}]}}`); code != 200 {
+		t.Fatalf("register: %d %s", code, body)
+	}
+	select {
+	case r := <-done:
+		if !strings.Contains(r.body, `"id": "web"`) || r.index <= index && len(r.index) <= len(index) {
+			t.Fatalf("blocking answer: index %s after %s, body %s", r.index, index, r.body)
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Fatalf("answered %v after the change", time.Since(start))
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the blocking query did not answer the change")
+	}
+}
+
+func TestEventStreamDeliversChangesByTopic(t *testing.T) {
+	ts := newTestServer(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", ts.URL+"/v1/event/stream?topic=Job", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if code, body := call(t, ts, "PUT", "/v1/jobs", `{"job": {"id": "web", "groups": [{"name": "g", "count": 1, "tasks": [{"name": "t", "driver": "raw_exec", "config": {"command": "true"}}]}]}}`); code != 200 {
+		t.Fatalf("register: %d %s", code, body)
+	}
+	dec := json.NewDecoder(resp.Body)
+	var ev Event
+	if err := dec.Decode(&ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.Topic != "Job" || ev.Type != "JobUpdated" || ev.Key != "default/web" || ev.Index == 0 || !strings.Contains(string(ev.Payload), `"web"`) {
+		t.Fatalf("event %+v", ev)
+	}
+	// Resuming from before that index replays it.
+	req2, _ := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("%s/v1/event/stream?topic=Job&index=%d", ts.URL, ev.Index-1), nil)
+	resp2, err := http.DefaultClient.Do(req2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp2.Body.Close()
+	var again Event
+	if err := json.NewDecoder(resp2.Body).Decode(&again); err != nil || again.Index != ev.Index {
+		t.Fatalf("resumed: %+v %v", again, err)
+	}
+	if code, _ := call(t, ts, "GET", "/v1/event/stream?topic=Nope", ""); code != 400 {
+		t.Fatalf("unknown topic: %d", code)
 	}
 }

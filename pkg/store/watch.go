@@ -105,3 +105,40 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-t.C:
 	}
 }
+
+// Revision is etcd's current revision: the index of the cluster's state.
+func (s *Store) Revision(ctx context.Context) (int64, error) {
+	resp, err := s.cli.Get(ctx, s.keys.Prefix()+"/revision")
+	if err != nil {
+		return 0, err
+	}
+	return resp.Header.Revision, nil
+}
+
+// WaitForChange blocks until a key under one of the kinds (such as
+// "jobs") changes after revision after, or until wait passes or ctx ends.
+// It is what blocking queries rest on: a client that read the state at
+// revision after learns of the next change without polling.
+func (s *Store) WaitForChange(ctx context.Context, kinds []string, after int64, wait time.Duration) error {
+	wctx, cancel := context.WithTimeout(clientv3.WithRequireLeader(ctx), wait)
+	defer cancel()
+	changed := make(chan struct{}, len(kinds))
+	for _, kind := range kinds {
+		ch := s.cli.Watch(wctx, s.keys.Kind(kind), clientv3.WithPrefix(), clientv3.WithRev(after+1))
+		go func() {
+			for resp := range ch {
+				// An error (compaction: the revision is gone) also ends
+				// the wait: the client reads again.
+				if resp.Err() != nil || len(resp.Events) > 0 {
+					changed <- struct{}{}
+					return
+				}
+			}
+		}()
+	}
+	select {
+	case <-changed:
+	case <-wctx.Done():
+	}
+	return ctx.Err()
+}
