@@ -459,3 +459,50 @@ func TestDrainMigratesAllocationsAndLeavesTheNodeIneligible(t *testing.T) {
 		t.Fatalf("eligibility: %v %+v", err, n)
 	}
 }
+
+func TestOperatorRestartSignalAndStopOfAnAllocation(t *testing.T) {
+	c := newCluster(t)
+	c.agent("n1", true)
+	ctx := context.Background()
+	// The task counts the HUPs it gets in a file of the allocation.
+	j := shJob("ops", `trap 'echo hup >> $NOMAD_ALLOC_DIR/hups' HUP; while true; do sleep 0.1; done`, 1)
+	if _, err := c.store.RegisterJob(ctx, j, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	a := c.waitStatus("ops", api.AllocClientRunning, 1)[0]
+	pid := a.Status.Tasks["t"].PID
+	srv := httptest.NewServer((&httpapi.Server{Store: c.store}).Handler())
+	defer srv.Close()
+	cl := client.New(srv.URL)
+	if _, err := cl.RestartAlloc(ctx, a.ID[:8], ""); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 20*time.Second, func() (bool, string) {
+		cur, err := cl.Alloc(ctx, a.ID)
+		if err != nil {
+			return false, err.Error()
+		}
+		ts := cur.Status.Tasks["t"]
+		return ts.State == api.TaskStateRunning && ts.PID != pid && ts.Restarts == 1, fmt.Sprintf("%s pid %d restarts %d", ts.State, ts.PID, ts.Restarts)
+	})
+	if _, err := cl.SignalAlloc(ctx, a.ID, "t", "SIGHUP"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.SignalAlloc(ctx, a.ID, "nope", "SIGHUP"); err == nil {
+		t.Fatal("signal to a task that does not exist accepted")
+	}
+	stopped, err := cl.StopAlloc(ctx, a.ID)
+	if err != nil || stopped.DesiredStatus != api.AllocDesiredStop {
+		t.Fatalf("stop: %v %+v", err, stopped)
+	}
+	// The job still wants one: a replacement runs.
+	testutil.Eventually(t, 20*time.Second, func() (bool, string) {
+		var runningNew int
+		for _, x := range c.allocs("ops") {
+			if x.ID != a.ID && x.ClientStatusOf() == api.AllocClientRunning {
+				runningNew++
+			}
+		}
+		return runningNew == 1, fmt.Sprintf("%d replacements running", runningNew)
+	})
+}

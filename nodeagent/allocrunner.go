@@ -30,9 +30,10 @@ type allocRunner struct {
 	alloc    *api.Allocation
 	status   api.AllocStatus
 	handles  map[string]driver.Handle
-	netns    string         // the allocation's network namespace in bridge mode
-	received time.Time      // when the agent saw the allocation
-	group    *api.TaskGroup // once loaded
+	netns    string                 // the allocation's network namespace in bridge mode
+	tasks    map[string]*taskRunner // once the tasks run
+	received time.Time              // when the agent saw the allocation
+	group    *api.TaskGroup         // once loaded
 
 	stopCh     chan struct{} // closed to stop the tasks
 	stopOnce   sync.Once
@@ -61,7 +62,51 @@ func (r *allocRunner) update(alloc *api.Allocation) {
 	r.mu.Unlock()
 	if alloc.DesiredStatus == api.AllocDesiredStop {
 		r.stop()
+		return
 	}
+	r.checkRequests()
+}
+
+// checkRequests carries out the operator's restart and signal requests
+// that were not carried out yet.
+func (r *allocRunner) checkRequests() {
+	r.mu.Lock()
+	alloc := r.alloc
+	var restart, signal *api.TaskRequest
+	if alloc.Restart != nil && alloc.Restart.ID != r.status.HandledRestart && r.tasks != nil {
+		restart = alloc.Restart
+		r.status.HandledRestart = restart.ID
+	}
+	if alloc.Signal != nil && alloc.Signal.ID != r.status.HandledSignal && r.tasks != nil {
+		signal = alloc.Signal
+		r.status.HandledSignal = signal.ID
+	}
+	var targets []*taskRunner
+	for name, tr := range r.tasks {
+		if req := firstOf(restart, signal); req != nil && (req.Task == "" || req.Task == name) {
+			targets = append(targets, tr)
+		}
+	}
+	r.mu.Unlock()
+	if restart == nil && signal == nil {
+		return
+	}
+	for _, tr := range targets {
+		if restart != nil {
+			go tr.restart()
+		}
+		if signal != nil {
+			tr.signal(signal.Signal)
+		}
+	}
+	r.writeStatus(context.Background())
+}
+
+func firstOf(a, b *api.TaskRequest) *api.TaskRequest {
+	if a != nil {
+		return a
+	}
+	return b
 }
 
 func (r *allocRunner) stop()    { r.stopOnce.Do(func() { close(r.stopCh) }) }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -26,6 +27,46 @@ type taskRunner struct {
 	failed    bool          // set before done closes
 	killed    chan struct{}
 	killOnce  sync.Once
+	forced    atomic.Bool // an operator's restart is under way
+}
+
+// restart stops the running task so that its runner starts it again at
+// once, outside the restart policy's count.
+func (tr *taskRunner) restart() {
+	r := tr.r
+	r.mu.Lock()
+	h := r.handles[tr.task.Name]
+	ts := r.status.Tasks[tr.task.Name]
+	running := ts != nil && ts.State == api.TaskStateRunning
+	if running {
+		r.event(ts, "Restart Signaled", "restart requested by an operator")
+	}
+	r.mu.Unlock()
+	if h == nil || !running {
+		return
+	}
+	tr.forced.Store(true)
+	if err := h.Stop(context.Background(), parseSignal(tr.task.KillSignal), max(tr.task.KillTimeout.Std(), time.Second)); err != nil {
+		slog.Warn("restarting task", "task", tr.task.Name, "err", err)
+	}
+}
+
+// signal sends a signal to the running task.
+func (tr *taskRunner) signal(name string) {
+	r := tr.r
+	r.mu.Lock()
+	h := r.handles[tr.task.Name]
+	ts := r.status.Tasks[tr.task.Name]
+	if ts != nil && ts.State == api.TaskStateRunning {
+		r.event(ts, "Signaling", "sending "+name+" at an operator's request")
+	}
+	r.mu.Unlock()
+	if h == nil {
+		return
+	}
+	if err := h.Signal(parseSignal(name)); err != nil {
+		slog.Warn("signaling task", "task", tr.task.Name, "err", err)
+	}
 }
 
 func newTaskRunner(r *allocRunner, job *api.Job, g *api.TaskGroup, t *api.Task) *taskRunner {
@@ -84,6 +125,18 @@ func (tr *taskRunner) run(ctx context.Context) {
 		if tr.wasKilled() || r.stopping() {
 			tr.settle(ctx, false)
 			return
+		}
+		if tr.forced.CompareAndSwap(true, false) {
+			// An operator's restart: again at once, not counted.
+			r.mu.Lock()
+			ts := r.status.Tasks[t.Name]
+			ts.Restarts++
+			ts.Failed = false
+			ts.State = api.TaskStatePending
+			ts.Handle = nil
+			delete(r.handles, t.Name)
+			r.mu.Unlock()
+			continue
 		}
 		if !failed && !tr.restartsOnSuccess() {
 			tr.settle(ctx, false)
@@ -246,8 +299,15 @@ func (r *allocRunner) runTasks(ctx context.Context, job *api.Job, g *api.TaskGro
 	}
 	r.mu.Unlock()
 	var pre, main, post, stop []*taskRunner
+	runners := map[string]*taskRunner{}
+	defer func() {
+		r.mu.Lock()
+		r.tasks = nil
+		r.mu.Unlock()
+	}()
 	for _, t := range g.Tasks {
 		tr := newTaskRunner(r, job, g, t)
+		runners[t.Name] = tr
 		switch tr.hook() {
 		case "prestart":
 			pre = append(pre, tr)
@@ -322,6 +382,20 @@ func (r *allocRunner) runTasks(ctx context.Context, job *api.Job, g *api.TaskGro
 	}
 
 	startAll(main)
+	r.mu.Lock()
+	r.tasks = runners
+	r.mu.Unlock()
+	// Requests made while the agent was away are carried out now.
+	go func() {
+		for _, tr := range main {
+			select {
+			case <-tr.started:
+			case <-ctx.Done():
+				return
+			}
+		}
+		r.checkRequests()
+	}()
 	go func() {
 		for _, tr := range main {
 			select {

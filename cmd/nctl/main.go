@@ -89,6 +89,7 @@ func newRoot(g *globals) *cobra.Command {
 		newGetCmd(g),
 		newDescribeCmd(g),
 		newLogsCmd(g),
+		newAllocCmd(g),
 		newDeleteCmd(g),
 		newJobCmd(g),
 		newValidateCmd(g),

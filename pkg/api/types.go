@@ -257,12 +257,26 @@ type Allocation struct {
 	// Canary marks an allocation of a new version placed beside the old
 	// ones until the update is promoted.
 	Canary bool `json:"canary,omitempty"`
+	// Restart and Signal are operator requests the node agent carries
+	// out once each (nctl alloc restart|signal); their IDs tell a new
+	// request from one already handled.
+	Restart *TaskRequest `json:"restart,omitempty"`
+	Signal  *TaskRequest `json:"signal,omitempty"`
 
 	CreateTime time.Time `json:"create_time"`
 	ModifyTime time.Time `json:"modify_time"`
 
 	// Status is what the node agent reported; nil until it reports.
 	Status *AllocStatus `json:"status,omitempty"`
+}
+
+// TaskRequest asks the node agent to restart or signal the tasks of an
+// allocation (all of them when Task is empty).
+type TaskRequest struct {
+	ID     string    `json:"id"`
+	Task   string    `json:"task,omitempty"`
+	Signal string    `json:"signal,omitempty"`
+	Time   time.Time `json:"time"`
 }
 
 // AllocatedPort is a port given to an allocation: Value on the node's
@@ -288,7 +302,11 @@ type AllocStatus struct {
 	Description  string `json:"description,omitempty"`
 	// NetworkAddress is the allocation's address on the node's bridge
 	// in bridge network mode.
-	NetworkAddress string                `json:"network_address,omitempty"`
+	NetworkAddress string `json:"network_address,omitempty"`
+	// HandledRestart and HandledSignal are the IDs of the last restart
+	// and signal requests the agent carried out.
+	HandledRestart string                `json:"handled_restart,omitempty"`
+	HandledSignal  string                `json:"handled_signal,omitempty"`
 	Tasks          map[string]*TaskState `json:"tasks,omitempty"`
 	UpdateTime     time.Time             `json:"update_time"`
 }

@@ -308,3 +308,24 @@ func (c *Client) Watch(ctx context.Context, path string, query url.Values, index
 	}
 	return c.doIndexed(ctx, http.MethodGet, path, q, nil, out)
 }
+
+// StopAlloc stops an allocation; the scheduler replaces it if its job
+// wants one.
+func (c *Client) StopAlloc(ctx context.Context, id string) (*api.Allocation, error) {
+	var out api.Allocation
+	return &out, c.do(ctx, http.MethodPost, "/v1/allocation/"+url.PathEscape(id)+"/stop", nil, nil, &out)
+}
+
+// RestartAlloc restarts an allocation's tasks in place (one task when
+// task is set).
+func (c *Client) RestartAlloc(ctx context.Context, id, task string) (*api.Allocation, error) {
+	var out api.Allocation
+	return &out, c.do(ctx, http.MethodPost, "/v1/allocation/"+url.PathEscape(id)+"/restart", nil, map[string]string{"task": task}, &out)
+}
+
+// SignalAlloc sends a signal to an allocation's tasks (one task when task
+// is set).
+func (c *Client) SignalAlloc(ctx context.Context, id, task, signal string) (*api.Allocation, error) {
+	var out api.Allocation
+	return &out, c.do(ctx, http.MethodPost, "/v1/allocation/"+url.PathEscape(id)+"/signal", nil, map[string]string{"task": task, "signal": signal}, &out)
+}

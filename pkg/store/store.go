@@ -573,6 +573,28 @@ func (s *Store) GetAlloc(ctx context.Context, idPrefix string) (*api.Allocation,
 	return a, nil
 }
 
+// UpdateAlloc changes an allocation's desired state with a
+// read-compare-write loop; extra operations go in the same transaction.
+func (s *Store) UpdateAlloc(ctx context.Context, a *api.Allocation, change func(*api.Allocation) []clientv3.Op) (*api.Allocation, error) {
+	key := s.keys.Alloc(a.NodeID, a.ID)
+	for attempt := 0; attempt < maxRetries; attempt++ {
+		cur, rev, err := getOne[api.Allocation](ctx, s, key)
+		if err != nil {
+			return nil, err
+		}
+		extra := change(cur)
+		resp, err := s.cli.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", rev)).
+			Then(append([]clientv3.Op{clientv3.OpPut(key, encode(cur))}, extra...)...).Commit()
+		if err != nil {
+			return nil, fmt.Errorf("updating allocation %s: %w", a.ID, err)
+		}
+		if resp.Succeeded {
+			return cur, nil
+		}
+	}
+	return nil, fmt.Errorf("updating allocation %s: %w", a.ID, ErrConflict)
+}
+
 // PutAllocStatus writes the observed state of an allocation. Only the node
 // agent running the allocation calls it.
 func (s *Store) PutAllocStatus(ctx context.Context, nodeID, allocID string, st *api.AllocStatus) error {

@@ -1,0 +1,92 @@
+package httpapi
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/nomadic-project/nomadic/pkg/api"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// allocStop stops an allocation; the job is evaluated in the same
+// transaction, so the scheduler places a replacement where the job wants
+// one.
+func (s *Server) allocStop(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := reqCtx(r)
+	defer cancel()
+	a, err := s.Store.GetAlloc(ctx, r.PathValue("id"))
+	if err != nil {
+		storeError(w, fmt.Sprintf("allocation %q", r.PathValue("id")), err)
+		return
+	}
+	now := s.Now().UTC()
+	u, err := s.Store.UpdateAlloc(ctx, a, func(cur *api.Allocation) []clientv3.Op {
+		cur.DesiredStatus = api.AllocDesiredStop
+		cur.DesiredDescription = "stopped by an operator"
+		cur.ModifyTime = now
+		return []clientv3.Op{s.Store.EvalOp(cur.Namespace, cur.JobID, "alloc-stop", cur.NodeID, now)}
+	})
+	if err != nil {
+		storeError(w, "allocation", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, u)
+}
+
+// TaskRequestBody is the body of the restart and signal endpoints.
+type TaskRequestBody struct {
+	Task   string `json:"task,omitempty"`
+	Signal string `json:"signal,omitempty"`
+}
+
+var knownSignals = map[string]bool{"SIGHUP": true, "SIGINT": true, "SIGQUIT": true, "SIGKILL": true, "SIGUSR1": true,
+	"SIGUSR2": true, "SIGTERM": true, "SIGCONT": true, "SIGSTOP": true, "SIGWINCH": true}
+
+// allocRequest records a restart or signal request on the allocation; its
+// node agent carries it out.
+func (s *Server) allocRequest(kind string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var body TaskRequestBody
+		if r.ContentLength != 0 && !decodeBody(w, r, &body) {
+			return
+		}
+		if kind == "signal" {
+			if body.Signal == "" {
+				body.Signal = "SIGTERM"
+			}
+			if !knownSignals[body.Signal] {
+				writeError(w, http.StatusBadRequest, fmt.Errorf("unknown signal %q", body.Signal))
+				return
+			}
+		}
+		ctx, cancel := reqCtx(r)
+		defer cancel()
+		a, err := s.Store.GetAlloc(ctx, r.PathValue("id"))
+		if err != nil {
+			storeError(w, fmt.Sprintf("allocation %q", r.PathValue("id")), err)
+			return
+		}
+		if a.DesiredStatus != api.AllocDesiredRun || a.Terminal() {
+			writeError(w, http.StatusConflict, fmt.Errorf("allocation %s is not running", api.ShortID(a.ID)))
+			return
+		}
+		if body.Task != "" && (a.Status == nil || a.Status.Tasks[body.Task] == nil) {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("allocation %s has no task %q", api.ShortID(a.ID), body.Task))
+			return
+		}
+		req := &api.TaskRequest{ID: api.NewID(), Task: body.Task, Signal: body.Signal, Time: s.Now().UTC()}
+		u, err := s.Store.UpdateAlloc(ctx, a, func(cur *api.Allocation) []clientv3.Op {
+			if kind == "restart" {
+				cur.Restart = req
+			} else {
+				cur.Signal = req
+			}
+			return nil
+		})
+		if err != nil {
+			storeError(w, "allocation", err)
+			return
+		}
+		writeJSON(w, http.StatusOK, u)
+	}
+}
