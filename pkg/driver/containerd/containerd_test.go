@@ -102,7 +102,14 @@ func TestRunsToCompletionWithExitCodeLogsEnvAndMounts(t *testing.T) {
 	if res.ExitCode != 7 || res.OOMKilled {
 		t.Fatalf("result %+v", res)
 	}
-	out, _ := os.ReadFile(tc.StdoutPath)
+	// The shim may finish copying output just after the exit is reported.
+	var out []byte
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		out, _ = os.ReadFile(tc.StdoutPath)
+		if strings.Contains(string(out), "hi from /alloc") && strings.Contains(string(out), "oops") {
+			break
+		}
+	}
 	if !strings.Contains(string(out), "hi from /alloc") || !strings.Contains(string(out), "oops") {
 		t.Fatalf("log: %q", out)
 	}
