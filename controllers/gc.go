@@ -13,14 +13,18 @@ import (
 
 // GC is a singleton controller that deletes what nobody needs any more:
 // the allocations of purged jobs once they stopped, with the jobs' versions
-// and evaluations, and stopped allocations of live jobs once they are older
-// than AllocAge.
+// and evaluations; stopped allocations of live jobs once they are older
+// than AllocAge; and versions of live jobs beyond the newest KeepVersions
+// that no allocation runs.
 type GC struct {
 	Store    *store.Store
 	Guard    clientv3.Cmp
 	Now      func() time.Time
 	Interval time.Duration
 	AllocAge time.Duration
+	// KeepVersions is how many versions of a job are kept for history
+	// and revert (default 10).
+	KeepVersions int
 }
 
 // Run collects garbage every Interval until ctx ends.
@@ -70,6 +74,36 @@ func (c *GC) Collect(ctx context.Context) error {
 			return err
 		}
 		slog.Info("garbage collected allocations", "count", len(dead))
+	}
+	// Old versions of live jobs, beyond the newest KeepVersions, unless an
+	// allocation still runs them.
+	running := map[string]map[uint64]bool{}
+	for _, a := range allocs {
+		if !a.Terminal() {
+			k := a.Namespace + "/" + a.JobID
+			if running[k] == nil {
+				running[k] = map[uint64]bool{}
+			}
+			running[k][a.JobVersion] = true
+		}
+	}
+	for _, j := range jobs {
+		versions, err := c.Store.ListJobVersions(ctx, j.Namespace, j.ID)
+		if err != nil {
+			return err
+		}
+		keep := max(c.KeepVersions, 1)
+		var old []uint64
+		for i, v := range versions {
+			if i < len(versions)-keep && v.Version != j.Version && !running[j.Namespace+"/"+j.ID][v.Version] {
+				old = append(old, v.Version)
+			}
+		}
+		if len(old) > 0 {
+			if err := c.Store.DeleteJobVersions(ctx, j.Namespace, j.ID, old, []clientv3.Cmp{c.Guard}); err != nil {
+				return err
+			}
+		}
 	}
 	// History of purged jobs whose allocations are all gone.
 	prefix := c.Store.Keys().Kind("jobversions")

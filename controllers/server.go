@@ -110,7 +110,7 @@ func (s *Server) singletons(ctx context.Context, guard clientv3.Cmp) {
 	}()
 	go func() {
 		defer wg.Done()
-		(&GC{Store: s.Store, Guard: guard, Now: s.Now, Interval: s.Cfg.GCInterval, AllocAge: s.Cfg.GCAllocAge}).Run(ctx)
+		(&GC{Store: s.Store, Guard: guard, Now: s.Now, Interval: s.Cfg.GCInterval, AllocAge: s.Cfg.GCAllocAge, KeepVersions: 10}).Run(ctx)
 	}()
 	wg.Wait()
 }

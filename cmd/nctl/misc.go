@@ -5,6 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/jobspec"
@@ -49,7 +53,7 @@ func newDeleteCmd(g *globals) *cobra.Command {
 }
 
 func newJobCmd(g *globals) *cobra.Command {
-	job := &cobra.Command{Use: "job", Short: "Job commands: init, inspect"}
+	job := &cobra.Command{Use: "job", Short: "Job commands: init, inspect, history, revert"}
 	var force bool
 	initCmd := &cobra.Command{
 		Use:   "init [FILE]",
@@ -133,12 +137,74 @@ func newJobCmd(g *globals) *cobra.Command {
 	inspect.Flags().StringP("file", "f", "", "inspect a job file instead of a submitted job")
 	inspect.Flags().StringVarP(&output, "output", "o", "json", "json or yaml")
 	vf.register(inspect)
-	job.AddCommand(initCmd, inspect)
+	history := &cobra.Command{
+		Use:   "history JOB",
+		Short: "List the kept versions of a job",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := g.ctx()
+			defer cancel()
+			versions, err := g.client().JobVersions(ctx, g.namespace, args[0])
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(g.out, 0, 4, 3, ' ', 0)
+			defer tw.Flush()
+			fmt.Fprintln(tw, "VERSION\tSUBMITTED\tGROUPS")
+			for i := len(versions) - 1; i >= 0; i-- {
+				v := versions[i]
+				var groups []string
+				for _, gr := range v.Groups {
+					groups = append(groups, fmt.Sprintf("%s×%d", gr.Name, gr.Count))
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\n", v.Version, v.SubmitTime.Local().Format(time.RFC3339), strings.Join(groups, ","))
+			}
+			return nil
+		},
+	}
+	revert := &cobra.Command{
+		Use:   "revert JOB VERSION",
+		Short: "Submit an earlier version of a job again, as a new version",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			v, err := strconv.ParseUint(args[1], 10, 64)
+			if err != nil {
+				return fmt.Errorf("version %q is not a number", args[1])
+			}
+			ctx, cancel := g.ctx()
+			defer cancel()
+			resp, err := g.client().RevertJob(ctx, g.namespace, args[0], v)
+			if err != nil {
+				return err
+			}
+			if resp.Result == "unchanged" {
+				fmt.Fprintf(g.out, "job/%s already runs what version %d ran\n", args[0], v)
+				return nil
+			}
+			fmt.Fprintf(g.out, "job/%s reverted to version %d as version %d (evaluation %s)\n", args[0], v, resp.JobVersion, api.ShortID(resp.EvalID))
+			return nil
+		},
+	}
+	job.AddCommand(initCmd, inspect, history, revert)
 	return job
 }
 
 func newServerCmd(g *globals) *cobra.Command {
-	server := &cobra.Command{Use: "server", Short: "Server commands: members"}
+	server := &cobra.Command{Use: "server", Short: "Server commands: members, force-leave"}
+	server.AddCommand(&cobra.Command{
+		Use:   "force-leave NAME",
+		Short: "Remove a dead server's membership; its claims and leadership pass to the live servers",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := g.ctx()
+			defer cancel()
+			if err := g.client().ForceLeave(ctx, args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(g.out, "server/%s removed\n", args[0])
+			return nil
+		},
+	})
 	server.AddCommand(&cobra.Command{
 		Use:   "members",
 		Short: "List the live servers and which one leads",

@@ -329,3 +329,20 @@ func (c *Client) SignalAlloc(ctx context.Context, id, task, signal string) (*api
 	var out api.Allocation
 	return &out, c.do(ctx, http.MethodPost, "/v1/allocation/"+url.PathEscape(id)+"/signal", nil, map[string]string{"task": task, "signal": signal}, &out)
 }
+
+// JobVersions lists the kept versions of a job, oldest first.
+func (c *Client) JobVersions(ctx context.Context, ns, id string) ([]*api.Job, error) {
+	var out []*api.Job
+	return out, c.do(ctx, http.MethodGet, "/v1/job/"+url.PathEscape(id)+"/versions", nsQuery(ns), nil, &out)
+}
+
+// RevertJob submits an earlier version of a job again.
+func (c *Client) RevertJob(ctx context.Context, ns, id string, version uint64) (*api.RegisterResponse, error) {
+	var out api.RegisterResponse
+	return &out, c.do(ctx, http.MethodPost, "/v1/job/"+url.PathEscape(id)+"/revert", nsQuery(ns), map[string]uint64{"version": version}, &out)
+}
+
+// ForceLeave removes a dead server's membership.
+func (c *Client) ForceLeave(ctx context.Context, name string) error {
+	return c.do(ctx, http.MethodDelete, "/v1/server/"+url.PathEscape(name), nil, nil, nil)
+}

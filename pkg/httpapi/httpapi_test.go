@@ -191,3 +191,36 @@ func TestEventStreamDeliversChangesByTopic(t *testing.T) {
 		t.Fatalf("unknown topic: %d", code)
 	}
 }
+
+func TestHistoryAndRevert(t *testing.T) {
+	ts := newTestServer(t)
+	body := func(count int) string {
+		return fmt.Sprintf(`{"job": {"id": "web", "groups": [{"name": "g", "count": %d, "tasks": [{"name": "t", "driver": "raw_exec", "config": {"command": "true"}}]}]}}`, count)
+	}
+	for _, n := range []int{1, 3} {
+		if code, b := call(t, ts, "PUT", "/v1/jobs", body(n)); code != 200 {
+			t.Fatalf("register: %d %s", code, b)
+		}
+	}
+	code, b := call(t, ts, "GET", "/v1/job/web/versions", "")
+	var versions []api.Job
+	if code != 200 || json.Unmarshal([]byte(b), &versions) != nil || len(versions) != 2 || versions[0].Version != 0 {
+		t.Fatalf("versions: %d %s", code, b)
+	}
+	code, b = call(t, ts, "POST", "/v1/job/web/revert", `{"version": 0}`)
+	var r api.RegisterResponse
+	if code != 200 || json.Unmarshal([]byte(b), &r) != nil || r.JobVersion != 2 || r.Result != "updated" {
+		t.Fatalf("revert: %d %s", code, b)
+	}
+	code, b = call(t, ts, "GET", "/v1/job/web", "")
+	var j api.Job
+	if code != 200 || json.Unmarshal([]byte(b), &j) != nil || j.Groups[0].Count != 1 || j.Version != 2 {
+		t.Fatalf("after revert: %s", b)
+	}
+	if code, _ := call(t, ts, "POST", "/v1/job/web/revert", `{"version": 9}`); code != 404 {
+		t.Fatalf("revert to a missing version: %d", code)
+	}
+	if code, _ := call(t, ts, "DELETE", "/v1/server/ghost", ""); code != 404 {
+		t.Fatalf("force-leave of an unknown server: %d", code)
+	}
+}

@@ -137,6 +137,46 @@ func (s *Store) GetJobVersion(ctx context.Context, ns, id string, version uint64
 	return j, err
 }
 
+// ListJobVersions returns every stored version of a job, oldest first.
+func (s *Store) ListJobVersions(ctx context.Context, ns, id string) ([]*api.Job, error) {
+	versions, _, err := listAll[api.Job](ctx, s, s.keys.JobVersions(ns, id))
+	return versions, err
+}
+
+// DeleteJobVersions removes versions of a job, guarded.
+func (s *Store) DeleteJobVersions(ctx context.Context, ns, id string, versions []uint64, guards []clientv3.Cmp) error {
+	for start := 0; start < len(versions); start += maxTxnOps {
+		end := min(start+maxTxnOps, len(versions))
+		var ops []clientv3.Op
+		for _, v := range versions[start:end] {
+			ops = append(ops, clientv3.OpDelete(s.keys.JobVersion(ns, id, v)))
+		}
+		if _, err := s.cli.Txn(ctx).If(guards...).Then(ops...).Commit(); err != nil {
+			return fmt.Errorf("deleting versions of job %q: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// ForceLeave removes a server's membership and revokes its lease, which
+// releases its evaluation claims and its place in the election.
+func (s *Store) ForceLeave(ctx context.Context, name string) error {
+	resp, err := s.cli.Get(ctx, s.keys.Server(name))
+	if err != nil {
+		return fmt.Errorf("reading server %s: %w", name, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return ErrNotFound
+	}
+	if lease := clientv3.LeaseID(resp.Kvs[0].Lease); lease != 0 {
+		if _, err := s.cli.Revoke(ctx, lease); err != nil {
+			return fmt.Errorf("revoking the lease of server %s: %w", name, err)
+		}
+	}
+	_, err = s.cli.Delete(ctx, s.keys.Server(name))
+	return err
+}
+
 // ListJobs returns the jobs of a namespace, or of all namespaces when ns is
 // empty.
 func (s *Store) ListJobs(ctx context.Context, ns string) ([]*api.Job, error) {

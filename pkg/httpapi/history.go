@@ -1,0 +1,70 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/nomadic-project/nomadic/pkg/store"
+)
+
+func (s *Server) jobVersions(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := reqCtx(r)
+	defer cancel()
+	id := r.PathValue("id")
+	versions, err := s.Store.ListJobVersions(ctx, namespace(r), id)
+	if err != nil {
+		storeError(w, "job versions", err)
+		return
+	}
+	if len(versions) == 0 {
+		writeError(w, http.StatusNotFound, fmt.Errorf("job %q not found", id))
+		return
+	}
+	writeJSON(w, http.StatusOK, versions)
+}
+
+// RevertRequest is the body of POST /v1/job/{id}/revert.
+type RevertRequest struct {
+	Version uint64 `json:"version"`
+}
+
+// revertJob submits an earlier version's specification again, as a new
+// version.
+func (s *Server) revertJob(w http.ResponseWriter, r *http.Request) {
+	var req RevertRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	ctx, cancel := reqCtx(r)
+	defer cancel()
+	ns, id := namespace(r), r.PathValue("id")
+	old, err := s.Store.GetJobVersion(ctx, ns, id, req.Version)
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, fmt.Errorf("job %q has no version %d (kept versions: nctl job history %s)", id, req.Version, id))
+		return
+	} else if err != nil {
+		storeError(w, "job", err)
+		return
+	}
+	job := *old
+	job.Version, job.Stop, job.Status = 0, false, ""
+	resp, err := s.Store.RegisterJob(ctx, &job, s.Now().UTC())
+	if err != nil {
+		storeError(w, "job", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (s *Server) forceLeave(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := reqCtx(r)
+	defer cancel()
+	name := r.PathValue("name")
+	if err := s.Store.ForceLeave(ctx, name); err != nil {
+		storeError(w, fmt.Sprintf("server %q", name), err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"server": name, "removed": true,
+		"note": "the server's membership and lease are gone; its claims and leadership pass to the others. Its etcd member, if it ran one, is removed with etcdctl member remove."})
+}
