@@ -29,12 +29,26 @@ func (e *exitError) Error() string {
 
 type globals struct {
 	addr      string
+	addrSet   bool
 	namespace string
 	out       io.Writer
 	errOut    io.Writer
 }
 
-func (g *globals) client() *client.Client { return client.New(g.addr) }
+// client returns a client of the cluster: --addr when given, else
+// NCTL_ADDR, else the current context of the config file, else the dev
+// agent's default address.
+func (g *globals) client() *client.Client {
+	if g.addrSet || os.Getenv("NCTL_ADDR") != "" {
+		return client.New(g.addr)
+	}
+	if conf, err := loadConfig(); err == nil {
+		if cur := conf.current(); cur != nil {
+			return client.New(cur.Address, clientOptions(cur)...)
+		}
+	}
+	return client.New(g.addr)
+}
 
 func (g *globals) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 30*time.Second)
@@ -82,6 +96,16 @@ func newRoot(g *globals) *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&g.addr, "addr", defAddr, "address of a nomadic server (env NCTL_ADDR)")
 	root.PersistentFlags().StringVarP(&g.namespace, "namespace", "n", "default", "namespace of the jobs")
+	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) {
+		g.addrSet = cmd.Flags().Changed("addr")
+		if !cmd.Flags().Changed("namespace") && os.Getenv("NCTL_ADDR") == "" && !g.addrSet {
+			if conf, err := loadConfig(); err == nil {
+				if cur := conf.current(); cur != nil && cur.Namespace != "" {
+					g.namespace = cur.Namespace
+				}
+			}
+		}
+	}
 	root.AddCommand(
 		newApplyCmd(g),
 		newPlanCmd(g),
@@ -96,6 +120,7 @@ func newRoot(g *globals) *cobra.Command {
 		newFmtCmd(g),
 		newServerCmd(g),
 		newNodeCmd(g),
+		newConfigCmd(g),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print the version of nctl",

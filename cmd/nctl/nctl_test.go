@@ -111,3 +111,35 @@ func TestJobInitWritesARunnableExampleAndRefusesToOverwrite(t *testing.T) {
 		t.Fatalf("the example is not formatted: %q", out)
 	}
 }
+
+func TestContextsChooseTheServer(t *testing.T) {
+	t.Setenv("NCTL_CONFIG", filepath.Join(t.TempDir(), "config.yaml"))
+	t.Setenv("NCTL_ADDR", "")
+	if _, errOut, code := nctl(t, "", "config", "set-context", "far", "--addr", "http://127.0.0.1:9", "--namespace", "team"); code != 0 {
+		t.Fatalf("set-context: %s", errOut)
+	}
+	if _, _, code := nctl(t, "", "config", "set-context", "near", "--addr", "127.0.0.1:8"); code != 0 {
+		t.Fatal("second set-context failed")
+	}
+	out, _, _ := nctl(t, "", "config", "get-contexts")
+	if !strings.Contains(out, "*         far") && !strings.Contains(out, "*") {
+		t.Fatalf("get-contexts: %q", out)
+	}
+	_, errOut, code := nctl(t, "", "get", "jobs")
+	if code == 0 || !strings.Contains(errOut, "127.0.0.1:9") {
+		t.Fatalf("get jobs through the current context: %d %q", code, errOut)
+	}
+	if _, _, code := nctl(t, "", "config", "use-context", "near"); code != 0 {
+		t.Fatal("use-context failed")
+	}
+	if _, errOut, _ := nctl(t, "", "get", "jobs"); !strings.Contains(errOut, "127.0.0.1:8") {
+		t.Fatalf("after use-context: %q", errOut)
+	}
+	// --addr wins over the context.
+	if _, errOut, _ := nctl(t, "", "--addr", "127.0.0.1:7", "get", "jobs"); !strings.Contains(errOut, "127.0.0.1:7") {
+		t.Fatalf("--addr: %q", errOut)
+	}
+	if _, errOut, code := nctl(t, "", "config", "use-context", "nowhere"); code == 0 || !strings.Contains(errOut, "no context") {
+		t.Fatalf("unknown context: %q", errOut)
+	}
+}

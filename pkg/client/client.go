@@ -5,12 +5,15 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -23,20 +26,78 @@ const DefaultAddr = "http://127.0.0.1:4646"
 
 // Client talks to one nomadic server.
 type Client struct {
-	addr string
-	http *http.Client
+	addr      string
+	http      *http.Client
+	token     string
+	transport http.RoundTripper
+	err       error
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithToken sends a bearer token with every request (for a proxy in front
+// of the API).
+func WithToken(token string) Option { return func(c *Client) { c.token = token } }
+
+// WithTLSFiles trusts a CA and presents a client certificate on https
+// addresses; empty names are left out.
+func WithTLSFiles(caFile, certFile, keyFile string) Option {
+	return func(c *Client) {
+		if caFile == "" && certFile == "" {
+			return
+		}
+		tc := &tls.Config{MinVersion: tls.VersionTLS12}
+		if caFile != "" {
+			pem, err := os.ReadFile(caFile)
+			if err != nil {
+				c.err = fmt.Errorf("reading CA certificate: %w", err)
+				return
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				c.err = fmt.Errorf("%s holds no PEM certificate", caFile)
+				return
+			}
+			tc.RootCAs = pool
+		}
+		if certFile != "" {
+			cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+			if err != nil {
+				c.err = fmt.Errorf("loading client certificate: %w", err)
+				return
+			}
+			tc.Certificates = []tls.Certificate{cert}
+		}
+		c.transport = &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment}
+	}
 }
 
 // New returns a client of the server at addr ("http://host:port" or
 // "host:port").
-func New(addr string) *Client {
+func New(addr string, opts ...Option) *Client {
 	if addr == "" {
 		addr = DefaultAddr
 	}
 	if !strings.Contains(addr, "://") {
 		addr = "http://" + addr
 	}
-	return &Client{addr: strings.TrimRight(addr, "/"), http: &http.Client{Timeout: 30 * time.Second}}
+	c := &Client{addr: strings.TrimRight(addr, "/")}
+	for _, o := range opts {
+		o(c)
+	}
+	c.http = &http.Client{Timeout: 30 * time.Second, Transport: c.transport}
+	return c
+}
+
+// streaming is an HTTP client without an overall timeout, for blocking
+// queries and followed logs.
+func (c *Client) streaming() *http.Client { return &http.Client{Transport: c.transport} }
+
+func (c *Client) authorize(req *http.Request) {
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 }
 
 // Addr returns the server address.
@@ -76,16 +137,20 @@ func (c *Client) doIndexed(ctx context.Context, method, path string, query url.V
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}
+	if c.err != nil {
+		return 0, c.err
+	}
 	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
 		return 0, err
 	}
+	c.authorize(req)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	hc := c.http
 	if query.Get("index") != "" {
-		hc = &http.Client{} // a blocking query may wait minutes
+		hc = c.streaming() // a blocking query may wait minutes
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
@@ -258,8 +323,9 @@ func (c *Client) Logs(ctx context.Context, alloc, task string, stderr, follow bo
 	if err != nil {
 		return nil, err
 	}
+	c.authorize(req)
 	// No overall timeout: a followed log lasts as long as the caller wants.
-	resp, err := (&http.Client{}).Do(req)
+	resp, err := c.streaming().Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach the nomadic server at %s (is an agent running? set --addr or NCTL_ADDR): %w", c.addr, err)
 	}
