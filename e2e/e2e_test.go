@@ -286,6 +286,16 @@ func TestDevAgentRunsAJobAndStopsIt(t *testing.T) {
 	if _, errOut, code := nctl(t, addr, dir, "logs", "ffffffff"); code == 0 || !strings.Contains(errOut, "not found") {
 		t.Fatalf("logs of a missing allocation: %d %q", code, errOut)
 	}
+	if out := mustNctl(t, addr, dir, "alloc", "fs", first.ID[:8], "alloc/logs"); !strings.Contains(out, "server.stdout.0") {
+		t.Fatalf("alloc fs: %q", out)
+	}
+	// Paths are taken from the allocation's root: ".." cannot leave it.
+	if out := mustNctl(t, addr, dir, "alloc", "fs", first.ID[:8], "../../.."); !strings.Contains(out, "alloc/") || !strings.Contains(out, "server/") {
+		t.Fatalf("alloc fs ../../..: %q", out)
+	}
+	if _, errOut, code := nctl(t, addr, dir, "alloc", "fs", first.ID[:8], "nope"); code == 0 || !strings.Contains(errOut, "no such directory") {
+		t.Fatalf("alloc fs of a missing directory: %d %q", code, errOut)
+	}
 
 	mustNctl(t, addr, dir, "delete", "job", "example")
 	for _, pid := range pids {

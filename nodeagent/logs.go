@@ -2,6 +2,7 @@ package nodeagent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -206,6 +207,7 @@ func fileExists(p string) bool {
 func (a *Agent) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/client/logs/{alloc}/{task}", a.serveLogs)
+	mux.HandleFunc("GET /v1/client/ls/{alloc}", a.serveList)
 	metrics := promhttp.Handler()
 	mux.Handle("GET /metrics", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.countTasks()
@@ -248,4 +250,45 @@ func (a *Agent) serveLogs(w http.ResponseWriter, req *http.Request) {
 	if err := readLogs(req.Context(), w, dir, task, stream, tail, follow, maxFiles); err != nil {
 		http.Error(w, fmt.Sprintf(`{"error":%q}`, err.Error()), http.StatusNotFound)
 	}
+}
+
+// FileInfo describes one entry of an allocation directory.
+type FileInfo struct {
+	Name    string    `json:"name"`
+	IsDir   bool      `json:"is_dir"`
+	Size    int64     `json:"size"`
+	Mode    string    `json:"mode"`
+	ModTime time.Time `json:"mod_time"`
+}
+
+// serveList lists a directory inside an allocation's directory.
+func (a *Agent) serveList(w http.ResponseWriter, req *http.Request) {
+	allocID := req.PathValue("alloc")
+	if strings.ContainsAny(allocID, "/.") {
+		http.Error(w, `{"error":"bad allocation ID"}`, http.StatusBadRequest)
+		return
+	}
+	root := a.AllocDir(allocID)
+	rel := filepath.Clean("/" + req.URL.Query().Get("path"))
+	dir := filepath.Join(root, rel)
+	// The path stays inside the allocation directory, links included.
+	if resolved, err := filepath.EvalSymlinks(dir); err != nil || !strings.HasPrefix(resolved+"/", root+"/") {
+		http.Error(w, fmt.Sprintf(`{"error":"no such directory %s in allocation %s"}`, rel, allocID), http.StatusNotFound)
+		return
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		http.Error(w, fmt.Sprintf(`{"error":"no such directory %s in allocation %s"}`, rel, allocID), http.StatusNotFound)
+		return
+	}
+	out := make([]FileInfo, 0, len(entries))
+	for _, e := range entries {
+		fi, err := e.Info()
+		if err != nil {
+			continue
+		}
+		out = append(out, FileInfo{Name: e.Name(), IsDir: e.IsDir(), Size: fi.Size(), Mode: fi.Mode().String(), ModTime: fi.ModTime().UTC()})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(out)
 }

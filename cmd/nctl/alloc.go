@@ -3,13 +3,43 @@ package main
 import (
 	"fmt"
 	"strings"
+	"text/tabwriter"
+	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/spf13/cobra"
 )
 
 func newAllocCmd(g *globals) *cobra.Command {
-	alloc := &cobra.Command{Use: "alloc", Short: "Allocation commands: stop, restart, signal"}
+	alloc := &cobra.Command{Use: "alloc", Short: "Allocation commands: stop, restart, signal, fs"}
+	alloc.AddCommand(&cobra.Command{
+		Use:   "fs ALLOC [PATH]",
+		Short: "List a directory of an allocation (alloc/, alloc/logs/, <task>/local, ...)",
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := "/"
+			if len(args) == 2 {
+				path = args[1]
+			}
+			ctx, cancel := g.ctx()
+			defer cancel()
+			files, err := g.client().ListAllocDir(ctx, args[0], path)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(g.out, 0, 4, 2, ' ', 0)
+			defer tw.Flush()
+			fmt.Fprintln(tw, "MODE\tSIZE\tMODIFIED\tNAME")
+			for _, f := range files {
+				name := f.Name
+				if f.IsDir {
+					name += "/"
+				}
+				fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", f.Mode, f.Size, f.ModTime.Local().Format(time.RFC3339), name)
+			}
+			return nil
+		},
+	})
 	alloc.AddCommand(&cobra.Command{
 		Use:   "stop ALLOC",
 		Short: "Stop an allocation; the scheduler places a replacement if the job wants one",

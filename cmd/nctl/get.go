@@ -154,7 +154,7 @@ func printTable(w io.Writer, objs any, output string, header bool) error {
 	defer tw.Flush()
 	wide := output == "wide"
 	names := output == "name"
-	now := time.Now()
+	now := nowFunc()
 	row := func(cols ...string) { fmt.Fprintln(tw, strings.Join(cols, "\t")) }
 	head := func(cols ...string) {
 		if header {
@@ -287,6 +287,9 @@ func first(objs any) any {
 	}
 	return objs
 }
+
+// nowFunc is the clock of the ages in tables; tests fix it.
+var nowFunc = time.Now
 
 // age prints how long ago t was, as kubectl does: 45s, 3m, 5h, 2d.
 func age(now, t time.Time) string {

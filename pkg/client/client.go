@@ -412,3 +412,21 @@ func (c *Client) RevertJob(ctx context.Context, ns, id string, version uint64) (
 func (c *Client) ForceLeave(ctx context.Context, name string) error {
 	return c.do(ctx, http.MethodDelete, "/v1/server/"+url.PathEscape(name), nil, nil, nil)
 }
+
+// FileInfo is an entry of an allocation directory.
+type FileInfo struct {
+	Name    string    `json:"name"`
+	IsDir   bool      `json:"is_dir"`
+	Size    int64     `json:"size"`
+	Mode    string    `json:"mode"`
+	ModTime time.Time `json:"mod_time"`
+}
+
+// ListAllocDir lists a directory of an allocation ("" or "/" for its
+// root).
+func (c *Client) ListAllocDir(ctx context.Context, alloc, path string) ([]FileInfo, error) {
+	var out []FileInfo
+	q := url.Values{}
+	q.Set("path", path)
+	return out, c.do(ctx, http.MethodGet, "/v1/client/fs/ls/"+url.PathEscape(alloc), q, nil, &out)
+}

@@ -59,6 +59,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/allocations", s.blocking(allocKinds, s.listAllocs))
 	mux.HandleFunc("GET /v1/allocation/{id}", s.blocking(allocKinds, s.getAlloc))
 	mux.HandleFunc("GET /v1/client/fs/logs/{alloc}", s.allocLogs)
+	mux.HandleFunc("GET /v1/client/fs/ls/{alloc}", s.allocList)
 	mux.HandleFunc("POST /v1/allocation/{id}/stop", s.allocStop)
 	mux.HandleFunc("POST /v1/allocation/{id}/restart", s.allocRequest("restart"))
 	mux.HandleFunc("POST /v1/allocation/{id}/signal", s.allocRequest("signal"))

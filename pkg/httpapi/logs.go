@@ -10,6 +10,18 @@ import (
 	"time"
 )
 
+// allocList lists a directory of an allocation, from its node.
+func (s *Server) allocList(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := reqCtx(r)
+	defer cancel()
+	a, err := s.Store.GetAlloc(ctx, r.PathValue("alloc"))
+	if err != nil {
+		storeError(w, fmt.Sprintf("allocation %q", r.PathValue("alloc")), err)
+		return
+	}
+	s.proxyToNode(w, r, a.NodeID, "/v1/client/ls/"+url.PathEscape(a.ID), r.URL.Query())
+}
+
 // allocLogs streams a task's logs from the node that runs it: the API
 // finds the allocation's node and proxies to the node agent, so logs work
 // from anywhere the API is reachable.
@@ -40,20 +52,28 @@ func (s *Server) allocLogs(w http.ResponseWriter, r *http.Request) {
 		}
 		task = tasks[0]
 	}
-	node, err := s.Store.GetNode(ctx, a.NodeID)
+	s.proxyToNode(w, r, a.NodeID, "/v1/client/logs/"+url.PathEscape(a.ID)+"/"+url.PathEscape(task), q)
+}
+
+// proxyToNode forwards a request to the agent of a node, streaming its
+// answer back.
+func (s *Server) proxyToNode(w http.ResponseWriter, r *http.Request, nodeID, path string, q url.Values) {
+	ctx, cancel := reqCtx(r)
+	defer cancel()
+	node, err := s.Store.GetNode(ctx, nodeID)
 	if err != nil {
-		storeError(w, fmt.Sprintf("node %q", a.NodeID), err)
+		storeError(w, fmt.Sprintf("node %q", nodeID), err)
 		return
 	}
 	if node.HTTPAddr == "" {
-		writeError(w, http.StatusServiceUnavailable, fmt.Errorf("node %s does not serve logs", node.Name))
+		writeError(w, http.StatusServiceUnavailable, fmt.Errorf("node %s does not serve files", node.Name))
 		return
 	}
 	target := &url.URL{Scheme: "http", Host: node.HTTPAddr}
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
-			pr.Out.URL.Path = "/v1/client/logs/" + url.PathEscape(a.ID) + "/" + url.PathEscape(task)
+			pr.Out.URL.Path = path
 			pr.Out.URL.RawQuery = q.Encode()
 		},
 		FlushInterval: 100 * time.Millisecond,
