@@ -146,8 +146,11 @@ func (c *EvalController) work(ctx context.Context, jobKey string) error {
 			slog.Warn("releasing job claim", "job", jobKey, "err", err)
 		}
 	}()
+	start := time.Now()
 	err = c.process(ctx, ns, jobID)
+	metricSchedule.Observe(time.Since(start).Seconds())
 	if err != nil && ctx.Err() == nil {
+		metricEvals.WithLabelValues("error").Inc()
 		slog.Warn("evaluation failed; will retry", "job", jobKey, "err", err)
 	}
 	return err
@@ -209,6 +212,7 @@ func (c *EvalController) process(ctx context.Context, ns, jobID string) error {
 		if !errors.Is(err, store.ErrConflict) {
 			return err
 		}
+		metricConflicts.Inc()
 		slog.Info("plan conflicted; re-planning", "job", ns+"/"+jobID, "attempt", attempt, "written", n)
 		if attempt >= maxPlanAttempts {
 			return fmt.Errorf("plan for job %q conflicted %d times", jobID, attempt)
@@ -238,6 +242,8 @@ func (c *EvalController) process(ctx context.Context, ns, jobID string) error {
 	if err := c.Store.UpdateEvals(ctx, open, guards); err != nil {
 		return err
 	}
+	metricEvals.WithLabelValues(newest.Status).Add(float64(len(open)))
+	metricPlaced.Add(float64(placed))
 	c.mu.Lock()
 	if newest.Status == api.EvalStatusBlocked {
 		c.blocked[ns+"/"+jobID] = true

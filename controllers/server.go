@@ -25,6 +25,9 @@ type ServerConfig struct {
 	GCAllocAge time.Duration
 	// LivenessResync is how often the leader re-checks every down node.
 	LivenessResync time.Duration
+	// CompactInterval is how often etcd's history is compacted, keeping
+	// about one interval of history (default 5m).
+	CompactInterval time.Duration
 }
 
 // Server runs all the controllers of one stateless server: evaluation
@@ -41,6 +44,9 @@ type Server struct {
 func (s *Server) Run(ctx context.Context) {
 	if s.Now == nil {
 		s.Now = time.Now
+	}
+	if s.Cfg.CompactInterval <= 0 {
+		s.Cfg.CompactInterval = 5 * time.Minute
 	}
 	backoff := 500 * time.Millisecond
 	for ctx.Err() == nil {
@@ -81,7 +87,11 @@ func (s *Server) runSession(ctx context.Context, sess *concurrency.Session) {
 		return
 	}
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		(&Compactor{Store: s.Store, Interval: s.Cfg.CompactInterval}).Run(sctx)
+	}()
 	go func() {
 		defer wg.Done()
 		(&EvalController{Store: s.Store, Server: s.Cfg.Name, Lease: sess.Lease(), Workers: s.Cfg.Workers, Now: s.Now}).Run(sctx)
@@ -95,7 +105,11 @@ func (s *Server) runSession(ctx context.Context, sess *concurrency.Session) {
 
 func (s *Server) singletons(ctx context.Context, guard clientv3.Cmp) {
 	var wg sync.WaitGroup
-	wg.Add(4)
+	wg.Add(5)
+	go func() {
+		defer wg.Done()
+		(&Census{Store: s.Store, Interval: 15 * time.Second}).Run(ctx)
+	}()
 	go func() {
 		defer wg.Done()
 		(&DrainWatcher{Store: s.Store, Guard: guard, Now: s.Now, Interval: 2 * time.Second}).Run(ctx)

@@ -23,6 +23,7 @@ import (
 //	servers/<name>                       live server, bound to its lease
 //	election/leader                      election of the leader that runs singleton controllers
 //	schedconfig                          cluster-wide scheduler configuration
+//	compact                              revision of the last compaction round (servers take turns)
 const (
 	kindJobs        = "jobs"
 	kindJobVersions = "jobversions"
@@ -113,6 +114,9 @@ func (k Keys) JobAllocs(ns, job string) string { return k.join(kindJobAllocs, ns
 
 // Server is the key of a live server.
 func (k Keys) Server(name string) string { return k.join(kindServers, name) }
+
+// Compact is the key servers swap to take turns compacting etcd.
+func (k Keys) Compact() string { return k.join("compact") }
 
 // SchedulerConfig is the key of the scheduler configuration.
 func (k Keys) SchedulerConfig() string { return k.join("schedconfig") }
