@@ -506,3 +506,84 @@ func TestOperatorRestartSignalAndStopOfAnAllocation(t *testing.T) {
 		return runningNew == 1, fmt.Sprintf("%d replacements running", runningNew)
 	})
 }
+
+func TestPeriodicJobsLaunchChildrenWithoutOverlap(t *testing.T) {
+	c := newCluster(t)
+	c.agent("n1", true)
+	ctx := context.Background()
+	// Every second, each launch running for 60s: with prohibit_overlap
+	// only the first launch runs.
+	j := shJob("tick", "sleep 60", 1, func(j *api.Job) {
+		j.Type = api.JobTypeBatch
+		j.Periodic = &api.PeriodicConfig{Crons: []string{"* * * * * *"}, ProhibitOverlap: true, Enabled: true}
+	})
+	if _, err := c.store.RegisterJob(ctx, j, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	var children []*api.Job
+	testutil.Eventually(t, 20*time.Second, func() (bool, string) {
+		jobs, _ := c.store.ListJobs(ctx, "default")
+		children = children[:0]
+		for _, x := range jobs {
+			if x.ParentID == "tick" {
+				children = append(children, x)
+			}
+		}
+		return len(children) >= 1, fmt.Sprintf("%d children", len(children))
+	})
+	child := children[0]
+	if !strings.HasPrefix(child.ID, "tick-periodic-") || child.Periodic != nil {
+		t.Fatalf("child %+v", child)
+	}
+	c.waitStatus(child.ID, api.AllocClientRunning, 1)
+	time.Sleep(3 * time.Second)
+	jobs, _ := c.store.ListJobs(ctx, "default")
+	n := 0
+	for _, x := range jobs {
+		if x.ParentID == "tick" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d children launched while the first one ran", n)
+	}
+	// The parent itself runs nothing.
+	if len(c.allocs("tick")) != 0 {
+		t.Fatal("the periodic job itself was placed")
+	}
+}
+
+func TestDispatchLaunchesAParameterizedJobWithItsInputs(t *testing.T) {
+	c := newCluster(t)
+	agent, _ := c.agent("n1", true)
+	ctx := context.Background()
+	j := shJob("resize", `echo "size=$NOMAD_META_size parent=$NOMAD_JOB_PARENT_ID"; cat $NOMAD_TASK_DIR/input`, 1, func(j *api.Job) {
+		j.Type = api.JobTypeBatch
+		j.Parameterized = &api.ParameterizedConfig{Payload: "required", MetaRequired: []string{"size"}}
+		j.Groups[0].Tasks[0].DispatchPayload = &api.DispatchPayload{File: "input"}
+	})
+	if _, err := c.store.RegisterJob(ctx, j, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer((&httpapi.Server{Store: c.store}).Handler())
+	defer srv.Close()
+	cl := client.New(srv.URL)
+	if _, _, err := cl.DispatchJob(ctx, "default", "resize", []byte("x"), nil); err == nil || !strings.Contains(err.Error(), `meta "size" is required`) {
+		t.Fatalf("dispatch without required meta: %v", err)
+	}
+	if _, _, err := cl.DispatchJob(ctx, "default", "resize", nil, map[string]string{"size": "1"}); err == nil || !strings.Contains(err.Error(), "requires a payload") {
+		t.Fatalf("dispatch without payload: %v", err)
+	}
+	child, _, err := cl.DispatchJob(ctx, "default", "resize", []byte("the-payload"), map[string]string{"size": "640"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := c.waitStatus(child, api.AllocClientComplete, 1)
+	out, err := os.ReadFile(filepath.Join(agent.AllocDir(done[0].ID), "alloc", "logs", "t.stdout.0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(out); !strings.Contains(got, "size=640 parent=resize") || !strings.Contains(got, "the-payload") {
+		t.Fatalf("output %q", got)
+	}
+}

@@ -314,6 +314,11 @@ func (r *allocRunner) startOrRecover(ctx context.Context, job *api.Job, g *api.T
 			return nil, r.failTask(ts, fmt.Errorf("creating allocation directory: %w", err))
 		}
 	}
+	if dp := t.DispatchPayload; dp != nil && len(job.Payload) > 0 {
+		if err := os.WriteFile(filepath.Join(taskDir, "local", filepath.Clean("/"+dp.File)), job.Payload, 0o640); err != nil {
+			return nil, r.failTask(ts, fmt.Errorf("writing the dispatch payload: %w", err))
+		}
+	}
 	r.mu.Lock()
 	if len(ts.Events) == 0 {
 		r.event(ts, "Received", "task received by the node agent")
@@ -508,6 +513,14 @@ func taskEnv(a *Agent, job *api.Job, g *api.TaskGroup, t *api.Task, alloc *api.A
 		"NOMAD_NODE_NAME":      a.node.Name,
 		"NOMAD_CPU_LIMIT":      strconv.Itoa(t.Resources.CPU),
 		"NOMAD_MEMORY_LIMIT":   strconv.Itoa(t.Resources.MemoryMB),
+	}
+	for _, meta := range []map[string]string{job.Meta, g.Meta, t.Meta} {
+		for k, v := range meta {
+			vars["NOMAD_META_"+k] = v
+		}
+	}
+	if job.ParentID != "" {
+		vars["NOMAD_JOB_PARENT_ID"] = job.ParentID
 	}
 	bridge := g.Network != nil && g.Network.Mode == "bridge"
 	for _, p := range alloc.Ports {

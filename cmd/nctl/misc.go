@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -53,7 +54,7 @@ func newDeleteCmd(g *globals) *cobra.Command {
 }
 
 func newJobCmd(g *globals) *cobra.Command {
-	job := &cobra.Command{Use: "job", Short: "Job commands: init, inspect, history, revert"}
+	job := &cobra.Command{Use: "job", Short: "Job commands: init, inspect, history, revert, dispatch"}
 	var force bool
 	initCmd := &cobra.Command{
 		Use:   "init [FILE]",
@@ -185,7 +186,46 @@ func newJobCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	job.AddCommand(initCmd, inspect, history, revert)
+	var metaKV []string
+	var payloadFile string
+	dispatch := &cobra.Command{
+		Use:   "dispatch JOB [--meta k=v]... [--payload-file FILE|-]",
+		Short: "Launch a parameterized job with its inputs",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			meta := map[string]string{}
+			for _, kv := range metaKV {
+				k, v, ok := strings.Cut(kv, "=")
+				if !ok || k == "" {
+					return fmt.Errorf("--meta %q: want key=value", kv)
+				}
+				meta[k] = v
+			}
+			var payload []byte
+			var err error
+			switch payloadFile {
+			case "":
+			case "-":
+				payload, err = io.ReadAll(cmd.InOrStdin())
+			default:
+				payload, err = os.ReadFile(payloadFile)
+			}
+			if err != nil {
+				return fmt.Errorf("reading the payload: %w", err)
+			}
+			ctx, cancel := g.ctx()
+			defer cancel()
+			child, evalID, err := g.client().DispatchJob(ctx, g.namespace, args[0], payload, meta)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.out, "job/%s dispatched (evaluation %s)\n", child, api.ShortID(evalID))
+			return nil
+		},
+	}
+	dispatch.Flags().StringArrayVar(&metaKV, "meta", nil, "a meta value of the dispatched job: key=value (repeatable)")
+	dispatch.Flags().StringVar(&payloadFile, "payload-file", "", "file whose content is the payload, - for standard input")
+	job.AddCommand(initCmd, inspect, history, revert, dispatch)
 	return job
 }
 

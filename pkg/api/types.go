@@ -49,6 +49,11 @@ type Job struct {
 
 	// Fields below are set by the servers, never by the submitter.
 
+	// ParentID names the periodic or parameterized job this job was
+	// launched from; Payload is the input it was dispatched with.
+	ParentID string `json:"parent_id,omitempty"`
+	Payload  []byte `json:"payload,omitempty"`
+
 	// Version counts the changes of the job's specification, from 0.
 	Version uint64 `json:"version"`
 	// Stop is set when the job was stopped (`nctl delete job`); its
@@ -108,6 +113,21 @@ type Task struct {
 	Artifacts    []*Artifact    `json:"artifacts,omitempty"`
 	Templates    []*Template    `json:"templates,omitempty"`
 	VolumeMounts []*VolumeMount `json:"volume_mounts,omitempty"`
+	// DispatchPayload writes a dispatched job's payload into the task's
+	// local/ directory under this file name.
+	DispatchPayload *DispatchPayload `json:"dispatch_payload,omitempty"`
+}
+
+// DispatchPayload says where a task finds its dispatched payload.
+type DispatchPayload struct {
+	File string `json:"file"`
+}
+
+// IsTemplate reports whether the job is launched rather than run: a
+// periodic job (launched on its schedule) or a parameterized one
+// (launched by dispatch). The scheduler places nothing for it.
+func (j *Job) IsTemplate() bool {
+	return (j.Periodic != nil && j.Periodic.Enabled) || j.Parameterized != nil
 }
 
 // Resources a task asks for. CPU is in MHz and memory in MiB, as in Nomad.

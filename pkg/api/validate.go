@@ -524,6 +524,11 @@ func (v *validator) task(path string, t *Task, ports map[string]bool, g *TaskGro
 			v.add(tp+".change_signal", "change_mode \"signal\" needs change_signal")
 		}
 	}
+	if dp := t.DispatchPayload; dp != nil {
+		if dp.File == "" || strings.Contains(dp.File, "..") || strings.HasPrefix(dp.File, "/") {
+			v.add(path+".dispatch_payload.file", "dispatch_payload file %q must be a relative path inside local/", dp.File)
+		}
+	}
 	for mi, m := range t.VolumeMounts {
 		if g.Volumes[m.Volume] == nil {
 			v.add(fmt.Sprintf("%s.volume_mounts[%d]", path, mi), "volume_mount refers to volume %q, which group %q does not define", m.Volume, g.Name)

@@ -430,3 +430,14 @@ func (c *Client) ListAllocDir(ctx context.Context, alloc, path string) ([]FileIn
 	q.Set("path", path)
 	return out, c.do(ctx, http.MethodGet, "/v1/client/fs/ls/"+url.PathEscape(alloc), q, nil, &out)
 }
+
+// DispatchJob launches a parameterized job; it returns the child job's ID
+// and its evaluation.
+func (c *Client) DispatchJob(ctx context.Context, ns, id string, payload []byte, meta map[string]string) (string, string, error) {
+	var out struct {
+		JobID  string `json:"job_id"`
+		EvalID string `json:"eval_id"`
+	}
+	err := c.do(ctx, http.MethodPost, "/v1/job/"+url.PathEscape(id)+"/dispatch", nsQuery(ns), map[string]any{"payload": payload, "meta": meta}, &out)
+	return out.JobID, out.EvalID, err
+}

@@ -50,6 +50,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/job/{id}/plan", s.planJob)
 	mux.HandleFunc("GET /v1/job/{id}/versions", s.blocking([]string{"jobversions"}, s.jobVersions))
 	mux.HandleFunc("POST /v1/job/{id}/revert", s.revertJob)
+	mux.HandleFunc("POST /v1/job/{id}/dispatch", s.dispatchJob)
 	mux.HandleFunc("DELETE /v1/server/{name}", s.forceLeave)
 	mux.HandleFunc("GET /v1/operator/scheduler/configuration", s.getSchedulerConfig)
 	mux.HandleFunc("PUT /v1/operator/scheduler/configuration", s.putSchedulerConfig)
@@ -159,18 +160,6 @@ func (s *Server) registerJob(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// notYetSupported refuses jobs the servers would accept but not run as
-// asked, rather than run them wrongly.
-func notYetSupported(job *api.Job) error {
-	switch {
-	case job.Periodic != nil && job.Periodic.Enabled:
-		return fmt.Errorf("job %q is periodic: periodic launches are not supported by this server yet", job.ID)
-	case job.Parameterized != nil:
-		return fmt.Errorf("job %q is parameterized: dispatch is not supported by this server yet", job.ID)
-	}
-	return nil
-}
-
 // withStatus computes a job's status from its allocations.
 func (s *Server) withStatus(ctx context.Context, j *api.Job) error {
 	allocs, err := s.Store.ListAllocs(ctx, store.AllocFilter{Namespace: j.Namespace, JobID: j.ID})
@@ -189,6 +178,8 @@ func (s *Server) withStatus(ctx context.Context, j *api.Job) error {
 		}
 	}
 	switch {
+	case j.IsTemplate() && !j.Stop:
+		j.Status = api.JobStatusRunning
 	case running > 0:
 		j.Status = api.JobStatusRunning
 	case j.Stop:

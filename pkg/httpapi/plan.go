@@ -88,10 +88,6 @@ func (s *Server) readJob(w http.ResponseWriter, r *http.Request) (*api.Job, bool
 		writeError(w, http.StatusBadRequest, err)
 		return nil, false
 	}
-	if err := notYetSupported(job); err != nil {
-		writeError(w, http.StatusBadRequest, err)
-		return nil, false
-	}
 	return job, true
 }
 

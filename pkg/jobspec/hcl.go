@@ -547,6 +547,10 @@ func (d *decoder) task(path string, b *taskBlock) *api.Task {
 	if b.Restart != nil {
 		d.errorf(b.Restart.DefRange, "a per-task restart block is not supported yet; put restart in the group")
 	}
+	if b.Dispatch != nil {
+		d.at(path+".dispatch_payload", b.Dispatch.DefRange)
+		t.DispatchPayload = &api.DispatchPayload{File: b.Dispatch.File}
+	}
 	t.Constraints = d.constraints(path+".constraints", b.Constraints)
 	t.Affinities = d.affinities(path+".affinities", b.Affinities)
 	for i, s := range b.Services {

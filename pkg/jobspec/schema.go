@@ -277,8 +277,14 @@ type taskBlock struct {
 	Templates     []*templateBlock   `hcl:"template,block"`
 	VolumeMounts  []*volumeMount     `hcl:"volume_mount,block"`
 	Restart       *restartBlock      `hcl:"restart,block"`
+	Dispatch      *dispatchBlock     `hcl:"dispatch_payload,block"`
 	DefRange      hcl.Range          `hcl:",def_range"`
 	NameRange     hcl.Range          `hcl:"name,label_range"`
+}
+
+type dispatchBlock struct {
+	File     string    `hcl:"file"`
+	DefRange hcl.Range `hcl:",def_range"`
 }
 
 type resourcesBlock struct {

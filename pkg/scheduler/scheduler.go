@@ -154,6 +154,11 @@ func Compute(in *Input) *Plan {
 		}
 		return p.plan
 	}
+	if job.IsTemplate() {
+		// Periodic and parameterized jobs are launched as child jobs;
+		// the job itself runs nothing.
+		return p.plan
+	}
 	for _, a := range p.jobAllocs {
 		if a.DesiredStatus == api.AllocDesiredRun && job.LookupGroup(a.TaskGroup) == nil {
 			p.stop(a, "group was removed from the job", false, false)

@@ -1,0 +1,190 @@
+package controllers
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/store"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// PeriodicLauncher is a singleton controller that launches periodic jobs
+// on their cron schedules: at each due time it registers a child job,
+// "<job>-periodic-<unix time>", a copy of the job without its periodic
+// block. The child's ID is fixed by the launch time, so a launch repeated
+// after a crash finds the child already there and changes nothing. With
+// prohibit_overlap, a launch is skipped while an earlier child still runs.
+// Missed launches (the cluster was down) are not caught up, as in Nomad.
+type PeriodicLauncher struct {
+	Store *store.Store
+	Guard clientv3.Cmp
+	Now   func() time.Time
+	Tick  time.Duration
+
+	mu   sync.Mutex
+	jobs map[string]*api.Job // periodic jobs by "namespace/id"
+	next map[string]time.Time
+}
+
+// Run launches until ctx ends.
+func (l *PeriodicLauncher) Run(ctx context.Context) {
+	l.jobs, l.next = map[string]*api.Job{}, map[string]time.Time{}
+	prefix := l.Store.Keys().Kind("jobs")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		l.Store.ListWatch(ctx, prefix, handlerFuncs{
+			replace: func(items map[string][]byte, _ int64) {
+				l.mu.Lock()
+				l.jobs = map[string]*api.Job{}
+				l.mu.Unlock()
+				for k, v := range items {
+					l.track(k, v, false)
+				}
+			},
+			apply: func(ev store.Event) { l.track(ev.Key, ev.Value, ev.Delete) },
+		})
+	}()
+	t := time.NewTicker(max(l.Tick, 100*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			<-done
+			return
+		case <-t.C:
+			l.launchDue(ctx)
+		}
+	}
+}
+
+func (l *PeriodicLauncher) track(key string, value []byte, deleted bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var j api.Job
+	if deleted || json.Unmarshal(value, &j) != nil || j.Periodic == nil || !j.Periodic.Enabled || j.Stop {
+		delete(l.jobs, key)
+		delete(l.next, key)
+		return
+	}
+	old := l.jobs[key]
+	l.jobs[key] = &j
+	if old == nil || old.Version != j.Version {
+		delete(l.next, key) // recomputed from now
+	}
+}
+
+// Next returns when a periodic job is next due after t: the earliest of
+// its cron schedules, in its time zone.
+func Next(p *api.PeriodicConfig, after time.Time) (time.Time, error) {
+	loc := time.UTC
+	if p.TimeZone != "" {
+		l, err := time.LoadLocation(p.TimeZone)
+		if err != nil {
+			return time.Time{}, err
+		}
+		loc = l
+	}
+	var next time.Time
+	for _, c := range p.Crons {
+		s, err := api.CronParser.Parse(c)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if n := s.Next(after.In(loc)); next.IsZero() || n.Before(next) {
+			next = n
+		}
+	}
+	return next, nil
+}
+
+func (l *PeriodicLauncher) launchDue(ctx context.Context) {
+	now := l.Now()
+	l.mu.Lock()
+	var due []*api.Job
+	var dueAt []time.Time
+	for k, j := range l.jobs {
+		at, ok := l.next[k]
+		if !ok {
+			n, err := Next(j.Periodic, now)
+			if err != nil {
+				slog.Warn("periodic job has a bad schedule", "job", j.ID, "err", err)
+				continue
+			}
+			l.next[k] = n
+			continue
+		}
+		if !now.Before(at) {
+			due = append(due, j)
+			dueAt = append(dueAt, at)
+			if n, err := Next(j.Periodic, at); err == nil {
+				l.next[k] = n
+			}
+		}
+	}
+	l.mu.Unlock()
+	for i, j := range due {
+		if err := l.launch(ctx, j, dueAt[i]); err != nil && ctx.Err() == nil {
+			slog.Warn("launching periodic job", "job", j.ID, "err", err)
+		}
+	}
+}
+
+// launch registers the child of a periodic job for one due time.
+func (l *PeriodicLauncher) launch(ctx context.Context, j *api.Job, at time.Time) error {
+	if j.Periodic.ProhibitOverlap {
+		running, err := l.childRunning(ctx, j)
+		if err != nil {
+			return err
+		}
+		if running {
+			slog.Info("periodic launch skipped: the previous one still runs", "job", j.ID, "at", at)
+			return nil
+		}
+	}
+	child := *j
+	child.ID = j.ID + "-periodic-" + strconv.FormatInt(at.Unix(), 10)
+	child.Name = child.ID
+	child.ParentID = j.ID
+	child.Periodic = nil
+	child.Version, child.Status = 0, ""
+	resp, err := l.Store.RegisterJob(ctx, &child, l.Now())
+	if err != nil {
+		return fmt.Errorf("registering %s: %w", child.ID, err)
+	}
+	slog.Info("periodic job launched", "job", j.ID, "child", child.ID, "result", resp.Result)
+	return nil
+}
+
+// childRunning reports whether a child of the job has allocations that
+// have not ended.
+func (l *PeriodicLauncher) childRunning(ctx context.Context, j *api.Job) (bool, error) {
+	jobs, err := l.Store.ListJobs(ctx, j.Namespace)
+	if err != nil {
+		return false, err
+	}
+	for _, c := range jobs {
+		if c.ParentID != j.ID || c.Stop {
+			continue
+		}
+		allocs, err := l.Store.ListAllocs(ctx, store.AllocFilter{Namespace: c.Namespace, JobID: c.ID})
+		if err != nil {
+			return false, err
+		}
+		if len(allocs) == 0 {
+			return true, nil // registered, not placed yet
+		}
+		for _, a := range allocs {
+			if !a.Terminal() {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
