@@ -45,6 +45,11 @@ type Config struct {
 	// HTTPAddr is where the agent serves logs to the servers (registered
 	// in the node record); empty when it serves none.
 	HTTPAddr string
+	// Resources, when set, replaces the fingerprinted capacity (simulated
+	// nodes).
+	Resources *api.Resources
+	// Attributes are added to the fingerprinted ones.
+	Attributes map[string]string
 }
 
 // Agent is a running node agent.

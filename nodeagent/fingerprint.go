@@ -48,26 +48,33 @@ func (a *Agent) fingerprint(ctx context.Context) *api.Node {
 	if pool == "" {
 		pool = "default"
 	}
+	for k, v := range a.cfg.Attributes {
+		attrs[k] = v
+	}
 	reg := time.Now().UTC().Truncate(time.Second)
 	if a.node != nil {
 		reg = a.node.RegisterTime
 	}
+	res := api.Resources{
+		CPU:      max(cores*mhz-a.cfg.Reserved.CPU, 0),
+		MemoryMB: max(memMB-a.cfg.Reserved.MemoryMB, 0),
+		DiskMB:   max(diskMB(a.cfg.DataDir)-a.cfg.Reserved.DiskMB, 0),
+	}
+	if a.cfg.Resources != nil {
+		res = *a.cfg.Resources
+	}
 	return &api.Node{
-		ID:         a.cfg.NodeID,
-		Name:       name,
-		Datacenter: dc,
-		NodePool:   pool,
-		Attributes: attrs,
-		Meta:       a.cfg.Meta,
-		Drivers:    drivers,
-		NodeClass:  a.cfg.NodeClass,
-		HTTPAddr:   a.cfg.HTTPAddr,
-		Address:    "127.0.0.1",
-		Resources: api.Resources{
-			CPU:      max(cores*mhz-a.cfg.Reserved.CPU, 0),
-			MemoryMB: max(memMB-a.cfg.Reserved.MemoryMB, 0),
-			DiskMB:   max(diskMB(a.cfg.DataDir)-a.cfg.Reserved.DiskMB, 0),
-		},
+		ID:           a.cfg.NodeID,
+		Name:         name,
+		Datacenter:   dc,
+		NodePool:     pool,
+		Attributes:   attrs,
+		Meta:         a.cfg.Meta,
+		Drivers:      drivers,
+		NodeClass:    a.cfg.NodeClass,
+		HTTPAddr:     a.cfg.HTTPAddr,
+		Address:      "127.0.0.1",
+		Resources:    res,
 		Eligible:     true,
 		RegisterTime: reg,
 	}

@@ -94,6 +94,10 @@ func (a *Agent) rotateLoop(ctx context.Context) {
 		case <-t.C:
 		}
 		a.mu.Lock()
+		if len(a.runners) == 0 {
+			a.mu.Unlock()
+			continue
+		}
 		runners := make([]*allocRunner, 0, len(a.runners))
 		for _, r := range a.runners {
 			runners = append(runners, r)

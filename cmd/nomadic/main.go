@@ -45,6 +45,11 @@ func main() {
 			fmt.Fprintln(os.Stderr, "nomadic:", err)
 			os.Exit(1)
 		}
+	case "sim":
+		if err := runSim(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "nomadic:", err)
+			os.Exit(1)
+		}
 	case "version", "-version", "--version":
 		fmt.Println("nomadic", version.Version)
 	case "help", "-h", "-help", "--help":
@@ -61,6 +66,7 @@ func usage() {
 
 Commands:
   agent     run a server, a node agent (client), or both (-dev)
+  sim       run many simulated node agents (mock driver) against a cluster
   version   print the version
 
 Run "nomadic agent -h" for the agent's flags.
