@@ -14,10 +14,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/containerd/containerd"
+	"github.com/containerd/containerd/namespaces"
 )
 
 // ImageRef is the name of the test image once imported.
@@ -96,9 +99,11 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 	}
 }
 
-// Stop stops containerd (its shims and containers go with their
-// namespace's cleanup by the tests) and removes its directory.
+// Stop removes every container left in any namespace, stops containerd,
+// ends the shims it started (found by its private socket in their command
+// line) and removes its directory.
 func (c *Containerd) Stop() {
+	c.removeContainers()
 	if c.cmd != nil && c.cmd.Process != nil {
 		_ = c.cmd.Process.Signal(os.Interrupt)
 		done := make(chan struct{})
@@ -110,6 +115,7 @@ func (c *Containerd) Stop() {
 			<-done
 		}
 	}
+	c.killShims()
 	// Shims may still hold mounts under root; unmount what is left.
 	_ = exec.Command("sh", "-c", "grep "+c.Dir+" /proc/mounts | cut -d' ' -f2 | sort -r | xargs -r umount -l").Run()
 	_ = os.RemoveAll(c.Dir)
@@ -224,4 +230,62 @@ func busyboxLayer() ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// removeContainers kills and deletes the tasks and containers of every
+// namespace.
+func (c *Containerd) removeContainers() {
+	cli, err := containerd.New(c.Address, containerd.WithTimeout(2*time.Second))
+	if err != nil {
+		return
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	nss, err := cli.NamespaceService().List(ctx)
+	if err != nil {
+		return
+	}
+	for _, ns := range nss {
+		nctx := namespaces.WithNamespace(ctx, ns)
+		containers, err := cli.Containers(nctx)
+		if err != nil {
+			continue
+		}
+		for _, ctr := range containers {
+			if task, err := ctr.Task(nctx, nil); err == nil {
+				_ = task.Kill(nctx, syscall.SIGKILL, containerd.WithKillAll)
+				if ch, err := task.Wait(nctx); err == nil {
+					select {
+					case <-ch:
+					case <-time.After(5 * time.Second):
+					}
+				}
+				_, _ = task.Delete(nctx, containerd.WithProcessKill)
+			}
+			_ = ctr.Delete(nctx, containerd.WithSnapshotCleanup)
+		}
+	}
+}
+
+// killShims ends the shim processes of this containerd, which outlive it
+// by design.
+func (c *Containerd) killShims() {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		if strings.Contains(string(cmdline), "containerd-shim") && strings.Contains(string(cmdline), c.Address) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
 }
