@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
@@ -86,4 +87,35 @@ type Driver interface {
 	Start(ctx context.Context, cfg *TaskConfig) (Handle, error)
 	// Recover finds a task started before an agent restart.
 	Recover(ctx context.Context, state map[string]string) (Handle, error)
+}
+
+// Stop is the stop every driver does: signal sig, wait up to timeout for
+// done to close, then send SIGKILL and wait up to killWait more. signal
+// sends a signal to the task.
+func Stop(ctx context.Context, done <-chan struct{}, signal func(os.Signal) error, sig os.Signal, timeout, killWait time.Duration) error {
+	select {
+	case <-done:
+		return nil
+	default:
+	}
+	if err := signal(sig); err != nil {
+		return err
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-done:
+		return nil
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	if err := signal(syscall.SIGKILL); err != nil {
+		return err
+	}
+	select {
+	case <-done:
+		return nil
+	case <-time.After(killWait):
+		return errors.New("the task did not exit after SIGKILL")
+	}
 }

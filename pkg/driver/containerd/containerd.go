@@ -551,29 +551,5 @@ func (h *handle) Signal(sig os.Signal) error {
 }
 
 func (h *handle) Stop(ctx context.Context, sig os.Signal, timeout time.Duration) error {
-	select {
-	case <-h.done:
-		return nil
-	default:
-	}
-	if err := h.Signal(sig); err != nil {
-		return err
-	}
-	t := time.NewTimer(timeout)
-	defer t.Stop()
-	select {
-	case <-h.done:
-		return nil
-	case <-t.C:
-	case <-ctx.Done():
-	}
-	if err := h.Signal(syscall.SIGKILL); err != nil {
-		return err
-	}
-	select {
-	case <-h.done:
-	case <-time.After(10 * time.Second):
-		return fmt.Errorf("container %s did not exit after SIGKILL", h.container.ID())
-	}
-	return nil
+	return driver.Stop(ctx, h.done, h.Signal, sig, timeout, 10*time.Second)
 }

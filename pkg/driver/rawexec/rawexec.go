@@ -242,31 +242,7 @@ func (h *handle) Signal(sig os.Signal) error {
 }
 
 func (h *handle) Stop(ctx context.Context, sig os.Signal, timeout time.Duration) error {
-	select {
-	case <-h.done:
-		return nil
-	default:
-	}
-	if err := h.Signal(sig); err != nil {
-		return err
-	}
-	t := time.NewTimer(timeout)
-	defer t.Stop()
-	select {
-	case <-h.done:
-		return nil
-	case <-t.C:
-	case <-ctx.Done():
-	}
-	if err := syscall.Kill(-h.pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return err
-	}
-	select {
-	case <-h.done:
-	case <-time.After(5 * time.Second):
-		return fmt.Errorf("process %d did not exit after SIGKILL", h.pid)
-	}
-	return nil
+	return driver.Stop(ctx, h.done, h.Signal, sig, timeout, 5*time.Second)
 }
 
 // procStartTime reads a process's start time (in clock ticks since boot)
