@@ -94,7 +94,7 @@ func TestThreeServersOnAThreeMemberEtcdSurviveKills(t *testing.T) {
 		}
 		file := mockJob(t, dir, fmt.Sprintf("job%d", i), count)
 		eventually(t, 30*time.Second, func() (bool, string) {
-			out, errOut, code := nctl(t, addr, dir, "apply", "-f", file)
+			out, errOut, code := nctl(t, addr, dir, "apply", "--detach", "-f", file)
 			return code == 0, out + errOut
 		})
 	}

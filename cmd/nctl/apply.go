@@ -1,13 +1,17 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/jobspec"
@@ -118,6 +122,8 @@ func readJobFiles(paths []string, stdin io.Reader, opts *jobspec.Options) ([]job
 func newApplyCmd(g *globals) *cobra.Command {
 	var files []string
 	var vf varFlags
+	var detach bool
+	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "apply -f FILE|DIR|- [-f ...]",
 		Short: "Create or update jobs from job files",
@@ -156,10 +162,17 @@ func newApplyCmd(g *globals) *cobra.Command {
 				for _, w := range resp.Warnings {
 					fmt.Fprintf(g.errOut, "Warning: job/%s: %s\n", resp.JobID, w)
 				}
+				if !detach && resp.Result != "unchanged" && !jf.job.IsTemplate() {
+					if err := follow(cmd.Context(), g, jf.job, resp, timeout); err != nil {
+						return err
+					}
+				}
 			}
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&detach, "detach", false, "return once the job is submitted, without following its allocations")
+	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long to follow the allocations before giving up")
 	cmd.Flags().StringArrayVarP(&files, "filename", "f", nil, "job file, directory of job files, or - for standard input")
 	vf.register(cmd)
 	return cmd
@@ -193,4 +206,89 @@ func newValidateCmd(g *globals) *cobra.Command {
 	}
 	vf.register(cmd)
 	return cmd
+}
+
+// follow shows a submitted job's allocations of the new version coming up,
+// like kubectl rollout status: it returns when they all run (or, for batch
+// jobs, ran), and fails when one fails, when the scheduler cannot place
+// them, or after timeout.
+func follow(ctx context.Context, g *globals, job *api.Job, resp *api.RegisterResponse, timeout time.Duration) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
+	defer stop()
+	c := g.client()
+	want := 0
+	for _, gr := range job.Groups {
+		want += gr.Count
+	}
+	system := job.Type == api.JobTypeSystem || job.Type == api.JobTypeSysbatch
+	var index int64
+	last := ""
+	for {
+		ev, err := c.Eval(ctx, resp.EvalID)
+		if err != nil {
+			return followErr(ctx, err, timeout)
+		}
+		if ev.Status == api.EvalStatusBlocked {
+			fmt.Fprintf(g.out, "job/%s: some allocations cannot be placed:\n", job.ID)
+			describeFailures(g.out, ev)
+			return &exitError{code: 1, err: fmt.Errorf("job/%s is not fully placed; it will be when nodes change (nctl describe job %s)", job.ID, job.ID)}
+		}
+		var allocs []*api.Allocation
+		q := url.Values{}
+		q.Set("namespace", resp.Namespace)
+		next, err := c.Watch(ctx, "/v1/job/"+url.PathEscape(job.ID)+"/allocations", q, index, 10*time.Second, &allocs)
+		if err != nil {
+			return followErr(ctx, err, timeout)
+		}
+		index = next
+		counts := map[string]int{}
+		total := 0
+		for _, a := range allocs {
+			if a.JobVersion != resp.JobVersion || a.DesiredStatus != api.AllocDesiredRun {
+				continue
+			}
+			counts[a.ClientStatusOf()]++
+			total++
+		}
+		if system && ev.Status == api.EvalStatusComplete {
+			want = total
+		}
+		line := fmt.Sprintf("job/%s: %d/%d running", job.ID, counts[api.AllocClientRunning], want)
+		if n := counts[api.AllocClientComplete]; n > 0 {
+			line += fmt.Sprintf(", %d complete", n)
+		}
+		if n := counts[api.AllocClientPending]; n > 0 {
+			line += fmt.Sprintf(", %d pending", n)
+		}
+		if line != last {
+			fmt.Fprintln(g.out, line)
+			last = line
+		}
+		if n := counts[api.AllocClientFailed]; n > 0 {
+			return &exitError{code: 1, err: fmt.Errorf("job/%s: %d allocation(s) failed (nctl get allocs --job %s --status failed)", job.ID, n, job.ID)}
+		}
+		done := counts[api.AllocClientRunning]
+		if job.Type == api.JobTypeBatch || job.Type == api.JobTypeSysbatch {
+			done += counts[api.AllocClientComplete]
+		}
+		if ev.Status == api.EvalStatusComplete && done >= want && total > 0 || (system && ev.Status == api.EvalStatusComplete && want == 0) {
+			fmt.Fprintf(g.out, "job/%s is up\n", job.ID)
+			return nil
+		}
+	}
+}
+
+func followErr(ctx context.Context, err error, timeout time.Duration) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return &exitError{code: 1, err: fmt.Errorf("gave up following after %v; the job is submitted (nctl get allocs)", timeout)}
+	}
+	if ctx.Err() != nil {
+		return nil // Ctrl-C: the job is submitted, only the following stops
+	}
+	return err
 }
