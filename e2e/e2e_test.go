@@ -254,7 +254,7 @@ func TestDevAgentRunsAJobAndStopsIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := mustNctl(t, addr, dir, "apply", "-f", "example.hcl")
-	if !strings.Contains(out, "job/example created") {
+	if !strings.Contains(out, "job/example created") || !strings.Contains(out, "job/example: 3/3 running") || !strings.Contains(out, "job/example is up") {
 		t.Fatalf("apply output: %q", out)
 	}
 	running := waitRunning(t, addr, "example", 3)
