@@ -587,3 +587,49 @@ func TestDispatchLaunchesAParameterizedJobWithItsInputs(t *testing.T) {
 		t.Fatalf("output %q", got)
 	}
 }
+
+func TestServicesAreRegisteredCheckedAndGoWithTheirNode(t *testing.T) {
+	if _, err := os.Stat("/bin/busybox"); err != nil {
+		t.Skip("busybox-static is not installed")
+	}
+	c := newCluster(t)
+	_, stopAgent := c.agent("n1", false)
+	ctx := context.Background()
+	j := shJob("webby", `mkdir -p $NOMAD_TASK_DIR/www && echo ok > $NOMAD_TASK_DIR/www/health && exec /bin/busybox httpd -f -p 127.0.0.1:$NOMAD_PORT_http -h $NOMAD_TASK_DIR/www`, 2,
+		func(j *api.Job) {
+			j.Groups[0].Network = &api.Network{Mode: "host", Ports: []api.Port{{Label: "http"}}}
+			j.Groups[0].Services = []*api.Service{{Name: "webby", Port: "http", Tags: []string{"v1"}, Checks: []*api.ServiceCheck{
+				{Name: "alive", Type: "http", Path: "/health", Interval: api.Duration(200 * time.Millisecond), Timeout: api.Duration(time.Second)},
+				{Type: "tcp", Interval: api.Duration(200 * time.Millisecond), Timeout: api.Duration(time.Second)},
+			}}}
+		})
+	if _, err := c.store.RegisterJob(ctx, j, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	running := c.waitStatus("webby", api.AllocClientRunning, 2)
+	t.Cleanup(func() {
+		for _, pid := range pids(running) {
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+		}
+	})
+	testutil.Eventually(t, 20*time.Second, func() (bool, string) {
+		regs, err := c.store.ListServices(ctx, "default", "webby")
+		if err != nil {
+			return false, err.Error()
+		}
+		healthy := 0
+		for _, r := range regs {
+			if r.Healthy() && len(r.Checks) == 2 && r.Address == "127.0.0.1" && r.Port >= 20000 {
+				healthy++
+			}
+		}
+		return healthy == 2, fmt.Sprintf("%d of %d instances healthy: %+v", healthy, len(regs), regs)
+	})
+	// The agent goes away without stopping its tasks: the instances go
+	// with its lease.
+	stopAgent()
+	testutil.Eventually(t, 15*time.Second, func() (bool, string) {
+		regs, _ := c.store.ListServices(ctx, "default", "webby")
+		return len(regs) == 0, fmt.Sprintf("%d instances left", len(regs))
+	})
+}

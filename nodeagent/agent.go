@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
@@ -64,6 +65,9 @@ type Agent struct {
 	wg      sync.WaitGroup
 	jobs    *jobCache
 	ready   chan struct{}
+	// lease is the node's current lease, which service instances are
+	// bound to.
+	lease atomic.Int64
 }
 
 // New prepares an agent: it loads or creates the node ID and fingerprints
@@ -164,6 +168,9 @@ func (a *Agent) heartbeat(ctx context.Context) {
 			continue
 		}
 		slog.Info("node registered", "node", a.cfg.NodeID, "name", a.node.Name)
+		if old := a.lease.Swap(int64(sess.Lease())); old != 0 && old != int64(sess.Lease()) {
+			a.reregisterServices(ctx)
+		}
 		readyOnce.Do(func() { close(a.ready) })
 		refresh := time.NewTicker(time.Minute)
 	session:

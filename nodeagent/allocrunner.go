@@ -32,6 +32,7 @@ type allocRunner struct {
 	handles  map[string]driver.Handle
 	netns    string                 // the allocation's network namespace in bridge mode
 	tasks    map[string]*taskRunner // once the tasks run
+	services *serviceSet            // registered service instances
 	received time.Time              // when the agent saw the allocation
 	group    *api.TaskGroup         // once loaded
 

@@ -331,6 +331,10 @@ func (r *allocRunner) runTasks(ctx context.Context, job *api.Job, g *api.TaskGro
 	}
 	all := func() []*taskRunner { return append(append(append([]*taskRunner{}, pre...), main...), post...) }
 	killAll := func(why string) {
+		// Instances leave the catalog before their tasks stop.
+		if !r.detached() {
+			r.stopServices()
+		}
 		if d := g.ShutdownDelay.Std(); d > 0 && !r.detached() {
 			select {
 			case <-time.After(d):
@@ -406,6 +410,7 @@ func (r *allocRunner) runTasks(ctx context.Context, job *api.Job, g *api.TaskGro
 		}
 		if !r.stopping() {
 			startAll(post)
+			r.startServices(ctx, job, g)
 		}
 	}()
 

@@ -14,7 +14,7 @@ import (
 
 func newDescribeCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "describe job|alloc|node|eval NAME",
+		Use:   "describe job|alloc|node|eval|service NAME",
 		Short: "Show one resource in detail",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -63,6 +63,12 @@ func newDescribeCmd(g *globals) *cobra.Command {
 					return err
 				}
 				describeEval(w, e)
+			case "services":
+				regs, err := c.Service(ctx, g.namespace, args[1], false)
+				if err != nil {
+					return err
+				}
+				describeService(w, args[1], regs)
 			default:
 				return fmt.Errorf("describe does not support %s", kind)
 			}
@@ -266,4 +272,24 @@ func (i indent) Write(p []byte) (int, error) {
 		}
 	}
 	return len(p), nil
+}
+
+func describeService(w io.Writer, name string, regs []*api.ServiceRegistration) {
+	healthy := 0
+	for _, r := range regs {
+		if r.Healthy() {
+			healthy++
+		}
+	}
+	kv(w, "Name", name)
+	kv(w, "Instances", fmt.Sprintf("%d (%d healthy)", len(regs), healthy))
+	for _, r := range regs {
+		fmt.Fprintf(w, "\n%s:%d  alloc %s  node %s  job %s\n", r.Address, r.Port, api.ShortID(r.AllocID), api.ShortID(r.NodeID), r.JobID)
+		if len(r.Tags) > 0 {
+			fmt.Fprintf(w, "  tags: %s\n", strings.Join(r.Tags, ", "))
+		}
+		for _, c := range r.Checks {
+			fmt.Fprintf(w, "  %-10s %-8s %s\n", c.Status, c.Type, c.Output)
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -23,12 +24,13 @@ var kinds = map[string]string{
 	"node": "nodes", "nodes": "nodes", "no": "nodes",
 	"eval": "evals", "evals": "evals", "evaluation": "evals", "evaluations": "evals",
 	"server": "servers", "servers": "servers",
+	"service": "services", "services": "services", "svc": "services",
 }
 
 func kindOf(s string) (string, error) {
 	k, ok := kinds[strings.ToLower(s)]
 	if !ok {
-		return "", fmt.Errorf("unknown resource type %q (jobs, allocs, nodes, evals, servers)", s)
+		return "", fmt.Errorf("unknown resource type %q (jobs, allocs, nodes, evals, services, servers)", s)
 	}
 	return k, nil
 }
@@ -44,7 +46,7 @@ type getOpts struct {
 func newGetCmd(g *globals) *cobra.Command {
 	var o getOpts
 	cmd := &cobra.Command{
-		Use:   "get jobs|allocs|nodes|evals|servers [NAME]",
+		Use:   "get jobs|allocs|nodes|evals|services|servers [NAME]",
 		Short: "List resources, or show one",
 		Example: `  nctl get jobs
   nctl get allocs --job example -o wide
@@ -119,6 +121,11 @@ func fetch(g *globals, kind, name string, o *getOpts) (any, error) {
 		return c.Evals(ctx, ns, o.job)
 	case "servers":
 		return c.Servers(ctx)
+	case "services":
+		if name != "" {
+			return c.Service(ctx, g.namespace, name, false)
+		}
+		return c.Services(ctx, "")
 	}
 	return nil, fmt.Errorf("unknown kind %s", kind)
 }
@@ -267,6 +274,36 @@ func printTable(w io.Writer, objs any, output string, header bool) error {
 		head("NAME", "ADDRESS", "LEADER", "VERSION", "AGE")
 		for _, s := range list {
 			row(s.Name, s.HTTPAddr, fmt.Sprint(s.Leader), s.Version, age(now, s.StartTime))
+		}
+	case []*client.ServiceSummary:
+		if names {
+			for _, s := range list {
+				fmt.Fprintln(w, "service/"+s.Name)
+			}
+			return nil
+		}
+		head("NAME", "NAMESPACE", "INSTANCES", "HEALTHY", "TAGS")
+		for _, s := range list {
+			row(s.Name, s.Namespace, fmt.Sprint(s.Instances), fmt.Sprint(s.Healthy), strings.Join(s.Tags, ","))
+		}
+	case []*api.ServiceRegistration:
+		if names {
+			for _, s := range list {
+				fmt.Fprintln(w, "instance/"+s.ID)
+			}
+			return nil
+		}
+		head("SERVICE", "ADDRESS", "ALLOC", "NODE", "HEALTH", "CHECKS")
+		for _, s := range list {
+			health := "healthy"
+			if !s.Healthy() {
+				health = "unhealthy"
+			}
+			var checks []string
+			for _, c := range s.Checks {
+				checks = append(checks, c.Name+"="+c.Status)
+			}
+			row(s.ServiceName, net.JoinHostPort(s.Address, fmt.Sprint(s.Port)), api.ShortID(s.AllocID), api.ShortID(s.NodeID), health, strings.Join(checks, ","))
 		}
 	default:
 		return fmt.Errorf("cannot print %T", objs)

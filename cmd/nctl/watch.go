@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/client"
 )
 
 // watchTarget is the API path and query of what `get -w` watches.
@@ -49,6 +50,12 @@ func watchTarget(g *globals, kind, name string, o *getOpts) (string, url.Values)
 		}
 		return "/v1/evaluations", q
 	}
+	if kind == "services" {
+		if name != "" {
+			return "/v1/service/" + url.PathEscape(name), q
+		}
+		return "/v1/services", nil
+	}
 	return "/v1/servers", nil
 }
 
@@ -86,6 +93,25 @@ func decodeList(kind string, raw json.RawMessage, single bool) (any, []string, e
 		err := json.Unmarshal(raw, &l)
 		for _, x := range l {
 			ids = append(ids, x.ID)
+		}
+		return l, ids, err
+	}
+	if kind == "services" && single {
+		var l []*api.ServiceRegistration
+		// A service name lists its instances: unwrap the list.
+		var inner []*api.ServiceRegistration
+		err := json.Unmarshal(raw[1:len(raw)-1], &inner)
+		l = inner
+		for _, x := range l {
+			ids = append(ids, x.ID)
+		}
+		return l, ids, err
+	}
+	if kind == "services" {
+		var l []*client.ServiceSummary
+		err := json.Unmarshal(raw, &l)
+		for _, x := range l {
+			ids = append(ids, x.Namespace+"/"+x.Name)
 		}
 		return l, ids, err
 	}

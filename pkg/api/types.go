@@ -530,6 +530,51 @@ type SpreadDistribution struct {
 	Targets map[string]float64 `json:"targets,omitempty"`
 }
 
+// ServiceRegistration is one instance of a service in the built-in
+// catalog: where an allocation serves it, and how its checks fare. Node
+// agents write them under their lease, so a dead node's instances vanish
+// with it.
+type ServiceRegistration struct {
+	ID          string            `json:"id"`
+	ServiceName string            `json:"service_name"`
+	Namespace   string            `json:"namespace"`
+	JobID       string            `json:"job_id"`
+	AllocID     string            `json:"alloc_id"`
+	NodeID      string            `json:"node_id"`
+	Task        string            `json:"task,omitempty"`
+	Address     string            `json:"address"`
+	Port        int               `json:"port"`
+	Tags        []string          `json:"tags,omitempty"`
+	Meta        map[string]string `json:"meta,omitempty"`
+	Checks      []CheckStatus     `json:"checks,omitempty"`
+}
+
+// Healthy reports whether every check of the instance passes.
+func (s *ServiceRegistration) Healthy() bool {
+	for _, c := range s.Checks {
+		if c.Status != CheckPassing {
+			return false
+		}
+	}
+	return true
+}
+
+// Check statuses.
+const (
+	CheckPending  = "pending"
+	CheckPassing  = "passing"
+	CheckCritical = "critical"
+)
+
+// CheckStatus is the last result of one health check.
+type CheckStatus struct {
+	Name   string    `json:"name"`
+	Type   string    `json:"type"`
+	Status string    `json:"status"`
+	Output string    `json:"output,omitempty"`
+	Time   time.Time `json:"time,omitzero"`
+}
+
 // ErrorResponse is the body of every API error.
 type ErrorResponse struct {
 	Error string `json:"error"`

@@ -441,3 +441,29 @@ func (c *Client) DispatchJob(ctx context.Context, ns, id string, payload []byte,
 	err := c.do(ctx, http.MethodPost, "/v1/job/"+url.PathEscape(id)+"/dispatch", nsQuery(ns), map[string]any{"payload": payload, "meta": meta}, &out)
 	return out.JobID, out.EvalID, err
 }
+
+// ServiceSummary is one service of the catalog with its instance counts.
+type ServiceSummary struct {
+	Name      string   `json:"name"`
+	Namespace string   `json:"namespace"`
+	Instances int      `json:"instances"`
+	Healthy   int      `json:"healthy"`
+	Tags      []string `json:"tags,omitempty"`
+}
+
+// Services lists the services of the catalog.
+func (c *Client) Services(ctx context.Context, ns string) ([]*ServiceSummary, error) {
+	var out []*ServiceSummary
+	return out, c.do(ctx, http.MethodGet, "/v1/services", nsQuery(ns), nil, &out)
+}
+
+// Service lists the instances of a service, only the healthy ones when
+// healthy is set.
+func (c *Client) Service(ctx context.Context, ns, name string, healthy bool) ([]*api.ServiceRegistration, error) {
+	q := nsQuery(ns)
+	if healthy {
+		q.Set("healthy", "true")
+	}
+	var out []*api.ServiceRegistration
+	return out, c.do(ctx, http.MethodGet, "/v1/service/"+url.PathEscape(name), q, nil, &out)
+}

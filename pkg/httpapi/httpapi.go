@@ -72,6 +72,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/evaluation/{id}", s.blocking(evalKinds, s.getEval))
 	mux.HandleFunc("GET /v1/servers", s.blocking([]string{"servers", "election"}, s.listServers))
 	mux.HandleFunc("GET /v1/event/stream", s.eventStream)
+	mux.HandleFunc("GET /v1/services", s.blocking([]string{"services"}, s.listServices))
+	mux.HandleFunc("GET /v1/service/{name}", s.blocking([]string{"services"}, s.getService))
 	mux.Handle("GET /metrics", promhttp.Handler())
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("no such endpoint: %s %s", r.Method, r.URL.Path))

@@ -20,6 +20,7 @@ import (
 //	allocs/<node>/<alloc>                allocation, desired state (servers); the node agent watches allocs/<node>/
 //	allocstatus/<node>/<alloc>           allocation, observed state (node agent)
 //	joballocs/<ns>/<job>/<alloc>         index: the node of each allocation of a job (servers)
+//	services/<ns>/<service>/<instance>   service instance of an allocation, bound to its node's lease (node agent)
 //	servers/<name>                       live server, bound to its lease
 //	election/leader                      election of the leader that runs singleton controllers
 //	schedconfig                          cluster-wide scheduler configuration
@@ -111,6 +112,20 @@ func (k Keys) JobAlloc(ns, job, id string) string { return k.join(kindJobAllocs,
 
 // JobAllocs is the prefix of a job's allocation index.
 func (k Keys) JobAllocs(ns, job string) string { return k.join(kindJobAllocs, ns, job) + "/" }
+
+// Service is the key of one instance of a service.
+func (k Keys) Service(ns, name, instance string) string {
+	return k.join("services", ns, name, instance)
+}
+
+// Services is the prefix of a service's instances, or of all services of
+// a namespace when name is empty.
+func (k Keys) Services(ns, name string) string {
+	if name == "" {
+		return k.join("services", ns) + "/"
+	}
+	return k.join("services", ns, name) + "/"
+}
 
 // Server is the key of a live server.
 func (k Keys) Server(name string) string { return k.join(kindServers, name) }

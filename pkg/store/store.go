@@ -697,6 +697,31 @@ func (s *Store) PutSchedulerConfig(ctx context.Context, c *SchedulerConfig) erro
 	return nil
 }
 
+// PutService writes a service instance under the node's lease.
+func (s *Store) PutService(ctx context.Context, r *api.ServiceRegistration, lease clientv3.LeaseID) error {
+	if _, err := s.cli.Put(ctx, s.keys.Service(r.Namespace, r.ServiceName, r.ID), encode(r), clientv3.WithLease(lease)); err != nil {
+		return fmt.Errorf("registering service %s: %w", r.ServiceName, err)
+	}
+	return nil
+}
+
+// DeleteService removes a service instance.
+func (s *Store) DeleteService(ctx context.Context, ns, name, id string) error {
+	_, err := s.cli.Delete(ctx, s.keys.Service(ns, name, id))
+	return err
+}
+
+// ListServices returns the instances of a service, or of every service of
+// the namespace when name is empty (all namespaces when ns is empty too).
+func (s *Store) ListServices(ctx context.Context, ns, name string) ([]*api.ServiceRegistration, error) {
+	prefix := s.keys.Kind("services")
+	if ns != "" {
+		prefix = s.keys.Services(ns, name)
+	}
+	regs, _, err := listAll[api.ServiceRegistration](ctx, s, prefix)
+	return regs, err
+}
+
 // ListServers returns the live servers.
 func (s *Store) ListServers(ctx context.Context) ([]*api.Server, error) {
 	servers, _, err := listAll[api.Server](ctx, s, s.keys.Kind(kindServers))

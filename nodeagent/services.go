@@ -1,0 +1,271 @@
+package nodeagent
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os/exec"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nomadic-project/nomadic/pkg/api"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// The built-in service catalog, node side: an allocation's services are
+// registered once its main tasks run, each instance a key bound to the
+// node's lease (a dead node's instances vanish with its lease), with the
+// results of its health checks, which the agent runs. They are removed
+// when the allocation stops.
+
+// serviceSet is what an allocation has registered.
+type serviceSet struct {
+	mu     sync.Mutex
+	regs   map[string]*api.ServiceRegistration // by instance ID
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// startServices registers the allocation's services and starts their
+// checks.
+func (r *allocRunner) startServices(ctx context.Context, job *api.Job, g *api.TaskGroup) {
+	alloc := r.current()
+	type svc struct {
+		s    *api.Service
+		task string
+	}
+	var all []svc
+	for _, s := range g.Services {
+		all = append(all, svc{s, ""})
+	}
+	for _, t := range g.Tasks {
+		for _, s := range t.Services {
+			all = append(all, svc{s, t.Name})
+		}
+	}
+	if len(all) == 0 {
+		return
+	}
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	set := &serviceSet{regs: map[string]*api.ServiceRegistration{}, cancel: cancel}
+	r.mu.Lock()
+	r.services = set
+	netAddr := r.status.NetworkAddress
+	r.mu.Unlock()
+	for i, x := range all {
+		addr, port := r.a.serviceAddress(alloc, g, x.s.Port, x.s.AddressMode, netAddr)
+		reg := &api.ServiceRegistration{
+			ID: fmt.Sprintf("%s-%d", alloc.ID, i), ServiceName: x.s.Name, Namespace: alloc.Namespace, JobID: alloc.JobID,
+			AllocID: alloc.ID, NodeID: r.a.cfg.NodeID, Task: x.task, Address: addr, Port: port, Tags: x.s.Tags, Meta: x.s.Meta,
+		}
+		if x.s.Address != "" {
+			reg.Address = x.s.Address
+		}
+		for _, c := range x.s.Checks {
+			reg.Checks = append(reg.Checks, api.CheckStatus{Name: checkName(c), Type: c.Type, Status: api.CheckPending})
+		}
+		set.regs[reg.ID] = reg
+		r.a.putService(sctx, reg)
+		for ci, c := range x.s.Checks {
+			caddr, cport := addr, port
+			if c.Port != "" {
+				caddr, cport = r.a.serviceAddress(alloc, g, c.Port, x.s.AddressMode, netAddr)
+			}
+			set.wg.Add(1)
+			go func() {
+				defer set.wg.Done()
+				r.runCheck(sctx, set, reg.ID, ci, c, caddr, cport, job, g)
+			}()
+		}
+	}
+}
+
+func checkName(c *api.ServiceCheck) string {
+	if c.Name != "" {
+		return c.Name
+	}
+	return c.Type + " check"
+}
+
+// stopServices stops the checks and removes the allocation's instances.
+func (r *allocRunner) stopServices() {
+	r.mu.Lock()
+	set := r.services
+	r.services = nil
+	r.mu.Unlock()
+	if set == nil {
+		return
+	}
+	set.cancel()
+	set.wg.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, reg := range set.regs {
+		if err := r.a.store.DeleteService(ctx, reg.Namespace, reg.ServiceName, reg.ID); err != nil {
+			slog.Warn("removing service instance", "service", reg.ServiceName, "err", err)
+		}
+	}
+}
+
+// serviceAddress resolves a service port (a label of the group's network
+// or a number) to the address and port it is reached on.
+func (a *Agent) serviceAddress(alloc *api.Allocation, g *api.TaskGroup, port, mode, netAddr string) (string, int) {
+	host := a.node.Address
+	if n, err := strconv.Atoi(port); err == nil {
+		return host, n
+	}
+	for _, p := range alloc.Ports {
+		if p.Label != port {
+			continue
+		}
+		if mode == "alloc" && netAddr != "" {
+			to := p.To
+			if to <= 0 {
+				to = p.Value
+			}
+			return netAddr, to
+		}
+		if p.HostIP != "" {
+			host = p.HostIP
+		}
+		return host, p.Value
+	}
+	return host, 0
+}
+
+func (a *Agent) putService(ctx context.Context, reg *api.ServiceRegistration) {
+	lease := clientv3.LeaseID(a.lease.Load())
+	if lease == 0 {
+		return // re-registered with the lease once the node has one
+	}
+	if err := a.store.PutService(ctx, reg, lease); err != nil && ctx.Err() == nil {
+		slog.Warn("registering service instance", "service", reg.ServiceName, "err", err)
+	}
+}
+
+// reregisterServices writes every instance again under a new lease.
+func (a *Agent) reregisterServices(ctx context.Context) {
+	a.mu.Lock()
+	var sets []*serviceSet
+	for _, r := range a.runners {
+		r.mu.Lock()
+		if r.services != nil {
+			sets = append(sets, r.services)
+		}
+		r.mu.Unlock()
+	}
+	a.mu.Unlock()
+	for _, set := range sets {
+		set.mu.Lock()
+		regs := make([]*api.ServiceRegistration, 0, len(set.regs))
+		for _, reg := range set.regs {
+			c := *reg
+			regs = append(regs, &c)
+		}
+		set.mu.Unlock()
+		for _, reg := range regs {
+			a.putService(ctx, reg)
+		}
+	}
+}
+
+// runCheck runs one check every interval and writes the instance again
+// when the result changes.
+func (r *allocRunner) runCheck(ctx context.Context, set *serviceSet, regID string, idx int, c *api.ServiceCheck, addr string, port int, job *api.Job, g *api.TaskGroup) {
+	interval := max(c.Interval.Std(), 100*time.Millisecond)
+	timeout := max(c.Timeout.Std(), 100*time.Millisecond)
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		status, output := r.check(ctx, c, addr, port, timeout, job, g)
+		set.mu.Lock()
+		reg := set.regs[regID]
+		changed := reg.Checks[idx].Status != status || reg.Checks[idx].Output != output
+		reg.Checks[idx].Status, reg.Checks[idx].Output, reg.Checks[idx].Time = status, output, time.Now().UTC()
+		c2 := *reg
+		c2.Checks = append([]api.CheckStatus(nil), reg.Checks...)
+		set.mu.Unlock()
+		if changed {
+			r.a.putService(ctx, &c2)
+		}
+		t.Reset(interval)
+	}
+}
+
+func (r *allocRunner) check(ctx context.Context, c *api.ServiceCheck, addr string, port int, timeout time.Duration, job *api.Job, g *api.TaskGroup) (string, string) {
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	target := net.JoinHostPort(addr, strconv.Itoa(port))
+	switch c.Type {
+	case "tcp":
+		conn, err := (&net.Dialer{}).DialContext(cctx, "tcp", target)
+		if err != nil {
+			return api.CheckCritical, err.Error()
+		}
+		conn.Close()
+		return api.CheckPassing, "connected to " + target
+	case "http":
+		proto := "http"
+		if c.Protocol == "https" {
+			proto = "https"
+		}
+		req, err := http.NewRequestWithContext(cctx, c.Method, proto+"://"+target+c.Path, nil)
+		if err != nil {
+			return api.CheckCritical, err.Error()
+		}
+		for k, vs := range c.Header {
+			for _, v := range vs {
+				req.Header.Add(k, v)
+			}
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return api.CheckCritical, err.Error()
+		}
+		resp.Body.Close()
+		ok := resp.StatusCode >= 200 && resp.StatusCode < 300
+		if c.ExpectedStatus != 0 {
+			ok = resp.StatusCode == c.ExpectedStatus
+		}
+		if !ok {
+			return api.CheckCritical, "HTTP " + resp.Status
+		}
+		return api.CheckPassing, "HTTP " + resp.Status
+	case "script":
+		// Scripts run on the node with the task's environment.
+		cmd := exec.CommandContext(cctx, c.Command, c.Args...)
+		alloc := r.current()
+		task := c.Task
+		var t *api.Task
+		for _, x := range g.Tasks {
+			if x.Name == task || (task == "" && len(g.Tasks) == 1) {
+				t = x
+			}
+		}
+		if t != nil {
+			allocDir := r.a.AllocDir(alloc.ID)
+			cmd.Env = taskEnv(r.a, job, g, t, alloc, allocDir, allocDir+"/"+t.Name)
+		}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return api.CheckCritical, fmt.Sprintf("%v: %s", err, trim(out))
+		}
+		return api.CheckPassing, trim(out)
+	}
+	return api.CheckCritical, fmt.Sprintf("%s checks are not supported yet", c.Type)
+}
+
+func trim(b []byte) string {
+	if len(b) > 512 {
+		b = b[:512]
+	}
+	return string(b)
+}
