@@ -598,6 +598,7 @@ func TestServicesAreRegisteredCheckedAndGoWithTheirNode(t *testing.T) {
 	j := shJob("webby", `mkdir -p $NOMAD_TASK_DIR/www && echo ok > $NOMAD_TASK_DIR/www/health && exec /bin/busybox httpd -f -p 127.0.0.1:$NOMAD_PORT_http -h $NOMAD_TASK_DIR/www`, 2,
 		func(j *api.Job) {
 			j.Groups[0].Network = &api.Network{Mode: "host", Ports: []api.Port{{Label: "http"}}}
+			j.Groups[0].Restart = &api.RestartPolicy{Attempts: 5, Interval: api.Duration(time.Minute), Delay: api.Duration(500 * time.Millisecond), Mode: "fail"}
 			j.Groups[0].Services = []*api.Service{{Name: "webby", Port: "http", Tags: []string{"v1"}, Checks: []*api.ServiceCheck{
 				{Name: "alive", Type: "http", Path: "/health", Interval: api.Duration(200 * time.Millisecond), Timeout: api.Duration(time.Second)},
 				{Type: "tcp", Interval: api.Duration(200 * time.Millisecond), Timeout: api.Duration(time.Second)},
@@ -612,7 +613,7 @@ func TestServicesAreRegisteredCheckedAndGoWithTheirNode(t *testing.T) {
 			_ = syscall.Kill(-pid, syscall.SIGKILL)
 		}
 	})
-	testutil.Eventually(t, 20*time.Second, func() (bool, string) {
+	testutil.Eventually(t, 45*time.Second, func() (bool, string) {
 		regs, err := c.store.ListServices(ctx, "default", "webby")
 		if err != nil {
 			return false, err.Error()
@@ -623,7 +624,11 @@ func TestServicesAreRegisteredCheckedAndGoWithTheirNode(t *testing.T) {
 				healthy++
 			}
 		}
-		return healthy == 2, fmt.Sprintf("%d of %d instances healthy: %+v", healthy, len(regs), regs)
+		var desc []string
+		for _, r := range regs {
+			desc = append(desc, fmt.Sprintf("%s:%d %+v", r.Address, r.Port, r.Checks))
+		}
+		return healthy == 2, fmt.Sprintf("%d of %d instances healthy: %v", healthy, len(regs), desc)
 	})
 	// The agent goes away without stopping its tasks: the instances go
 	// with its lease.

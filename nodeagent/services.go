@@ -68,7 +68,7 @@ func (r *allocRunner) startServices(ctx context.Context, job *api.Job, g *api.Ta
 			reg.Checks = append(reg.Checks, api.CheckStatus{Name: checkName(c), Type: c.Type, Status: api.CheckPending})
 		}
 		set.regs[reg.ID] = reg
-		r.a.putService(sctx, reg)
+		_ = r.a.putService(sctx, reg) // the checks write it again if this failed
 		for ci, c := range x.s.Checks {
 			caddr, cport := addr, port
 			if c.Port != "" {
@@ -136,14 +136,20 @@ func (a *Agent) serviceAddress(alloc *api.Allocation, g *api.TaskGroup, port, mo
 	return host, 0
 }
 
-func (a *Agent) putService(ctx context.Context, reg *api.ServiceRegistration) {
+// putService writes an instance under the node's lease; it reports
+// whether the write went through, so a failed one is tried again.
+func (a *Agent) putService(ctx context.Context, reg *api.ServiceRegistration) bool {
 	lease := clientv3.LeaseID(a.lease.Load())
 	if lease == 0 {
-		return // re-registered with the lease once the node has one
+		return false
 	}
-	if err := a.store.PutService(ctx, reg, lease); err != nil && ctx.Err() == nil {
-		slog.Warn("registering service instance", "service", reg.ServiceName, "err", err)
+	if err := a.store.PutService(ctx, reg, lease); err != nil {
+		if ctx.Err() == nil {
+			slog.Warn("registering service instance", "service", reg.ServiceName, "err", err)
+		}
+		return false
 	}
+	return true
 }
 
 // reregisterServices writes every instance again under a new lease.
@@ -179,6 +185,7 @@ func (r *allocRunner) runCheck(ctx context.Context, set *serviceSet, regID strin
 	timeout := max(c.Timeout.Std(), 100*time.Millisecond)
 	t := time.NewTimer(0)
 	defer t.Stop()
+	unsaved := false // the last result is not in etcd yet
 	for {
 		select {
 		case <-ctx.Done():
@@ -193,8 +200,8 @@ func (r *allocRunner) runCheck(ctx context.Context, set *serviceSet, regID strin
 		c2 := *reg
 		c2.Checks = append([]api.CheckStatus(nil), reg.Checks...)
 		set.mu.Unlock()
-		if changed {
-			r.a.putService(ctx, &c2)
+		if changed || unsaved {
+			unsaved = !r.a.putService(ctx, &c2)
 		}
 		t.Reset(interval)
 	}
