@@ -68,24 +68,40 @@ func TestFollowedLogsSeeAppendsAndRotations(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	pr, pw, _ := os.Pipe()
+	defer pr.Close()
 	done := make(chan error, 1)
 	go func() { done <- readLogs(ctx, pw, dir, "t", "stdout", 0, true, 2); pw.Close() }()
-	time.Sleep(300 * time.Millisecond)
+	var got []byte
+	// readUntil reads the follower's output until it has want.
+	readUntil := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		buf := make([]byte, 100)
+		for !strings.HasSuffix(string(got), want) {
+			if time.Now().After(deadline) {
+				t.Fatalf("followed output %q, waiting for %q", got, want)
+			}
+			_ = pr.SetReadDeadline(time.Now().Add(time.Second))
+			n, _ := pr.Read(buf)
+			got = append(got, buf[:n]...)
+		}
+	}
+	readUntil("one\n")
 	f, _ := os.OpenFile(cur, os.O_WRONLY|os.O_APPEND, 0)
 	f.WriteString("two\n")
 	f.Close()
-	time.Sleep(400 * time.Millisecond)
+	readUntil("two\n")
+	// Rotation: the file starts over with something shorter.
 	os.Truncate(cur, 0)
-	os.WriteFile(cur, []byte("three\n"), 0o640)
-	time.Sleep(400 * time.Millisecond)
+	os.WriteFile(cur, []byte("3\n"), 0o640)
+	readUntil("3\n")
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	b := make([]byte, 100)
-	n, _ := pr.Read(b)
-	if got := string(b[:n]); got != "one\ntwo\nthree\n" {
+	if string(got) != "one\ntwo\n3\n" {
 		t.Fatalf("followed: %q", got)
 	}
 }
