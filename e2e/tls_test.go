@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -17,6 +18,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 )
 
 // writeCerts makes a CA, a server certificate for 127.0.0.1 and a client
@@ -109,4 +113,55 @@ func TestServerOnATLSEtcdSurvivesItsOutage(t *testing.T) {
 		out, errOut, code := nctl(t, addr, "", "server", "members")
 		return code == 0 && strings.Contains(out, "tls-server"), out + errOut
 	})
+}
+
+// TestServerWithEtcdUserAndPassword runs a server against an etcd with
+// authentication on: the right password works, a wrong one is reported.
+func TestServerWithEtcdUserAndPassword(t *testing.T) {
+	etcdBin, err := exec.LookPath("etcd")
+	if err != nil {
+		t.Fatal("etcd is not installed (make test installs Debian's etcd-server): ", err)
+	}
+	clientURL, peerURL := "http://"+freeAddr(t), "http://"+freeAddr(t)
+	start(t, etcdBin, "--name", "auth", "--data-dir", t.TempDir(),
+		"--listen-client-urls", clientURL, "--advertise-client-urls", clientURL,
+		"--listen-peer-urls", peerURL, "--initial-advertise-peer-urls", peerURL, "--initial-cluster", "auth="+peerURL)
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{clientURL}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, step := range []func() error{
+		func() error { _, err := cli.UserAdd(ctx, "root", "s3cret"); return err },
+		func() error { _, err := cli.UserGrantRole(ctx, "root", "root"); return err },
+		func() error { _, err := cli.AuthEnable(ctx); return err },
+	} {
+		for attempt := 0; ; attempt++ {
+			err := step()
+			if err == nil {
+				break
+			}
+			if attempt > 50 {
+				t.Fatal(err)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	addr := freeAddr(t)
+	start(t, filepath.Join(binDir, "nomadic"), "agent", "-server", "-name", "auth-server", "-etcd-endpoints", clientURL,
+		"-etcd-username", "root", "-etcd-password", "s3cret", "-http-addr", addr, "-data-dir", t.TempDir())
+	eventually(t, 30*time.Second, func() (bool, string) {
+		out, errOut, code := nctl(t, addr, "", "server", "members")
+		return code == 0 && strings.Contains(out, "auth-server"), out + errOut
+	})
+	// A wrong password is a clear error at start.
+	wctx, wcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer wcancel()
+	out, err := exec.CommandContext(wctx, filepath.Join(binDir, "nomadic"), "agent", "-server", "-name", "bad", "-etcd-endpoints", clientURL,
+		"-etcd-username", "root", "-etcd-password", "wrong", "-http-addr", freeAddr(t), "-data-dir", t.TempDir()).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "authentication failed") {
+		t.Fatalf("wrong password: %v\n%s", err, out)
+	}
 }
