@@ -1,7 +1,13 @@
 package jobspec
 
 import (
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+
 	"github.com/hashicorp/hcl/v2/ext/tryfunc"
+	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
 )
@@ -50,7 +56,6 @@ var functions = map[string]function.Function{
 	"replace":         stdlib.ReplaceFunc,
 	"reverse":         stdlib.ReverseListFunc,
 	"setintersection": stdlib.SetIntersectionFunc,
-	"setproduct":      stdlib.SetProductFunc,
 	"setsubtract":     stdlib.SetSubtractFunc,
 	"setunion":        stdlib.SetUnionFunc,
 	"signum":          stdlib.SignumFunc,
@@ -70,4 +75,59 @@ var functions = map[string]function.Function{
 	"upper":           stdlib.UpperFunc,
 	"values":          stdlib.ValuesFunc,
 	"zipmap":          stdlib.ZipmapFunc,
+}
+
+// maxElements bounds what a job file's functions may build, so that a
+// typo (or the fuzzer) cannot make the parser exhaust memory.
+const maxElements = 100000
+
+func init() {
+	functions["range"] = bounded(stdlib.RangeFunc, func(args []cty.Value) error {
+		nums := make([]float64, len(args))
+		for i, a := range args {
+			if !a.IsKnown() || a.IsNull() {
+				return nil
+			}
+			f, _ := a.AsBigFloat().Float64()
+			nums[i] = f
+		}
+		start, limit, step := 0.0, 0.0, 1.0
+		switch len(nums) {
+		case 1:
+			limit = nums[0]
+		case 2:
+			start, limit = nums[0], nums[1]
+		case 3:
+			start, limit, step = nums[0], nums[1], nums[2]
+		}
+		if step != 0 && math.Abs((limit-start)/step) > maxElements {
+			return fmt.Errorf("range of more than %d elements", maxElements)
+		}
+		return nil
+	})
+	width := regexp.MustCompile(`%[-+# 0]*[0-9]{5,}|\.[0-9]{5,}`)
+	for _, name := range []string{"format", "formatlist"} {
+		functions[name] = bounded(functions[name], func(args []cty.Value) error {
+			if len(args) > 0 && args[0].IsKnown() && !args[0].IsNull() && args[0].Type() == cty.String && width.MatchString(args[0].AsString()) {
+				return errors.New("format widths and precisions are limited to 4 digits")
+			}
+			return nil
+		})
+	}
+	// setproduct grows as the product of its inputs' sizes.
+	delete(functions, "setproduct")
+}
+
+// bounded wraps a function with a check of its arguments.
+func bounded(f function.Function, check func([]cty.Value) error) function.Function {
+	spec := &function.Spec{Params: f.Params(), VarParam: f.VarParam(),
+		Type: func(args []cty.Value) (cty.Type, error) { return f.ReturnTypeForValues(args) },
+		Impl: func(args []cty.Value, retType cty.Type) (cty.Value, error) {
+			if err := check(args); err != nil {
+				return cty.NilVal, err
+			}
+			return f.Call(args)
+		},
+	}
+	return function.New(spec)
 }

@@ -687,3 +687,18 @@ func TestNomadJSONJobsAreAccepted(t *testing.T) {
 		t.Fatalf("unsupported Nomad field: %v", err)
 	}
 }
+
+func TestFunctionsCannotExhaustMemory(t *testing.T) {
+	for _, expr := range []string{`length(range(1000000000))`, `length(format("%999999999d", 1))`, `length(format("%.99999999f", 1.5))`} {
+		src := "job \"j\" {\n  group \"g\" {\n    count = " + expr + "\n    task \"t\" {\n      driver = \"test\"\n    }\n  }\n}\n"
+		if _, err := Parse("f.hcl", []byte(src)); err == nil {
+			t.Errorf("%s was evaluated", expr)
+		}
+	}
+	j := mustParse(t, wrap("", "count = length(range(3))", `env {
+        A = format("%04d", 7)
+      }`))
+	if j.Groups[0].Count != 3 || j.Groups[0].Tasks[0].Env["A"] != "0007" {
+		t.Fatalf("bounded functions changed results: %d %q", j.Groups[0].Count, j.Groups[0].Tasks[0].Env["A"])
+	}
+}
