@@ -13,7 +13,9 @@ import (
 )
 
 // functions is the function library of job files: go-cty's standard
-// library under the names Nomad and Terraform users know, plus try and can.
+// library under the names Nomad and Terraform users know, plus try and
+// can; setproduct is left out, as its result grows as the product of its
+// inputs' sizes.
 var functions = map[string]function.Function{
 	"abs":             stdlib.AbsoluteFunc,
 	"can":             tryfunc.CanFunc,
@@ -114,8 +116,6 @@ func init() {
 			return nil
 		})
 	}
-	// setproduct grows as the product of its inputs' sizes.
-	delete(functions, "setproduct")
 }
 
 // bounded wraps a function with a check of its arguments.
