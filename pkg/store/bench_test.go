@@ -1,0 +1,76 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"testing"
+
+	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/testutil"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// BenchmarkReadSnapshot reads what a scheduling pass reads today, the
+// whole cluster, with 1,000 nodes running 10,000 allocations: the main
+// cost of an evaluation (go test -run '^$' -bench ReadSnapshot ./pkg/store).
+func BenchmarkReadSnapshot(b *testing.B) {
+	cli := testutil.Etcd(b)
+	s := New(cli, "/bench")
+	ctx := context.Background()
+	lease, err := cli.Grant(ctx, 600)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var ops []clientv3.Op
+	flush := func() {
+		if len(ops) == 0 {
+			return
+		}
+		if _, err := cli.Txn(ctx).Then(ops...).Commit(); err != nil {
+			b.Fatal(err)
+		}
+		ops = ops[:0]
+	}
+	for i := 0; i < 1000; i++ {
+		n := &api.Node{ID: fmt.Sprintf("node-%04d", i), Name: fmt.Sprintf("node-%04d", i), Datacenter: "dc1", Eligible: true,
+			Attributes: map[string]string{"kernel.name": "linux", "cpu.numcores": "16", "os.name": "linux"},
+			Drivers:    map[string]*api.DriverInfo{"containerd": {Detected: true, Healthy: true}},
+			Resources:  api.Resources{CPU: 32000, MemoryMB: 65536, DiskMB: 500000}}
+		ops = append(ops, clientv3.OpPut(s.keys.Node(n.ID), encode(n)), clientv3.OpPut(s.keys.Heartbeat(n.ID), "", clientv3.WithLease(lease.ID)))
+		if len(ops) >= 100 {
+			flush()
+		}
+	}
+	for i := 0; i < 10000; i++ {
+		a := &api.Allocation{ID: fmt.Sprintf("alloc-%05d", i), Name: fmt.Sprintf("job%d.g[%d]", i%100, i/100), Namespace: "default",
+			JobID: fmt.Sprintf("job%d", i%100), TaskGroup: "g", Index: i / 100, NodeID: fmt.Sprintf("node-%04d", i%1000),
+			DesiredStatus: api.AllocDesiredRun, Resources: api.Resources{CPU: 100, MemoryMB: 128}}
+		st := &api.AllocStatus{ClientStatus: api.AllocClientRunning, Tasks: map[string]*api.TaskState{"t": {State: "running", PID: 1234}}}
+		ops = append(ops, clientv3.OpPut(s.keys.Alloc(a.NodeID, a.ID), encode(a)), clientv3.OpPut(s.keys.AllocStatus(a.NodeID, a.ID), encode(st)))
+		if len(ops) >= 100 {
+			flush()
+		}
+	}
+	flush()
+	// What a cache holding this state would keep on the heap.
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	held, err := s.ReadSnapshot(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	heldMiB := float64(after.HeapAlloc-before.HeapAlloc) / (1 << 20)
+	runtime.KeepAlive(held)
+	b.ReportAllocs()
+	for b.Loop() {
+		snap, err := s.ReadSnapshot(ctx)
+		if err != nil || len(snap.Nodes) != 1000 || len(snap.Allocs) != 10000 {
+			b.Fatalf("snapshot: %v", err)
+		}
+	}
+	b.ReportMetric(heldMiB, "MiB-held")
+}
