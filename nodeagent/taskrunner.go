@@ -361,6 +361,11 @@ func (r *allocRunner) runTasks(ctx context.Context, job *api.Job, g *api.TaskGro
 		wg.Wait()
 		r.abandonPending()
 	}
+	// end stops what still runs and runs the poststop tasks.
+	end := func(why string) {
+		killAll(why)
+		finish()
+	}
 
 	// Prestart tasks: wait for those that are not sidecars.
 	startAll(pre)
@@ -371,13 +376,11 @@ func (r *allocRunner) runTasks(ctx context.Context, job *api.Job, g *api.TaskGro
 		select {
 		case <-tr.done:
 			if tr.failed {
-				killAll("prestart task " + tr.task.Name + " failed")
-				finish()
+				end("prestart task " + tr.task.Name + " failed")
 				return
 			}
 		case <-r.stopCh:
-			killAll("allocation stopped")
-			finish()
+			end("allocation stopped")
 			return
 		case <-r.detachCh:
 			wg.Wait()
@@ -432,25 +435,21 @@ func (r *allocRunner) runTasks(ctx context.Context, job *api.Job, g *api.TaskGro
 			remaining--
 			switch {
 			case tr.failed:
-				killAll("task " + tr.task.Name + " failed")
-				finish()
+				end("task " + tr.task.Name + " failed")
 				return
 			case tr.task.Leader:
-				killAll("leader task " + tr.task.Name + " ended")
-				finish()
+				end("leader task " + tr.task.Name + " ended")
 				return
 			}
 		case <-r.stopCh:
-			killAll("allocation stopped")
-			finish()
+			end("allocation stopped")
 			return
 		case <-r.detachCh:
 			wg.Wait()
 			return
 		}
 	}
-	killAll("main tasks ended")
-	finish()
+	end("main tasks ended")
 }
 
 // taskFailed reports whether a task's recorded state says it failed.
