@@ -24,18 +24,7 @@ type Compactor struct {
 
 // Run compacts every Interval until ctx ends.
 func (c *Compactor) Run(ctx context.Context) {
-	t := time.NewTicker(max(c.Interval, time.Second))
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := c.Once(ctx); err != nil && ctx.Err() == nil {
-				slog.Warn("compaction failed", "err", err)
-			}
-		}
-	}
+	every(ctx, max(c.Interval, time.Second), "compaction failed", c.Once)
 }
 
 // Once runs one round: it records the current revision in the compact

@@ -23,18 +23,7 @@ type DrainWatcher struct {
 
 // Run checks draining nodes every Interval until ctx ends.
 func (d *DrainWatcher) Run(ctx context.Context) {
-	t := time.NewTicker(max(d.Interval, 100*time.Millisecond))
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := d.check(ctx); err != nil && ctx.Err() == nil {
-				slog.Warn("checking drains", "err", err)
-			}
-		}
-	}
+	every(ctx, max(d.Interval, 100*time.Millisecond), "checking drains", d.check)
 }
 
 func (d *DrainWatcher) check(ctx context.Context) error {

@@ -29,18 +29,7 @@ type GC struct {
 
 // Run collects garbage every Interval until ctx ends.
 func (c *GC) Run(ctx context.Context) {
-	t := time.NewTicker(max(c.Interval, 100*time.Millisecond))
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := c.Collect(ctx); err != nil && ctx.Err() == nil {
-				slog.Warn("garbage collection failed", "err", err)
-			}
-		}
-	}
+	every(ctx, max(c.Interval, 100*time.Millisecond), "garbage collection failed", c.Collect)
 }
 
 // Collect runs one garbage collection pass.
