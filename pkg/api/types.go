@@ -56,6 +56,9 @@ type Job struct {
 
 	// Version counts the changes of the job's specification, from 0.
 	Version uint64 `json:"version"`
+	// Stable is set on a version once a deployment of it succeeded; auto
+	// revert goes back to the newest stable version.
+	Stable bool `json:"stable,omitempty"`
 	// Stop is set when the job was stopped (`nctl delete job`); its
 	// allocations are stopped and the job stays visible until purged.
 	Stop       bool      `json:"stop,omitempty"`
@@ -277,6 +280,12 @@ type Allocation struct {
 	// Canary marks an allocation of a new version placed beside the old
 	// ones until the update is promoted.
 	Canary bool `json:"canary,omitempty"`
+	// DeploymentID is the deployment the allocation was placed for; its
+	// health counts towards it.
+	DeploymentID string `json:"deployment_id,omitempty"`
+	// ManualHealth is an operator's judgement of the allocation's health
+	// for a deployment whose health_check is manual.
+	ManualHealth *AllocHealth `json:"manual_health,omitempty"`
 	// Restart and Signal are operator requests the node agent carries
 	// out once each (nctl alloc restart|signal); their IDs tell a new
 	// request from one already handled.
@@ -327,6 +336,9 @@ type AllocStatus struct {
 	// and signal requests the agent carried out.
 	HandledRestart string                `json:"handled_restart,omitempty"`
 	HandledSignal  string                `json:"handled_signal,omitempty"`
+	// Health is the node agent's judgement of the allocation's health for
+	// its deployment, made once.
+	Health *AllocHealth `json:"health,omitempty"`
 	Tasks          map[string]*TaskState `json:"tasks,omitempty"`
 	UpdateTime     time.Time             `json:"update_time"`
 }
@@ -413,6 +425,7 @@ const (
 	EvalTriggerPreemption    = "preemption"
 	EvalTriggerRollingUpdate = "rolling-update"
 	EvalTriggerNodeDrain     = "node-drain"
+	EvalTriggerDeployment    = "deployment-watcher"
 )
 
 // Evaluation is a request to reconcile one job with the cluster.

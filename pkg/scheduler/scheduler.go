@@ -69,10 +69,10 @@ type Input struct {
 	Now    time.Time
 	// NewID makes allocation IDs; passed in to keep the package pure.
 	NewID func() string
-	// Promoted says the canaries of the job's current version were
-	// promoted, so the rolling update may replace the old allocations.
-	Promoted bool
-	Config   Config
+	// Deployment is the job's newest deployment, if any: the rollout of
+	// the current version advances under it (see deployment.go).
+	Deployment *api.Deployment
+	Config     Config
 }
 
 // Plan is what a scheduling pass decided.
@@ -95,6 +95,12 @@ type Plan struct {
 	// Distribution shows, for groups with spread blocks, allocations per
 	// attribute value once the plan is applied.
 	Distribution []api.SpreadDistribution
+	// Deployment is a deployment to create with the plan: its
+	// allocations name it.
+	Deployment *api.Deployment
+	// DeploymentUpdates are deployments the plan ends (an older
+	// version's, cancelled).
+	DeploymentUpdates []*api.Deployment
 }
 
 // Placing returns the nodes that receive new allocations.
@@ -107,7 +113,9 @@ func (p *Plan) Placing() map[string]bool {
 }
 
 // Empty reports whether the plan changes nothing.
-func (p *Plan) Empty() bool { return len(p.Place) == 0 && len(p.Update) == 0 }
+func (p *Plan) Empty() bool {
+	return len(p.Place) == 0 && len(p.Update) == 0 && p.Deployment == nil && len(p.DeploymentUpdates) == 0
+}
 
 // planner carries one Compute call.
 type planner struct {
@@ -122,6 +130,8 @@ type planner struct {
 	jobAllocs []*api.Allocation
 	byID      map[string]*api.Allocation
 	updated   map[string]*api.Allocation // allocations already in plan.Update
+	dep       *api.Deployment            // the deployment of the job's version, if any
+	depNew    bool                       // dep is created by this plan if it uses it
 }
 
 // Compute reconciles the job with its allocations and places what is
@@ -165,6 +175,7 @@ func Compute(in *Input) *Plan {
 			p.changes(a.TaskGroup).Stop++
 		}
 	}
+	p.setupDeployment()
 	for _, g := range job.Groups {
 		if job.Type == api.JobTypeSystem || job.Type == api.JobTypeSysbatch {
 			p.reconcileSystem(g)
@@ -172,6 +183,7 @@ func Compute(in *Input) *Plan {
 			p.reconcileGroup(g)
 		}
 	}
+	p.finishDeployment()
 	p.distribution()
 	return p.plan
 }
@@ -302,7 +314,10 @@ func (p *planner) reconcileGroup(g *api.TaskGroup) {
 		case a.Canary && a.JobVersion != job.Version:
 			p.stop(a, "canary of a replaced job version", false, false)
 			ch.Stop++
-		case a.Canary && !p.in.Promoted:
+		case a.Canary && p.unpromotedCanary(a) && !p.dep.Active():
+			p.stop(a, "canary of a "+p.dep.Status+" deployment", false, false)
+			ch.Stop++
+		case a.Canary && p.unpromotedCanary(a):
 			// Canaries run beside the count until promoted.
 		default:
 			if ns := p.st.byID[a.NodeID]; ns != nil && ns.node.Drain != nil {
@@ -439,6 +454,7 @@ func (p *planner) planUpdates(g *api.TaskGroup, old []*api.Allocation, repl *[]r
 		if prev := p.in.Versions[a.JobVersion]; prev != nil && inPlace(prev, job, g.Name) {
 			u := p.update(a)
 			u.JobVersion = job.Version
+			p.tagDeployment(u)
 			ch.InPlace++
 			continue
 		}
@@ -447,20 +463,24 @@ func (p *planner) planUpdates(g *api.TaskGroup, old []*api.Allocation, repl *[]r
 	if len(destructive) == 0 {
 		return 0
 	}
+	if !p.mayReplace(g.Name) {
+		ch.Ignore += len(destructive)
+		return 0
+	}
 	budget := len(destructive)
 	inflight := 0
 	if u := g.Update; u != nil && u.MaxParallel > 0 {
-		// Replacements of the current version not yet running are in
+		// Allocations of the current version not yet healthy are in
 		// flight and use the budget.
 		for _, a := range p.jobAllocs {
-			if a.TaskGroup == g.Name && a.JobVersion == job.Version && a.DesiredStatus == api.AllocDesiredRun &&
-				a.PreviousAllocation != "" && a.ClientStatusOf() == api.AllocClientPending {
+			if a.TaskGroup == g.Name && !a.Canary && p.inFlight(a) {
 				inflight++
 			}
 		}
 		budget = max(u.MaxParallel-inflight, 0)
-		if u.Canary > 0 && !p.in.Promoted {
-			p.planCanaries(g, u.Canary, repl)
+		if p.wantsCanaries(g.Name) {
+			p.planCanaries(g, p.dep.Groups[g.Name].DesiredCanaries, repl)
+			ch.Ignore += len(destructive)
 			return inflight
 		}
 	}
@@ -639,6 +659,7 @@ func (p *planner) place(sel *selector, g *api.TaskGroup, ns *nodeState, idx int,
 	if prev != nil {
 		a.PreviousAllocation = prev.ID
 	}
+	p.tagDeployment(a)
 	p.addAlloc(ns, a)
 	sel.placed(ns)
 	p.plan.Place = append(p.plan.Place, a)

@@ -465,38 +465,94 @@ func TestLostAllocationsAreReplaced(t *testing.T) {
 	}
 }
 
-func TestDestructiveUpdatesRespectMaxParallel(t *testing.T) {
+func TestDestructiveUpdatesRespectMaxParallelAndWaitForHealth(t *testing.T) {
 	nodes := []*api.Node{node("n1", 100000, 100000)}
 	v0 := job("s", 3, func(j *api.Job) { j.Update = &api.UpdateStrategy{MaxParallel: 1} })
-	placed := running(compute(v0, nodes, nil).Place...)
+	p0 := compute(v0, nodes, nil)
+	if p0.Deployment == nil || len(p0.Place) != 3 {
+		t.Fatalf("the first version places all at once under a deployment: %d placed, deployment %v", len(p0.Place), p0.Deployment)
+	}
+	placed := healthy(running(p0.Place...)...)
+	d0 := *p0.Deployment
+	d0.Status = api.DeploymentSuccessful
 	v1 := job("s", 3, func(j *api.Job) {
 		j.Update = &api.UpdateStrategy{MaxParallel: 1}
 		j.Groups[0].Tasks[0].Env = map[string]string{"V": "1"}
 		j.Version = 1
 	})
-	versions := func(in *Input) { in.Versions = map[uint64]*api.Job{0: v0} }
-	p := compute(v1, nodes, placed, versions)
+	p := compute(v1, nodes, placed, func(in *Input) { in.Versions = map[uint64]*api.Job{0: v0}; in.Deployment = &d0 })
 	if len(p.Place) != 1 || p.Changes["g"].Destructive != 1 || p.Changes["g"].Ignore != 2 {
 		t.Fatalf("first pass: %+v", p.Changes["g"])
 	}
-	// While the replacement is pending, nothing more moves.
-	state := append(append([]*api.Allocation{}, p.Place...), placed...)
+	d1 := p.Deployment
+	if d1 == nil || d1.JobVersion != 1 || d1.Groups["g"].DesiredTotal != 3 || p.Place[0].DeploymentID != d1.ID {
+		t.Fatalf("a new deployment for version 1: %+v, placed for %q", d1, p.Place[0].DeploymentID)
+	}
+	state := afterPlan(placed, p)
+	with := func(in *Input) { in.Versions = map[uint64]*api.Job{0: v0}; in.Deployment = d1 }
+	// Running is not enough: nothing more moves until it is healthy.
+	running(p.Place...)
+	if p2 := compute(v1, nodes, state, with); len(p2.Place) != 0 || p2.Deployment != nil {
+		t.Fatalf("second pass with one in flight placed %d", len(p2.Place))
+	}
+	healthy(p.Place...)
+	p3 := compute(v1, nodes, state, with)
+	if len(p3.Place) != 1 || p3.Place[0].JobVersion != 1 || p3.Place[0].DeploymentID != d1.ID {
+		t.Fatalf("third pass: %+v", p3.Changes["g"])
+	}
+	// A paused or failed deployment replaces nothing more.
+	for _, status := range []string{api.DeploymentPaused, api.DeploymentFailed} {
+		d := *d1
+		d.Status = status
+		pp := compute(v1, nodes, state, func(in *Input) { in.Versions = map[uint64]*api.Job{0: v0}; in.Deployment = &d })
+		if len(pp.Place) != 0 || pp.Changes["g"].Ignore != 2 {
+			t.Fatalf("%s deployment: %+v", status, pp.Changes["g"])
+		}
+	}
+}
+
+// healthy marks allocations healthy, as their node agent would.
+func healthy(allocs ...*api.Allocation) []*api.Allocation {
+	for _, a := range allocs {
+		if a.Status == nil {
+			a.Status = &api.AllocStatus{ClientStatus: api.AllocClientRunning}
+		}
+		a.Status.Health = &api.AllocHealth{Healthy: true, Time: now}
+	}
+	return allocs
+}
+
+// afterPlan returns the allocations after a plan: updates replace their
+// originals, placements are added as they are (so marking them running or
+// healthy later shows in the result).
+func afterPlan(allocs []*api.Allocation, p *Plan) []*api.Allocation {
+	out := append([]*api.Allocation{}, allocs...)
 	for _, u := range p.Update {
-		for i, a := range state {
+		for i, a := range out {
 			if a.ID == u.ID {
-				state[i] = u
+				u.Status = a.Status
+				out[i] = u
 			}
 		}
 	}
-	p2 := compute(v1, nodes, state, versions)
-	if len(p2.Place) != 0 {
-		t.Fatalf("second pass with one in flight placed %d", len(p2.Place))
+	return append(out, p.Place...)
+}
+
+func TestNewVersionCancelsTheOlderActiveDeployment(t *testing.T) {
+	nodes := []*api.Node{node("n1", 100000, 100000)}
+	upd := func(j *api.Job) { j.Update = &api.UpdateStrategy{MaxParallel: 1} }
+	p0 := compute(job("s", 2, upd), nodes, nil)
+	v1 := job("s", 2, upd, func(j *api.Job) { j.Version = 1; j.Groups[0].Tasks[0].Env = map[string]string{"V": "1"} })
+	p := compute(v1, nodes, running(p0.Place...), func(in *Input) { in.Deployment = p0.Deployment; in.NewID = ids2(1, 1) })
+	if len(p.DeploymentUpdates) != 1 || p.DeploymentUpdates[0].Status != api.DeploymentCancelled || p.DeploymentUpdates[0].ID != p0.Deployment.ID {
+		t.Fatalf("older deployment: %+v", p.DeploymentUpdates)
 	}
-	// Once it runs, the next one goes.
-	running(p.Place...)
-	p3 := compute(v1, nodes, state, versions)
-	if len(p3.Place) != 1 || p3.Place[0].JobVersion != 1 {
-		t.Fatalf("third pass: %+v", p3.Changes["g"])
+	if p.Deployment == nil || p.Deployment.ID == p0.Deployment.ID {
+		t.Fatalf("new deployment: %+v", p.Deployment)
+	}
+	// Jobs without an update block and batch jobs have none.
+	if p := compute(job("plain", 2, func(j *api.Job) { j.Type = api.JobTypeBatch }), nodes, nil); p.Deployment != nil {
+		t.Fatalf("batch job got a deployment")
 	}
 }
 
@@ -528,23 +584,37 @@ func TestCanariesWaitForPromotion(t *testing.T) {
 	nodes := []*api.Node{node("n1", 100000, 100000)}
 	upd := &api.UpdateStrategy{MaxParallel: 1, Canary: 1}
 	v0 := job("s", 3, func(j *api.Job) { j.Update = upd })
-	placed := running(compute(v0, nodes, nil).Place...)
+	p0 := compute(v0, nodes, nil)
+	if p0.Deployment.Groups["g"].DesiredCanaries != 0 {
+		t.Fatalf("the first version has nothing to canary: %+v", p0.Deployment.Groups["g"])
+	}
+	placed := healthy(running(p0.Place...)...)
 	v1 := job("s", 3, func(j *api.Job) {
 		j.Update = upd
 		j.Version = 1
 		j.Groups[0].Tasks[0].Env = map[string]string{"V": "1"}
 	})
 	p := compute(v1, nodes, placed)
-	if len(p.Place) != 1 || !p.Place[0].Canary || p.Place[0].Index != 3 || len(p.Update) != 0 {
-		t.Fatalf("canary: place %+v update %d", p.Place, len(p.Update))
+	d := p.Deployment
+	if len(p.Place) != 1 || !p.Place[0].Canary || p.Place[0].Index != 3 || len(p.Update) != 0 || d.Groups["g"].DesiredCanaries != 1 {
+		t.Fatalf("canary: place %+v update %d deployment %+v", p.Place, len(p.Update), d)
 	}
-	state := append(append([]*api.Allocation{}, placed...), running(p.Place...)...)
-	if p2 := compute(v1, nodes, state); !p2.Empty() {
+	state := append(append([]*api.Allocation{}, placed...), healthy(running(p.Place...)...)...)
+	if p2 := compute(v1, nodes, state, func(in *Input) { in.Deployment = d }); !p2.Empty() {
 		t.Fatalf("unpromoted: %+v", p2.Changes["g"])
 	}
-	p3 := compute(v1, nodes, state, func(in *Input) { in.Promoted = true })
-	if p3.Changes["g"].Destructive != 1 && p3.Changes["g"].Stop == 0 {
-		t.Fatalf("promoted: %+v", p3.Changes["g"])
+	promoted := *d
+	promoted.Groups = map[string]*api.DeploymentGroup{"g": {DesiredTotal: 3, DesiredCanaries: 1, Promoted: true}}
+	p3 := compute(v1, nodes, state, func(in *Input) { in.Deployment = &promoted })
+	if p3.Changes["g"].Stop != 1 || p3.Changes["g"].Destructive != 1 {
+		t.Fatalf("promoted: the canary takes an old one's place and one more rolls: %+v", p3.Changes["g"])
+	}
+	// The canary of a failed deployment is stopped; the old ones stay.
+	failed := *d
+	failed.Status = api.DeploymentFailed
+	p4 := compute(v1, nodes, state, func(in *Input) { in.Deployment = &failed })
+	if len(p4.Update) != 1 || p4.Update[0].ID != p.Place[0].ID || p4.Update[0].DesiredStatus != api.AllocDesiredStop || len(p4.Place) != 0 {
+		t.Fatalf("failed deployment: %+v", p4.Changes["g"])
 	}
 }
 

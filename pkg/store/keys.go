@@ -20,6 +20,7 @@ import (
 //	allocs/<node>/<alloc>                allocation, desired state (servers); the node agent watches allocs/<node>/
 //	allocstatus/<node>/<alloc>           allocation, observed state (node agent)
 //	joballocs/<ns>/<job>/<alloc>         index: the node of each allocation of a job (servers)
+//	deployments/<ns>/<job>/<id>          rollout of one job version (scheduler creates, leader's watcher ends)
 //	services/<ns>/<service>/<instance>   service instance of an allocation, bound to its node's lease (node agent)
 //	servers/<name>                       live server, bound to its lease
 //	election/leader                      election of the leader that runs singleton controllers
@@ -39,6 +40,7 @@ const (
 	kindJobAllocs   = "joballocs"
 	kindServers     = "servers"
 	kindElection    = "election"
+	kindDeployments = "deployments"
 )
 
 // Keys builds the keys of one cluster. Its zero value is not usable; get one
@@ -112,6 +114,21 @@ func (k Keys) JobAlloc(ns, job, id string) string { return k.join(kindJobAllocs,
 
 // JobAllocs is the prefix of a job's allocation index.
 func (k Keys) JobAllocs(ns, job string) string { return k.join(kindJobAllocs, ns, job) + "/" }
+
+// Deployment is the key of a deployment of a job.
+func (k Keys) Deployment(ns, job, id string) string { return k.join(kindDeployments, ns, job, id) }
+
+// Deployments is the prefix of a job's deployments, of a namespace's when
+// job is empty, of all when ns is empty too.
+func (k Keys) Deployments(ns, job string) string {
+	switch {
+	case ns == "":
+		return k.Kind(kindDeployments)
+	case job == "":
+		return k.join(kindDeployments, ns) + "/"
+	}
+	return k.join(kindDeployments, ns, job) + "/"
+}
 
 // Service is the key of one instance of a service.
 func (k Keys) Service(ns, name, instance string) string {

@@ -59,6 +59,9 @@ type Commit struct {
 	// Guards are extra comparisons every transaction must pass, such as
 	// the server still holding its claim on the job.
 	Guards []clientv3.Cmp
+	// Ops are extra writes of the first transaction: the deployment the
+	// plan's allocations name, so that it exists as soon as they do.
+	Ops []clientv3.Op
 }
 
 // CommitPlan writes a plan in as few transactions as etcd's limits allow.
@@ -75,9 +78,11 @@ func (s *Store) CommitPlan(ctx context.Context, c *Commit) (int, error) {
 		revs[k] = v
 	}
 	written := 0
-	for len(allocs) > 0 {
+	extra := c.Ops
+	for len(allocs) > 0 || len(extra) > 0 {
 		var cmps []clientv3.Cmp
-		var ops []clientv3.Op
+		ops := extra
+		extra = nil
 		cmps = append(cmps, c.Guards...)
 		bumped := map[string]bool{}
 		n := 0

@@ -192,7 +192,7 @@ func (s *Store) ListJobs(ctx context.Context, ns string) ([]*api.Job, error) {
 func sameSpec(a, b *api.Job) bool {
 	ca, cb := *a, *b
 	for _, c := range []*api.Job{&ca, &cb} {
-		c.Version, c.SubmitTime, c.Status, c.Stop = 0, time.Time{}, "", false
+		c.Version, c.SubmitTime, c.Status, c.Stop, c.Stable = 0, time.Time{}, "", false, false
 	}
 	// Compare through JSON so that nil and empty maps count as the same.
 	return encode(&ca) == encode(&cb)
@@ -214,6 +214,7 @@ func (s *Store) RegisterJob(ctx context.Context, job *api.Job, now time.Time) (*
 		next := *job
 		next.Status = ""
 		next.Stop = false
+		next.Stable = false
 		next.SubmitTime = now
 		result := "created"
 		if old != nil {
