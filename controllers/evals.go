@@ -203,6 +203,11 @@ func (c *EvalController) process(ctx context.Context, ns, jobID string) error {
 			NodePlanRevs: snap.NodePlanRevs,
 			Guards:       guards,
 		}
+		for _, d := range append(plan.DeploymentUpdates, plan.Deployment) {
+			if d != nil {
+				commit.Ops = append(commit.Ops, c.Store.DeploymentOp(d))
+			}
+		}
 		n, err := c.Store.CommitPlan(ctx, commit)
 		if err == nil {
 			placed += len(plan.Place)
@@ -327,8 +332,12 @@ func ComputePlan(ctx context.Context, st *store.Store, ns, jobID string, job *ap
 	if err != nil {
 		return nil, nil, err
 	}
+	dep, err := st.LatestDeployment(ctx, ns, jobID)
+	if err != nil {
+		return nil, nil, err
+	}
 	plan := scheduler.Compute(&scheduler.Input{
-		Namespace: ns, JobID: jobID, Job: job, Versions: versions,
+		Namespace: ns, JobID: jobID, Job: job, Versions: versions, Deployment: dep,
 		Nodes: snap.Nodes, Allocs: snap.Allocs,
 		EvalID: evalID, Now: now, NewID: api.NewID,
 		Config: scheduler.Config{Algorithm: cfg.Algorithm, DisablePreemption: cfg.PreemptionDisabled, Seed: seedOf(evalID)},

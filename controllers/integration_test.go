@@ -348,7 +348,9 @@ func TestRollingUpdateReplacesOneAtATime(t *testing.T) {
 	ctx := context.Background()
 	upd := func(v string) func(*api.Job) {
 		return func(j *api.Job) {
-			j.Update = &api.UpdateStrategy{MaxParallel: 1}
+			// Zero durations take the defaults when stored (10 s of
+			// min_healthy_time); a millisecond keeps the test quick.
+			j.Update = &api.UpdateStrategy{MaxParallel: 1, MinHealthyTime: api.Duration(time.Millisecond)}
 			j.Groups[0].Tasks[0].Env = map[string]string{"V": v}
 		}
 	}

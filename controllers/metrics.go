@@ -28,6 +28,10 @@ var (
 		Namespace: "nomadic", Subsystem: "server", Name: "allocations_placed_total",
 		Help: "Allocations placed by this server's plans.",
 	})
+	metricDeployments = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "nomadic", Subsystem: "server", Name: "deployments_ended_total",
+		Help: "Deployments this server's deployment watcher ended, by status (successful, failed, cancelled).",
+	}, []string{"status"})
 	metricCompactions = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "nomadic", Subsystem: "server", Name: "etcd_compactions_total",
 		Help: "Compactions of etcd's history this server ran.",
@@ -56,7 +60,7 @@ var (
 )
 
 func init() {
-	prometheus.MustRegister(metricEvals, metricSchedule, metricConflicts, metricPlaced, metricCompactions,
+	prometheus.MustRegister(metricEvals, metricSchedule, metricConflicts, metricPlaced, metricDeployments, metricCompactions,
 		metricNodes, metricAllocs, metricPendingEvals, metricDBSize, metricEtcdLatency)
 }
 

@@ -105,7 +105,11 @@ func (s *Server) runSession(ctx context.Context, sess *concurrency.Session) {
 
 func (s *Server) singletons(ctx context.Context, guard clientv3.Cmp) {
 	var wg sync.WaitGroup
-	wg.Add(6)
+	wg.Add(7)
+	go func() {
+		defer wg.Done()
+		(&DeploymentWatcher{Store: s.Store, Guard: guard, Now: s.Now}).Run(ctx)
+	}()
 	go func() {
 		defer wg.Done()
 		(&PeriodicLauncher{Store: s.Store, Guard: guard, Now: s.Now, Tick: time.Second}).Run(ctx)

@@ -208,6 +208,7 @@ func (r *allocRunner) run() {
 		}
 	}
 	r.refreshClientStatus()
+	r.judgeEnd(group)
 	r.writeStatus(ctx)
 	log.Info("allocation finished", "status", r.snapshot().ClientStatus)
 }

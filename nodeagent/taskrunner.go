@@ -392,6 +392,7 @@ func (r *allocRunner) runTasks(ctx context.Context, job *api.Job, g *api.TaskGro
 	r.mu.Lock()
 	r.tasks = runners
 	r.mu.Unlock()
+	go r.watchHealth(ctx, g, main)
 	// Requests made while the agent was away are carried out now.
 	go func() {
 		for _, tr := range main {

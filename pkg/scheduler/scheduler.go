@@ -301,6 +301,11 @@ func (p *planner) reconcileGroup(g *api.TaskGroup) {
 			ch.Lost++
 		case cs == api.AllocClientComplete && batch:
 			done = append(done, a)
+		case !batch && a.JobVersion != job.Version && (cs == api.AllocClientFailed || cs == api.AllocClientComplete):
+			// A service allocation of an older version that ended is
+			// replaced by the current version, whatever its reschedule
+			// policy: the job changed since it failed.
+			repl = append(repl, replacement{prev: a, kind: "destructive", index: a.Index})
 		case cs == api.AllocClientFailed || cs == api.AllocClientComplete || cs == api.AllocClientLost:
 			if r, ok, wait := p.rescheduleDecision(g, a); ok {
 				repl = append(repl, r)
