@@ -334,13 +334,13 @@ type AllocStatus struct {
 	NetworkAddress string `json:"network_address,omitempty"`
 	// HandledRestart and HandledSignal are the IDs of the last restart
 	// and signal requests the agent carried out.
-	HandledRestart string                `json:"handled_restart,omitempty"`
-	HandledSignal  string                `json:"handled_signal,omitempty"`
+	HandledRestart string `json:"handled_restart,omitempty"`
+	HandledSignal  string `json:"handled_signal,omitempty"`
 	// Health is the node agent's judgement of the allocation's health for
 	// its deployment, made once.
-	Health *AllocHealth `json:"health,omitempty"`
-	Tasks          map[string]*TaskState `json:"tasks,omitempty"`
-	UpdateTime     time.Time             `json:"update_time"`
+	Health     *AllocHealth          `json:"health,omitempty"`
+	Tasks      map[string]*TaskState `json:"tasks,omitempty"`
+	UpdateTime time.Time             `json:"update_time"`
 }
 
 // Task states.
