@@ -163,7 +163,13 @@ func newApplyCmd(g *globals) *cobra.Command {
 					fmt.Fprintf(g.errOut, "Warning: job/%s: %s\n", resp.JobID, w)
 				}
 				if !detach && resp.Result != "unchanged" && !jf.job.IsTemplate() {
-					if err := follow(cmd.Context(), g, jf.job, resp, timeout); err != nil {
+					var err error
+					if hasDeployments(jf.job) {
+						err = followDeployment(cmd.Context(), g, resp.Namespace, resp.JobID, resp.JobVersion, resp.EvalID, timeout)
+					} else {
+						err = follow(cmd.Context(), g, jf.job, resp, timeout)
+					}
+					if err != nil {
 						return err
 					}
 				}
@@ -172,7 +178,7 @@ func newApplyCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&detach, "detach", false, "return once the job is submitted, without following its allocations")
-	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long to follow the allocations before giving up")
+	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Minute, "how long to follow the allocations (or, for a service with an update block, its deployment) before giving up")
 	cmd.Flags().StringArrayVarP(&files, "filename", "f", nil, "job file, directory of job files, or - for standard input")
 	vf.register(cmd)
 	return cmd

@@ -5,6 +5,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
@@ -14,7 +15,7 @@ import (
 
 func newDescribeCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "describe job|alloc|node|eval|service NAME",
+		Use:   "describe job|alloc|node|eval|deployment|service NAME",
 		Short: "Show one resource in detail",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -40,7 +41,15 @@ func newDescribeCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
+				ds, err := c.Deployments(ctx, j.Namespace, j.ID)
+				if err != nil {
+					return err
+				}
 				describeJob(w, j, allocs, evals)
+				if len(ds) > 0 {
+					fmt.Fprintln(w, "\nLatest deployment:")
+					describeDeployment(indent{w}, ds[0], nil)
+				}
 			case "allocs":
 				a, err := c.Alloc(ctx, args[1])
 				if err != nil {
@@ -63,6 +72,16 @@ func newDescribeCmd(g *globals) *cobra.Command {
 					return err
 				}
 				describeEval(w, e)
+			case "deployments":
+				d, err := c.Deployment(ctx, args[1])
+				if err != nil {
+					return err
+				}
+				allocs, err := c.Allocs(ctx, client.AllocFilter{Namespace: d.Namespace, Job: d.JobID})
+				if err != nil {
+					return err
+				}
+				describeDeployment(w, d, allocs)
 			case "services":
 				regs, err := c.Service(ctx, g.namespace, args[1], false)
 				if err != nil {
@@ -164,6 +183,14 @@ func describeAlloc(w io.Writer, a *api.Allocation) {
 	}
 	kv(w, "Resources", fmt.Sprintf("cpu %d MHz, memory %d MiB", a.Resources.CPU, a.Resources.MemoryMB))
 	kv(w, "Created", a.CreateTime.Local().Format(time.RFC3339))
+	if a.DeploymentID != "" {
+		d := api.ShortID(a.DeploymentID)
+		if a.Canary {
+			d += " (canary)"
+		}
+		kv(w, "Deployment", d)
+		kv(w, "Health", healthWord(a.Health()))
+	}
 	if a.Status == nil {
 		return
 	}
@@ -291,5 +318,65 @@ func describeService(w io.Writer, name string, regs []*api.ServiceRegistration) 
 		for _, c := range r.Checks {
 			fmt.Fprintf(w, "  %-10s %-8s %s\n", c.Status, c.Type, c.Output)
 		}
+	}
+}
+
+// healthWord says how an allocation's deployment health was judged.
+func healthWord(h *api.AllocHealth) string {
+	switch {
+	case h == nil:
+		return "undecided"
+	case h.Healthy:
+		return "healthy"
+	}
+	return "unhealthy: " + h.Description
+}
+
+// describeDeployment shows a deployment with its groups and, when allocs
+// are given, the allocations placed for it.
+func describeDeployment(w io.Writer, d *api.Deployment, allocs []*api.Allocation) {
+	kv(w, "ID", d.ID)
+	kv(w, "Job", fmt.Sprintf("%s (version %d)", d.JobID, d.JobVersion))
+	kv(w, "Status", d.Status)
+	kv(w, "Description", d.StatusDescription)
+	kv(w, "Created", d.CreateTime.Local().Format(time.RFC3339))
+	names := make([]string, 0, len(d.Groups))
+	for n := range d.Groups {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	tw := tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
+	fmt.Fprintln(w)
+	fmt.Fprintln(tw, "GROUP\tAUTO REVERT\tPROMOTED\tDESIRED\tCANARIES\tPLACED\tHEALTHY\tUNHEALTHY\tPROGRESS DEADLINE")
+	for _, n := range names {
+		g := d.Groups[n]
+		promoted, deadline := "-", "-"
+		if g.DesiredCanaries > 0 {
+			promoted = fmt.Sprint(g.Promoted)
+		}
+		if !g.RequireProgressBy.IsZero() {
+			deadline = g.RequireProgressBy.Local().Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%v\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", n, g.AutoRevert, promoted, g.DesiredTotal, g.DesiredCanaries,
+			g.PlacedAllocs, g.HealthyAllocs, g.UnhealthyAllocs, deadline)
+	}
+	tw.Flush()
+	if allocs == nil {
+		return
+	}
+	fmt.Fprintln(w, "\nAllocations:")
+	tw = tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
+	fmt.Fprintln(tw, "  ID\tNAME\tNODE\tSTATUS\tCANARY\tHEALTH")
+	n := 0
+	for _, a := range allocs {
+		if a.DeploymentID != d.ID {
+			continue
+		}
+		n++
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%v\t%s\n", api.ShortID(a.ID), a.Name, api.ShortID(a.NodeID), a.ClientStatusOf(), a.Canary, healthWord(a.Health()))
+	}
+	tw.Flush()
+	if n == 0 {
+		fmt.Fprintln(w, "  none")
 	}
 }

@@ -25,12 +25,13 @@ var kinds = map[string]string{
 	"eval": "evals", "evals": "evals", "evaluation": "evals", "evaluations": "evals",
 	"server": "servers", "servers": "servers",
 	"service": "services", "services": "services", "svc": "services",
+	"deployment": "deployments", "deployments": "deployments", "deploy": "deployments",
 }
 
 func kindOf(s string) (string, error) {
 	k, ok := kinds[strings.ToLower(s)]
 	if !ok {
-		return "", fmt.Errorf("unknown resource type %q (jobs, allocs, nodes, evals, services, servers)", s)
+		return "", fmt.Errorf("unknown resource type %q (jobs, allocs, nodes, evals, deployments, services, servers)", s)
 	}
 	return k, nil
 }
@@ -46,7 +47,7 @@ type getOpts struct {
 func newGetCmd(g *globals) *cobra.Command {
 	var o getOpts
 	cmd := &cobra.Command{
-		Use:   "get jobs|allocs|nodes|evals|services|servers [NAME]",
+		Use:   "get jobs|allocs|nodes|evals|deployments|services|servers [NAME]",
 		Short: "List resources, or show one",
 		Example: `  nctl get jobs
   nctl get allocs --job example -o wide
@@ -79,7 +80,7 @@ func newGetCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&o.output, "output", "o", "", "output format: wide, json, yaml or name")
 	cmd.Flags().BoolVarP(&o.watch, "watch", "w", false, "after the list, print objects again as they change (Ctrl-C stops)")
-	cmd.Flags().StringVar(&o.job, "job", "", "only allocations or evaluations of this job")
+	cmd.Flags().StringVar(&o.job, "job", "", "only allocations, evaluations or deployments of this job")
 	cmd.Flags().StringVar(&o.node, "node", "", "only allocations on this node (ID, prefix or name)")
 	cmd.Flags().StringVar(&o.status, "status", "", "only allocations in this client status")
 	return cmd
@@ -119,6 +120,16 @@ func fetch(g *globals, kind, name string, o *getOpts) (any, error) {
 			ns = g.namespace
 		}
 		return c.Evals(ctx, ns, o.job)
+	case "deployments":
+		if name != "" {
+			d, err := c.Deployment(ctx, name)
+			return []*api.Deployment{d}, err
+		}
+		ns := ""
+		if o.job != "" {
+			ns = g.namespace
+		}
+		return c.Deployments(ctx, ns, o.job)
 	case "servers":
 		return c.Servers(ctx)
 	case "services":
@@ -264,6 +275,36 @@ func printTable(w io.Writer, objs any, output string, header bool) error {
 			}
 			row(cols...)
 		}
+	case []*api.Deployment:
+		if names {
+			for _, d := range list {
+				fmt.Fprintln(w, "deployment/"+d.ID)
+			}
+			return nil
+		}
+		hdr := []string{"ID", "JOB", "VERSION", "STATUS", "HEALTHY", "AGE"}
+		if wide {
+			hdr = append(hdr, "CANARIES", "DESCRIPTION")
+		}
+		head(hdr...)
+		for _, d := range list {
+			desired, healthy, canaries, promoted := 0, 0, 0, true
+			for _, gr := range d.Groups {
+				desired += gr.DesiredTotal
+				healthy += gr.HealthyAllocs
+				canaries += gr.DesiredCanaries
+				promoted = promoted && !gr.RequiresPromotion()
+			}
+			cols := []string{api.ShortID(d.ID), d.JobID, fmt.Sprint(d.JobVersion), d.Status, fmt.Sprintf("%d/%d", healthy, desired), age(now, d.CreateTime)}
+			if wide {
+				c := "-"
+				if canaries > 0 {
+					c = fmt.Sprintf("%d (promoted: %v)", canaries, promoted)
+				}
+				cols = append(cols, c, d.StatusDescription)
+			}
+			row(cols...)
+		}
 	case []*api.Server:
 		if names {
 			for _, s := range list {
@@ -320,6 +361,8 @@ func first(objs any) any {
 	case []*api.Node:
 		return l[0]
 	case []*api.Evaluation:
+		return l[0]
+	case []*api.Deployment:
 		return l[0]
 	}
 	return objs

@@ -120,6 +120,7 @@ func newRoot(g *globals) *cobra.Command {
 		newFmtCmd(g),
 		newServerCmd(g),
 		newNodeCmd(g),
+		newRolloutCmd(g),
 		newConfigCmd(g),
 		&cobra.Command{
 			Use:   "version",

@@ -49,6 +49,14 @@ func watchTarget(g *globals, kind, name string, o *getOpts) (string, url.Values)
 			q.Set("job", o.job)
 		}
 		return "/v1/evaluations", q
+	case "deployments":
+		if name != "" {
+			return "/v1/deployment/" + url.PathEscape(name), nil
+		}
+		if o.job != "" {
+			return "/v1/job/" + url.PathEscape(o.job) + "/deployments", q
+		}
+		return "/v1/deployments", q
 	}
 	if kind == "services" {
 		if name != "" {
@@ -90,6 +98,13 @@ func decodeList(kind string, raw json.RawMessage, single bool) (any, []string, e
 		return l, ids, err
 	case "evals":
 		var l []*api.Evaluation
+		err := json.Unmarshal(raw, &l)
+		for _, x := range l {
+			ids = append(ids, x.ID)
+		}
+		return l, ids, err
+	case "deployments":
+		var l []*api.Deployment
 		err := json.Unmarshal(raw, &l)
 		for _, x := range l {
 			ids = append(ids, x.ID)

@@ -467,3 +467,39 @@ func (c *Client) Service(ctx context.Context, ns, name string, healthy bool) ([]
 	var out []*api.ServiceRegistration
 	return out, c.do(ctx, http.MethodGet, "/v1/service/"+url.PathEscape(name), q, nil, &out)
 }
+
+// Deployments lists deployments, newest first: of one job when job is
+// set, of a namespace (all when empty) otherwise.
+func (c *Client) Deployments(ctx context.Context, ns, job string) ([]*api.Deployment, error) {
+	var out []*api.Deployment
+	path := "/v1/deployments"
+	if job != "" {
+		path = "/v1/job/" + url.PathEscape(job) + "/deployments"
+	}
+	return out, c.do(ctx, http.MethodGet, path, nsQuery(ns), nil, &out)
+}
+
+// Deployment reads one deployment by ID or unique ID prefix.
+func (c *Client) Deployment(ctx context.Context, id string) (*api.Deployment, error) {
+	var out api.Deployment
+	return &out, c.do(ctx, http.MethodGet, "/v1/deployment/"+url.PathEscape(id), nil, nil, &out)
+}
+
+// LatestDeployment reads a job's newest deployment.
+func (c *Client) LatestDeployment(ctx context.Context, ns, job string) (*api.Deployment, error) {
+	var out api.Deployment
+	return &out, c.do(ctx, http.MethodGet, "/v1/job/"+url.PathEscape(job)+"/deployment", nsQuery(ns), nil, &out)
+}
+
+// DeploymentAction promotes, pauses, resumes or fails a deployment.
+func (c *Client) DeploymentAction(ctx context.Context, id, action string) (*api.Deployment, error) {
+	var out api.Deployment
+	return &out, c.do(ctx, http.MethodPost, "/v1/deployment/"+url.PathEscape(id)+"/"+action, nil, nil, &out)
+}
+
+// SetAllocHealth judges allocations of a deployment whose health_check is
+// manual.
+func (c *Client) SetAllocHealth(ctx context.Context, id string, req *api.AllocHealthRequest) (*api.Deployment, error) {
+	var out api.Deployment
+	return &out, c.do(ctx, http.MethodPost, "/v1/deployment/"+url.PathEscape(id)+"/allocation-health", nil, req, &out)
+}

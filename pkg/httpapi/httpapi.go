@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/nomadic-project/nomadic/controllers"
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/store"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -74,6 +75,14 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/event/stream", s.eventStream)
 	mux.HandleFunc("GET /v1/services", s.blocking([]string{"services"}, s.listServices))
 	mux.HandleFunc("GET /v1/service/{name}", s.blocking([]string{"services"}, s.getService))
+	mux.HandleFunc("GET /v1/deployments", s.blocking(deployKinds, s.listDeployments))
+	mux.HandleFunc("GET /v1/deployment/{id}", s.blocking(deployKinds, s.getDeployment))
+	mux.HandleFunc("GET /v1/job/{id}/deployments", s.blocking(deployKinds, s.listDeployments))
+	mux.HandleFunc("GET /v1/job/{id}/deployment", s.blocking(deployKinds, s.latestDeployment))
+	for _, action := range []string{controllers.ActionPromote, controllers.ActionPause, controllers.ActionResume, controllers.ActionFail} {
+		mux.HandleFunc("POST /v1/deployment/{id}/"+action, s.deploymentAction(action))
+	}
+	mux.HandleFunc("POST /v1/deployment/{id}/allocation-health", s.allocHealth)
 	mux.Handle("GET /metrics", promhttp.Handler())
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("no such endpoint: %s %s", r.Method, r.URL.Path))
