@@ -12,10 +12,11 @@ import (
 )
 
 // GC is a singleton controller that deletes what nobody needs any more:
-// the allocations of purged jobs once they stopped, with the jobs' versions
-// and evaluations; stopped allocations of live jobs once they are older
-// than AllocAge; and versions of live jobs beyond the newest KeepVersions
-// that no allocation runs.
+// the allocations of purged jobs once they stopped, with the jobs' versions,
+// evaluations and deployments; stopped allocations of live jobs once they
+// are older than AllocAge; versions of live jobs beyond the newest
+// KeepVersions that no allocation runs; and finished deployments beyond
+// the newest KeepVersions of a job.
 type GC struct {
 	Store    *store.Store
 	Guard    clientv3.Cmp
@@ -93,6 +94,9 @@ func (c *GC) Collect(ctx context.Context) error {
 				return err
 			}
 		}
+		if err := c.collectDeployments(ctx, j, keep); err != nil {
+			return err
+		}
 	}
 	// History of purged jobs whose allocations are all gone.
 	prefix := c.Store.Keys().Kind("jobversions")
@@ -116,4 +120,23 @@ func (c *GC) Collect(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// collectDeployments deletes a job's finished deployments beyond the
+// newest keep.
+func (c *GC) collectDeployments(ctx context.Context, j *api.Job, keep int) error {
+	if j.Type != api.JobTypeService && j.Type != "" {
+		return nil
+	}
+	ds, err := c.Store.ListDeployments(ctx, j.Namespace, j.ID)
+	if err != nil || len(ds) <= keep {
+		return err
+	}
+	var old []*api.Deployment
+	for _, d := range ds[:len(ds)-keep] {
+		if !d.Active() {
+			old = append(old, d)
+		}
+	}
+	return c.Store.DeleteDeployments(ctx, old, []clientv3.Cmp{c.Guard})
 }

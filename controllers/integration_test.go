@@ -197,10 +197,16 @@ func TestPurgedJobIsGarbageCollected(t *testing.T) {
 	c := newCluster(t)
 	c.agent("n1", true)
 	ctx := context.Background()
-	if _, err := c.store.RegisterJob(ctx, sleepJob("batchy", 2), time.Now()); err != nil {
+	j := sleepJob("batchy", 2)
+	j.Update = &api.UpdateStrategy{MaxParallel: 1}
+	j.Canonicalize()
+	if _, err := c.store.RegisterJob(ctx, j, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	c.waitStatus("batchy", api.AllocClientRunning, 2)
+	if ds, err := c.store.ListDeployments(ctx, "default", "batchy"); err != nil || len(ds) != 1 {
+		t.Fatalf("deployments before the purge: %d %v", len(ds), err)
+	}
 	if _, err := c.store.StopJob(ctx, "default", "batchy", true, time.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -212,6 +218,9 @@ func TestPurgedJobIsGarbageCollected(t *testing.T) {
 		evals, err := c.store.ListEvals(ctx, "default", "batchy")
 		return err == nil && len(evals) == 0, fmt.Sprintf("%d evaluations left", len(evals))
 	})
+	if ds, err := c.store.ListDeployments(ctx, "default", "batchy"); err != nil || len(ds) != 0 {
+		t.Fatalf("deployments after the purge: %d %v", len(ds), err)
+	}
 }
 
 func TestAllocationsOfADeadNodeAreReplacedElsewhere(t *testing.T) {

@@ -155,13 +155,14 @@ func (s *Store) DeleteAllocs(ctx context.Context, allocs []*api.Allocation, guar
 	return nil
 }
 
-// PurgeJobHistory deletes what is left of a purged job: its versions and
-// evaluations. It does nothing if the job exists again.
+// PurgeJobHistory deletes what is left of a purged job: its versions,
+// evaluations and deployments. It does nothing if the job exists again.
 func (s *Store) PurgeJobHistory(ctx context.Context, ns, job string, guards []clientv3.Cmp) error {
 	cmps := append([]clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(s.keys.Job(ns, job)), "=", 0)}, guards...)
 	_, err := s.cli.Txn(ctx).If(cmps...).Then(
 		clientv3.OpDelete(s.keys.JobVersions(ns, job), clientv3.WithPrefix()),
 		clientv3.OpDelete(s.keys.JobEvals(ns, job), clientv3.WithPrefix()),
+		clientv3.OpDelete(s.keys.Deployments(ns, job), clientv3.WithPrefix()),
 	).Commit()
 	if err != nil {
 		return fmt.Errorf("purging history of job %q: %w", job, err)
