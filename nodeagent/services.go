@@ -23,7 +23,11 @@ import (
 
 // serviceSet is what an allocation has registered.
 type serviceSet struct {
-	mu     sync.Mutex
+	// writeMu orders the writes of the set's instances: a write copies
+	// the instance while holding it, so the last write carries the
+	// newest results of every check.
+	writeMu sync.Mutex
+	mu      sync.Mutex
 	regs   map[string]*api.ServiceRegistration // by instance ID
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -152,6 +156,18 @@ func (a *Agent) putService(ctx context.Context, reg *api.ServiceRegistration) bo
 	return true
 }
 
+// writeInstance writes an instance as it is now, in order with the other
+// writes of its set. It reports whether etcd has it.
+func (a *Agent) writeInstance(ctx context.Context, set *serviceSet, regID string) bool {
+	set.writeMu.Lock()
+	defer set.writeMu.Unlock()
+	set.mu.Lock()
+	c := *set.regs[regID]
+	c.Checks = append([]api.CheckStatus(nil), c.Checks...)
+	set.mu.Unlock()
+	return a.putService(ctx, &c)
+}
+
 // reregisterServices writes every instance again under a new lease.
 func (a *Agent) reregisterServices(ctx context.Context) {
 	a.mu.Lock()
@@ -166,14 +182,13 @@ func (a *Agent) reregisterServices(ctx context.Context) {
 	a.mu.Unlock()
 	for _, set := range sets {
 		set.mu.Lock()
-		regs := make([]*api.ServiceRegistration, 0, len(set.regs))
-		for _, reg := range set.regs {
-			c := *reg
-			regs = append(regs, &c)
+		ids := make([]string, 0, len(set.regs))
+		for id := range set.regs {
+			ids = append(ids, id)
 		}
 		set.mu.Unlock()
-		for _, reg := range regs {
-			a.putService(ctx, reg)
+		for _, id := range ids {
+			a.writeInstance(ctx, set, id)
 		}
 	}
 }
@@ -197,11 +212,9 @@ func (r *allocRunner) runCheck(ctx context.Context, set *serviceSet, regID strin
 		reg := set.regs[regID]
 		changed := reg.Checks[idx].Status != status || reg.Checks[idx].Output != output
 		reg.Checks[idx].Status, reg.Checks[idx].Output, reg.Checks[idx].Time = status, output, time.Now().UTC()
-		c2 := *reg
-		c2.Checks = append([]api.CheckStatus(nil), reg.Checks...)
 		set.mu.Unlock()
 		if changed || unsaved {
-			unsaved = !r.a.putService(ctx, &c2)
+			unsaved = !r.a.writeInstance(ctx, set, regID)
 		}
 		t.Reset(interval)
 	}
