@@ -28,9 +28,9 @@ type serviceSet struct {
 	// newest results of every check.
 	writeMu sync.Mutex
 	mu      sync.Mutex
-	regs   map[string]*api.ServiceRegistration // by instance ID
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	regs    map[string]*api.ServiceRegistration // by instance ID
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
 }
 
 // startServices registers the allocation's services and starts their
