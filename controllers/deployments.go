@@ -206,6 +206,11 @@ func addRevert(ctx context.Context, st *store.Store, change *store.DeploymentCha
 		d.StatusDescription += " - no stable job version to auto revert to"
 		return false, nil
 	}
+	// Reverting to what just failed would fail again, and again.
+	if failed, err := st.GetJobVersion(ctx, d.Namespace, d.JobID, d.JobVersion); err == nil && store.SameSpec(failed, stable) {
+		d.StatusDescription += fmt.Sprintf(" - not reverting: the newest stable version %d is what failed", stable.Version)
+		return false, nil
+	}
 	cmps, ops, v, err := st.RevertOps(ctx, d.Namespace, d.JobID, stable.Version, now)
 	if err != nil {
 		return false, err

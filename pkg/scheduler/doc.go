@@ -14,8 +14,12 @@
 // that is constant, exponential or fibonacci up to max_delay), or later
 // when the delay has not passed yet (Plan.NextEvalAt); allocations of an
 // older job version are updated in place when only fields that do not
-// touch the running tasks changed, and replaced otherwise, at most
-// update.max_parallel at a time; allocations on a draining node are
+// touch the running tasks changed (count, update, migrate, reschedule,
+// restart, constraints, affinities, spreads; not services, which the node
+// agent registers at start), and replaced otherwise, under the version's
+// deployment: at most update.max_parallel placed and not yet healthy at a
+// time, nothing while it is paused or failed, canaries first until
+// promoted (deployment.go); allocations on a draining node are
 // migrated, at most migrate.max_parallel at a time (all of them once the
 // drain deadline passed). Batch allocations that completed are kept and
 // count toward the group. System and sysbatch jobs get one allocation per

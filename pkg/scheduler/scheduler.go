@@ -396,7 +396,15 @@ func (p *planner) reconcileGroup(g *api.TaskGroup) {
 	for _, r := range repl {
 		p.placeReplacement(sel, g, r, fail)
 	}
-	missing := g.Count - (len(live) + len(done) + len(occupying) + len(repl))
+	// A replacement of a live allocation (destructive update, migration)
+	// takes its place rather than adding one.
+	replacing := 0
+	for _, r := range repl {
+		if r.prev != nil && stillLive[r.prev.ID] {
+			replacing++
+		}
+	}
+	missing := g.Count - (len(live) + len(done) + len(occupying) + len(repl) - replacing)
 	for idx := 0; missing > 0; idx++ {
 		if used[idx] {
 			continue
@@ -456,7 +464,10 @@ func (p *planner) planUpdates(g *api.TaskGroup, old []*api.Allocation, repl *[]r
 	ch := p.changes(g.Name)
 	var destructive []*api.Allocation
 	for _, a := range old {
-		if prev := p.in.Versions[a.JobVersion]; prev != nil && inPlace(prev, job, g.Name) {
+		// An allocation judged unhealthy is replaced, not carried into
+		// the new version's deployment.
+		unhealthy := a.Health() != nil && !a.Health().Healthy
+		if prev := p.in.Versions[a.JobVersion]; prev != nil && !unhealthy && inPlace(prev, job, g.Name) {
 			u := p.update(a)
 			u.JobVersion = job.Version
 			p.tagDeployment(u)
@@ -684,7 +695,9 @@ func (p *planner) poolSize(job *api.Job) int {
 
 // inPlace reports whether moving group g from version prev to next leaves
 // the running tasks as they are: only fields such as count, update,
-// migrate, reschedule, restart, constraints and services changed.
+// migrate, reschedule, restart and constraints changed. Services are
+// registered by the node agent when the allocation starts, so a change of
+// services or checks replaces the allocation.
 func inPlace(prev, next *api.Job, group string) bool {
 	pg, ng := prev.LookupGroup(group), next.LookupGroup(group)
 	if pg == nil || ng == nil {
@@ -695,14 +708,15 @@ func inPlace(prev, next *api.Job, group string) bool {
 		Meta    map[string]string
 		Network *api.Network
 		Volumes map[string]*api.VolumeRequest
-		Disk    *api.EphemeralDisk
-		Tasks   []api.Task
+		Disk     *api.EphemeralDisk
+		Services []*api.Service
+		Tasks    []api.Task
 	}
 	view := func(j *api.Job, g *api.TaskGroup) string {
-		d := destructiveFields{JobMeta: j.Meta, Meta: g.Meta, Network: g.Network, Volumes: g.Volumes, Disk: g.EphemeralDisk}
+		d := destructiveFields{JobMeta: j.Meta, Meta: g.Meta, Network: g.Network, Volumes: g.Volumes, Disk: g.EphemeralDisk, Services: g.Services}
 		for _, t := range g.Tasks {
 			c := *t
-			c.Services, c.Constraints, c.Affinities = nil, nil, nil
+			c.Constraints, c.Affinities = nil, nil
 			d.Tasks = append(d.Tasks, c)
 		}
 		b, _ := json.Marshal(d)

@@ -746,3 +746,26 @@ func sortedKeys(m map[string]int) []string {
 	sort.Strings(out)
 	return out
 }
+
+func TestServiceChangesReplaceAndUnhealthyAllocationsAreNotCarriedInPlace(t *testing.T) {
+	nodes := []*api.Node{node("n1", 100000, 100000)}
+	svc := func(path string) func(*api.Job) {
+		return func(j *api.Job) {
+			j.Groups[0].Services = []*api.Service{{Name: "web", Checks: []*api.ServiceCheck{{Type: "http", Path: path}}}}
+		}
+	}
+	v0 := job("s", 2, svc("/health"))
+	placed := running(compute(v0, nodes, nil).Place...)
+	v1 := job("s", 2, svc("/ready"), func(j *api.Job) { j.Version = 1 })
+	p := compute(v1, nodes, placed, func(in *Input) { in.Versions = map[uint64]*api.Job{0: v0} })
+	if p.Changes["g"].Destructive != 2 || p.Changes["g"].InPlace != 0 {
+		t.Fatalf("a changed check: %+v", p.Changes["g"])
+	}
+	// Only the count changes, but one allocation was judged unhealthy.
+	v2 := job("s", 3, svc("/health"), func(j *api.Job) { j.Version = 2 })
+	placed[0].Status.Health = &api.AllocHealth{Healthy: false}
+	p = compute(v2, nodes, placed, func(in *Input) { in.Versions = map[uint64]*api.Job{0: v0} })
+	if p.Changes["g"].InPlace != 1 || p.Changes["g"].Destructive != 1 || p.Changes["g"].Place != 1 {
+		t.Fatalf("unhealthy allocation: %+v", p.Changes["g"])
+	}
+}

@@ -188,6 +188,10 @@ func (s *Store) ListJobs(ctx context.Context, ns string) ([]*api.Job, error) {
 	return jobs, err
 }
 
+// SameSpec reports whether two jobs have the same user-given
+// specification.
+func SameSpec(a, b *api.Job) bool { return sameSpec(a, b) }
+
 // sameSpec reports whether two jobs have the same user-given specification.
 func sameSpec(a, b *api.Job) bool {
 	ca, cb := *a, *b
