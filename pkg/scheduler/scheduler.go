@@ -704,10 +704,10 @@ func inPlace(prev, next *api.Job, group string) bool {
 		return false
 	}
 	type destructiveFields struct {
-		JobMeta map[string]string
-		Meta    map[string]string
-		Network *api.Network
-		Volumes map[string]*api.VolumeRequest
+		JobMeta  map[string]string
+		Meta     map[string]string
+		Network  *api.Network
+		Volumes  map[string]*api.VolumeRequest
 		Disk     *api.EphemeralDisk
 		Services []*api.Service
 		Tasks    []api.Task
