@@ -119,7 +119,10 @@ func nctl(t *testing.T, addr, dir string, args ...string) (string, string, int) 
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "nctl"), append([]string{"--addr", addr}, args...)...)
+	if addr != "" {
+		args = append([]string{"--addr", addr}, args...)
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "nctl"), args...)
 	cmd.Dir = dir
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -33,21 +33,31 @@ type globals struct {
 	namespace string
 	out       io.Writer
 	errOut    io.Writer
+	// sec holds --token, --ca-cert, --client-cert and --client-key (or
+	// their NCTL_ variables); set ones win over the context's.
+	sec Context
 }
 
 // client returns a client of the cluster: --addr when given, else
 // NCTL_ADDR, else the current context of the config file, else the dev
-// agent's default address.
+// agent's default address. The security flags apply on top.
 func (g *globals) client() *client.Client {
 	if g.addrSet || os.Getenv("NCTL_ADDR") != "" {
-		return client.New(g.addr)
+		return client.New(g.addr, clientOptions(&g.sec)...)
 	}
 	if conf, err := loadConfig(); err == nil {
 		if cur := conf.current(); cur != nil {
-			return client.New(cur.Address, clientOptions(cur)...)
+			merged := *cur
+			for _, f := range []struct{ dst, src *string }{{&merged.Token, &g.sec.Token}, {&merged.CACert, &g.sec.CACert},
+				{&merged.ClientCert, &g.sec.ClientCert}, {&merged.ClientKey, &g.sec.ClientKey}} {
+				if *f.src != "" {
+					*f.dst = *f.src
+				}
+			}
+			return client.New(merged.Address, clientOptions(&merged)...)
 		}
 	}
-	return client.New(g.addr)
+	return client.New(g.addr, clientOptions(&g.sec)...)
 }
 
 func (g *globals) ctx() (context.Context, context.CancelFunc) {
@@ -96,6 +106,18 @@ func newRoot(g *globals) *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&g.addr, "addr", defAddr, "address of a nomadic server (env NCTL_ADDR)")
 	root.PersistentFlags().StringVarP(&g.namespace, "namespace", "n", "default", "namespace of the jobs")
+	for _, f := range []struct {
+		dst       *string
+		name, env string
+		usage     string
+	}{
+		{&g.sec.Token, "token", "NCTL_TOKEN", "API token, for servers started with -http-token-file"},
+		{&g.sec.CACert, "ca-cert", "NCTL_CACERT", "CA certificate (PEM) that signed the server's, for https:// addresses"},
+		{&g.sec.ClientCert, "client-cert", "NCTL_CLIENT_CERT", "client certificate (PEM), for servers started with -http-tls-client-ca"},
+		{&g.sec.ClientKey, "client-key", "NCTL_CLIENT_KEY", "key of --client-cert (PEM)"},
+	} {
+		root.PersistentFlags().StringVar(f.dst, f.name, os.Getenv(f.env), f.usage+" (env "+f.env+")")
+	}
 	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) {
 		g.addrSet = cmd.Flags().Changed("addr")
 		if !cmd.Flags().Changed("namespace") && os.Getenv("NCTL_ADDR") == "" && !g.addrSet {

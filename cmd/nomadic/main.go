@@ -79,6 +79,9 @@ type agentFlags struct {
 	httpAddr            string
 	name                string
 
+	httpTLSCert, httpTLSKey, httpClientCA string
+	httpTokenFile                         string
+
 	etcdEndpoints  string
 	etcdPrefix     string
 	etcdCACert     string
@@ -116,6 +119,10 @@ func runAgent(args []string) error {
 	fs.BoolVar(&f.client, "client", false, "run a node agent")
 	fs.StringVar(&f.dataDir, "data-dir", "", "directory for state (embedded etcd, node id, allocation directories); dev mode uses a temporary one")
 	fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:4646", "address the server's HTTP API listens on")
+	fs.StringVar(&f.httpTLSCert, "http-tls-cert", "", "serve the HTTP API over TLS with this certificate (PEM; with -http-tls-key)")
+	fs.StringVar(&f.httpTLSKey, "http-tls-key", "", "key of -http-tls-cert (PEM)")
+	fs.StringVar(&f.httpClientCA, "http-tls-client-ca", "", "require API clients to present a certificate signed by this CA (PEM)")
+	fs.StringVar(&f.httpTokenFile, "http-token-file", "", "require one of the tokens in this file (one per line) on every API request but the health check")
 	fs.StringVar(&f.name, "name", "", "server name (default: the hostname)")
 	fs.StringVar(&f.etcdEndpoints, "etcd-endpoints", "", "comma-separated etcd client URLs; empty runs an embedded etcd (server and dev modes)")
 	fs.StringVar(&f.etcdPrefix, "etcd-prefix", "/nomadic", "key prefix of this cluster in etcd")
@@ -163,6 +170,27 @@ func runAgent(args []string) error {
 	}
 	if f.name == "" {
 		f.name, _ = os.Hostname()
+	}
+	var apiTLS *tls.Config
+	var apiTokens []string
+	if f.server {
+		var err error
+		switch {
+		case f.httpTLSCert != "" || f.httpTLSKey != "":
+			if f.httpTLSCert == "" || f.httpTLSKey == "" {
+				return errors.New("-http-tls-cert and -http-tls-key go together")
+			}
+			if apiTLS, err = httpapi.TLSConfig(f.httpTLSCert, f.httpTLSKey, f.httpClientCA); err != nil {
+				return err
+			}
+		case f.httpClientCA != "":
+			return errors.New("-http-tls-client-ca needs -http-tls-cert and -http-tls-key")
+		}
+		if f.httpTokenFile != "" {
+			if apiTokens, err = httpapi.ReadTokens(f.httpTokenFile); err != nil {
+				return err
+			}
+		}
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -221,13 +249,23 @@ func runAgent(args []string) error {
 			return fmt.Errorf("HTTP API cannot listen on %s: %w", f.httpAddr, err)
 		}
 		apiSrv := &httpapi.Server{Store: st, Name: f.name, Version: version.Version}
-		httpSrv = &http.Server{Handler: apiSrv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		handler := apiSrv.Handler()
+		if apiTokens != nil {
+			handler = httpapi.RequireTokens(handler, apiTokens)
+		}
+		httpSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, TLSConfig: apiTLS}
+		scheme := "http"
+		if apiTLS != nil {
+			scheme = "https"
+			ln = tls.NewListener(ln, apiTLS)
+		}
 		go func() {
 			if err := httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- fmt.Errorf("HTTP API: %w", err)
 			}
 		}()
-		slog.Info("HTTP API listening", "addr", "http://"+ln.Addr().String())
+		slog.Info("HTTP API listening", "addr", scheme+"://"+ln.Addr().String(), "tokens", len(apiTokens) > 0,
+			"client_certificates", apiTLS != nil && apiTLS.ClientCAs != nil)
 		srv := &controllers.Server{Store: st, Cfg: controllers.ServerConfig{
 			Name: f.name, HTTPAddr: ln.Addr().String(), Version: version.Version,
 			SessionTTL: f.serverTTL, Workers: f.workers,

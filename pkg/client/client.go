@@ -36,8 +36,8 @@ type Client struct {
 // Option configures a Client.
 type Option func(*Client)
 
-// WithToken sends a bearer token with every request (for a proxy in front
-// of the API).
+// WithToken sends a bearer token with every request (servers started with
+// -http-token-file require one).
 func WithToken(token string) Option { return func(c *Client) { c.token = token } }
 
 // WithTLSFiles trusts a CA and presents a client certificate on https
@@ -100,6 +100,27 @@ func (c *Client) authorize(req *http.Request) {
 	}
 }
 
+// reachError explains a failed request: the usual TLS mistakes in words,
+// anything else as an unreachable server.
+func (c *Client) reachError(err error) error {
+	msg := err.Error()
+	var unknownCA x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	switch {
+	case strings.Contains(msg, "server gave HTTP response to HTTPS client"):
+		return fmt.Errorf("the server at %s speaks plain HTTP: use an http:// address", c.addr)
+	case strings.HasPrefix(c.addr, "http://") && (strings.Contains(msg, "malformed HTTP response") || strings.Contains(msg, "EOF")):
+		return fmt.Errorf("the server at %s did not answer plain HTTP; if it serves TLS use https:// (and --ca-cert): %w", c.addr, err)
+	case errors.As(err, &unknownCA):
+		return fmt.Errorf("the certificate of %s is not signed by a CA nctl trusts: pass --ca-cert (or the context's ca-cert): %w", c.addr, err)
+	case errors.As(err, &hostErr):
+		return fmt.Errorf("the certificate of %s is not valid for that address: %w", c.addr, err)
+	case strings.Contains(msg, "certificate required") || strings.Contains(msg, "bad certificate"):
+		return fmt.Errorf("the server at %s requires a client certificate it trusts: pass --client-cert and --client-key: %w", c.addr, err)
+	}
+	return fmt.Errorf("cannot reach the nomadic server at %s (is an agent running? set --addr or NCTL_ADDR): %w", c.addr, err)
+}
+
 // Addr returns the server address.
 func (c *Client) Addr() string { return c.addr }
 
@@ -154,7 +175,7 @@ func (c *Client) doIndexed(ctx context.Context, method, path string, query url.V
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("cannot reach the nomadic server at %s (is an agent running? set --addr or NCTL_ADDR): %w", c.addr, err)
+		return 0, c.reachError(err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
@@ -166,6 +187,9 @@ func (c *Client) doIndexed(ctx context.Context, method, path string, query url.V
 		var e api.ErrorResponse
 		if json.Unmarshal(data, &e) == nil && e.Error != "" {
 			return 0, &APIError{Status: resp.StatusCode, Message: e.Error}
+		}
+		if bytes.Contains(data, []byte("HTTP request to an HTTPS server")) {
+			return 0, &APIError{Status: resp.StatusCode, Message: fmt.Sprintf("the server at %s serves HTTPS: use an https:// address (and --ca-cert if its CA is private)", c.addr)}
 		}
 		return 0, &APIError{Status: resp.StatusCode, Message: fmt.Sprintf("%s %s: %s", method, path, resp.Status)}
 	}
@@ -327,7 +351,7 @@ func (c *Client) Logs(ctx context.Context, alloc, task string, stderr, follow bo
 	// No overall timeout: a followed log lasts as long as the caller wants.
 	resp, err := c.streaming().Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("cannot reach the nomadic server at %s (is an agent running? set --addr or NCTL_ADDR): %w", c.addr, err)
+		return nil, c.reachError(err)
 	}
 	if resp.StatusCode >= 300 {
 		defer resp.Body.Close()
