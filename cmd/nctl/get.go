@@ -168,6 +168,14 @@ func printObjects(w io.Writer, kind string, objs any, single bool, output string
 // printTable prints objects as a table (or names), with or without the
 // header line.
 func printTable(w io.Writer, objs any, output string, header bool) error {
+	if header && output != "name" && colorOn(w) {
+		var b strings.Builder
+		if err := printTable(&b, objs, output, header); err != nil {
+			return err
+		}
+		_, err := io.WriteString(w, colorColumns(b.String(), "STATUS", "ELIGIBLE", "HEALTH"))
+		return err
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
 	defer tw.Flush()
 	wide := output == "wide"

@@ -106,6 +106,7 @@ func newRoot(g *globals) *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&g.addr, "addr", defAddr, "address of a nomadic server (env NCTL_ADDR)")
 	root.PersistentFlags().StringVarP(&g.namespace, "namespace", "n", "default", "namespace of the jobs")
+	root.PersistentFlags().BoolVar(&noColor, "no-color", false, "no colours in tables (they are used only on a terminal; env NO_COLOR too)")
 	for _, f := range []struct {
 		dst       *string
 		name, env string

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,5 +71,22 @@ func TestTablesMatchTheirGoldenFiles(t *testing.T) {
 				t.Errorf("%s differs from its golden file:\n%s", file, buf.String())
 			}
 		}
+	}
+}
+
+func TestStatusColoursKeepTheTableAligned(t *testing.T) {
+	table := "ID         STATUS    AGE\nabc        running   3s\nabcdef     failed    1m\nx          other     2h\n"
+	got := colorColumns(table, "STATUS")
+	want := "ID         STATUS    AGE\nabc        " + green + "running" + reset + "   3s\nabcdef     " + red + "failed" + reset + "    1m\nx          other     2h\n"
+	if got != want {
+		t.Fatalf("got:\n%q\nwant:\n%q", got, want)
+	}
+	// Stripped of colour, the table is what it was.
+	if plain := strings.NewReplacer(green, "", red, "", reset, "").Replace(got); plain != table {
+		t.Fatalf("colour moved text: %q", plain)
+	}
+	var b strings.Builder
+	if colorOn(&b) {
+		t.Fatal("colour on a non-terminal writer")
 	}
 }
