@@ -28,6 +28,9 @@ type ServerConfig struct {
 	// CompactInterval is how often etcd's history is compacted, keeping
 	// about one interval of history (default 5m).
 	CompactInterval time.Duration
+	// NoCache makes scheduling passes read the cluster from etcd instead
+	// of the server's informer cache (for comparisons).
+	NoCache bool
 }
 
 // Server runs all the controllers of one stateless server: evaluation
@@ -47,6 +50,20 @@ func (s *Server) Run(ctx context.Context) {
 	}
 	if s.Cfg.CompactInterval <= 0 {
 		s.Cfg.CompactInterval = 5 * time.Minute
+	}
+	if !s.Cfg.NoCache {
+		cache := store.NewCache(s.Store)
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cache.Run(ctx)
+		}()
+		s.Store.UseCache(cache)
+		defer func() {
+			s.Store.UseCache(nil)
+			wg.Wait()
+		}()
 	}
 	backoff := 500 * time.Millisecond
 	for ctx.Err() == nil {

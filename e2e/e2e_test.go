@@ -475,14 +475,15 @@ func TestPlanShowsChangesAndExplainsFailures(t *testing.T) {
 		t.Fatalf("plan of a new job: exit %d\n%s%s", code, out, errOut)
 	}
 	// A watcher started before the apply sees the allocations appear
-	// and then run.
+	// and run. (Whether it also catches them pending depends on timing:
+	// an agent may report running before the watcher reads again.)
 	watcher := start(t, filepath.Join(binDir, "nctl"), "--addr", addr, "get", "allocs", "-w")
 	mustNctl(t, addr, dir, "apply", "-f", path)
 	waitRunning(t, addr, "planned", 3)
 	t.Cleanup(func() { nctl(t, addr, dir, "delete", "job", "planned") })
 	eventually(t, 20*time.Second, func() (bool, string) {
 		out := watcher.out.String()
-		return strings.Count(out, "running") >= 3 && strings.Count(out, "pending") >= 1 && strings.Count(out, "NAME") == 1, out
+		return strings.Count(out, "running") >= 3 && strings.Count(out, "NAME") == 1, out
 	})
 	watcher.stop(t, syscall.SIGINT, 10*time.Second)
 	out, _, code = nctl(t, addr, dir, "plan", "-f", path)

@@ -81,6 +81,7 @@ type agentFlags struct {
 
 	httpTLSCert, httpTLSKey, httpClientCA string
 	httpTokenFile                         string
+	noCache                               bool
 
 	etcdEndpoints  string
 	etcdPrefix     string
@@ -146,6 +147,7 @@ func runAgent(args []string) error {
 	fs.StringVar(&f.nodeMeta, "meta", "", "node metadata as comma-separated key=value pairs, for ${meta.KEY}")
 	fs.DurationVar(&f.serverTTL, "server-ttl", 10*time.Second, "server lease TTL: a dead server's work is taken over after this long")
 	fs.IntVar(&f.workers, "eval-workers", 2, "evaluation workers per server")
+	fs.BoolVar(&f.noCache, "eval-from-etcd", false, "schedule from reads of etcd instead of the server's cache (for comparisons)")
 	fs.DurationVar(&f.gcInterval, "gc-interval", 5*time.Minute, "how often the leader collects garbage")
 	fs.DurationVar(&f.gcAllocAge, "gc-alloc-age", time.Hour, "stopped allocations older than this are deleted")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
@@ -269,7 +271,7 @@ func runAgent(args []string) error {
 		srv := &controllers.Server{Store: st, Cfg: controllers.ServerConfig{
 			Name: f.name, HTTPAddr: ln.Addr().String(), Version: version.Version,
 			SessionTTL: f.serverTTL, Workers: f.workers,
-			GCInterval: f.gcInterval, GCAllocAge: f.gcAllocAge, LivenessResync: 30 * time.Second,
+			GCInterval: f.gcInterval, GCAllocAge: f.gcAllocAge, LivenessResync: 30 * time.Second, NoCache: f.noCache,
 		}}
 		wg.Add(1)
 		go func() {

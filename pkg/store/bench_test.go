@@ -15,44 +15,8 @@ import (
 // whole cluster, with 1,000 nodes running 10,000 allocations: the main
 // cost of an evaluation (go test -run '^$' -bench ReadSnapshot ./pkg/store).
 func BenchmarkReadSnapshot(b *testing.B) {
-	cli := testutil.Etcd(b)
-	s := New(cli, "/bench")
+	s := populated(b, 1000, 10000)
 	ctx := context.Background()
-	lease, err := cli.Grant(ctx, 600)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var ops []clientv3.Op
-	flush := func() {
-		if len(ops) == 0 {
-			return
-		}
-		if _, err := cli.Txn(ctx).Then(ops...).Commit(); err != nil {
-			b.Fatal(err)
-		}
-		ops = ops[:0]
-	}
-	for i := 0; i < 1000; i++ {
-		n := &api.Node{ID: fmt.Sprintf("node-%04d", i), Name: fmt.Sprintf("node-%04d", i), Datacenter: "dc1", Eligible: true,
-			Attributes: map[string]string{"kernel.name": "linux", "cpu.numcores": "16", "os.name": "linux"},
-			Drivers:    map[string]*api.DriverInfo{"containerd": {Detected: true, Healthy: true}},
-			Resources:  api.Resources{CPU: 32000, MemoryMB: 65536, DiskMB: 500000}}
-		ops = append(ops, clientv3.OpPut(s.keys.Node(n.ID), encode(n)), clientv3.OpPut(s.keys.Heartbeat(n.ID), "", clientv3.WithLease(lease.ID)))
-		if len(ops) >= 100 {
-			flush()
-		}
-	}
-	for i := 0; i < 10000; i++ {
-		a := &api.Allocation{ID: fmt.Sprintf("alloc-%05d", i), Name: fmt.Sprintf("job%d.g[%d]", i%100, i/100), Namespace: "default",
-			JobID: fmt.Sprintf("job%d", i%100), TaskGroup: "g", Index: i / 100, NodeID: fmt.Sprintf("node-%04d", i%1000),
-			DesiredStatus: api.AllocDesiredRun, Resources: api.Resources{CPU: 100, MemoryMB: 128}}
-		st := &api.AllocStatus{ClientStatus: api.AllocClientRunning, Tasks: map[string]*api.TaskState{"t": {State: "running", PID: 1234}}}
-		ops = append(ops, clientv3.OpPut(s.keys.Alloc(a.NodeID, a.ID), encode(a)), clientv3.OpPut(s.keys.AllocStatus(a.NodeID, a.ID), encode(st)))
-		if len(ops) >= 100 {
-			flush()
-		}
-	}
-	flush()
 	// What a cache holding this state would keep on the heap.
 	var before, after runtime.MemStats
 	runtime.GC()
@@ -73,4 +37,87 @@ func BenchmarkReadSnapshot(b *testing.B) {
 		}
 	}
 	b.ReportMetric(heldMiB, "MiB-held")
+}
+
+// populated returns a store of a fresh etcd holding nodes ready nodes
+// running allocs allocations, with their status.
+func populated(tb testing.TB, nodes, allocs int) *Store {
+	cli := testutil.Etcd(tb)
+	s := New(cli, "/bench")
+	ctx := context.Background()
+	lease, err := cli.Grant(ctx, 600)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var ops []clientv3.Op
+	flush := func() {
+		if len(ops) == 0 {
+			return
+		}
+		if _, err := cli.Txn(ctx).Then(ops...).Commit(); err != nil {
+			tb.Fatal(err)
+		}
+		ops = ops[:0]
+	}
+	for i := 0; i < nodes; i++ {
+		n := &api.Node{ID: fmt.Sprintf("node-%05d", i), Name: fmt.Sprintf("node-%05d", i), Datacenter: "dc1", Eligible: true,
+			Attributes: map[string]string{"kernel.name": "linux", "cpu.numcores": "16", "os.name": "linux"},
+			Drivers:    map[string]*api.DriverInfo{"containerd": {Detected: true, Healthy: true}},
+			Resources:  api.Resources{CPU: 32000, MemoryMB: 65536, DiskMB: 500000}}
+		ops = append(ops, clientv3.OpPut(s.keys.Node(n.ID), encode(n)), clientv3.OpPut(s.keys.Heartbeat(n.ID), "", clientv3.WithLease(lease.ID)))
+		if len(ops) >= 100 {
+			flush()
+		}
+	}
+	for i := 0; i < allocs; i++ {
+		a := &api.Allocation{ID: fmt.Sprintf("alloc-%06d", i), Name: fmt.Sprintf("job%d.g[%d]", i%100, i/100), Namespace: "default",
+			JobID: fmt.Sprintf("job%d", i%100), TaskGroup: "g", Index: i / 100, NodeID: fmt.Sprintf("node-%05d", i%nodes),
+			DesiredStatus: api.AllocDesiredRun, Resources: api.Resources{CPU: 100, MemoryMB: 128}}
+		st := &api.AllocStatus{ClientStatus: api.AllocClientRunning, Tasks: map[string]*api.TaskState{"t": {State: "running", PID: 1234}}}
+		ops = append(ops, clientv3.OpPut(s.keys.Alloc(a.NodeID, a.ID), encode(a)), clientv3.OpPut(s.keys.AllocStatus(a.NodeID, a.ID), encode(st)))
+		if len(ops) >= 100 {
+			flush()
+		}
+	}
+	flush()
+	return s
+}
+
+// BenchmarkCacheSnapshot is what a scheduling pass reads with the
+// server's cache, for 1,000 nodes + 10,000 allocations and for 5,000 +
+// 50,000, and what the cache holds on the heap (go test -run '^$' -bench
+// CacheSnapshot -benchtime 20x ./pkg/store).
+func BenchmarkCacheSnapshot(b *testing.B) {
+	for _, size := range []struct{ nodes, allocs int }{{1000, 10000}, {5000, 50000}} {
+		b.Run(fmt.Sprintf("%dnodes-%dallocs", size.nodes, size.allocs), func(b *testing.B) {
+			s := populated(b, size.nodes, size.allocs)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			c := NewCache(s)
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				c.Run(ctx)
+			}()
+			defer func() { cancel(); <-done }()
+			if _, err := c.Snapshot(ctx); err != nil {
+				b.Fatal(err)
+			}
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			heldMiB := float64(after.HeapAlloc-before.HeapAlloc) / (1 << 20)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				snap, err := c.Snapshot(ctx)
+				if err != nil || len(snap.Nodes) != size.nodes || len(snap.Allocs) != size.allocs {
+					b.Fatalf("snapshot: %v", err)
+				}
+			}
+			b.ReportMetric(heldMiB, "MiB-held")
+		})
+	}
 }

@@ -25,8 +25,17 @@ type Snapshot struct {
 	NodePlanRevs map[string]int64
 }
 
-// ReadSnapshot reads a snapshot of the cluster for scheduling.
+// ReadSnapshot reads a snapshot of the cluster for scheduling: from the
+// store's cache when it has one (UseCache), from etcd otherwise.
 func (s *Store) ReadSnapshot(ctx context.Context) (*Snapshot, error) {
+	if c := s.cache.Load(); c != nil {
+		return c.Snapshot(ctx)
+	}
+	return s.readSnapshot(ctx)
+}
+
+// readSnapshot reads a snapshot of the cluster from etcd.
+func (s *Store) readSnapshot(ctx context.Context) (*Snapshot, error) {
 	revs := map[string]int64{}
 	prefix := s.keys.Kind(kindNodePlans)
 	resp, err := s.cli.Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithKeysOnly())

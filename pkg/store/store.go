@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
@@ -32,9 +33,14 @@ const pageSize = 1000
 
 // Store reads and writes one cluster's state in etcd.
 type Store struct {
-	cli  *clientv3.Client
-	keys Keys
+	cli   *clientv3.Client
+	keys  Keys
+	cache atomic.Pointer[Cache]
 }
+
+// UseCache makes ReadSnapshot read from a running cache of this store's
+// cluster (nil: from etcd again).
+func (s *Store) UseCache(c *Cache) { s.cache.Store(c) }
 
 // New returns a store for the cluster under prefix.
 func New(cli *clientv3.Client, prefix string) *Store {

@@ -26,6 +26,13 @@ type Handler interface {
 	Apply(ev Event)
 }
 
+// ProgressHandler is a Handler that also learns of etcd's revision moving
+// without a change under the prefix (a progress notification).
+type ProgressHandler interface {
+	Handler
+	Progress(rev int64)
+}
+
 // ListWatch lists prefix (paged, at one revision), hands the result to h,
 // then watches from the next revision on, until ctx ends. A watch that
 // breaks resumes from the last revision seen; one whose revision was
@@ -92,6 +99,9 @@ func (s *Store) watchFrom(ctx context.Context, prefix string, rev int64, h Handl
 		}
 		if resp.IsProgressNotify() && resp.Header.Revision > rev {
 			rev = resp.Header.Revision
+			if p, ok := h.(ProgressHandler); ok {
+				p.Progress(rev)
+			}
 		}
 	}
 	return rev, ctx.Err()

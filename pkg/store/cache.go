@@ -1,0 +1,277 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nomadic-project/nomadic/pkg/api"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// Cache is a server's informer of what scheduling reads: nodes (with
+// liveness and operator settings), node plan revisions, and allocations
+// with their status. It lists the cluster prefix once (paged, at one
+// revision) and then follows one watch of it, so it always holds the
+// cluster as of a single etcd revision; a compacted watch relists
+// (ListWatch). Objects in it are never changed once stored — a change
+// stores a new object — so snapshots share them without copying.
+//
+// One Cache serves every controller of a process: scheduling passes read
+// it instead of the whole cluster from etcd, which is what bounded
+// placement throughput (see docs/benchmarks.md).
+type Cache struct {
+	s *Store
+
+	mu     sync.Mutex
+	synced bool
+	rev    int64
+	moved  *sync.Cond // broadcast when rev moves
+
+	records map[string]*api.Node // node records as their agents wrote them
+	live    map[string]bool
+	admin   map[string]*NodeAdmin
+	nodes   map[string]*api.Node // records with status, eligibility and drain applied
+	plans   map[string]int64     // node plan key mod revisions
+	desired map[string]*api.Allocation
+	status  map[string]*api.AllocStatus
+	allocs  map[string]*api.Allocation // desired state with status attached
+}
+
+// NewCache returns a cache of the store's cluster; Run fills it.
+func NewCache(s *Store) *Cache {
+	c := &Cache{s: s}
+	c.moved = sync.NewCond(&c.mu)
+	c.reset()
+	return c
+}
+
+func (c *Cache) reset() {
+	c.records, c.live, c.admin, c.nodes = map[string]*api.Node{}, map[string]bool{}, map[string]*NodeAdmin{}, map[string]*api.Node{}
+	c.plans = map[string]int64{}
+	c.desired, c.status, c.allocs = map[string]*api.Allocation{}, map[string]*api.AllocStatus{}, map[string]*api.Allocation{}
+}
+
+// Run keeps the cache current until ctx ends.
+func (c *Cache) Run(ctx context.Context) {
+	stop := context.AfterFunc(ctx, func() {
+		c.mu.Lock()
+		c.moved.Broadcast()
+		c.mu.Unlock()
+	})
+	defer stop()
+	c.s.ListWatch(ctx, c.s.keys.Prefix()+"/", c)
+}
+
+// Replace implements Handler: the complete contents after a (re)list.
+func (c *Cache) Replace(items map[string][]byte, rev int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.reset()
+	for k, v := range items {
+		c.apply(Event{Key: k, Value: v, Rev: rev})
+	}
+	c.synced = true
+	c.advance(rev)
+}
+
+// Apply implements Handler: one change.
+func (c *Cache) Apply(ev Event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.apply(ev)
+	c.advance(ev.Rev)
+}
+
+// Progress implements ProgressHandler: etcd's revision moved with no
+// change under the prefix.
+func (c *Cache) Progress(rev int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.advance(rev)
+}
+
+func (c *Cache) advance(rev int64) {
+	if rev > c.rev {
+		c.rev = rev
+		c.moved.Broadcast()
+	}
+}
+
+// apply records one key; c.mu is held.
+func (c *Cache) apply(ev Event) {
+	rest := strings.TrimPrefix(ev.Key, c.s.keys.Prefix()+"/")
+	kind, id, ok := strings.Cut(rest, "/")
+	if !ok {
+		return
+	}
+	switch kind {
+	case kindNodes:
+		if ev.Delete {
+			delete(c.records, id)
+		} else if n := decodeOrWarn[api.Node](ev); n != nil {
+			c.records[id] = n
+		}
+		c.refreshNode(id)
+	case kindHeartbeats:
+		if ev.Delete {
+			delete(c.live, id)
+		} else {
+			c.live[id] = true
+		}
+		c.refreshNode(id)
+	case kindNodeAdmin:
+		if ev.Delete {
+			delete(c.admin, id)
+		} else if a := decodeOrWarn[NodeAdmin](ev); a != nil {
+			c.admin[id] = a
+		}
+		c.refreshNode(id)
+	case kindNodePlans:
+		if ev.Delete {
+			delete(c.plans, id)
+		} else {
+			c.plans[id] = ev.Rev
+		}
+	case kindAllocs:
+		_, allocID, _ := strings.Cut(id, "/")
+		if ev.Delete {
+			delete(c.desired, allocID)
+		} else if a := decodeOrWarn[api.Allocation](ev); a != nil {
+			c.desired[allocID] = a
+		}
+		c.refreshAlloc(allocID)
+	case kindAllocStatus:
+		_, allocID, _ := strings.Cut(id, "/")
+		if ev.Delete {
+			delete(c.status, allocID)
+		} else if st := decodeOrWarn[api.AllocStatus](ev); st != nil {
+			c.status[allocID] = st
+		}
+		c.refreshAlloc(allocID)
+	}
+}
+
+func decodeOrWarn[T any](ev Event) *T {
+	var v T
+	if err := json.Unmarshal(ev.Value, &v); err != nil {
+		slog.Warn("cache: skipping undecodable key", "key", ev.Key, "err", err)
+		return nil
+	}
+	return &v
+}
+
+// refreshNode stores a new node object from its record, heartbeat and
+// operator settings, as ListNodes builds it.
+func (c *Cache) refreshNode(id string) {
+	r := c.records[id]
+	if r == nil {
+		delete(c.nodes, id)
+		return
+	}
+	n := *r
+	n.Status = api.NodeStatusDown
+	if c.live[id] {
+		n.Status = api.NodeStatusReady
+	}
+	if a := c.admin[id]; a != nil {
+		n.Eligible, n.Drain = a.Eligible, a.Drain
+	}
+	c.nodes[id] = &n
+}
+
+// refreshAlloc stores a new allocation object with its status attached.
+func (c *Cache) refreshAlloc(id string) {
+	d := c.desired[id]
+	if d == nil {
+		delete(c.allocs, id)
+		return
+	}
+	a := *d
+	a.Status = c.status[id]
+	c.allocs[id] = &a
+}
+
+// maxCacheWait bounds how long Snapshot waits for the cache to catch up
+// with etcd before reading etcd itself.
+const maxCacheWait = 2 * time.Second
+
+// Snapshot returns what ReadSnapshot reads, from the cache. It first waits
+// until the cache has seen etcd's current revision, so the snapshot holds
+// everything committed before it was asked for — as fresh as reading etcd.
+// If the cache cannot catch up in time (a broken watch), it reads etcd.
+func (c *Cache) Snapshot(ctx context.Context) (*Snapshot, error) {
+	target, err := c.s.Revision(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !c.waitFor(ctx, target) {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		slog.Warn("cache is behind etcd; reading etcd", "want", target)
+		return c.s.readSnapshot(ctx)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	snap := &Snapshot{
+		Nodes:        make([]*api.Node, 0, len(c.nodes)),
+		Allocs:       make([]*api.Allocation, 0, len(c.allocs)),
+		NodePlanRevs: make(map[string]int64, len(c.plans)),
+	}
+	for _, n := range c.nodes {
+		snap.Nodes = append(snap.Nodes, n)
+	}
+	for _, a := range c.allocs {
+		snap.Allocs = append(snap.Allocs, a)
+	}
+	for k, v := range c.plans {
+		snap.NodePlanRevs[k] = v
+	}
+	return snap, nil
+}
+
+// waitFor waits until the cache reached revision rev. Writes outside the
+// cluster prefix move etcd's revision without an event here, so after a
+// short wait it asks etcd for a progress notification, which tells the
+// watch the current revision.
+func (c *Cache) waitFor(ctx context.Context, rev int64) bool {
+	deadline := time.Now().Add(maxCacheWait)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var asked time.Time
+	for !c.synced || c.rev < rev {
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			return false
+		}
+		// etcd answers a progress request only while every watch of the
+		// stream is synced: ask again now and then.
+		if c.synced && time.Since(asked) > 200*time.Millisecond {
+			asked = time.Now()
+			go func() {
+				pctx, cancel := context.WithTimeout(clientv3.WithRequireLeader(context.Background()), time.Second)
+				defer cancel()
+				_ = c.s.cli.RequestProgress(pctx)
+			}()
+		}
+		// Wake at least every 100 ms to look at the deadline.
+		t := time.AfterFunc(100*time.Millisecond, func() {
+			c.mu.Lock()
+			c.moved.Broadcast()
+			c.mu.Unlock()
+		})
+		c.moved.Wait()
+		t.Stop()
+	}
+	return true
+}
+
+// Revision returns the etcd revision the cache is at.
+func (c *Cache) Revision() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.rev
+}

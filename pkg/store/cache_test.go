@@ -1,0 +1,140 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nomadic-project/nomadic/pkg/api"
+)
+
+// view renders a snapshot as sorted lines, to compare two of them.
+func view(s *Snapshot) string {
+	var lines []string
+	for _, n := range s.Nodes {
+		lines = append(lines, fmt.Sprintf("node %s %s eligible=%v drain=%v", n.ID, n.Status, n.Eligible, n.Drain != nil))
+	}
+	for _, a := range s.Allocs {
+		lines = append(lines, fmt.Sprintf("alloc %s %s %s %s", a.ID, a.NodeID, a.DesiredStatus, a.ClientStatusOf()))
+	}
+	for k, v := range s.NodePlanRevs {
+		lines = append(lines, fmt.Sprintf("plan %s %d", k, v))
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
+func TestCacheSnapshotsMatchEtcdAfterEveryKindOfChange(t *testing.T) {
+	s := populated(t, 20, 100)
+	ctx, cancel := context.WithCancel(context.Background())
+	c := NewCache(s)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.Run(ctx)
+	}()
+	defer func() { cancel(); <-done }()
+	same := func(step string) {
+		t.Helper()
+		fromCache, err := c.Snapshot(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fromEtcd, err := s.readSnapshot(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := view(fromCache), view(fromEtcd); got != want {
+			t.Fatalf("%s: cache and etcd differ\ncache:\n%s\netcd:\n%s", step, got, want)
+		}
+	}
+	same("after the list")
+	put := func(key string, v any) {
+		if _, err := s.cli.Put(ctx, key, encode(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(s.keys.AllocStatus("node-00003", "alloc-000003"), &api.AllocStatus{ClientStatus: api.AllocClientFailed})
+	same("a status change")
+	if _, err := s.cli.Delete(ctx, s.keys.Heartbeat("node-00004")); err != nil {
+		t.Fatal(err)
+	}
+	same("a heartbeat gone")
+	put(s.keys.NodeAdmin("node-00005"), &NodeAdmin{Eligible: false, Drain: &api.DrainStrategy{}})
+	same("a drain")
+	put(s.keys.Alloc("node-00006", "alloc-new"), &api.Allocation{ID: "alloc-new", NodeID: "node-00006", DesiredStatus: api.AllocDesiredRun})
+	if _, err := s.cli.Put(ctx, s.keys.NodePlan("node-00006"), ""); err != nil {
+		t.Fatal(err)
+	}
+	same("a placement")
+	if _, err := s.cli.Delete(ctx, s.keys.Alloc("node-00007", "alloc-000007")); err != nil {
+		t.Fatal(err)
+	}
+	same("an allocation deleted")
+	put(s.keys.Node("node-00008"), &api.Node{ID: "node-00008", Name: "renamed"})
+	same("a node record rewritten")
+
+	// Writes outside the cluster's prefix move etcd's revision without an
+	// event for the cache: it catches up through a progress notification,
+	// well before it would give up and read etcd.
+	for i := 0; i < 5; i++ {
+		if _, err := s.cli.Put(ctx, "/elsewhere/key", fmt.Sprint(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rev, err := s.Revision(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if !c.waitFor(ctx, rev) {
+		t.Fatalf("cache did not reach revision %d (at %d)", rev, c.Revision())
+	}
+	if d := time.Since(start); d > maxCacheWait/2 {
+		t.Fatalf("catching up took %v", d)
+	}
+	same("writes elsewhere")
+}
+
+func TestStoreReadsSnapshotsFromItsCache(t *testing.T) {
+	s := populated(t, 3, 3)
+	ctx, cancel := context.WithCancel(context.Background())
+	c := NewCache(s)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.Run(ctx)
+	}()
+	defer func() { cancel(); <-done }()
+	s.UseCache(c)
+	defer s.UseCache(nil)
+	// A plan committed through the store is in the next snapshot.
+	a := &api.Allocation{ID: "placed", Namespace: "default", JobID: "j", NodeID: "node-00001", DesiredStatus: api.AllocDesiredRun}
+	snap, err := s.ReadSnapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CommitPlan(ctx, &Commit{Allocs: []*api.Allocation{a}, Placing: map[string]bool{a.NodeID: true}, NodePlanRevs: snap.NodePlanRevs}); err != nil {
+		t.Fatal(err)
+	}
+	snap, err = s.ReadSnapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, x := range snap.Allocs {
+		found = found || x.ID == "placed"
+	}
+	if !found || snap.NodePlanRevs["node-00001"] == 0 {
+		t.Fatalf("the committed plan is not in the next snapshot: found %v, plan rev %d", found, snap.NodePlanRevs["node-00001"])
+	}
+	// The same stale snapshot cannot commit again: its node revision moved.
+	stale := &Commit{Allocs: []*api.Allocation{{ID: "again", NodeID: "node-00001"}}, Placing: map[string]bool{"node-00001": true},
+		NodePlanRevs: map[string]int64{"node-00001": 0}}
+	if _, err := s.CommitPlan(ctx, stale); err != ErrConflict {
+		t.Fatalf("stale plan: %v", err)
+	}
+}
