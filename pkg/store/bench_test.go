@@ -88,7 +88,7 @@ func populated(tb testing.TB, nodes, allocs int) *Store {
 // 50,000, and what the cache holds on the heap (go test -run '^$' -bench
 // CacheSnapshot -benchtime 20x ./pkg/store).
 func BenchmarkCacheSnapshot(b *testing.B) {
-	for _, size := range []struct{ nodes, allocs int }{{1000, 10000}, {5000, 50000}} {
+	for _, size := range []struct{ nodes, allocs int }{{1000, 0}, {1000, 10000}, {5000, 50000}} {
 		b.Run(fmt.Sprintf("%dnodes-%dallocs", size.nodes, size.allocs), func(b *testing.B) {
 			s := populated(b, size.nodes, size.allocs)
 			ctx, cancel := context.WithCancel(context.Background())

@@ -34,11 +34,12 @@ type Cache struct {
 	records map[string]*api.Node // node records as their agents wrote them
 	live    map[string]bool
 	admin   map[string]*NodeAdmin
-	nodes   map[string]*api.Node // records with status, eligibility and drain applied
-	plans   map[string]int64     // node plan key mod revisions
-	desired map[string]*api.Allocation
-	status  map[string]*api.AllocStatus
+	nodes   map[string]*api.Node       // records with status, eligibility and drain applied
+	plans   map[string]int64           // node plan key mod revisions
 	allocs  map[string]*api.Allocation // desired state with status attached
+	// orphans are statuses whose allocation is not (yet) here: a relist
+	// applies keys in no particular order.
+	orphans map[string]*api.AllocStatus
 }
 
 // NewCache returns a cache of the store's cluster; Run fills it.
@@ -52,7 +53,7 @@ func NewCache(s *Store) *Cache {
 func (c *Cache) reset() {
 	c.records, c.live, c.admin, c.nodes = map[string]*api.Node{}, map[string]bool{}, map[string]*NodeAdmin{}, map[string]*api.Node{}
 	c.plans = map[string]int64{}
-	c.desired, c.status, c.allocs = map[string]*api.Allocation{}, map[string]*api.AllocStatus{}, map[string]*api.Allocation{}
+	c.allocs, c.orphans = map[string]*api.Allocation{}, map[string]*api.AllocStatus{}
 }
 
 // Run keeps the cache current until ctx ends.
@@ -138,20 +139,43 @@ func (c *Cache) apply(ev Event) {
 		}
 	case kindAllocs:
 		_, allocID, _ := strings.Cut(id, "/")
+		old := c.allocs[allocID]
 		if ev.Delete {
-			delete(c.desired, allocID)
-		} else if a := decodeOrWarn[api.Allocation](ev); a != nil {
-			c.desired[allocID] = a
+			delete(c.allocs, allocID)
+			return
 		}
-		c.refreshAlloc(allocID)
+		a := decodeOrWarn[api.Allocation](ev)
+		if a == nil {
+			return
+		}
+		if st := c.orphans[allocID]; st != nil {
+			a.Status = st
+			delete(c.orphans, allocID)
+		} else if old != nil {
+			a.Status = old.Status
+		}
+		c.allocs[allocID] = a
 	case kindAllocStatus:
 		_, allocID, _ := strings.Cut(id, "/")
-		if ev.Delete {
-			delete(c.status, allocID)
-		} else if st := decodeOrWarn[api.AllocStatus](ev); st != nil {
-			c.status[allocID] = st
+		var st *api.AllocStatus
+		if !ev.Delete {
+			if st = decodeOrWarn[api.AllocStatus](ev); st == nil {
+				return
+			}
 		}
-		c.refreshAlloc(allocID)
+		old := c.allocs[allocID]
+		if old == nil {
+			if st == nil {
+				delete(c.orphans, allocID)
+			} else {
+				c.orphans[allocID] = st
+			}
+			return
+		}
+		// Copy on write: snapshots may hold the old object.
+		a := *old
+		a.Status = st
+		c.allocs[allocID] = &a
 	}
 }
 
@@ -181,18 +205,6 @@ func (c *Cache) refreshNode(id string) {
 		n.Eligible, n.Drain = a.Eligible, a.Drain
 	}
 	c.nodes[id] = &n
-}
-
-// refreshAlloc stores a new allocation object with its status attached.
-func (c *Cache) refreshAlloc(id string) {
-	d := c.desired[id]
-	if d == nil {
-		delete(c.allocs, id)
-		return
-	}
-	a := *d
-	a.Status = c.status[id]
-	c.allocs[id] = &a
 }
 
 // maxCacheWait bounds how long Snapshot waits for the cache to catch up
