@@ -2,6 +2,8 @@ package controllers
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
@@ -52,6 +54,14 @@ var (
 		Namespace: "nomadic", Subsystem: "etcd", Name: "db_size_bytes",
 		Help: "Size of etcd's database (the quota applies to it).",
 	})
+	metricDBQuota = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "nomadic", Subsystem: "etcd", Name: "db_quota_bytes",
+		Help: "etcd's backend quota as this server knows it (-etcd-quota-bytes; etcd's default 2 GiB otherwise).",
+	})
+	metricDBQuotaUsed = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "nomadic", Subsystem: "etcd", Name: "db_quota_used_ratio",
+		Help: "etcd's database size over its quota: alert at 0.8; at 1 etcd refuses writes until compacted and defragmented.",
+	})
 	metricEtcdLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Namespace: "nomadic", Subsystem: "etcd", Name: "request_seconds",
 		Help:    "Latency of a small etcd read, measured by the leader's census.",
@@ -61,7 +71,7 @@ var (
 
 func init() {
 	prometheus.MustRegister(metricEvals, metricSchedule, metricConflicts, metricPlaced, metricDeployments, metricCompactions,
-		metricNodes, metricAllocs, metricPendingEvals, metricDBSize, metricEtcdLatency)
+		metricNodes, metricAllocs, metricPendingEvals, metricDBSize, metricDBQuota, metricDBQuotaUsed, metricEtcdLatency)
 }
 
 // Census is a singleton controller that counts the cluster for the
@@ -70,7 +80,15 @@ func init() {
 type Census struct {
 	Store    *store.Store
 	Interval time.Duration
+	// QuotaBytes is etcd's backend quota (0: etcd's default, 2 GiB).
+	QuotaBytes int64
 }
+
+// defaultQuota is etcd's default backend quota.
+const defaultQuota = 2 << 30
+
+// quotaAlert is the share of the quota past which the census warns.
+const quotaAlert = 0.8
 
 // Run counts until ctx ends.
 func (c *Census) Run(ctx context.Context) {
@@ -92,25 +110,34 @@ func (c *Census) count(ctx context.Context) {
 		return
 	}
 	metricEtcdLatency.Observe(time.Since(start).Seconds())
+	quota := c.QuotaBytes
+	if quota <= 0 {
+		quota = defaultQuota
+	}
+	metricDBQuota.Set(float64(quota))
 	for _, ep := range c.Store.Client().Endpoints() {
 		if st, err := c.Store.Client().Status(ctx, ep); err == nil {
 			metricDBSize.Set(float64(st.DbSize))
+			used := float64(st.DbSize) / float64(quota)
+			metricDBQuotaUsed.Set(used)
+			if used >= quotaAlert {
+				slog.Warn("etcd's database is near its quota: compaction and defragmentation are due (docs/operations.md)",
+					"db_size", st.DbSize, "quota", quota, "used", fmt.Sprintf("%.0f%%", used*100))
+			}
 			break
 		}
 	}
-	if nodes, err := c.Store.ListNodes(ctx); err == nil {
+	if snap, err := c.Store.ReadSnapshot(ctx); err == nil {
 		metricNodes.Reset()
-		for _, n := range nodes {
+		for _, n := range snap.Nodes {
 			e := "true"
 			if !n.Eligible {
 				e = "false"
 			}
 			metricNodes.WithLabelValues(n.Status, e).Inc()
 		}
-	}
-	if allocs, err := c.Store.ListAllocs(ctx, store.AllocFilter{}); err == nil {
 		metricAllocs.Reset()
-		for _, a := range allocs {
+		for _, a := range snap.Allocs {
 			metricAllocs.WithLabelValues(a.ClientStatusOf()).Inc()
 		}
 	}

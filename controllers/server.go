@@ -31,6 +31,9 @@ type ServerConfig struct {
 	// NoCache makes scheduling passes read the cluster from etcd instead
 	// of the server's informer cache (for comparisons).
 	NoCache bool
+	// EtcdQuotaBytes is etcd's backend quota, for the quota metrics (0:
+	// etcd's default).
+	EtcdQuotaBytes int64
 }
 
 // Server runs all the controllers of one stateless server: evaluation
@@ -133,7 +136,7 @@ func (s *Server) singletons(ctx context.Context, guard clientv3.Cmp) {
 	}()
 	go func() {
 		defer wg.Done()
-		(&Census{Store: s.Store, Interval: 15 * time.Second}).Run(ctx)
+		(&Census{Store: s.Store, Interval: 15 * time.Second, QuotaBytes: s.Cfg.EtcdQuotaBytes}).Run(ctx)
 	}()
 	go func() {
 		defer wg.Done()

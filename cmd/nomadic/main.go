@@ -135,7 +135,7 @@ func runAgent(args []string) error {
 	fs.DurationVar(&f.etcdDial, "etcd-dial-timeout", 5*time.Second, "how long to wait for etcd when connecting")
 	fs.StringVar(&f.etcdClientAddr, "etcd-client-addr", "127.0.0.1:4647", "embedded etcd: client address")
 	fs.StringVar(&f.etcdPeerAddr, "etcd-peer-addr", "127.0.0.1:4648", "embedded etcd: peer address")
-	fs.Int64Var(&f.etcdQuota, "etcd-quota-bytes", 0, "embedded etcd: backend quota in bytes (default etcd's 2 GiB)")
+	fs.Int64Var(&f.etcdQuota, "etcd-quota-bytes", 0, "etcd's backend quota in bytes: set on the embedded etcd; for an external one, what it was started with (default etcd's 2 GiB); the quota metrics use it")
 	fs.StringVar(&f.nodeName, "node-name", "", "node name (default: the hostname)")
 	fs.StringVar(&f.datacenter, "datacenter", "dc1", "the node's datacenter")
 	fs.DurationVar(&f.nodeTTL, "node-ttl", 10*time.Second, "node lease TTL: a node is down this long after its agent stops answering")
@@ -272,6 +272,7 @@ func runAgent(args []string) error {
 			Name: f.name, HTTPAddr: ln.Addr().String(), Version: version.Version,
 			SessionTTL: f.serverTTL, Workers: f.workers,
 			GCInterval: f.gcInterval, GCAllocAge: f.gcAllocAge, LivenessResync: 30 * time.Second, NoCache: f.noCache,
+			EtcdQuotaBytes: f.etcdQuota,
 		}}
 		wg.Add(1)
 		go func() {
