@@ -649,3 +649,67 @@ func TestServicesAreRegisteredCheckedAndGoWithTheirNode(t *testing.T) {
 		return len(regs) == 0, fmt.Sprintf("%d instances left", len(regs))
 	})
 }
+
+// TestDisconnectedNodeGetsItsAllocationsBackWithinLostAfter stops a node
+// agent without stopping its tasks: after its lease expires its
+// allocation reads unknown and is replaced on another node; the agent
+// returns within lost_after, re-attaches to the same process, and the
+// replacement is stopped.
+func TestDisconnectedNodeGetsItsAllocationsBackWithinLostAfter(t *testing.T) {
+	c := newCluster(t)
+	dir := filepath.Join(t.TempDir(), "n1")
+	_, stop1 := c.agentIn("n1", dir, false)
+	ctx := context.Background()
+	j := sleepJob("away", 1)
+	j.Groups[0].Disconnect = &api.DisconnectStrategy{LostAfter: api.Duration(time.Minute)}
+	if _, err := c.store.RegisterJob(ctx, j, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	orig := c.waitStatus("away", api.AllocClientRunning, 1)[0]
+	pid := pids([]*api.Allocation{orig})[0]
+	c.agent("n2", true)
+	stop1()
+	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
+	var repl *api.Allocation
+	testutil.Eventually(t, 30*time.Second, func() (bool, string) {
+		var st []string
+		repl = nil
+		unknown := false
+		for _, a := range c.allocs("away") {
+			st = append(st, a.Name+"="+a.ClientStatusOf())
+			if a.ID == orig.ID && a.ClientStatusOf() == api.AllocClientUnknown {
+				unknown = true
+			}
+			if a.PreviousAllocation == orig.ID && a.ClientStatusOf() == api.AllocClientRunning {
+				repl = a
+			}
+		}
+		return unknown && repl != nil, fmt.Sprint(st)
+	})
+	if !alive(pid) {
+		t.Fatal("the original process died while its node was away")
+	}
+	c.agentIn("n1", dir, false)
+	testutil.Eventually(t, 30*time.Second, func() (bool, string) {
+		var st []string
+		back, stopped := false, false
+		for _, a := range c.allocs("away") {
+			st = append(st, a.Name+"="+a.DesiredStatus+"/"+a.ClientStatusOf())
+			if a.ID == orig.ID && a.DesiredStatus == api.AllocDesiredRun && a.ClientStatusOf() == api.AllocClientRunning {
+				back = true
+			}
+			if a.ID == repl.ID && a.DesiredStatus == api.AllocDesiredStop && a.Terminal() {
+				stopped = true
+			}
+		}
+		return back && stopped, fmt.Sprint(st)
+	})
+	now := c.allocs("away")
+	for _, a := range now {
+		if a.ID == orig.ID {
+			if got := pids([]*api.Allocation{a}); len(got) != 1 || got[0] != pid || !alive(pid) {
+				t.Fatalf("the original should run the same process %d, has %v", pid, got)
+			}
+		}
+	}
+}

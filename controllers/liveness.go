@@ -108,8 +108,21 @@ func (c *NodeLiveness) work(ctx context.Context, key string) error {
 }
 
 // nodeReady evaluates every system and sysbatch job for a node that became
-// ready.
+// ready, and every job with an allocation there that was kept as unknown
+// while the node was away (disconnect.lost_after).
 func (c *NodeLiveness) nodeReady(ctx context.Context, nodeID string) error {
+	allocs, err := c.Store.ListAllocs(ctx, store.AllocFilter{NodeID: nodeID})
+	if err != nil {
+		return err
+	}
+	for _, a := range allocs {
+		if !a.DisconnectTime.IsZero() && a.DesiredStatus == api.AllocDesiredRun {
+			if err := ensureEval(ctx, c.Store, a.Namespace, a.JobID, api.EvalTriggerNodeUpdate, nodeID, c.Now(), c.Guard); err != nil {
+				return err
+			}
+			slog.Info("node back: evaluating its disconnected job", "node", nodeID, "job", a.JobID)
+		}
+	}
 	jobs, err := c.Store.ListJobs(ctx, "")
 	if err != nil {
 		return err

@@ -62,9 +62,12 @@ type Agent struct {
 
 	mu      sync.Mutex
 	runners map[string]*allocRunner
-	wg      sync.WaitGroup
-	jobs    *jobCache
-	ready   chan struct{}
+	// lostAt is when the node lost its lease (unix nanoseconds); 0 while
+	// it is registered.
+	lostAt atomic.Int64
+	wg     sync.WaitGroup
+	jobs   *jobCache
+	ready  chan struct{}
 	// lease is the node's current lease, which service instances are
 	// bound to.
 	lease atomic.Int64
@@ -127,10 +130,14 @@ func loadNodeID(dir string) (string, error) {
 // Run runs the agent until ctx ends.
 func (a *Agent) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
 	go func() {
 		defer wg.Done()
 		a.heartbeat(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		a.stopAfterLoop(ctx)
 	}()
 	go func() {
 		defer wg.Done()
@@ -171,6 +178,10 @@ func (a *Agent) heartbeat(ctx context.Context) {
 		if old := a.lease.Swap(int64(sess.Lease())); old != 0 && old != int64(sess.Lease()) {
 			a.reregisterServices(ctx)
 		}
+		if a.lostAt.Swap(0) != 0 {
+			// Status writes made while away may have been lost.
+			a.rewriteStatuses(ctx)
+		}
 		readyOnce.Do(func() { close(a.ready) })
 		refresh := time.NewTicker(time.Minute)
 	session:
@@ -179,7 +190,10 @@ func (a *Agent) heartbeat(ctx context.Context) {
 			case <-ctx.Done():
 				break session
 			case <-sess.Done():
-				slog.Warn("node lease lost; registering again")
+				if ctx.Err() == nil {
+					a.lostAt.CompareAndSwap(0, time.Now().UnixNano())
+					slog.Warn("node lease lost; registering again")
+				}
 				break session
 			case <-refresh.C:
 				a.node = a.fingerprint(ctx)

@@ -35,6 +35,7 @@ type allocRunner struct {
 	services *serviceSet            // registered service instances
 	received time.Time              // when the agent saw the allocation
 	group    *api.TaskGroup         // once loaded
+	stopWhy  string                 // set when the agent itself stopped the allocation
 
 	stopCh     chan struct{} // closed to stop the tasks
 	stopOnce   sync.Once
@@ -209,6 +210,11 @@ func (r *allocRunner) run() {
 	}
 	r.refreshClientStatus()
 	r.judgeEnd(group)
+	r.mu.Lock()
+	if r.stopWhy != "" {
+		r.status.Description = r.stopWhy
+	}
+	r.mu.Unlock()
 	r.writeStatus(ctx)
 	log.Info("allocation finished", "status", r.snapshot().ClientStatus)
 }

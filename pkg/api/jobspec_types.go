@@ -195,6 +195,34 @@ type DisconnectStrategy struct {
 	StopAfter Duration `json:"stop_after,omitempty"`
 }
 
+// LostAfter is how long allocations of the group on a node that went down
+// are kept as unknown before they are lost: disconnect.lost_after, or the
+// older max_client_disconnect; 0 means lost at once.
+func (g *TaskGroup) LostAfter() Duration {
+	if g.Disconnect != nil && g.Disconnect.LostAfter > 0 {
+		return g.Disconnect.LostAfter
+	}
+	if g.MaxClientDisconnect != nil {
+		return *g.MaxClientDisconnect
+	}
+	return 0
+}
+
+// ReplaceDisconnected reports whether an unknown allocation is replaced
+// while its node is away (disconnect.replace, default true).
+func (g *TaskGroup) ReplaceDisconnected() bool {
+	return g.Disconnect == nil || g.Disconnect.Replace == nil || *g.Disconnect.Replace
+}
+
+// ReconcileMode is what happens when a node comes back to an allocation
+// that was replaced meanwhile (disconnect.reconcile, default best_score).
+func (g *TaskGroup) ReconcileMode() string {
+	if g.Disconnect == nil || g.Disconnect.Reconcile == "" {
+		return "best_score"
+	}
+	return g.Disconnect.Reconcile
+}
+
 // Lifecycle places a task before, beside or after the group's main tasks.
 type Lifecycle struct {
 	Hook    string `json:"hook"`

@@ -241,6 +241,9 @@ const (
 	AllocClientComplete = "complete"
 	AllocClientFailed   = "failed"
 	AllocClientLost     = "lost"
+	// AllocClientUnknown is derived for an allocation whose node went down
+	// while its group's disconnect.lost_after has not passed yet.
+	AllocClientUnknown = "unknown"
 )
 
 // Allocation is a task group of a job placed on a node. The servers write it
@@ -264,6 +267,10 @@ type Allocation struct {
 	// NodeLost is set when the allocation was stopped because its node went
 	// down; its client status then reads lost.
 	NodeLost bool `json:"node_lost,omitempty"`
+	// DisconnectTime is when the scheduler saw the allocation's node down
+	// and kept the allocation for its group's disconnect.lost_after; its
+	// client status reads unknown until the node returns or it is lost.
+	DisconnectTime time.Time `json:"disconnect_time,omitzero"`
 	// Ports are the ports the scheduler assigned, by label.
 	Ports []AllocatedPort `json:"ports,omitempty"`
 	// PreviousAllocation is the allocation this one replaces;
@@ -382,6 +389,9 @@ func (a *Allocation) ClientStatusOf() string {
 	}
 	if a.NodeLost && !IsTerminalClientStatus(status) {
 		return AllocClientLost
+	}
+	if !a.DisconnectTime.IsZero() && a.DesiredStatus == AllocDesiredRun && !IsTerminalClientStatus(status) {
+		return AllocClientUnknown
 	}
 	return status
 }
@@ -514,8 +524,13 @@ type PlanChanges struct {
 	Lost        int `json:"lost,omitempty"`
 	Canary      int `json:"canary,omitempty"`
 	Preempt     int `json:"preempt,omitempty"`
-	Ignore      int `json:"ignore,omitempty"`
-	Failed      int `json:"failed,omitempty"`
+	// Disconnect counts allocations kept as unknown on a node that went
+	// down, within their group's lost_after.
+	Disconnect int `json:"disconnect,omitempty"`
+	// Reconnect counts allocations whose node came back in time.
+	Reconnect int `json:"reconnect,omitempty"`
+	Ignore    int `json:"ignore,omitempty"`
+	Failed    int `json:"failed,omitempty"`
 }
 
 // FieldDiff is one changed field of a job.

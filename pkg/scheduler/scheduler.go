@@ -289,12 +289,20 @@ func (p *planner) reconcileGroup(g *api.TaskGroup) {
 	var live, done, occupying []*api.Allocation
 	var repl []replacement
 	var draining []*api.Allocation
-	for _, a := range p.jobAllocs {
+	p.reconcileDisconnected(g)
+	for _, orig := range p.jobAllocs {
+		a := p.cur(orig)
 		if a.TaskGroup != g.Name || a.DesiredStatus != api.AllocDesiredRun || a.NextAllocation != "" {
 			continue
 		}
 		cs := a.ClientStatusOf()
 		switch {
+		case p.nodeDown(a.NodeID) && !a.Terminal() && p.keepDisconnected(g, a):
+			if g.ReplaceDisconnected() {
+				repl = append(repl, replacement{prev: a, kind: "disconnect", index: a.Index})
+			} else {
+				occupying = append(occupying, a)
+			}
 		case p.nodeDown(a.NodeID) && !a.Terminal():
 			p.stop(a, "node is down: allocation lost", true, false)
 			repl = append(repl, replacement{prev: a, kind: "lost", index: a.Index})
@@ -572,7 +580,7 @@ func (p *planner) placeReplacement(sel *selector, g *api.TaskGroup, r replacemen
 	ch := p.changes(g.Name)
 	m := &api.AllocMetric{}
 	avoid := ""
-	if r.kind == "reschedule" {
+	if r.kind == "reschedule" || r.kind == "disconnect" {
 		avoid = r.prev.NodeID
 	}
 	// A destructive update or migration frees the old allocation's
@@ -623,6 +631,10 @@ func (p *planner) placeReplacement(sel *selector, g *api.TaskGroup, r replacemen
 		ch.Migrate++
 	case "canary":
 		ch.Canary++
+	case "disconnect":
+		u := p.update(r.prev)
+		u.NextAllocation = a.ID
+		ch.Place++
 	}
 	if r.kind == "lost" {
 		ch.Place++

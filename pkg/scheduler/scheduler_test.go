@@ -769,3 +769,85 @@ func TestServiceChangesReplaceAndUnhealthyAllocationsAreNotCarriedInPlace(t *tes
 		t.Fatalf("unhealthy allocation: %+v", p.Changes["g"])
 	}
 }
+
+func TestDisconnectedAllocationsAreKeptForLostAfter(t *testing.T) {
+	lostAfter := func(replace bool, reconcile string) func(*api.Job) {
+		return func(j *api.Job) {
+			j.Groups[0].Disconnect = &api.DisconnectStrategy{LostAfter: api.Duration(10 * time.Second), Replace: &replace, Reconcile: reconcile}
+		}
+	}
+	setup := func(mods ...func(*api.Job)) (*api.Job, []*api.Node, *api.Allocation) {
+		nodes := []*api.Node{node("n1", 1000, 1000), node("n2", 1000, 1000)}
+		j := job("s", 1, mods...)
+		a := running(compute(j, nodes[:1], nil).Place...)[0]
+		nodes[0].Status = api.NodeStatusDown
+		return j, nodes, a
+	}
+	// The node goes down: unknown, replaced, re-evaluated at the deadline.
+	j, nodes, a := setup(lostAfter(true, ""))
+	fresh := func(in *Input) { in.NewID = ids2(9, 9) }
+	p := compute(j, nodes, []*api.Allocation{a}, fresh)
+	if p.Changes["g"].Disconnect != 1 || len(p.Place) != 1 || p.Place[0].NodeID != "n2" || !p.NextEvalAt.Equal(now.Add(10*time.Second)) {
+		t.Fatalf("disconnect: %+v, placed %d, next eval %v", p.Changes["g"], len(p.Place), p.NextEvalAt)
+	}
+	u := p.Update[0]
+	if u.DesiredStatus != api.AllocDesiredRun || u.DisconnectTime.IsZero() || u.NextAllocation != p.Place[0].ID || u.NodeLost {
+		t.Fatalf("the original: %+v", u)
+	}
+	u.Status = a.Status
+	if u.ClientStatusOf() != api.AllocClientUnknown {
+		t.Fatalf("client status %q, want unknown", u.ClientStatusOf())
+	}
+	repl := running(p.Place[0])[0]
+	// Still away, before the deadline: nothing moves.
+	if p2 := compute(j, nodes, []*api.Allocation{u, repl}); !p2.Empty() {
+		t.Fatalf("before the deadline: %+v", p2.Changes["g"])
+	}
+	// Back in time: the original stays, its replacement stops.
+	nodes[0].Status = api.NodeStatusReady
+	p3 := compute(j, nodes, []*api.Allocation{u, repl})
+	if p3.Changes["g"].Reconnect != 1 || p3.Changes["g"].Stop != 1 || len(p3.Place) != 0 {
+		t.Fatalf("reconnect: %+v", p3.Changes["g"])
+	}
+	for _, x := range p3.Update {
+		switch x.ID {
+		case u.ID:
+			if !x.DisconnectTime.IsZero() || x.NextAllocation != "" || x.DesiredStatus != api.AllocDesiredRun {
+				t.Fatalf("original after reconnect: %+v", x)
+			}
+		case repl.ID:
+			if x.DesiredStatus != api.AllocDesiredStop {
+				t.Fatalf("replacement after reconnect: %+v", x)
+			}
+		}
+	}
+	// keep_replacement does the opposite.
+	p4 := compute(j, nodes, []*api.Allocation{u, repl}, func(in *Input) { in.Job = job("s", 1, lostAfter(true, "keep_replacement")) })
+	if len(p4.Update) != 1 || p4.Update[0].ID != u.ID || p4.Update[0].DesiredStatus != api.AllocDesiredStop {
+		t.Fatalf("keep_replacement: %+v", p4.Update)
+	}
+	// Past lost_after, still away: the original is lost.
+	nodes[0].Status = api.NodeStatusDown
+	p5 := compute(j, nodes, []*api.Allocation{u, repl}, func(in *Input) { in.Now = now.Add(11 * time.Second) })
+	if len(p5.Update) != 1 || !p5.Update[0].NodeLost || p5.Update[0].DesiredStatus != api.AllocDesiredStop || len(p5.Place) != 0 {
+		t.Fatalf("past lost_after: %+v", p5.Changes["g"])
+	}
+
+	// replace = false: kept, not replaced, lost (and replaced) at the deadline.
+	j, nodes, a = setup(lostAfter(false, ""))
+	p = compute(j, nodes, []*api.Allocation{a})
+	if len(p.Place) != 0 || p.Changes["g"].Disconnect != 1 {
+		t.Fatalf("replace=false: %+v", p.Changes["g"])
+	}
+	u = p.Update[0]
+	u.Status = a.Status
+	p = compute(j, nodes, []*api.Allocation{u}, fresh, func(in *Input) { in.Now = now.Add(10 * time.Second) })
+	if len(p.Place) != 1 || !p.Update[0].NodeLost {
+		t.Fatalf("replace=false past the deadline: %+v", p.Changes["g"])
+	}
+	// Without the block the allocation is lost at once.
+	j, nodes, a = setup()
+	if p := compute(j, nodes, []*api.Allocation{a}, fresh); p.Changes["g"].Lost != 1 || len(p.Place) != 1 {
+		t.Fatalf("no disconnect block: %+v", p.Changes["g"])
+	}
+}

@@ -75,10 +75,13 @@ type Commit struct {
 
 // CommitPlan writes a plan in as few transactions as etcd's limits allow.
 // Each transaction holds whole allocations (desired state and job index
-// together) and compares the plan keys of the nodes it places on; a later
-// transaction failing its compare leaves the earlier ones applied, which
-// is a consistent, partial plan: the caller re-plans from a new snapshot.
-// It returns how many allocations were written.
+// together) and compares the plan keys of the nodes it places on. When a
+// compare fails because another plan placed on some of those nodes, only
+// the allocations on those nodes — and the ones linked to them as
+// previous or next allocation — are dropped; the rest is committed. The
+// result is a consistent, partial plan, reported as ErrConflict with the
+// count written: the caller re-plans from a new snapshot, which holds
+// what was committed, so only the dropped part is planned again.
 func (s *Store) CommitPlan(ctx context.Context, c *Commit) (int, error) {
 	allocs := append([]*api.Allocation(nil), c.Allocs...)
 	sort.SliceStable(allocs, func(i, j int) bool { return allocs[i].NodeID < allocs[j].NodeID })
@@ -87,10 +90,12 @@ func (s *Store) CommitPlan(ctx context.Context, c *Commit) (int, error) {
 		revs[k] = v
 	}
 	written := 0
+	conflicted := false
 	extra := c.Ops
 	for len(allocs) > 0 || len(extra) > 0 {
 		var cmps []clientv3.Cmp
-		ops := extra
+		ops := append([]clientv3.Op(nil), extra...)
+		chunkExtra := extra
 		extra = nil
 		cmps = append(cmps, c.Guards...)
 		bumped := map[string]bool{}
@@ -121,7 +126,18 @@ func (s *Store) CommitPlan(ctx context.Context, c *Commit) (int, error) {
 			return written, fmt.Errorf("committing plan: %w", err)
 		}
 		if !resp.Succeeded {
-			return written, ErrConflict
+			moved, err := s.movedPlanKeys(ctx, bumped, revs)
+			if err != nil {
+				return written, err
+			}
+			if len(moved) == 0 {
+				// A guard failed (the claim is gone): stop here.
+				return written, ErrConflict
+			}
+			allocs = dropConflicting(allocs, moved)
+			extra = chunkExtra
+			conflicted = true
+			continue
 		}
 		// A node split across transactions was bumped by this one.
 		for node := range bumped {
@@ -130,7 +146,67 @@ func (s *Store) CommitPlan(ctx context.Context, c *Commit) (int, error) {
 		written += n
 		allocs = allocs[n:]
 	}
+	if conflicted {
+		return written, ErrConflict
+	}
 	return written, nil
+}
+
+// movedPlanKeys returns the nodes whose plan key is no longer at the
+// revision the plan read.
+func (s *Store) movedPlanKeys(ctx context.Context, nodes map[string]bool, revs map[string]int64) (map[string]bool, error) {
+	var ops []clientv3.Op
+	var order []string
+	for n := range nodes {
+		ops = append(ops, clientv3.OpGet(s.keys.NodePlan(n), clientv3.WithKeysOnly()))
+		order = append(order, n)
+	}
+	moved := map[string]bool{}
+	if len(ops) == 0 {
+		return moved, nil
+	}
+	resp, err := s.cli.Txn(ctx).Then(ops...).Commit()
+	if err != nil {
+		return nil, fmt.Errorf("reading node plan keys: %w", err)
+	}
+	for i, r := range resp.Responses {
+		var rev int64
+		if kvs := r.GetResponseRange().Kvs; len(kvs) > 0 {
+			rev = kvs[0].ModRevision
+		}
+		if rev != revs[order[i]] {
+			moved[order[i]] = true
+		}
+	}
+	return moved, nil
+}
+
+// dropConflicting removes the allocations on moved nodes and, transitively,
+// those linked to a removed one (a stopped allocation and its replacement
+// go together or not at all).
+func dropConflicting(allocs []*api.Allocation, moved map[string]bool) []*api.Allocation {
+	dropped := map[string]bool{}
+	for _, a := range allocs {
+		if moved[a.NodeID] {
+			dropped[a.ID] = true
+		}
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, a := range allocs {
+			if !dropped[a.ID] && (dropped[a.NextAllocation] || dropped[a.PreviousAllocation]) {
+				dropped[a.ID] = true
+				changed = true
+			}
+		}
+	}
+	out := allocs[:0:0]
+	for _, a := range allocs {
+		if !dropped[a.ID] {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 func withoutStatus(a *api.Allocation) *api.Allocation {

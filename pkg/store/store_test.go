@@ -151,6 +151,47 @@ func TestCommitPlanRejectsAPlanMadeFromAStaleSnapshot(t *testing.T) {
 	}
 }
 
+func TestCommitPlanDropsOnlyWhatConflicted(t *testing.T) {
+	s := New(testutil.Etcd(t), "/test")
+	ctx := context.Background()
+	old := alloc("old", "n3")
+	if _, err := s.CommitPlan(ctx, &Commit{Allocs: []*api.Allocation{old}}); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := s.ReadSnapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another server places on n1 after our snapshot.
+	if _, err := s.CommitPlan(ctx, &Commit{Allocs: []*api.Allocation{alloc("theirs", "n1")}, Placing: map[string]bool{"n1": true}, NodePlanRevs: snap.NodePlanRevs}); err != nil {
+		t.Fatal(err)
+	}
+	// Our plan places on n1 and n2, and replaces "old" by a placement on
+	// n1: everything tied to n1 is dropped, n2's placement lands.
+	repl := alloc("repl", "n1")
+	repl.PreviousAllocation = "old"
+	stop := *old
+	stop.DesiredStatus, stop.NextAllocation = api.AllocDesiredStop, "repl"
+	ours := &Commit{Allocs: []*api.Allocation{alloc("mine-n1", "n1"), alloc("mine-n2", "n2"), repl, &stop},
+		Placing: map[string]bool{"n1": true, "n2": true}, NodePlanRevs: snap.NodePlanRevs}
+	n, err := s.CommitPlan(ctx, ours)
+	if !errors.Is(err, ErrConflict) || n != 1 {
+		t.Fatalf("want a conflict after writing 1, got %d %v", n, err)
+	}
+	got := map[string]string{}
+	allocs, err := s.ListAllocs(ctx, AllocFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range allocs {
+		got[a.ID] = a.DesiredStatus
+	}
+	want := map[string]string{"old": api.AllocDesiredRun, "theirs": api.AllocDesiredRun, "mine-n2": api.AllocDesiredRun}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("allocations %v, want %v", got, want)
+	}
+}
+
 func TestCommitPlanSplitsLargePlansUnderEtcdsOperationLimit(t *testing.T) {
 	s := New(testutil.Etcd(t), "/test")
 	ctx := context.Background()

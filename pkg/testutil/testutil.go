@@ -30,6 +30,14 @@ func FreeAddr(t testing.TB) string {
 // Both are closed when the test ends.
 func Etcd(t testing.TB) *clientv3.Client {
 	t.Helper()
+	cli, _ := EtcdWithEndpoint(t)
+	return cli
+}
+
+// EtcdWithEndpoint is Etcd that also returns the client URL, for tests
+// that connect to it some other way (through a proxy, say).
+func EtcdWithEndpoint(t testing.TB) (*clientv3.Client, string) {
+	t.Helper()
 	var srv *etcdembed.Server
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
@@ -55,7 +63,7 @@ func Etcd(t testing.TB) *clientv3.Client {
 		cli.Close()
 		srv.Close()
 	})
-	return cli
+	return cli, srv.Endpoint
 }
 
 // Eventually calls cond every interval until it returns true or timeout
