@@ -499,11 +499,21 @@ func (h *handle) arm(ctx context.Context) error {
 				res.Signal = int(code) - 128
 			}
 		}
-		// An OOM kill is reported by its event, which may trail the exit.
+		// An OOM kill is reported by its event, which may trail the exit,
+		// by a lot on a loaded machine. Only a SIGKILL can be one.
+		wait := time.Duration(0)
+		if res.Signal == 9 {
+			wait = 2 * time.Second
+		}
 		select {
 		case <-h.oom:
 			res.OOMKilled = true
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(wait):
+			select {
+			case <-h.oom:
+				res.OOMKilled = true
+			default:
+			}
 		}
 		h.finish(res)
 	}()
