@@ -141,3 +141,51 @@ func TestThreeServersOnAThreeMemberEtcdSurviveKills(t *testing.T) {
 		t.Fatalf("replacement took %v", d)
 	}
 }
+
+// TestEmbeddedEtcdClusterOfThreeServersAndForceLeave starts three servers
+// whose embedded etcds form one cluster (-etcd-join), SIGKILLs one, and
+// removes it with force-leave, etcd member included: the two left keep
+// scheduling, and a third can join again.
+func TestEmbeddedEtcdClusterOfThreeServersAndForceLeave(t *testing.T) {
+	var addrs, etcds []string
+	var servers []*proc
+	for i := 0; i < 3; i++ {
+		addr, etcdAddr := freeAddr(t), freeAddr(t)
+		args := []string{"agent", "-server", "-name", fmt.Sprintf("server-%d", i), "-http-addr", addr, "-data-dir", t.TempDir(),
+			"-server-ttl", "3s", "-etcd-client-addr", etcdAddr, "-etcd-peer-addr", freeAddr(t)}
+		if i > 0 {
+			args = append(args, "-etcd-join", "http://"+etcds[0])
+		}
+		servers = append(servers, start(t, filepath.Join(binDir, "nomadic"), args...))
+		addrs, etcds = append(addrs, addr), append(etcds, etcdAddr)
+		eventually(t, 60*time.Second, func() (bool, string) {
+			out, errOut, code := nctl(t, addr, "", "server", "members")
+			return code == 0 && strings.Count(out, "server-") == i+1, out + errOut
+		})
+	}
+	start(t, filepath.Join(binDir, "nomadic"), "agent", "-client", "-enable-mock-driver", "-node-name", "client-0",
+		"-etcd-endpoints", "http://"+etcds[0]+",http://"+etcds[1], "-data-dir", t.TempDir(), "-client-http-addr", freeAddr(t))
+	waitReadyNodes(t, addrs[0], 1)
+
+	servers[2].stop(t, syscall.SIGKILL, 5*time.Second)
+	out := mustNctl(t, addrs[0], "", "server", "force-leave", "server-2")
+	if !strings.Contains(out, "server/server-2 removed") || !strings.Contains(out, "etcd member") {
+		t.Fatalf("force-leave: %q", out)
+	}
+	if _, errOut, code := nctl(t, addrs[0], "", "server", "force-leave", "server-2"); code != 1 || !strings.Contains(errOut, "not found") {
+		t.Fatalf("a second force-leave: exit %d %s", code, errOut)
+	}
+	// Two of the two members left answer: the cluster schedules.
+	dir := t.TempDir()
+	mustNctl(t, addrs[1], dir, "apply", "-f", mockJob(t, dir, "after", 3))
+	waitRunning(t, addrs[0], "after", 3)
+	// Losing one more member now would lose quorum (2 of 2): instead, a
+	// new server joins in the removed one's place.
+	addr := freeAddr(t)
+	start(t, filepath.Join(binDir, "nomadic"), "agent", "-server", "-name", "server-3", "-http-addr", addr, "-data-dir", t.TempDir(),
+		"-etcd-client-addr", freeAddr(t), "-etcd-peer-addr", freeAddr(t), "-etcd-join", "http://"+etcds[1])
+	eventually(t, 60*time.Second, func() (bool, string) {
+		out, errOut, code := nctl(t, addr, "", "server", "members")
+		return code == 0 && strings.Contains(out, "server-3") && strings.Contains(out, "server-0"), out + errOut
+	})
+}

@@ -233,15 +233,26 @@ func newServerCmd(g *globals) *cobra.Command {
 	server := &cobra.Command{Use: "server", Short: "Server commands: members, force-leave"}
 	server.AddCommand(&cobra.Command{
 		Use:   "force-leave NAME",
-		Short: "Remove a dead server's membership; its claims and leadership pass to the live servers",
+		Short: "Remove a dead server: its membership (claims and leadership pass to the live servers) and its embedded etcd member",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := g.ctx()
 			defer cancel()
-			if err := g.client().ForceLeave(ctx, args[0]); err != nil {
+			res, err := g.client().ForceLeave(ctx, args[0])
+			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.out, "server/%s removed\n", args[0])
+			what := []string{}
+			if res.Registration {
+				what = append(what, "membership")
+			}
+			if res.EtcdMember != "" {
+				what = append(what, "etcd member "+res.EtcdMember)
+			}
+			if len(what) == 0 {
+				what = append(what, "nothing left to remove")
+			}
+			fmt.Fprintf(g.out, "server/%s removed: %s\n", args[0], strings.Join(what, ", "))
 			return nil
 		},
 	})

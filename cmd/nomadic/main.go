@@ -94,6 +94,7 @@ type agentFlags struct {
 	etcdClientAddr string
 	etcdPeerAddr   string
 	etcdQuota      int64
+	etcdJoin       string
 
 	nodeName      string
 	datacenter    string
@@ -135,6 +136,7 @@ func runAgent(args []string) error {
 	fs.DurationVar(&f.etcdDial, "etcd-dial-timeout", 5*time.Second, "how long to wait for etcd when connecting")
 	fs.StringVar(&f.etcdClientAddr, "etcd-client-addr", "127.0.0.1:4647", "embedded etcd: client address")
 	fs.StringVar(&f.etcdPeerAddr, "etcd-peer-addr", "127.0.0.1:4648", "embedded etcd: peer address")
+	fs.StringVar(&f.etcdJoin, "etcd-join", "", "embedded etcd: client URL of another server's embedded etcd, whose cluster this one joins as a new member (first start only)")
 	fs.Int64Var(&f.etcdQuota, "etcd-quota-bytes", 0, "etcd's backend quota in bytes: set on the embedded etcd; for an external one, what it was started with (default etcd's 2 GiB); the quota metrics use it")
 	fs.StringVar(&f.nodeName, "node-name", "", "node name (default: the hostname)")
 	fs.StringVar(&f.datacenter, "datacenter", "dc1", "the node's datacenter")
@@ -221,8 +223,8 @@ func runAgent(args []string) error {
 		}
 		var err error
 		embedded, err = etcdembed.Start(etcdembed.Config{
-			Name: "nomadic", DataDir: filepath.Join(f.dataDir, "etcd"),
-			ClientAddr: f.etcdClientAddr, PeerAddr: f.etcdPeerAddr, QuotaBytes: f.etcdQuota,
+			Name: f.name, DataDir: filepath.Join(f.dataDir, "etcd"),
+			ClientAddr: f.etcdClientAddr, PeerAddr: f.etcdPeerAddr, QuotaBytes: f.etcdQuota, Join: f.etcdJoin,
 		})
 		if err != nil {
 			return err
@@ -238,6 +240,15 @@ func runAgent(args []string) error {
 	}
 	defer cli.Close()
 	st := store.New(cli, f.etcdPrefix)
+	if embedded != nil {
+		// force-leave removes the member of a dead server by this record.
+		rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
+		err := st.RecordEtcdMember(rctx, f.name, embedded.MemberID)
+		rcancel()
+		if err != nil {
+			return fmt.Errorf("recording the embedded etcd member: %w", err)
+		}
+	}
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()

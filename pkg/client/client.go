@@ -432,9 +432,18 @@ func (c *Client) RevertJob(ctx context.Context, ns, id string, version uint64) (
 	return &out, c.do(ctx, http.MethodPost, "/v1/job/"+url.PathEscape(id)+"/revert", nsQuery(ns), map[string]uint64{"version": version}, &out)
 }
 
-// ForceLeave removes a dead server's membership.
-func (c *Client) ForceLeave(ctx context.Context, name string) error {
-	return c.do(ctx, http.MethodDelete, "/v1/server/"+url.PathEscape(name), nil, nil, nil)
+// ForceLeave removes a dead server's membership and, if it ran an
+// embedded etcd member, that member.
+func (c *Client) ForceLeave(ctx context.Context, name string) (*ForceLeaveResult, error) {
+	var out ForceLeaveResult
+	return &out, c.do(ctx, http.MethodDelete, "/v1/server/"+url.PathEscape(name), nil, nil, &out)
+}
+
+// ForceLeaveResult says what force-leave removed.
+type ForceLeaveResult struct {
+	Server       string `json:"server"`
+	Registration bool   `json:"registration_removed"`
+	EtcdMember   string `json:"etcd_member_removed"`
 }
 
 // FileInfo is an entry of an allocation directory.

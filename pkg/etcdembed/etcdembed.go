@@ -4,11 +4,20 @@
 package etcdembed
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
 )
 
 // Config configures an embedded etcd.
@@ -21,6 +30,11 @@ type Config struct {
 	QuotaBytes int64
 	// LogLevel is etcd's log level (default "fatal").
 	LogLevel string
+	// Join is the client URL of a member of an existing embedded cluster:
+	// a new data directory joins that cluster as a new member instead of
+	// starting a cluster of its own. Ignored once the data directory holds
+	// a member.
+	Join string
 }
 
 // Server is a running embedded etcd.
@@ -28,6 +42,8 @@ type Server struct {
 	etcd *embed.Etcd
 	// Endpoint is the client URL to dial.
 	Endpoint string
+	// MemberID is this member's ID in its cluster.
+	MemberID uint64
 }
 
 // Start starts etcd and waits until it serves.
@@ -51,6 +67,14 @@ func Start(cfg Config) (*Server, error) {
 	ec.ListenPeerUrls = []url.URL{*pu}
 	ec.AdvertisePeerUrls = []url.URL{*pu}
 	ec.InitialCluster = ec.InitialClusterFromName(ec.Name)
+	var joined *joinedMember
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, "member")); cfg.Join != "" && errors.Is(err, fs.ErrNotExist) {
+		if joined, err = join(cfg.Join, ec.Name, pu.String()); err != nil {
+			return nil, err
+		}
+		ec.InitialCluster = joined.initialCluster
+		ec.ClusterState = embed.ClusterStateFlagExisting
+	}
 	ec.LogLevel = cfg.LogLevel
 	if ec.LogLevel == "" {
 		// etcd logs a normal shutdown at error level; its real failures
@@ -66,18 +90,88 @@ func Start(cfg Config) (*Server, error) {
 	ec.AutoCompactionRetention = "1h"
 	e, err := embed.StartEtcd(ec)
 	if err != nil {
+		joined.rollback()
 		return nil, fmt.Errorf("starting embedded etcd: %w", err)
 	}
 	select {
 	case <-e.Server.ReadyNotify():
 	case err := <-e.Err():
 		e.Close()
+		joined.rollback()
 		return nil, fmt.Errorf("embedded etcd failed: %w", err)
 	case <-time.After(60 * time.Second):
 		e.Close()
+		joined.rollback()
 		return nil, fmt.Errorf("embedded etcd did not become ready in 60s")
 	}
-	return &Server{etcd: e, Endpoint: cu.String()}, nil
+	return &Server{etcd: e, Endpoint: cu.String(), MemberID: uint64(e.Server.MemberID())}, nil
+}
+
+// joinedMember is a member added to an existing cluster, not started yet.
+type joinedMember struct {
+	cli            *clientv3.Client
+	id             uint64
+	initialCluster string
+}
+
+// join adds a member with the given peer URL to the cluster that the
+// client URL belongs to, and returns the initial cluster it must start
+// with.
+func join(clientURL, name, peerURL string) (*joinedMember, error) {
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{clientURL}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		return nil, fmt.Errorf("joining the etcd cluster of %s: %w", clientURL, err)
+	}
+	// etcd refuses a new member until every current one has been
+	// connected for a few seconds (a member that just joined, say): retry
+	// for a while.
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	var resp *clientv3.MemberAddResponse
+	for {
+		actx, acancel := context.WithTimeout(ctx, 10*time.Second)
+		resp, err = cli.MemberAdd(actx, []string{peerURL})
+		acancel()
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, rpctypes.ErrUnhealthy) && !errors.Is(err, rpctypes.ErrNoLeader) || ctx.Err() != nil {
+			cli.Close()
+			return nil, fmt.Errorf("adding a member to the etcd cluster of %s: %w", clientURL, err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+	var parts []string
+	for _, m := range resp.Members {
+		n := m.Name
+		if m.ID == resp.Member.ID {
+			n = name
+		}
+		if n == "" {
+			// Another member added but not started yet: it cannot be in
+			// our initial cluster by name.
+			continue
+		}
+		for _, u := range m.PeerURLs {
+			parts = append(parts, n+"="+u)
+		}
+	}
+	return &joinedMember{cli: cli, id: resp.Member.ID, initialCluster: strings.Join(parts, ",")}, nil
+}
+
+// rollback removes a member that was added but could not start, so that
+// it does not count against the cluster's quorum.
+func (j *joinedMember) rollback() {
+	if j == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, _ = j.cli.MemberRemove(ctx, j.id)
+	j.cli.Close()
 }
 
 // Err reports a fatal error of the running server.

@@ -61,10 +61,10 @@ func (s *Server) forceLeave(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := reqCtx(r)
 	defer cancel()
 	name := r.PathValue("name")
-	if err := s.Store.ForceLeave(ctx, name); err != nil {
+	res, err := s.Store.ForceLeave(ctx, name)
+	if err != nil {
 		storeError(w, fmt.Sprintf("server %q", name), err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"server": name, "removed": true,
-		"note": "the server's membership and lease are gone; its claims and leadership pass to the others. Its etcd member, if it ran one, is removed with etcdctl member remove."})
+	writeJSON(w, http.StatusOK, map[string]any{"server": name, "registration_removed": res.Registration, "etcd_member_removed": res.EtcdMember})
 }

@@ -23,6 +23,7 @@ import (
 //	deployments/<ns>/<job>/<id>          rollout of one job version (scheduler creates, leader's watcher ends)
 //	services/<ns>/<service>/<instance>   service instance of an allocation, bound to its node's lease (node agent)
 //	servers/<name>                       live server, bound to its lease
+//	etcdmembers/<name>                   etcd member ID of a server's embedded etcd (force-leave removes it)
 //	election/leader                      election of the leader that runs singleton controllers
 //	schedconfig                          cluster-wide scheduler configuration
 //	compact                              revision of the last compaction round (servers take turns)
@@ -146,6 +147,9 @@ func (k Keys) Services(ns, name string) string {
 
 // Server is the key of a live server.
 func (k Keys) Server(name string) string { return k.join(kindServers, name) }
+
+// EtcdMember is the key of the embedded etcd member a server runs.
+func (k Keys) EtcdMember(server string) string { return k.join("etcdmembers", server) }
 
 // Compact is the key servers swap to take turns compacting etcd.
 func (k Keys) Compact() string { return k.join("compact") }

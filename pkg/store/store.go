@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -164,23 +165,79 @@ func (s *Store) DeleteJobVersions(ctx context.Context, ns, id string, versions [
 	return nil
 }
 
-// ForceLeave removes a server's membership and revokes its lease, which
-// releases its evaluation claims and its place in the election.
-func (s *Store) ForceLeave(ctx context.Context, name string) error {
+// RecordEtcdMember records the etcd member a server's embedded etcd is, so
+// that force-leave can remove it once the server is gone.
+func (s *Store) RecordEtcdMember(ctx context.Context, server string, id uint64) error {
+	_, err := s.cli.Put(ctx, s.keys.EtcdMember(server), strconv.FormatUint(id, 16))
+	return err
+}
+
+// ForceLeaveResult says what force-leave removed.
+type ForceLeaveResult struct {
+	// Registration is set when the server's live registration was
+	// removed (and its lease revoked).
+	Registration bool `json:"registration"`
+	// EtcdMember is the hex ID of the embedded etcd member removed, if the
+	// server ran one.
+	EtcdMember string `json:"etcd_member,omitempty"`
+}
+
+// ForceLeave removes a server: its membership and lease (which releases
+// its evaluation claims and its place in the election) if it is still
+// registered, and the etcd member its embedded etcd was, if it ran one. A
+// server that is neither is not found. The member of a server that still
+// answers is not removed: stop it first.
+func (s *Store) ForceLeave(ctx context.Context, name string) (*ForceLeaveResult, error) {
+	res := &ForceLeaveResult{}
 	resp, err := s.cli.Get(ctx, s.keys.Server(name))
 	if err != nil {
-		return fmt.Errorf("reading server %s: %w", name, err)
+		return nil, fmt.Errorf("reading server %s: %w", name, err)
 	}
-	if len(resp.Kvs) == 0 {
-		return ErrNotFound
+	if len(resp.Kvs) > 0 {
+		if lease := clientv3.LeaseID(resp.Kvs[0].Lease); lease != 0 {
+			if _, err := s.cli.Revoke(ctx, lease); err != nil {
+				return nil, fmt.Errorf("revoking the lease of server %s: %w", name, err)
+			}
+		}
+		if _, err := s.cli.Delete(ctx, s.keys.Server(name)); err != nil {
+			return nil, err
+		}
+		res.Registration = true
 	}
-	if lease := clientv3.LeaseID(resp.Kvs[0].Lease); lease != 0 {
-		if _, err := s.cli.Revoke(ctx, lease); err != nil {
-			return fmt.Errorf("revoking the lease of server %s: %w", name, err)
+	mresp, err := s.cli.Get(ctx, s.keys.EtcdMember(name))
+	if err != nil {
+		return nil, fmt.Errorf("reading the etcd member of server %s: %w", name, err)
+	}
+	if len(mresp.Kvs) > 0 {
+		hexID := string(mresp.Kvs[0].Value)
+		id, err := strconv.ParseUint(hexID, 16, 64)
+		if err != nil {
+			return nil, fmt.Errorf("etcd member of server %s: %w", name, err)
+		}
+		members, err := s.cli.MemberList(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("listing etcd members: %w", err)
+		}
+		for _, m := range members.Members {
+			if m.ID != id {
+				continue
+			}
+			if len(members.Members) == 1 {
+				return nil, fmt.Errorf("server %s runs the only etcd member: it cannot leave its own cluster", name)
+			}
+			if _, err := s.cli.MemberRemove(ctx, id); err != nil {
+				return nil, fmt.Errorf("removing etcd member %s of server %s: %w", hexID, name, err)
+			}
+			res.EtcdMember = hexID
+		}
+		if _, err := s.cli.Delete(ctx, s.keys.EtcdMember(name)); err != nil {
+			return nil, err
 		}
 	}
-	_, err = s.cli.Delete(ctx, s.keys.Server(name))
-	return err
+	if !res.Registration && res.EtcdMember == "" && len(mresp.Kvs) == 0 {
+		return nil, ErrNotFound
+	}
+	return res, nil
 }
 
 // ListJobs returns the jobs of a namespace, or of all namespaces when ns is
