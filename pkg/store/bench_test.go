@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"sync/atomic"
 	"testing"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
@@ -120,4 +121,34 @@ func BenchmarkCacheSnapshot(b *testing.B) {
 			b.ReportMetric(heldMiB, "MiB-held")
 		})
 	}
+}
+
+// BenchmarkEtcdPut is the floor under every placement: one small put to
+// the embedded etcd, from one writer and from 16 at once (go test -run
+// '^$' -bench EtcdPut ./pkg/store).
+func BenchmarkEtcdPut(b *testing.B) {
+	cli := testutil.Etcd(b)
+	ctx := context.Background()
+	value := string(make([]byte, 300))
+	b.Run("one-writer", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			i++
+			if _, err := cli.Put(ctx, fmt.Sprintf("/bench/put/%d", i), value); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("16-writers", func(b *testing.B) {
+		b.SetParallelism(8) // 8 × GOMAXPROCS(2)
+		var n atomic.Int64
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := cli.Put(ctx, fmt.Sprintf("/bench/par/%d", n.Add(1)), value); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
 }

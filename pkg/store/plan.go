@@ -74,17 +74,19 @@ type Commit struct {
 }
 
 // CommitPlan writes a plan in as few transactions as etcd's limits allow.
-// Each transaction holds whole allocations (desired state and job index
-// together) and compares the plan keys of the nodes it places on. When a
-// compare fails because another plan placed on some of those nodes, only
-// the allocations on those nodes — and the ones linked to them as
-// previous or next allocation — are dropped; the rest is committed. The
-// result is a consistent, partial plan, reported as ErrConflict with the
-// count written: the caller re-plans from a new snapshot, which holds
-// what was committed, so only the dropped part is planned again.
+// Allocations go in units — an allocation with those linked to it as
+// previous or next allocation, so a stop and the replacement it makes room
+// for — and a unit is never split across transactions: whatever a reader
+// sees between two transactions is a plan the scheduler could have made.
+// Each transaction holds whole units (desired state and job index) and
+// compares the plan keys of the nodes it places on. When a compare fails
+// because another plan placed on some of those nodes, only the units
+// touching those nodes are dropped; the rest is committed. The result is
+// reported as ErrConflict with the count written: the caller re-plans from
+// a new snapshot, which holds what was committed, so only the dropped part
+// is planned again.
 func (s *Store) CommitPlan(ctx context.Context, c *Commit) (int, error) {
-	allocs := append([]*api.Allocation(nil), c.Allocs...)
-	sort.SliceStable(allocs, func(i, j int) bool { return allocs[i].NodeID < allocs[j].NodeID })
+	units := inUnits(c.Allocs)
 	revs := make(map[string]int64, len(c.NodePlanRevs))
 	for k, v := range c.NodePlanRevs {
 		revs[k] = v
@@ -92,33 +94,40 @@ func (s *Store) CommitPlan(ctx context.Context, c *Commit) (int, error) {
 	written := 0
 	conflicted := false
 	extra := c.Ops
-	for len(allocs) > 0 || len(extra) > 0 {
-		var cmps []clientv3.Cmp
+	for len(units) > 0 || len(extra) > 0 {
+		cmps := append([]clientv3.Cmp(nil), c.Guards...)
 		ops := append([]clientv3.Op(nil), extra...)
 		chunkExtra := extra
 		extra = nil
-		cmps = append(cmps, c.Guards...)
 		bumped := map[string]bool{}
-		n := 0
-		for n < len(allocs) {
-			a := allocs[n]
-			need := 2
-			if c.Placing[a.NodeID] && !bumped[a.NodeID] {
-				need++
+		n, allocs := 0, 0
+		for n < len(units) {
+			unit := units[n]
+			need := 0
+			nodes := map[string]bool{}
+			for _, a := range unit {
+				need += 2
+				if c.Placing[a.NodeID] && !bumped[a.NodeID] && !nodes[a.NodeID] {
+					nodes[a.NodeID] = true
+					need++
+				}
 			}
-			if len(ops)+need > maxTxnOps {
+			if len(ops)+need > maxTxnOps && n > 0 {
 				break
 			}
-			if c.Placing[a.NodeID] && !bumped[a.NodeID] {
-				key := s.keys.NodePlan(a.NodeID)
-				cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(key), "=", revs[a.NodeID]))
-				ops = append(ops, clientv3.OpPut(key, ""))
-				bumped[a.NodeID] = true
+			for _, a := range unit {
+				if c.Placing[a.NodeID] && !bumped[a.NodeID] {
+					key := s.keys.NodePlan(a.NodeID)
+					cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(key), "=", revs[a.NodeID]))
+					ops = append(ops, clientv3.OpPut(key, ""))
+					bumped[a.NodeID] = true
+				}
+				ops = append(ops,
+					clientv3.OpPut(s.keys.Alloc(a.NodeID, a.ID), encode(withoutStatus(a))),
+					clientv3.OpPut(s.keys.JobAlloc(a.Namespace, a.JobID, a.ID), a.NodeID),
+				)
 			}
-			ops = append(ops,
-				clientv3.OpPut(s.keys.Alloc(a.NodeID, a.ID), encode(withoutStatus(a))),
-				clientv3.OpPut(s.keys.JobAlloc(a.Namespace, a.JobID, a.ID), a.NodeID),
-			)
+			allocs += len(unit)
 			n++
 		}
 		resp, err := s.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
@@ -134,7 +143,7 @@ func (s *Store) CommitPlan(ctx context.Context, c *Commit) (int, error) {
 				// A guard failed (the claim is gone): stop here.
 				return written, ErrConflict
 			}
-			allocs = dropConflicting(allocs, moved)
+			units = dropConflicting(units, moved)
 			extra = chunkExtra
 			conflicted = true
 			continue
@@ -143,13 +152,44 @@ func (s *Store) CommitPlan(ctx context.Context, c *Commit) (int, error) {
 		for node := range bumped {
 			revs[node] = resp.Header.Revision
 		}
-		written += n
-		allocs = allocs[n:]
+		written += allocs
+		units = units[n:]
 	}
 	if conflicted {
 		return written, ErrConflict
 	}
 	return written, nil
+}
+
+// inUnits groups a plan's allocations into units of linked allocations
+// (previous and next allocation, followed both ways), ordered by the node
+// of their first allocation.
+func inUnits(in []*api.Allocation) [][]*api.Allocation {
+	byID := make(map[string]*api.Allocation, len(in))
+	for _, a := range in {
+		byID[a.ID] = a
+	}
+	sorted := append([]*api.Allocation(nil), in...)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].NodeID < sorted[j].NodeID })
+	var units [][]*api.Allocation
+	seen := make(map[string]bool, len(in))
+	for _, a := range sorted {
+		if seen[a.ID] {
+			continue
+		}
+		seen[a.ID] = true
+		unit := []*api.Allocation{a}
+		for i := 0; i < len(unit); i++ {
+			for _, id := range []string{unit[i].PreviousAllocation, unit[i].NextAllocation} {
+				if l := byID[id]; l != nil && !seen[id] {
+					seen[id] = true
+					unit = append(unit, l)
+				}
+			}
+		}
+		units = append(units, unit)
+	}
+	return units
 }
 
 // movedPlanKeys returns the nodes whose plan key is no longer at the
@@ -181,30 +221,17 @@ func (s *Store) movedPlanKeys(ctx context.Context, nodes map[string]bool, revs m
 	return moved, nil
 }
 
-// dropConflicting removes the allocations on moved nodes and, transitively,
-// those linked to a removed one (a stopped allocation and its replacement
-// go together or not at all).
-func dropConflicting(allocs []*api.Allocation, moved map[string]bool) []*api.Allocation {
-	dropped := map[string]bool{}
-	for _, a := range allocs {
-		if moved[a.NodeID] {
-			dropped[a.ID] = true
-		}
-	}
-	for changed := true; changed; {
-		changed = false
-		for _, a := range allocs {
-			if !dropped[a.ID] && (dropped[a.NextAllocation] || dropped[a.PreviousAllocation]) {
-				dropped[a.ID] = true
-				changed = true
+// dropConflicting removes the units that touch a moved node.
+func dropConflicting(units [][]*api.Allocation, moved map[string]bool) [][]*api.Allocation {
+	out := units[:0:0]
+next:
+	for _, u := range units {
+		for _, a := range u {
+			if moved[a.NodeID] {
+				continue next
 			}
 		}
-	}
-	out := allocs[:0:0]
-	for _, a := range allocs {
-		if !dropped[a.ID] {
-			out = append(out, a)
-		}
+		out = append(out, u)
 	}
 	return out
 }

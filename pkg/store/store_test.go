@@ -192,6 +192,46 @@ func TestCommitPlanDropsOnlyWhatConflicted(t *testing.T) {
 	}
 }
 
+func TestCommitPlanNeverSplitsAStopFromItsReplacement(t *testing.T) {
+	s := New(testutil.Etcd(t), "/test")
+	ctx := context.Background()
+	// 100 destructive updates: each old allocation on an "a" node is
+	// stopped for a replacement on a "z" node; sorted by node alone, the
+	// stops would fill the first transactions and the replacements the
+	// last ones.
+	var plan []*api.Allocation
+	placing := map[string]bool{}
+	for i := 0; i < 100; i++ {
+		stop := alloc(fmt.Sprintf("old-%03d", i), fmt.Sprintf("a-%03d", i))
+		stop.DesiredStatus, stop.NextAllocation = api.AllocDesiredStop, fmt.Sprintf("new-%03d", i)
+		repl := alloc(fmt.Sprintf("new-%03d", i), fmt.Sprintf("z-%03d", i))
+		repl.PreviousAllocation = stop.ID
+		plan = append(plan, stop, repl)
+		placing[repl.NodeID] = true
+	}
+	if n, err := s.CommitPlan(ctx, &Commit{Allocs: plan, Placing: placing, NodePlanRevs: map[string]int64{}}); err != nil || n != 200 {
+		t.Fatalf("commit: %d %v", n, err)
+	}
+	revs := map[string]int64{}
+	txns := map[int64]bool{}
+	for _, a := range plan {
+		resp, err := s.cli.Get(ctx, s.keys.Alloc(a.NodeID, a.ID))
+		if err != nil || len(resp.Kvs) != 1 {
+			t.Fatalf("reading %s: %v", a.ID, err)
+		}
+		revs[a.ID] = resp.Kvs[0].ModRevision
+		txns[resp.Kvs[0].ModRevision] = true
+	}
+	if len(txns) < 2 {
+		t.Fatalf("the plan fit one transaction (%d); the test needs it split", len(txns))
+	}
+	for i := 0; i < 100; i++ {
+		if o, n := revs[fmt.Sprintf("old-%03d", i)], revs[fmt.Sprintf("new-%03d", i)]; o != n {
+			t.Fatalf("pair %d written at revisions %d and %d", i, o, n)
+		}
+	}
+}
+
 func TestCommitPlanSplitsLargePlansUnderEtcdsOperationLimit(t *testing.T) {
 	s := New(testutil.Etcd(t), "/test")
 	ctx := context.Background()
