@@ -31,10 +31,15 @@ func (w *AllocWatcher) Run(ctx context.Context) {
 	prefix := w.Store.Keys().Kind("allocstatus")
 	var mu sync.Mutex
 	last := map[string]string{}
+	// What is watched: the client status, and whether the allocation was
+	// judged healthy (a drain moves on when a replacement is).
 	status := func(v []byte) string {
 		var st api.AllocStatus
 		if json.Unmarshal(v, &st) != nil {
 			return ""
+		}
+		if st.Health != nil && st.Health.Healthy {
+			return st.ClientStatus + "+healthy"
 		}
 		return st.ClientStatus
 	}
@@ -66,7 +71,7 @@ func (w *AllocWatcher) Run(ctx context.Context) {
 				s := status(ev.Value)
 				if s != last[ev.Key] {
 					last[ev.Key] = s
-					switch s {
+					switch strings.TrimSuffix(s, "+healthy") {
 					case api.AllocClientFailed, api.AllocClientComplete, api.AllocClientRunning:
 						q.add(strings.TrimPrefix(ev.Key, prefix))
 					}

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -437,7 +438,10 @@ func TestDrainMigratesAllocationsAndLeavesTheNodeIneligible(t *testing.T) {
 	c := newCluster(t)
 	a, _ := c.agent("a", true)
 	ctx := context.Background()
-	if _, err := c.store.RegisterJob(ctx, sleepJob("mig", 3), time.Now()); err != nil {
+	mig := sleepJob("mig", 3)
+	mig.Groups[0].Migrate = &api.MigrateStrategy{MaxParallel: 1, HealthCheck: "task_states",
+		MinHealthyTime: api.Duration(500 * time.Millisecond), HealthyDeadline: api.Duration(30 * time.Second)}
+	if _, err := c.store.RegisterJob(ctx, mig, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	c.waitStatus("mig", api.AllocClientRunning, 3)
@@ -461,9 +465,22 @@ func TestDrainMigratesAllocationsAndLeavesTheNodeIneligible(t *testing.T) {
 		n, err := cl.Node(ctx, a.NodeID())
 		return err == nil && n.Drain == nil && !n.Eligible, fmt.Sprintf("drain %+v eligible %v", n.Drain, n.Eligible)
 	})
+	var moved []*api.Allocation
 	for _, al := range c.allocs("mig") {
 		if al.NodeID == a.NodeID() && !al.Migrate {
 			t.Errorf("allocation %s left node a without the migrate mark", al.Name)
+		}
+		if al.NodeID == b.NodeID() {
+			moved = append(moved, al)
+		}
+	}
+	// One at a time: each replacement was placed once the one before it
+	// was healthy per the migrate block.
+	sort.Slice(moved, func(i, j int) bool { return moved[i].CreateTime.Before(moved[j].CreateTime) })
+	for i := 1; i < len(moved); i++ {
+		prev := moved[i-1].Health()
+		if !moved[i].Migrated || prev == nil || !prev.Healthy || moved[i].CreateTime.Before(prev.Time.Add(-50*time.Millisecond)) {
+			t.Errorf("%s placed at %s, before %s was healthy (%+v)", moved[i].Name, moved[i].CreateTime, moved[i-1].Name, prev)
 		}
 	}
 	if n, err := cl.SetNodeEligibility(ctx, a.NodeID(), true); err != nil || !n.Eligible {

@@ -9,7 +9,8 @@ import (
 )
 
 // Deployment health. An allocation placed for a deployment is judged once
-// by its node agent, per its group's update block:
+// by its node agent, per its group's update block (the replacement of an
+// allocation that left a draining node, per its migrate block):
 //   - healthy once its main tasks have run, without a restart, for
 //     min_healthy_time and (health_check = "checks") every check of its
 //     services passed for that whole time;
@@ -89,21 +90,33 @@ func groupChecks(g *api.TaskGroup) int {
 	return n
 }
 
-// watchHealth judges the allocation's deployment health once, while its
-// main tasks run, and writes the verdict with its status. It waits for
-// the allocation to name a deployment (an in-place update can add one).
+// healthRules are the rules an allocation's health is judged by: its
+// group's update block when it was placed for a deployment, its migrate
+// block when it replaces an allocation that left a draining node; nil
+// when it is not judged (yet: an in-place update can add a deployment).
+func healthRules(a *api.Allocation, g *api.TaskGroup) *api.UpdateStrategy {
+	switch {
+	case a.DeploymentID != "" && g.Update != nil:
+		return g.Update
+	case a.Migrated && g.Migrate != nil:
+		m := g.Migrate
+		return &api.UpdateStrategy{HealthCheck: m.HealthCheck, MinHealthyTime: m.MinHealthyTime, HealthyDeadline: m.HealthyDeadline}
+	}
+	return nil
+}
+
+// watchHealth judges the allocation's health once, while its main tasks
+// run, and writes the verdict with its status.
 func (r *allocRunner) watchHealth(ctx context.Context, g *api.TaskGroup, main []*taskRunner) {
-	u := g.Update
-	if u == nil || u.HealthCheck == "manual" {
+	if g.Update == nil && g.Migrate == nil {
 		return
 	}
 	names := make([]string, len(main))
 	for i, tr := range main {
 		names[i] = tr.task.Name
 	}
-	j := &healthJudge{update: u, start: time.Now(), checks: groupChecks(g)}
-	interval := min(max(u.MinHealthyTime.Std()/10, 100*time.Millisecond), time.Second)
-	t := time.NewTicker(interval)
+	j := &healthJudge{start: time.Now(), checks: groupChecks(g)}
+	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	for {
 		select {
@@ -113,9 +126,17 @@ func (r *allocRunner) watchHealth(ctx context.Context, g *api.TaskGroup, main []
 			return
 		case <-t.C:
 		}
-		if r.current().DeploymentID == "" {
+		rules := healthRules(r.current(), g)
+		if rules == nil {
 			j.start = time.Now()
 			continue
+		}
+		if rules.HealthCheck == "manual" {
+			return
+		}
+		if j.update == nil {
+			j.update = rules
+			t.Reset(min(max(rules.MinHealthyTime.Std()/10, 100*time.Millisecond), time.Second))
 		}
 		var checks []api.CheckStatus
 		r.mu.Lock()
@@ -155,7 +176,10 @@ func (r *allocRunner) watchHealth(ctx context.Context, g *api.TaskGroup, main []
 // judgeEnd gives an allocation of a deployment that ended before it was
 // judged its verdict: unhealthy, unless the servers stopped it.
 func (r *allocRunner) judgeEnd(g *api.TaskGroup) {
-	if g == nil || g.Update == nil || g.Update.HealthCheck == "manual" || r.current().DeploymentID == "" || r.stopping() {
+	if g == nil || r.stopping() {
+		return
+	}
+	if rules := healthRules(r.current(), g); rules == nil || rules.HealthCheck == "manual" {
 		return
 	}
 	r.mu.Lock()

@@ -284,6 +284,10 @@ type Allocation struct {
 	PreemptedBy string `json:"preempted_by,omitempty"`
 	// Migrate is set on allocations stopped to leave a draining node.
 	Migrate bool `json:"migrate,omitempty"`
+	// Migrated is set on the replacement of such an allocation: its node
+	// judges its health per the group's migrate block, and the drain moves
+	// the next allocation once it is healthy.
+	Migrated bool `json:"migrated,omitempty"`
 	// Canary marks an allocation of a new version placed beside the old
 	// ones until the update is promoted.
 	Canary bool `json:"canary,omitempty"`

@@ -548,12 +548,23 @@ func (p *planner) planMigrations(g *api.TaskGroup, draining []*api.Allocation, b
 	if g.Migrate != nil && g.Migrate.MaxParallel > 0 {
 		maxPar = g.Migrate.MaxParallel
 	}
+	// A migration is in flight until its replacement is healthy per the
+	// migrate block (judged by its node), or, for groups without one
+	// (batch), until it runs.
 	inflight := 0
 	for _, a := range p.jobAllocs {
-		if a.TaskGroup != g.Name || a.PreviousAllocation == "" || a.DesiredStatus != api.AllocDesiredRun || a.ClientStatusOf() != api.AllocClientPending {
+		if a.TaskGroup != g.Name || a.PreviousAllocation == "" || a.DesiredStatus != api.AllocDesiredRun || a.Terminal() {
 			continue
 		}
-		if prev := p.byID[a.PreviousAllocation]; prev != nil && prev.Migrate {
+		prev := p.byID[a.PreviousAllocation]
+		if prev == nil || !prev.Migrate {
+			continue
+		}
+		if g.Migrate != nil && a.Migrated {
+			if h := a.Health(); h == nil || !h.Healthy {
+				inflight++
+			}
+		} else if a.ClientStatusOf() == api.AllocClientPending {
 			inflight++
 		}
 	}
@@ -628,6 +639,7 @@ func (p *planner) placeReplacement(sel *selector, g *api.TaskGroup, r replacemen
 	case "migrate":
 		u := p.stop(r.prev, "migrated off draining node", false, true)
 		u.NextAllocation = a.ID
+		a.Migrated = true
 		ch.Migrate++
 	case "canary":
 		ch.Canary++
