@@ -36,6 +36,9 @@ type EvalController struct {
 	Lease   clientv3.LeaseID
 	Workers int
 	Now     func() time.Time
+	// PassTimeout bounds one scheduling pass (0: none); a pass cut short
+	// is retried.
+	PassTimeout time.Duration
 
 	queue *queue
 
@@ -147,7 +150,13 @@ func (c *EvalController) work(ctx context.Context, jobKey string) error {
 		}
 	}()
 	start := time.Now()
-	err = c.process(ctx, ns, jobID)
+	pctx := ctx
+	if c.PassTimeout > 0 {
+		var cancel context.CancelFunc
+		pctx, cancel = context.WithTimeout(ctx, c.PassTimeout)
+		defer cancel()
+	}
+	err = c.process(pctx, ns, jobID)
 	metricSchedule.Observe(time.Since(start).Seconds())
 	if err != nil && ctx.Err() == nil {
 		metricEvals.WithLabelValues("error").Inc()

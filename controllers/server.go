@@ -34,6 +34,8 @@ type ServerConfig struct {
 	// EtcdQuotaBytes is etcd's backend quota, for the quota metrics (0:
 	// etcd's default).
 	EtcdQuotaBytes int64
+	// PassTimeout bounds one scheduling pass (0: none).
+	PassTimeout time.Duration
 }
 
 // Server runs all the controllers of one stateless server: evaluation
@@ -114,7 +116,7 @@ func (s *Server) runSession(ctx context.Context, sess *concurrency.Session) {
 	}()
 	go func() {
 		defer wg.Done()
-		(&EvalController{Store: s.Store, Server: s.Cfg.Name, Lease: sess.Lease(), Workers: s.Cfg.Workers, Now: s.Now}).Run(sctx)
+		(&EvalController{Store: s.Store, Server: s.Cfg.Name, Lease: sess.Lease(), Workers: s.Cfg.Workers, Now: s.Now, PassTimeout: s.Cfg.PassTimeout}).Run(sctx)
 	}()
 	go func() {
 		defer wg.Done()

@@ -95,6 +95,7 @@ type agentFlags struct {
 	etcdPeerAddr   string
 	etcdQuota      int64
 	etcdJoin       string
+	etcdRequest    time.Duration
 
 	nodeName      string
 	datacenter    string
@@ -134,6 +135,7 @@ func runAgent(args []string) error {
 	fs.StringVar(&f.etcdUser, "etcd-username", "", "etcd user name")
 	fs.StringVar(&f.etcdPassword, "etcd-password", "", "etcd password (or NOMADIC_ETCD_PASSWORD)")
 	fs.DurationVar(&f.etcdDial, "etcd-dial-timeout", 5*time.Second, "how long to wait for etcd when connecting")
+	fs.DurationVar(&f.etcdRequest, "etcd-request-timeout", httpapi.DefaultRequestTimeout, "how long an API request waits for etcd before answering 503; a scheduling pass gets four times as long")
 	fs.StringVar(&f.etcdClientAddr, "etcd-client-addr", "127.0.0.1:4647", "embedded etcd: client address")
 	fs.StringVar(&f.etcdPeerAddr, "etcd-peer-addr", "127.0.0.1:4648", "embedded etcd: peer address")
 	fs.StringVar(&f.etcdJoin, "etcd-join", "", "embedded etcd: client URL of another server's embedded etcd, whose cluster this one joins as a new member (first start only)")
@@ -261,7 +263,7 @@ func runAgent(args []string) error {
 		if err != nil {
 			return fmt.Errorf("HTTP API cannot listen on %s: %w", f.httpAddr, err)
 		}
-		apiSrv := &httpapi.Server{Store: st, Name: f.name, Version: version.Version}
+		apiSrv := &httpapi.Server{Store: st, Name: f.name, Version: version.Version, RequestTimeout: f.etcdRequest}
 		handler := apiSrv.Handler()
 		if apiTokens != nil {
 			handler = httpapi.RequireTokens(handler, apiTokens)
@@ -283,7 +285,7 @@ func runAgent(args []string) error {
 			Name: f.name, HTTPAddr: ln.Addr().String(), Version: version.Version,
 			SessionTTL: f.serverTTL, Workers: f.workers,
 			GCInterval: f.gcInterval, GCAllocAge: f.gcAllocAge, LivenessResync: 30 * time.Second, NoCache: f.noCache,
-			EtcdQuotaBytes: f.etcdQuota,
+			EtcdQuotaBytes: f.etcdQuota, PassTimeout: 4 * f.etcdRequest,
 		}}
 		wg.Add(1)
 		go func() {

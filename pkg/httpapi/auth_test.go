@@ -5,7 +5,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/nomadic-project/nomadic/pkg/store"
+	"github.com/nomadic-project/nomadic/pkg/testutil"
 )
 
 func TestTokensGuardEverythingButHealth(t *testing.T) {
@@ -49,5 +54,15 @@ func TestTokenFilesMustHoldStrongTokens(t *testing.T) {
 		if _, err := ReadTokens(p); (err != nil) != wantErr {
 			t.Errorf("%q: error %v, want error %v", content, err, wantErr)
 		}
+	}
+}
+
+func TestRequestsGiveUpOnEtcdAfterTheRequestTimeout(t *testing.T) {
+	s := &Server{Store: store.New(testutil.Etcd(t), "/api"), Name: "t", Version: "test", RequestTimeout: time.Nanosecond}
+	ts := httptest.NewServer(s.Handler())
+	defer ts.Close()
+	code, body := call(t, ts, http.MethodGet, "/v1/jobs", "")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "etcd did not answer in time") {
+		t.Fatalf("%d %s", code, body)
 	}
 }

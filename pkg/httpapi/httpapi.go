@@ -26,6 +26,9 @@ type Server struct {
 	Name    string
 	Version string
 	Now     func() time.Time
+	// RequestTimeout bounds the etcd work of each request (default
+	// DefaultRequestTimeout).
+	RequestTimeout time.Duration
 }
 
 // The key kinds each blocking query waits on.
@@ -87,7 +90,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
-	return logRequests(mux)
+	timeout := s.RequestTimeout
+	return logRequests(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), timeoutKey{}, timeout)))
+	}))
 }
 
 func logRequests(h http.Handler) http.Handler {
@@ -137,8 +143,21 @@ func namespace(r *http.Request) string {
 	return api.DefaultNamespace
 }
 
+// DefaultRequestTimeout bounds the etcd work of one API request when the
+// server sets no RequestTimeout.
+const DefaultRequestTimeout = 15 * time.Second
+
+type timeoutKey struct{}
+
+// reqCtx bounds the etcd work of a request by the server's request
+// timeout, so that a hung etcd is answered with a 503 rather than waited
+// on forever.
 func reqCtx(r *http.Request) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(r.Context(), 15*time.Second)
+	d, _ := r.Context().Value(timeoutKey{}).(time.Duration)
+	if d <= 0 {
+		d = DefaultRequestTimeout
+	}
+	return context.WithTimeout(r.Context(), d)
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {

@@ -75,8 +75,9 @@ func populated(tb testing.TB, nodes, allocs int) *Store {
 			JobID: fmt.Sprintf("job%d", i%100), TaskGroup: "g", Index: i / 100, NodeID: fmt.Sprintf("node-%05d", i%nodes),
 			DesiredStatus: api.AllocDesiredRun, Resources: api.Resources{CPU: 100, MemoryMB: 128}}
 		st := &api.AllocStatus{ClientStatus: api.AllocClientRunning, Tasks: map[string]*api.TaskState{"t": {State: "running", PID: 1234}}}
-		ops = append(ops, clientv3.OpPut(s.keys.Alloc(a.NodeID, a.ID), encode(a)), clientv3.OpPut(s.keys.AllocStatus(a.NodeID, a.ID), encode(st)))
-		if len(ops) >= 100 {
+		ops = append(ops, clientv3.OpPut(s.keys.Alloc(a.NodeID, a.ID), encode(a)), clientv3.OpPut(s.keys.AllocStatus(a.NodeID, a.ID), encode(st)),
+			clientv3.OpPut(s.keys.JobAlloc(a.Namespace, a.JobID, a.ID), a.NodeID))
+		if len(ops) >= 99 {
 			flush()
 		}
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -216,16 +217,11 @@ const maxCacheWait = 2 * time.Second
 // everything committed before it was asked for — as fresh as reading etcd.
 // If the cache cannot catch up in time (a broken watch), it reads etcd.
 func (c *Cache) Snapshot(ctx context.Context) (*Snapshot, error) {
-	target, err := c.s.Revision(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if !c.waitFor(ctx, target) {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		slog.Warn("cache is behind etcd; reading etcd", "want", target)
+	if err := c.readable(ctx); errors.Is(err, errBehind) {
+		slog.Warn("cache is behind etcd; reading etcd")
 		return c.s.readSnapshot(ctx)
+	} else if err != nil {
+		return nil, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -286,4 +282,57 @@ func (c *Cache) Revision() int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.rev
+}
+
+// errBehind says the cache could not catch up with etcd in time; the
+// store then reads etcd.
+var errBehind = errors.New("cache is behind etcd")
+
+// readable waits until the cache holds etcd's current revision.
+func (c *Cache) readable(ctx context.Context) error {
+	target, err := c.s.Revision(ctx)
+	if err != nil {
+		return err
+	}
+	if !c.waitFor(ctx, target) {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return errBehind
+	}
+	return nil
+}
+
+// Allocs returns copies of the allocations (with status) that keep
+// accepts, as of etcd's current revision.
+func (c *Cache) Allocs(ctx context.Context, keep func(*api.Allocation) bool) ([]*api.Allocation, error) {
+	if err := c.readable(ctx); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []*api.Allocation
+	for _, a := range c.allocs {
+		if keep(a) {
+			cp := *a
+			out = append(out, &cp)
+		}
+	}
+	return out, nil
+}
+
+// Nodes returns copies of every node, with status, as of etcd's current
+// revision.
+func (c *Cache) Nodes(ctx context.Context) ([]*api.Node, error) {
+	if err := c.readable(ctx); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]*api.Node, 0, len(c.nodes))
+	for _, n := range c.nodes {
+		cp := *n
+		out = append(out, &cp)
+	}
+	return out, nil
 }

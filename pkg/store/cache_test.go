@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -136,5 +137,65 @@ func TestStoreReadsSnapshotsFromItsCache(t *testing.T) {
 		NodePlanRevs: map[string]int64{"node-00001": 0}}
 	if _, err := s.CommitPlan(ctx, stale); err != ErrConflict {
 		t.Fatalf("stale plan: %v", err)
+	}
+}
+
+func TestStoreListsFromItsCacheLikeFromEtcd(t *testing.T) {
+	s := populated(t, 10, 50)
+	ctx, cancel := context.WithCancel(context.Background())
+	c := NewCache(s)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.Run(ctx)
+	}()
+	defer func() { cancel(); <-done }()
+	render := func(allocs []*api.Allocation, nodes []*api.Node) string {
+		var b strings.Builder
+		for _, a := range allocs {
+			fmt.Fprintf(&b, "%s %s %s %s\n", a.ID, a.Name, a.NodeID, a.ClientStatusOf())
+		}
+		for _, n := range nodes {
+			fmt.Fprintf(&b, "%s %s %v\n", n.ID, n.Status, n.Eligible)
+		}
+		return b.String()
+	}
+	read := func() string {
+		all, err := s.ListAllocs(ctx, AllocFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		byJob, err := s.ListAllocs(ctx, AllocFilter{Namespace: "default", JobID: "job7"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		byNode, err := s.ListAllocs(ctx, AllocFilter{NodeID: "node-00003"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes, err := s.ListNodes(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		one, err := s.GetAlloc(ctx, "alloc-000004")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return render(all, nodes) + render(byJob, nil) + render(byNode, nil) + render([]*api.Allocation{one}, nil)
+	}
+	fromEtcd := read()
+	s.UseCache(c)
+	defer s.UseCache(nil)
+	if fromCache := read(); fromCache != fromEtcd {
+		t.Fatalf("cache:\n%s\netcd:\n%s", fromCache, fromEtcd)
+	}
+	// What a caller does to a listed allocation does not reach the cache.
+	all, _ := s.ListAllocs(ctx, AllocFilter{})
+	all[0].DesiredStatus = "scribbled"
+	if again, _ := s.ListAllocs(ctx, AllocFilter{}); again[0].DesiredStatus == "scribbled" {
+		t.Fatal("a caller's change reached the cache")
+	}
+	if _, err := s.GetAlloc(ctx, "alloc-0000"); !errors.Is(err, ErrAmbiguous) {
+		t.Fatalf("ambiguous prefix: %v", err)
 	}
 }

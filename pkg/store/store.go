@@ -462,6 +462,16 @@ func (s *Store) LiveNodes(ctx context.Context) (map[string]bool, error) {
 
 // ListNodes returns every node with its status.
 func (s *Store) ListNodes(ctx context.Context) ([]*api.Node, error) {
+	if c := s.cache.Load(); c != nil {
+		nodes, err := c.Nodes(ctx)
+		if err == nil {
+			sort.Slice(nodes, func(i, j int) bool { return nodes[i].ID < nodes[j].ID })
+			return nodes, nil
+		}
+		if !errors.Is(err, errBehind) {
+			return nil, err
+		}
+	}
 	nodes, _, err := listAll[api.Node](ctx, s, s.keys.Kind(kindNodes))
 	if err != nil {
 		return nil, err
@@ -568,6 +578,19 @@ type AllocFilter struct {
 // ListAllocs returns the allocations that match the filter, with the status
 // their nodes reported.
 func (s *Store) ListAllocs(ctx context.Context, f AllocFilter) ([]*api.Allocation, error) {
+	if c := s.cache.Load(); c != nil {
+		out, err := c.Allocs(ctx, func(a *api.Allocation) bool {
+			return (f.NodeID == "" || a.NodeID == f.NodeID) && (f.Namespace == "" || a.Namespace == f.Namespace) &&
+				(f.JobID == "" || a.JobID == f.JobID)
+		})
+		if err == nil {
+			sortAllocs(out)
+			return out, nil
+		}
+		if !errors.Is(err, errBehind) {
+			return nil, err
+		}
+	}
 	var allocs []*api.Allocation
 	var err error
 	switch {
@@ -590,13 +613,18 @@ func (s *Store) ListAllocs(ctx context.Context, f AllocFilter) ([]*api.Allocatio
 	if err := s.attachStatus(ctx, out, f.NodeID); err != nil {
 		return nil, err
 	}
+	sortAllocs(out)
+	return out, nil
+}
+
+// sortAllocs orders allocations by name, then age.
+func sortAllocs(out []*api.Allocation) {
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Name != out[j].Name {
 			return out[i].Name < out[j].Name
 		}
 		return out[i].CreateTime.Before(out[j].CreateTime)
 	})
-	return out, nil
 }
 
 // jobAllocs reads a job's allocations through the job's index.
@@ -665,6 +693,15 @@ func (s *Store) attachStatus(ctx context.Context, allocs []*api.Allocation, node
 
 // GetAlloc finds an allocation by its ID or a unique prefix of it.
 func (s *Store) GetAlloc(ctx context.Context, idPrefix string) (*api.Allocation, error) {
+	if c := s.cache.Load(); c != nil {
+		allocs, err := c.Allocs(ctx, func(a *api.Allocation) bool { return strings.HasPrefix(a.ID, idPrefix) })
+		if err == nil {
+			return byIDPrefix(allocs, idPrefix, func(a *api.Allocation) string { return a.ID })
+		}
+		if !errors.Is(err, errBehind) {
+			return nil, err
+		}
+	}
 	allocs, _, err := listAll[api.Allocation](ctx, s, s.keys.Kind(kindAllocs))
 	if err != nil {
 		return nil, err
