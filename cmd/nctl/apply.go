@@ -219,13 +219,8 @@ func newValidateCmd(g *globals) *cobra.Command {
 // jobs, ran), and fails when one fails, when the scheduler cannot place
 // them, or after timeout.
 func follow(ctx context.Context, g *globals, job *api.Job, resp *api.RegisterResponse, timeout time.Duration) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := followContext(ctx, timeout)
 	defer cancel()
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
-	defer stop()
 	c := g.client()
 	want := 0
 	for _, gr := range job.Groups {
@@ -287,6 +282,17 @@ func follow(ctx context.Context, g *globals, job *api.Job, resp *api.RegisterRes
 			return nil
 		}
 	}
+}
+
+// followContext is the context of a command that follows a rollout: it
+// ends after timeout or on Ctrl-C (which stops the following, not the job).
+func followContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
+	return ctx, func() { stop(); cancel() }
 }
 
 func followErr(ctx context.Context, err error, timeout time.Duration) error {

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
-	"os/signal"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -167,13 +165,8 @@ func hasDeployments(j *api.Job) bool {
 // set, is the submission's evaluation: placements it could not make end
 // the wait with their explanation.
 func followDeployment(ctx context.Context, g *globals, ns, jobID string, version uint64, evalID string, timeout time.Duration) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := followContext(ctx, timeout)
 	defer cancel()
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
-	defer stop()
 	c := g.client()
 	q := url.Values{}
 	q.Set("namespace", ns)

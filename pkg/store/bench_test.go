@@ -93,18 +93,11 @@ func BenchmarkCacheSnapshot(b *testing.B) {
 	for _, size := range []struct{ nodes, allocs int }{{1000, 0}, {1000, 10000}, {5000, 50000}} {
 		b.Run(fmt.Sprintf("%dnodes-%dallocs", size.nodes, size.allocs), func(b *testing.B) {
 			s := populated(b, size.nodes, size.allocs)
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
+			ctx := context.Background()
 			var before, after runtime.MemStats
 			runtime.GC()
 			runtime.ReadMemStats(&before)
-			c := NewCache(s)
-			done := make(chan struct{})
-			go func() {
-				defer close(done)
-				c.Run(ctx)
-			}()
-			defer func() { cancel(); <-done }()
+			c := runCache(b, s)
 			if _, err := c.Snapshot(ctx); err != nil {
 				b.Fatal(err)
 			}

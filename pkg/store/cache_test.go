@@ -28,8 +28,8 @@ func view(s *Snapshot) string {
 	return strings.Join(lines, "\n")
 }
 
-func TestCacheSnapshotsMatchEtcdAfterEveryKindOfChange(t *testing.T) {
-	s := populated(t, 20, 100)
+// runCache runs a cache of the store until the test ends.
+func runCache(tb testing.TB, s *Store) *Cache {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := NewCache(s)
 	done := make(chan struct{})
@@ -37,7 +37,14 @@ func TestCacheSnapshotsMatchEtcdAfterEveryKindOfChange(t *testing.T) {
 		defer close(done)
 		c.Run(ctx)
 	}()
-	defer func() { cancel(); <-done }()
+	tb.Cleanup(func() { cancel(); <-done })
+	return c
+}
+
+func TestCacheSnapshotsMatchEtcdAfterEveryKindOfChange(t *testing.T) {
+	s := populated(t, 20, 100)
+	ctx := context.Background()
+	c := runCache(t, s)
 	same := func(step string) {
 		t.Helper()
 		fromCache, err := c.Snapshot(ctx)
@@ -102,14 +109,8 @@ func TestCacheSnapshotsMatchEtcdAfterEveryKindOfChange(t *testing.T) {
 
 func TestStoreReadsSnapshotsFromItsCache(t *testing.T) {
 	s := populated(t, 3, 3)
-	ctx, cancel := context.WithCancel(context.Background())
-	c := NewCache(s)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		c.Run(ctx)
-	}()
-	defer func() { cancel(); <-done }()
+	ctx := context.Background()
+	c := runCache(t, s)
 	s.UseCache(c)
 	defer s.UseCache(nil)
 	// A plan committed through the store is in the next snapshot.
@@ -142,14 +143,8 @@ func TestStoreReadsSnapshotsFromItsCache(t *testing.T) {
 
 func TestStoreListsFromItsCacheLikeFromEtcd(t *testing.T) {
 	s := populated(t, 10, 50)
-	ctx, cancel := context.WithCancel(context.Background())
-	c := NewCache(s)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		c.Run(ctx)
-	}()
-	defer func() { cancel(); <-done }()
+	ctx := context.Background()
+	c := runCache(t, s)
 	render := func(allocs []*api.Allocation, nodes []*api.Node) string {
 		var b strings.Builder
 		for _, a := range allocs {
