@@ -66,7 +66,7 @@ func (s *Server) Run(ctx context.Context) {
 		}()
 		s.Store.UseCache(cache)
 		defer func() {
-			s.Store.UseCache(nil)
+			s.Store.DropCache(cache)
 			wg.Wait()
 		}()
 	}

@@ -43,6 +43,10 @@ type Store struct {
 // cluster (nil: from etcd again).
 func (s *Store) UseCache(c *Cache) { s.cache.Store(c) }
 
+// DropCache stops reading from c, if the store still uses it (several
+// servers in one process may share a store, each with its own cache).
+func (s *Store) DropCache(c *Cache) { s.cache.CompareAndSwap(c, nil) }
+
 // New returns a store for the cluster under prefix.
 func New(cli *clientv3.Client, prefix string) *Store {
 	return &Store{cli: cli, keys: NewKeys(prefix)}
