@@ -13,17 +13,10 @@ import (
 // the servers may have replaced them elsewhere meanwhile, and the group
 // asked not to run twice.
 func (a *Agent) stopAfterLoop(ctx context.Context) {
-	t := time.NewTicker(500 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, 500*time.Millisecond, func() {
 		since := a.lostAt.Load()
 		if since == 0 {
-			continue
+			return
 		}
 		away := time.Since(time.Unix(0, since))
 		for _, r := range a.runnerList() {
@@ -40,7 +33,7 @@ func (a *Agent) stopAfterLoop(ctx context.Context) {
 			r.mu.Unlock()
 			r.stop()
 		}
-	}
+	})
 }
 
 // rewriteStatuses writes every allocation's status again.
@@ -58,4 +51,18 @@ func (a *Agent) runnerList() []*allocRunner {
 		out = append(out, r)
 	}
 	return out
+}
+
+// every calls fn once per interval until ctx ends.
+func every(ctx context.Context, interval time.Duration, fn func()) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fn()
+		}
+	}
 }

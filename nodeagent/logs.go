@@ -85,32 +85,15 @@ func copyFile(src, dst string) error {
 // rotateLoop rotates the logs of the agent's running allocations every few
 // seconds until ctx ends.
 func (a *Agent) rotateLoop(ctx context.Context) {
-	t := time.NewTicker(2 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		a.mu.Lock()
-		if len(a.runners) == 0 {
-			a.mu.Unlock()
-			continue
-		}
-		runners := make([]*allocRunner, 0, len(a.runners))
-		for _, r := range a.runners {
-			runners = append(runners, r)
-		}
-		a.mu.Unlock()
-		for _, r := range runners {
+	every(ctx, 2*time.Second, func() {
+		for _, r := range a.runnerList() {
 			for task, cfg := range r.logConfigs() {
 				if err := rotateLogs(a.AllocDir(r.current().ID), task, cfg); err != nil {
 					slog.Warn("rotating logs", "alloc", r.current().ID, "task", task, "err", err)
 				}
 			}
 		}
-	}
+	})
 }
 
 // readLogs writes a task's log stream to w: the rotated copies oldest
