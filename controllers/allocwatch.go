@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"strings"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/store"
-	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // AllocWatcher is a singleton controller that evaluates a job again when
@@ -21,21 +19,21 @@ import (
 // step.
 type AllocWatcher struct {
 	Store *store.Store
-	Guard clientv3.Cmp
+	Cache *store.Cache
+	Guard store.Guard
 	Now   func() time.Time
 }
 
 // Run watches allocation statuses until ctx ends.
 func (w *AllocWatcher) Run(ctx context.Context) {
 	q := newQueue()
-	prefix := w.Store.Keys().Kind("allocstatus")
 	var mu sync.Mutex
 	last := map[string]string{}
 	// What is watched: the client status, and whether the allocation was
 	// judged healthy (a drain moves on when a replacement is).
-	status := func(v []byte) string {
-		var st api.AllocStatus
-		if json.Unmarshal(v, &st) != nil {
+	status := func(ch store.Change) string {
+		st, err := store.Decode[api.AllocStatus](ch)
+		if err != nil {
 			return ""
 		}
 		if st.Health != nil && st.Health.Healthy {
@@ -46,34 +44,37 @@ func (w *AllocWatcher) Run(ctx context.Context) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		w.Store.ListWatch(ctx, prefix, handlerFuncs{
-			replace: func(items map[string][]byte, _ int64) {
+		w.Cache.Subscribe(ctx, store.Subscriber{
+			Kinds: []store.Kind{store.KindAllocStatus},
+			Resync: func(all []store.Change) {
 				mu.Lock()
 				defer mu.Unlock()
 				last = map[string]string{}
-				for k, v := range items {
-					s := status(v)
-					last[k] = s
+				for _, ch := range all {
+					key := ch.Node + "/" + ch.ID
+					s := status(ch)
+					last[key] = s
 					// After a restart of the leader, failures it may have
 					// missed are looked at again.
 					if s == api.AllocClientFailed {
-						q.add(strings.TrimPrefix(k, prefix))
+						q.add(key)
 					}
 				}
 			},
-			apply: func(ev store.Event) {
+			Changed: func(ch store.Change) {
 				mu.Lock()
 				defer mu.Unlock()
-				if ev.Delete {
-					delete(last, ev.Key)
+				key := ch.Node + "/" + ch.ID
+				if ch.Deleted {
+					delete(last, key)
 					return
 				}
-				s := status(ev.Value)
-				if s != last[ev.Key] {
-					last[ev.Key] = s
+				s := status(ch)
+				if s != last[key] {
+					last[key] = s
 					switch strings.TrimSuffix(s, "+healthy") {
 					case api.AllocClientFailed, api.AllocClientComplete, api.AllocClientRunning:
-						q.add(strings.TrimPrefix(ev.Key, prefix))
+						q.add(key)
 					}
 				}
 			},
@@ -90,16 +91,11 @@ func (w *AllocWatcher) work(ctx context.Context, key string) error {
 	if !ok {
 		return nil
 	}
-	resp, err := w.Store.Client().Get(ctx, w.Store.Keys().Alloc(nodeID, allocID))
-	if err != nil {
+	a, err := w.Store.ReadAlloc(ctx, nodeID, allocID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	} else if err != nil {
 		return err
-	}
-	if len(resp.Kvs) == 0 {
-		return nil
-	}
-	var a api.Allocation
-	if err := json.Unmarshal(resp.Kvs[0].Value, &a); err != nil {
-		return nil
 	}
 	st, err := w.Store.GetAllocStatus(ctx, nodeID, allocID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -125,7 +121,7 @@ func (w *AllocWatcher) work(ctx context.Context, key string) error {
 }
 
 // ensureEval creates an evaluation of a job unless one is pending and due.
-func ensureEval(ctx context.Context, st *store.Store, ns, job, trigger, nodeID string, now time.Time, guard clientv3.Cmp) error {
+func ensureEval(ctx context.Context, st *store.Store, ns, job, trigger, nodeID string, now time.Time, guard store.Guard) error {
 	evals, err := st.ListEvals(ctx, ns, job)
 	if err != nil {
 		return err

@@ -11,7 +11,6 @@ import (
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/store"
 	"github.com/nomadic-project/nomadic/pkg/testutil"
-	"go.etcd.io/etcd/client/v3/concurrency"
 )
 
 // TestConcurrentServersNeverOvercommitANode runs three servers on one
@@ -32,11 +31,11 @@ func TestConcurrentServersNeverOvercommitANode(t *testing.T) {
 	}
 	// Two nodes with room for 10 allocations of 100 MHz each, held by a
 	// session as agents would.
-	sess, err := concurrency.NewSession(cli, concurrency.WithTTL(30))
+	sess, err := st.NewSession(ctx, 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sess.Close()
+	defer sess.Orphan()
 	for _, id := range []string{"n1", "n2"} {
 		n := &api.Node{ID: id, Name: id, Datacenter: "dc1", NodePool: "default", Eligible: true,
 			Drivers:   map[string]*api.DriverInfo{"mock": {Detected: true, Healthy: true}},

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nomadic-project/nomadic/controllers"
 	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/deploy"
 	"github.com/nomadic-project/nomadic/pkg/testutil"
 )
 
@@ -140,16 +140,16 @@ func TestCanaryWaitsForPromotion(t *testing.T) {
 		t.Fatalf("before promotion: %d old and %d canaries running, want 3 and 1", old, canaries)
 	}
 	ctx := context.Background()
-	if _, err := controllers.DeploymentAction(ctx, c.store, d.ID[:8], controllers.ActionResume, time.Now()); !errors.Is(err, controllers.ErrDeploymentState) {
+	if _, err := deploy.Act(ctx, c.store, d.ID[:8], deploy.ActionResume, time.Now()); !errors.Is(err, deploy.ErrDeploymentState) {
 		t.Fatalf("resuming a running deployment: %v", err)
 	}
-	if _, err := controllers.DeploymentAction(ctx, c.store, d.ID, controllers.ActionPause, time.Now()); err != nil {
+	if _, err := deploy.Act(ctx, c.store, d.ID, deploy.ActionPause, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := controllers.DeploymentAction(ctx, c.store, d.ID, controllers.ActionResume, time.Now()); err != nil {
+	if _, err := deploy.Act(ctx, c.store, d.ID, deploy.ActionResume, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := controllers.DeploymentAction(ctx, c.store, d.ID, controllers.ActionPromote, time.Now()); err != nil {
+	if _, err := deploy.Act(ctx, c.store, d.ID, deploy.ActionPromote, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	c.waitDeployment("cn", 1, api.DeploymentSuccessful)

@@ -7,7 +7,6 @@ import (
 
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/store"
-	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // DrainWatcher is a singleton controller that finishes node drains: once
@@ -16,7 +15,7 @@ import (
 // on the node are evaluated, and the scheduler moves what is left.
 type DrainWatcher struct {
 	Store    *store.Store
-	Guard    clientv3.Cmp
+	Guard    store.Guard
 	Now      func() time.Time
 	Interval time.Duration
 }
@@ -52,11 +51,10 @@ func (d *DrainWatcher) check(ctx context.Context) error {
 			jobs[[2]string{a.Namespace, a.JobID}] = true
 		}
 		if len(jobs) == 0 {
-			err := d.Store.UpdateNodeAdmin(ctx, n.ID, func(a *store.NodeAdmin) []clientv3.Op {
+			err := d.Store.UpdateNodeAdmin(ctx, n.ID, d.Guard, func(a *store.NodeAdmin, _ *store.Txn) {
 				a.Drain = nil
 				a.Eligible = false
-				return nil
-			}, d.Guard)
+			})
 			if err != nil {
 				return err
 			}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"sort"
 	"strings"
@@ -12,9 +11,9 @@ import (
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/planner"
 	"github.com/nomadic-project/nomadic/pkg/scheduler"
 	"github.com/nomadic-project/nomadic/pkg/store"
-	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // keptEvals is how many finished evaluations of a job are kept for
@@ -31,9 +30,12 @@ const maxPlanAttempts = 5
 // All pending evaluations of a job are worked in one pass, so a burst of
 // updates to one job costs one scheduling pass.
 type EvalController struct {
-	Store   *store.Store
+	Store *store.Store
+	// Cache is the server's informer, whose watch tells the controller
+	// of evaluations, claims and nodes.
+	Cache   *store.Cache
 	Server  string
-	Lease   clientv3.LeaseID
+	Lease   store.Lease
 	Workers int
 	Now     func() time.Time
 	// PassTimeout bounds one scheduling pass (0: none); a pass cut short
@@ -59,29 +61,27 @@ func (c *EvalController) Run(ctx context.Context) {
 		}
 		c.mu.Unlock()
 	}()
-	keys := c.Store.Keys()
 	var wg sync.WaitGroup
-	watch := func(prefix string, h store.Handler) {
+	subscribe := func(sub store.Subscriber) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c.Store.ListWatch(ctx, prefix, h)
+			c.Cache.Subscribe(ctx, sub)
 		}()
 	}
-	watch(keys.Kind("evals"), &evalHandler{c: c})
+	subscribe(store.Subscriber{Kinds: []store.Kind{store.KindEvals}, Resync: c.resyncEvals, Changed: c.evalChanged})
 	// A released or expired claim may leave pending evaluations behind.
-	watch(keys.Kind("evalclaims"), handlerFuncs{apply: func(ev store.Event) {
-		if ev.Delete {
-			c.queue.add(jobKeyFromSuffix(ev.Key, keys.Kind("evalclaims")))
+	subscribe(onChange(func(ch store.Change) {
+		if ch.Deleted {
+			c.queue.add(ch.Namespace + "/" + ch.Job)
 		}
-	}})
+	}, store.KindEvalClaims))
 	// New capacity may unblock evaluations that found no place.
-	watch(keys.Kind("heartbeats"), handlerFuncs{apply: func(ev store.Event) {
-		if !ev.Delete {
+	subscribe(onChange(func(ch store.Change) {
+		if ch.Kind == store.KindNodes || !ch.Deleted {
 			c.retryBlocked()
 		}
-	}})
-	watch(keys.Kind("nodes"), handlerFuncs{apply: func(store.Event) { c.retryBlocked() }})
+	}, store.KindHeartbeats, store.KindNodes))
 	runWorkers(ctx, c.queue, max(c.Workers, 1), c.work)
 	wg.Wait()
 }
@@ -94,39 +94,37 @@ func (c *EvalController) retryBlocked() {
 	}
 }
 
-// evalHandler queues the jobs that have evaluations to work.
-type evalHandler struct{ c *EvalController }
-
-func (h *evalHandler) Replace(items map[string][]byte, _ int64) {
-	h.c.mu.Lock()
-	h.c.blocked = map[string]bool{}
-	h.c.mu.Unlock()
-	for key, value := range items {
-		h.Apply(store.Event{Key: key, Value: value})
+// resyncEvals looks at every evaluation again after a (re)list.
+func (c *EvalController) resyncEvals(all []store.Change) {
+	c.mu.Lock()
+	c.blocked = map[string]bool{}
+	c.mu.Unlock()
+	for _, ch := range all {
+		c.evalChanged(ch)
 	}
 }
 
-func (h *evalHandler) Apply(ev store.Event) {
-	if ev.Delete {
+// evalChanged queues the job of a pending evaluation and remembers jobs
+// with a blocked one.
+func (c *EvalController) evalChanged(ch store.Change) {
+	if ch.Deleted {
 		return
 	}
-	var e api.Evaluation
-	if err := jsonUnmarshal(ev.Value, &e); err != nil || e.JobID == "" {
-		slog.Warn("skipping undecodable evaluation", "key", ev.Key, "err", err)
+	e, err := store.Decode[api.Evaluation](ch)
+	if err != nil || e.JobID == "" {
+		slog.Warn("skipping undecodable evaluation", "eval", ch.ID, "err", err)
 		return
 	}
 	job := e.Namespace + "/" + e.JobID
-	h.c.mu.Lock()
+	c.mu.Lock()
 	if e.Status == api.EvalStatusBlocked {
-		h.c.blocked[job] = true
+		c.blocked[job] = true
 	}
-	h.c.mu.Unlock()
+	c.mu.Unlock()
 	if e.Status == api.EvalStatusPending {
-		h.c.queue.add(job)
+		c.queue.add(job)
 	}
 }
-
-func jobKeyFromSuffix(key, prefix string) string { return strings.TrimPrefix(key, prefix) }
 
 // work runs one scheduling pass for a job ("namespace/job").
 func (c *EvalController) work(ctx context.Context, jobKey string) error {
@@ -192,14 +190,14 @@ func (c *EvalController) process(ctx context.Context, ns, jobID string) error {
 	if len(open) == 0 {
 		return nil
 	}
-	guards := []clientv3.Cmp{c.Store.ClaimGuard(ns, jobID, c.Lease)}
+	guard := c.Store.ClaimGuard(ns, jobID, c.Lease)
 	newest := open[len(open)-1]
 
 	var plan *scheduler.Plan
 	placed, stopped := 0, 0
 	for attempt := 1; ; attempt++ {
 		var snap *store.Snapshot
-		plan, snap, err = ComputePlan(ctx, c.Store, ns, jobID, nil, newest.ID, c.Now())
+		plan, snap, err = planner.Compute(ctx, c.Store, ns, jobID, nil, newest.ID, c.Now())
 		if err != nil {
 			return err
 		}
@@ -210,11 +208,11 @@ func (c *EvalController) process(ctx context.Context, ns, jobID string) error {
 			Allocs:       append(append([]*api.Allocation{}, plan.Place...), plan.Update...),
 			Placing:      plan.Placing(),
 			NodePlanRevs: snap.NodePlanRevs,
-			Guards:       guards,
+			Guard:        guard,
 		}
 		for _, d := range append(plan.DeploymentUpdates, plan.Deployment) {
 			if d != nil {
-				commit.Ops = append(commit.Ops, c.Store.DeploymentOp(d))
+				commit.Deployments = append(commit.Deployments, d)
 			}
 		}
 		n, err := c.Store.CommitPlan(ctx, commit)
@@ -232,7 +230,7 @@ func (c *EvalController) process(ctx context.Context, ns, jobID string) error {
 			return fmt.Errorf("plan for job %q conflicted %d times", jobID, attempt)
 		}
 	}
-	if err := c.followUps(ctx, ns, jobID, plan, wait, guards); err != nil {
+	if err := c.followUps(ctx, ns, jobID, plan, wait, guard); err != nil {
 		return err
 	}
 
@@ -253,7 +251,7 @@ func (c *EvalController) process(ctx context.Context, ns, jobID string) error {
 		newest.FailedTGAllocs = plan.Failed
 		newest.StatusDescription = "some allocations could not be placed; retried when nodes change"
 	}
-	if err := c.Store.UpdateEvals(ctx, open, guards); err != nil {
+	if err := c.Store.UpdateEvals(ctx, open, guard); err != nil {
 		return err
 	}
 	metricEvals.WithLabelValues(newest.Status).Add(float64(len(open)))
@@ -265,15 +263,15 @@ func (c *EvalController) process(ctx context.Context, ns, jobID string) error {
 		delete(c.blocked, ns+"/"+jobID)
 	}
 	c.mu.Unlock()
-	return c.trimEvals(ctx, evals, guards)
+	return c.trimEvals(ctx, evals, guard)
 }
 
 // followUps creates the evaluations a plan calls for: a delayed one for
 // reschedules waiting for their delay (unless one is already waiting no
 // later), and one for each job whose allocations were preempted.
-func (c *EvalController) followUps(ctx context.Context, ns, jobID string, plan *scheduler.Plan, waiting time.Time, guards []clientv3.Cmp) error {
+func (c *EvalController) followUps(ctx context.Context, ns, jobID string, plan *scheduler.Plan, waiting time.Time, guard store.Guard) error {
 	if at := plan.NextEvalAt; !at.IsZero() && (waiting.IsZero() || waiting.After(at)) {
-		e, err := c.Store.CreateEvalAt(ctx, ns, jobID, api.EvalTriggerReschedule, "", c.Now(), at, guards...)
+		e, err := c.Store.CreateEvalAt(ctx, ns, jobID, api.EvalTriggerReschedule, "", c.Now(), at, guard)
 		if err != nil {
 			return err
 		}
@@ -286,7 +284,7 @@ func (c *EvalController) followUps(ctx context.Context, ns, jobID string, plan *
 			continue
 		}
 		seen[k] = true
-		if _, err := c.Store.CreateEval(ctx, a.Namespace, a.JobID, api.EvalTriggerPreemption, a.NodeID, c.Now(), guards...); err != nil {
+		if _, err := c.Store.CreateEval(ctx, a.Namespace, a.JobID, api.EvalTriggerPreemption, a.NodeID, c.Now(), guard); err != nil {
 			return err
 		}
 	}
@@ -304,66 +302,8 @@ func (c *EvalController) wakeAt(job string, at time.Time) {
 	c.timers[job] = time.AfterFunc(max(d, 0)+10*time.Millisecond, func() { c.queue.add(job) })
 }
 
-// ComputePlan runs the scheduler for a job on a fresh snapshot of the
-// cluster. With job nil it reads the job's stored specification (nil if it
-// was purged); the API's dry run passes the job it was given instead.
-func ComputePlan(ctx context.Context, st *store.Store, ns, jobID string, job *api.Job, evalID string, now time.Time) (*scheduler.Plan, *store.Snapshot, error) {
-	if job == nil {
-		j, _, err := st.GetJob(ctx, ns, jobID)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-		case err != nil:
-			return nil, nil, err
-		default:
-			job = j
-		}
-	}
-	snap, err := st.ReadSnapshot(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	versions := map[uint64]*api.Job{}
-	if job != nil {
-		for _, a := range snap.Allocs {
-			if a.Namespace != ns || a.JobID != jobID || a.JobVersion == job.Version || versions[a.JobVersion] != nil {
-				continue
-			}
-			v, err := st.GetJobVersion(ctx, ns, jobID, a.JobVersion)
-			if err != nil && !errors.Is(err, store.ErrNotFound) {
-				return nil, nil, err
-			}
-			if v != nil {
-				versions[a.JobVersion] = v
-			}
-		}
-	}
-	cfg, err := st.GetSchedulerConfig(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	dep, err := st.LatestDeployment(ctx, ns, jobID)
-	if err != nil {
-		return nil, nil, err
-	}
-	plan := scheduler.Compute(&scheduler.Input{
-		Namespace: ns, JobID: jobID, Job: job, Versions: versions, Deployment: dep,
-		Nodes: snap.Nodes, Allocs: snap.Allocs,
-		EvalID: evalID, Now: now, NewID: api.NewID,
-		Config: scheduler.Config{Algorithm: cfg.Algorithm, DisablePreemption: cfg.PreemptionDisabled, Seed: seedOf(evalID)},
-	})
-	return plan, snap, nil
-}
-
-// seedOf derives the scheduler's seed from an evaluation ID, so that one
-// evaluation always makes the same choices.
-func seedOf(id string) uint64 {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(id))
-	return h.Sum64()
-}
-
 // trimEvals deletes the oldest finished evaluations beyond keptEvals.
-func (c *EvalController) trimEvals(ctx context.Context, evals []*api.Evaluation, guards []clientv3.Cmp) error {
+func (c *EvalController) trimEvals(ctx context.Context, evals []*api.Evaluation, guard store.Guard) error {
 	var done []*api.Evaluation
 	for _, e := range evals {
 		if e.Status == api.EvalStatusComplete || e.Status == api.EvalStatusFailed {
@@ -374,5 +314,5 @@ func (c *EvalController) trimEvals(ctx context.Context, evals []*api.Evaluation,
 		return nil
 	}
 	sort.SliceStable(done, func(i, j int) bool { return done[i].ModifyTime.Before(done[j].ModifyTime) })
-	return c.Store.DeleteEvals(ctx, done[:len(done)-keptEvals], guards)
+	return c.Store.DeleteEvals(ctx, done[:len(done)-keptEvals], guard)
 }

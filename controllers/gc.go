@@ -3,12 +3,10 @@ package controllers
 import (
 	"context"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/store"
-	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // GC is a singleton controller that deletes what nobody needs any more:
@@ -19,7 +17,7 @@ import (
 // the newest KeepVersions of a job.
 type GC struct {
 	Store    *store.Store
-	Guard    clientv3.Cmp
+	Guard    store.Guard
 	Now      func() time.Time
 	Interval time.Duration
 	AllocAge time.Duration
@@ -60,7 +58,7 @@ func (c *GC) Collect(ctx context.Context) error {
 		remaining[key] = true
 	}
 	if len(dead) > 0 {
-		if err := c.Store.DeleteAllocs(ctx, dead, []clientv3.Cmp{c.Guard}); err != nil {
+		if err := c.Store.DeleteAllocs(ctx, dead, c.Guard); err != nil {
 			return err
 		}
 		slog.Info("garbage collected allocations", "count", len(dead))
@@ -90,7 +88,7 @@ func (c *GC) Collect(ctx context.Context) error {
 			}
 		}
 		if len(old) > 0 {
-			if err := c.Store.DeleteJobVersions(ctx, j.Namespace, j.ID, old, []clientv3.Cmp{c.Guard}); err != nil {
+			if err := c.Store.DeleteJobVersions(ctx, j.Namespace, j.ID, old, c.Guard); err != nil {
 				return err
 			}
 		}
@@ -99,23 +97,16 @@ func (c *GC) Collect(ctx context.Context) error {
 		}
 	}
 	// History of purged jobs whose allocations are all gone.
-	prefix := c.Store.Keys().Kind("jobversions")
-	purged := map[string]bool{}
-	if _, err := c.Store.List(ctx, prefix, func(key string, _ []byte) error {
-		parts := strings.Split(strings.TrimPrefix(key, prefix), "/")
-		if len(parts) == 3 {
-			k := parts[0] + "/" + parts[1]
-			if !exists[k] && !remaining[k] {
-				purged[k] = true
-			}
-		}
-		return nil
-	}); err != nil {
+	versioned, err := c.Store.VersionedJobs(ctx)
+	if err != nil {
 		return err
 	}
-	for k := range purged {
-		ns, job, _ := strings.Cut(k, "/")
-		if err := c.Store.PurgeJobHistory(ctx, ns, job, []clientv3.Cmp{c.Guard}); err != nil {
+	for _, v := range versioned {
+		k := v.Namespace + "/" + v.Job
+		if exists[k] || remaining[k] {
+			continue
+		}
+		if err := c.Store.PurgeJobHistory(ctx, v.Namespace, v.Job, c.Guard); err != nil {
 			return err
 		}
 	}
@@ -138,5 +129,5 @@ func (c *GC) collectDeployments(ctx context.Context, j *api.Job, keep int) error
 			old = append(old, d)
 		}
 	}
-	return c.Store.DeleteDeployments(ctx, old, []clientv3.Cmp{c.Guard})
+	return c.Store.DeleteDeployments(ctx, old, c.Guard)
 }

@@ -4,28 +4,25 @@
 package controllers
 
 import (
-	"encoding/json"
-
 	"github.com/nomadic-project/nomadic/pkg/store"
 )
 
-// handlerFuncs adapts functions to store.Handler. A nil replace calls apply
-// for every listed key.
-type handlerFuncs struct {
-	replace func(items map[string][]byte, rev int64)
-	apply   func(ev store.Event)
-}
-
-func (h handlerFuncs) Replace(items map[string][]byte, rev int64) {
-	if h.replace != nil {
-		h.replace(items, rev)
-		return
-	}
-	for k, v := range items {
-		h.apply(store.Event{Key: k, Value: v, Rev: rev})
+// onEach returns a subscriber of the kinds that hands fn every object at
+// each resync and every change after.
+func onEach(fn func(store.Change), kinds ...store.Kind) store.Subscriber {
+	return store.Subscriber{
+		Kinds: kinds,
+		Resync: func(all []store.Change) {
+			for _, c := range all {
+				fn(c)
+			}
+		},
+		Changed: fn,
 	}
 }
 
-func (h handlerFuncs) Apply(ev store.Event) { h.apply(ev) }
-
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+// onChange returns a subscriber of the kinds that hands fn every change
+// after the first list, and nothing of a resync.
+func onChange(fn func(store.Change), kinds ...store.Kind) store.Subscriber {
+	return store.Subscriber{Kinds: kinds, Changed: fn}
+}

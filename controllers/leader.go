@@ -6,29 +6,26 @@ import (
 	"sync"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.etcd.io/etcd/client/v3/concurrency"
+	"github.com/nomadic-project/nomadic/pkg/store"
 )
 
 // Leader campaigns in the servers' election and, while it leads, runs the
 // singleton controllers. An election is not a lock (a paused leader can be
-// deposed without noticing), so every write of a singleton controller is a
-// transaction that also compares the leader's election key: a deposed
-// leader's writes fail.
+// deposed without noticing), so every write of a singleton controller
+// carries the term's guard: a deposed leader's writes fail.
 type Leader struct {
-	Session *concurrency.Session
-	Prefix  string
+	Session *store.Session
 	Name    string
-	// Run runs the singleton controllers until ctx ends; guard holds
-	// while this server leads.
-	Singletons func(ctx context.Context, guard clientv3.Cmp)
+	// Singletons runs the singleton controllers until ctx ends; guard
+	// holds while this server leads.
+	Singletons func(ctx context.Context, guard store.Guard)
 }
 
 // Run campaigns until ctx ends.
 func (l *Leader) Run(ctx context.Context) {
-	e := concurrency.NewElection(l.Session, l.Prefix)
 	for ctx.Err() == nil {
-		if err := e.Campaign(ctx, l.Name); err != nil {
+		term, err := l.Session.Campaign(ctx, l.Name)
+		if err != nil {
 			if ctx.Err() == nil {
 				slog.Warn("election campaign failed", "err", err)
 				sleepCtx(ctx, time.Second)
@@ -41,26 +38,18 @@ func (l *Leader) Run(ctx context.Context) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer cancel()
 			// Leadership ends if our key goes (force-leave, lease loss).
-			wch := l.Session.Client().Watch(clientv3.WithRequireLeader(lctx), e.Key(), clientv3.WithRev(e.Rev()))
-			for resp := range wch {
-				if resp.Err() != nil {
-					return
-				}
-				for _, ev := range resp.Events {
-					if ev.Type == clientv3.EventTypeDelete {
-						return
-					}
-				}
+			select {
+			case <-term.Lost():
+				cancel()
+			case <-lctx.Done():
 			}
 		}()
-		guard := clientv3.Compare(clientv3.CreateRevision(e.Key()), "=", e.Rev())
-		l.Singletons(lctx, guard)
+		l.Singletons(lctx, term.Guard())
 		cancel()
 		wg.Wait()
 		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		_ = e.Resign(rctx)
+		_ = term.Resign(rctx)
 		rcancel()
 		slog.Info("leadership ended", "server", l.Name)
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/store"
-	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // NodeLiveness is a singleton controller: when a node's heartbeat key
@@ -19,7 +18,8 @@ import (
 // leader changes meanwhile.
 type NodeLiveness struct {
 	Store  *store.Store
-	Guard  clientv3.Cmp
+	Cache  *store.Cache
+	Guard  store.Guard
 	Now    func() time.Time
 	Resync time.Duration
 }
@@ -27,7 +27,6 @@ type NodeLiveness struct {
 // Run watches heartbeats until ctx ends.
 func (c *NodeLiveness) Run(ctx context.Context) {
 	q := newQueue()
-	prefix := c.Store.Keys().Kind("heartbeats")
 	enqueueAll := func() {
 		nodes, err := c.Store.ListNodes(ctx)
 		if err != nil {
@@ -43,15 +42,16 @@ func (c *NodeLiveness) Run(ctx context.Context) {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		c.Store.ListWatch(ctx, prefix, handlerFuncs{
-			replace: func(map[string][]byte, int64) { enqueueAll() },
-			apply: func(ev store.Event) {
-				if ev.Delete {
-					q.add(strings.TrimPrefix(ev.Key, prefix))
+		c.Cache.Subscribe(ctx, store.Subscriber{
+			Kinds:  []store.Kind{store.KindHeartbeats},
+			Resync: func([]store.Change) { enqueueAll() },
+			Changed: func(ch store.Change) {
+				if ch.Deleted {
+					q.add(ch.Node)
 				} else {
 					// A node that joined or came back: system jobs may
 					// now run on it.
-					q.add(systemPrefix + strings.TrimPrefix(ev.Key, prefix))
+					q.add(systemPrefix + ch.Node)
 				}
 			},
 		})

@@ -115,16 +115,13 @@ func (c *Census) count(ctx context.Context) {
 		quota = defaultQuota
 	}
 	metricDBQuota.Set(float64(quota))
-	for _, ep := range c.Store.Client().Endpoints() {
-		if st, err := c.Store.Client().Status(ctx, ep); err == nil {
-			metricDBSize.Set(float64(st.DbSize))
-			used := float64(st.DbSize) / float64(quota)
-			metricDBQuotaUsed.Set(used)
-			if used >= quotaAlert {
-				slog.Warn("etcd's database is near its quota: compaction and defragmentation are due (docs/operations.md)",
-					"db_size", st.DbSize, "quota", quota, "used", fmt.Sprintf("%.0f%%", used*100))
-			}
-			break
+	if size, err := c.Store.DBSize(ctx); err == nil {
+		metricDBSize.Set(float64(size))
+		used := float64(size) / float64(quota)
+		metricDBQuotaUsed.Set(used)
+		if used >= quotaAlert {
+			slog.Warn("etcd's database is near its quota: compaction and defragmentation are due (docs/operations.md)",
+				"db_size", size, "quota", quota, "used", fmt.Sprintf("%.0f%%", used*100))
 		}
 	}
 	if snap, err := c.Store.ReadSnapshot(ctx); err == nil {

@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/store"
-	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // PeriodicLauncher is a singleton controller that launches periodic jobs
@@ -23,7 +21,8 @@ import (
 // Missed launches (the cluster was down) are not caught up, as in Nomad.
 type PeriodicLauncher struct {
 	Store *store.Store
-	Guard clientv3.Cmp
+	Cache *store.Cache
+	Guard store.Guard
 	Now   func() time.Time
 	Tick  time.Duration
 
@@ -35,20 +34,20 @@ type PeriodicLauncher struct {
 // Run launches until ctx ends.
 func (l *PeriodicLauncher) Run(ctx context.Context) {
 	l.jobs, l.next = map[string]*api.Job{}, map[string]time.Time{}
-	prefix := l.Store.Keys().Kind("jobs")
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		l.Store.ListWatch(ctx, prefix, handlerFuncs{
-			replace: func(items map[string][]byte, _ int64) {
+		l.Cache.Subscribe(ctx, store.Subscriber{
+			Kinds: []store.Kind{store.KindJobs},
+			Resync: func(all []store.Change) {
 				l.mu.Lock()
 				l.jobs = map[string]*api.Job{}
 				l.mu.Unlock()
-				for k, v := range items {
-					l.track(k, v, false)
+				for _, ch := range all {
+					l.track(ch)
 				}
 			},
-			apply: func(ev store.Event) { l.track(ev.Key, ev.Value, ev.Delete) },
+			Changed: l.track,
 		})
 	}()
 	t := time.NewTicker(max(l.Tick, 100*time.Millisecond))
@@ -64,17 +63,21 @@ func (l *PeriodicLauncher) Run(ctx context.Context) {
 	}
 }
 
-func (l *PeriodicLauncher) track(key string, value []byte, deleted bool) {
+func (l *PeriodicLauncher) track(ch store.Change) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var j api.Job
-	if deleted || json.Unmarshal(value, &j) != nil || j.Periodic == nil || !j.Periodic.Enabled || j.Stop {
+	key := ch.Namespace + "/" + ch.Job
+	var j *api.Job
+	if !ch.Deleted {
+		j, _ = store.Decode[api.Job](ch)
+	}
+	if j == nil || j.Periodic == nil || !j.Periodic.Enabled || j.Stop {
 		delete(l.jobs, key)
 		delete(l.next, key)
 		return
 	}
 	old := l.jobs[key]
-	l.jobs[key] = &j
+	l.jobs[key] = j
 	if old == nil || old.Version != j.Version {
 		delete(l.next, key) // recomputed from now
 	}

@@ -8,8 +8,6 @@ import (
 
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/store"
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.etcd.io/etcd/client/v3/concurrency"
 )
 
 // ServerConfig configures the controllers of one server.
@@ -45,6 +43,8 @@ type Server struct {
 	Store *store.Store
 	Cfg   ServerConfig
 	Now   func() time.Time
+
+	cache *store.Cache
 }
 
 // Run runs the server until ctx ends. If the server's lease is lost (etcd
@@ -56,55 +56,29 @@ func (s *Server) Run(ctx context.Context) {
 	if s.Cfg.CompactInterval <= 0 {
 		s.Cfg.CompactInterval = 5 * time.Minute
 	}
+	// The cache's one watch feeds every controller of this server; with
+	// NoCache, scheduling passes and API reads still go to etcd.
+	s.cache = store.NewCache(s.Store)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.cache.Run(ctx)
+	}()
+	defer wg.Wait()
 	if !s.Cfg.NoCache {
-		cache := store.NewCache(s.Store)
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			cache.Run(ctx)
-		}()
-		s.Store.UseCache(cache)
-		defer func() {
-			s.Store.DropCache(cache)
-			wg.Wait()
-		}()
+		s.Store.UseCache(s.cache)
+		defer s.Store.DropCache(s.cache)
 	}
-	backoff := 500 * time.Millisecond
-	for ctx.Err() == nil {
-		sess, err := concurrency.NewSession(s.Store.Client(), concurrency.WithTTL(int(max(s.Cfg.SessionTTL, 2*time.Second)/time.Second)), concurrency.WithContext(ctx))
-		if err != nil {
-			if ctx.Err() == nil {
-				slog.Warn("cannot open server session; retrying", "err", err, "in", backoff)
-				sleepCtx(ctx, backoff)
-				backoff = min(backoff*2, 10*time.Second)
-			}
-			continue
-		}
-		backoff = 500 * time.Millisecond
+	s.Store.KeepSession(ctx, s.Cfg.SessionTTL, "server", func(ctx context.Context, sess *store.Session) bool {
 		s.runSession(ctx, sess)
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		_, _ = s.Store.Client().Revoke(cctx, sess.Lease())
-		cancel()
-		sess.Orphan()
-		if ctx.Err() == nil {
-			slog.Warn("server session lost; starting a new one")
-		}
-	}
+		return true
+	})
 }
 
-func (s *Server) runSession(ctx context.Context, sess *concurrency.Session) {
-	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		select {
-		case <-sess.Done():
-			cancel()
-		case <-sctx.Done():
-		}
-	}()
+func (s *Server) runSession(ctx context.Context, sess *store.Session) {
 	member := &api.Server{Name: s.Cfg.Name, HTTPAddr: s.Cfg.HTTPAddr, Version: s.Cfg.Version, StartTime: s.Now()}
-	if err := s.Store.RegisterServer(sctx, member, sess.Lease()); err != nil {
+	if err := s.Store.RegisterServer(ctx, member, sess.Lease()); err != nil {
 		slog.Warn("registering server", "err", err)
 		return
 	}
@@ -112,49 +86,46 @@ func (s *Server) runSession(ctx context.Context, sess *concurrency.Session) {
 	wg.Add(3)
 	go func() {
 		defer wg.Done()
-		(&Compactor{Store: s.Store, Interval: s.Cfg.CompactInterval}).Run(sctx)
+		every(ctx, max(s.Cfg.CompactInterval, time.Second), "compaction failed", s.compact)
 	}()
 	go func() {
 		defer wg.Done()
-		(&EvalController{Store: s.Store, Server: s.Cfg.Name, Lease: sess.Lease(), Workers: s.Cfg.Workers, Now: s.Now, PassTimeout: s.Cfg.PassTimeout}).Run(sctx)
+		(&EvalController{Store: s.Store, Cache: s.cache, Server: s.Cfg.Name, Lease: sess.Lease(), Workers: s.Cfg.Workers, Now: s.Now, PassTimeout: s.Cfg.PassTimeout}).Run(ctx)
 	}()
 	go func() {
 		defer wg.Done()
-		(&Leader{Session: sess, Prefix: s.Store.Keys().Election(), Name: s.Cfg.Name, Singletons: s.singletons}).Run(sctx)
+		(&Leader{Session: sess, Name: s.Cfg.Name, Singletons: s.singletons}).Run(ctx)
 	}()
 	wg.Wait()
 }
 
-func (s *Server) singletons(ctx context.Context, guard clientv3.Cmp) {
+// compact takes this server's turn at compacting etcd's history
+// (store.CompactRound).
+func (s *Server) compact(ctx context.Context) error {
+	rev, err := s.Store.CompactRound(ctx)
+	if err == nil && rev > 0 {
+		slog.Debug("compacted etcd history", "revision", rev)
+		metricCompactions.Inc()
+	}
+	return err
+}
+
+func (s *Server) singletons(ctx context.Context, guard store.Guard) {
 	var wg sync.WaitGroup
-	wg.Add(7)
-	go func() {
-		defer wg.Done()
-		(&DeploymentWatcher{Store: s.Store, Guard: guard, Now: s.Now}).Run(ctx)
-	}()
-	go func() {
-		defer wg.Done()
-		(&PeriodicLauncher{Store: s.Store, Guard: guard, Now: s.Now, Tick: time.Second}).Run(ctx)
-	}()
-	go func() {
-		defer wg.Done()
-		(&Census{Store: s.Store, Interval: 15 * time.Second, QuotaBytes: s.Cfg.EtcdQuotaBytes}).Run(ctx)
-	}()
-	go func() {
-		defer wg.Done()
-		(&DrainWatcher{Store: s.Store, Guard: guard, Now: s.Now, Interval: 2 * time.Second}).Run(ctx)
-	}()
-	go func() {
-		defer wg.Done()
-		(&NodeLiveness{Store: s.Store, Guard: guard, Now: s.Now, Resync: s.Cfg.LivenessResync}).Run(ctx)
-	}()
-	go func() {
-		defer wg.Done()
-		(&AllocWatcher{Store: s.Store, Guard: guard, Now: s.Now}).Run(ctx)
-	}()
-	go func() {
-		defer wg.Done()
-		(&GC{Store: s.Store, Guard: guard, Now: s.Now, Interval: s.Cfg.GCInterval, AllocAge: s.Cfg.GCAllocAge, KeepVersions: 10}).Run(ctx)
-	}()
+	run := func(fn func(context.Context)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(ctx)
+		}()
+	}
+	c := s.cache
+	run((&DeploymentWatcher{Store: s.Store, Cache: c, Guard: guard, Now: s.Now}).Run)
+	run((&PeriodicLauncher{Store: s.Store, Cache: c, Guard: guard, Now: s.Now, Tick: time.Second}).Run)
+	run((&Census{Store: s.Store, Interval: 15 * time.Second, QuotaBytes: s.Cfg.EtcdQuotaBytes}).Run)
+	run((&DrainWatcher{Store: s.Store, Guard: guard, Now: s.Now, Interval: 2 * time.Second}).Run)
+	run((&NodeLiveness{Store: s.Store, Cache: c, Guard: guard, Now: s.Now, Resync: s.Cfg.LivenessResync}).Run)
+	run((&AllocWatcher{Store: s.Store, Cache: c, Guard: guard, Now: s.Now}).Run)
+	run((&GC{Store: s.Store, Guard: guard, Now: s.Now, Interval: s.Cfg.GCInterval, AllocAge: s.Cfg.GCAllocAge, KeepVersions: 10}).Run)
 	wg.Wait()
 }

@@ -20,7 +20,6 @@ import (
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/driver"
 	"github.com/nomadic-project/nomadic/pkg/store"
-	"go.etcd.io/etcd/client/v3/concurrency"
 )
 
 // Config configures a node agent.
@@ -145,7 +144,7 @@ func (a *Agent) Run(ctx context.Context) {
 	}()
 	go func() {
 		defer wg.Done()
-		a.store.ListWatch(ctx, a.store.Keys().NodeAllocs(a.cfg.NodeID), &allocHandler{a: a})
+		a.store.WatchNodeAllocs(ctx, a.cfg.NodeID, (&allocHandler{a: a}).subscriber())
 	}()
 	wg.Wait()
 	a.shutdown()
@@ -158,7 +157,7 @@ func (a *Agent) heartbeat(ctx context.Context) {
 	backoff := 500 * time.Millisecond
 	readyOnce := sync.Once{}
 	for ctx.Err() == nil {
-		sess, err := concurrency.NewSession(a.store.Client(), concurrency.WithTTL(int(max(a.cfg.TTL, 2*time.Second)/time.Second)), concurrency.WithContext(ctx))
+		sess, err := a.store.NewSession(ctx, a.cfg.TTL)
 		if err != nil {
 			if ctx.Err() == nil {
 				slog.Warn("cannot open node session; retrying", "err", err, "in", backoff)
@@ -209,14 +208,14 @@ func (a *Agent) heartbeat(ctx context.Context) {
 			// tasks running keeps its lease, so that a restart within
 			// the TTL re-attaches to them without the node going down.
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-			_, _ = a.store.Client().Revoke(rctx, sess.Lease())
+			_ = sess.Revoke(rctx)
 			cancel()
 		}
 		sess.Orphan()
 	}
 }
 
-func (a *Agent) register(ctx context.Context, sess *concurrency.Session) error {
+func (a *Agent) register(ctx context.Context, sess *store.Session) error {
 	if err := a.store.PutNode(ctx, a.node); err != nil {
 		return err
 	}
@@ -226,10 +225,14 @@ func (a *Agent) register(ctx context.Context, sess *concurrency.Session) error {
 // allocHandler applies the agent's allocation prefix to its runners.
 type allocHandler struct{ a *Agent }
 
-func (h *allocHandler) Replace(items map[string][]byte, _ int64) {
+func (h *allocHandler) subscriber() store.Subscriber {
+	return store.Subscriber{Resync: h.resync, Changed: h.changed}
+}
+
+func (h *allocHandler) resync(all []store.Change) {
 	seen := map[string]bool{}
-	for key, value := range items {
-		if id := h.a.update(key, value); id != "" {
+	for _, ch := range all {
+		if id := h.a.update(ch.ID, ch.Value); id != "" {
 			seen[id] = true
 		}
 	}
@@ -247,12 +250,12 @@ func (h *allocHandler) Replace(items map[string][]byte, _ int64) {
 	}
 }
 
-func (h *allocHandler) Apply(ev store.Event) {
-	if ev.Delete {
-		h.a.remove(ev.Key[strings.LastIndexByte(ev.Key, '/')+1:])
+func (h *allocHandler) changed(ch store.Change) {
+	if ch.Deleted {
+		h.a.remove(ch.ID)
 		return
 	}
-	h.a.update(ev.Key, ev.Value)
+	h.a.update(ch.ID, ch.Value)
 }
 
 // update starts a runner for a new allocation or hands a changed one to its

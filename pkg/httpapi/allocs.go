@@ -5,7 +5,7 @@ import (
 	"net/http"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
-	clientv3 "go.etcd.io/etcd/client/v3"
+	"github.com/nomadic-project/nomadic/pkg/store"
 )
 
 // allocStop stops an allocation; the job is evaluated in the same
@@ -20,11 +20,11 @@ func (s *Server) allocStop(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.Now().UTC()
-	u, err := s.Store.UpdateAlloc(ctx, a, func(cur *api.Allocation) []clientv3.Op {
+	u, err := s.Store.UpdateAlloc(ctx, a, func(cur *api.Allocation, txn *store.Txn) {
 		cur.DesiredStatus = api.AllocDesiredStop
 		cur.DesiredDescription = "stopped by an operator"
 		cur.ModifyTime = now
-		return []clientv3.Op{s.Store.EvalOp(cur.Namespace, cur.JobID, "alloc-stop", cur.NodeID, now)}
+		txn.CreateEval(cur.Namespace, cur.JobID, "alloc-stop", cur.NodeID, now)
 	})
 	if err != nil {
 		storeError(w, "allocation", err)
@@ -75,13 +75,12 @@ func (s *Server) allocRequest(kind string) http.HandlerFunc {
 			return
 		}
 		req := &api.TaskRequest{ID: api.NewID(), Task: body.Task, Signal: body.Signal, Time: s.Now().UTC()}
-		u, err := s.Store.UpdateAlloc(ctx, a, func(cur *api.Allocation) []clientv3.Op {
+		u, err := s.Store.UpdateAlloc(ctx, a, func(cur *api.Allocation, _ *store.Txn) {
 			if kind == "restart" {
 				cur.Restart = req
 			} else {
 				cur.Signal = req
 			}
-			return nil
 		})
 		if err != nil {
 			storeError(w, "allocation", err)

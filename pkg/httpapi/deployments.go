@@ -5,12 +5,13 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/nomadic-project/nomadic/controllers"
 	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/deploy"
+	"github.com/nomadic-project/nomadic/pkg/store"
 )
 
 // deployKinds are what deployment reads wait on.
-var deployKinds = []string{"deployments"}
+var deployKinds = []store.Kind{store.KindDeployments}
 
 // listDeployments serves GET /v1/deployments (?namespace=, all when
 // none) and GET /v1/job/{id}/deployments, newest first.
@@ -68,7 +69,7 @@ func (s *Server) deploymentAction(action string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := reqCtx(r)
 		defer cancel()
-		d, err := controllers.DeploymentAction(ctx, s.Store, r.PathValue("id"), action, s.Now().UTC())
+		d, err := deploy.Act(ctx, s.Store, r.PathValue("id"), action, s.Now().UTC())
 		if err != nil {
 			deploymentError(w, r.PathValue("id"), err)
 			return
@@ -85,7 +86,7 @@ func (s *Server) allocHealth(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := reqCtx(r)
 	defer cancel()
-	d, err := controllers.SetAllocHealth(ctx, s.Store, r.PathValue("id"), &req, s.Now().UTC())
+	d, err := deploy.SetAllocHealth(ctx, s.Store, r.PathValue("id"), &req, s.Now().UTC())
 	if err != nil {
 		deploymentError(w, r.PathValue("id"), err)
 		return
@@ -96,7 +97,7 @@ func (s *Server) allocHealth(w http.ResponseWriter, r *http.Request) {
 // deploymentError answers 409 when the deployment's state forbids the
 // action, and as storeError otherwise.
 func deploymentError(w http.ResponseWriter, id string, err error) {
-	if errors.Is(err, controllers.ErrDeploymentState) {
+	if errors.Is(err, deploy.ErrDeploymentState) {
 		writeError(w, http.StatusConflict, err)
 		return
 	}

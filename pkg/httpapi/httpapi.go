@@ -11,8 +11,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/nomadic-project/nomadic/controllers"
 	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/deploy"
 	"github.com/nomadic-project/nomadic/pkg/store"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -33,10 +33,10 @@ type Server struct {
 
 // The key kinds each blocking query waits on.
 var (
-	jobKinds   = []string{"jobs", "allocs", "allocstatus"}
-	allocKinds = []string{"allocs", "allocstatus"}
-	nodeKinds  = []string{"nodes", "heartbeats", "nodeadmin"}
-	evalKinds  = []string{"evals"}
+	jobKinds   = []store.Kind{store.KindJobs, store.KindAllocs, store.KindAllocStatus}
+	allocKinds = []store.Kind{store.KindAllocs, store.KindAllocStatus}
+	nodeKinds  = []store.Kind{store.KindNodes, store.KindHeartbeats, store.KindNodeAdmin}
+	evalKinds  = []store.Kind{store.KindEvals}
 )
 
 // Handler returns the API's routes.
@@ -52,7 +52,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/jobs", s.registerJob)
 	mux.HandleFunc("GET /v1/job/{id}", s.blocking(jobKinds, s.getJob))
 	mux.HandleFunc("POST /v1/job/{id}/plan", s.planJob)
-	mux.HandleFunc("GET /v1/job/{id}/versions", s.blocking([]string{"jobversions"}, s.jobVersions))
+	mux.HandleFunc("GET /v1/job/{id}/versions", s.blocking([]store.Kind{store.KindJobVersions}, s.jobVersions))
 	mux.HandleFunc("POST /v1/job/{id}/revert", s.revertJob)
 	mux.HandleFunc("POST /v1/job/{id}/dispatch", s.dispatchJob)
 	mux.HandleFunc("DELETE /v1/server/{name}", s.forceLeave)
@@ -74,15 +74,15 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("PUT /v1/node/{id}/drain", s.nodeDrain)
 	mux.HandleFunc("GET /v1/evaluations", s.blocking(evalKinds, s.listEvals))
 	mux.HandleFunc("GET /v1/evaluation/{id}", s.blocking(evalKinds, s.getEval))
-	mux.HandleFunc("GET /v1/servers", s.blocking([]string{"servers", "election"}, s.listServers))
+	mux.HandleFunc("GET /v1/servers", s.blocking([]store.Kind{store.KindServers, store.KindElection}, s.listServers))
 	mux.HandleFunc("GET /v1/event/stream", s.eventStream)
-	mux.HandleFunc("GET /v1/services", s.blocking([]string{"services"}, s.listServices))
-	mux.HandleFunc("GET /v1/service/{name}", s.blocking([]string{"services"}, s.getService))
+	mux.HandleFunc("GET /v1/services", s.blocking([]store.Kind{store.KindServices}, s.listServices))
+	mux.HandleFunc("GET /v1/service/{name}", s.blocking([]store.Kind{store.KindServices}, s.getService))
 	mux.HandleFunc("GET /v1/deployments", s.blocking(deployKinds, s.listDeployments))
 	mux.HandleFunc("GET /v1/deployment/{id}", s.blocking(deployKinds, s.getDeployment))
 	mux.HandleFunc("GET /v1/job/{id}/deployments", s.blocking(deployKinds, s.listDeployments))
 	mux.HandleFunc("GET /v1/job/{id}/deployment", s.blocking(deployKinds, s.latestDeployment))
-	for _, action := range []string{controllers.ActionPromote, controllers.ActionPause, controllers.ActionResume, controllers.ActionFail} {
+	for _, action := range []string{deploy.ActionPromote, deploy.ActionPause, deploy.ActionResume, deploy.ActionFail} {
 		mux.HandleFunc("POST /v1/deployment/{id}/"+action, s.deploymentAction(action))
 	}
 	mux.HandleFunc("POST /v1/deployment/{id}/allocation-health", s.allocHealth)
@@ -163,7 +163,7 @@ func reqCtx(r *http.Request) (context.Context, context.CancelFunc) {
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
-	if _, err := s.Store.Client().Get(ctx, s.Store.Keys().Prefix()+"/health"); err != nil {
+	if err := s.Store.Health(ctx); err != nil {
 		writeError(w, http.StatusServiceUnavailable, fmt.Errorf("etcd is unreachable: %w", err))
 		return
 	}

@@ -7,7 +7,6 @@ import (
 
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/store"
-	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // NodeEligibilityRequest is the body of PUT /v1/node/{id}/eligibility.
@@ -48,9 +47,8 @@ func (s *Server) nodeEligibility(w http.ResponseWriter, r *http.Request) {
 		storeError(w, fmt.Sprintf("node %q", r.PathValue("id")), err)
 		return
 	}
-	err = s.Store.UpdateNodeAdmin(ctx, n.ID, func(a *store.NodeAdmin) []clientv3.Op {
+	err = s.Store.UpdateNodeAdmin(ctx, n.ID, store.Guard{}, func(a *store.NodeAdmin, _ *store.Txn) {
 		a.Eligible = req.Eligible
-		return nil
 	})
 	if err != nil {
 		storeError(w, "node", err)
@@ -75,7 +73,8 @@ func (s *Server) nodeDrain(w http.ResponseWriter, r *http.Request) {
 		storeError(w, fmt.Sprintf("node %q", r.PathValue("id")), err)
 		return
 	}
-	var evals []clientv3.Op
+	type jobRef struct{ ns, job string }
+	var evals []jobRef
 	if req.Enable {
 		// Every job with allocations on the node is evaluated, in the
 		// same transaction as the drain, so migrations start at once.
@@ -84,18 +83,17 @@ func (s *Server) nodeDrain(w http.ResponseWriter, r *http.Request) {
 			storeError(w, "allocations", err)
 			return
 		}
-		now := s.Now().UTC()
 		seen := map[string]bool{}
 		for _, a := range allocs {
 			if a.DesiredStatus != api.AllocDesiredRun || a.Terminal() || seen[a.Namespace+"/"+a.JobID] {
 				continue
 			}
 			seen[a.Namespace+"/"+a.JobID] = true
-			evals = append(evals, s.Store.EvalOp(a.Namespace, a.JobID, api.EvalTriggerNodeDrain, n.ID, now))
+			evals = append(evals, jobRef{a.Namespace, a.JobID})
 		}
 	}
 	now := s.Now().UTC()
-	err = s.Store.UpdateNodeAdmin(ctx, n.ID, func(a *store.NodeAdmin) []clientv3.Op {
+	err = s.Store.UpdateNodeAdmin(ctx, n.ID, store.Guard{}, func(a *store.NodeAdmin, txn *store.Txn) {
 		if req.Enable {
 			d := &api.DrainStrategy{StartedAt: now, IgnoreSystemJobs: req.IgnoreSystemJobs}
 			if req.Deadline > 0 {
@@ -103,11 +101,13 @@ func (s *Server) nodeDrain(w http.ResponseWriter, r *http.Request) {
 			}
 			a.Drain = d
 			a.Eligible = false
-			return evals
+			for _, j := range evals {
+				txn.CreateEval(j.ns, j.job, api.EvalTriggerNodeDrain, n.ID, now)
+			}
+			return
 		}
 		a.Drain = nil
 		a.Eligible = !req.KeepIneligible
-		return nil
 	})
 	if err != nil {
 		storeError(w, "node", err)

@@ -8,9 +8,9 @@ import (
 	"reflect"
 	"sort"
 
-	"github.com/nomadic-project/nomadic/controllers"
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/driver/catalog"
+	"github.com/nomadic-project/nomadic/pkg/planner"
 	"github.com/nomadic-project/nomadic/pkg/store"
 )
 
@@ -44,7 +44,7 @@ func (s *Server) planJob(w http.ResponseWriter, r *http.Request) {
 			resp.Result = "updated"
 		}
 	}
-	plan, snap, err := controllers.ComputePlan(ctx, s.Store, job.Namespace, job.ID, job, "plan-"+api.NewID(), s.Now().UTC())
+	plan, snap, err := planner.Compute(ctx, s.Store, job.Namespace, job.ID, job, "plan-"+api.NewID(), s.Now().UTC())
 	if err != nil {
 		storeError(w, "plan", err)
 		return

@@ -1,16 +1,17 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
-	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
-	clientv3 "go.etcd.io/etcd/client/v3"
+	"github.com/nomadic-project/nomadic/pkg/store"
 )
 
 // IndexHeader carries the etcd revision a read saw. A client passes it
@@ -26,7 +27,7 @@ const (
 // blocking makes a GET handler a blocking query: with ?index=N it answers
 // once a key of the given kinds changed after revision N (or after
 // ?wait=, default 5m); every answer carries the revision it read.
-func (s *Server) blocking(kinds []string, h http.HandlerFunc) http.HandlerFunc {
+func (s *Server) blocking(kinds []store.Kind, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		if v := q.Get("index"); v != "" {
@@ -61,9 +62,21 @@ func (s *Server) blocking(kinds []string, h http.HandlerFunc) http.HandlerFunc {
 }
 
 // topics maps key kinds to event stream topics.
-var topics = map[string]string{
-	"jobs": "Job", "allocs": "Allocation", "allocstatus": "Allocation", "nodes": "Node", "heartbeats": "Node",
-	"nodeadmin": "Node", "evals": "Evaluation", "deployments": "Deployment", "services": "Service",
+var topics = map[store.Kind]string{
+	store.KindJobs: "Job", store.KindAllocs: "Allocation", store.KindAllocStatus: "Allocation", store.KindNodes: "Node",
+	store.KindHeartbeats: "Node", store.KindNodeAdmin: "Node", store.KindEvals: "Evaluation",
+	store.KindDeployments: "Deployment", store.KindServices: "Service",
+}
+
+// eventKey is the key an event names: the object's path below its kind.
+func eventKey(r store.Ref) string {
+	var parts []string
+	for _, p := range []string{r.Namespace, r.Job, r.Node, r.Name, r.ID} {
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	return strings.Join(parts, "/")
 }
 
 // Event is one line of the event stream.
@@ -137,63 +150,71 @@ func (s *Server) eventStream(w http.ResponseWriter, r *http.Request) {
 		}
 		return err == nil
 	}
-	prefix := s.Store.Keys().Prefix() + "/"
-	ctx := clientv3.WithRequireLeader(r.Context())
-	ch := s.Store.Client().Watch(ctx, prefix, clientv3.WithPrefix(), clientv3.WithRev(from), clientv3.WithPrevKV())
-	keepalive := time.NewTicker(30 * time.Second)
-	defer keepalive.Stop()
-	for {
-		select {
-		case <-r.Context().Done():
-			return
-		case <-keepalive.C:
-			if !send(struct{}{}) {
+	// Keep-alives go out from their own goroutine while the watch waits;
+	// sends are serialised by mu.
+	var mu sync.Mutex
+	sendLocked := func(v any) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if !send(v) {
+			return errClientGone
+		}
+		return nil
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		keepalive := time.NewTicker(30 * time.Second)
+		defer keepalive.Stop()
+		for {
+			select {
+			case <-ctx.Done():
 				return
-			}
-		case resp, ok := <-ch:
-			if !ok {
-				return
-			}
-			if err := resp.Err(); err != nil {
-				msg := err.Error()
-				if errors.Is(err, rpctypes.ErrCompacted) {
-					msg = fmt.Sprintf("index %d was compacted; read the current state and resume from its index", from-1)
-				}
-				send(map[string]string{"error": msg})
-				return
-			}
-			for _, ev := range resp.Events {
-				rest := strings.TrimPrefix(string(ev.Kv.Key), prefix)
-				kind, id, _ := strings.Cut(rest, "/")
-				topic := topics[kind]
-				if topic == "" || (len(want) > 0 && !want[topic]) {
-					continue
-				}
-				e := Event{Index: ev.Kv.ModRevision, Topic: topic, Key: id}
-				switch {
-				case kind == "heartbeats" && ev.Type == clientv3.EventTypeDelete:
-					e.Type = "NodeDown"
-				case kind == "heartbeats":
-					e.Type = "NodeReady"
-				case ev.Type == clientv3.EventTypeDelete:
-					e.Type = topic + "Deleted"
-					if ev.PrevKv != nil {
-						e.Payload = json.RawMessage(ev.PrevKv.Value)
-					}
-				case kind == "allocstatus":
-					e.Type = "AllocationStatus"
-					e.Payload = json.RawMessage(ev.Kv.Value)
-				default:
-					e.Type = topic + "Updated"
-					e.Payload = json.RawMessage(ev.Kv.Value)
-				}
-				if len(e.Payload) > 0 && !json.Valid(e.Payload) {
-					e.Payload = nil
-				}
-				if !send(e) {
+			case <-keepalive.C:
+				if sendLocked(struct{}{}) != nil {
+					cancel()
 					return
 				}
 			}
 		}
+	}()
+	defer wg.Wait()
+	err := s.Store.WatchChanges(ctx, from-1, func(c store.Change) error {
+		topic := topics[c.Kind]
+		if topic == "" || (len(want) > 0 && !want[topic]) {
+			return nil
+		}
+		e := Event{Index: c.Rev, Topic: topic, Key: eventKey(c.Ref)}
+		switch {
+		case c.Kind == store.KindHeartbeats && c.Deleted:
+			e.Type = "NodeDown"
+		case c.Kind == store.KindHeartbeats:
+			e.Type = "NodeReady"
+		case c.Deleted:
+			e.Type = topic + "Deleted"
+			e.Payload = json.RawMessage(c.Prev)
+		case c.Kind == store.KindAllocStatus:
+			e.Type = "AllocationStatus"
+			e.Payload = json.RawMessage(c.Value)
+		default:
+			e.Type = topic + "Updated"
+			e.Payload = json.RawMessage(c.Value)
+		}
+		if len(e.Payload) > 0 && !json.Valid(e.Payload) {
+			e.Payload = nil
+		}
+		return sendLocked(e)
+	})
+	switch {
+	case errors.Is(err, store.ErrCompacted):
+		_ = sendLocked(map[string]string{"error": fmt.Sprintf("index %d was compacted; read the current state and resume from its index", from-1)})
+	case err != nil && ctx.Err() == nil && !errors.Is(err, errClientGone):
+		_ = sendLocked(map[string]string{"error": err.Error()})
 	}
 }
+
+// errClientGone ends an event stream whose client went away.
+var errClientGone = errors.New("client gone")

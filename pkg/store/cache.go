@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -41,11 +40,21 @@ type Cache struct {
 	// orphans are statuses whose allocation is not (yet) here: a relist
 	// applies keys in no particular order.
 	orphans map[string]*api.AllocStatus
+	// kindRev is the newest revision at which a key of each kind changed
+	// (after a relist: the list's revision, for every kind), what
+	// blocking queries wait on.
+	kindRev map[Kind]int64
+
+	// dispatch is held while changes are handed to subscribers, and by
+	// Subscribe while it lists what a new subscriber starts from; it is
+	// taken before mu.
+	dispatch sync.Mutex
+	subs     map[*subscription]bool
 }
 
 // NewCache returns a cache of the store's cluster; Run fills it.
 func NewCache(s *Store) *Cache {
-	c := &Cache{s: s}
+	c := &Cache{s: s, subs: map[*subscription]bool{}}
 	c.moved = sync.NewCond(&c.mu)
 	c.reset()
 	return c
@@ -55,6 +64,7 @@ func (c *Cache) reset() {
 	c.records, c.live, c.admin, c.nodes = map[string]*api.Node{}, map[string]bool{}, map[string]*NodeAdmin{}, map[string]*api.Node{}
 	c.plans = map[string]int64{}
 	c.allocs, c.orphans = map[string]*api.Allocation{}, map[string]*api.AllocStatus{}
+	c.kindRev = map[Kind]int64{}
 }
 
 // Run keeps the cache current until ctx ends.
@@ -65,30 +75,42 @@ func (c *Cache) Run(ctx context.Context) {
 		c.mu.Unlock()
 	})
 	defer stop()
-	c.s.ListWatch(ctx, c.s.keys.Prefix()+"/", c)
+	c.s.listWatch(ctx, c.s.keys.Prefix()+"/", c)
 }
 
-// Replace implements Handler: the complete contents after a (re)list.
+// Replace implements handler: the complete contents after a (re)list.
 func (c *Cache) Replace(items map[string][]byte, rev int64) {
+	c.dispatch.Lock()
+	defer c.dispatch.Unlock()
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.reset()
 	for k, v := range items {
 		c.apply(Event{Key: k, Value: v, Rev: rev})
 	}
+	for kind := range keyParts {
+		c.kindRev[kind] = rev
+	}
 	c.synced = true
 	c.advance(rev)
+	c.mu.Unlock()
+	c.resyncAll(items, rev)
 }
 
-// Apply implements Handler: one change.
+// Apply implements handler: one change.
 func (c *Cache) Apply(ev Event) {
+	c.dispatch.Lock()
+	defer c.dispatch.Unlock()
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.apply(ev)
 	c.advance(ev.Rev)
+	// Blocking queries wait for a kind, which may change at a revision
+	// the cache has reached already (a transaction of several kinds).
+	c.moved.Broadcast()
+	c.mu.Unlock()
+	c.deliver(ev)
 }
 
-// Progress implements ProgressHandler: etcd's revision moved with no
+// Progress implements progressHandler: etcd's revision moved with no
 // change under the prefix.
 func (c *Cache) Progress(rev int64) {
 	c.mu.Lock()
@@ -105,41 +127,43 @@ func (c *Cache) advance(rev int64) {
 
 // apply records one key; c.mu is held.
 func (c *Cache) apply(ev Event) {
-	rest := strings.TrimPrefix(ev.Key, c.s.keys.Prefix()+"/")
-	kind, id, ok := strings.Cut(rest, "/")
+	ref, ok := c.s.keys.Parse(ev.Key)
 	if !ok {
 		return
 	}
-	switch kind {
-	case kindNodes:
+	if ev.Rev > c.kindRev[ref.Kind] {
+		c.kindRev[ref.Kind] = ev.Rev
+	}
+	switch ref.Kind {
+	case KindNodes:
 		if ev.Delete {
-			delete(c.records, id)
+			delete(c.records, ref.Node)
 		} else if n := decodeOrWarn[api.Node](ev); n != nil {
-			c.records[id] = n
+			c.records[ref.Node] = n
 		}
-		c.refreshNode(id)
-	case kindHeartbeats:
+		c.refreshNode(ref.Node)
+	case KindHeartbeats:
 		if ev.Delete {
-			delete(c.live, id)
+			delete(c.live, ref.Node)
 		} else {
-			c.live[id] = true
+			c.live[ref.Node] = true
 		}
-		c.refreshNode(id)
-	case kindNodeAdmin:
+		c.refreshNode(ref.Node)
+	case KindNodeAdmin:
 		if ev.Delete {
-			delete(c.admin, id)
+			delete(c.admin, ref.Node)
 		} else if a := decodeOrWarn[NodeAdmin](ev); a != nil {
-			c.admin[id] = a
+			c.admin[ref.Node] = a
 		}
-		c.refreshNode(id)
-	case kindNodePlans:
+		c.refreshNode(ref.Node)
+	case KindNodePlans:
 		if ev.Delete {
-			delete(c.plans, id)
+			delete(c.plans, ref.Node)
 		} else {
-			c.plans[id] = ev.Rev
+			c.plans[ref.Node] = ev.Rev
 		}
-	case kindAllocs:
-		_, allocID, _ := strings.Cut(id, "/")
+	case KindAllocs:
+		allocID := ref.ID
 		old := c.allocs[allocID]
 		if ev.Delete {
 			delete(c.allocs, allocID)
@@ -156,8 +180,8 @@ func (c *Cache) apply(ev Event) {
 			a.Status = old.Status
 		}
 		c.allocs[allocID] = a
-	case kindAllocStatus:
-		_, allocID, _ := strings.Cut(id, "/")
+	case KindAllocStatus:
+		allocID := ref.ID
 		var st *api.AllocStatus
 		if !ev.Delete {
 			if st = decodeOrWarn[api.AllocStatus](ev); st == nil {

@@ -56,104 +56,63 @@ func (s *Store) ReadDeployment(ctx context.Context, ns, job, id string) (*api.De
 	return getOne[api.Deployment](ctx, s, s.keys.Deployment(ns, job, id))
 }
 
-// DeploymentOp writes a deployment; for a plan's first transaction.
-func (s *Store) DeploymentOp(d *api.Deployment) clientv3.Op {
-	return clientv3.OpPut(s.keys.Deployment(d.Namespace, d.JobID, d.ID), encode(d))
-}
-
-// DeploymentChange is one write of a deployment that read it at Rev:
-// extra operations and compares go in the same transaction, so that, for
-// example, failing a deployment and reverting its job happen together or
-// not at all.
-type DeploymentChange struct {
-	Deployment *api.Deployment
-	Rev        int64
-	Cmps       []clientv3.Cmp
-	Ops        []clientv3.Op
-}
-
-// UpdateDeployment writes a deployment if it was not written since it was
-// read (ErrConflict otherwise) and the guards hold.
-func (s *Store) UpdateDeployment(ctx context.Context, c *DeploymentChange, guards ...clientv3.Cmp) error {
-	d := c.Deployment
-	key := s.keys.Deployment(d.Namespace, d.JobID, d.ID)
-	cmps := append([]clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", c.Rev)}, guards...)
-	cmps = append(cmps, c.Cmps...)
-	ops := append([]clientv3.Op{clientv3.OpPut(key, encode(d))}, c.Ops...)
-	resp, err := s.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
-	if err != nil {
-		return fmt.Errorf("writing deployment %s: %w", api.ShortID(d.ID), err)
-	}
-	if !resp.Succeeded {
-		return ErrConflict
-	}
-	return nil
-}
-
-// DeleteDeployments removes deployments, guarded.
-func (s *Store) DeleteDeployments(ctx context.Context, ds []*api.Deployment, guards []clientv3.Cmp) error {
+// DeleteDeployments removes deployments, if g holds.
+func (s *Store) DeleteDeployments(ctx context.Context, ds []*api.Deployment, g Guard) error {
 	for start := 0; start < len(ds); start += maxTxnOps {
 		var ops []clientv3.Op
 		for _, d := range ds[start:min(start+maxTxnOps, len(ds))] {
 			ops = append(ops, clientv3.OpDelete(s.keys.Deployment(d.Namespace, d.JobID, d.ID)))
 		}
-		if _, err := s.cli.Txn(ctx).If(guards...).Then(ops...).Commit(); err != nil {
+		if _, err := s.cli.Txn(ctx).If(g.cmps...).Then(ops...).Commit(); err != nil {
 			return fmt.Errorf("deleting deployments: %w", err)
 		}
 	}
 	return nil
 }
 
-// RevertOps returns the compares and writes that submit version `to` of a
-// job again as its next version, with an evaluation: what auto revert
-// adds to the transaction that fails a deployment. It returns the new
-// version.
-func (s *Store) RevertOps(ctx context.Context, ns, id string, to uint64, now time.Time) ([]clientv3.Cmp, []clientv3.Op, uint64, error) {
+// RevertJob adds to txn the writes that submit version `to` of a job
+// again as its next version, with an evaluation — what auto revert adds
+// to the transaction that fails a deployment — and returns the new
+// version. The transaction fails if the job changed since this read it.
+func (s *Store) RevertJob(ctx context.Context, txn *Txn, ns, id string, to uint64, now time.Time) (uint64, error) {
 	cur, rev, err := s.GetJob(ctx, ns, id)
 	if err != nil {
-		return nil, nil, 0, err
+		return 0, err
 	}
 	old, err := s.GetJobVersion(ctx, ns, id, to)
 	if err != nil {
-		return nil, nil, 0, fmt.Errorf("reading version %d of job %q: %w", to, id, err)
+		return 0, fmt.Errorf("reading version %d of job %q: %w", to, id, err)
 	}
 	next := *old
 	next.Version, next.Stop, next.Stable, next.Status, next.SubmitTime = cur.Version+1, false, false, "", now
-	eval := newEval(&next, api.EvalTriggerDeployment, now)
-	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(s.keys.Job(ns, id)), "=", rev)}
-	ops := []clientv3.Op{
-		clientv3.OpPut(s.keys.Job(ns, id), encode(&next)),
-		clientv3.OpPut(s.keys.JobVersion(ns, id, next.Version), encode(&next)),
-		clientv3.OpPut(s.keys.Eval(ns, id, eval.ID), encode(eval)),
-	}
-	return cmps, ops, next.Version, nil
+	txn.putAt(s.keys.Job(ns, id), rev, &next)
+	txn.ops = append(txn.ops, clientv3.OpPut(s.keys.JobVersion(ns, id, next.Version), encode(&next)))
+	txn.putEval(newEval(&next, api.EvalTriggerDeployment, now))
+	return next.Version, nil
 }
 
-// StableOps returns the writes that mark a version of a job stable, in
-// its version key and, when it is still the current version, in the job.
-func (s *Store) StableOps(ctx context.Context, ns, id string, version uint64) ([]clientv3.Cmp, []clientv3.Op, error) {
-	var cmps []clientv3.Cmp
-	var ops []clientv3.Op
+// MarkStable adds to txn the writes that mark a version of a job stable,
+// in its version key and, when it is still the current version, in the
+// job. A version that is gone is left alone.
+func (s *Store) MarkStable(ctx context.Context, txn *Txn, ns, id string, version uint64) error {
 	vkey := s.keys.JobVersion(ns, id, version)
 	v, vrev, err := getOne[api.Job](ctx, s, vkey)
 	if errors.Is(err, ErrNotFound) {
-		return nil, nil, nil
+		return nil
 	} else if err != nil {
-		return nil, nil, err
+		return err
 	}
 	v.Stable = true
-	cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(vkey), "=", vrev))
-	ops = append(ops, clientv3.OpPut(vkey, encode(v)))
+	txn.putAt(vkey, vrev, v)
 	cur, rev, err := s.GetJob(ctx, ns, id)
 	if err != nil && !errors.Is(err, ErrNotFound) {
-		return nil, nil, err
+		return err
 	}
 	if cur != nil && cur.Version == version {
 		cur.Stable = true
-		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(s.keys.Job(ns, id)), "=", rev))
-		ops = append(ops, clientv3.OpPut(s.keys.Job(ns, id), encode(cur)))
+		txn.putAt(s.keys.Job(ns, id), rev, cur)
 	}
-	return cmps, ops, nil
+	return nil
 }
 
 // LatestStable returns the newest stable version of a job older than

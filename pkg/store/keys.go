@@ -27,22 +27,108 @@ import (
 //	election/leader                      election of the leader that runs singleton controllers
 //	schedconfig                          cluster-wide scheduler configuration
 //	compact                              revision of the last compaction round (servers take turns)
+//
+// Kind names one kind of object in the key layout: the first segment of
+// its keys under the cluster prefix.
+type Kind string
+
+// The kinds of the key layout.
 const (
-	kindJobs        = "jobs"
-	kindJobVersions = "jobversions"
-	kindEvals       = "evals"
-	kindEvalClaims  = "evalclaims"
-	kindNodes       = "nodes"
-	kindNodeAdmin   = "nodeadmin"
-	kindHeartbeats  = "heartbeats"
-	kindNodePlans   = "nodeplans"
-	kindAllocs      = "allocs"
-	kindAllocStatus = "allocstatus"
-	kindJobAllocs   = "joballocs"
-	kindServers     = "servers"
-	kindElection    = "election"
-	kindDeployments = "deployments"
+	KindJobs        Kind = "jobs"
+	KindJobVersions Kind = "jobversions"
+	KindEvals       Kind = "evals"
+	KindEvalClaims  Kind = "evalclaims"
+	KindNodes       Kind = "nodes"
+	KindNodeAdmin   Kind = "nodeadmin"
+	KindHeartbeats  Kind = "heartbeats"
+	KindNodePlans   Kind = "nodeplans"
+	KindAllocs      Kind = "allocs"
+	KindAllocStatus Kind = "allocstatus"
+	KindJobAllocs   Kind = "joballocs"
+	KindDeployments Kind = "deployments"
+	KindServices    Kind = "services"
+	KindServers     Kind = "servers"
+	KindEtcdMembers Kind = "etcdmembers"
+	KindElection    Kind = "election"
+	KindCompact     Kind = "compact"
+	KindSchedConfig Kind = "schedconfig"
 )
+
+// keyParts says which segments follow a kind's name in its keys.
+var keyParts = map[Kind][]keyPart{
+	KindJobs:        {partNamespace, partJob},
+	KindJobVersions: {partNamespace, partJob, partID},
+	KindEvals:       {partNamespace, partJob, partID},
+	KindEvalClaims:  {partNamespace, partJob},
+	KindNodes:       {partNode},
+	KindNodeAdmin:   {partNode},
+	KindHeartbeats:  {partNode},
+	KindNodePlans:   {partNode},
+	KindAllocs:      {partNode, partID},
+	KindAllocStatus: {partNode, partID},
+	KindJobAllocs:   {partNamespace, partJob, partID},
+	KindDeployments: {partNamespace, partJob, partID},
+	KindServices:    {partNamespace, partName, partID},
+	KindServers:     {partName},
+	KindEtcdMembers: {partName},
+	KindElection:    {partName, partID},
+	KindCompact:     {},
+	KindSchedConfig: {},
+}
+
+type keyPart int
+
+const (
+	partNamespace keyPart = iota
+	partJob
+	partNode
+	partName
+	partID
+)
+
+// Ref is what a key names: its kind and the parts of its path. Which parts
+// are set depends on the kind (see the layout above): a job's key sets
+// Namespace and Job, an allocation's Node and ID, a service instance's
+// Namespace, Name (the service) and ID (the instance).
+type Ref struct {
+	Kind      Kind
+	Namespace string
+	Job       string
+	Node      string
+	Name      string
+	ID        string
+}
+
+// Parse splits a key of this cluster into its kind and parts. It reports
+// false for a key outside the layout.
+func (k Keys) Parse(key string) (Ref, bool) {
+	rest, ok := strings.CutPrefix(key, k.prefix+"/")
+	if !ok {
+		return Ref{}, false
+	}
+	segs := strings.Split(rest, "/")
+	ref := Ref{Kind: Kind(segs[0])}
+	parts, ok := keyParts[ref.Kind]
+	if !ok || len(segs)-1 != len(parts) {
+		return Ref{}, false
+	}
+	for i, p := range parts {
+		v := segs[i+1]
+		switch p {
+		case partNamespace:
+			ref.Namespace = v
+		case partJob:
+			ref.Job = v
+		case partNode:
+			ref.Node = v
+		case partName:
+			ref.Name = v
+		case partID:
+			ref.ID = v
+		}
+	}
+	return ref, true
+}
 
 // Keys builds the keys of one cluster. Its zero value is not usable; get one
 // from NewKeys.
@@ -62,103 +148,106 @@ func NewKeys(prefix string) Keys {
 // Prefix is the cluster prefix, without a trailing slash.
 func (k Keys) Prefix() string { return k.prefix }
 
-func (k Keys) join(parts ...string) string {
-	return k.prefix + "/" + strings.Join(parts, "/")
+func (k Keys) join(kind Kind, parts ...string) string {
+	if len(parts) == 0 {
+		return k.prefix + "/" + string(kind)
+	}
+	return k.prefix + "/" + string(kind) + "/" + strings.Join(parts, "/")
 }
 
 // Kind returns the prefix of every key of a kind, with a trailing slash.
-func (k Keys) Kind(kind string) string { return k.join(kind) + "/" }
+func (k Keys) Kind(kind Kind) string { return k.join(kind) + "/" }
 
 // Job is the key of a job's current specification.
-func (k Keys) Job(ns, id string) string { return k.join(kindJobs, ns, id) }
+func (k Keys) Job(ns, id string) string { return k.join(KindJobs, ns, id) }
 
 // JobVersion is the key of one version of a job.
 func (k Keys) JobVersion(ns, id string, version uint64) string {
-	return k.join(kindJobVersions, ns, id, fmt.Sprintf("%020d", version))
+	return k.join(KindJobVersions, ns, id, fmt.Sprintf("%020d", version))
 }
 
 // JobVersions is the prefix of every version of a job.
-func (k Keys) JobVersions(ns, id string) string { return k.join(kindJobVersions, ns, id) + "/" }
+func (k Keys) JobVersions(ns, id string) string { return k.join(KindJobVersions, ns, id) + "/" }
 
 // Eval is the key of an evaluation.
-func (k Keys) Eval(ns, job, id string) string { return k.join(kindEvals, ns, job, id) }
+func (k Keys) Eval(ns, job, id string) string { return k.join(KindEvals, ns, job, id) }
 
 // JobEvals is the prefix of a job's evaluations.
-func (k Keys) JobEvals(ns, job string) string { return k.join(kindEvals, ns, job) + "/" }
+func (k Keys) JobEvals(ns, job string) string { return k.join(KindEvals, ns, job) + "/" }
 
 // EvalClaim is the key a server holds while it works a job's evaluations.
-func (k Keys) EvalClaim(ns, job string) string { return k.join(kindEvalClaims, ns, job) }
+func (k Keys) EvalClaim(ns, job string) string { return k.join(KindEvalClaims, ns, job) }
 
 // Node is the key of a node's record.
-func (k Keys) Node(id string) string { return k.join(kindNodes, id) }
+func (k Keys) Node(id string) string { return k.join(KindNodes, id) }
 
 // NodeAdmin is the key of a node's eligibility and drain.
-func (k Keys) NodeAdmin(id string) string { return k.join(kindNodeAdmin, id) }
+func (k Keys) NodeAdmin(id string) string { return k.join(KindNodeAdmin, id) }
 
 // Heartbeat is the key bound to a node's lease.
-func (k Keys) Heartbeat(id string) string { return k.join(kindHeartbeats, id) }
+func (k Keys) Heartbeat(id string) string { return k.join(KindHeartbeats, id) }
 
 // NodePlan is the key every plan placing on the node bumps.
-func (k Keys) NodePlan(id string) string { return k.join(kindNodePlans, id) }
+func (k Keys) NodePlan(id string) string { return k.join(KindNodePlans, id) }
 
 // Alloc is the key of an allocation's desired state.
-func (k Keys) Alloc(node, id string) string { return k.join(kindAllocs, node, id) }
+func (k Keys) Alloc(node, id string) string { return k.join(KindAllocs, node, id) }
 
 // NodeAllocs is the prefix a node agent watches.
-func (k Keys) NodeAllocs(node string) string { return k.join(kindAllocs, node) + "/" }
+func (k Keys) NodeAllocs(node string) string { return k.join(KindAllocs, node) + "/" }
 
 // AllocStatus is the key of an allocation's observed state.
-func (k Keys) AllocStatus(node, id string) string { return k.join(kindAllocStatus, node, id) }
+func (k Keys) AllocStatus(node, id string) string { return k.join(KindAllocStatus, node, id) }
 
 // JobAlloc is the index key of an allocation under its job.
-func (k Keys) JobAlloc(ns, job, id string) string { return k.join(kindJobAllocs, ns, job, id) }
+func (k Keys) JobAlloc(ns, job, id string) string { return k.join(KindJobAllocs, ns, job, id) }
 
 // JobAllocs is the prefix of a job's allocation index.
-func (k Keys) JobAllocs(ns, job string) string { return k.join(kindJobAllocs, ns, job) + "/" }
+func (k Keys) JobAllocs(ns, job string) string { return k.join(KindJobAllocs, ns, job) + "/" }
 
 // Deployment is the key of a deployment of a job.
-func (k Keys) Deployment(ns, job, id string) string { return k.join(kindDeployments, ns, job, id) }
+func (k Keys) Deployment(ns, job, id string) string { return k.join(KindDeployments, ns, job, id) }
 
 // Deployments is the prefix of a job's deployments, of a namespace's when
 // job is empty, of all when ns is empty too.
 func (k Keys) Deployments(ns, job string) string {
 	switch {
 	case ns == "":
-		return k.Kind(kindDeployments)
+		return k.Kind(KindDeployments)
 	case job == "":
-		return k.join(kindDeployments, ns) + "/"
+		return k.join(KindDeployments, ns) + "/"
 	}
-	return k.join(kindDeployments, ns, job) + "/"
+	return k.join(KindDeployments, ns, job) + "/"
 }
 
 // Service is the key of one instance of a service.
 func (k Keys) Service(ns, name, instance string) string {
-	return k.join("services", ns, name, instance)
+	return k.join(KindServices, ns, name, instance)
 }
 
 // Services is the prefix of a service's instances, or of all services of
 // a namespace when name is empty.
 func (k Keys) Services(ns, name string) string {
 	if name == "" {
-		return k.join("services", ns) + "/"
+		return k.join(KindServices, ns) + "/"
 	}
-	return k.join("services", ns, name) + "/"
+	return k.join(KindServices, ns, name) + "/"
 }
 
 // Server is the key of a live server.
-func (k Keys) Server(name string) string { return k.join(kindServers, name) }
+func (k Keys) Server(name string) string { return k.join(KindServers, name) }
 
 // EtcdMember is the key of the embedded etcd member a server runs.
-func (k Keys) EtcdMember(server string) string { return k.join("etcdmembers", server) }
+func (k Keys) EtcdMember(server string) string { return k.join(KindEtcdMembers, server) }
 
 // Compact is the key servers swap to take turns compacting etcd.
-func (k Keys) Compact() string { return k.join("compact") }
+func (k Keys) Compact() string { return k.join(KindCompact) }
 
 // SchedulerConfig is the key of the scheduler configuration.
-func (k Keys) SchedulerConfig() string { return k.join("schedconfig") }
+func (k Keys) SchedulerConfig() string { return k.join(KindSchedConfig) }
 
 // Election is the prefix of the leader election.
-func (k Keys) Election() string { return k.join(kindElection, "leader") }
+func (k Keys) Election() string { return k.join(KindElection, "leader") }
 
 // lastSegments returns the last n segments of a key.
 func lastSegments(key string, n int) []string {

@@ -37,7 +37,7 @@ func (s *Store) ReadSnapshot(ctx context.Context) (*Snapshot, error) {
 // readSnapshot reads a snapshot of the cluster from etcd.
 func (s *Store) readSnapshot(ctx context.Context) (*Snapshot, error) {
 	revs := map[string]int64{}
-	prefix := s.keys.Kind(kindNodePlans)
+	prefix := s.keys.Kind(KindNodePlans)
 	resp, err := s.cli.Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithKeysOnly())
 	if err != nil {
 		return nil, fmt.Errorf("reading node plan revisions: %w", err)
@@ -65,12 +65,13 @@ type Commit struct {
 	// key must still be at the revision in NodePlanRevs (0: absent).
 	Placing      map[string]bool
 	NodePlanRevs map[string]int64
-	// Guards are extra comparisons every transaction must pass, such as
-	// the server still holding its claim on the job.
-	Guards []clientv3.Cmp
-	// Ops are extra writes of the first transaction: the deployment the
-	// plan's allocations name, so that it exists as soon as they do.
-	Ops []clientv3.Op
+	// Guard must hold for every transaction, such as the server still
+	// holding its claim on the job.
+	Guard Guard
+	// Deployments are written by the first transaction: the deployment
+	// the plan's allocations name, so that it exists as soon as they do,
+	// and older ones the plan cancels.
+	Deployments []*api.Deployment
 }
 
 // CommitPlan writes a plan in as few transactions as etcd's limits allow.
@@ -93,9 +94,12 @@ func (s *Store) CommitPlan(ctx context.Context, c *Commit) (int, error) {
 	}
 	written := 0
 	conflicted := false
-	extra := c.Ops
+	var extra []clientv3.Op
+	for _, d := range c.Deployments {
+		extra = append(extra, clientv3.OpPut(s.keys.Deployment(d.Namespace, d.JobID, d.ID), encode(d)))
+	}
 	for len(units) > 0 || len(extra) > 0 {
-		cmps := append([]clientv3.Cmp(nil), c.Guards...)
+		cmps := append([]clientv3.Cmp(nil), c.Guard.cmps...)
 		ops := append([]clientv3.Op(nil), extra...)
 		chunkExtra := extra
 		extra = nil
@@ -240,113 +244,4 @@ func withoutStatus(a *api.Allocation) *api.Allocation {
 	c := *a
 	c.Status = nil
 	return &c
-}
-
-// DeleteAllocs removes terminal allocations with their status and index
-// keys, guarded like a plan.
-func (s *Store) DeleteAllocs(ctx context.Context, allocs []*api.Allocation, guards []clientv3.Cmp) error {
-	const perTxn = maxTxnOps / 3
-	for start := 0; start < len(allocs); start += perTxn {
-		end := min(start+perTxn, len(allocs))
-		var ops []clientv3.Op
-		for _, a := range allocs[start:end] {
-			ops = append(ops,
-				clientv3.OpDelete(s.keys.Alloc(a.NodeID, a.ID)),
-				clientv3.OpDelete(s.keys.AllocStatus(a.NodeID, a.ID)),
-				clientv3.OpDelete(s.keys.JobAlloc(a.Namespace, a.JobID, a.ID)),
-			)
-		}
-		resp, err := s.cli.Txn(ctx).If(guards...).Then(ops...).Commit()
-		if err != nil {
-			return fmt.Errorf("deleting allocations: %w", err)
-		}
-		if !resp.Succeeded {
-			return ErrConflict
-		}
-	}
-	return nil
-}
-
-// PurgeJobHistory deletes what is left of a purged job: its versions,
-// evaluations and deployments. It does nothing if the job exists again.
-func (s *Store) PurgeJobHistory(ctx context.Context, ns, job string, guards []clientv3.Cmp) error {
-	cmps := append([]clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(s.keys.Job(ns, job)), "=", 0)}, guards...)
-	_, err := s.cli.Txn(ctx).If(cmps...).Then(
-		clientv3.OpDelete(s.keys.JobVersions(ns, job), clientv3.WithPrefix()),
-		clientv3.OpDelete(s.keys.JobEvals(ns, job), clientv3.WithPrefix()),
-		clientv3.OpDelete(s.keys.Deployments(ns, job), clientv3.WithPrefix()),
-	).Commit()
-	if err != nil {
-		return fmt.Errorf("purging history of job %q: %w", job, err)
-	}
-	return nil
-}
-
-// UpdateEvals writes evaluations (their new status), guarded.
-func (s *Store) UpdateEvals(ctx context.Context, evals []*api.Evaluation, guards []clientv3.Cmp) error {
-	for start := 0; start < len(evals); start += maxTxnOps {
-		end := min(start+maxTxnOps, len(evals))
-		var ops []clientv3.Op
-		for _, e := range evals[start:end] {
-			ops = append(ops, clientv3.OpPut(s.keys.Eval(e.Namespace, e.JobID, e.ID), encode(e)))
-		}
-		resp, err := s.cli.Txn(ctx).If(guards...).Then(ops...).Commit()
-		if err != nil {
-			return fmt.Errorf("updating evaluations: %w", err)
-		}
-		if !resp.Succeeded {
-			return ErrConflict
-		}
-	}
-	return nil
-}
-
-// DeleteEvals removes evaluations, guarded.
-func (s *Store) DeleteEvals(ctx context.Context, evals []*api.Evaluation, guards []clientv3.Cmp) error {
-	for start := 0; start < len(evals); start += maxTxnOps {
-		end := min(start+maxTxnOps, len(evals))
-		var ops []clientv3.Op
-		for _, e := range evals[start:end] {
-			ops = append(ops, clientv3.OpDelete(s.keys.Eval(e.Namespace, e.JobID, e.ID)))
-		}
-		if _, err := s.cli.Txn(ctx).If(guards...).Then(ops...).Commit(); err != nil {
-			return fmt.Errorf("deleting evaluations: %w", err)
-		}
-	}
-	return nil
-}
-
-// ClaimJob takes the claim on working a job's evaluations for the holder
-// of lease. It returns false if another server holds it. The claim vanishes
-// with the lease, so a dead server's work is taken over.
-func (s *Store) ClaimJob(ctx context.Context, ns, job, server string, lease clientv3.LeaseID) (bool, error) {
-	key := s.keys.EvalClaim(ns, job)
-	resp, err := s.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
-		Then(clientv3.OpPut(key, server, clientv3.WithLease(lease))).
-		Else(clientv3.OpGet(key)).Commit()
-	if err != nil {
-		return false, fmt.Errorf("claiming job %q: %w", job, err)
-	}
-	if resp.Succeeded {
-		return true, nil
-	}
-	kvs := resp.Responses[0].GetResponseRange().Kvs
-	return len(kvs) == 1 && kvs[0].Lease == int64(lease), nil
-}
-
-// ClaimGuard is the comparison that holds while the lease holder's claim
-// on a job stands.
-func (s *Store) ClaimGuard(ns, job string, lease clientv3.LeaseID) clientv3.Cmp {
-	return clientv3.Compare(clientv3.LeaseValue(s.keys.EvalClaim(ns, job)), "=", lease)
-}
-
-// ReleaseJob gives up a claim on a job.
-func (s *Store) ReleaseJob(ctx context.Context, ns, job string, lease clientv3.LeaseID) error {
-	key := s.keys.EvalClaim(ns, job)
-	_, err := s.cli.Txn(ctx).If(clientv3.Compare(clientv3.LeaseValue(key), "=", lease)).
-		Then(clientv3.OpDelete(key)).Commit()
-	if err != nil {
-		return fmt.Errorf("releasing job %q: %w", job, err)
-	}
-	return nil
 }

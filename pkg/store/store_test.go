@@ -297,24 +297,25 @@ func TestClaimIsExclusiveAndDiesWithItsLease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := s.ClaimJob(ctx, "default", "web", "s1", l1.ID); !ok || err != nil {
+	if ok, err := s.ClaimJob(ctx, "default", "web", "s1", Lease(l1.ID)); !ok || err != nil {
 		t.Fatalf("first claim: %v %v", ok, err)
 	}
-	if ok, err := s.ClaimJob(ctx, "default", "web", "s1", l1.ID); !ok || err != nil {
+	if ok, err := s.ClaimJob(ctx, "default", "web", "s1", Lease(l1.ID)); !ok || err != nil {
 		t.Fatalf("claim again by the holder: %v %v", ok, err)
 	}
-	if ok, err := s.ClaimJob(ctx, "default", "web", "s2", l2.ID); ok || err != nil {
+	if ok, err := s.ClaimJob(ctx, "default", "web", "s2", Lease(l2.ID)); ok || err != nil {
 		t.Fatalf("second server claimed a held job: %v %v", ok, err)
 	}
 	// A write guarded by a claim that is not ours fails.
-	resp, err := cli.Txn(ctx).If(s.ClaimGuard("default", "web", l2.ID)).Then(clientv3.OpPut("/test/k", "v")).Commit()
-	if err != nil || resp.Succeeded {
-		t.Fatalf("guarded write by non-holder: %v %v", resp.Succeeded, err)
+	txn := s.NewTxn(s.ClaimGuard("default", "web", Lease(l2.ID)))
+	txn.CreateEval("default", "web", "test", "", time.Now())
+	if err := txn.Commit(ctx); !errors.Is(err, ErrConflict) {
+		t.Fatalf("guarded write by non-holder: %v", err)
 	}
 	if _, err := cli.Revoke(ctx, l1.ID); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := s.ClaimJob(ctx, "default", "web", "s2", l2.ID); !ok || err != nil {
+	if ok, err := s.ClaimJob(ctx, "default", "web", "s2", Lease(l2.ID)); !ok || err != nil {
 		t.Fatalf("claim after the holder's lease died: %v %v", ok, err)
 	}
 }
@@ -364,7 +365,7 @@ func TestListWatchSeesTheListThenEveryChange(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		s.ListWatch(ctx, "/test/w/", r)
+		s.listWatch(ctx, "/test/w/", r)
 	}()
 	testutil.Eventually(t, 10*time.Second, func() (bool, string) {
 		v, ok := r.get("/test/w/a")

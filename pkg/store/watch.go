@@ -10,7 +10,12 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
-// Event is one change under a watched prefix.
+// ErrCompacted is returned by WatchChanges when the revision to resume
+// from is no longer in etcd's history: read the current state again and
+// resume from its revision.
+var ErrCompacted = errors.New("revision compacted")
+
+// Event is one raw change under a watched prefix.
 type Event struct {
 	Delete bool
 	Key    string
@@ -18,28 +23,28 @@ type Event struct {
 	Rev    int64
 }
 
-// Handler receives what ListWatch sees: first the whole prefix, then every
+// handler receives what listWatch sees: first the whole prefix, then every
 // change after it. Replace is called again after a relist (a compacted
 // watch, a lost connection), with the complete current contents.
-type Handler interface {
+type handler interface {
 	Replace(items map[string][]byte, rev int64)
 	Apply(ev Event)
 }
 
-// ProgressHandler is a Handler that also learns of etcd's revision moving
+// progressHandler is a handler that also learns of etcd's revision moving
 // without a change under the prefix (a progress notification).
-type ProgressHandler interface {
-	Handler
+type progressHandler interface {
+	handler
 	Progress(rev int64)
 }
 
-// ListWatch lists prefix (paged, at one revision), hands the result to h,
+// listWatch lists prefix (paged, at one revision), hands the result to h,
 // then watches from the next revision on, until ctx ends. A watch that
 // breaks resumes from the last revision seen; one whose revision was
 // compacted relists, so no change is ever silently lost. Watches require a
 // leader, so a partitioned etcd member fails loudly rather than going
 // quiet.
-func (s *Store) ListWatch(ctx context.Context, prefix string, h Handler) {
+func (s *Store) listWatch(ctx context.Context, prefix string, h handler) {
 	backoff := 100 * time.Millisecond
 	var rev int64
 	for ctx.Err() == nil {
@@ -80,7 +85,7 @@ func (s *Store) ListWatch(ctx context.Context, prefix string, h Handler) {
 
 // watchFrom watches prefix from rev+1 and returns the last revision it
 // delivered when the watch ends.
-func (s *Store) watchFrom(ctx context.Context, prefix string, rev int64, h Handler) (int64, error) {
+func (s *Store) watchFrom(ctx context.Context, prefix string, rev int64, h handler) (int64, error) {
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
 	ch := s.cli.Watch(wctx, prefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1), clientv3.WithProgressNotify())
@@ -99,12 +104,81 @@ func (s *Store) watchFrom(ctx context.Context, prefix string, rev int64, h Handl
 		}
 		if resp.IsProgressNotify() && resp.Header.Revision > rev {
 			rev = resp.Header.Revision
-			if p, ok := h.(ProgressHandler); ok {
+			if p, ok := h.(progressHandler); ok {
 				p.Progress(rev)
 			}
 		}
 	}
 	return rev, ctx.Err()
+}
+
+// subscriberHandler adapts a Subscriber to listWatch.
+type subscriberHandler struct {
+	s   *Store
+	sub Subscriber
+}
+
+func (h subscriberHandler) Replace(items map[string][]byte, rev int64) {
+	if h.sub.Resync == nil {
+		return
+	}
+	all := make([]Change, 0, len(items))
+	for k, v := range items {
+		if ref, ok := h.s.keys.Parse(k); ok {
+			all = append(all, Change{Ref: ref, Value: v, Rev: rev})
+		}
+	}
+	h.sub.Resync(all)
+}
+
+func (h subscriberHandler) Apply(ev Event) {
+	if ref, ok := h.s.keys.Parse(ev.Key); ok && h.sub.Changed != nil {
+		h.sub.Changed(Change{Ref: ref, Deleted: ev.Delete, Value: ev.Value, Rev: ev.Rev})
+	}
+}
+
+// WatchNodeAllocs hands a node agent the allocations of its node — only
+// its own prefix — until ctx ends: all of them first (and after every
+// relist), then each change. sub.Kinds is ignored.
+func (s *Store) WatchNodeAllocs(ctx context.Context, nodeID string, sub Subscriber) {
+	s.listWatch(ctx, s.keys.NodeAllocs(nodeID), subscriberHandler{s: s, sub: sub})
+}
+
+// WatchChanges calls fn for every change in the cluster after revision
+// after, in revision order, with the previous value of deleted keys,
+// until ctx ends or fn fails. It returns ErrCompacted when after is no
+// longer in etcd's history. It is what event streams rest on: unlike the
+// cache, it can replay the past.
+func (s *Store) WatchChanges(ctx context.Context, after int64, fn func(Change) error) error {
+	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	defer cancel()
+	ch := s.cli.Watch(wctx, s.keys.Prefix()+"/", clientv3.WithPrefix(), clientv3.WithRev(after+1), clientv3.WithPrevKV())
+	for resp := range ch {
+		if err := resp.Err(); err != nil {
+			if errors.Is(err, rpctypes.ErrCompacted) {
+				return ErrCompacted
+			}
+			return err
+		}
+		for _, ev := range resp.Events {
+			ref, ok := s.keys.Parse(string(ev.Kv.Key))
+			if !ok {
+				continue
+			}
+			c := Change{Ref: ref, Deleted: ev.Type == clientv3.EventTypeDelete, Rev: ev.Kv.ModRevision}
+			if c.Deleted {
+				if ev.PrevKv != nil {
+					c.Prev = ev.PrevKv.Value
+				}
+			} else {
+				c.Value = ev.Kv.Value
+			}
+			if err := fn(c); err != nil {
+				return err
+			}
+		}
+	}
+	return ctx.Err()
 }
 
 func sleep(ctx context.Context, d time.Duration) {
@@ -125,11 +199,16 @@ func (s *Store) Revision(ctx context.Context) (int64, error) {
 	return resp.Header.Revision, nil
 }
 
-// WaitForChange blocks until a key under one of the kinds (such as
-// "jobs") changes after revision after, or until wait passes or ctx ends.
-// It is what blocking queries rest on: a client that read the state at
-// revision after learns of the next change without polling.
-func (s *Store) WaitForChange(ctx context.Context, kinds []string, after int64, wait time.Duration) error {
+// WaitForChange blocks until an object of one of the kinds changes after
+// revision after, or until wait passes or ctx ends. It is what blocking
+// queries rest on: a client that read the state at revision after learns
+// of the next change without polling. With a cache (UseCache) it waits on
+// the cache's watch; otherwise it opens watches of its own.
+func (s *Store) WaitForChange(ctx context.Context, kinds []Kind, after int64, wait time.Duration) error {
+	if c := s.cache.Load(); c != nil {
+		c.waitKinds(ctx, kinds, after, wait)
+		return ctx.Err()
+	}
 	wctx, cancel := context.WithTimeout(clientv3.WithRequireLeader(ctx), wait)
 	defer cancel()
 	changed := make(chan struct{}, len(kinds))
@@ -151,4 +230,10 @@ func (s *Store) WaitForChange(ctx context.Context, kinds []string, after int64, 
 	case <-wctx.Done():
 	}
 	return ctx.Err()
+}
+
+// Health reads from etcd, to tell whether the store can be reached.
+func (s *Store) Health(ctx context.Context) error {
+	_, err := s.cli.Get(ctx, s.keys.Prefix()+"/health")
+	return err
 }

@@ -1,11 +1,10 @@
-package controllers_test
+package store_test
 
 import (
 	"context"
 	"errors"
 	"testing"
 
-	"github.com/nomadic-project/nomadic/controllers"
 	"github.com/nomadic-project/nomadic/pkg/store"
 	"github.com/nomadic-project/nomadic/pkg/testutil"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -24,10 +23,10 @@ func TestServersTakeTurnsCompactingHistory(t *testing.T) {
 		return r.Header.Revision
 	}
 	early := put()
-	a := &controllers.Compactor{Store: st}
-	b := &controllers.Compactor{Store: st}
+	a := store.New(cli, "/c")
+	b := st
 	// First round: the revision is recorded, nothing is compacted.
-	if err := a.Once(ctx); err != nil {
+	if _, err := a.CompactRound(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := cli.Get(ctx, "/c/jobs/x", clientv3WithRev(early)); err != nil {
@@ -37,7 +36,7 @@ func TestServersTakeTurnsCompactingHistory(t *testing.T) {
 	put()
 	// Second round by the other server: it compacts to what the first
 	// recorded.
-	if err := b.Once(ctx); err != nil {
+	if _, err := b.CompactRound(ctx); err != nil {
 		t.Fatal(err)
 	}
 	// Revisions before the recorded one are gone.

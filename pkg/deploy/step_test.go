@@ -1,4 +1,4 @@
-package controllers
+package deploy
 
 import (
 	"testing"
@@ -7,7 +7,7 @@ import (
 	"github.com/nomadic-project/nomadic/pkg/api"
 )
 
-func TestDeploymentStep(t *testing.T) {
+func TestDecide(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	job := &api.Job{ID: "web", Version: 1}
 	dep := func(mods ...func(*api.DeploymentGroup)) *api.Deployment {
@@ -48,7 +48,7 @@ func TestDeploymentStep(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			step := DeploymentStep(c.d, c.job, c.allocs, c.now)
+			step := Decide(c.d, c.job, c.allocs, c.now)
 			if c.status == "" {
 				if step != nil {
 					t.Fatalf("want no step, got %+v", step.Next)
@@ -68,7 +68,7 @@ func TestDeploymentStep(t *testing.T) {
 	}
 	// Promotion is recorded.
 	d := dep(func(g *api.DeploymentGroup) { g.DesiredCanaries, g.AutoPromote = 1, true })
-	if step := DeploymentStep(d, job, []*api.Allocation{alloc(&yes, true)}, t0); !step.Next.Groups["g"].Promoted || d.Groups["g"].Promoted {
+	if step := Decide(d, job, []*api.Allocation{alloc(&yes, true)}, t0); !step.Next.Groups["g"].Promoted || d.Groups["g"].Promoted {
 		t.Fatalf("auto-promotion: next %+v, input %+v", step.Next.Groups["g"], d.Groups["g"])
 	}
 }

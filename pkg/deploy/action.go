@@ -1,4 +1,4 @@
-package controllers
+package deploy
 
 import (
 	"context"
@@ -8,7 +8,6 @@ import (
 
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/store"
-	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // ErrDeploymentState is returned when a deployment's status does not
@@ -24,12 +23,11 @@ const (
 	ActionFail    = "fail"
 )
 
-// DeploymentAction carries out an operator's action on a deployment (by
-// ID or unique prefix) and returns it as written. Promote, resume and fail
-// evaluate the job in the same transaction; fail reverts the job to its
-// newest stable version when a group asks for auto_revert, as the
-// watcher does.
-func DeploymentAction(ctx context.Context, st *store.Store, id, action string, now time.Time) (*api.Deployment, error) {
+// Act carries out an operator's action on a deployment (by ID or unique
+// prefix) and returns it as written. Promote, resume and fail evaluate the
+// job in the same transaction; fail reverts the job to its newest stable
+// version when a group asks for auto_revert, as the watcher does.
+func Act(ctx context.Context, st *store.Store, id, action string, now time.Time) (*api.Deployment, error) {
 	for attempt := 0; attempt < 5; attempt++ {
 		d, rev, err := st.GetDeployment(ctx, id)
 		if err != nil {
@@ -38,7 +36,7 @@ func DeploymentAction(ctx context.Context, st *store.Store, id, action string, n
 		if !d.Active() {
 			return nil, fmt.Errorf("deployment %s is %s: %w", api.ShortID(d.ID), d.Status, ErrDeploymentState)
 		}
-		change := &store.DeploymentChange{Deployment: d, Rev: rev}
+		txn := st.NewTxn(store.Guard{})
 		evaluate := true
 		switch action {
 		case ActionPromote:
@@ -86,7 +84,7 @@ func DeploymentAction(ctx context.Context, st *store.Store, id, action string, n
 				revert = revert || g.AutoRevert
 			}
 			if revert {
-				reverted, err := addRevert(ctx, st, change, now)
+				reverted, err := AddRevert(ctx, st, txn, d, now)
 				if err != nil {
 					return nil, err
 				}
@@ -97,9 +95,10 @@ func DeploymentAction(ctx context.Context, st *store.Store, id, action string, n
 		}
 		d.ModifyTime = now
 		if evaluate {
-			change.Ops = append(change.Ops, st.EvalOp(d.Namespace, d.JobID, api.EvalTriggerDeployment, "", now))
+			txn.CreateEval(d.Namespace, d.JobID, api.EvalTriggerDeployment, "", now)
 		}
-		err = st.UpdateDeployment(ctx, change)
+		txn.PutDeployment(d, rev)
+		err = txn.Commit(ctx)
 		if errors.Is(err, store.ErrConflict) {
 			continue
 		}
@@ -149,12 +148,12 @@ func SetAllocHealth(ctx context.Context, st *store.Store, id string, req *api.Al
 			if err != nil {
 				return err
 			}
-			_, err = st.UpdateAlloc(ctx, a, func(cur *api.Allocation) []clientv3.Op {
+			_, err = st.UpdateAlloc(ctx, a, func(cur *api.Allocation, txn *store.Txn) {
 				cur.ManualHealth = &api.AllocHealth{Healthy: healthy, Time: now, Description: "set by an operator"}
 				cur.ModifyTime = now
 				// The deployment watcher counts it on its next look; the
 				// evaluation lets the rollout move at once.
-				return []clientv3.Op{st.EvalOp(d.Namespace, d.JobID, api.EvalTriggerDeployment, "", now)}
+				txn.CreateEval(d.Namespace, d.JobID, api.EvalTriggerDeployment, "", now)
 			})
 			if err != nil {
 				return err
@@ -185,4 +184,30 @@ func findAlloc(allocs []*api.Allocation, d *api.Deployment, id string) (*api.All
 		return nil, fmt.Errorf("allocation %q of deployment %s: %w", id, api.ShortID(d.ID), store.ErrNotFound)
 	}
 	return found, nil
+}
+
+// AddRevert adds to the transaction that fails deployment d the writes
+// that submit the job's newest stable version older than the
+// deployment's again, and says so in the deployment's description. It
+// reports whether there was a version to revert to.
+func AddRevert(ctx context.Context, st *store.Store, txn *store.Txn, d *api.Deployment, now time.Time) (bool, error) {
+	stable, err := st.LatestStable(ctx, d.Namespace, d.JobID, d.JobVersion)
+	if err != nil {
+		return false, err
+	}
+	if stable == nil {
+		d.StatusDescription += " - no stable job version to auto revert to"
+		return false, nil
+	}
+	// Reverting to what just failed would fail again, and again.
+	if failed, err := st.GetJobVersion(ctx, d.Namespace, d.JobID, d.JobVersion); err == nil && store.SameSpec(failed, stable) {
+		d.StatusDescription += fmt.Sprintf(" - not reverting: the newest stable version %d is what failed", stable.Version)
+		return false, nil
+	}
+	v, err := st.RevertJob(ctx, txn, d.Namespace, d.JobID, stable.Version, now)
+	if err != nil {
+		return false, err
+	}
+	d.StatusDescription += fmt.Sprintf(" - rolling back to job version %d (as version %d)", stable.Version, v)
+	return true, nil
 }

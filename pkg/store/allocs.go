@@ -1,0 +1,232 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/nomadic-project/nomadic/pkg/api"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// AllocFilter selects allocations. Empty fields match everything.
+type AllocFilter struct {
+	Namespace string
+	JobID     string
+	NodeID    string
+}
+
+// ListAllocs returns the allocations that match the filter, with the status
+// their nodes reported.
+func (s *Store) ListAllocs(ctx context.Context, f AllocFilter) ([]*api.Allocation, error) {
+	if c := s.cache.Load(); c != nil {
+		out, err := c.Allocs(ctx, func(a *api.Allocation) bool {
+			return (f.NodeID == "" || a.NodeID == f.NodeID) && (f.Namespace == "" || a.Namespace == f.Namespace) &&
+				(f.JobID == "" || a.JobID == f.JobID)
+		})
+		if err == nil {
+			sortAllocs(out)
+			return out, nil
+		}
+		if !errors.Is(err, errBehind) {
+			return nil, err
+		}
+	}
+	var allocs []*api.Allocation
+	var err error
+	switch {
+	case f.JobID != "":
+		allocs, err = s.jobAllocs(ctx, f.Namespace, f.JobID)
+	case f.NodeID != "":
+		allocs, _, err = listAll[api.Allocation](ctx, s, s.keys.NodeAllocs(f.NodeID))
+	default:
+		allocs, _, err = listAll[api.Allocation](ctx, s, s.keys.Kind(KindAllocs))
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := allocs[:0]
+	for _, a := range allocs {
+		if (f.NodeID == "" || a.NodeID == f.NodeID) && (f.Namespace == "" || a.Namespace == f.Namespace) {
+			out = append(out, a)
+		}
+	}
+	if err := s.attachStatus(ctx, out, f.NodeID); err != nil {
+		return nil, err
+	}
+	sortAllocs(out)
+	return out, nil
+}
+
+// sortAllocs orders allocations by name, then age.
+func sortAllocs(out []*api.Allocation) {
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Name != out[j].Name {
+			return out[i].Name < out[j].Name
+		}
+		return out[i].CreateTime.Before(out[j].CreateTime)
+	})
+}
+
+// jobAllocs reads a job's allocations through the job's index.
+func (s *Store) jobAllocs(ctx context.Context, ns, job string) ([]*api.Allocation, error) {
+	var keys []string
+	prefix := s.keys.JobAllocs(ns, job)
+	if _, err := s.List(ctx, prefix, func(key string, value []byte) error {
+		keys = append(keys, s.keys.Alloc(string(value), strings.TrimPrefix(key, prefix)))
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	var out []*api.Allocation
+	for start := 0; start < len(keys); start += 100 {
+		end := min(start+100, len(keys))
+		ops := make([]clientv3.Op, 0, end-start)
+		for _, k := range keys[start:end] {
+			ops = append(ops, clientv3.OpGet(k))
+		}
+		resp, err := s.cli.Txn(ctx).Then(ops...).Commit()
+		if err != nil {
+			return nil, fmt.Errorf("reading allocations of job %q: %w", job, err)
+		}
+		for _, r := range resp.Responses {
+			for _, kv := range r.GetResponseRange().Kvs {
+				a, err := decode[api.Allocation](string(kv.Key), kv.Value)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, a)
+			}
+		}
+	}
+	return out, nil
+}
+
+// attachStatus fills in the Status of each allocation from the keys their
+// nodes wrote.
+func (s *Store) attachStatus(ctx context.Context, allocs []*api.Allocation, nodeID string) error {
+	if len(allocs) == 0 {
+		return nil
+	}
+	prefix := s.keys.Kind(KindAllocStatus)
+	if nodeID != "" {
+		prefix += nodeID + "/"
+	}
+	byID := make(map[string]*api.Allocation, len(allocs))
+	for _, a := range allocs {
+		byID[a.ID] = a
+	}
+	_, err := s.List(ctx, prefix, func(key string, value []byte) error {
+		seg := lastSegments(key, 1)
+		a := byID[seg[0]]
+		if a == nil {
+			return nil
+		}
+		st, err := decode[api.AllocStatus](key, value)
+		if err != nil {
+			return err
+		}
+		a.Status = st
+		return nil
+	})
+	return err
+}
+
+// GetAlloc finds an allocation by its ID or a unique prefix of it.
+func (s *Store) GetAlloc(ctx context.Context, idPrefix string) (*api.Allocation, error) {
+	if c := s.cache.Load(); c != nil {
+		allocs, err := c.Allocs(ctx, func(a *api.Allocation) bool { return strings.HasPrefix(a.ID, idPrefix) })
+		if err == nil {
+			return byIDPrefix(allocs, idPrefix, func(a *api.Allocation) string { return a.ID })
+		}
+		if !errors.Is(err, errBehind) {
+			return nil, err
+		}
+	}
+	allocs, _, err := listAll[api.Allocation](ctx, s, s.keys.Kind(KindAllocs))
+	if err != nil {
+		return nil, err
+	}
+	a, err := byIDPrefix(allocs, idPrefix, func(a *api.Allocation) string { return a.ID })
+	if err != nil {
+		return nil, err
+	}
+	st, _, err := getOne[api.AllocStatus](ctx, s, s.keys.AllocStatus(a.NodeID, a.ID))
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	a.Status = st
+	return a, nil
+}
+
+// ReadAlloc reads an allocation's desired state, without its status.
+func (s *Store) ReadAlloc(ctx context.Context, nodeID, allocID string) (*api.Allocation, error) {
+	a, _, err := getOne[api.Allocation](ctx, s, s.keys.Alloc(nodeID, allocID))
+	return a, err
+}
+
+// UpdateAlloc changes an allocation's desired state with a
+// read-compare-write loop; change may add other writes (an evaluation) to
+// the same transaction.
+func (s *Store) UpdateAlloc(ctx context.Context, a *api.Allocation, change func(*api.Allocation, *Txn)) (*api.Allocation, error) {
+	key := s.keys.Alloc(a.NodeID, a.ID)
+	for attempt := 0; attempt < maxRetries; attempt++ {
+		cur, rev, err := getOne[api.Allocation](ctx, s, key)
+		if err != nil {
+			return nil, err
+		}
+		txn := s.NewTxn(Guard{})
+		change(cur, txn)
+		txn.putAt(key, rev, cur)
+		err = txn.Commit(ctx)
+		if err == nil {
+			return cur, nil
+		}
+		if !errors.Is(err, ErrConflict) {
+			return nil, fmt.Errorf("updating allocation %s: %w", a.ID, err)
+		}
+	}
+	return nil, fmt.Errorf("updating allocation %s: %w", a.ID, ErrConflict)
+}
+
+// PutAllocStatus writes the observed state of an allocation. Only the node
+// agent running the allocation calls it.
+func (s *Store) PutAllocStatus(ctx context.Context, nodeID, allocID string, st *api.AllocStatus) error {
+	if _, err := s.cli.Put(ctx, s.keys.AllocStatus(nodeID, allocID), encode(st)); err != nil {
+		return fmt.Errorf("writing status of allocation %s: %w", allocID, err)
+	}
+	return nil
+}
+
+// GetAllocStatus reads the observed state of an allocation.
+func (s *Store) GetAllocStatus(ctx context.Context, nodeID, allocID string) (*api.AllocStatus, error) {
+	st, _, err := getOne[api.AllocStatus](ctx, s, s.keys.AllocStatus(nodeID, allocID))
+	return st, err
+}
+
+// DeleteAllocs removes terminal allocations with their status and index
+// keys, guarded like a plan.
+func (s *Store) DeleteAllocs(ctx context.Context, allocs []*api.Allocation, g Guard) error {
+	const perTxn = maxTxnOps / 3
+	for start := 0; start < len(allocs); start += perTxn {
+		end := min(start+perTxn, len(allocs))
+		var ops []clientv3.Op
+		for _, a := range allocs[start:end] {
+			ops = append(ops,
+				clientv3.OpDelete(s.keys.Alloc(a.NodeID, a.ID)),
+				clientv3.OpDelete(s.keys.AllocStatus(a.NodeID, a.ID)),
+				clientv3.OpDelete(s.keys.JobAlloc(a.Namespace, a.JobID, a.ID)),
+			)
+		}
+		resp, err := s.cli.Txn(ctx).If(g.cmps...).Then(ops...).Commit()
+		if err != nil {
+			return fmt.Errorf("deleting allocations: %w", err)
+		}
+		if !resp.Succeeded {
+			return ErrConflict
+		}
+	}
+	return nil
+}

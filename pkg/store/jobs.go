@@ -1,0 +1,180 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nomadic-project/nomadic/pkg/api"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// GetJob returns a job's current specification and the revision it was
+// last written at.
+func (s *Store) GetJob(ctx context.Context, ns, id string) (*api.Job, int64, error) {
+	return getOne[api.Job](ctx, s, s.keys.Job(ns, id))
+}
+
+// GetJobVersion returns one version of a job.
+func (s *Store) GetJobVersion(ctx context.Context, ns, id string, version uint64) (*api.Job, error) {
+	j, _, err := getOne[api.Job](ctx, s, s.keys.JobVersion(ns, id, version))
+	return j, err
+}
+
+// ListJobVersions returns every stored version of a job, oldest first.
+func (s *Store) ListJobVersions(ctx context.Context, ns, id string) ([]*api.Job, error) {
+	versions, _, err := listAll[api.Job](ctx, s, s.keys.JobVersions(ns, id))
+	return versions, err
+}
+
+// DeleteJobVersions removes versions of a job, guarded.
+func (s *Store) DeleteJobVersions(ctx context.Context, ns, id string, versions []uint64, g Guard) error {
+	for start := 0; start < len(versions); start += maxTxnOps {
+		end := min(start+maxTxnOps, len(versions))
+		var ops []clientv3.Op
+		for _, v := range versions[start:end] {
+			ops = append(ops, clientv3.OpDelete(s.keys.JobVersion(ns, id, v)))
+		}
+		if _, err := s.cli.Txn(ctx).If(g.cmps...).Then(ops...).Commit(); err != nil {
+			return fmt.Errorf("deleting versions of job %q: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// VersionedJobs names every job that has stored versions (Namespace and
+// Job set), whether or not the job itself still exists: what the garbage
+// collector looks at for the history of purged jobs.
+func (s *Store) VersionedJobs(ctx context.Context) ([]Ref, error) {
+	var out []Ref
+	seen := map[Ref]bool{}
+	_, err := s.List(ctx, s.keys.Kind(KindJobVersions), func(key string, _ []byte) error {
+		if ref, ok := s.keys.Parse(key); ok {
+			job := Ref{Namespace: ref.Namespace, Job: ref.Job}
+			if !seen[job] {
+				seen[job] = true
+				out = append(out, job)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ListJobs returns the jobs of a namespace, or of all namespaces when ns is
+// empty.
+func (s *Store) ListJobs(ctx context.Context, ns string) ([]*api.Job, error) {
+	prefix := s.keys.Kind(KindJobs)
+	if ns != "" {
+		prefix += ns + "/"
+	}
+	jobs, _, err := listAll[api.Job](ctx, s, prefix)
+	return jobs, err
+}
+
+// SameSpec reports whether two jobs have the same user-given
+// specification.
+func SameSpec(a, b *api.Job) bool { return sameSpec(a, b) }
+
+// sameSpec reports whether two jobs have the same user-given specification.
+func sameSpec(a, b *api.Job) bool {
+	ca, cb := *a, *b
+	for _, c := range []*api.Job{&ca, &cb} {
+		c.Version, c.SubmitTime, c.Status, c.Stop, c.Stable = 0, time.Time{}, "", false, false
+	}
+	// Compare through JSON so that nil and empty maps count as the same.
+	return encode(&ca) == encode(&cb)
+}
+
+// RegisterJob creates or updates a job and, in the same transaction, an
+// evaluation for it, so a submitted job is never left without one. A job
+// whose specification did not change (and that is not stopped) is left as it
+// is and gets no evaluation.
+func (s *Store) RegisterJob(ctx context.Context, job *api.Job, now time.Time) (*api.RegisterResponse, error) {
+	for attempt := 0; attempt < maxRetries; attempt++ {
+		old, rev, err := s.GetJob(ctx, job.Namespace, job.ID)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		next := *job
+		next.Status = ""
+		next.Stop = false
+		next.Stable = false
+		next.SubmitTime = now
+		result := "created"
+		if old != nil {
+			if !old.Stop && sameSpec(old, job) {
+				return &api.RegisterResponse{Result: "unchanged", JobID: job.ID, Namespace: job.Namespace, JobVersion: old.Version}, nil
+			}
+			next.Version = old.Version + 1
+			result = "updated"
+		} else {
+			next.Version = 0
+		}
+		eval := newEval(&next, api.EvalTriggerJobRegister, now)
+		txn := s.cli.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(s.keys.Job(job.Namespace, job.ID)), "=", rev)).Then(
+			clientv3.OpPut(s.keys.Job(job.Namespace, job.ID), encode(&next)),
+			clientv3.OpPut(s.keys.JobVersion(job.Namespace, job.ID, next.Version), encode(&next)),
+			clientv3.OpPut(s.keys.Eval(eval.Namespace, eval.JobID, eval.ID), encode(eval)),
+		)
+		resp, err := txn.Commit()
+		if err != nil {
+			return nil, fmt.Errorf("registering job %q: %w", job.ID, err)
+		}
+		if resp.Succeeded {
+			return &api.RegisterResponse{Result: result, JobID: job.ID, Namespace: job.Namespace, JobVersion: next.Version, EvalID: eval.ID}, nil
+		}
+	}
+	return nil, fmt.Errorf("registering job %q: %w", job.ID, ErrConflict)
+}
+
+// StopJob marks a job stopped, or with purge deletes it, and creates the
+// evaluation that stops its allocations, in one transaction.
+func (s *Store) StopJob(ctx context.Context, ns, id string, purge bool, now time.Time) (string, error) {
+	for attempt := 0; attempt < maxRetries; attempt++ {
+		old, rev, err := s.GetJob(ctx, ns, id)
+		if err != nil {
+			return "", err
+		}
+		key := s.keys.Job(ns, id)
+		eval := newEval(old, api.EvalTriggerJobDeregister, now)
+		var op clientv3.Op
+		if purge {
+			op = clientv3.OpDelete(key)
+		} else {
+			if old.Stop {
+				return "", nil
+			}
+			stopped := *old
+			stopped.Stop = true
+			stopped.Status = ""
+			op = clientv3.OpPut(key, encode(&stopped))
+		}
+		resp, err := s.cli.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", rev)).Then(
+			op, clientv3.OpPut(s.keys.Eval(ns, id, eval.ID), encode(eval)),
+		).Commit()
+		if err != nil {
+			return "", fmt.Errorf("stopping job %q: %w", id, err)
+		}
+		if resp.Succeeded {
+			return eval.ID, nil
+		}
+	}
+	return "", fmt.Errorf("stopping job %q: %w", id, ErrConflict)
+}
+
+// PurgeJobHistory deletes what is left of a purged job: its versions,
+// evaluations and deployments. It does nothing if the job exists again.
+func (s *Store) PurgeJobHistory(ctx context.Context, ns, job string, g Guard) error {
+	cmps := append([]clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(s.keys.Job(ns, job)), "=", 0)}, g.cmps...)
+	_, err := s.cli.Txn(ctx).If(cmps...).Then(
+		clientv3.OpDelete(s.keys.JobVersions(ns, job), clientv3.WithPrefix()),
+		clientv3.OpDelete(s.keys.JobEvals(ns, job), clientv3.WithPrefix()),
+		clientv3.OpDelete(s.keys.Deployments(ns, job), clientv3.WithPrefix()),
+	).Commit()
+	if err != nil {
+		return fmt.Errorf("purging history of job %q: %w", job, err)
+	}
+	return nil
+}

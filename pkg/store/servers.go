@@ -1,0 +1,151 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/nomadic-project/nomadic/pkg/api"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// RegisterServer writes a server's membership key under its lease.
+func (s *Store) RegisterServer(ctx context.Context, srv *api.Server, lease Lease) error {
+	if _, err := s.cli.Put(ctx, s.keys.Server(srv.Name), encode(srv), clientv3.WithLease(clientv3.LeaseID(lease))); err != nil {
+		return fmt.Errorf("registering server %s: %w", srv.Name, err)
+	}
+	return nil
+}
+
+// ListServers returns the live servers.
+func (s *Store) ListServers(ctx context.Context) ([]*api.Server, error) {
+	servers, _, err := listAll[api.Server](ctx, s, s.keys.Kind(KindServers))
+	return servers, err
+}
+
+// ElectionLeader returns the value the election's leader campaigned with
+// (its server name), or "" when there is no leader.
+func (s *Store) ElectionLeader(ctx context.Context) (string, error) {
+	resp, err := s.cli.Get(ctx, s.keys.Election()+"/", clientv3.WithFirstCreate()...)
+	if err != nil {
+		return "", fmt.Errorf("reading election leader: %w", err)
+	}
+	if len(resp.Kvs) == 0 {
+		return "", nil
+	}
+	return string(resp.Kvs[0].Value), nil
+}
+
+// RecordEtcdMember records the etcd member a server's embedded etcd is, so
+// that force-leave can remove it once the server is gone.
+func (s *Store) RecordEtcdMember(ctx context.Context, server string, id uint64) error {
+	_, err := s.cli.Put(ctx, s.keys.EtcdMember(server), strconv.FormatUint(id, 16))
+	return err
+}
+
+// ForceLeaveResult says what force-leave removed.
+type ForceLeaveResult struct {
+	// Registration is set when the server's live registration was
+	// removed (and its lease revoked).
+	Registration bool `json:"registration"`
+	// EtcdMember is the hex ID of the embedded etcd member removed, if the
+	// server ran one.
+	EtcdMember string `json:"etcd_member,omitempty"`
+}
+
+// ForceLeave removes a server: its membership and lease (which releases
+// its evaluation claims and its place in the election) if it is still
+// registered, and the etcd member its embedded etcd was, if it ran one. A
+// server that is neither is not found. The member of a server that still
+// answers is not removed: stop it first.
+func (s *Store) ForceLeave(ctx context.Context, name string) (*ForceLeaveResult, error) {
+	res := &ForceLeaveResult{}
+	resp, err := s.cli.Get(ctx, s.keys.Server(name))
+	if err != nil {
+		return nil, fmt.Errorf("reading server %s: %w", name, err)
+	}
+	if len(resp.Kvs) > 0 {
+		if lease := clientv3.LeaseID(resp.Kvs[0].Lease); lease != 0 {
+			if _, err := s.cli.Revoke(ctx, lease); err != nil {
+				return nil, fmt.Errorf("revoking the lease of server %s: %w", name, err)
+			}
+		}
+		if _, err := s.cli.Delete(ctx, s.keys.Server(name)); err != nil {
+			return nil, err
+		}
+		res.Registration = true
+	}
+	mresp, err := s.cli.Get(ctx, s.keys.EtcdMember(name))
+	if err != nil {
+		return nil, fmt.Errorf("reading the etcd member of server %s: %w", name, err)
+	}
+	if len(mresp.Kvs) > 0 {
+		hexID := string(mresp.Kvs[0].Value)
+		id, err := strconv.ParseUint(hexID, 16, 64)
+		if err != nil {
+			return nil, fmt.Errorf("etcd member of server %s: %w", name, err)
+		}
+		members, err := s.cli.MemberList(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("listing etcd members: %w", err)
+		}
+		for _, m := range members.Members {
+			if m.ID != id {
+				continue
+			}
+			if len(members.Members) == 1 {
+				return nil, fmt.Errorf("server %s runs the only etcd member: it cannot leave its own cluster", name)
+			}
+			if _, err := s.cli.MemberRemove(ctx, id); err != nil {
+				return nil, fmt.Errorf("removing etcd member %s of server %s: %w", hexID, name, err)
+			}
+			res.EtcdMember = hexID
+		}
+		if _, err := s.cli.Delete(ctx, s.keys.EtcdMember(name)); err != nil {
+			return nil, err
+		}
+	}
+	if !res.Registration && res.EtcdMember == "" && len(mresp.Kvs) == 0 {
+		return nil, ErrNotFound
+	}
+	return res, nil
+}
+
+// SchedulerConfig is the cluster-wide scheduler configuration.
+type SchedulerConfig struct {
+	// Algorithm is binpack (default) or spread.
+	Algorithm          string `json:"algorithm"`
+	PreemptionDisabled bool   `json:"preemption_disabled,omitempty"`
+}
+
+// GetSchedulerConfig reads the scheduler configuration; defaults when unset.
+func (s *Store) GetSchedulerConfig(ctx context.Context) (*SchedulerConfig, error) {
+	c, _, err := getOne[SchedulerConfig](ctx, s, s.keys.SchedulerConfig())
+	if errors.Is(err, ErrNotFound) {
+		return &SchedulerConfig{Algorithm: "binpack"}, nil
+	}
+	return c, err
+}
+
+// PutSchedulerConfig writes the scheduler configuration.
+func (s *Store) PutSchedulerConfig(ctx context.Context, c *SchedulerConfig) error {
+	if _, err := s.cli.Put(ctx, s.keys.SchedulerConfig(), encode(c)); err != nil {
+		return fmt.Errorf("writing scheduler configuration: %w", err)
+	}
+	return nil
+}
+
+// DBSize is the size in bytes of etcd's database, as the first member
+// that answers reports it.
+func (s *Store) DBSize(ctx context.Context) (int64, error) {
+	var last error = errors.New("no etcd endpoint")
+	for _, ep := range s.cli.Endpoints() {
+		st, err := s.cli.Status(ctx, ep)
+		if err == nil {
+			return st.DbSize, nil
+		}
+		last = err
+	}
+	return 0, fmt.Errorf("reading etcd's status: %w", last)
+}
