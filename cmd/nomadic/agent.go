@@ -1,0 +1,421 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/nomadic-project/nomadic/controllers"
+	"github.com/nomadic-project/nomadic/nodeagent"
+	"github.com/nomadic-project/nomadic/pkg/driver"
+	"github.com/nomadic-project/nomadic/pkg/driver/containerd"
+	"github.com/nomadic-project/nomadic/pkg/driver/mock"
+	"github.com/nomadic-project/nomadic/pkg/driver/rawexec"
+	"github.com/nomadic-project/nomadic/pkg/etcdembed"
+	"github.com/nomadic-project/nomadic/pkg/httpapi"
+	"github.com/nomadic-project/nomadic/pkg/store"
+	"github.com/nomadic-project/nomadic/pkg/version"
+)
+
+type agentFlags struct {
+	dev, server, client bool
+	dataDir             string
+	httpAddr            string
+	name                string
+
+	httpTLSCert, httpTLSKey, httpClientCA string
+	httpTokenFile                         string
+	noCache                               bool
+
+	etcdEndpoints  string
+	etcdPrefix     string
+	etcdCACert     string
+	etcdCert       string
+	etcdKey        string
+	etcdUser       string
+	etcdPassword   string
+	etcdDial       time.Duration
+	etcdClientAddr string
+	etcdPeerAddr   string
+	etcdQuota      int64
+	etcdJoin       string
+	etcdRequest    time.Duration
+
+	nodeName      string
+	datacenter    string
+	nodeTTL       time.Duration
+	enableRawExec bool
+	containerd    string
+	clientHTTP    string
+	enableMock    bool
+	nodeClass     string
+	nodeMeta      string
+
+	serverTTL  time.Duration
+	workers    int
+	gcInterval time.Duration
+	gcAllocAge time.Duration
+	logLevel   string
+}
+
+// parseAgentFlags reads the agent's flags and fills in what follows
+// from them (dev mode, the hostname, the etcd password's variable). It
+// returns nil without an error when only help was asked for.
+func parseAgentFlags(args []string) (*agentFlags, error) {
+	var f agentFlags
+	fs := flag.NewFlagSet("nomadic agent", flag.ContinueOnError)
+	fs.BoolVar(&f.dev, "dev", false, "run a server and a node agent with an embedded etcd in a temporary directory, raw_exec enabled")
+	fs.BoolVar(&f.server, "server", false, "run a server (HTTP API and controllers)")
+	fs.BoolVar(&f.client, "client", false, "run a node agent")
+	fs.StringVar(&f.dataDir, "data-dir", "", "directory for state (embedded etcd, node id, allocation directories); dev mode uses a temporary one")
+	fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:4646", "address the server's HTTP API listens on")
+	fs.StringVar(&f.httpTLSCert, "http-tls-cert", "", "serve the HTTP API over TLS with this certificate (PEM; with -http-tls-key)")
+	fs.StringVar(&f.httpTLSKey, "http-tls-key", "", "key of -http-tls-cert (PEM)")
+	fs.StringVar(&f.httpClientCA, "http-tls-client-ca", "", "require API clients to present a certificate signed by this CA (PEM)")
+	fs.StringVar(&f.httpTokenFile, "http-token-file", "", "require one of the tokens in this file (one per line) on every API request but the health check")
+	fs.StringVar(&f.name, "name", "", "server name (default: the hostname)")
+	fs.StringVar(&f.etcdEndpoints, "etcd-endpoints", "", "comma-separated etcd client URLs; empty runs an embedded etcd (server and dev modes)")
+	fs.StringVar(&f.etcdPrefix, "etcd-prefix", "/nomadic", "key prefix of this cluster in etcd")
+	fs.StringVar(&f.etcdCACert, "etcd-cacert", "", "CA certificate file to verify etcd's TLS certificate")
+	fs.StringVar(&f.etcdCert, "etcd-cert", "", "client certificate file for etcd")
+	fs.StringVar(&f.etcdKey, "etcd-key", "", "client key file for etcd")
+	fs.StringVar(&f.etcdUser, "etcd-username", "", "etcd user name")
+	fs.StringVar(&f.etcdPassword, "etcd-password", "", "etcd password (or NOMADIC_ETCD_PASSWORD)")
+	fs.DurationVar(&f.etcdDial, "etcd-dial-timeout", 5*time.Second, "how long to wait for etcd when connecting")
+	fs.DurationVar(&f.etcdRequest, "etcd-request-timeout", httpapi.DefaultRequestTimeout, "how long an API request waits for etcd before answering 503; a scheduling pass gets four times as long")
+	fs.StringVar(&f.etcdClientAddr, "etcd-client-addr", "127.0.0.1:4647", "embedded etcd: client address")
+	fs.StringVar(&f.etcdPeerAddr, "etcd-peer-addr", "127.0.0.1:4648", "embedded etcd: peer address")
+	fs.StringVar(&f.etcdJoin, "etcd-join", "", "embedded etcd: client URL of another server's embedded etcd, whose cluster this one joins as a new member (first start only)")
+	fs.Int64Var(&f.etcdQuota, "etcd-quota-bytes", 0, "etcd's backend quota in bytes: set on the embedded etcd; for an external one, what it was started with (default etcd's 2 GiB); the quota metrics use it")
+	fs.StringVar(&f.nodeName, "node-name", "", "node name (default: the hostname)")
+	fs.StringVar(&f.datacenter, "datacenter", "dc1", "the node's datacenter")
+	fs.DurationVar(&f.nodeTTL, "node-ttl", 10*time.Second, "node lease TTL: a node is down this long after its agent stops answering")
+	fs.BoolVar(&f.enableRawExec, "enable-raw-exec", false, "enable the raw_exec driver (always on in dev mode)")
+	fs.StringVar(&f.containerd, "containerd-address", defaultContainerd(), "containerd socket of the containerd driver; empty disables it")
+	fs.BoolVar(&f.enableMock, "enable-mock-driver", false, "enable the mock driver (for tests and simulations)")
+	fs.StringVar(&f.clientHTTP, "client-http-addr", "127.0.0.1:0", "address the node agent serves task logs on, for the servers (port 0: any free port)")
+	fs.StringVar(&f.nodeClass, "node-class", "", "the node's class, for constraints on ${node.class}")
+	fs.StringVar(&f.nodeMeta, "meta", "", "node metadata as comma-separated key=value pairs, for ${meta.KEY}")
+	fs.DurationVar(&f.serverTTL, "server-ttl", 10*time.Second, "server lease TTL: a dead server's work is taken over after this long")
+	fs.IntVar(&f.workers, "eval-workers", 2, "evaluation workers per server")
+	fs.BoolVar(&f.noCache, "eval-from-etcd", false, "schedule from reads of etcd instead of the server's cache (for comparisons)")
+	fs.DurationVar(&f.gcInterval, "gc-interval", 5*time.Minute, "how often the leader collects garbage")
+	fs.DurationVar(&f.gcAllocAge, "gc-alloc-age", time.Hour, "stopped allocations older than this are deleted")
+	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if f.dev {
+		f.server, f.client, f.enableRawExec = true, true, true
+	}
+	if !f.server && !f.client {
+		return nil, errors.New("say what to run: -dev, -server, -client, or -server -client")
+	}
+	if f.etcdPassword == "" {
+		f.etcdPassword = os.Getenv("NOMADIC_ETCD_PASSWORD")
+	}
+	if f.name == "" {
+		f.name, _ = os.Hostname()
+	}
+	return &f, nil
+}
+
+// apiSecurity loads the API's TLS configuration and tokens, if asked for.
+func (f *agentFlags) apiSecurity() (*tls.Config, []string, error) {
+	if !f.server {
+		return nil, nil, nil
+	}
+	var apiTLS *tls.Config
+	var tokens []string
+	var err error
+	switch {
+	case f.httpTLSCert != "" || f.httpTLSKey != "":
+		if f.httpTLSCert == "" || f.httpTLSKey == "" {
+			return nil, nil, errors.New("-http-tls-cert and -http-tls-key go together")
+		}
+		if apiTLS, err = httpapi.TLSConfig(f.httpTLSCert, f.httpTLSKey, f.httpClientCA); err != nil {
+			return nil, nil, err
+		}
+	case f.httpClientCA != "":
+		return nil, nil, errors.New("-http-tls-client-ca needs -http-tls-cert and -http-tls-key")
+	}
+	if f.httpTokenFile != "" {
+		if tokens, err = httpapi.ReadTokens(f.httpTokenFile); err != nil {
+			return nil, nil, err
+		}
+	}
+	return apiTLS, tokens, nil
+}
+
+// prepareDataDir creates the data directory; dev mode makes a temporary
+// one, which the returned function removes.
+func (f *agentFlags) prepareDataDir() (func(), error) {
+	cleanup := func() {}
+	if f.dataDir == "" {
+		if !f.dev {
+			return nil, errors.New("-data-dir is required outside dev mode")
+		}
+		dir, err := os.MkdirTemp("", "nomadic-dev-")
+		if err != nil {
+			return nil, err
+		}
+		cleanup = func() { os.RemoveAll(dir) }
+		f.dataDir = dir
+	}
+	if err := os.MkdirAll(f.dataDir, 0o755); err != nil {
+		cleanup()
+		return nil, fmt.Errorf("creating data dir: %w", err)
+	}
+	return cleanup, nil
+}
+
+// agent is one running nomadic agent: its store and the pieces it runs.
+type agent struct {
+	f        *agentFlags
+	st       *store.Store
+	embedded *etcdembed.Server
+	closers  []func()
+	errc     chan error
+	wg       sync.WaitGroup
+}
+
+func (a *agent) onClose(fn func()) { a.closers = append(a.closers, fn) }
+
+// close undoes what the agent opened, newest first.
+func (a *agent) close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+}
+
+// openStore connects to etcd — the one given, or an embedded one it
+// starts — and records the embedded member for force-leave.
+func (a *agent) openStore(ctx context.Context) error {
+	f := a.f
+	endpoints := splitList(f.etcdEndpoints)
+	if len(endpoints) == 0 {
+		if !f.server {
+			return errors.New("a client needs -etcd-endpoints (the servers' etcd)")
+		}
+		embedded, err := etcdembed.Start(etcdembed.Config{
+			Name: f.name, DataDir: filepath.Join(f.dataDir, "etcd"),
+			ClientAddr: f.etcdClientAddr, PeerAddr: f.etcdPeerAddr, QuotaBytes: f.etcdQuota, Join: f.etcdJoin,
+		})
+		if err != nil {
+			return err
+		}
+		a.onClose(embedded.Close)
+		a.embedded = embedded
+		endpoints = []string{embedded.Endpoint}
+		slog.Info("embedded etcd started", "endpoint", embedded.Endpoint, "dir", filepath.Join(f.dataDir, "etcd"))
+	}
+	cli, err := newEtcdClient(f, endpoints)
+	if err != nil {
+		return err
+	}
+	a.onClose(func() { cli.Close() })
+	a.st = store.New(cli, f.etcdPrefix)
+	if a.embedded != nil {
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := a.st.RecordEtcdMember(rctx, f.name, a.embedded.MemberID); err != nil {
+			return fmt.Errorf("recording the embedded etcd member: %w", err)
+		}
+	}
+	return nil
+}
+
+// startServer serves the HTTP API and runs the server's controllers until
+// ctx ends; it returns the API's server, for a graceful shutdown.
+func (a *agent) startServer(ctx context.Context, apiTLS *tls.Config, tokens []string) (*http.Server, error) {
+	f := a.f
+	ln, err := net.Listen("tcp", f.httpAddr)
+	if err != nil {
+		return nil, fmt.Errorf("HTTP API cannot listen on %s: %w", f.httpAddr, err)
+	}
+	apiSrv := &httpapi.Server{Store: a.st, Name: f.name, Version: version.Version, RequestTimeout: f.etcdRequest}
+	handler := apiSrv.Handler()
+	if tokens != nil {
+		handler = httpapi.RequireTokens(handler, tokens)
+	}
+	httpSrv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, TLSConfig: apiTLS}
+	scheme := "http"
+	if apiTLS != nil {
+		scheme = "https"
+		ln = tls.NewListener(ln, apiTLS)
+	}
+	go func() {
+		if err := httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.errc <- fmt.Errorf("HTTP API: %w", err)
+		}
+	}()
+	slog.Info("HTTP API listening", "addr", scheme+"://"+ln.Addr().String(), "tokens", len(tokens) > 0,
+		"client_certificates", apiTLS != nil && apiTLS.ClientCAs != nil)
+	srv := &controllers.Server{Store: a.st, Cfg: controllers.ServerConfig{
+		Name: f.name, HTTPAddr: ln.Addr().String(), Version: version.Version,
+		SessionTTL: f.serverTTL, Workers: f.workers,
+		GCInterval: f.gcInterval, GCAllocAge: f.gcAllocAge, LivenessResync: 30 * time.Second, NoCache: f.noCache,
+		EtcdQuotaBytes: f.etcdQuota, PassTimeout: 4 * f.etcdRequest,
+	}}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		srv.Run(ctx)
+	}()
+	return httpSrv, nil
+}
+
+// startClient runs the node agent and its log server until ctx ends; the
+// returned channel is closed once the agent stopped.
+func (a *agent) startClient(ctx context.Context) (<-chan struct{}, error) {
+	f := a.f
+	ctr := &containerd.Driver{Address: f.containerd}
+	drivers := []driver.Driver{&rawexec.Driver{Enabled: f.enableRawExec}, ctr, &containerd.ExecDriver{Driver: ctr}}
+	if f.enableMock {
+		drivers = append(drivers, &mock.Driver{})
+	}
+	meta, err := parseMeta(f.nodeMeta)
+	if err != nil {
+		return nil, err
+	}
+	agentLn, err := net.Listen("tcp", f.clientHTTP)
+	if err != nil {
+		return nil, fmt.Errorf("node agent cannot listen on %s: %w", f.clientHTTP, err)
+	}
+	na, err := nodeagent.New(a.st, nodeagent.Config{
+		Name: f.nodeName, Datacenter: f.datacenter, NodeClass: f.nodeClass, Meta: meta,
+		DataDir: filepath.Join(f.dataDir, "client"),
+		TTL:     f.nodeTTL, Drivers: drivers,
+		StopTasksOnShutdown: f.dev,
+		HTTPAddr:            agentLn.Addr().String(),
+	})
+	if err != nil {
+		agentLn.Close()
+		return nil, err
+	}
+	agentSrv := &http.Server{Handler: na.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = agentSrv.Serve(agentLn) }()
+	a.onClose(func() { agentSrv.Close() })
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		na.Run(ctx)
+	}()
+	slog.Info("node agent started", "node", na.NodeID())
+	return done, nil
+}
+
+func runAgent(args []string) error {
+	f, err := parseAgentFlags(args)
+	if f == nil {
+		return err
+	}
+	setupLogging(f.logLevel)
+	apiTLS, tokens, err := f.apiSecurity()
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cleanup, err := f.prepareDataDir()
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+
+	a := &agent{f: f, errc: make(chan error, 4)}
+	defer a.close()
+	if err := a.openStore(ctx); err != nil {
+		return err
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var httpSrv *http.Server
+	if f.server {
+		if httpSrv, err = a.startServer(runCtx, apiTLS, tokens); err != nil {
+			return err
+		}
+	}
+	var agentDone <-chan struct{}
+	if f.client {
+		if agentDone, err = a.startClient(runCtx); err != nil {
+			return err
+		}
+	}
+	if f.dev {
+		fmt.Fprintf(os.Stderr, "\nnomadic dev agent is running. Try:\n  nctl job init && nctl apply -f example.hcl && nctl get allocs\nPress Ctrl-C to stop it (its tasks stop too).\n\n")
+	}
+
+	var embeddedErr <-chan error
+	if a.embedded != nil {
+		embeddedErr = a.embedded.Err()
+	}
+	var runErr error
+	select {
+	case <-ctx.Done():
+		slog.Info("shutting down")
+	case runErr = <-a.errc:
+	case err := <-embeddedErr:
+		runErr = fmt.Errorf("embedded etcd: %w", err)
+	}
+	if httpSrv != nil {
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = httpSrv.Shutdown(sctx)
+		scancel()
+	}
+	cancel()
+	if agentDone != nil {
+		<-agentDone
+	}
+	a.wg.Wait()
+	return runErr
+}
+
+// defaultContainerd is the system containerd's socket when there is one.
+func defaultContainerd() string {
+	const sock = "/run/containerd/containerd.sock"
+	if _, err := os.Stat(sock); err == nil {
+		return sock
+	}
+	return ""
+}
+
+func parseMeta(s string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, kv := range splitList(s) {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("-meta %q: want key=value", kv)
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
