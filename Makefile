@@ -4,7 +4,7 @@ BIN     := bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/nomadic-project/nomadic/pkg/version.Version=$(VERSION)
 
-.PHONY: all build dev test test-deps vet fmt-check bench clean
+.PHONY: all build dev test test-deps vet fmt-check mod-check deps-check bench clean
 
 all: build
 
@@ -17,7 +17,7 @@ dev: build
 	./$(BIN)/nomadic agent -dev
 
 ## test: install missing test dependencies, vet, run every test with -race, fuzz the job parser
-test: test-deps vet fmt-check
+test: test-deps vet fmt-check mod-check deps-check
 	NOMADIC_REQUIRE_CONTAINERD=1 $(GO) test -race -count=1 -timeout 25m ./...
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./pkg/jobspec
 
@@ -32,6 +32,15 @@ vet:
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+# mod-check: go.mod and go.sum are what `go mod tidy` makes of them.
+mod-check:
+	@$(GO) mod tidy -diff || { echo "go.mod or go.sum is not tidy: run go mod tidy"; exit 1; }
+
+# deps-check: nctl validates jobs without linking a driver's runtime.
+deps-check:
+	@out=$$($(GO) list -deps ./cmd/nctl | grep -E 'containerd|grpc'); \
+	if [ -n "$$out" ]; then echo "nctl links packages it must not:"; echo "$$out"; exit 1; fi
 
 ## bench: run the benchmarks (results go to docs/benchmarks.md by hand)
 bench:

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/client"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -50,7 +51,30 @@ func TestTablesMatchTheirGoldenFiles(t *testing.T) {
 		{ID: "e1e2e3e4-0000-4000-8000-000000000002", JobID: "web", TriggeredBy: "node-update", NodeID: "9f8e7d6c-0000-4000-8000-000000000002", Status: "blocked",
 			StatusDescription: "some allocations could not be placed", StoppedAllocs: 1, CreateTime: now.Add(-1 * time.Minute)},
 	}
-	for name, objs := range map[string]any{"jobs": jobs, "allocs": allocs, "nodes": nodes, "evals": evals} {
+	deployments := []*api.Deployment{
+		{ID: "d1d2d3d4-0000-4000-8000-000000000001", JobID: "web", JobVersion: 4, Status: "running", StatusDescription: "deployment is running",
+			CreateTime: now.Add(-2 * time.Minute), Groups: map[string]*api.DeploymentGroup{
+				"frontend": {DesiredTotal: 3, DesiredCanaries: 1, HealthyAllocs: 1},
+				"backend":  {DesiredTotal: 2, HealthyAllocs: 2}}},
+		{ID: "d1d2d3d4-0000-4000-8000-000000000002", JobID: "web", JobVersion: 3, Status: "successful",
+			CreateTime: now.Add(-5 * time.Hour), Groups: map[string]*api.DeploymentGroup{"frontend": {DesiredTotal: 3, HealthyAllocs: 3}}},
+	}
+	servers := []*api.Server{
+		{Name: "server-1", HTTPAddr: "10.0.0.1:4646", Version: "0.9.0", Leader: true, StartTime: now.Add(-26 * time.Hour)},
+		{Name: "server-2", HTTPAddr: "10.0.0.2:4646", Version: "0.9.0", StartTime: now.Add(-10 * time.Second)},
+	}
+	services := []*client.ServiceSummary{
+		{Name: "web", Namespace: "default", Instances: 3, Healthy: 2, Tags: []string{"http", "public"}},
+		{Name: "db", Namespace: "prod", Instances: 1, Healthy: 1},
+	}
+	instances := []*api.ServiceRegistration{
+		{ID: "_nomad-task-1", ServiceName: "web", AllocID: "0a1b2c3d-0000-4000-8000-000000000001", NodeID: "9f8e7d6c-0000-4000-8000-000000000001",
+			Address: "10.0.0.5", Port: 8080, Checks: []api.CheckStatus{{Name: "alive", Status: api.CheckPassing}, {Name: "ready", Status: api.CheckCritical}}},
+		{ID: "_nomad-task-2", ServiceName: "web", AllocID: "0a1b2c3d-0000-4000-8000-000000000002", NodeID: "9f8e7d6c-0000-4000-8000-000000000002",
+			Address: "fd00::6", Port: 8080},
+	}
+	for name, objs := range map[string]any{"jobs": jobs, "allocs": allocs, "nodes": nodes, "evals": evals,
+		"deployments": deployments, "servers": servers, "services": services, "instances": instances} {
 		for _, output := range []string{"", "wide", "name"} {
 			var buf bytes.Buffer
 			if err := printTable(&buf, objs, output, true); err != nil {

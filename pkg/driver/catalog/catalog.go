@@ -1,6 +1,10 @@
 // Package catalog knows the task drivers nomadic ships and checks a job's
 // driver configurations against them, so that a bad config block is
 // reported when the job is submitted, not when a node tries to run it.
+//
+// It checks configs through their descriptions in package drivercfg, which
+// the drivers decode with too, and imports no driver: a program that
+// validates jobs (nctl) links neither containerd nor grpc.
 package catalog
 
 import (
@@ -9,17 +13,18 @@ import (
 	"strings"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
-	"github.com/nomadic-project/nomadic/pkg/driver/containerd"
-	"github.com/nomadic-project/nomadic/pkg/driver/mock"
-	"github.com/nomadic-project/nomadic/pkg/driver/rawexec"
+	"github.com/nomadic-project/nomadic/pkg/driver/drivercfg"
 )
 
-// validators check a driver's config block, by driver name.
-var validators = map[string]func(map[string]any) error{
-	rawexec.Name:        (&rawexec.Driver{}).Validate,
-	containerd.Name:     (&containerd.Driver{}).Validate,
-	containerd.ExecName: (&containerd.ExecDriver{}).Validate,
-	mock.Name:           (&mock.Driver{}).Validate,
+// validators check a driver's config block, by driver name. A name is a
+// key, not a property of the check, so that one check may serve under
+// several names.
+var validators = map[string]func(map[string]any) error{}
+
+func init() {
+	for _, s := range drivercfg.Builtin() {
+		validators[s.Driver] = s.Validate
+	}
 }
 
 // Register adds a driver's config check under its name. Drivers built into

@@ -26,6 +26,7 @@ import (
 	"github.com/containerd/typeurl/v2"
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/driver"
+	"github.com/nomadic-project/nomadic/pkg/driver/drivercfg"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -128,73 +129,24 @@ type config struct {
 	PidsLimit    int64
 }
 
-func strList(v any, name string) ([]string, error) {
-	list, ok := v.([]any)
-	if !ok {
-		return nil, fmt.Errorf("config.%s must be a list of strings", name)
-	}
-	out := make([]string, 0, len(list))
-	for _, x := range list {
-		switch s := x.(type) {
-		case string:
-			out = append(out, s)
-		case float64:
-			out = append(out, strconv.FormatFloat(s, 'f', -1, 64))
-		default:
-			return nil, fmt.Errorf("config.%s must be a list of strings", name)
-		}
-	}
-	return out, nil
-}
-
 func parseConfig(c map[string]any) (*config, error) {
-	var out config
-	for k, v := range c {
-		var err error
-		switch k {
-		case "image", "image_archive", "command", "working_dir":
-			s, ok := v.(string)
-			if !ok {
-				return nil, fmt.Errorf("config.%s must be a string", k)
-			}
-			switch k {
-			case "image":
-				out.Image = s
-			case "image_archive":
-				out.ImageArchive = s
-			case "command":
-				out.Command = s
-			case "working_dir":
-				out.WorkingDir = s
-			}
-		case "args":
-			out.Args, err = strList(v, k)
-		case "entrypoint":
-			out.Entrypoint, err = strList(v, k)
-		case "pids_limit":
-			n, ok := v.(float64)
-			if !ok || n < 0 {
-				return nil, fmt.Errorf("config.pids_limit must be a positive number")
-			}
-			out.PidsLimit = int64(n)
-		default:
-			return nil, fmt.Errorf("config.%s is not an option of the containerd driver (image, image_archive, command, args, entrypoint, working_dir, pids_limit)", k)
-		}
-		if err != nil {
-			return nil, err
-		}
+	v, err := drivercfg.Containerd.Decode(c)
+	if err != nil {
+		return nil, err
 	}
-	if out.Image == "" {
-		return nil, errors.New("config.image is required by the containerd driver")
-	}
-	return &out, nil
+	return &config{
+		Image:        v.String("image"),
+		ImageArchive: v.String("image_archive"),
+		Command:      v.String("command"),
+		Args:         v.Strings("args"),
+		Entrypoint:   v.Strings("entrypoint"),
+		WorkingDir:   v.String("working_dir"),
+		PidsLimit:    int64(v.Number("pids_limit")),
+	}, nil
 }
 
 // Validate checks a containerd configuration.
-func (d *Driver) Validate(c map[string]any) error {
-	_, err := parseConfig(c)
-	return err
-}
+func (d *Driver) Validate(c map[string]any) error { return drivercfg.Containerd.Validate(c) }
 
 // containerID names a task's container.
 func containerID(alloc, task string) string { return alloc + "-" + task }

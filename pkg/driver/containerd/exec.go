@@ -2,7 +2,6 @@ package containerd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 	"github.com/containerd/containerd/oci"
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/driver"
+	"github.com/nomadic-project/nomadic/pkg/driver/drivercfg"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -47,36 +47,15 @@ type execConfig struct {
 }
 
 func parseExecConfig(c map[string]any) (*execConfig, error) {
-	var out execConfig
-	for k, v := range c {
-		switch k {
-		case "command":
-			s, ok := v.(string)
-			if !ok || s == "" {
-				return nil, errors.New("config.command must be a non-empty string")
-			}
-			out.Command = s
-		case "args":
-			list, err := strList(v, k)
-			if err != nil {
-				return nil, err
-			}
-			out.Args = list
-		default:
-			return nil, fmt.Errorf("config.%s is not an option of the exec driver (command, args)", k)
-		}
+	v, err := drivercfg.Exec.Decode(c)
+	if err != nil {
+		return nil, err
 	}
-	if out.Command == "" {
-		return nil, errors.New("config.command is required by the exec driver")
-	}
-	return &out, nil
+	return &execConfig{Command: v.String("command"), Args: v.Strings("args")}, nil
 }
 
 // Validate checks an exec configuration.
-func (e *ExecDriver) Validate(c map[string]any) error {
-	_, err := parseExecConfig(c)
-	return err
-}
+func (e *ExecDriver) Validate(c map[string]any) error { return drivercfg.Exec.Validate(c) }
 
 // Start runs the command in its isolated root.
 func (e *ExecDriver) Start(ctx context.Context, tc *driver.TaskConfig) (driver.Handle, error) {

@@ -6,7 +6,6 @@ package mock
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"strconv"
 	"sync"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/driver"
+	"github.com/nomadic-project/nomadic/pkg/driver/drivercfg"
 )
 
 // Name is the driver's name in job files.
@@ -45,46 +45,16 @@ type config struct {
 }
 
 func parseConfig(c map[string]any) (*config, error) {
-	var out config
-	for k, v := range c {
-		switch k {
-		case "run_for":
-			s, ok := v.(string)
-			d, err := time.ParseDuration(s)
-			if !ok || err != nil || d < 0 {
-				return nil, fmt.Errorf("config.run_for must be a duration such as \"10s\"")
-			}
-			out.runFor = d
-		case "exit_code":
-			n, ok := v.(float64)
-			if !ok || n < 0 || n > 255 || n != float64(int(n)) {
-				return nil, fmt.Errorf("config.exit_code must be a whole number from 0 to 255")
-			}
-			out.exitCode = int(n)
-		case "start_error":
-			s, ok := v.(string)
-			if !ok {
-				return nil, fmt.Errorf("config.start_error must be a string")
-			}
-			out.startError = s
-		case "stdout_string":
-			s, ok := v.(string)
-			if !ok {
-				return nil, fmt.Errorf("config.stdout_string must be a string")
-			}
-			out.stdout = s
-		default:
-			return nil, fmt.Errorf("config.%s is not an option of the mock driver (run_for, exit_code, start_error, stdout_string)", k)
-		}
+	v, err := drivercfg.Mock.Decode(c)
+	if err != nil {
+		return nil, err
 	}
-	return &out, nil
+	return &config{runFor: v.Duration("run_for"), exitCode: v.Int("exit_code"),
+		startError: v.String("start_error"), stdout: v.String("stdout_string")}, nil
 }
 
 // Validate checks a mock configuration.
-func (d *Driver) Validate(c map[string]any) error {
-	_, err := parseConfig(c)
-	return err
-}
+func (d *Driver) Validate(c map[string]any) error { return drivercfg.Mock.Validate(c) }
 
 // Start "starts" a task.
 func (d *Driver) Start(_ context.Context, tc *driver.TaskConfig) (driver.Handle, error) {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/driver"
+	"github.com/nomadic-project/nomadic/pkg/driver/drivercfg"
 )
 
 // Name is the driver's name in job files.
@@ -46,47 +47,15 @@ type config struct {
 }
 
 func parseConfig(c map[string]any) (*config, error) {
-	var out config
-	for k, v := range c {
-		switch k {
-		case "command":
-			s, ok := v.(string)
-			if !ok || s == "" {
-				return nil, fmt.Errorf("config.command must be a non-empty string")
-			}
-			out.Command = s
-		case "args":
-			list, ok := v.([]any)
-			if !ok {
-				return nil, fmt.Errorf("config.args must be a list of strings")
-			}
-			for _, x := range list {
-				switch s := x.(type) {
-				case string:
-					out.Args = append(out.Args, s)
-				case float64:
-					out.Args = append(out.Args, strconv.FormatFloat(s, 'f', -1, 64))
-				case bool:
-					out.Args = append(out.Args, strconv.FormatBool(s))
-				default:
-					return nil, fmt.Errorf("config.args must be a list of strings")
-				}
-			}
-		default:
-			return nil, fmt.Errorf("config.%s is not an option of the raw_exec driver (command, args)", k)
-		}
+	v, err := drivercfg.RawExec.Decode(c)
+	if err != nil {
+		return nil, err
 	}
-	if out.Command == "" {
-		return nil, fmt.Errorf("config.command is required by the raw_exec driver")
-	}
-	return &out, nil
+	return &config{Command: v.String("command"), Args: v.Strings("args")}, nil
 }
 
 // Validate checks a raw_exec configuration.
-func (d *Driver) Validate(c map[string]any) error {
-	_, err := parseConfig(c)
-	return err
-}
+func (d *Driver) Validate(c map[string]any) error { return drivercfg.RawExec.Validate(c) }
 
 // Start starts the task's command in a process group of its own, so that
 // stopping it stops its children too, and so that it outlives an agent

@@ -17,44 +17,15 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-func newDeleteCmd(g *globals) *cobra.Command {
-	var purge bool
-	cmd := &cobra.Command{
-		Use:   "delete job NAME [--purge]",
-		Short: "Stop a job (its allocations stop); --purge also removes it",
-		Args:  cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			kind, err := kindOf(args[0])
-			if err != nil {
-				return err
-			}
-			if kind != "jobs" {
-				return fmt.Errorf("only jobs can be deleted; nodes leave by stopping their agent")
-			}
-			ctx, cancel := g.ctx()
-			defer cancel()
-			evalID, err := g.client().StopJob(ctx, g.namespace, args[1], purge)
-			if err != nil {
-				return err
-			}
-			verb := "stopped"
-			if purge {
-				verb = "purged"
-			}
-			if evalID == "" {
-				fmt.Fprintf(g.out, "job/%s was already stopped\n", args[1])
-				return nil
-			}
-			fmt.Fprintf(g.out, "job/%s %s (evaluation %s)\n", args[1], verb, api.ShortID(evalID))
-			return nil
-		},
-	}
-	cmd.Flags().BoolVar(&purge, "purge", false, "remove the job and its history once its allocations stopped")
-	return cmd
-}
-
+// newJobCmd groups the commands about one job.
 func newJobCmd(g *globals) *cobra.Command {
 	job := &cobra.Command{Use: "job", Short: "Job commands: init, inspect, history, revert, dispatch"}
+	job.AddCommand(newJobInitCmd(g), newJobInspectCmd(g), newJobHistoryCmd(g), newJobRevertCmd(g), newJobDispatchCmd(g))
+	return job
+}
+
+// newJobInitCmd makes `nctl job init`, which writes an example job file.
+func newJobInitCmd(g *globals) *cobra.Command {
 	var force bool
 	initCmd := &cobra.Command{
 		Use:   "init [FILE]",
@@ -88,6 +59,12 @@ func newJobCmd(g *globals) *cobra.Command {
 		},
 	}
 	initCmd.Flags().BoolVar(&force, "force", false, "overwrite an existing file")
+	return initCmd
+}
+
+// newJobInspectCmd makes `nctl job inspect`, which prints a job as the API
+// holds it, or a job file as it would be submitted.
+func newJobInspectCmd(g *globals) *cobra.Command {
 	var output string
 	var vf varFlags
 	inspect := &cobra.Command{
@@ -138,6 +115,12 @@ func newJobCmd(g *globals) *cobra.Command {
 	inspect.Flags().StringP("file", "f", "", "inspect a job file instead of a submitted job")
 	inspect.Flags().StringVarP(&output, "output", "o", "json", "json or yaml")
 	vf.register(inspect)
+	return inspect
+}
+
+// newJobHistoryCmd makes `nctl job history`, which lists the kept versions
+// of a job.
+func newJobHistoryCmd(g *globals) *cobra.Command {
 	history := &cobra.Command{
 		Use:   "history JOB",
 		Short: "List the kept versions of a job",
@@ -163,6 +146,12 @@ func newJobCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+	return history
+}
+
+// newJobRevertCmd makes `nctl job revert`, which submits an earlier version
+// of a job again.
+func newJobRevertCmd(g *globals) *cobra.Command {
 	revert := &cobra.Command{
 		Use:   "revert JOB VERSION",
 		Short: "Submit an earlier version of a job again, as a new version",
@@ -186,6 +175,12 @@ func newJobCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+	return revert
+}
+
+// newJobDispatchCmd makes `nctl job dispatch`, which launches a
+// parameterized job.
+func newJobDispatchCmd(g *globals) *cobra.Command {
 	var metaKV []string
 	var payloadFile string
 	dispatch := &cobra.Command{
@@ -225,48 +220,5 @@ func newJobCmd(g *globals) *cobra.Command {
 	}
 	dispatch.Flags().StringArrayVar(&metaKV, "meta", nil, "a meta value of the dispatched job: key=value (repeatable)")
 	dispatch.Flags().StringVar(&payloadFile, "payload-file", "", "file whose content is the payload, - for standard input")
-	job.AddCommand(initCmd, inspect, history, revert, dispatch)
-	return job
-}
-
-func newServerCmd(g *globals) *cobra.Command {
-	server := &cobra.Command{Use: "server", Short: "Server commands: members, force-leave"}
-	server.AddCommand(&cobra.Command{
-		Use:   "force-leave NAME",
-		Short: "Remove a dead server: its membership (claims and leadership pass to the live servers) and its embedded etcd member",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := g.ctx()
-			defer cancel()
-			res, err := g.client().ForceLeave(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			what := []string{}
-			if res.Registration {
-				what = append(what, "membership")
-			}
-			if res.EtcdMember != "" {
-				what = append(what, "etcd member "+res.EtcdMember)
-			}
-			if len(what) == 0 {
-				what = append(what, "nothing left to remove")
-			}
-			fmt.Fprintf(g.out, "server/%s removed: %s\n", args[0], strings.Join(what, ", "))
-			return nil
-		},
-	})
-	server.AddCommand(&cobra.Command{
-		Use:   "members",
-		Short: "List the live servers and which one leads",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			objs, err := fetch(g, "servers", "", &getOpts{})
-			if err != nil {
-				return err
-			}
-			return printObjects(g.out, "servers", objs, false, "")
-		},
-	})
-	return server
+	return dispatch
 }

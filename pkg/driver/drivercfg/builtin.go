@@ -1,0 +1,39 @@
+package drivercfg
+
+// RawExec is the raw_exec driver's config: a host command and its
+// arguments.
+var RawExec = &Schema{Driver: "raw_exec", Fields: []Field{
+	{Name: "command", Type: NonEmptyString, Required: true},
+	{Name: "args", Type: Args},
+}}
+
+// Containerd is the containerd driver's config: an image (pulled, or
+// imported from an archive on the node) and what to run in it.
+var Containerd = &Schema{Driver: "containerd", Fields: []Field{
+	{Name: "image", Type: String, Required: true},
+	{Name: "image_archive", Type: String},
+	{Name: "command", Type: String},
+	{Name: "args", Type: Strings},
+	{Name: "entrypoint", Type: Strings},
+	{Name: "working_dir", Type: String},
+	{Name: "pids_limit", Type: PositiveNumber},
+}}
+
+// Exec is the exec driver's config: a host command, run isolated, and its
+// arguments.
+var Exec = &Schema{Driver: "exec", Fields: []Field{
+	{Name: "command", Type: NonEmptyString, Required: true},
+	{Name: "args", Type: Strings},
+}}
+
+// Mock is the mock driver's config: how long the task "runs", how it ends
+// and what it writes.
+var Mock = &Schema{Driver: "mock", Fields: []Field{
+	{Name: "run_for", Type: Duration},
+	{Name: "exit_code", Type: WholeNumber(0, 255)},
+	{Name: "start_error", Type: String},
+	{Name: "stdout_string", Type: String},
+}}
+
+// Builtin lists the configs of the drivers nomadic ships.
+func Builtin() []*Schema { return []*Schema{RawExec, Containerd, Exec, Mock} }
