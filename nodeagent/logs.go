@@ -239,15 +239,6 @@ func (a *Agent) serveLogs(w http.ResponseWriter, req *http.Request) {
 	}
 }
 
-// FileInfo describes one entry of an allocation directory.
-type FileInfo struct {
-	Name    string    `json:"name"`
-	IsDir   bool      `json:"is_dir"`
-	Size    int64     `json:"size"`
-	Mode    string    `json:"mode"`
-	ModTime time.Time `json:"mod_time"`
-}
-
 // serveList lists a directory inside an allocation's directory.
 func (a *Agent) serveList(w http.ResponseWriter, req *http.Request) {
 	allocID := req.PathValue("alloc")
@@ -268,13 +259,13 @@ func (a *Agent) serveList(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, fmt.Sprintf(`{"error":"no such directory %s in allocation %s"}`, rel, allocID), http.StatusNotFound)
 		return
 	}
-	out := make([]FileInfo, 0, len(entries))
+	out := make([]api.FileInfo, 0, len(entries))
 	for _, e := range entries {
 		fi, err := e.Info()
 		if err != nil {
 			continue
 		}
-		out = append(out, FileInfo{Name: e.Name(), IsDir: e.IsDir(), Size: fi.Size(), Mode: fi.Mode().String(), ModTime: fi.ModTime().UTC()})
+		out = append(out, api.FileInfo{Name: e.Name(), IsDir: e.IsDir(), Size: fi.Size(), Mode: fi.Mode().String(), ModTime: fi.ModTime().UTC()})
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(out)

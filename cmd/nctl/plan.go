@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
-	"github.com/nomadic-project/nomadic/pkg/client"
 	"github.com/spf13/cobra"
 )
 
@@ -207,7 +206,7 @@ func newOperatorCmd(g *globals) *cobra.Command {
 			if cmd.Flags().Changed("preemption-disabled") {
 				c.PreemptionDisabled = noPreempt
 			}
-			if err := g.client().SetSchedulerConfig(ctx, &client.SchedulerConfig{Algorithm: c.Algorithm, PreemptionDisabled: c.PreemptionDisabled}); err != nil {
+			if err := g.client().SetSchedulerConfig(ctx, &api.SchedulerConfig{Algorithm: c.Algorithm, PreemptionDisabled: c.PreemptionDisabled}); err != nil {
 				return err
 			}
 			fmt.Fprintln(g.out, "Scheduler configuration updated")

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
-	"github.com/nomadic-project/nomadic/pkg/client"
 )
 
 // table says how objects of one type print: their prefix under -o name,
@@ -62,7 +61,7 @@ func gridOf(objs any, now time.Time, wide bool) (*grid, error) {
 		return deploymentTable.grid(list, now, wide), nil
 	case []*api.Server:
 		return serverTable.grid(list, now, wide), nil
-	case []*client.ServiceSummary:
+	case []*api.ServiceSummary:
 		return serviceTable.grid(list, now, wide), nil
 	case []*api.ServiceRegistration:
 		return instanceTable.grid(list, now, wide), nil
@@ -206,11 +205,11 @@ var serverTable = table[*api.Server]{
 	},
 }
 
-var serviceTable = table[*client.ServiceSummary]{
+var serviceTable = table[*api.ServiceSummary]{
 	prefix: "service",
 	cols:   []string{"NAME", "NAMESPACE", "INSTANCES", "HEALTHY", "TAGS"},
-	name:   func(s *client.ServiceSummary) string { return s.Name },
-	row: func(s *client.ServiceSummary, _ time.Time) []string {
+	name:   func(s *api.ServiceSummary) string { return s.Name },
+	row: func(s *api.ServiceSummary, _ time.Time) []string {
 		return []string{s.Name, s.Namespace, fmt.Sprint(s.Instances), fmt.Sprint(s.Healthy), strings.Join(s.Tags, ",")}
 	},
 }

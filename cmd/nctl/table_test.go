@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
-	"github.com/nomadic-project/nomadic/pkg/client"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -63,7 +62,7 @@ func TestTablesMatchTheirGoldenFiles(t *testing.T) {
 		{Name: "server-1", HTTPAddr: "10.0.0.1:4646", Version: "0.9.0", Leader: true, StartTime: now.Add(-26 * time.Hour)},
 		{Name: "server-2", HTTPAddr: "10.0.0.2:4646", Version: "0.9.0", StartTime: now.Add(-10 * time.Second)},
 	}
-	services := []*client.ServiceSummary{
+	services := []*api.ServiceSummary{
 		{Name: "web", Namespace: "default", Instances: 3, Healthy: 2, Tags: []string{"http", "public"}},
 		{Name: "db", Namespace: "prod", Instances: 1, Healthy: 1},
 	}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
-	"github.com/nomadic-project/nomadic/pkg/client"
 )
 
 // watchTarget is the API path and query of what `get -w` watches.
@@ -123,7 +122,7 @@ func decodeList(kind string, raw json.RawMessage, single bool) (any, []string, e
 		return l, ids, err
 	}
 	if kind == "services" {
-		var l []*client.ServiceSummary
+		var l []*api.ServiceSummary
 		err := json.Unmarshal(raw, &l)
 		for _, x := range l {
 			ids = append(ids, x.Namespace+"/"+x.Name)

@@ -310,20 +310,14 @@ func (c *Client) PlanJob(ctx context.Context, job *api.Job) (*api.PlanResponse, 
 	return &out, err
 }
 
-// SchedulerConfig is the cluster-wide scheduler configuration.
-type SchedulerConfig struct {
-	Algorithm          string `json:"algorithm"`
-	PreemptionDisabled bool   `json:"preemption_disabled,omitempty"`
-}
-
 // GetSchedulerConfig reads the scheduler configuration.
-func (c *Client) GetSchedulerConfig(ctx context.Context) (*SchedulerConfig, error) {
-	var out SchedulerConfig
+func (c *Client) GetSchedulerConfig(ctx context.Context) (*api.SchedulerConfig, error) {
+	var out api.SchedulerConfig
 	return &out, c.do(ctx, http.MethodGet, "/v1/operator/scheduler/configuration", nil, nil, &out)
 }
 
 // SetSchedulerConfig writes the scheduler configuration.
-func (c *Client) SetSchedulerConfig(ctx context.Context, cfg *SchedulerConfig) error {
+func (c *Client) SetSchedulerConfig(ctx context.Context, cfg *api.SchedulerConfig) error {
 	return c.do(ctx, http.MethodPut, "/v1/operator/scheduler/configuration", nil, cfg, nil)
 }
 
@@ -434,31 +428,15 @@ func (c *Client) RevertJob(ctx context.Context, ns, id string, version uint64) (
 
 // ForceLeave removes a dead server's membership and, if it ran an
 // embedded etcd member, that member.
-func (c *Client) ForceLeave(ctx context.Context, name string) (*ForceLeaveResult, error) {
-	var out ForceLeaveResult
+func (c *Client) ForceLeave(ctx context.Context, name string) (*api.ForceLeaveResult, error) {
+	var out api.ForceLeaveResult
 	return &out, c.do(ctx, http.MethodDelete, "/v1/server/"+url.PathEscape(name), nil, nil, &out)
-}
-
-// ForceLeaveResult says what force-leave removed.
-type ForceLeaveResult struct {
-	Server       string `json:"server"`
-	Registration bool   `json:"registration_removed"`
-	EtcdMember   string `json:"etcd_member_removed"`
-}
-
-// FileInfo is an entry of an allocation directory.
-type FileInfo struct {
-	Name    string    `json:"name"`
-	IsDir   bool      `json:"is_dir"`
-	Size    int64     `json:"size"`
-	Mode    string    `json:"mode"`
-	ModTime time.Time `json:"mod_time"`
 }
 
 // ListAllocDir lists a directory of an allocation ("" or "/" for its
 // root).
-func (c *Client) ListAllocDir(ctx context.Context, alloc, path string) ([]FileInfo, error) {
-	var out []FileInfo
+func (c *Client) ListAllocDir(ctx context.Context, alloc, path string) ([]api.FileInfo, error) {
+	var out []api.FileInfo
 	q := url.Values{}
 	q.Set("path", path)
 	return out, c.do(ctx, http.MethodGet, "/v1/client/fs/ls/"+url.PathEscape(alloc), q, nil, &out)
@@ -475,18 +453,9 @@ func (c *Client) DispatchJob(ctx context.Context, ns, id string, payload []byte,
 	return out.JobID, out.EvalID, err
 }
 
-// ServiceSummary is one service of the catalog with its instance counts.
-type ServiceSummary struct {
-	Name      string   `json:"name"`
-	Namespace string   `json:"namespace"`
-	Instances int      `json:"instances"`
-	Healthy   int      `json:"healthy"`
-	Tags      []string `json:"tags,omitempty"`
-}
-
 // Services lists the services of the catalog.
-func (c *Client) Services(ctx context.Context, ns string) ([]*ServiceSummary, error) {
-	var out []*ServiceSummary
+func (c *Client) Services(ctx context.Context, ns string) ([]*api.ServiceSummary, error) {
+	var out []*api.ServiceSummary
 	return out, c.do(ctx, http.MethodGet, "/v1/services", nsQuery(ns), nil, &out)
 }
 

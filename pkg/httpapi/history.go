@@ -66,5 +66,5 @@ func (s *Server) forceLeave(w http.ResponseWriter, r *http.Request) {
 		storeError(w, fmt.Sprintf("server %q", name), err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"server": name, "registration_removed": res.Registration, "etcd_member_removed": res.EtcdMember})
+	writeJSON(w, http.StatusOK, res)
 }

@@ -157,7 +157,7 @@ func (s *Server) getSchedulerConfig(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) putSchedulerConfig(w http.ResponseWriter, r *http.Request) {
-	var c store.SchedulerConfig
+	var c api.SchedulerConfig
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {

@@ -4,16 +4,9 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
-)
 
-// ServiceSummary is one service in the list of services.
-type ServiceSummary struct {
-	Name      string   `json:"name"`
-	Namespace string   `json:"namespace"`
-	Instances int      `json:"instances"`
-	Healthy   int      `json:"healthy"`
-	Tags      []string `json:"tags,omitempty"`
-}
+	"github.com/nomadic-project/nomadic/pkg/api"
+)
 
 func (s *Server) listServices(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := reqCtx(r)
@@ -23,12 +16,12 @@ func (s *Server) listServices(w http.ResponseWriter, r *http.Request) {
 		storeError(w, "services", err)
 		return
 	}
-	byName := map[string]*ServiceSummary{}
+	byName := map[string]*api.ServiceSummary{}
 	for _, reg := range regs {
 		k := reg.Namespace + "/" + reg.ServiceName
 		sum := byName[k]
 		if sum == nil {
-			sum = &ServiceSummary{Name: reg.ServiceName, Namespace: reg.Namespace}
+			sum = &api.ServiceSummary{Name: reg.ServiceName, Namespace: reg.Namespace}
 			byName[k] = sum
 		}
 		sum.Instances++
@@ -45,7 +38,7 @@ func (s *Server) listServices(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	out := make([]*ServiceSummary, 0, len(byName))
+	out := make([]*api.ServiceSummary, 0, len(byName))
 	for _, sum := range byName {
 		sort.Strings(sum.Tags)
 		out = append(out, sum)

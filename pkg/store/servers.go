@@ -44,23 +44,13 @@ func (s *Store) RecordEtcdMember(ctx context.Context, server string, id uint64) 
 	return err
 }
 
-// ForceLeaveResult says what force-leave removed.
-type ForceLeaveResult struct {
-	// Registration is set when the server's live registration was
-	// removed (and its lease revoked).
-	Registration bool `json:"registration"`
-	// EtcdMember is the hex ID of the embedded etcd member removed, if the
-	// server ran one.
-	EtcdMember string `json:"etcd_member,omitempty"`
-}
-
 // ForceLeave removes a server: its membership and lease (which releases
 // its evaluation claims and its place in the election) if it is still
 // registered, and the etcd member its embedded etcd was, if it ran one. A
 // server that is neither is not found. The member of a server that still
 // answers is not removed: stop it first.
-func (s *Store) ForceLeave(ctx context.Context, name string) (*ForceLeaveResult, error) {
-	res := &ForceLeaveResult{}
+func (s *Store) ForceLeave(ctx context.Context, name string) (*api.ForceLeaveResult, error) {
+	res := &api.ForceLeaveResult{Server: name}
 	resp, err := s.cli.Get(ctx, s.keys.Server(name))
 	if err != nil {
 		return nil, fmt.Errorf("reading server %s: %w", name, err)
@@ -112,24 +102,17 @@ func (s *Store) ForceLeave(ctx context.Context, name string) (*ForceLeaveResult,
 	return res, nil
 }
 
-// SchedulerConfig is the cluster-wide scheduler configuration.
-type SchedulerConfig struct {
-	// Algorithm is binpack (default) or spread.
-	Algorithm          string `json:"algorithm"`
-	PreemptionDisabled bool   `json:"preemption_disabled,omitempty"`
-}
-
 // GetSchedulerConfig reads the scheduler configuration; defaults when unset.
-func (s *Store) GetSchedulerConfig(ctx context.Context) (*SchedulerConfig, error) {
-	c, _, err := getOne[SchedulerConfig](ctx, s, s.keys.SchedulerConfig())
+func (s *Store) GetSchedulerConfig(ctx context.Context) (*api.SchedulerConfig, error) {
+	c, _, err := getOne[api.SchedulerConfig](ctx, s, s.keys.SchedulerConfig())
 	if errors.Is(err, ErrNotFound) {
-		return &SchedulerConfig{Algorithm: "binpack"}, nil
+		return &api.SchedulerConfig{Algorithm: "binpack"}, nil
 	}
 	return c, err
 }
 
 // PutSchedulerConfig writes the scheduler configuration.
-func (s *Store) PutSchedulerConfig(ctx context.Context, c *SchedulerConfig) error {
+func (s *Store) PutSchedulerConfig(ctx context.Context, c *api.SchedulerConfig) error {
 	if _, err := s.cli.Put(ctx, s.keys.SchedulerConfig(), encode(c)); err != nil {
 		return fmt.Errorf("writing scheduler configuration: %w", err)
 	}

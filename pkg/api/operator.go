@@ -1,0 +1,40 @@
+package api
+
+import "time"
+
+// SchedulerConfig is the cluster-wide scheduler configuration, as stored
+// and as the API serves it.
+type SchedulerConfig struct {
+	// Algorithm is binpack (default) or spread.
+	Algorithm          string `json:"algorithm"`
+	PreemptionDisabled bool   `json:"preemption_disabled,omitempty"`
+}
+
+// ForceLeaveResult says what removing a dead server took away.
+type ForceLeaveResult struct {
+	Server string `json:"server"`
+	// Registration is set when the server's live registration was
+	// removed (and its lease revoked).
+	Registration bool `json:"registration_removed"`
+	// EtcdMember is the hex ID of the embedded etcd member removed, if the
+	// server ran one.
+	EtcdMember string `json:"etcd_member_removed"`
+}
+
+// ServiceSummary is one service of the catalog with its instance counts.
+type ServiceSummary struct {
+	Name      string   `json:"name"`
+	Namespace string   `json:"namespace"`
+	Instances int      `json:"instances"`
+	Healthy   int      `json:"healthy"`
+	Tags      []string `json:"tags,omitempty"`
+}
+
+// FileInfo is one entry of an allocation's directory.
+type FileInfo struct {
+	Name    string    `json:"name"`
+	IsDir   bool      `json:"is_dir"`
+	Size    int64     `json:"size"`
+	Mode    string    `json:"mode"`
+	ModTime time.Time `json:"mod_time"`
+}

@@ -1,0 +1,214 @@
+package jobspec
+
+// Helpers that evaluate HCL expressions into Go values, reporting a
+// located diagnostic when a value has the wrong type.
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+)
+
+func isNull(expr hcl.Expression) bool {
+	if expr == nil {
+		return true
+	}
+	v, diags := expr.Value(nil)
+	return !diags.HasErrors() && v.IsNull()
+}
+
+// value evaluates expr and converts it to want; false when absent or wrong.
+func (d *decoder) value(expr hcl.Expression, want cty.Type, what string) (cty.Value, bool) {
+	if expr == nil {
+		return cty.NilVal, false
+	}
+	v, diags := expr.Value(d.ctx)
+	d.add(diags)
+	if diags.HasErrors() || v.IsNull() {
+		return cty.NilVal, false
+	}
+	cv, err := convert.Convert(v, want)
+	if err != nil || !cv.IsWhollyKnown() {
+		d.errorf(expr.Range(), "%s must be %s", d.nameOf(expr), what)
+		return cty.NilVal, false
+	}
+	return cv, true
+}
+
+func (d *decoder) str(expr hcl.Expression, dst *string) bool {
+	v, ok := d.value(expr, cty.String, "a string")
+	if ok {
+		*dst = v.AsString()
+	}
+	return ok
+}
+
+func (d *decoder) strs(expr hcl.Expression) []string {
+	v, ok := d.value(expr, cty.List(cty.String), "a list of strings")
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, e := range v.AsValueSlice() {
+		out = append(out, e.AsString())
+	}
+	return out
+}
+
+func (d *decoder) enum(expr hcl.Expression, dst *string, what string, allowed ...string) bool {
+	var s string
+	if !d.str(expr, &s) {
+		return false
+	}
+	for _, a := range allowed {
+		if s == a {
+			*dst = s
+			return true
+		}
+	}
+	d.errorf(expr.Range(), "%s %q is not one of %s", what, s, strings.Join(allowed, ", "))
+	return false
+}
+
+func (d *decoder) intv(expr hcl.Expression, dst *int) bool {
+	v, ok := d.value(expr, cty.Number, "a whole number")
+	if !ok {
+		return false
+	}
+	bf := v.AsBigFloat()
+	i, acc := bf.Int64()
+	if !bf.IsInt() || acc != 0 {
+		d.errorf(expr.Range(), "%s must be a whole number", d.nameOf(expr))
+		return false
+	}
+	*dst = int(i)
+	return true
+}
+
+// dur reads a duration: a string such as "30s" or "1h30m".
+func (d *decoder) dur(expr hcl.Expression, dst *api.Duration) bool {
+	var s string
+	if !d.str(expr, &s) {
+		return false
+	}
+	p, err := time.ParseDuration(s)
+	if err != nil {
+		d.errorf(expr.Range(), "%s %q is not a duration such as \"30s\", \"5m\" or \"1h30m\"", d.nameOf(expr), s)
+		return false
+	}
+	if p < 0 {
+		d.errorf(expr.Range(), "%s %q must not be negative", d.nameOf(expr), s)
+		return false
+	}
+	*dst = api.Duration(p)
+	return true
+}
+
+// meta reads a block (or blocks) of string attributes, or the map
+// attribute form.
+func (d *decoder) meta(attr map[string]string, blocks []*kvBlock) map[string]string {
+	if len(attr) == 0 && len(blocks) == 0 {
+		return nil
+	}
+	out := map[string]string{}
+	for k, v := range attr {
+		out[k] = v
+	}
+	for _, b := range blocks {
+		for name, a := range b.Attrs {
+			var s string
+			if d.str(a.Expr, &s) {
+				out[name] = s
+			}
+		}
+	}
+	return out
+}
+
+// freeform reads a driver config block: attributes of any type, and nested
+// blocks as lists of objects, as Nomad passes them to drivers.
+func (d *decoder) freeform(body hcl.Body) map[string]any {
+	syn := d.bodies[syntaxRange(body)]
+	if syn == nil {
+		attrs, diags := body.JustAttributes()
+		d.add(diags)
+		out := map[string]any{}
+		for name, a := range attrs {
+			if v, ok := d.jsonValue(a.Expr); ok {
+				out[name] = v
+			}
+		}
+		return out
+	}
+	return d.syntaxBody(syn)
+}
+
+func (d *decoder) syntaxBody(b *hclsyntax.Body) map[string]any {
+	out := map[string]any{}
+	for name, a := range b.Attributes {
+		if v, ok := d.jsonValue(a.Expr); ok {
+			out[name] = v
+		}
+	}
+	for _, blk := range b.Blocks {
+		m := d.syntaxBody(blk.Body)
+		if len(blk.Labels) > 0 {
+			m = map[string]any{blk.Labels[0]: m}
+		}
+		list, _ := out[blk.Type].([]any)
+		out[blk.Type] = append(list, m)
+	}
+	return out
+}
+
+func (d *decoder) jsonValue(expr hcl.Expression) (any, bool) {
+	v, diags := expr.Value(d.ctx)
+	d.add(diags)
+	if diags.HasErrors() || v.IsNull() {
+		return nil, false
+	}
+	if !v.IsWhollyKnown() {
+		d.errorf(expr.Range(), "value is not known at parse time")
+		return nil, false
+	}
+	js, err := ctyjson.Marshal(v, v.Type())
+	if err != nil {
+		d.errorf(expr.Range(), "value cannot be used: %v", err)
+		return nil, false
+	}
+	var x any
+	if err := json.Unmarshal(js, &x); err != nil {
+		d.errorf(expr.Range(), "value cannot be used: %v", err)
+		return nil, false
+	}
+	return x, true
+}
+
+// syntaxRange returns the key under which indexBodies filed a body: its
+// source range, or for a body wrapped by dynblock the missing-item range
+// that the wrapper passes through.
+func syntaxRange(body hcl.Body) hcl.Range {
+	if b, ok := body.(*hclsyntax.Body); ok {
+		return b.SrcRange
+	}
+	return body.MissingItemRange()
+}
+
+func set(dst *string, v *string) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+func setb(dst *bool, v *bool) {
+	if v != nil {
+		*dst = *v
+	}
+}
