@@ -20,7 +20,6 @@ import (
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/driver"
 	"github.com/nomadic-project/nomadic/pkg/store"
-	"go.etcd.io/etcd/client/v3/concurrency"
 )
 
 // Config configures a node agent.
@@ -55,7 +54,7 @@ type Config struct {
 
 // Agent is a running node agent.
 type Agent struct {
-	store   *store.Store
+	store   Store
 	cfg     Config
 	drivers map[string]driver.Driver
 	node    *api.Node
@@ -76,6 +75,11 @@ type Agent struct {
 // New prepares an agent: it loads or creates the node ID and fingerprints
 // the node.
 func New(st *store.Store, cfg Config) (*Agent, error) {
+	return newAgent(etcdStore{st}, cfg)
+}
+
+// newAgent prepares an agent over any Store.
+func newAgent(st Store, cfg Config) (*Agent, error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("node agent needs a data dir")
 	}
@@ -145,7 +149,7 @@ func (a *Agent) Run(ctx context.Context) {
 	}()
 	go func() {
 		defer wg.Done()
-		a.store.ListWatch(ctx, a.store.Keys().NodeAllocs(a.cfg.NodeID), &allocHandler{a: a})
+		a.store.WatchAllocs(ctx, a.cfg.NodeID, &allocHandler{a: a})
 	}()
 	wg.Wait()
 	a.shutdown()
@@ -158,7 +162,7 @@ func (a *Agent) heartbeat(ctx context.Context) {
 	backoff := 500 * time.Millisecond
 	readyOnce := sync.Once{}
 	for ctx.Err() == nil {
-		sess, err := concurrency.NewSession(a.store.Client(), concurrency.WithTTL(int(max(a.cfg.TTL, 2*time.Second)/time.Second)), concurrency.WithContext(ctx))
+		sess, err := a.store.OpenSession(ctx, max(a.cfg.TTL, 2*time.Second))
 		if err != nil {
 			if ctx.Err() == nil {
 				slog.Warn("cannot open node session; retrying", "err", err, "in", backoff)
@@ -175,7 +179,7 @@ func (a *Agent) heartbeat(ctx context.Context) {
 			continue
 		}
 		slog.Info("node registered", "node", a.cfg.NodeID, "name", a.node.Name)
-		if old := a.lease.Swap(int64(sess.Lease())); old != 0 && old != int64(sess.Lease()) {
+		if old := a.lease.Swap(sess.Lease()); old != 0 && old != sess.Lease() {
 			a.reregisterServices(ctx)
 		}
 		if a.lostAt.Swap(0) != 0 {
@@ -209,14 +213,14 @@ func (a *Agent) heartbeat(ctx context.Context) {
 			// tasks running keeps its lease, so that a restart within
 			// the TTL re-attaches to them without the node going down.
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-			_, _ = a.store.Client().Revoke(rctx, sess.Lease())
+			_ = sess.Revoke(rctx)
 			cancel()
 		}
 		sess.Orphan()
 	}
 }
 
-func (a *Agent) register(ctx context.Context, sess *concurrency.Session) error {
+func (a *Agent) register(ctx context.Context, sess Session) error {
 	if err := a.store.PutNode(ctx, a.node); err != nil {
 		return err
 	}
@@ -312,7 +316,7 @@ func (a *Agent) shutdown() {
 // jobCache keeps the job versions that allocations refer to, so that one
 // version is read from etcd once however many allocations use it.
 type jobCache struct {
-	store *store.Store
+	store Store
 	mu    sync.Mutex
 	jobs  map[string]*api.Job
 }

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
-	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // The built-in service catalog, node side: an allocation's services are
@@ -143,7 +142,7 @@ func (a *Agent) serviceAddress(alloc *api.Allocation, g *api.TaskGroup, port, mo
 // putService writes an instance under the node's lease; it reports
 // whether the write went through, so a failed one is tried again.
 func (a *Agent) putService(ctx context.Context, reg *api.ServiceRegistration) bool {
-	lease := clientv3.LeaseID(a.lease.Load())
+	lease := a.lease.Load()
 	if lease == 0 {
 		return false
 	}
