@@ -41,6 +41,10 @@ type allocRunner struct {
 	stopOnce   sync.Once
 	detachCh   chan struct{} // closed to leave the tasks running
 	detachOnce sync.Once
+	// requests owns the restarts operators asked for. It is added to
+	// only under mu while tasks is set, and waited for once tasks is
+	// cleared, so no Add races the Wait.
+	requests sync.WaitGroup
 	// writeMu orders status writes.
 	writeMu sync.Mutex
 }
@@ -89,13 +93,19 @@ func (r *allocRunner) checkRequests() {
 			targets = append(targets, tr)
 		}
 	}
+	if restart != nil {
+		r.requests.Add(len(targets))
+	}
 	r.mu.Unlock()
 	if restart == nil && signal == nil {
 		return
 	}
 	for _, tr := range targets {
 		if restart != nil {
-			go tr.restart()
+			go func() {
+				defer r.requests.Done()
+				tr.restart()
+			}()
 		}
 		if signal != nil {
 			tr.signal(signal.Signal)
@@ -137,14 +147,16 @@ func (r *allocRunner) detached() bool {
 // waits for them, and stops them when the servers say so.
 func (r *allocRunner) run() {
 	ctx, cancel := context.WithCancel(context.Background())
+	var detachWatch sync.WaitGroup
+	defer detachWatch.Wait()
 	defer cancel()
-	go func() {
+	detachWatch.Go(func() {
 		select {
 		case <-r.detachCh:
 			cancel()
 		case <-ctx.Done():
 		}
-	}()
+	})
 	alloc := r.current()
 	log := slog.With("alloc", api.ShortID(alloc.ID), "name", alloc.Name)
 
