@@ -47,6 +47,8 @@ type allocRunner struct {
 	requests sync.WaitGroup
 	// writeMu orders status writes.
 	writeMu sync.Mutex
+	// finished is closed when run returns: the last status is written.
+	finished chan struct{}
 }
 
 func newAllocRunner(a *Agent, alloc *api.Allocation) *allocRunner {
@@ -56,6 +58,7 @@ func newAllocRunner(a *Agent, alloc *api.Allocation) *allocRunner {
 		handles:  map[string]driver.Handle{},
 		stopCh:   make(chan struct{}),
 		detachCh: make(chan struct{}),
+		finished: make(chan struct{}),
 		received: time.Now(),
 		status:   api.AllocStatus{ClientStatus: api.AllocClientPending, Tasks: map[string]*api.TaskState{}},
 	}
@@ -146,6 +149,7 @@ func (r *allocRunner) detached() bool {
 // run drives the allocation to its end: it recovers or starts the tasks,
 // waits for them, and stops them when the servers say so.
 func (r *allocRunner) run() {
+	defer close(r.finished)
 	ctx, cancel := context.WithCancel(context.Background())
 	var detachWatch sync.WaitGroup
 	defer detachWatch.Wait()

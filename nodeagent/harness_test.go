@@ -352,6 +352,24 @@ func (h *harness) waitRunning(a *api.Allocation, task string) *api.AllocStatus {
 	})
 }
 
+// waitFinished waits until the agent is done with an allocation: its
+// last status is written.
+func (h *harness) waitFinished(a *api.Allocation) *api.AllocStatus {
+	h.t.Helper()
+	h.agent.mu.Lock()
+	r := h.agent.runners[a.ID]
+	h.agent.mu.Unlock()
+	if r == nil {
+		h.t.Fatalf("the agent has no runner for allocation %s", a.ID)
+	}
+	select {
+	case <-r.finished:
+	case <-time.After(waitTimeout):
+		h.t.Fatalf("allocation %s did not finish within %v", a.ID, waitTimeout)
+	}
+	return h.store.status(h.agent.NodeID(), a.ID)
+}
+
 // place writes the job and an allocation of its first group on the node.
 func (h *harness) place(j *api.Job, edit ...func(*api.Allocation)) *api.Allocation {
 	h.store.putJob(j)
