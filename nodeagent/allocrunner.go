@@ -292,8 +292,11 @@ func (r *allocRunner) loadGroup(ctx context.Context, alloc *api.Allocation) (*ap
 }
 
 // startOrRecover re-attaches to a task an earlier agent started, or starts
-// it. It returns nil and no error for a task that already ended.
-func (r *allocRunner) startOrRecover(ctx context.Context, job *api.Job, g *api.TaskGroup, t *api.Task) (driver.Handle, error) {
+// it. It returns nil and no error for a task that already ended. A task
+// killed while it started is stopped here, as its kill found nothing to
+// stop.
+func (r *allocRunner) startOrRecover(ctx context.Context, tr *taskRunner) (driver.Handle, error) {
+	job, g, t := tr.job, tr.group, tr.task
 	alloc := r.current()
 	d := r.a.drivers[t.Driver]
 	r.mu.Lock()
@@ -313,7 +316,11 @@ func (r *allocRunner) startOrRecover(ctx context.Context, job *api.Job, g *api.T
 			r.mu.Lock()
 			r.handles[t.Name] = h
 			r.event(ts, "Reattached", fmt.Sprintf("re-attached to pid %d after agent restart", h.PID()))
+			missed := tr.wasKilled()
 			r.mu.Unlock()
+			if missed {
+				tr.stopMissed(ctx, h)
+			}
 			return h, nil
 		}
 		r.mu.Lock()
@@ -323,7 +330,7 @@ func (r *allocRunner) startOrRecover(ctx context.Context, job *api.Job, g *api.T
 		r.mu.Unlock()
 		return nil, nil
 	}
-	if r.stopping() {
+	if r.stopping() || tr.wasKilled() {
 		return nil, errors.New("allocation stopped before the task started")
 	}
 	if d == nil {
@@ -385,7 +392,11 @@ func (r *allocRunner) startOrRecover(ctx context.Context, job *api.Job, g *api.T
 	ts.Handle = h.State()
 	ts.StartedAt = time.Now().UTC()
 	r.event(ts, "Started", fmt.Sprintf("task started by the %s driver", t.Driver))
+	missed := tr.wasKilled()
 	r.mu.Unlock()
+	if missed {
+		tr.stopMissed(ctx, h)
+	}
 	return h, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/driver"
 )
 
 // taskRunner runs one task of an allocation: starts it, waits for it and
@@ -101,7 +102,7 @@ func (tr *taskRunner) run(ctx context.Context) {
 	defer tr.markStarted()
 	var restarts []time.Time
 	for {
-		h, err := r.startOrRecover(ctx, tr.job, tr.group, t)
+		h, err := r.startOrRecover(ctx, tr)
 		failed := false
 		switch {
 		case err != nil && ctx.Err() != nil:
@@ -244,9 +245,11 @@ func (tr *taskRunner) wasKilled() bool {
 // kill stops the task: after its shutdown_delay, its kill_signal, then
 // SIGKILL after its kill_timeout.
 func (tr *taskRunner) kill(ctx context.Context, why string) {
-	tr.killOnce.Do(func() { close(tr.killed) })
 	r := tr.r
 	r.mu.Lock()
+	// Under mu, where a starting task records its handle: either the
+	// handle is seen here, or the task sees it was killed and stops.
+	tr.killOnce.Do(func() { close(tr.killed) })
 	h := r.handles[tr.task.Name]
 	ts := r.status.Tasks[tr.task.Name]
 	running := ts != nil && ts.State == api.TaskStateRunning
@@ -272,6 +275,17 @@ func (tr *taskRunner) kill(ctx context.Context, why string) {
 	r.mu.Lock()
 	r.event(ts, "Killed", "task killed")
 	r.mu.Unlock()
+}
+
+// stopMissed stops a task that started while it was being killed.
+func (tr *taskRunner) stopMissed(ctx context.Context, h driver.Handle) {
+	r := tr.r
+	r.mu.Lock()
+	r.event(r.status.Tasks[tr.task.Name], "Killing", "the allocation ended while the task started")
+	r.mu.Unlock()
+	if err := h.Stop(ctx, parseSignal(tr.task.KillSignal), max(tr.task.KillTimeout.Std(), time.Second)); err != nil {
+		slog.Warn("stopping task", "task", tr.task.Name, "err", err)
+	}
 }
 
 var signals = map[string]syscall.Signal{
