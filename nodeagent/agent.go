@@ -54,7 +54,7 @@ type Config struct {
 
 // Agent is a running node agent.
 type Agent struct {
-	store   *store.Store
+	store   Store
 	cfg     Config
 	drivers map[string]driver.Driver
 	node    *api.Node
@@ -75,6 +75,11 @@ type Agent struct {
 // New prepares an agent: it loads or creates the node ID and fingerprints
 // the node.
 func New(st *store.Store, cfg Config) (*Agent, error) {
+	return newAgent(etcdStore{st}, cfg)
+}
+
+// newAgent prepares an agent over any Store.
+func newAgent(st Store, cfg Config) (*Agent, error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("node agent needs a data dir")
 	}
@@ -144,7 +149,7 @@ func (a *Agent) Run(ctx context.Context) {
 	}()
 	go func() {
 		defer wg.Done()
-		a.store.WatchNodeAllocs(ctx, a.cfg.NodeID, (&allocHandler{a: a}).subscriber())
+		a.store.WatchAllocs(ctx, a.cfg.NodeID, (&allocHandler{a: a}).subscriber())
 	}()
 	wg.Wait()
 	a.shutdown()
@@ -157,7 +162,7 @@ func (a *Agent) heartbeat(ctx context.Context) {
 	backoff := 500 * time.Millisecond
 	readyOnce := sync.Once{}
 	for ctx.Err() == nil {
-		sess, err := a.store.NewSession(ctx, a.cfg.TTL)
+		sess, err := a.store.OpenSession(ctx, max(a.cfg.TTL, 2*time.Second))
 		if err != nil {
 			if ctx.Err() == nil {
 				slog.Warn("cannot open node session; retrying", "err", err, "in", backoff)
@@ -174,7 +179,7 @@ func (a *Agent) heartbeat(ctx context.Context) {
 			continue
 		}
 		slog.Info("node registered", "node", a.cfg.NodeID, "name", a.node.Name)
-		if old := a.lease.Swap(int64(sess.Lease())); old != 0 && old != int64(sess.Lease()) {
+		if old := a.lease.Swap(sess.Lease()); old != 0 && old != sess.Lease() {
 			a.reregisterServices(ctx)
 		}
 		if a.lostAt.Swap(0) != 0 {
@@ -215,7 +220,7 @@ func (a *Agent) heartbeat(ctx context.Context) {
 	}
 }
 
-func (a *Agent) register(ctx context.Context, sess *store.Session) error {
+func (a *Agent) register(ctx context.Context, sess Session) error {
 	if err := a.store.PutNode(ctx, a.node); err != nil {
 		return err
 	}
@@ -315,7 +320,7 @@ func (a *Agent) shutdown() {
 // jobCache keeps the job versions that allocations refer to, so that one
 // version is read from etcd once however many allocations use it.
 type jobCache struct {
-	store *store.Store
+	store Store
 	mu    sync.Mutex
 	jobs  map[string]*api.Job
 }

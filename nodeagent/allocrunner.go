@@ -41,8 +41,14 @@ type allocRunner struct {
 	stopOnce   sync.Once
 	detachCh   chan struct{} // closed to leave the tasks running
 	detachOnce sync.Once
+	// requests owns the restarts operators asked for. It is added to
+	// only under mu while tasks is set, and waited for once tasks is
+	// cleared, so no Add races the Wait.
+	requests sync.WaitGroup
 	// writeMu orders status writes.
 	writeMu sync.Mutex
+	// finished is closed when run returns: the last status is written.
+	finished chan struct{}
 }
 
 func newAllocRunner(a *Agent, alloc *api.Allocation) *allocRunner {
@@ -52,6 +58,7 @@ func newAllocRunner(a *Agent, alloc *api.Allocation) *allocRunner {
 		handles:  map[string]driver.Handle{},
 		stopCh:   make(chan struct{}),
 		detachCh: make(chan struct{}),
+		finished: make(chan struct{}),
 		received: time.Now(),
 		status:   api.AllocStatus{ClientStatus: api.AllocClientPending, Tasks: map[string]*api.TaskState{}},
 	}
@@ -89,13 +96,19 @@ func (r *allocRunner) checkRequests() {
 			targets = append(targets, tr)
 		}
 	}
+	if restart != nil {
+		r.requests.Add(len(targets))
+	}
 	r.mu.Unlock()
 	if restart == nil && signal == nil {
 		return
 	}
 	for _, tr := range targets {
 		if restart != nil {
-			go tr.restart()
+			go func() {
+				defer r.requests.Done()
+				tr.restart()
+			}()
 		}
 		if signal != nil {
 			tr.signal(signal.Signal)
@@ -136,15 +149,18 @@ func (r *allocRunner) detached() bool {
 // run drives the allocation to its end: it recovers or starts the tasks,
 // waits for them, and stops them when the servers say so.
 func (r *allocRunner) run() {
+	defer close(r.finished)
 	ctx, cancel := context.WithCancel(context.Background())
+	var detachWatch sync.WaitGroup
+	defer detachWatch.Wait()
 	defer cancel()
-	go func() {
+	detachWatch.Go(func() {
 		select {
 		case <-r.detachCh:
 			cancel()
 		case <-ctx.Done():
 		}
-	}()
+	})
 	alloc := r.current()
 	log := slog.With("alloc", api.ShortID(alloc.ID), "name", alloc.Name)
 
@@ -276,8 +292,11 @@ func (r *allocRunner) loadGroup(ctx context.Context, alloc *api.Allocation) (*ap
 }
 
 // startOrRecover re-attaches to a task an earlier agent started, or starts
-// it. It returns nil and no error for a task that already ended.
-func (r *allocRunner) startOrRecover(ctx context.Context, job *api.Job, g *api.TaskGroup, t *api.Task) (driver.Handle, error) {
+// it. It returns nil and no error for a task that already ended. A task
+// killed while it started is stopped here, as its kill found nothing to
+// stop.
+func (r *allocRunner) startOrRecover(ctx context.Context, tr *taskRunner) (driver.Handle, error) {
+	job, g, t := tr.job, tr.group, tr.task
 	alloc := r.current()
 	d := r.a.drivers[t.Driver]
 	r.mu.Lock()
@@ -297,7 +316,11 @@ func (r *allocRunner) startOrRecover(ctx context.Context, job *api.Job, g *api.T
 			r.mu.Lock()
 			r.handles[t.Name] = h
 			r.event(ts, "Reattached", fmt.Sprintf("re-attached to pid %d after agent restart", h.PID()))
+			missed := tr.wasKilled()
 			r.mu.Unlock()
+			if missed {
+				tr.stopMissed(ctx, h)
+			}
 			return h, nil
 		}
 		r.mu.Lock()
@@ -307,7 +330,7 @@ func (r *allocRunner) startOrRecover(ctx context.Context, job *api.Job, g *api.T
 		r.mu.Unlock()
 		return nil, nil
 	}
-	if r.stopping() {
+	if r.stopping() || tr.wasKilled() {
 		return nil, errors.New("allocation stopped before the task started")
 	}
 	if d == nil {
@@ -369,7 +392,11 @@ func (r *allocRunner) startOrRecover(ctx context.Context, job *api.Job, g *api.T
 	ts.Handle = h.State()
 	ts.StartedAt = time.Now().UTC()
 	r.event(ts, "Started", fmt.Sprintf("task started by the %s driver", t.Driver))
+	missed := tr.wasKilled()
 	r.mu.Unlock()
+	if missed {
+		tr.stopMissed(ctx, h)
+	}
 	return h, nil
 }
 

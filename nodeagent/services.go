@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
-	"github.com/nomadic-project/nomadic/pkg/store"
 )
 
 // The built-in service catalog, node side: an allocation's services are
@@ -34,7 +33,9 @@ type serviceSet struct {
 }
 
 // startServices registers the allocation's services and starts their
-// checks.
+// checks. The writes and the checks run in goroutines of the set, which
+// stopServices ends, so that an etcd out of reach never holds up the
+// allocation.
 func (r *allocRunner) startServices(ctx context.Context, job *api.Job, g *api.TaskGroup) {
 	alloc := r.current()
 	type svc struct {
@@ -56,9 +57,9 @@ func (r *allocRunner) startServices(ctx context.Context, job *api.Job, g *api.Ta
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	set := &serviceSet{regs: map[string]*api.ServiceRegistration{}, cancel: cancel}
 	r.mu.Lock()
-	r.services = set
 	netAddr := r.status.NetworkAddress
 	r.mu.Unlock()
+	var starts []func()
 	for i, x := range all {
 		addr, port := r.a.serviceAddress(alloc, g, x.s.Port, x.s.AddressMode, netAddr)
 		reg := &api.ServiceRegistration{
@@ -72,18 +73,22 @@ func (r *allocRunner) startServices(ctx context.Context, job *api.Job, g *api.Ta
 			reg.Checks = append(reg.Checks, api.CheckStatus{Name: checkName(c), Type: c.Type, Status: api.CheckPending})
 		}
 		set.regs[reg.ID] = reg
-		_ = r.a.putService(sctx, reg) // the checks write it again if this failed
+		starts = append(starts, func() {
+			_ = r.a.writeInstance(sctx, set, reg.ID) // the checks write it again if this failed
+		})
 		for ci, c := range x.s.Checks {
 			caddr, cport := addr, port
 			if c.Port != "" {
 				caddr, cport = r.a.serviceAddress(alloc, g, c.Port, x.s.AddressMode, netAddr)
 			}
-			set.wg.Add(1)
-			go func() {
-				defer set.wg.Done()
-				r.runCheck(sctx, set, reg.ID, ci, c, caddr, cport, job, g)
-			}()
+			starts = append(starts, func() { r.runCheck(sctx, set, reg.ID, ci, c, caddr, cport, job, g) })
 		}
+	}
+	r.mu.Lock()
+	r.services = set
+	r.mu.Unlock()
+	for _, fn := range starts {
+		set.wg.Go(fn)
 	}
 }
 
@@ -143,7 +148,7 @@ func (a *Agent) serviceAddress(alloc *api.Allocation, g *api.TaskGroup, port, mo
 // putService writes an instance under the node's lease; it reports
 // whether the write went through, so a failed one is tried again.
 func (a *Agent) putService(ctx context.Context, reg *api.ServiceRegistration) bool {
-	lease := store.Lease(a.lease.Load())
+	lease := a.lease.Load()
 	if lease == 0 {
 		return false
 	}

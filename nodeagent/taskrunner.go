@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/driver"
 )
 
 // taskRunner runs one task of an allocation: starts it, waits for it and
@@ -101,7 +102,7 @@ func (tr *taskRunner) run(ctx context.Context) {
 	defer tr.markStarted()
 	var restarts []time.Time
 	for {
-		h, err := r.startOrRecover(ctx, tr.job, tr.group, t)
+		h, err := r.startOrRecover(ctx, tr)
 		failed := false
 		switch {
 		case err != nil && ctx.Err() != nil:
@@ -221,6 +222,17 @@ func (tr *taskRunner) finish(failed bool) {
 	close(tr.done)
 }
 
+// isDone reports whether the task is dead for good (rather than left
+// running by an agent that detached).
+func (tr *taskRunner) isDone() bool {
+	select {
+	case <-tr.done:
+		return true
+	default:
+		return false
+	}
+}
+
 func (tr *taskRunner) wasKilled() bool {
 	select {
 	case <-tr.killed:
@@ -233,9 +245,11 @@ func (tr *taskRunner) wasKilled() bool {
 // kill stops the task: after its shutdown_delay, its kill_signal, then
 // SIGKILL after its kill_timeout.
 func (tr *taskRunner) kill(ctx context.Context, why string) {
-	tr.killOnce.Do(func() { close(tr.killed) })
 	r := tr.r
 	r.mu.Lock()
+	// Under mu, where a starting task records its handle: either the
+	// handle is seen here, or the task sees it was killed and stops.
+	tr.killOnce.Do(func() { close(tr.killed) })
 	h := r.handles[tr.task.Name]
 	ts := r.status.Tasks[tr.task.Name]
 	running := ts != nil && ts.State == api.TaskStateRunning
@@ -263,6 +277,17 @@ func (tr *taskRunner) kill(ctx context.Context, why string) {
 	r.mu.Unlock()
 }
 
+// stopMissed stops a task that started while it was being killed.
+func (tr *taskRunner) stopMissed(ctx context.Context, h driver.Handle) {
+	r := tr.r
+	r.mu.Lock()
+	r.event(r.status.Tasks[tr.task.Name], "Killing", "the allocation ended while the task started")
+	r.mu.Unlock()
+	if err := h.Stop(ctx, parseSignal(tr.task.KillSignal), max(tr.task.KillTimeout.Std(), time.Second)); err != nil {
+		slog.Warn("stopping task", "task", tr.task.Name, "err", err)
+	}
+}
+
 var signals = map[string]syscall.Signal{
 	"SIGTERM": syscall.SIGTERM, "SIGINT": syscall.SIGINT, "SIGQUIT": syscall.SIGQUIT, "SIGHUP": syscall.SIGHUP,
 	"SIGKILL": syscall.SIGKILL, "SIGUSR1": syscall.SIGUSR1, "SIGUSR2": syscall.SIGUSR2,
@@ -281,196 +306,10 @@ func parseSignal(s string) syscall.Signal {
 	return syscall.SIGTERM
 }
 
-// runTasks runs an allocation's tasks in their lifecycle order: prestart
-// tasks (the ones that are not sidecars to completion), then the main
-// tasks, then poststart tasks once the main tasks run. The allocation
-// ends when its main tasks are all dead, when its leader dies, when a main
-// task fails for good, or when the servers stop it; the remaining tasks
-// are then killed (after the group's shutdown_delay) and poststop tasks
-// run to completion.
-func (r *allocRunner) runTasks(ctx context.Context, job *api.Job, g *api.TaskGroup) {
-	// Every task is known from the start, so that the allocation does not
-	// read complete while its poststop tasks have yet to run.
-	r.mu.Lock()
-	for _, t := range g.Tasks {
-		if r.status.Tasks[t.Name] == nil {
-			r.status.Tasks[t.Name] = &api.TaskState{State: api.TaskStatePending}
-		}
-	}
-	r.mu.Unlock()
-	var pre, main, post, stop []*taskRunner
-	runners := map[string]*taskRunner{}
-	defer func() {
-		r.mu.Lock()
-		r.tasks = nil
-		r.mu.Unlock()
-	}()
-	for _, t := range g.Tasks {
-		tr := newTaskRunner(r, job, g, t)
-		runners[t.Name] = tr
-		switch tr.hook() {
-		case "prestart":
-			pre = append(pre, tr)
-		case "poststart":
-			post = append(post, tr)
-		case "poststop":
-			stop = append(stop, tr)
-		default:
-			main = append(main, tr)
-		}
-	}
-	var wg sync.WaitGroup
-	startAll := func(trs []*taskRunner) {
-		for _, tr := range trs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				tr.run(ctx)
-			}()
-		}
-	}
-	all := func() []*taskRunner { return append(append(append([]*taskRunner{}, pre...), main...), post...) }
-	killAll := func(why string) {
-		// Instances leave the catalog before their tasks stop.
-		if !r.detached() {
-			r.stopServices()
-		}
-		if d := g.ShutdownDelay.Std(); d > 0 && !r.detached() {
-			select {
-			case <-time.After(d):
-			case <-r.detachCh:
-			}
-		}
-		var kw sync.WaitGroup
-		for _, tr := range all() {
-			kw.Add(1)
-			go func() {
-				defer kw.Done()
-				tr.kill(ctx, why)
-			}()
-		}
-		kw.Wait()
-	}
-	finish := func() {
-		wg.Wait()
-		if r.detached() {
-			return
-		}
-		// Poststop tasks run after the others, even after a failure.
-		startAll(stop)
-		wg.Wait()
-		r.abandonPending()
-	}
-	// end stops what still runs and runs the poststop tasks.
-	end := func(why string) {
-		killAll(why)
-		finish()
-	}
-
-	// Prestart tasks: wait for those that are not sidecars.
-	startAll(pre)
-	for _, tr := range pre {
-		if tr.sidecar() {
-			continue
-		}
-		select {
-		case <-tr.done:
-			if tr.failed {
-				end("prestart task " + tr.task.Name + " failed")
-				return
-			}
-		case <-r.stopCh:
-			end("allocation stopped")
-			return
-		case <-r.detachCh:
-			wg.Wait()
-			return
-		}
-	}
-
-	startAll(main)
-	r.mu.Lock()
-	r.tasks = runners
-	r.mu.Unlock()
-	go r.watchHealth(ctx, g, main)
-	// Requests made while the agent was away are carried out now.
-	go func() {
-		for _, tr := range main {
-			select {
-			case <-tr.started:
-			case <-ctx.Done():
-				return
-			}
-		}
-		r.checkRequests()
-	}()
-	go func() {
-		for _, tr := range main {
-			select {
-			case <-tr.started:
-			case <-ctx.Done():
-				return
-			}
-		}
-		if !r.stopping() {
-			startAll(post)
-			r.startServices(ctx, job, g)
-		}
-	}()
-
-	// Wait for the end of the main tasks.
-	ended := make(chan *taskRunner, len(main))
-	for _, tr := range main {
-		go func() {
-			select {
-			case <-tr.done:
-				ended <- tr
-			case <-ctx.Done():
-			}
-		}()
-	}
-	remaining := len(main)
-	for remaining > 0 {
-		select {
-		case tr := <-ended:
-			remaining--
-			switch {
-			case tr.failed:
-				end("task " + tr.task.Name + " failed")
-				return
-			case tr.task.Leader:
-				end("leader task " + tr.task.Name + " ended")
-				return
-			}
-		case <-r.stopCh:
-			end("allocation stopped")
-			return
-		case <-r.detachCh:
-			wg.Wait()
-			return
-		}
-	}
-	end("main tasks ended")
-}
-
 // taskFailed reports whether a task's recorded state says it failed.
 func (r *allocRunner) taskFailed(name string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	ts := r.status.Tasks[name]
 	return ts != nil && ts.Failed
-}
-
-// abandonPending marks the tasks that never started (after a failed
-// prestart task, or a stop before they ran) dead, so the allocation's
-// status settles.
-func (r *allocRunner) abandonPending() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, ts := range r.status.Tasks {
-		if ts.State == api.TaskStatePending {
-			ts.State = api.TaskStateDead
-			r.event(ts, "Not Started", "the allocation ended before this task ran")
-		}
-	}
 }
