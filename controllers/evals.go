@@ -245,6 +245,16 @@ func (c *EvalController) process(ctx context.Context, ns, jobID string) error {
 	}
 	newest.PlacedAllocs += placed
 	newest.StoppedAllocs += stopped
+	if d := plan.Deployment; d != nil {
+		newest.DeploymentID = d.ID
+	} else {
+		for _, p := range plan.Place {
+			if p.DeploymentID != "" {
+				newest.DeploymentID = p.DeploymentID
+				break
+			}
+		}
+	}
 	newest.StatusDescription = ""
 	if len(plan.Failed) > 0 {
 		newest.Status = api.EvalStatusBlocked

@@ -27,6 +27,8 @@ type Deployment struct {
 	Groups            map[string]*DeploymentGroup `json:"groups"`
 	CreateTime        time.Time                   `json:"create_time"`
 	ModifyTime        time.Time                   `json:"modify_time"`
+
+	Indexes
 }
 
 // DeploymentGroup is the rollout of one task group.

@@ -38,3 +38,24 @@ type FileInfo struct {
 	Mode    string    `json:"mode"`
 	ModTime time.Time `json:"mod_time"`
 }
+
+// Indexes are the etcd revisions at which an object was created and last
+// changed: what Nomad's API calls CreateIndex and ModifyIndex. The store
+// sets them on every read; a stored copy's values mean nothing.
+type Indexes struct {
+	CreateIndex uint64 `json:"create_index,omitempty"`
+	ModifyIndex uint64 `json:"modify_index,omitempty"`
+}
+
+// SetIndexes records the revisions an object was read at.
+func (x *Indexes) SetIndexes(create, modify int64) {
+	x.CreateIndex, x.ModifyIndex = uint64(max(create, 0)), uint64(max(modify, 0))
+}
+
+// Touched raises ModifyIndex to rev when a part of the object kept under
+// another key (an allocation's status, a node's heartbeat) changed later.
+func (x *Indexes) Touched(rev int64) {
+	if rev > 0 && uint64(rev) > x.ModifyIndex {
+		x.ModifyIndex = uint64(rev)
+	}
+}

@@ -65,6 +65,8 @@ type Job struct {
 	SubmitTime time.Time `json:"submit_time,omitzero"`
 	// Status is computed when the job is read through the API.
 	Status string `json:"status,omitempty"`
+
+	Indexes
 }
 
 // TaskGroup is a set of tasks that are placed together on one node.
@@ -202,6 +204,8 @@ type Node struct {
 
 	// Status is computed from the node's heartbeat when read.
 	Status string `json:"status,omitempty"`
+
+	Indexes
 }
 
 // HostVolume is a directory of a node that jobs may mount by name.
@@ -308,6 +312,8 @@ type Allocation struct {
 
 	// Status is what the node agent reported; nil until it reports.
 	Status *AllocStatus `json:"status,omitempty"`
+
+	Indexes
 }
 
 // TaskRequest asks the node agent to restart or signal the tasks of an
@@ -460,6 +466,11 @@ type Evaluation struct {
 	StoppedAllocs int `json:"stopped_allocs,omitempty"`
 	// FailedTGAllocs explains, per task group, placements that failed.
 	FailedTGAllocs map[string]*AllocMetric `json:"failed_tg_allocs,omitempty"`
+	// DeploymentID is the deployment the evaluation's plan created or
+	// advanced, if any.
+	DeploymentID string `json:"deployment_id,omitempty"`
+
+	Indexes
 }
 
 // AllocMetric explains how the scheduler searched for a place and why it

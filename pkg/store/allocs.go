@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -93,7 +94,7 @@ func (s *Store) jobAllocs(ctx context.Context, ns, job string) ([]*api.Allocatio
 		}
 		for _, r := range resp.Responses {
 			for _, kv := range r.GetResponseRange().Kvs {
-				a, err := decode[api.Allocation](string(kv.Key), kv.Value)
+				a, err := decodeKV[api.Allocation](kv)
 				if err != nil {
 					return nil, err
 				}
@@ -118,17 +119,18 @@ func (s *Store) attachStatus(ctx context.Context, allocs []*api.Allocation, node
 	for _, a := range allocs {
 		byID[a.ID] = a
 	}
-	_, err := s.List(ctx, prefix, func(key string, value []byte) error {
-		seg := lastSegments(key, 1)
+	_, err := s.rangeKVs(ctx, prefix, 0, func(kv *mvccpb.KeyValue) error {
+		seg := lastSegments(string(kv.Key), 1)
 		a := byID[seg[0]]
 		if a == nil {
 			return nil
 		}
-		st, err := decode[api.AllocStatus](key, value)
+		st, err := decode[api.AllocStatus](string(kv.Key), kv.Value)
 		if err != nil {
 			return err
 		}
 		a.Status = st
+		a.Touched(kv.ModRevision)
 		return nil
 	})
 	return err
@@ -153,11 +155,12 @@ func (s *Store) GetAlloc(ctx context.Context, idPrefix string) (*api.Allocation,
 	if err != nil {
 		return nil, err
 	}
-	st, _, err := getOne[api.AllocStatus](ctx, s, s.keys.AllocStatus(a.NodeID, a.ID))
+	st, rev, err := getOne[api.AllocStatus](ctx, s, s.keys.AllocStatus(a.NodeID, a.ID))
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
 	a.Status = st
+	a.Touched(rev)
 	return a, nil
 }
 

@@ -39,7 +39,10 @@ type Cache struct {
 	allocs  map[string]*api.Allocation // desired state with status attached
 	// orphans are statuses whose allocation is not (yet) here: a relist
 	// applies keys in no particular order.
-	orphans map[string]*api.AllocStatus
+	orphans map[string]orphan
+	// nodeRev is the newest revision of each node's heartbeat or operator
+	// settings, which count as changes of the node.
+	nodeRev map[string]int64
 	// kindRev is the newest revision at which a key of each kind changed
 	// (after a relist: the list's revision, for every kind), what
 	// blocking queries wait on.
@@ -63,7 +66,7 @@ func NewCache(s *Store) *Cache {
 func (c *Cache) reset() {
 	c.records, c.live, c.admin, c.nodes = map[string]*api.Node{}, map[string]bool{}, map[string]*NodeAdmin{}, map[string]*api.Node{}
 	c.plans = map[string]int64{}
-	c.allocs, c.orphans = map[string]*api.Allocation{}, map[string]*api.AllocStatus{}
+	c.allocs, c.orphans, c.nodeRev = map[string]*api.Allocation{}, map[string]orphan{}, map[string]int64{}
 	c.kindRev = map[Kind]int64{}
 }
 
@@ -79,13 +82,13 @@ func (c *Cache) Run(ctx context.Context) {
 }
 
 // Replace implements handler: the complete contents after a (re)list.
-func (c *Cache) Replace(items map[string][]byte, rev int64) {
+func (c *Cache) Replace(items map[string]listed, rev int64) {
 	c.dispatch.Lock()
 	defer c.dispatch.Unlock()
 	c.mu.Lock()
 	c.reset()
 	for k, v := range items {
-		c.apply(Event{Key: k, Value: v, Rev: rev})
+		c.apply(Event{Key: k, Value: v.value, Rev: v.mod, Create: v.create})
 	}
 	for kind := range keyParts {
 		c.kindRev[kind] = rev
@@ -148,6 +151,7 @@ func (c *Cache) apply(ev Event) {
 		} else {
 			c.live[ref.Node] = true
 		}
+		c.nodeRev[ref.Node] = ev.Rev
 		c.refreshNode(ref.Node)
 	case KindNodeAdmin:
 		if ev.Delete {
@@ -155,6 +159,7 @@ func (c *Cache) apply(ev Event) {
 		} else if a := decodeOrWarn[NodeAdmin](ev); a != nil {
 			c.admin[ref.Node] = a
 		}
+		c.nodeRev[ref.Node] = ev.Rev
 		c.refreshNode(ref.Node)
 	case KindNodePlans:
 		if ev.Delete {
@@ -173,11 +178,13 @@ func (c *Cache) apply(ev Event) {
 		if a == nil {
 			return
 		}
-		if st := c.orphans[allocID]; st != nil {
-			a.Status = st
+		if st, ok := c.orphans[allocID]; ok {
+			a.Status = st.status
+			a.Touched(st.rev)
 			delete(c.orphans, allocID)
 		} else if old != nil {
 			a.Status = old.Status
+			a.Touched(int64(old.ModifyIndex))
 		}
 		c.allocs[allocID] = a
 	case KindAllocStatus:
@@ -193,15 +200,23 @@ func (c *Cache) apply(ev Event) {
 			if st == nil {
 				delete(c.orphans, allocID)
 			} else {
-				c.orphans[allocID] = st
+				c.orphans[allocID] = orphan{st, ev.Rev}
 			}
 			return
 		}
 		// Copy on write: snapshots may hold the old object.
 		a := *old
 		a.Status = st
+		a.Touched(ev.Rev)
 		c.allocs[allocID] = &a
 	}
+}
+
+// orphan is a status whose allocation the cache has not seen yet, with
+// the revision it was written at.
+type orphan struct {
+	status *api.AllocStatus
+	rev    int64
 }
 
 func decodeOrWarn[T any](ev Event) *T {
@@ -209,6 +224,9 @@ func decodeOrWarn[T any](ev Event) *T {
 	if err := json.Unmarshal(ev.Value, &v); err != nil {
 		slog.Warn("cache: skipping undecodable key", "key", ev.Key, "err", err)
 		return nil
+	}
+	if ix, ok := any(&v).(indexed); ok {
+		ix.SetIndexes(ev.Create, ev.Rev)
 	}
 	return &v
 }
@@ -229,6 +247,7 @@ func (c *Cache) refreshNode(id string) {
 	if a := c.admin[id]; a != nil {
 		n.Eligible, n.Drain = a.Eligible, a.Drain
 	}
+	n.Touched(c.nodeRev[id])
 	c.nodes[id] = &n
 }
 

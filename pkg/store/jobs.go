@@ -82,6 +82,7 @@ func sameSpec(a, b *api.Job) bool {
 	ca, cb := *a, *b
 	for _, c := range []*api.Job{&ca, &cb} {
 		c.Version, c.SubmitTime, c.Status, c.Stop, c.Stable = 0, time.Time{}, "", false, false
+		c.Indexes = api.Indexes{}
 	}
 	// Compare through JSON so that nil and empty maps count as the same.
 	return encode(&ca) == encode(&cb)
@@ -98,6 +99,7 @@ func (s *Store) RegisterJob(ctx context.Context, job *api.Job, now time.Time) (*
 			return nil, err
 		}
 		next := *job
+		next.Indexes = api.Indexes{}
 		next.Status = ""
 		next.Stop = false
 		next.Stable = false

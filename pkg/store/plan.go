@@ -243,5 +243,6 @@ next:
 func withoutStatus(a *api.Allocation) *api.Allocation {
 	c := *a
 	c.Status = nil
+	c.Indexes = api.Indexes{}
 	return &c
 }

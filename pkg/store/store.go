@@ -27,6 +27,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -92,6 +93,11 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(key string, val
 
 // listAt is List at a given revision (0: the current one).
 func (s *Store) listAt(ctx context.Context, prefix string, rev int64, fn func(key string, value []byte) error) (int64, error) {
+	return s.rangeKVs(ctx, prefix, rev, func(kv *mvccpb.KeyValue) error { return fn(string(kv.Key), kv.Value) })
+}
+
+// rangeKVs is listAt handing out the keys with their revisions.
+func (s *Store) rangeKVs(ctx context.Context, prefix string, rev int64, fn func(kv *mvccpb.KeyValue) error) (int64, error) {
 	end := clientv3.GetPrefixRangeEnd(prefix)
 	key := prefix
 	for {
@@ -107,7 +113,7 @@ func (s *Store) listAt(ctx context.Context, prefix string, rev int64, fn func(ke
 			rev = resp.Header.Revision
 		}
 		for _, kv := range resp.Kvs {
-			if err := fn(string(kv.Key), kv.Value); err != nil {
+			if err := fn(kv); err != nil {
 				return 0, err
 			}
 		}
@@ -118,10 +124,26 @@ func (s *Store) listAt(ctx context.Context, prefix string, rev int64, fn func(ke
 	}
 }
 
+// indexed is an object that records the revisions it was read at.
+type indexed interface{ SetIndexes(create, modify int64) }
+
+// decodeKV decodes a key's value and records its revisions in objects
+// that keep them.
+func decodeKV[T any](kv *mvccpb.KeyValue) (*T, error) {
+	v, err := decode[T](string(kv.Key), kv.Value)
+	if err != nil {
+		return nil, err
+	}
+	if ix, ok := any(v).(indexed); ok {
+		ix.SetIndexes(kv.CreateRevision, kv.ModRevision)
+	}
+	return v, nil
+}
+
 func listAll[T any](ctx context.Context, s *Store, prefix string) ([]*T, int64, error) {
 	var out []*T
-	rev, err := s.List(ctx, prefix, func(key string, value []byte) error {
-		v, err := decode[T](key, value)
+	rev, err := s.rangeKVs(ctx, prefix, 0, func(kv *mvccpb.KeyValue) error {
+		v, err := decodeKV[T](kv)
 		if err != nil {
 			return err
 		}
@@ -139,7 +161,7 @@ func getOne[T any](ctx context.Context, s *Store, key string) (*T, int64, error)
 	if len(resp.Kvs) == 0 {
 		return nil, 0, ErrNotFound
 	}
-	v, err := decode[T](key, resp.Kvs[0].Value)
+	v, err := decodeKV[T](resp.Kvs[0])
 	if err != nil {
 		return nil, 0, err
 	}

@@ -326,13 +326,13 @@ type recorder struct {
 	items    map[string]string
 }
 
-func (r *recorder) Replace(items map[string][]byte, _ int64) {
+func (r *recorder) Replace(items map[string]listed, _ int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.replaced++
 	r.items = map[string]string{}
 	for k, v := range items {
-		r.items[k] = string(v)
+		r.items[k] = string(v.value)
 	}
 }
 

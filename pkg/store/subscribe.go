@@ -111,14 +111,14 @@ func (c *Cache) join(ctx context.Context, s *subscription) error {
 
 // resyncAll gives every subscriber the objects of its kinds after a
 // (re)list at rev; c.dispatch is held.
-func (c *Cache) resyncAll(items map[string][]byte, rev int64) {
+func (c *Cache) resyncAll(items map[string]listed, rev int64) {
 	if len(c.subs) == 0 {
 		return
 	}
 	byKind := map[Kind][]Change{}
 	for k, v := range items {
 		if ref, ok := c.s.keys.Parse(k); ok {
-			byKind[ref.Kind] = append(byKind[ref.Kind], Change{Ref: ref, Value: v, Rev: rev})
+			byKind[ref.Kind] = append(byKind[ref.Kind], Change{Ref: ref, Value: v.value, Rev: v.mod})
 		}
 	}
 	for s := range c.subs {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -20,14 +21,23 @@ type Event struct {
 	Delete bool
 	Key    string
 	Value  []byte
+	// Rev is the revision of the change; Create the revision the key
+	// was created at (0 for a deletion).
 	Rev    int64
+	Create int64
+}
+
+// listed is one key of a list, with its revisions.
+type listed struct {
+	value       []byte
+	create, mod int64
 }
 
 // handler receives what listWatch sees: first the whole prefix, then every
 // change after it. Replace is called again after a relist (a compacted
 // watch, a lost connection), with the complete current contents.
 type handler interface {
-	Replace(items map[string][]byte, rev int64)
+	Replace(items map[string]listed, rev int64)
 	Apply(ev Event)
 }
 
@@ -49,9 +59,9 @@ func (s *Store) listWatch(ctx context.Context, prefix string, h handler) {
 	var rev int64
 	for ctx.Err() == nil {
 		if rev == 0 {
-			items := map[string][]byte{}
-			r, err := s.List(ctx, prefix, func(key string, value []byte) error {
-				items[key] = value
+			items := map[string]listed{}
+			r, err := s.rangeKVs(ctx, prefix, 0, func(kv *mvccpb.KeyValue) error {
+				items[string(kv.Key)] = listed{value: kv.Value, create: kv.CreateRevision, mod: kv.ModRevision}
 				return nil
 			})
 			if err != nil {
@@ -99,6 +109,7 @@ func (s *Store) watchFrom(ctx context.Context, prefix string, rev int64, h handl
 				Key:    string(ev.Kv.Key),
 				Value:  ev.Kv.Value,
 				Rev:    ev.Kv.ModRevision,
+				Create: ev.Kv.CreateRevision,
 			})
 			rev = ev.Kv.ModRevision
 		}
@@ -118,14 +129,14 @@ type subscriberHandler struct {
 	sub Subscriber
 }
 
-func (h subscriberHandler) Replace(items map[string][]byte, rev int64) {
+func (h subscriberHandler) Replace(items map[string]listed, rev int64) {
 	if h.sub.Resync == nil {
 		return
 	}
 	all := make([]Change, 0, len(items))
 	for k, v := range items {
 		if ref, ok := h.s.keys.Parse(k); ok {
-			all = append(all, Change{Ref: ref, Value: v, Rev: rev})
+			all = append(all, Change{Ref: ref, Value: v.value, Rev: v.mod})
 		}
 	}
 	h.sub.Resync(all)
