@@ -2,13 +2,12 @@ package controllers
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/jobs"
 	"github.com/nomadic-project/nomadic/pkg/store"
 )
 
@@ -141,53 +140,14 @@ func (l *PeriodicLauncher) launchDue(ctx context.Context) {
 
 // launch registers the child of a periodic job for one due time.
 func (l *PeriodicLauncher) launch(ctx context.Context, j *api.Job, at time.Time) error {
-	if j.Periodic.ProhibitOverlap {
-		running, err := l.childRunning(ctx, j)
-		if err != nil {
-			return err
-		}
-		if running {
-			slog.Info("periodic launch skipped: the previous one still runs", "job", j.ID, "at", at)
-			return nil
-		}
-	}
-	child := *j
-	child.ID = j.ID + "-periodic-" + strconv.FormatInt(at.Unix(), 10)
-	child.Name = child.ID
-	child.ParentID = j.ID
-	child.Periodic = nil
-	child.Version, child.Status = 0, ""
-	resp, err := l.Store.RegisterJob(ctx, &child, l.Now())
+	child, resp, err := jobs.LaunchPeriodic(ctx, l.Store, j, at, l.Now())
 	if err != nil {
-		return fmt.Errorf("registering %s: %w", child.ID, err)
+		return err
+	}
+	if child == nil {
+		slog.Info("periodic launch skipped: the previous one still runs", "job", j.ID, "at", at)
+		return nil
 	}
 	slog.Info("periodic job launched", "job", j.ID, "child", child.ID, "result", resp.Result)
 	return nil
-}
-
-// childRunning reports whether a child of the job has allocations that
-// have not ended.
-func (l *PeriodicLauncher) childRunning(ctx context.Context, j *api.Job) (bool, error) {
-	jobs, err := l.Store.ListJobs(ctx, j.Namespace)
-	if err != nil {
-		return false, err
-	}
-	for _, c := range jobs {
-		if c.ParentID != j.ID || c.Stop {
-			continue
-		}
-		allocs, err := l.Store.ListAllocs(ctx, store.AllocFilter{Namespace: c.Namespace, JobID: c.ID})
-		if err != nil {
-			return false, err
-		}
-		if len(allocs) == 0 {
-			return true, nil // registered, not placed yet
-		}
-		for _, a := range allocs {
-			if !a.Terminal() {
-				return true, nil
-			}
-		}
-	}
-	return false, nil
 }

@@ -25,7 +25,7 @@ func TestAPIOverTLSWithTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := freeAddr(t)
-	start(t, filepath.Join(binDir, "nomadic"), "agent", "-dev", "-http-addr", addr,
+	start(t, filepath.Join(binDir, "nomadic"), "agent", "-dev", "-http-addr", addr, "-nomad-http-addr", freeAddr(t),
 		"-etcd-client-addr", freeAddr(t), "-etcd-peer-addr", freeAddr(t), "-data-dir", t.TempDir(),
 		"-http-tls-cert", filepath.Join(dir, "server.pem"), "-http-tls-key", filepath.Join(dir, "server-key.pem"),
 		"-http-tls-client-ca", filepath.Join(dir, "ca.pem"), "-http-token-file", tokens)

@@ -276,7 +276,7 @@ func TestInstancesOfAKilledNodeLeaveTheCatalog(t *testing.T) {
 	}
 	etcdAddr := freeAddr(t)
 	addr := freeAddr(t)
-	start(t, filepath.Join(binDir, "nomadic"), "agent", "-dev", "-http-addr", addr,
+	start(t, filepath.Join(binDir, "nomadic"), "agent", "-dev", "-http-addr", addr, "-nomad-http-addr", freeAddr(t),
 		"-etcd-client-addr", etcdAddr, "-etcd-peer-addr", freeAddr(t), "-data-dir", t.TempDir())
 	waitReadyNodes(t, addr, 1)
 	const ttl = 3 * time.Second

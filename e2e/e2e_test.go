@@ -213,12 +213,20 @@ func waitRunning(t *testing.T, addr, job string, want int) []*api.Allocation {
 // devAgent starts `nomadic agent -dev` on free ports and waits for its
 // API and its node.
 func devAgent(t *testing.T) (string, *proc) {
-	addr := freeAddr(t)
-	p := start(t, filepath.Join(binDir, "nomadic"), "agent", "-dev",
-		"-http-addr", addr, "-etcd-client-addr", freeAddr(t), "-etcd-peer-addr", freeAddr(t),
-		"-data-dir", t.TempDir())
-	waitReadyNodes(t, addr, 1)
+	addr, _, p := devAgentWithNomadAPI(t)
 	return addr, p
+}
+
+// devAgentWithNomadAPI is devAgent that also says where the agent serves
+// Nomad's API.
+func devAgentWithNomadAPI(t *testing.T, extra ...string) (string, string, *proc) {
+	addr, nomadAddr := freeAddr(t), freeAddr(t)
+	args := append([]string{"agent", "-dev",
+		"-http-addr", addr, "-nomad-http-addr", nomadAddr, "-etcd-client-addr", freeAddr(t), "-etcd-peer-addr", freeAddr(t),
+		"-data-dir", t.TempDir()}, extra...)
+	p := start(t, filepath.Join(binDir, "nomadic"), args...)
+	waitReadyNodes(t, addr, 1)
+	return addr, nomadAddr, p
 }
 
 func waitReadyNodes(t *testing.T, addr string, want int) {

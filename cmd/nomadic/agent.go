@@ -25,6 +25,7 @@ import (
 	"github.com/nomadic-project/nomadic/pkg/driver/rawexec"
 	"github.com/nomadic-project/nomadic/pkg/etcdembed"
 	"github.com/nomadic-project/nomadic/pkg/httpapi"
+	"github.com/nomadic-project/nomadic/pkg/nomadapi"
 	"github.com/nomadic-project/nomadic/pkg/store"
 	"github.com/nomadic-project/nomadic/pkg/version"
 )
@@ -37,6 +38,7 @@ type agentFlags struct {
 
 	httpTLSCert, httpTLSKey, httpClientCA string
 	httpTokenFile                         string
+	nomadHTTPAddr                         string
 	noCache                               bool
 
 	etcdEndpoints  string
@@ -84,6 +86,7 @@ func parseAgentFlags(args []string) (*agentFlags, error) {
 	fs.StringVar(&f.httpTLSCert, "http-tls-cert", "", "serve the HTTP API over TLS with this certificate (PEM; with -http-tls-key)")
 	fs.StringVar(&f.httpTLSKey, "http-tls-key", "", "key of -http-tls-cert (PEM)")
 	fs.StringVar(&f.httpClientCA, "http-tls-client-ca", "", "require API clients to present a certificate signed by this CA (PEM)")
+	fs.StringVar(&f.nomadHTTPAddr, "nomad-http-addr", "", "also serve Nomad's HTTP API here, for Nomad's CLI and api package (default 127.0.0.1:4656 in dev mode, off otherwise; \"off\" turns it off)")
 	fs.StringVar(&f.httpTokenFile, "http-token-file", "", "require one of the tokens in this file (one per line) on every API request but the health check")
 	fs.StringVar(&f.name, "name", "", "server name (default: the hostname)")
 	fs.StringVar(&f.etcdEndpoints, "etcd-endpoints", "", "comma-separated etcd client URLs; empty runs an embedded etcd (server and dev modes)")
@@ -125,6 +128,12 @@ func parseAgentFlags(args []string) (*agentFlags, error) {
 	}
 	if f.dev {
 		f.server, f.client, f.enableRawExec = true, true, true
+		if f.nomadHTTPAddr == "" {
+			f.nomadHTTPAddr = "127.0.0.1:4656"
+		}
+	}
+	if f.nomadHTTPAddr == "off" {
+		f.nomadHTTPAddr = ""
 	}
 	if !f.server && !f.client {
 		return nil, errors.New("say what to run: -dev, -server, -client, or -server -client")
@@ -243,34 +252,55 @@ func (a *agent) openStore(ctx context.Context) error {
 	return nil
 }
 
-// startServer serves the HTTP API and runs the server's controllers until
-// ctx ends; it returns the API's server, for a graceful shutdown.
-func (a *agent) startServer(ctx context.Context, apiTLS *tls.Config, tokens []string) (*http.Server, error) {
-	f := a.f
-	ln, err := net.Listen("tcp", f.httpAddr)
+// serve serves handler on addr (over TLS when apiTLS is set, behind the
+// tokens when there are any) until shut down; it returns the server, for a
+// graceful shutdown, and the address it listens on.
+func (a *agent) serve(what, addr string, handler http.Handler, apiTLS *tls.Config, tokens []string) (*http.Server, string, error) {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("HTTP API cannot listen on %s: %w", f.httpAddr, err)
+		return nil, "", fmt.Errorf("%s cannot listen on %s: %w", what, addr, err)
 	}
-	apiSrv := &httpapi.Server{Store: a.st, Name: f.name, Version: version.Version, RequestTimeout: f.etcdRequest}
-	handler := apiSrv.Handler()
 	if tokens != nil {
 		handler = httpapi.RequireTokens(handler, tokens)
 	}
-	httpSrv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, TLSConfig: apiTLS}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, TLSConfig: apiTLS}
 	scheme := "http"
 	if apiTLS != nil {
 		scheme = "https"
 		ln = tls.NewListener(ln, apiTLS)
 	}
 	go func() {
-		if err := httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			a.errc <- fmt.Errorf("HTTP API: %w", err)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.errc <- fmt.Errorf("%s: %w", what, err)
 		}
 	}()
-	slog.Info("HTTP API listening", "addr", scheme+"://"+ln.Addr().String(), "tokens", len(tokens) > 0,
+	slog.Info(what+" listening", "addr", scheme+"://"+ln.Addr().String(), "tokens", len(tokens) > 0,
 		"client_certificates", apiTLS != nil && apiTLS.ClientCAs != nil)
+	return srv, ln.Addr().String(), nil
+}
+
+// startServer serves the HTTP APIs and runs the server's controllers
+// until ctx ends; it returns the API servers, for a graceful shutdown.
+func (a *agent) startServer(ctx context.Context, apiTLS *tls.Config, tokens []string) ([]*http.Server, error) {
+	f := a.f
+	apiSrv := &httpapi.Server{Store: a.st, Name: f.name, Version: version.Version, RequestTimeout: f.etcdRequest}
+	httpSrv, addr, err := a.serve("HTTP API", f.httpAddr, apiSrv.Handler(), apiTLS, tokens)
+	if err != nil {
+		return nil, err
+	}
+	servers := []*http.Server{httpSrv}
+	if f.nomadHTTPAddr != "" {
+		nomadSrv := &nomadapi.Server{Store: a.st, Name: f.name, Datacenter: f.datacenter, Version: version.Version,
+			Addr: f.nomadHTTPAddr, RequestTimeout: f.etcdRequest}
+		srv, naddr, err := a.serve("Nomad API", f.nomadHTTPAddr, nomadSrv.Handler(), apiTLS, tokens)
+		if err != nil {
+			return nil, err
+		}
+		nomadSrv.Addr = naddr
+		servers = append(servers, srv)
+	}
 	srv := &controllers.Server{Store: a.st, Cfg: controllers.ServerConfig{
-		Name: f.name, HTTPAddr: ln.Addr().String(), Version: version.Version,
+		Name: f.name, HTTPAddr: addr, Version: version.Version,
 		SessionTTL: f.serverTTL, Workers: f.workers,
 		GCInterval: f.gcInterval, GCAllocAge: f.gcAllocAge, LivenessResync: 30 * time.Second, NoCache: f.noCache,
 		EtcdQuotaBytes: f.etcdQuota, PassTimeout: 4 * f.etcdRequest,
@@ -280,7 +310,7 @@ func (a *agent) startServer(ctx context.Context, apiTLS *tls.Config, tokens []st
 		defer a.wg.Done()
 		srv.Run(ctx)
 	}()
-	return httpSrv, nil
+	return servers, nil
 }
 
 // startClient runs the node agent and its log server until ctx ends; the
@@ -348,9 +378,9 @@ func runAgent(args []string) error {
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var httpSrv *http.Server
+	var httpSrvs []*http.Server
 	if f.server {
-		if httpSrv, err = a.startServer(runCtx, apiTLS, tokens); err != nil {
+		if httpSrvs, err = a.startServer(runCtx, apiTLS, tokens); err != nil {
 			return err
 		}
 	}
@@ -361,7 +391,11 @@ func runAgent(args []string) error {
 		}
 	}
 	if f.dev {
-		fmt.Fprintf(os.Stderr, "\nnomadic dev agent is running. Try:\n  nctl job init && nctl apply -f example.hcl && nctl get allocs\nPress Ctrl-C to stop it (its tasks stop too).\n\n")
+		nomadLine := ""
+		if f.nomadHTTPAddr != "" {
+			nomadLine = fmt.Sprintf("Nomad's CLI and tools work too:\n  export NOMAD_ADDR=http://%s\n", f.nomadHTTPAddr)
+		}
+		fmt.Fprintf(os.Stderr, "\nnomadic dev agent is running. Try:\n  nctl job init && nctl apply -f example.hcl && nctl get allocs\n%sPress Ctrl-C to stop it (its tasks stop too).\n\n", nomadLine)
 	}
 
 	var embeddedErr <-chan error
@@ -376,9 +410,9 @@ func runAgent(args []string) error {
 	case err := <-embeddedErr:
 		runErr = fmt.Errorf("embedded etcd: %w", err)
 	}
-	if httpSrv != nil {
+	for _, srv := range httpSrvs {
 		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = httpSrv.Shutdown(sctx)
+		_ = srv.Shutdown(sctx)
 		scancel()
 	}
 	cancel()

@@ -59,3 +59,7 @@ func (x *Indexes) Touched(rev int64) {
 		x.ModifyIndex = uint64(rev)
 	}
 }
+
+// MaxCount is the largest count a group may ask for: one job must not be
+// able to occupy the scheduler (docs/reliability.md).
+const MaxCount = 100_000

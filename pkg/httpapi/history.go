@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/nomadic-project/nomadic/pkg/jobs"
 	"github.com/nomadic-project/nomadic/pkg/store"
 )
 
@@ -39,18 +40,11 @@ func (s *Server) revertJob(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := reqCtx(r)
 	defer cancel()
 	ns, id := namespace(r), r.PathValue("id")
-	old, err := s.Store.GetJobVersion(ctx, ns, id, req.Version)
+	resp, err := jobs.Revert(ctx, s.Store, ns, id, req.Version, s.Now().UTC())
 	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, fmt.Errorf("job %q has no version %d (kept versions: nctl job history %s)", id, req.Version, id))
+		writeError(w, http.StatusNotFound, err)
 		return
 	} else if err != nil {
-		storeError(w, "job", err)
-		return
-	}
-	job := *old
-	job.Version, job.Stop, job.Status = 0, false, ""
-	resp, err := s.Store.RegisterJob(ctx, &job, s.Now().UTC())
-	if err != nil {
 		storeError(w, "job", err)
 		return
 	}

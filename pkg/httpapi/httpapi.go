@@ -13,6 +13,7 @@ import (
 
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/deploy"
+	"github.com/nomadic-project/nomadic/pkg/jobs"
 	"github.com/nomadic-project/nomadic/pkg/store"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -190,35 +191,18 @@ func (s *Server) registerJob(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// withStatus computes a job's status from its allocations.
+// withStatus computes a job's status from its allocations and
+// evaluations (jobs.Status).
 func (s *Server) withStatus(ctx context.Context, j *api.Job) error {
 	allocs, err := s.Store.ListAllocs(ctx, store.AllocFilter{Namespace: j.Namespace, JobID: j.ID})
 	if err != nil {
 		return err
 	}
-	running, pending := 0, 0
-	for _, a := range allocs {
-		switch a.ClientStatusOf() {
-		case api.AllocClientRunning:
-			running++
-		case api.AllocClientPending:
-			if a.DesiredStatus == api.AllocDesiredRun {
-				pending++
-			}
-		}
+	evals, err := s.Store.ListEvals(ctx, j.Namespace, j.ID)
+	if err != nil {
+		return err
 	}
-	switch {
-	case j.IsTemplate() && !j.Stop:
-		j.Status = api.JobStatusRunning
-	case running > 0:
-		j.Status = api.JobStatusRunning
-	case j.Stop:
-		j.Status = api.JobStatusDead
-	case pending > 0 || len(allocs) == 0:
-		j.Status = api.JobStatusPending
-	default:
-		j.Status = api.JobStatusDead
-	}
+	j.Status = jobs.Status(j, allocs, evals)
 	return nil
 }
 
@@ -226,18 +210,18 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := reqCtx(r)
 	defer cancel()
 	ns := r.URL.Query().Get("namespace")
-	jobs, err := s.Store.ListJobs(ctx, ns)
+	list, err := s.Store.ListJobs(ctx, ns)
 	if err != nil {
 		storeError(w, "jobs", err)
 		return
 	}
-	for _, j := range jobs {
+	for _, j := range list {
 		if err := s.withStatus(ctx, j); err != nil {
 			storeError(w, "jobs", err)
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, nonNil(jobs))
+	writeJSON(w, http.StatusOK, nonNil(list))
 }
 
 func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {

@@ -6,7 +6,7 @@ import (
 	"net/http"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
-	"github.com/nomadic-project/nomadic/pkg/store"
+	"github.com/nomadic-project/nomadic/pkg/nodes"
 )
 
 // NodeEligibilityRequest is the body of PUT /v1/node/{id}/eligibility.
@@ -47,9 +47,7 @@ func (s *Server) nodeEligibility(w http.ResponseWriter, r *http.Request) {
 		storeError(w, fmt.Sprintf("node %q", r.PathValue("id")), err)
 		return
 	}
-	err = s.Store.UpdateNodeAdmin(ctx, n.ID, store.Guard{}, func(a *store.NodeAdmin, _ *store.Txn) {
-		a.Eligible = req.Eligible
-	})
+	err = nodes.SetEligibility(ctx, s.Store, n.ID, req.Eligible)
 	if err != nil {
 		storeError(w, "node", err)
 		return
@@ -73,42 +71,8 @@ func (s *Server) nodeDrain(w http.ResponseWriter, r *http.Request) {
 		storeError(w, fmt.Sprintf("node %q", r.PathValue("id")), err)
 		return
 	}
-	type jobRef struct{ ns, job string }
-	var evals []jobRef
-	if req.Enable {
-		// Every job with allocations on the node is evaluated, in the
-		// same transaction as the drain, so migrations start at once.
-		allocs, err := s.Store.ListAllocs(ctx, store.AllocFilter{NodeID: n.ID})
-		if err != nil {
-			storeError(w, "allocations", err)
-			return
-		}
-		seen := map[string]bool{}
-		for _, a := range allocs {
-			if a.DesiredStatus != api.AllocDesiredRun || a.Terminal() || seen[a.Namespace+"/"+a.JobID] {
-				continue
-			}
-			seen[a.Namespace+"/"+a.JobID] = true
-			evals = append(evals, jobRef{a.Namespace, a.JobID})
-		}
-	}
-	now := s.Now().UTC()
-	err = s.Store.UpdateNodeAdmin(ctx, n.ID, store.Guard{}, func(a *store.NodeAdmin, txn *store.Txn) {
-		if req.Enable {
-			d := &api.DrainStrategy{StartedAt: now, IgnoreSystemJobs: req.IgnoreSystemJobs}
-			if req.Deadline > 0 {
-				d.Deadline = now.Add(req.Deadline.Std())
-			}
-			a.Drain = d
-			a.Eligible = false
-			for _, j := range evals {
-				txn.CreateEval(j.ns, j.job, api.EvalTriggerNodeDrain, n.ID, now)
-			}
-			return
-		}
-		a.Drain = nil
-		a.Eligible = !req.KeepIneligible
-	})
+	_, err = nodes.SetDrain(ctx, s.Store, n.ID, nodes.Drain{Enable: req.Enable, Deadline: req.Deadline.Std(),
+		IgnoreSystemJobs: req.IgnoreSystemJobs, KeepIneligible: req.KeepIneligible}, s.Now().UTC())
 	if err != nil {
 		storeError(w, "node", err)
 		return

@@ -93,10 +93,35 @@ func sameSpec(a, b *api.Job) bool {
 // whose specification did not change (and that is not stopped) is left as it
 // is and gets no evaluation.
 func (s *Store) RegisterJob(ctx context.Context, job *api.Job, now time.Time) (*api.RegisterResponse, error) {
+	return s.register(ctx, job, now, -1)
+}
+
+// IndexError says that a job was not at the revision a write expected.
+type IndexError struct {
+	// Expected is the revision asked for; Current the job's (0: the job
+	// does not exist).
+	Expected, Current int64
+}
+
+func (e *IndexError) Error() string {
+	return fmt.Sprintf("job is at revision %d, not %d", e.Current, e.Expected)
+}
+
+// RegisterJobAt is RegisterJob for a job that must still be at revision
+// rev (0: must not exist), the check-and-set of Nomad's -check-index; an
+// *IndexError says it is not.
+func (s *Store) RegisterJobAt(ctx context.Context, job *api.Job, now time.Time, rev int64) (*api.RegisterResponse, error) {
+	return s.register(ctx, job, now, rev)
+}
+
+func (s *Store) register(ctx context.Context, job *api.Job, now time.Time, expect int64) (*api.RegisterResponse, error) {
 	for attempt := 0; attempt < maxRetries; attempt++ {
 		old, rev, err := s.GetJob(ctx, job.Namespace, job.ID)
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return nil, err
+		}
+		if expect >= 0 && rev != expect {
+			return nil, &IndexError{Expected: expect, Current: rev}
 		}
 		next := *job
 		next.Indexes = api.Indexes{}

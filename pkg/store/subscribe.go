@@ -19,6 +19,8 @@ type Change struct {
 	// (WatchChanges).
 	Prev []byte
 	Rev  int64
+	// Created is set when the change created the key (WatchChanges).
+	Created bool
 }
 
 // Decode decodes the value of a change into an API type.

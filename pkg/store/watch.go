@@ -176,7 +176,8 @@ func (s *Store) WatchChanges(ctx context.Context, after int64, fn func(Change) e
 			if !ok {
 				continue
 			}
-			c := Change{Ref: ref, Deleted: ev.Type == clientv3.EventTypeDelete, Rev: ev.Kv.ModRevision}
+			c := Change{Ref: ref, Deleted: ev.Type == clientv3.EventTypeDelete, Rev: ev.Kv.ModRevision,
+				Created: ev.IsCreate()}
 			if c.Deleted {
 				if ev.PrevKv != nil {
 					c.Prev = ev.PrevKv.Value

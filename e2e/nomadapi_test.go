@@ -1,0 +1,449 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	napi "github.com/hashicorp/nomad/api"
+)
+
+// Tests of the Nomad-compatible API with Nomad's own Go client (the
+// hashicorp/nomad/api module): what Nomad's CLI, Terraform's provider and
+// the other tools built on it do.
+
+func nomadClient(t *testing.T, addr string) *napi.Client {
+	t.Helper()
+	c, err := napi.NewClient(&napi.Config{Address: "http://" + addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func ptrTo[T any](v T) *T { return &v }
+
+// shellJob is a raw_exec job of count instances of a shell script.
+func shellJob(id string, count int, script string) *napi.Job {
+	job := napi.NewServiceJob(id, id, "global", 50)
+	job.Datacenters = []string{"dc1"}
+	tg := napi.NewTaskGroup("g", count)
+	task := napi.NewTask("t", "raw_exec").
+		SetConfig("command", "/bin/sh").
+		SetConfig("args", []string{"-c", script})
+	task.Require(&napi.Resources{CPU: ptrTo(100), MemoryMB: ptrTo(32)})
+	tg.AddTask(task)
+	job.AddTaskGroup(tg)
+	return job
+}
+
+// waitEval follows an evaluation as Nomad's CLI monitor does, until it is
+// terminal.
+func waitEval(t *testing.T, c *napi.Client, id string) *napi.Evaluation {
+	t.Helper()
+	var e *napi.Evaluation
+	eventually(t, 60*time.Second, func() (bool, string) {
+		var err error
+		e, _, err = c.Evaluations().Info(id, nil)
+		if err != nil {
+			return false, err.Error()
+		}
+		switch e.Status {
+		case "complete", "failed", "canceled":
+			return true, ""
+		}
+		return false, "evaluation " + e.Status
+	})
+	return e
+}
+
+func waitJobRunning(t *testing.T, c *napi.Client, id string, want int) []*napi.AllocationListStub {
+	t.Helper()
+	var list []*napi.AllocationListStub
+	eventually(t, 60*time.Second, func() (bool, string) {
+		all, _, err := c.Jobs().Allocations(id, false, nil)
+		if err != nil {
+			return false, err.Error()
+		}
+		list = list[:0]
+		for _, a := range all {
+			if a.ClientStatus == "running" {
+				list = append(list, a)
+			}
+		}
+		return len(list) == want, fmt.Sprintf("%d of %d running", len(list), want)
+	})
+	return list
+}
+
+func TestNomadsGoClientDrivesADevAgent(t *testing.T) {
+	_, nomadAddr, _ := devAgentWithNomadAPI(t)
+	c := nomadClient(t, nomadAddr)
+
+	t.Run("agent, members, leader, regions and nodes answer as Nomad's do", func(t *testing.T) {
+		self, err := c.Agent().Self()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if self.Member.Name == "" || self.Config["Version"] == nil {
+			t.Fatalf("agent self: %+v", self)
+		}
+		members, err := c.Agent().Members()
+		if err != nil || len(members.Members) != 1 || members.Members[0].Tags["port"] == "" {
+			t.Fatalf("members: %+v %v", members, err)
+		}
+		leader, err := c.Status().Leader()
+		if err != nil || leader != fmt.Sprintf("%s:%s", members.Members[0].Addr, members.Members[0].Tags["port"]) {
+			t.Fatalf("leader %q (%v), members %+v", leader, err, members.Members[0])
+		}
+		regions, err := c.Regions().List()
+		if err != nil || len(regions) != 1 || regions[0] != "global" {
+			t.Fatalf("regions %v %v", regions, err)
+		}
+		nodes, meta, err := c.Nodes().List(nil)
+		if err != nil || len(nodes) != 1 || nodes[0].Status != "ready" || nodes[0].SchedulingEligibility != "eligible" {
+			t.Fatalf("nodes %+v %v", nodes, err)
+		}
+		if meta.LastIndex == 0 || !meta.KnownLeader {
+			t.Fatalf("query meta %+v", meta)
+		}
+		node, _, err := c.Nodes().Info(nodes[0].ID[:8], nil)
+		if err != nil || node.ID != nodes[0].ID || node.HTTPAddr != "" || node.Attributes["kernel.name"] != "linux" {
+			t.Fatalf("node %+v %v", node, err)
+		}
+	})
+
+	job := shellJob("web", 2, "echo hello from $NOMAD_ALLOC_INDEX; sleep 300")
+	var evalID string
+	t.Run("register, info, lists, summary, allocations and evaluations", func(t *testing.T) {
+		resp, wm, err := c.Jobs().Register(job, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.EvalID == "" || wm.LastIndex == 0 {
+			t.Fatalf("register: %+v %+v", resp, wm)
+		}
+		evalID = resp.EvalID
+		e := waitEval(t, c, evalID)
+		if e.Status != "complete" || e.Type != "service" || e.JobID != "web" {
+			t.Fatalf("evaluation %+v", e)
+		}
+		waitJobRunning(t, c, "web", 2)
+		info, _, err := c.Jobs().Info("web", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if *info.ID != "web" || *info.Status != "running" || *info.Version != 0 || *info.SubmitTime == 0 || len(info.TaskGroups) != 1 {
+			t.Fatalf("job info %+v", info)
+		}
+		list, _, err := c.Jobs().List(nil)
+		if err != nil || len(list) != 1 || list[0].JobSummary == nil || list[0].JobSummary.Summary["g"].Running != 2 {
+			t.Fatalf("job list %+v %v", list, err)
+		}
+		if _, _, err := c.Jobs().Register(shellJob("worker", 1, "sleep 300"), nil); err != nil {
+			t.Fatal(err)
+		}
+		pl, _, err := c.Jobs().PrefixList("we")
+		if err != nil || len(pl) != 1 || pl[0].ID != "web" {
+			t.Fatalf("prefix list %+v %v", pl, err)
+		}
+		sum, _, err := c.Jobs().Summary("web", nil)
+		if err != nil || sum.Summary["g"].Running != 2 {
+			t.Fatalf("summary %+v %v", sum, err)
+		}
+		allocs, _, err := c.Jobs().Allocations("web", false, nil)
+		if err != nil || len(allocs) != 2 {
+			t.Fatalf("allocations %+v %v", allocs, err)
+		}
+		a, _, err := c.Allocations().Info(allocs[0].ID, nil)
+		if err != nil || a.Job == nil || *a.Job.Version != 0 || a.TaskStates["t"] == nil || a.TaskResources["t"] == nil || *a.TaskResources["t"].MemoryMB != 32 {
+			t.Fatalf("allocation %+v %v", a, err)
+		}
+		evals, _, err := c.Jobs().Evaluations("web", nil)
+		if err != nil || len(evals) == 0 {
+			t.Fatalf("evaluations %+v %v", evals, err)
+		}
+		eallocs, _, err := c.Evaluations().Allocations(evalID, nil)
+		if err != nil || len(eallocs) != 2 {
+			t.Fatalf("evaluation allocations %+v %v", eallocs, err)
+		}
+		if dep, _, err := c.Jobs().LatestDeployment("web", nil); err != nil || dep != nil {
+			t.Fatalf("a job without an update block has no deployment: %+v %v", dep, err)
+		}
+	})
+
+	t.Run("logs come as frames, read through the server", func(t *testing.T) {
+		allocs, _, err := c.Jobs().Allocations("web", false, nil)
+		if err != nil || len(allocs) == 0 {
+			t.Fatal(allocs, err)
+		}
+		a, _, err := c.Allocations().Info(allocs[0].ID, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got string
+		eventually(t, 20*time.Second, func() (bool, string) {
+			cancel := make(chan struct{})
+			defer close(cancel)
+			frames, errs := c.AllocFS().Logs(a, false, "t", "stdout", "start", 0, cancel, nil)
+			got = ""
+			for {
+				select {
+				case f, ok := <-frames:
+					if !ok {
+						return strings.Contains(got, "hello from"), got
+					}
+					got += string(f.Data)
+				case err := <-errs:
+					return false, err.Error()
+				case <-time.After(10 * time.Second):
+					return false, "no frame in 10s"
+				}
+			}
+		})
+	})
+
+	t.Run("a blocking query wakes on a change", func(t *testing.T) {
+		_, meta, err := c.Jobs().List(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		startWait := time.Now()
+		go func() {
+			_, m2, err := c.Jobs().List(&napi.QueryOptions{WaitIndex: meta.LastIndex, WaitTime: 30 * time.Second})
+			if err == nil && m2.LastIndex <= meta.LastIndex {
+				err = fmt.Errorf("index did not move: %d", m2.LastIndex)
+			}
+			done <- err
+		}()
+		time.Sleep(500 * time.Millisecond)
+		if _, _, err := c.Jobs().Register(shellJob("late", 1, "sleep 300"), nil); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := time.Since(startWait); d > 20*time.Second {
+				t.Fatalf("the query answered after %s, not on the change", d)
+			}
+		case <-time.After(25 * time.Second):
+			t.Fatal("the blocking query did not wake")
+		}
+	})
+
+	t.Run("plan shows Nomad's diff and annotations", func(t *testing.T) {
+		same, _, err := c.Jobs().Plan(shellJob("web", 2, "echo hello from $NOMAD_ALLOC_INDEX; sleep 300"), true, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if same.Diff == nil || same.Diff.Type != "None" || same.Annotations == nil {
+			t.Fatalf("unchanged job: %+v", same)
+		}
+		changed, _, err := c.Jobs().Plan(shellJob("web", 3, "echo changed; sleep 300"), true, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if changed.Diff == nil || changed.Diff.Type != "Edited" || len(changed.Diff.TaskGroups) != 1 || changed.Annotations == nil {
+			t.Fatalf("changed job: %+v", changed.Diff)
+		}
+		u := changed.Annotations.DesiredTGUpdates["g"]
+		if u == nil || u.DestructiveUpdate+u.Place == 0 {
+			t.Fatalf("annotations %+v", changed.Annotations)
+		}
+		if changed.JobModifyIndex == 0 {
+			t.Fatal("no JobModifyIndex for -check-index")
+		}
+		// -check-index: a stale index is refused with Nomad's words.
+		_, _, err = c.Jobs().EnforceRegister(shellJob("web", 3, "sleep 300"), changed.JobModifyIndex-1, nil)
+		if err == nil || !strings.Contains(err.Error(), "Enforcing job modify index") {
+			t.Fatalf("enforced register with a stale index: %v", err)
+		}
+	})
+
+	t.Run("a placement that cannot be made ends the evaluation with a blocked one", func(t *testing.T) {
+		big := shellJob("huge", 1, "sleep 300")
+		big.TaskGroups[0].Tasks[0].Resources.MemoryMB = ptrTo(10_000_000)
+		resp, _, err := c.Jobs().Register(big, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := waitEval(t, c, resp.EvalID)
+		if e.Status != "complete" || len(e.FailedTGAllocs) == 0 || e.BlockedEval == "" {
+			t.Fatalf("evaluation %+v", e)
+		}
+		blocked, _, err := c.Evaluations().Info(e.BlockedEval, nil)
+		if err != nil || blocked.Status != "blocked" {
+			t.Fatalf("blocked evaluation %+v %v", blocked, err)
+		}
+		sum, _, err := c.Jobs().Summary("huge", nil)
+		if err != nil || sum.Summary["g"].Queued != 1 {
+			t.Fatalf("summary %+v %v", sum, err)
+		}
+		info, _, err := c.Jobs().Info("huge", nil)
+		if err != nil || *info.Status != "pending" {
+			t.Fatalf("a job waiting for capacity is pending: %v %v", *info.Status, err)
+		}
+	})
+
+	t.Run("a job with an update block rolls out under a deployment", func(t *testing.T) {
+		j := shellJob("roll", 2, "sleep 300")
+		j.TaskGroups[0].Update = &napi.UpdateStrategy{MaxParallel: ptrTo(1), MinHealthyTime: ptrTo(time.Second),
+			HealthyDeadline: ptrTo(30 * time.Second), ProgressDeadline: ptrTo(60 * time.Second)}
+		resp, _, err := c.Jobs().Register(j, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := waitEval(t, c, resp.EvalID)
+		if e.DeploymentID == "" {
+			t.Fatalf("evaluation names no deployment: %+v", e)
+		}
+		// Follow it as the CLI does: blocking queries on the deployment.
+		var index uint64
+		deadline := time.Now().Add(90 * time.Second)
+		for {
+			d, meta, err := c.Deployments().Info(e.DeploymentID, &napi.QueryOptions{WaitIndex: index, WaitTime: 10 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Status == "successful" {
+				if d.TaskGroups["g"].HealthyAllocs != 2 {
+					t.Fatalf("deployment %+v", d.TaskGroups["g"])
+				}
+				break
+			}
+			if d.Status != "running" || time.Now().After(deadline) {
+				t.Fatalf("deployment %s: %s", d.Status, d.StatusDescription)
+			}
+			if meta.LastIndex == 0 {
+				t.Fatal("deployment read without X-Nomad-Index")
+			}
+			index = meta.LastIndex
+		}
+		dep, _, err := c.Jobs().LatestDeployment("roll", nil)
+		if err != nil || dep == nil || dep.ID != e.DeploymentID {
+			t.Fatalf("latest deployment %+v %v", dep, err)
+		}
+		list, _, err := c.Deployments().List(nil)
+		if err != nil || len(list) == 0 {
+			t.Fatalf("deployments %+v %v", list, err)
+		}
+	})
+
+	t.Run("the event stream carries job and allocation events", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+		defer cancel()
+		events, err := c.EventStream().Stream(ctx, map[napi.Topic][]string{napi.TopicJob: {"*"}, napi.TopicAllocation: {"*"}}, 0, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := c.Jobs().Register(shellJob("streamed", 1, "sleep 300"), nil); err != nil {
+			t.Fatal(err)
+		}
+		sawJob, sawAlloc := false, false
+		for !sawJob || !sawAlloc {
+			select {
+			case evs, ok := <-events:
+				if !ok {
+					t.Fatal("stream ended")
+				}
+				if evs.Err != nil {
+					t.Fatal(evs.Err)
+				}
+				for _, e := range evs.Events {
+					switch e.Topic {
+					case napi.TopicJob:
+						j, err := e.Job()
+						sawJob = sawJob || (err == nil && j != nil && *j.ID == "streamed")
+					case napi.TopicAllocation:
+						a, err := e.Allocation()
+						sawAlloc = sawAlloc || (err == nil && a != nil && a.JobID == "streamed")
+					}
+				}
+			case <-ctx.Done():
+				t.Fatalf("job event %v, allocation event %v", sawJob, sawAlloc)
+			}
+		}
+	})
+
+	t.Run("stop with purge removes the job", func(t *testing.T) {
+		evalID, _, err := c.Jobs().Deregister("web", true, nil)
+		if err != nil || evalID == "" {
+			t.Fatalf("deregister %q %v", evalID, err)
+		}
+		waitEval(t, c, evalID)
+		_, _, err = c.Jobs().Info("web", nil)
+		var ue napi.UnexpectedResponseError
+		if !errors.As(err, &ue) || ue.StatusCode() != 404 {
+			t.Fatalf("info after purge: %v", err)
+		}
+	})
+
+	t.Run("bad requests get readable 4xx answers", func(t *testing.T) {
+		_, _, err := c.Jobs().Info("no-such-job", nil)
+		if err == nil || !strings.Contains(err.Error(), "404") {
+			t.Fatalf("unknown job: %v", err)
+		}
+		bad := shellJob("bad", 1, "sleep 1")
+		bad.TaskGroups[0].Count = ptrTo(-1)
+		_, _, err = c.Jobs().Register(bad, nil)
+		if err == nil || !strings.Contains(err.Error(), "400") {
+			t.Fatalf("invalid job: %v", err)
+		}
+	})
+}
+
+// TestNomadsGoClientOnTwoServersOfAnExternalEtcd registers through one
+// server's Nomad API and reads through the other's.
+func TestNomadsGoClientOnTwoServersOfAnExternalEtcd(t *testing.T) {
+	etcdBin, err := exec.LookPath("etcd")
+	if err != nil {
+		t.Fatal("etcd is not installed (make test installs Debian's etcd-server): ", err)
+	}
+	clientAddr, peerAddr := freeAddr(t), freeAddr(t)
+	start(t, etcdBin, "--name", "nomadapi", "--data-dir", t.TempDir(),
+		"--listen-client-urls", "http://"+clientAddr, "--advertise-client-urls", "http://"+clientAddr,
+		"--listen-peer-urls", "http://"+peerAddr, "--initial-advertise-peer-urls", "http://"+peerAddr,
+		"--initial-cluster", "nomadapi=http://"+peerAddr)
+	endpoints := "http://" + clientAddr
+	var native, nomad []string
+	for i := 1; i <= 2; i++ {
+		addr, naddr := freeAddr(t), freeAddr(t)
+		start(t, filepath.Join(binDir, "nomadic"), "agent", "-server", "-name", fmt.Sprintf("server-%d", i),
+			"-etcd-endpoints", endpoints, "-etcd-prefix", "/napi", "-http-addr", addr, "-nomad-http-addr", naddr,
+			"-data-dir", t.TempDir())
+		native, nomad = append(native, addr), append(nomad, naddr)
+	}
+	start(t, filepath.Join(binDir, "nomadic"), "agent", "-client", "-enable-raw-exec", "-node-name", "client-1",
+		"-etcd-endpoints", endpoints, "-etcd-prefix", "/napi", "-data-dir", t.TempDir())
+	waitReadyNodes(t, native[0], 1)
+	a, b := nomadClient(t, nomad[0]), nomadClient(t, nomad[1])
+	resp, _, err := a.Jobs().Register(shellJob("shared", 2, "sleep 300"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := waitEval(t, b, resp.EvalID); e.Status != "complete" {
+		t.Fatalf("evaluation through the other server: %+v", e)
+	}
+	waitJobRunning(t, b, "shared", 2)
+	members, err := b.Agent().Members()
+	if err != nil || len(members.Members) != 2 {
+		t.Fatalf("members %+v %v", members, err)
+	}
+	for _, c := range []*napi.Client{a, b} {
+		leader, err := c.Status().Leader()
+		if err != nil || leader == "" {
+			t.Fatalf("leader %q %v", leader, err)
+		}
+	}
+	if _, _, err := b.Jobs().Deregister("shared", true, nil); err != nil {
+		t.Fatal(err)
+	}
+}

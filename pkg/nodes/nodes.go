@@ -1,0 +1,73 @@
+// Package nodes holds the operator actions on nodes that both APIs (the
+// native one and Nomad's) offer: marking a node eligible or not, and
+// draining it.
+package nodes
+
+import (
+	"context"
+	"time"
+
+	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/store"
+)
+
+// SetEligibility marks a node eligible for new placements or not.
+func SetEligibility(ctx context.Context, st *store.Store, nodeID string, eligible bool) error {
+	return st.UpdateNodeAdmin(ctx, nodeID, store.Guard{}, func(a *store.NodeAdmin, _ *store.Txn) {
+		a.Eligible = eligible
+	})
+}
+
+// Drain is what an operator asks of a drain.
+type Drain struct {
+	// Enable starts a drain; false ends one.
+	Enable bool
+	// Deadline, when positive, is how long allocations may take to
+	// migrate before they are all moved at once.
+	Deadline         time.Duration
+	IgnoreSystemJobs bool
+	// KeepIneligible leaves the node ineligible when a drain ends.
+	KeepIneligible bool
+}
+
+// SetDrain starts or ends a node's drain. Starting one evaluates, in the
+// same transaction, every job with allocations on the node, so that
+// migrations start at once. It returns the evaluations it created.
+func SetDrain(ctx context.Context, st *store.Store, nodeID string, d Drain, now time.Time) ([]string, error) {
+	type jobRef struct{ ns, job string }
+	var jobs []jobRef
+	if d.Enable {
+		allocs, err := st.ListAllocs(ctx, store.AllocFilter{NodeID: nodeID})
+		if err != nil {
+			return nil, err
+		}
+		seen := map[jobRef]bool{}
+		for _, a := range allocs {
+			j := jobRef{a.Namespace, a.JobID}
+			if a.DesiredStatus != api.AllocDesiredRun || a.Terminal() || seen[j] {
+				continue
+			}
+			seen[j] = true
+			jobs = append(jobs, j)
+		}
+	}
+	var evals []string
+	err := st.UpdateNodeAdmin(ctx, nodeID, store.Guard{}, func(a *store.NodeAdmin, txn *store.Txn) {
+		evals = evals[:0]
+		if !d.Enable {
+			a.Drain = nil
+			a.Eligible = !d.KeepIneligible
+			return
+		}
+		ds := &api.DrainStrategy{StartedAt: now, IgnoreSystemJobs: d.IgnoreSystemJobs}
+		if d.Deadline > 0 {
+			ds.Deadline = now.Add(d.Deadline)
+		}
+		a.Drain = ds
+		a.Eligible = false
+		for _, j := range jobs {
+			evals = append(evals, txn.CreateEval(j.ns, j.job, api.EvalTriggerNodeDrain, nodeID, now).ID)
+		}
+	})
+	return evals, err
+}

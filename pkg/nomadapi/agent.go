@@ -1,0 +1,293 @@
+package nomadapi
+
+import (
+	"net"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/store"
+)
+
+// member is how a server is shown among the agent members: its name, and
+// the address and port of its Nomad API.
+func (s *Server) member(srv *api.Server, addr string) *AgentMember {
+	host, port := splitHostPort(addr)
+	return &AgentMember{
+		Name: srv.Name + "." + s.Region, Addr: host, Port: port, Status: "alive",
+		ProtocolMin: 1, ProtocolMax: 5, ProtocolCur: 2, DelegateMin: 2, DelegateMax: 5, DelegateCur: 4,
+		Tags: map[string]string{"role": "nomad", "region": s.Region, "dc": s.Datacenter, "build": srv.Version,
+			"port": strconv.Itoa(int(port)), "raft_vsn": "3", "id": srv.Name, "expect": "1", "vsn": "1", "mvn": "1"},
+	}
+}
+
+func splitHostPort(addr string) (string, uint16) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr, 0
+	}
+	n, _ := strconv.ParseUint(p, 10, 16)
+	return host, uint16(n)
+}
+
+// memberAddr is where a server's Nomad API answers: its own address for
+// this server; for others, their native API's host with this server's
+// Nomad API port (servers of one cluster are started alike).
+func (s *Server) memberAddr(srv *api.Server) string {
+	if srv.Name == s.Name {
+		return s.Addr
+	}
+	host, _ := splitHostPort(srv.HTTPAddr)
+	_, port := splitHostPort(s.Addr)
+	return net.JoinHostPort(host, strconv.Itoa(int(port)))
+}
+
+func (s *Server) agentSelf(w http.ResponseWriter, r *http.Request) error {
+	host, port := splitHostPort(s.Addr)
+	self := &api.Server{Name: s.Name, Version: s.Version, HTTPAddr: s.Addr}
+	out := map[string]any{
+		"config": map[string]any{
+			"Region":     s.Region,
+			"Datacenter": s.Datacenter,
+			"NodeName":   s.Name,
+			"Version":    map[string]any{"Version": s.Version, "Revision": "", "VersionPrerelease": "", "VersionMetadata": "nomadic"},
+			"UI":         map[string]any{"Enabled": false, "ShowCLIHints": false},
+			"ACL":        map[string]any{"Enabled": false},
+			"Server":     map[string]any{"Enabled": true},
+			"Client":     map[string]any{"Enabled": false},
+			"Addresses":  map[string]any{"HTTP": host},
+			"Ports":      map[string]any{"HTTP": port},
+		},
+		"member": s.member(self, s.Addr),
+		"stats": map[string]any{
+			"nomad": map[string]string{"server": "true", "leader": "true", "known_regions": "1"},
+		},
+	}
+	return s.reply(w, r, out)
+}
+
+func (s *Server) agentMembers(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	servers, err := s.Store.ListServers(ctx)
+	if err != nil {
+		return err
+	}
+	sort.Slice(servers, func(i, j int) bool { return servers[i].Name < servers[j].Name })
+	out := &ServerMembers{ServerName: s.Name + "." + s.Region, ServerRegion: s.Region, ServerDC: s.Datacenter, Members: []*AgentMember{}}
+	for _, srv := range servers {
+		out.Members = append(out.Members, s.member(srv, s.memberAddr(srv)))
+	}
+	return s.reply(w, r, out)
+}
+
+func (s *Server) agentHealth(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	if err := s.Store.Health(ctx); err != nil {
+		return &httpError{code: http.StatusInternalServerError, msg: "etcd is unreachable: " + err.Error()}
+	}
+	return s.reply(w, r, map[string]any{"server": map[string]any{"ok": true, "message": "ok"}})
+}
+
+// statusLeader answers the leader's address as a JSON string, "" when no
+// server leads.
+func (s *Server) statusLeader(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	name, err := s.Store.ElectionLeader(ctx)
+	if err != nil {
+		return err
+	}
+	servers, err := s.Store.ListServers(ctx)
+	if err != nil {
+		return err
+	}
+	for _, srv := range servers {
+		if srv.Name == name {
+			host, port := splitHostPort(s.memberAddr(srv))
+			return s.reply(w, r, net.JoinHostPort(host, strconv.Itoa(int(port))))
+		}
+	}
+	return s.reply(w, r, "")
+}
+
+func (s *Server) statusPeers(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	servers, err := s.Store.ListServers(ctx)
+	if err != nil {
+		return err
+	}
+	out := []string{}
+	for _, srv := range servers {
+		out = append(out, s.memberAddr(srv))
+	}
+	sort.Strings(out)
+	return s.reply(w, r, out)
+}
+
+func (s *Server) regions(w http.ResponseWriter, r *http.Request) error {
+	return s.reply(w, r, []string{s.Region})
+}
+
+// namespaces lists the namespaces jobs use, and default.
+func (s *Server) namespaces(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	list, err := s.Store.ListJobs(ctx, "")
+	if err != nil {
+		return err
+	}
+	names := map[string]bool{api.DefaultNamespace: true}
+	for _, j := range list {
+		names[j.Namespace] = true
+	}
+	prefix := r.URL.Query().Get("prefix")
+	out := []*Namespace{}
+	for _, n := range sortedKeys(names) {
+		if strings.HasPrefix(n, prefix) {
+			out = append(out, &Namespace{Name: n, Description: "", Meta: map[string]string{}})
+		}
+	}
+	return s.reply(w, r, out)
+}
+
+func (s *Server) getNamespace(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("name")
+	if name == api.DefaultNamespace {
+		return s.reply(w, r, &Namespace{Name: name, Description: "Default shared namespace", Meta: map[string]string{}})
+	}
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	list, err := s.Store.ListJobs(ctx, name)
+	if err != nil {
+		return err
+	}
+	if len(list) == 0 {
+		return notFound("namespace not found")
+	}
+	return s.reply(w, r, &Namespace{Name: name, Meta: map[string]string{}})
+}
+
+// search answers a prefix search over jobs, allocations, evaluations,
+// nodes and deployments.
+func (s *Server) search(w http.ResponseWriter, r *http.Request) error {
+	var req SearchRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	const limit = 20
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	out := &SearchResponse{Matches: map[string][]string{}, Truncations: map[string]bool{}, KnownLeader: true}
+	want := func(c string) bool { return req.Context == "" || req.Context == "all" || req.Context == c }
+	add := func(c, id string) {
+		if !strings.HasPrefix(id, req.Prefix) {
+			return
+		}
+		if len(out.Matches[c]) >= limit {
+			out.Truncations[c] = true
+			return
+		}
+		out.Matches[c] = append(out.Matches[c], id)
+	}
+	ns := nsFilter(namespace(r))
+	if want("jobs") {
+		list, err := s.Store.ListJobs(ctx, ns)
+		if err != nil {
+			return err
+		}
+		out.Matches["jobs"] = []string{}
+		for _, j := range list {
+			add("jobs", j.ID)
+		}
+	}
+	if want("allocs") {
+		allocs, err := s.Store.ListAllocs(ctx, store.AllocFilter{Namespace: ns})
+		if err != nil {
+			return err
+		}
+		out.Matches["allocs"] = []string{}
+		sort.Slice(allocs, func(i, j int) bool { return allocs[i].ID < allocs[j].ID })
+		for _, a := range allocs {
+			add("allocs", a.ID)
+		}
+	}
+	if want("evals") {
+		evals, err := s.allEvals(ctx, ns)
+		if err != nil {
+			return err
+		}
+		out.Matches["evals"] = []string{}
+		for _, e := range evals {
+			add("evals", e.ID)
+		}
+	}
+	if want("nodes") {
+		list, err := s.Store.ListNodes(ctx)
+		if err != nil {
+			return err
+		}
+		out.Matches["nodes"] = []string{}
+		for _, n := range list {
+			add("nodes", n.ID)
+		}
+	}
+	if want("deployment") {
+		ds, err := s.Store.ListDeployments(ctx, ns, "")
+		if err != nil {
+			return err
+		}
+		out.Matches["deployment"] = []string{}
+		for _, d := range ds {
+			add("deployment", d.ID)
+		}
+	}
+	return s.reply(w, r, out)
+}
+
+func (s *Server) getSchedulerConfig(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	c, err := s.Store.GetSchedulerConfig(ctx)
+	if err != nil {
+		return err
+	}
+	return s.reply(w, r, &SchedulerConfigurationResponse{KnownLeader: true, SchedulerConfig: &SchedulerConfiguration{
+		SchedulerAlgorithm: cmpOr(c.Algorithm, "binpack"),
+		PreemptionConfig:   PreemptionConfig{SystemSchedulerEnabled: !c.PreemptionDisabled, SysBatchSchedulerEnabled: !c.PreemptionDisabled},
+	}})
+}
+
+func (s *Server) setSchedulerConfig(w http.ResponseWriter, r *http.Request) error {
+	var req SchedulerConfiguration
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	switch req.SchedulerAlgorithm {
+	case "", "binpack", "spread":
+	default:
+		return badRequest("invalid scheduler algorithm %q: want binpack or spread", req.SchedulerAlgorithm)
+	}
+	if req.MemoryOversubscriptionEnabled || req.RejectJobRegistration || req.PauseEvalBroker ||
+		req.PreemptionConfig.BatchSchedulerEnabled || req.PreemptionConfig.ServiceSchedulerEnabled {
+		return &httpError{code: http.StatusNotImplemented, msg: "nomadic's scheduler configuration has the algorithm and preemption for system jobs only (docs/nomad-compat.md)"}
+	}
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	c := &api.SchedulerConfig{Algorithm: cmpOr(req.SchedulerAlgorithm, "binpack"), PreemptionDisabled: !req.PreemptionConfig.SystemSchedulerEnabled}
+	if err := s.Store.PutSchedulerConfig(ctx, c); err != nil {
+		return err
+	}
+	return s.reply(w, r, &SchedulerSetConfigurationResponse{Updated: true})
+}
+
+// systemGC answers a request for garbage collection: the leader collects
+// on its own schedule, so there is nothing to start; Nomad's tests and
+// tools call it and expect a 200.
+func (s *Server) systemGC(w http.ResponseWriter, r *http.Request) error {
+	return s.reply(w, r, struct{}{})
+}

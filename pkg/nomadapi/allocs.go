@@ -1,0 +1,202 @@
+package nomadapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/store"
+)
+
+func (s *Server) listAllocations(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	ns := nsFilter(namespace(r))
+	prefix := r.URL.Query().Get("prefix")
+	allocs, err := s.Store.ListAllocs(ctx, store.AllocFilter{Namespace: ns})
+	if err != nil {
+		return err
+	}
+	types, err := s.jobTypes(ctx, ns)
+	if err != nil {
+		return err
+	}
+	names, err := s.nodeNames(ctx)
+	if err != nil {
+		return err
+	}
+	out := []*AllocationListStub{}
+	for _, a := range allocs {
+		if strings.HasPrefix(a.ID, prefix) {
+			out = append(out, toAllocStub(a, types[jobKey(a.Namespace, a.JobID)], names[a.NodeID]))
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return s.reply(w, r, page(w, r, out, func(a *AllocationListStub) string { return a.ID }))
+}
+
+func (s *Server) jobTypes(ctx context.Context, ns string) (map[string]string, error) {
+	list, err := s.Store.ListJobs(ctx, ns)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, j := range list {
+		out[jobKey(j.Namespace, j.ID)] = cmpOr(j.Type, api.JobTypeService)
+	}
+	return out, nil
+}
+
+// findAlloc finds an allocation by ID or unique prefix.
+func (s *Server) findAlloc(ctx context.Context, id string) (*api.Allocation, error) {
+	a, err := s.Store.GetAlloc(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, notFound("alloc not found")
+	case errors.Is(err, store.ErrAmbiguous):
+		return nil, badRequest("allocation prefix %q matches several allocations", id)
+	}
+	return a, err
+}
+
+func (s *Server) getAllocation(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	a, err := s.findAlloc(ctx, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	job, err := s.Store.GetJobVersion(ctx, a.Namespace, a.JobID, a.JobVersion)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if job != nil {
+		if cur, _, err := s.Store.GetJob(ctx, a.Namespace, a.JobID); err == nil && cur.Version == job.Version {
+			job = cur
+		}
+	}
+	nodeName := ""
+	if n, err := s.Store.GetNode(ctx, a.NodeID); err == nil {
+		nodeName = n.Name
+	}
+	return s.reply(w, r, toAlloc(a, job, nodeName, s.Region))
+}
+
+// stopAllocation stops an allocation; its job is evaluated in the same
+// transaction, so a replacement is placed where the job wants one.
+func (s *Server) stopAllocation(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	a, err := s.findAlloc(ctx, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	now := s.Now().UTC()
+	var evalID string
+	_, err = s.Store.UpdateAlloc(ctx, a, func(cur *api.Allocation, txn *store.Txn) {
+		cur.DesiredStatus = api.AllocDesiredStop
+		cur.DesiredDescription = "alloc was stopped by an operator"
+		cur.ModifyTime = now
+		evalID = txn.CreateEval(cur.Namespace, cur.JobID, "alloc-stop", cur.NodeID, now).ID
+	})
+	if err != nil {
+		return err
+	}
+	return s.reply(w, r, &struct {
+		EvalID string
+		Index  uint64
+	}{EvalID: evalID})
+}
+
+// allocRequest records a restart or signal request on an allocation; its
+// node agent carries it out.
+func (s *Server) allocRequest(kind string) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var body struct {
+			TaskName string
+			AllTasks bool
+			Signal   string
+		}
+		if r.ContentLength != 0 {
+			if err := decode(r, &body); err != nil {
+				return err
+			}
+		}
+		if kind == "signal" && body.Signal == "" {
+			body.Signal = "SIGKILL"
+		}
+		ctx, cancel := s.ctx(r)
+		defer cancel()
+		a, err := s.findAlloc(ctx, r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		if a.Terminal() || a.DesiredStatus != api.AllocDesiredRun {
+			return badRequest("allocation %s is not running", api.ShortID(a.ID))
+		}
+		if body.TaskName != "" && (a.Status == nil || a.Status.Tasks[body.TaskName] == nil) {
+			return badRequest("allocation %s has no task %q", api.ShortID(a.ID), body.TaskName)
+		}
+		req := &api.TaskRequest{ID: api.NewID(), Task: body.TaskName, Signal: body.Signal, Time: s.Now().UTC()}
+		_, err = s.Store.UpdateAlloc(ctx, a, func(cur *api.Allocation, _ *store.Txn) {
+			if kind == "restart" {
+				cur.Restart = req
+			} else {
+				cur.Signal = req
+			}
+		})
+		if err != nil {
+			return err
+		}
+		return s.reply(w, r, struct{}{})
+	}
+}
+
+// allocChecks answers the results of an allocation's nomad-provider
+// checks, by check ID.
+func (s *Server) allocChecks(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	a, err := s.findAlloc(ctx, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	regs, err := s.Store.ListServices(ctx, a.Namespace, "")
+	if err != nil {
+		return err
+	}
+	type checkResult struct {
+		ID         string
+		Check      string
+		Group      string
+		Mode       string
+		Output     string
+		Service    string
+		Task       string
+		Status     string
+		StatusCode int
+		Timestamp  int64
+	}
+	out := map[string]checkResult{}
+	for _, reg := range regs {
+		if reg.AllocID != a.ID {
+			continue
+		}
+		for _, c := range reg.Checks {
+			id := reg.ID + "/" + c.Name
+			status := "pending"
+			switch c.Status {
+			case api.CheckPassing:
+				status = "success"
+			case api.CheckCritical:
+				status = "failure"
+			}
+			out[id] = checkResult{ID: id, Check: c.Name, Group: a.TaskGroup, Mode: "healthiness", Output: c.Output,
+				Service: reg.ServiceName, Task: reg.Task, Status: status, Timestamp: c.Time.Unix()}
+		}
+	}
+	return s.reply(w, r, out)
+}

@@ -1,0 +1,185 @@
+package nomadapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/store"
+)
+
+// Evaluations. nomadic keeps an evaluation that could not place everything
+// as "blocked" and works it again when nodes change; Nomad completes it
+// and queues a second, blocked evaluation for the rest. Nomad's CLI waits
+// for a terminal status, so the evaluation is shown as Nomad would show
+// it: complete, with its placement failures and a BlockedEval, and the
+// blocked one is shown too, under an ID derived from the first.
+
+// blockedID is the ID under which the blocked part of evaluation id is
+// shown: a UUID derived from it, stable across requests.
+func blockedID(id string) string {
+	sum := sha256.Sum256([]byte("blocked:" + id))
+	b := sum[:16]
+	b[6] = (b[6] & 0x0f) | 0x40
+	b[8] = (b[8] & 0x3f) | 0x80
+	h := hex.EncodeToString(b)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// toEvals turns one of our evaluations into Nomad's: one, or two for a
+// blocked one.
+func toEvals(e *api.Evaluation, job *api.Job) []*Evaluation {
+	typ, prio := api.JobTypeService, api.DefaultPriority
+	var jobIndex uint64
+	if job != nil {
+		typ, prio, jobIndex = cmpOr(job.Type, api.JobTypeService), job.Priority, job.ModifyIndex
+	}
+	w := &Evaluation{
+		ID: e.ID, Priority: prio, Type: typ, TriggeredBy: e.TriggeredBy, Namespace: e.Namespace, JobID: e.JobID,
+		JobModifyIndex: jobIndex, NodeID: e.NodeID, DeploymentID: e.DeploymentID, Status: e.Status,
+		StatusDescription: e.StatusDescription, WaitUntil: e.WaitUntil, FailedTGAllocs: toMetrics(e.FailedTGAllocs),
+		QueuedAllocations: map[string]int{}, CreateIndex: e.CreateIndex, ModifyIndex: e.ModifyIndex,
+		CreateTime: nanos(e.CreateTime), ModifyTime: nanos(e.ModifyTime),
+	}
+	if job != nil {
+		for _, g := range job.Groups {
+			w.QueuedAllocations[g.Name] = 0
+		}
+	}
+	for g, m := range e.FailedTGAllocs {
+		w.QueuedAllocations[g] = 1 + m.CoalescedFailures
+	}
+	if e.Status != api.EvalStatusBlocked {
+		return []*Evaluation{w}
+	}
+	w.Status = api.EvalStatusComplete
+	w.BlockedEval = blockedID(e.ID)
+	b := *w
+	b.ID, b.Status, b.TriggeredBy = w.BlockedEval, api.EvalStatusBlocked, "queued-allocs"
+	b.StatusDescription = "created to place remaining allocations"
+	b.PreviousEval, b.BlockedEval, b.FailedTGAllocs = e.ID, "", nil
+	return []*Evaluation{w, &b}
+}
+
+// evalList is every evaluation as Nomad shows them, newest first.
+func evalList(evals []*api.Evaluation, jobs map[string]*api.Job) []*Evaluation {
+	out := []*Evaluation{}
+	for i := len(evals) - 1; i >= 0; i-- {
+		e := evals[i]
+		ws := toEvals(e, jobs[jobKey(e.Namespace, e.JobID)])
+		for j := len(ws) - 1; j >= 0; j-- {
+			out = append(out, ws[j])
+		}
+	}
+	return out
+}
+
+// allEvals reads every evaluation (of a namespace, or all) with the jobs
+// they belong to.
+func (s *Server) allEvals(ctx context.Context, ns string) ([]*Evaluation, error) {
+	evals, err := s.Store.ListEvals(ctx, "", "")
+	if err != nil {
+		return nil, err
+	}
+	list, err := s.Store.ListJobs(ctx, ns)
+	if err != nil {
+		return nil, err
+	}
+	jobs := map[string]*api.Job{}
+	for _, j := range list {
+		jobs[jobKey(j.Namespace, j.ID)] = j
+	}
+	var keep []*api.Evaluation
+	for _, e := range evals {
+		if ns == "" || e.Namespace == ns {
+			keep = append(keep, e)
+		}
+	}
+	return evalList(keep, jobs), nil
+}
+
+// findEval finds an evaluation by ID or unique prefix.
+func (s *Server) findEval(ctx context.Context, id string) (*Evaluation, error) {
+	all, err := s.allEvals(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	var found *Evaluation
+	for _, e := range all {
+		if e.ID == id {
+			return e, nil
+		}
+		if len(id) >= 1 && strings.HasPrefix(e.ID, id) {
+			if found != nil {
+				return nil, badRequest("evaluation prefix %q matches several evaluations", id)
+			}
+			found = e
+		}
+	}
+	if found == nil {
+		return nil, notFound("eval not found")
+	}
+	return found, nil
+}
+
+func (s *Server) listEvaluations(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	all, err := s.allEvals(ctx, nsFilter(namespace(r)))
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	prefix, job, status := q.Get("prefix"), q.Get("job"), q.Get("status")
+	out := []*Evaluation{}
+	for _, e := range all {
+		if strings.HasPrefix(e.ID, prefix) && (job == "" || e.JobID == job) && (status == "" || e.Status == status) {
+			out = append(out, e)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].CreateIndex > out[j].CreateIndex })
+	return s.reply(w, r, page(w, r, out, func(e *Evaluation) string { return e.ID }))
+}
+
+func (s *Server) getEvaluation(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	e, err := s.findEval(ctx, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return s.reply(w, r, e)
+}
+
+func (s *Server) evaluationAllocations(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	e, err := s.findEval(ctx, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	id := e.ID
+	if e.PreviousEval != "" && e.Status == api.EvalStatusBlocked {
+		id = e.PreviousEval
+	}
+	allocs, err := s.Store.ListAllocs(ctx, store.AllocFilter{Namespace: e.Namespace, JobID: e.JobID})
+	if err != nil {
+		return err
+	}
+	names, err := s.nodeNames(ctx)
+	if err != nil {
+		return err
+	}
+	out := []*AllocationListStub{}
+	for _, a := range allocs {
+		if a.EvalID == id {
+			out = append(out, toAllocStub(a, e.Type, names[a.NodeID]))
+		}
+	}
+	sortStubs(out)
+	return s.reply(w, r, out)
+}

@@ -1,0 +1,359 @@
+// Package nomadapi serves Nomad's HTTP API over nomadic's store, so that
+// Nomad's CLI, its Go api package and the tools built on it (Terraform's
+// provider, Levant, nomad-pack, the autoscaler) drive nomadic unchanged.
+//
+// It is a translation layer, not a second source of truth: every request
+// reads or writes nomadic's own objects through pkg/store, and the
+// answers are shaped the way Nomad shapes them (wire.go) — PascalCase
+// fields, nanosecond times, X-Nomad-* headers, indexes that are etcd
+// revisions. It listens on its own address because Nomad's clients drop
+// any path prefix of their address and its paths collide with nomadic's
+// native API. docs/nomad-compat.md lists what is served and what answers
+// 501.
+package nomadapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/store"
+)
+
+// Server answers Nomad's API from one cluster's store.
+type Server struct {
+	Store *store.Store
+	// Name is the server's name; Region and Datacenter how it presents
+	// itself (default "global" and "dc1").
+	Name       string
+	Region     string
+	Datacenter string
+	Version    string
+	// Addr is the address this API listens on, as members and the leader
+	// are shown.
+	Addr string
+	Now  func() time.Time
+	// RequestTimeout bounds the etcd work of each request (default 15 s).
+	RequestTimeout time.Duration
+}
+
+// maxBody bounds a request body, below etcd's request limit.
+const maxBody = 1 << 20
+
+// Blocking queries wait at most this long, as in Nomad.
+const (
+	defaultWait = 5 * time.Minute
+	maxWait     = 10 * time.Minute
+)
+
+// The kinds each blocking query waits on.
+var (
+	jobKinds    = []store.Kind{store.KindJobs, store.KindAllocs, store.KindAllocStatus, store.KindEvals}
+	allocKinds  = []store.Kind{store.KindAllocs, store.KindAllocStatus}
+	evalKinds   = []store.Kind{store.KindEvals}
+	nodeKinds   = []store.Kind{store.KindNodes, store.KindHeartbeats, store.KindNodeAdmin}
+	deployKinds = []store.Kind{store.KindDeployments}
+	anyKinds    = []store.Kind{store.KindJobs, store.KindAllocs, store.KindAllocStatus, store.KindEvals,
+		store.KindNodes, store.KindHeartbeats, store.KindNodeAdmin, store.KindDeployments, store.KindServices}
+)
+
+// Handler returns the API's routes.
+func (s *Server) Handler() http.Handler {
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	if s.Region == "" {
+		s.Region = "global"
+	}
+	if s.Datacenter == "" {
+		s.Datacenter = "dc1"
+	}
+	if s.RequestTimeout <= 0 {
+		s.RequestTimeout = 15 * time.Second
+	}
+	mux := http.NewServeMux()
+	get := func(path string, kinds []store.Kind, h handler) {
+		mux.HandleFunc("GET "+path, s.read(kinds, h))
+	}
+	write := func(methods, path string, h handler) {
+		for _, m := range strings.Split(methods, ",") {
+			mux.HandleFunc(m+" "+path, s.write(h))
+		}
+	}
+	// Jobs.
+	get("/v1/jobs", jobKinds, s.listJobs)
+	write("PUT,POST", "/v1/jobs", s.registerJob)
+	write("PUT,POST", "/v1/jobs/parse", s.unsupported("parsing job files on the server (the CLI parses them itself)"))
+	get("/v1/job/{id}", jobKinds, s.getJob)
+	write("PUT,POST", "/v1/job/{id}", s.registerJob)
+	write("DELETE", "/v1/job/{id}", s.deregisterJob)
+	get("/v1/job/{id}/versions", []store.Kind{store.KindJobs, store.KindJobVersions}, s.jobVersions)
+	get("/v1/job/{id}/allocations", allocKinds, s.jobAllocations)
+	get("/v1/job/{id}/evaluations", evalKinds, s.jobEvaluations)
+	get("/v1/job/{id}/deployments", deployKinds, s.jobDeployments)
+	get("/v1/job/{id}/deployment", deployKinds, s.jobDeployment)
+	get("/v1/job/{id}/summary", jobKinds, s.jobSummary)
+	get("/v1/job/{id}/scale", jobKinds, s.jobScaleStatus)
+	write("PUT,POST", "/v1/job/{id}/plan", s.planJob)
+	write("PUT,POST", "/v1/job/{id}/dispatch", s.dispatchJob)
+	write("PUT,POST", "/v1/job/{id}/revert", s.revertJob)
+	write("PUT,POST", "/v1/job/{id}/scale", s.scaleJob)
+	write("PUT,POST", "/v1/job/{id}/evaluate", s.evaluateJob)
+	write("PUT,POST", "/v1/job/{id}/periodic/force", s.forcePeriodic)
+	// Allocations.
+	get("/v1/allocations", allocKinds, s.listAllocations)
+	get("/v1/allocation/{id}", allocKinds, s.getAllocation)
+	write("PUT,POST", "/v1/allocation/{id}/stop", s.stopAllocation)
+	write("PUT,POST", "/v1/client/allocation/{id}/restart", s.allocRequest("restart"))
+	write("PUT,POST", "/v1/client/allocation/{id}/signal", s.allocRequest("signal"))
+	mux.HandleFunc("GET /v1/client/allocation/{id}/stats", s.plain(s.unsupported("resource usage statistics of allocations")))
+	mux.HandleFunc("GET /v1/client/allocation/{id}/checks", s.plain(s.allocChecks))
+	mux.HandleFunc("GET /v1/client/fs/logs/{alloc}", s.plain(s.allocLogs))
+	mux.HandleFunc("GET /v1/client/stats", s.plain(s.unsupported("resource usage statistics of nodes")))
+	// Evaluations.
+	get("/v1/evaluations", evalKinds, s.listEvaluations)
+	get("/v1/evaluation/{id}", evalKinds, s.getEvaluation)
+	get("/v1/evaluation/{id}/allocations", allocKinds, s.evaluationAllocations)
+	// Deployments.
+	get("/v1/deployments", deployKinds, s.listDeployments)
+	get("/v1/deployment/{id}", deployKinds, s.getDeployment)
+	get("/v1/deployment/allocations/{id}", allocKinds, s.deploymentAllocations)
+	write("PUT,POST", "/v1/deployment/promote/{id}", s.deploymentPromote)
+	write("PUT,POST", "/v1/deployment/fail/{id}", s.deploymentFail)
+	write("PUT,POST", "/v1/deployment/pause/{id}", s.deploymentPause)
+	write("PUT,POST", "/v1/deployment/allocation-health/{id}", s.deploymentAllocHealth)
+	// Nodes.
+	get("/v1/nodes", nodeKinds, s.listNodes)
+	get("/v1/node/{id}", nodeKinds, s.getNode)
+	get("/v1/node/{id}/allocations", allocKinds, s.nodeAllocations)
+	write("PUT,POST", "/v1/node/{id}/eligibility", s.nodeEligibility)
+	write("PUT,POST", "/v1/node/{id}/drain", s.nodeDrain)
+	get("/v1/node/pools", nil, s.nodePools)
+	// Agent, status, operator.
+	get("/v1/agent/self", nil, s.agentSelf)
+	get("/v1/agent/members", []store.Kind{store.KindServers}, s.agentMembers)
+	get("/v1/agent/health", nil, s.agentHealth)
+	get("/v1/status/leader", []store.Kind{store.KindElection}, s.statusLeader)
+	get("/v1/status/peers", []store.Kind{store.KindServers}, s.statusPeers)
+	get("/v1/regions", nil, s.regions)
+	get("/v1/namespaces", nil, s.namespaces)
+	get("/v1/namespace/{name}", nil, s.getNamespace)
+	write("PUT,POST", "/v1/search", s.search)
+	get("/v1/operator/scheduler/configuration", []store.Kind{store.KindSchedConfig}, s.getSchedulerConfig)
+	write("PUT,POST", "/v1/operator/scheduler/configuration", s.setSchedulerConfig)
+	write("PUT,POST", "/v1/system/gc", s.systemGC)
+	write("PUT,POST", "/v1/system/reconcile/summaries", s.systemGC)
+	mux.HandleFunc("GET /v1/event/stream", s.plain(s.eventStream))
+	mux.HandleFunc("/", s.plain(func(w http.ResponseWriter, r *http.Request) error {
+		return &httpError{code: http.StatusNotFound, msg: fmt.Sprintf("no such endpoint in nomadic's Nomad API: %s %s (docs/nomad-compat.md lists what is served)", r.Method, r.URL.Path)}
+	}))
+	return recoverPanics(mux)
+}
+
+// handler serves one request; it writes its answer or returns an error,
+// which the wrapper turns into Nomad's plain-text error answer.
+type handler func(w http.ResponseWriter, r *http.Request) error
+
+// httpError is an answer other than 200.
+type httpError struct {
+	code int
+	msg  string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func badRequest(format string, args ...any) error {
+	return &httpError{code: http.StatusBadRequest, msg: fmt.Sprintf(format, args...)}
+}
+
+func notFound(format string, args ...any) error {
+	return &httpError{code: http.StatusNotFound, msg: fmt.Sprintf(format, args...)}
+}
+
+// unsupported answers 501, saying what is not served.
+func (s *Server) unsupported(what string) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		return &httpError{code: http.StatusNotImplemented, msg: "nomadic does not serve " + what + " (docs/nomad-compat.md)"}
+	}
+}
+
+// writeErr answers an error the way Nomad does: the status code and a
+// plain-text message, which Nomad's clients print as they are.
+func writeErr(w http.ResponseWriter, err error) {
+	code := http.StatusInternalServerError
+	var he *httpError
+	switch {
+	case errors.As(err, &he):
+		code = he.code
+	case errors.Is(err, store.ErrNotFound):
+		code = http.StatusNotFound
+	case errors.Is(err, store.ErrAmbiguous):
+		code = http.StatusBadRequest
+	case errors.Is(err, store.ErrConflict):
+		code = http.StatusConflict
+	case errors.Is(err, context.DeadlineExceeded):
+		code = http.StatusServiceUnavailable
+		err = fmt.Errorf("etcd did not answer in time: %w", err)
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(code)
+	_, _ = io.WriteString(w, err.Error())
+}
+
+func recoverPanics(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if p := recover(); p != nil {
+				slog.Error("panic serving Nomad API request", "path", r.URL.Path, "panic", p)
+				writeErr(w, errors.New("internal error"))
+			}
+		}()
+		h.ServeHTTP(w, r)
+	})
+}
+
+// plain runs a handler that writes its own headers (streams).
+func (s *Server) plain(h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			writeErr(w, err)
+		}
+	}
+}
+
+// read makes h a blocking query: with ?index=N it answers once an object
+// of one of the kinds changed after revision N (or after ?wait=, default
+// 5 minutes); every answer carries X-Nomad-Index, the etcd revision it
+// read at.
+func (s *Server) read(kinds []store.Kind, h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		if v := q.Get("index"); v != "" && len(kinds) > 0 {
+			index, err := strconv.ParseUint(v, 10, 63)
+			if err != nil {
+				writeErr(w, badRequest("index %q is not an index", v))
+				return
+			}
+			wait := defaultWait
+			if v := q.Get("wait"); v != "" {
+				d, err := parseWait(v)
+				if err != nil {
+					writeErr(w, err)
+					return
+				}
+				wait = min(d, maxWait)
+			}
+			if index > 0 {
+				if err := s.Store.WaitForChange(r.Context(), kinds, int64(index), wait); err != nil {
+					return // the client went away
+				}
+			}
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), s.RequestTimeout)
+		rev, err := s.Store.Revision(ctx)
+		cancel()
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		setMeta(w, rev)
+		if err := h(w, r); err != nil {
+			writeErr(w, err)
+		}
+	}
+}
+
+// parseWait reads a wait such as "30s", "300000ms", or a bare number of
+// seconds.
+func parseWait(v string) (time.Duration, error) {
+	if n, err := strconv.ParseUint(v, 10, 32); err == nil {
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, badRequest("wait %q is not a duration such as \"30s\"", v)
+	}
+	return d, nil
+}
+
+// write runs a handler that changes state: the body is bounded, and the
+// answer carries the revision after the write.
+func (s *Server) write(h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		if err := h(w, r); err != nil {
+			writeErr(w, err)
+		}
+	}
+}
+
+func setMeta(w http.ResponseWriter, rev int64) {
+	w.Header().Set("X-Nomad-Index", strconv.FormatInt(max(rev, 1), 10))
+	w.Header().Set("X-Nomad-KnownLeader", "true")
+	w.Header().Set("X-Nomad-LastContact", "0")
+}
+
+// reply writes a 200 with a JSON body; after a write it also sets
+// X-Nomad-Index to the revision the change made.
+func (s *Server) reply(w http.ResponseWriter, r *http.Request, v any) error {
+	if r.Method != http.MethodGet {
+		ctx, cancel := context.WithTimeout(r.Context(), s.RequestTimeout)
+		rev, err := s.Store.Revision(ctx)
+		cancel()
+		if err == nil {
+			setMeta(w, rev)
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	return json.NewEncoder(w).Encode(v)
+}
+
+// ctx bounds the etcd work of a request.
+func (s *Server) ctx(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), s.RequestTimeout)
+}
+
+// decode reads a JSON body. Unknown fields are allowed: Nomad's clients
+// send fields nomadic has no use for.
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return &httpError{code: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("request body is larger than %d bytes", tooBig.Limit)}
+		}
+		if errors.Is(err, io.EOF) {
+			return badRequest("the request needs a JSON body")
+		}
+		return badRequest("reading the request body: %v", err)
+	}
+	if dec.More() {
+		return badRequest("the request body holds more than one JSON value")
+	}
+	return nil
+}
+
+// namespace is the request's namespace: "*" for all, default otherwise.
+func namespace(r *http.Request) string {
+	if ns := r.URL.Query().Get("namespace"); ns != "" {
+		return ns
+	}
+	return api.DefaultNamespace
+}
+
+// allNamespaces is the store's way of saying "*".
+func nsFilter(ns string) string {
+	if ns == "*" {
+		return ""
+	}
+	return ns
+}
