@@ -177,6 +177,27 @@ func TestNomadsGoClientDrivesADevAgent(t *testing.T) {
 		}
 	})
 
+	t.Run("a job the api package canonicalized, every default spelled out, registers", func(t *testing.T) {
+		j := shellJob("canonical", 1, "sleep 300")
+		j.Canonicalize()
+		resp, _, err := c.Jobs().Register(j, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := waitEval(t, c, resp.EvalID); e.Status != "complete" {
+			t.Fatalf("evaluation %+v", e)
+		}
+		// Read back and registered again unchanged, as `nomad job inspect`
+		// output fed to `nomad job run -json` is.
+		info, _, err := c.Jobs().Info("canonical", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := c.Jobs().Register(info, nil); err != nil {
+			t.Fatalf("registering the job as read: %v", err)
+		}
+	})
+
 	t.Run("logs come as frames, read through the server", func(t *testing.T) {
 		allocs, _, err := c.Jobs().Allocations("web", false, nil)
 		if err != nil || len(allocs) == 0 {
