@@ -8,7 +8,8 @@ import (
 )
 
 // placeGroup carries out the decisions of a service or batch group: it
-// applies the stops and updates, then places the replacements and the
+// applies the reconnects, the disconnect marks, the stops and the
+// in-place updates, in that order, then places the replacements and the
 // new indexes, and explains in Plan.Failed the placements that found no
 // node.
 func (p *planner) placeGroup(g *api.TaskGroup, d *decisions) {

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -99,9 +100,9 @@ type delayed struct {
 }
 
 // decisions is what reconciliation decided for one service or batch
-// group. Allocations appear as they were given, but for those whose node
-// came back: they appear reconnected (without their disconnect time), as
-// the decisions after reconnecting them saw them.
+// group. Allocations appear as given, except that those whose node came
+// back appear reconnected (without their disconnect time), as the
+// decisions taken after reconnecting them saw them.
 type decisions struct {
 	// reconnect are unknown allocations whose node came back in time and
 	// that stay: their disconnect time and replacement link are cleared.
@@ -242,6 +243,7 @@ func (r *reconciler) group(g *api.TaskGroup) *decisions {
 		}
 	}
 	// The live allocations neither updated nor replaced stay as they are.
+	d.ignore = slices.Grow(d.ignore, max(len(c.live)-len(touched), 0))
 	for _, a := range c.live {
 		if !touched[a.ID] {
 			d.ignore = append(d.ignore, a)
