@@ -47,7 +47,7 @@ func (p *planner) setupDeployment() {
 			AutoRevert: u.AutoRevert, AutoPromote: u.AutoPromote, ProgressDeadline: u.ProgressDeadline,
 			DesiredTotal: g.Count,
 		}
-		if u.Canary > 0 && p.hasDestructiveUpdate(g) {
+		if u.Canary > 0 && p.rec.hasDestructiveUpdate(g) {
 			dg.DesiredCanaries = u.Canary
 		}
 		if u.ProgressDeadline > 0 {
@@ -68,12 +68,12 @@ func (p *planner) setupDeployment() {
 
 // hasDestructiveUpdate reports whether some running allocation of the
 // group runs an older version that cannot be updated in place.
-func (p *planner) hasDestructiveUpdate(g *api.TaskGroup) bool {
-	for _, a := range p.jobAllocs {
-		if a.TaskGroup != g.Name || a.DesiredStatus != api.AllocDesiredRun || a.Terminal() || a.JobVersion == p.in.Job.Version {
+func (r *reconciler) hasDestructiveUpdate(g *api.TaskGroup) bool {
+	for _, a := range r.allocs {
+		if a.TaskGroup != g.Name || a.DesiredStatus != api.AllocDesiredRun || a.Terminal() || a.JobVersion == r.job.Version {
 			continue
 		}
-		if prev := p.in.Versions[a.JobVersion]; prev == nil || !inPlace(prev, p.in.Job, g.Name) {
+		if prev := r.versions[a.JobVersion]; prev == nil || !inPlace(prev, r.job, g.Name) {
 			return true
 		}
 	}
@@ -96,63 +96,56 @@ func (p *planner) finishDeployment() {
 	}
 }
 
-// depGroup returns the deployment's state for a group when the group is
-// rolled out under an active deployment.
-func (p *planner) depGroup(g string) *api.DeploymentGroup {
-	if p.dep == nil || !p.dep.Active() {
+// activeGroup returns the deployment's state for a group when the group
+// is rolled out under an active deployment.
+func activeGroup(dep *api.Deployment, g string) *api.DeploymentGroup {
+	if dep == nil || !dep.Active() {
 		return nil
 	}
-	return p.dep.Groups[g]
+	return dep.Groups[g]
 }
 
 // tagDeployment makes an allocation of the current version count towards
 // the active deployment.
 func (p *planner) tagDeployment(a *api.Allocation) {
-	if p.depGroup(a.TaskGroup) != nil && a.JobVersion == p.in.Job.Version {
+	if activeGroup(p.dep, a.TaskGroup) != nil && a.JobVersion == p.in.Job.Version {
 		a.DeploymentID = p.dep.ID
 	}
 }
 
 // mayReplace reports whether destructive updates and canaries of a group
 // may go ahead: not while its deployment is paused, failed or cancelled.
-func (p *planner) mayReplace(g string) bool {
-	if p.dep == nil || p.dep.Groups[g] == nil {
+func (r *reconciler) mayReplace(g string) bool {
+	if r.dep == nil || r.dep.Groups[g] == nil {
 		return true
 	}
-	return p.dep.Status == api.DeploymentRunning || p.dep.Status == api.DeploymentSuccessful
-}
-
-// promoted reports whether a group's old allocations may be replaced
-// beyond its canaries.
-func (p *planner) promoted(g string) bool {
-	dg := p.depGroup(g)
-	return dg == nil || !dg.RequiresPromotion()
+	return r.dep.Status == api.DeploymentRunning || r.dep.Status == api.DeploymentSuccessful
 }
 
 // unpromotedCanary reports whether a canary belongs to the current
 // deployment and its group was not promoted.
-func (p *planner) unpromotedCanary(a *api.Allocation) bool {
-	if p.dep == nil || a.DeploymentID != p.dep.ID {
+func (r *reconciler) unpromotedCanary(a *api.Allocation) bool {
+	if r.dep == nil || a.DeploymentID != r.dep.ID {
 		return false
 	}
-	dg := p.dep.Groups[a.TaskGroup]
+	dg := r.dep.Groups[a.TaskGroup]
 	return dg != nil && dg.RequiresPromotion()
 }
 
 // wantsCanaries reports whether the group's update starts with canaries.
-func (p *planner) wantsCanaries(g string) bool {
-	dg := p.depGroup(g)
+func (r *reconciler) wantsCanaries(g string) bool {
+	dg := activeGroup(r.dep, g)
 	return dg != nil && dg.RequiresPromotion()
 }
 
 // inFlight reports whether an allocation of the current version uses the
 // rolling update's parallelism: placed for the deployment and not yet
 // healthy, or (without one) a replacement that is not running yet.
-func (p *planner) inFlight(a *api.Allocation) bool {
-	if a.JobVersion != p.in.Job.Version || a.DesiredStatus != api.AllocDesiredRun || a.NextAllocation != "" {
+func (r *reconciler) inFlight(a *api.Allocation) bool {
+	if a.JobVersion != r.job.Version || a.DesiredStatus != api.AllocDesiredRun || a.NextAllocation != "" {
 		return false
 	}
-	if p.dep != nil && a.DeploymentID == p.dep.ID {
+	if r.dep != nil && a.DeploymentID == r.dep.ID {
 		h := a.Health()
 		return h == nil || !h.Healthy
 	}

@@ -16,85 +16,84 @@ import (
 // the same way), keep_replacement, or longest_running. Past lost_after the
 // original is lost, as it would have been at once without the block.
 
-// cur returns an allocation as this plan has it so far: its planned
-// update if any (with the status its node reported), else itself.
-func (p *planner) cur(a *api.Allocation) *api.Allocation {
-	u := p.updated[a.ID]
-	if u == nil {
-		return a
-	}
-	c := *u
-	c.Status = a.Status
-	return &c
-}
-
-// wakeAt asks for an evaluation of the job at t, if none is due sooner.
-func (p *planner) wakeAt(t time.Time) {
-	if p.plan.NextEvalAt.IsZero() || t.Before(p.plan.NextEvalAt) {
-		p.plan.NextEvalAt = t
-	}
-}
-
 // keepDisconnected reports whether an allocation on a down node is within
-// its group's lost_after, marking it unknown the first time.
-func (p *planner) keepDisconnected(g *api.TaskGroup, a *api.Allocation) bool {
+// its group's lost_after, counting it as newly disconnected the first time
+// (placement marks it).
+func (r *reconciler) keepDisconnected(g *api.TaskGroup, a *api.Allocation, d *decisions) bool {
 	la := g.LostAfter().Std()
 	if la <= 0 {
 		return false
 	}
 	since := a.DisconnectTime
 	if since.IsZero() {
-		u := p.update(a)
-		u.DisconnectTime = p.in.Now
-		since = p.in.Now
-		p.changes(g.Name).Disconnect++
+		since = r.now
+		d.changes.Disconnect++
 	}
 	deadline := since.Add(la)
-	if !p.in.Now.Before(deadline) {
+	if !r.now.Before(deadline) {
 		return false
 	}
-	p.wakeAt(deadline)
+	d.wake(deadline)
 	return true
 }
 
 // reconcileDisconnected settles the group's unknown allocations that have
 // a replacement: the node came back (keep one of the two), or lost_after
 // passed (the original is lost). Unknown allocations without a
-// replacement are settled by reconcileGroup.
-func (p *planner) reconcileDisconnected(g *api.TaskGroup) {
-	ch := p.changes(g.Name)
-	for _, a := range p.jobAllocs {
+// replacement are settled by group. It returns the allocations it
+// changed as they are now, for group to go on from.
+func (r *reconciler) reconcileDisconnected(g *api.TaskGroup, d *decisions) map[string]*api.Allocation {
+	var view map[string]*api.Allocation
+	change := func(a *api.Allocation, f func(*api.Allocation)) {
+		if view == nil {
+			view = map[string]*api.Allocation{}
+		}
+		c := view[a.ID]
+		if c == nil {
+			cp := *a
+			c = &cp
+			view[a.ID] = c
+		}
+		f(c)
+	}
+	stop := func(a *api.Allocation, why string, lost bool) {
+		d.stopAlloc(a, why, lost)
+		change(a, func(c *api.Allocation) { c.DesiredStatus = api.AllocDesiredStop })
+	}
+	for _, a := range r.allocs {
 		if a.TaskGroup != g.Name || a.DisconnectTime.IsZero() || a.DesiredStatus != api.AllocDesiredRun || a.Terminal() {
 			continue
 		}
-		var r *api.Allocation
-		if x := p.byID[a.NextAllocation]; x != nil && x.DesiredStatus == api.AllocDesiredRun && !x.Terminal() {
-			r = x
+		var rp *api.Allocation
+		if x := r.byID[a.NextAllocation]; x != nil && x.DesiredStatus == api.AllocDesiredRun && !x.Terminal() {
+			rp = x
 		}
 		switch {
-		case !p.nodeDown(a.NodeID):
-			if r != nil && !keepOriginal(g.ReconcileMode(), a, r) {
-				p.stop(a, "its node came back; the replacement is kept (disconnect.reconcile)", false, false)
-				ch.Stop++
+		case !r.nodeDown(a.NodeID):
+			if rp != nil && !keepOriginal(g.ReconcileMode(), a, rp) {
+				stop(a, "its node came back; the replacement is kept (disconnect.reconcile)", false)
+				d.changes.Stop++
 				continue
 			}
-			u := p.update(a)
-			u.DisconnectTime, u.NextAllocation = time.Time{}, ""
-			ch.Reconnect++
-			if r != nil {
-				p.stop(r, "the allocation it replaced came back with its node", false, false)
-				ch.Stop++
+			d.reconnect = append(d.reconnect, a)
+			change(a, func(c *api.Allocation) { c.DisconnectTime, c.NextAllocation = time.Time{}, "" })
+			d.changes.Reconnect++
+			if rp != nil {
+				stop(rp, "the allocation it replaced came back with its node", false)
+				d.changes.Stop++
 			}
 		case a.NextAllocation == "":
-			// No replacement (disconnect.replace = false): reconcileGroup
-			// keeps or loses it.
-		case !p.in.Now.Before(a.DisconnectTime.Add(g.LostAfter().Std())):
-			p.stop(a, "node did not come back within disconnect.lost_after: allocation lost", true, false)
-			ch.Lost++
+			// No replacement (disconnect.replace = false): group keeps
+			// or loses it.
+		case !r.now.Before(a.DisconnectTime.Add(g.LostAfter().Std())):
+			stop(a, "node did not come back within disconnect.lost_after: allocation lost", true)
+			d.changes.Lost++
 		default:
-			p.wakeAt(a.DisconnectTime.Add(g.LostAfter().Std()))
+			d.disconnect = append(d.disconnect, a)
+			d.wake(a.DisconnectTime.Add(g.LostAfter().Std()))
 		}
 	}
+	return view
 }
 
 // keepOriginal decides, when a node comes back, whether the original

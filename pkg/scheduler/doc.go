@@ -25,6 +25,14 @@
 // count toward the group. System and sysbatch jobs get one allocation per
 // feasible node instead of a count.
 //
+// For service and batch groups, reconciliation (reconcile.go) decides what
+// before placement decides where: it is a function of the job, its older
+// versions, the job's allocations, the state of their nodes, the
+// deployment and the time, and returns sets — allocations to stop, to
+// update in place, to replace (lost, reschedule, destructive, migrate,
+// canary, disconnect), to reschedule later, new indexes to place — without
+// looking at any node's capacity. Placement (place.go) consumes the sets.
+//
 // # Placement
 //
 // Each placement samples nodes and keeps the first Limit (default 2) that

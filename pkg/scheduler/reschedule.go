@@ -27,12 +27,12 @@ func failTime(a *api.Allocation) time.Time {
 // rescheduleDecision decides about a failed allocation: replace it now
 // (ok), later (wait is when), or never (neither: the policy's attempts are
 // used up).
-func (p *planner) rescheduleDecision(g *api.TaskGroup, a *api.Allocation) (replacement, bool, time.Time) {
+func (r *reconciler) rescheduleDecision(g *api.TaskGroup, a *api.Allocation) (replacement, bool, time.Time) {
 	pol := g.Reschedule
 	if pol == nil {
 		return replacement{}, false, time.Time{}
 	}
-	now := p.in.Now
+	now := r.now
 	attempts := 0
 	for _, ev := range a.RescheduleTracker {
 		if pol.Interval <= 0 || now.Sub(ev.Time) < pol.Interval.Std() {
@@ -47,7 +47,7 @@ func (p *planner) rescheduleDecision(g *api.TaskGroup, a *api.Allocation) (repla
 	if now.Before(when) {
 		return replacement{}, false, when
 	}
-	return replacement{prev: a, kind: "reschedule", delay: delay, index: a.Index}, true, time.Time{}
+	return replacement{prev: a, kind: replaceReschedule, delay: delay, index: a.Index}, true, time.Time{}
 }
 
 // RescheduleDelay is the delay before the (n+1)-th reschedule of an
