@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
@@ -16,7 +17,10 @@ import (
 // KeepVersions that no allocation runs; and finished deployments beyond
 // the newest KeepVersions of a job.
 type GC struct {
-	Store    *store.Store
+	Store *store.Store
+	// Cache, when set, tells the collector of operators' requests for a
+	// pass now.
+	Cache    *store.Cache
 	Guard    store.Guard
 	Now      func() time.Time
 	Interval time.Duration
@@ -28,7 +32,35 @@ type GC struct {
 
 // Run collects garbage every Interval until ctx ends.
 func (c *GC) Run(ctx context.Context) {
-	every(ctx, max(c.Interval, 100*time.Millisecond), "garbage collection failed", c.Collect)
+	requested := make(chan struct{}, 1)
+	var wg sync.WaitGroup
+	if c.Cache != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// An operator's request (nomad system gc) runs a pass now.
+			c.Cache.Subscribe(ctx, onChange(func(store.Change) {
+				select {
+				case requested <- struct{}{}:
+				default:
+				}
+			}, store.KindGCRequest))
+		}()
+	}
+	defer wg.Wait()
+	t := time.NewTicker(max(c.Interval, 100*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-requested:
+		}
+		if err := c.Collect(ctx); err != nil && ctx.Err() == nil {
+			slog.Warn("garbage collection failed", "err", err)
+		}
+	}
 }
 
 // Collect runs one garbage collection pass.

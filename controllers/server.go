@@ -126,6 +126,6 @@ func (s *Server) singletons(ctx context.Context, guard store.Guard) {
 	run((&DrainWatcher{Store: s.Store, Guard: guard, Now: s.Now, Interval: 2 * time.Second}).Run)
 	run((&NodeLiveness{Store: s.Store, Cache: c, Guard: guard, Now: s.Now, Resync: s.Cfg.LivenessResync}).Run)
 	run((&AllocWatcher{Store: s.Store, Cache: c, Guard: guard, Now: s.Now}).Run)
-	run((&GC{Store: s.Store, Guard: guard, Now: s.Now, Interval: s.Cfg.GCInterval, AllocAge: s.Cfg.GCAllocAge, KeepVersions: 10}).Run)
+	run((&GC{Store: s.Store, Cache: c, Guard: guard, Now: s.Now, Interval: s.Cfg.GCInterval, AllocAge: s.Cfg.GCAllocAge, KeepVersions: 10}).Run)
 	wg.Wait()
 }

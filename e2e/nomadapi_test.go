@@ -405,6 +405,24 @@ func TestNomadsGoClientDrivesADevAgent(t *testing.T) {
 		if !errors.As(err, &ue) || ue.StatusCode() != 404 {
 			t.Fatalf("info after purge: %v", err)
 		}
+		// nomad system gc: the purged job's allocations go once they
+		// stopped, without waiting for the collector's interval.
+		eventually(t, 30*time.Second, func() (bool, string) {
+			if err := c.System().GarbageCollect(); err != nil {
+				return false, err.Error()
+			}
+			list, _, err := c.Allocations().List(nil)
+			if err != nil {
+				return false, err.Error()
+			}
+			left := 0
+			for _, a := range list {
+				if a.JobID == "web" {
+					left++
+				}
+			}
+			return left == 0, fmt.Sprintf("%d allocations of the purged job left", left)
+		})
 	})
 
 	t.Run("bad requests get readable 4xx answers", func(t *testing.T) {

@@ -101,6 +101,7 @@ func diffJobs(old, next *api.Job) []api.FieldDiff {
 		}
 		c := *j
 		c.Version, c.Stop, c.Status = 0, false, ""
+		c.Indexes = api.Indexes{}
 		c.SubmitTime = next.SubmitTime
 		b, _ := json.Marshal(&c)
 		var v any

@@ -285,9 +285,12 @@ func (s *Server) setSchedulerConfig(w http.ResponseWriter, r *http.Request) erro
 	return s.reply(w, r, &SchedulerSetConfigurationResponse{Updated: true})
 }
 
-// systemGC answers a request for garbage collection: the leader collects
-// on its own schedule, so there is nothing to start; Nomad's tests and
-// tools call it and expect a 200.
+// systemGC asks the leader's garbage collector for a pass now.
 func (s *Server) systemGC(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	if err := s.Store.RequestGC(ctx, s.Now()); err != nil {
+		return err
+	}
 	return s.reply(w, r, struct{}{})
 }

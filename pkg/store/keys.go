@@ -27,6 +27,7 @@ import (
 //	election/leader                      election of the leader that runs singleton controllers
 //	schedconfig                          cluster-wide scheduler configuration
 //	compact                              revision of the last compaction round (servers take turns)
+//	gcrequest                            time of the last operator request for garbage collection
 //
 // Kind names one kind of object in the key layout: the first segment of
 // its keys under the cluster prefix.
@@ -52,6 +53,7 @@ const (
 	KindElection    Kind = "election"
 	KindCompact     Kind = "compact"
 	KindSchedConfig Kind = "schedconfig"
+	KindGCRequest   Kind = "gcrequest"
 )
 
 // keyParts says which segments follow a kind's name in its keys.
@@ -74,6 +76,7 @@ var keyParts = map[Kind][]keyPart{
 	KindElection:    {partName, partID},
 	KindCompact:     {},
 	KindSchedConfig: {},
+	KindGCRequest:   {},
 }
 
 type keyPart int
@@ -242,6 +245,10 @@ func (k Keys) EtcdMember(server string) string { return k.join(KindEtcdMembers, 
 
 // Compact is the key servers swap to take turns compacting etcd.
 func (k Keys) Compact() string { return k.join(KindCompact) }
+
+// GCRequest is the key an operator's request for garbage collection
+// writes; the leader's collector watches it.
+func (k Keys) GCRequest() string { return k.join(KindGCRequest) }
 
 // SchedulerConfig is the key of the scheduler configuration.
 func (k Keys) SchedulerConfig() string { return k.join(KindSchedConfig) }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -131,4 +132,13 @@ func (s *Store) DBSize(ctx context.Context) (int64, error) {
 		last = err
 	}
 	return 0, fmt.Errorf("reading etcd's status: %w", last)
+}
+
+// RequestGC asks the leader's garbage collector for a pass now (nomad
+// system gc): it writes the request key, which the collector watches.
+func (s *Store) RequestGC(ctx context.Context, now time.Time) error {
+	if _, err := s.cli.Put(ctx, s.keys.GCRequest(), now.UTC().Format(time.RFC3339Nano)); err != nil {
+		return fmt.Errorf("requesting garbage collection: %w", err)
+	}
+	return nil
 }
