@@ -11,6 +11,7 @@ import (
 
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/deploy"
+	"github.com/nomadic-project/nomadic/pkg/loop"
 	"github.com/nomadic-project/nomadic/pkg/store"
 )
 
@@ -92,7 +93,7 @@ func (w *DeploymentWatcher) Run(ctx context.Context) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		every(ctx, w.Tick, "deployment deadlines", func(context.Context) error {
+		loop.Every(ctx, w.Tick, "deployment deadlines", func(context.Context) error {
 			mu.Lock()
 			defer mu.Unlock()
 			for job := range active {

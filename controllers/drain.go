@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/loop"
 	"github.com/nomadic-project/nomadic/pkg/store"
 )
 
@@ -22,7 +23,7 @@ type DrainWatcher struct {
 
 // Run checks draining nodes every Interval until ctx ends.
 func (d *DrainWatcher) Run(ctx context.Context) {
-	every(ctx, max(d.Interval, 100*time.Millisecond), "checking drains", d.check)
+	loop.Every(ctx, max(d.Interval, 100*time.Millisecond), "checking drains", d.check)
 }
 
 func (d *DrainWatcher) check(ctx context.Context) error {

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nomadic-project/nomadic/pkg/loop"
 	"github.com/nomadic-project/nomadic/pkg/store"
 )
 
@@ -28,7 +29,7 @@ func (l *Leader) Run(ctx context.Context) {
 		if err != nil {
 			if ctx.Err() == nil {
 				slog.Warn("election campaign failed", "err", err)
-				sleepCtx(ctx, time.Second)
+				loop.Sleep(ctx, time.Second)
 			}
 			continue
 		}
@@ -52,14 +53,5 @@ func (l *Leader) Run(ctx context.Context) {
 		_ = term.Resign(rctx)
 		rcancel()
 		slog.Info("leadership ended", "server", l.Name)
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/loop"
 	"github.com/nomadic-project/nomadic/pkg/store"
 )
 
@@ -86,7 +87,7 @@ func (s *Server) runSession(ctx context.Context, sess *store.Session) {
 	wg.Add(3)
 	go func() {
 		defer wg.Done()
-		every(ctx, max(s.Cfg.CompactInterval, time.Second), "compaction failed", s.compact)
+		loop.Every(ctx, max(s.Cfg.CompactInterval, time.Second), "compaction failed", s.compact)
 	}()
 	go func() {
 		defer wg.Done()

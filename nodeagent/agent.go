@@ -19,6 +19,7 @@ import (
 
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/driver"
+	"github.com/nomadic-project/nomadic/pkg/loop"
 	"github.com/nomadic-project/nomadic/pkg/store"
 )
 
@@ -157,26 +158,17 @@ func (a *Agent) Run(ctx context.Context) {
 
 // heartbeat keeps the node registered: a session (lease with keep-alive)
 // holds the heartbeat key, and the node record is rewritten only when the
-// fingerprint changes.
+// fingerprint changes. A lost lease is replaced by a new session.
 func (a *Agent) heartbeat(ctx context.Context) {
-	backoff := 500 * time.Millisecond
 	readyOnce := sync.Once{}
-	for ctx.Err() == nil {
-		sess, err := a.store.OpenSession(ctx, max(a.cfg.TTL, 2*time.Second))
-		if err != nil {
-			if ctx.Err() == nil {
-				slog.Warn("cannot open node session; retrying", "err", err, "in", backoff)
-				sleep(ctx, backoff)
-				backoff = min(backoff*2, 10*time.Second)
-			}
-			continue
-		}
-		backoff = 500 * time.Millisecond
-		if err := a.register(ctx, sess); err != nil {
+	open := func(ctx context.Context) (Session, error) {
+		return a.store.OpenSession(ctx, max(a.cfg.TTL, 2*time.Second))
+	}
+	loop.KeepSession(ctx, "node", open, func(sctx context.Context, sess Session) bool {
+		if err := a.register(sctx, sess); err != nil {
 			slog.Warn("registering node", "err", err)
-			sess.Orphan()
-			sleep(ctx, backoff)
-			continue
+			loop.Sleep(ctx, 500*time.Millisecond)
+			return false
 		}
 		slog.Info("node registered", "node", a.cfg.NodeID, "name", a.node.Name)
 		if old := a.lease.Swap(sess.Lease()); old != 0 && old != sess.Lease() {
@@ -188,17 +180,21 @@ func (a *Agent) heartbeat(ctx context.Context) {
 		}
 		readyOnce.Do(func() { close(a.ready) })
 		refresh := time.NewTicker(time.Minute)
-	session:
+		defer refresh.Stop()
 		for {
 			select {
-			case <-ctx.Done():
-				break session
-			case <-sess.Done():
+			case <-sctx.Done():
 				if ctx.Err() == nil {
 					a.lostAt.CompareAndSwap(0, time.Now().UnixNano())
 					slog.Warn("node lease lost; registering again")
+					return false
 				}
-				break session
+				// Its tasks are stopped: revoke so that the node reads
+				// down at once rather than after the TTL. An agent that
+				// leaves its tasks running keeps its lease, so that a
+				// restart within the TTL re-attaches to them without the
+				// node going down.
+				return a.cfg.StopTasksOnShutdown
 			case <-refresh.C:
 				a.node = a.fingerprint(ctx)
 				if err := a.store.PutNode(ctx, a.node); err != nil {
@@ -206,18 +202,7 @@ func (a *Agent) heartbeat(ctx context.Context) {
 				}
 			}
 		}
-		refresh.Stop()
-		if ctx.Err() != nil && a.cfg.StopTasksOnShutdown {
-			// Its tasks are stopped: revoke so that the node reads down
-			// at once rather than after the TTL. An agent that leaves its
-			// tasks running keeps its lease, so that a restart within
-			// the TTL re-attaches to them without the node going down.
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-			_ = sess.Revoke(rctx)
-			cancel()
-		}
-		sess.Orphan()
-	}
+	})
 }
 
 func (a *Agent) register(ctx context.Context, sess Session) error {
@@ -344,15 +329,6 @@ func (c *jobCache) get(ctx context.Context, ns, id string, version uint64) (*api
 	c.jobs[key] = j
 	c.mu.Unlock()
 	return j, nil
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }
 
 // AllocDir is the directory of an allocation on this node.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/driver"
+	"github.com/nomadic-project/nomadic/pkg/loop"
 	"github.com/nomadic-project/nomadic/pkg/store"
 )
 
@@ -267,7 +268,7 @@ func (r *allocRunner) readPriorStatus(ctx context.Context) (*api.AllocStatus, er
 			return nil, ctx.Err()
 		}
 		slog.Warn("reading allocation status; retrying", "alloc", alloc.ID, "err", err)
-		sleep(ctx, min(time.Duration(attempt+1)*500*time.Millisecond, 5*time.Second))
+		loop.Sleep(ctx, min(time.Duration(attempt+1)*500*time.Millisecond, 5*time.Second))
 	}
 }
 
@@ -279,7 +280,7 @@ func (r *allocRunner) loadGroup(ctx context.Context, alloc *api.Allocation) (*ap
 		if err == nil || errors.Is(err, store.ErrNotFound) || ctx.Err() != nil {
 			break
 		}
-		sleep(ctx, time.Duration(attempt+1)*500*time.Millisecond)
+		loop.Sleep(ctx, time.Duration(attempt+1)*500*time.Millisecond)
 	}
 	if err != nil {
 		return nil, nil, err

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/loop"
 )
 
 // stopAfterLoop stops the allocations of groups with disconnect.stop_after
@@ -13,10 +14,10 @@ import (
 // the servers may have replaced them elsewhere meanwhile, and the group
 // asked not to run twice.
 func (a *Agent) stopAfterLoop(ctx context.Context) {
-	every(ctx, 500*time.Millisecond, func() {
+	loop.Every(ctx, 500*time.Millisecond, "stop_after", func(context.Context) error {
 		since := a.lostAt.Load()
 		if since == 0 {
-			return
+			return nil
 		}
 		away := time.Since(time.Unix(0, since))
 		for _, r := range a.runnerList() {
@@ -33,6 +34,7 @@ func (a *Agent) stopAfterLoop(ctx context.Context) {
 			r.mu.Unlock()
 			r.stop()
 		}
+		return nil
 	})
 }
 
@@ -51,18 +53,4 @@ func (a *Agent) runnerList() []*allocRunner {
 		out = append(out, r)
 	}
 	return out
-}
-
-// every calls fn once per interval until ctx ends.
-func every(ctx context.Context, interval time.Duration, fn func()) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			fn()
-		}
-	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/loop"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -85,7 +86,7 @@ func copyFile(src, dst string) error {
 // rotateLoop rotates the logs of the agent's running allocations every few
 // seconds until ctx ends.
 func (a *Agent) rotateLoop(ctx context.Context) {
-	every(ctx, 2*time.Second, func() {
+	loop.Every(ctx, 2*time.Second, "rotating logs", func(context.Context) error {
 		for _, r := range a.runnerList() {
 			for task, cfg := range r.logConfigs() {
 				if err := rotateLogs(a.AllocDir(r.current().ID), task, cfg); err != nil {
@@ -93,6 +94,7 @@ func (a *Agent) rotateLoop(ctx context.Context) {
 				}
 			}
 		}
+		return nil
 	})
 }
 

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nomadic-project/nomadic/pkg/loop"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
 )
@@ -117,48 +118,24 @@ func (l *Leadership) Resign(ctx context.Context) error {
 }
 
 // KeepSession runs run with a session of the given TTL, and with a new
-// one each time the lease is lost, until ctx ends: the way a process stays
-// registered through etcd outages. run's context ends when the session's
-// lease is lost (or ctx ends); once run returns, the session is revoked
-// (its keys vanish at once) when run says so, and otherwise orphaned (its
-// keys stay until the TTL runs out). Opening a session is retried with
-// backoff; what names the session in logs.
+// one each time the lease is lost, until ctx ends (loop.KeepSession).
 func (s *Store) KeepSession(ctx context.Context, ttl time.Duration, what string, run func(ctx context.Context, sess *Session) (revoke bool)) {
-	backoff := 500 * time.Millisecond
-	for ctx.Err() == nil {
-		sess, err := s.NewSession(ctx, ttl)
-		if err != nil {
-			if ctx.Err() == nil {
-				slog.Warn("cannot open "+what+" session; retrying", "err", err, "in", backoff)
-				sleep(ctx, backoff)
-				backoff = min(backoff*2, 10*time.Second)
-			}
-			continue
-		}
-		backoff = 500 * time.Millisecond
-		sctx, cancel := context.WithCancel(ctx)
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case <-sess.Done():
-				cancel()
-			case <-sctx.Done():
-			}
-		}()
-		revoke := run(sctx, sess)
-		cancel()
-		wg.Wait()
-		if revoke {
-			rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-			_ = sess.Revoke(rctx)
-			rcancel()
-		} else {
-			sess.Orphan()
-		}
-		if ctx.Err() == nil {
+	open := func(ctx context.Context) (*Session, error) { return s.NewSession(ctx, ttl) }
+	loop.KeepSession(ctx, what, open, func(ctx context.Context, sess *Session) bool {
+		revoke := run(ctx, sess)
+		if ctx.Err() != nil && sessionLost(sess) {
 			slog.Warn(what + " session lost; starting a new one")
 		}
+		return revoke
+	})
+}
+
+// sessionLost reports whether a session's lease is gone.
+func sessionLost(s *Session) bool {
+	select {
+	case <-s.Done():
+		return true
+	default:
+		return false
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/nomadic-project/nomadic/pkg/loop"
 )
 
 // Change is one object of a watched kind, as a list or a watch saw it:
@@ -106,7 +108,7 @@ func (c *Cache) join(ctx context.Context, s *subscription) error {
 			return ctx.Err()
 		}
 		slog.Warn("subscription: listing failed; retrying", "kinds", s.sub.Kinds, "err", err, "in", backoff)
-		sleep(ctx, backoff)
+		loop.Sleep(ctx, backoff)
 		backoff = min(backoff*2, 5*time.Second)
 	}
 }

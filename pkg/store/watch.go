@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/nomadic-project/nomadic/pkg/loop"
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -68,7 +69,7 @@ func (s *Store) listWatch(ctx context.Context, prefix string, h handler) {
 				if ctx.Err() == nil {
 					slog.Warn("listing failed; retrying", "prefix", prefix, "err", err, "in", backoff)
 				}
-				sleep(ctx, backoff)
+				loop.Sleep(ctx, backoff)
 				backoff = min(backoff*2, 5*time.Second)
 				continue
 			}
@@ -88,7 +89,7 @@ func (s *Store) listWatch(ctx context.Context, prefix string, h handler) {
 		if err != nil {
 			slog.Warn("watch broke; resuming", "prefix", prefix, "err", err, "rev", rev)
 		}
-		sleep(ctx, backoff)
+		loop.Sleep(ctx, backoff)
 		backoff = min(backoff*2, 5*time.Second)
 	}
 }
@@ -191,15 +192,6 @@ func (s *Store) WatchChanges(ctx context.Context, after int64, fn func(Change) e
 		}
 	}
 	return ctx.Err()
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }
 
 // Revision is etcd's current revision: the index of the cluster's state.
