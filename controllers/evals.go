@@ -46,6 +46,9 @@ type EvalController struct {
 
 	mu      sync.Mutex
 	blocked map[string]bool        // jobs with a blocked evaluation
+	// deferred are jobs this server left to another server's claim; the
+	// claim's release brings them back.
+	deferred map[string]bool
 	timers  map[string]*time.Timer // jobs waiting for a delayed evaluation
 }
 
@@ -53,6 +56,7 @@ type EvalController struct {
 func (c *EvalController) Run(ctx context.Context) {
 	c.queue = newQueue()
 	c.blocked = map[string]bool{}
+	c.deferred = map[string]bool{}
 	c.timers = map[string]*time.Timer{}
 	defer func() {
 		c.mu.Lock()
@@ -70,10 +74,20 @@ func (c *EvalController) Run(ctx context.Context) {
 		}()
 	}
 	subscribe(store.Subscriber{Kinds: []store.Kind{store.KindEvals}, Resync: c.resyncEvals, Changed: c.evalChanged})
-	// A released or expired claim may leave pending evaluations behind.
+	// A released or expired claim of another server may leave pending
+	// evaluations of a job this server deferred to it. (Its own releases
+	// bring nothing back: that would work every job again and again.)
 	subscribe(onChange(func(ch store.Change) {
-		if ch.Deleted {
-			c.queue.add(ch.Namespace + "/" + ch.Job)
+		if !ch.Deleted {
+			return
+		}
+		job := ch.Namespace + "/" + ch.Job
+		c.mu.Lock()
+		deferred := c.deferred[job]
+		delete(c.deferred, job)
+		c.mu.Unlock()
+		if deferred {
+			c.queue.add(job)
 		}
 	}, store.KindEvalClaims))
 	// New capacity may unblock evaluations that found no place.
@@ -132,7 +146,17 @@ func (c *EvalController) work(ctx context.Context, jobKey string) error {
 	if !ok || ns == "" || jobID == "" {
 		return nil
 	}
+	// Marked before trying, so a release between the try and the mark
+	// cannot be missed.
+	c.mu.Lock()
+	c.deferred[jobKey] = true
+	c.mu.Unlock()
 	claimed, err := c.Store.ClaimJob(ctx, ns, jobID, c.Server, c.Lease)
+	if err != nil || claimed {
+		c.mu.Lock()
+		delete(c.deferred, jobKey)
+		c.mu.Unlock()
+	}
 	if err != nil {
 		return err
 	}
