@@ -198,6 +198,36 @@ func TestNomadsGoClientDrivesADevAgent(t *testing.T) {
 		}
 	})
 
+	t.Run("a job as Nomad's CLI parses it: a group without count, a periodic block without enabled", func(t *testing.T) {
+		j := shellJob("nocount", 1, "sleep 300")
+		j.TaskGroups[0].Count = nil
+		j.TaskGroups[0].RestartPolicy = &napi.RestartPolicy{Mode: ptrTo("delay")}
+		resp, _, err := c.Jobs().Register(j, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitEval(t, c, resp.EvalID)
+		waitJobRunning(t, c, "nocount", 1)
+		info, _, err := c.Jobs().Info("nocount", nil)
+		if err != nil || *info.TaskGroups[0].Count != 1 || *info.TaskGroups[0].RestartPolicy.Attempts != 2 {
+			t.Fatalf("count %v, restart %+v (%v)", *info.TaskGroups[0].Count, info.TaskGroups[0].RestartPolicy, err)
+		}
+		p := napi.NewBatchJob("cron", "cron", "global", 50)
+		p.Datacenters = []string{"dc1"}
+		p.Periodic = &napi.PeriodicConfig{Spec: ptrTo("0 0 1 1 *")}
+		p.AddTaskGroup(napi.NewTaskGroup("g", 1).AddTask(napi.NewTask("t", "raw_exec").SetConfig("command", "/bin/true")))
+		if _, _, err := c.Jobs().Register(p, nil); err != nil {
+			t.Fatal(err)
+		}
+		pi, _, err := c.Jobs().Info("cron", nil)
+		if err != nil || pi.Periodic == nil || !*pi.Periodic.Enabled || *pi.Status != "running" {
+			t.Fatalf("periodic job %+v %v", pi.Periodic, err)
+		}
+		if allocs, _, err := c.Jobs().Allocations("cron", false, nil); err != nil || len(allocs) != 0 {
+			t.Fatalf("the periodic job itself ran: %d allocations (%v)", len(allocs), err)
+		}
+	})
+
 	t.Run("logs come as frames, read through the server", func(t *testing.T) {
 		allocs, _, err := c.Jobs().Allocations("web", false, nil)
 		if err != nil || len(allocs) == 0 {
@@ -227,6 +257,41 @@ func TestNomadsGoClientDrivesADevAgent(t *testing.T) {
 				}
 			}
 		})
+	})
+
+	t.Run("a followed log answers at once, even a quiet one", func(t *testing.T) {
+		allocs, _, err := c.Jobs().Allocations("web", false, nil)
+		if err != nil || len(allocs) == 0 {
+			t.Fatal(allocs, err)
+		}
+		a, _, err := c.Allocations().Info(allocs[0].ID, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, typ := range []string{"stdout", "stderr"} {
+			cancel := make(chan struct{})
+			began := time.Now()
+			frames, errs := c.AllocFS().Logs(a, true, "t", typ, "end", 1, cancel, nil)
+			select {
+			case err := <-errs:
+				t.Fatalf("%s: %v", typ, err)
+			default:
+			}
+			if d := time.Since(began); d > 3*time.Second {
+				t.Fatalf("opening the followed %s took %s", typ, d)
+			}
+			if typ == "stdout" {
+				select {
+				case f := <-frames:
+					if len(f.Data) == 0 {
+						t.Fatal("empty frame")
+					}
+				case <-time.After(10 * time.Second):
+					t.Fatal("no frame of the followed stdout")
+				}
+			}
+			close(cancel)
+		}
 	})
 
 	t.Run("a blocking query wakes on a change", func(t *testing.T) {

@@ -204,6 +204,8 @@ type agent struct {
 	closers  []func()
 	errc     chan error
 	wg       sync.WaitGroup
+	// nomadAPI is the Nomad API this process serves, if any.
+	nomadAPI *nomadapi.Server
 }
 
 func (a *agent) onClose(fn func()) { a.closers = append(a.closers, fn) }
@@ -252,14 +254,16 @@ func (a *agent) openStore(ctx context.Context) error {
 	return nil
 }
 
-// serve serves handler on addr (over TLS when apiTLS is set, behind the
-// tokens when there are any) until shut down; it returns the server, for a
-// graceful shutdown, and the address it listens on.
-func (a *agent) serve(what, addr string, handler http.Handler, apiTLS *tls.Config, tokens []string) (*http.Server, string, error) {
+// serve serves the handler that handlerFor makes for the address it
+// listens on (over TLS when apiTLS is set, behind the tokens when there
+// are any) until shut down; it returns the server, for a graceful
+// shutdown, and the address.
+func (a *agent) serve(what, addr string, handlerFor func(addr string) http.Handler, apiTLS *tls.Config, tokens []string) (*http.Server, string, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, "", fmt.Errorf("%s cannot listen on %s: %w", what, addr, err)
 	}
+	handler := handlerFor(ln.Addr().String())
 	if tokens != nil {
 		handler = httpapi.RequireTokens(handler, tokens)
 	}
@@ -284,19 +288,22 @@ func (a *agent) serve(what, addr string, handler http.Handler, apiTLS *tls.Confi
 func (a *agent) startServer(ctx context.Context, apiTLS *tls.Config, tokens []string) ([]*http.Server, error) {
 	f := a.f
 	apiSrv := &httpapi.Server{Store: a.st, Name: f.name, Version: version.Version, RequestTimeout: f.etcdRequest}
-	httpSrv, addr, err := a.serve("HTTP API", f.httpAddr, apiSrv.Handler(), apiTLS, tokens)
+	httpSrv, addr, err := a.serve("HTTP API", f.httpAddr, func(string) http.Handler { return apiSrv.Handler() }, apiTLS, tokens)
 	if err != nil {
 		return nil, err
 	}
 	servers := []*http.Server{httpSrv}
 	if f.nomadHTTPAddr != "" {
 		nomadSrv := &nomadapi.Server{Store: a.st, Name: f.name, Datacenter: f.datacenter, Version: version.Version,
-			Addr: f.nomadHTTPAddr, RequestTimeout: f.etcdRequest}
-		srv, naddr, err := a.serve("Nomad API", f.nomadHTTPAddr, nomadSrv.Handler(), apiTLS, tokens)
+			RequestTimeout: f.etcdRequest}
+		srv, _, err := a.serve("Nomad API", f.nomadHTTPAddr, func(addr string) http.Handler {
+			nomadSrv.Addr = addr
+			return nomadSrv.Handler()
+		}, apiTLS, tokens)
 		if err != nil {
 			return nil, err
 		}
-		nomadSrv.Addr = naddr
+		a.nomadAPI = nomadSrv
 		servers = append(servers, srv)
 	}
 	srv := &controllers.Server{Store: a.st, Cfg: controllers.ServerConfig{
@@ -350,6 +357,9 @@ func (a *agent) startClient(ctx context.Context) (<-chan struct{}, error) {
 		na.Run(ctx)
 	}()
 	slog.Info("node agent started", "node", na.NodeID())
+	if a.nomadAPI != nil {
+		a.nomadAPI.SetLocalNode(na.NodeID())
+	}
 	return done, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/driver/catalog"
@@ -45,11 +46,48 @@ func FromNomadAPI(src []byte) (*api.Job, error) {
 // cluster named "default", and the default on_update of services and
 // checks.
 func dropNomadDefaults(job map[string]any) {
+	typ, _ := job["Type"].(string)
+	if typ == "" {
+		typ = api.JobTypeService
+	}
+	if p, _ := job["Periodic"].(map[string]any); p != nil && p["Enabled"] == nil {
+		// Nomad's default: a periodic block is enabled.
+		p["Enabled"] = true
+	}
 	for _, g := range asList(job["TaskGroups"]) {
 		gm, _ := g.(map[string]any)
 		if gm == nil {
 			continue
 		}
+		if gm["Count"] == nil {
+			// Nomad's servers count a group without one as 1 (or its
+			// scaling minimum).
+			gm["Count"] = 1.0
+			if sc, _ := gm["Scaling"].(map[string]any); sc != nil && sc["Min"] != nil {
+				gm["Count"] = sc["Min"]
+			}
+		}
+		fillPartial(gm["RestartPolicy"], restartDefaults(typ))
+		fillPartial(gm["ReschedulePolicy"], rescheduleDefaults(typ))
+		fillPartial(gm["EphemeralDisk"], map[string]any{"SizeMB": float64(api.DefaultDiskMB)})
+		if d, _ := gm["Disconnect"].(map[string]any); d != nil {
+			// Nomad's stop_on_client_after is nomadic's stop_after.
+			if v, ok := d["StopOnClientAfter"]; ok {
+				d["StopAfter"] = v
+				delete(d, "StopOnClientAfter")
+			}
+		}
+		if v := gm["StopAfterClientDisconnect"]; v != nil {
+			d, _ := gm["Disconnect"].(map[string]any)
+			if d == nil {
+				d = map[string]any{}
+				gm["Disconnect"] = d
+			}
+			if d["StopAfter"] == nil {
+				d["StopAfter"] = v
+			}
+		}
+		delete(gm, "StopAfterClientDisconnect")
 		for _, t := range asList(gm["Tasks"]) {
 			tm, _ := t.(map[string]any)
 			if tm == nil {
@@ -66,6 +104,13 @@ func dropNomadDefaults(job map[string]any) {
 				delete(tm, "RestartPolicy")
 			}
 			dropServiceDefaults(tm["Services"])
+			if lc, _ := tm["LogConfig"].(map[string]any); lc != nil {
+				if en, ok := lc["Enabled"].(bool); ok {
+					lc["Disabled"] = !en
+				}
+				delete(lc, "Enabled")
+				fillPartial(lc, map[string]any{"MaxFiles": 10.0, "MaxFileSizeMB": 10.0})
+			}
 		}
 		dropServiceDefaults(gm["Services"])
 	}
@@ -89,4 +134,38 @@ func dropServiceDefaults(services any) {
 			}
 		}
 	}
+}
+
+// fillPartial sets the fields of a block a submitter left null (or out)
+// to Nomad's defaults, as Nomad's servers merge a partial block with them;
+// a block that is not given is left alone (the job's canonicalization
+// fills it whole).
+func fillPartial(block any, defaults map[string]any) {
+	m, _ := block.(map[string]any)
+	if m == nil {
+		return
+	}
+	for k, v := range defaults {
+		if m[k] == nil {
+			m[k] = v
+		}
+	}
+}
+
+func nanosOf(d time.Duration) float64 { return float64(d) }
+
+func restartDefaults(typ string) map[string]any {
+	r := api.DefaultRestart(typ)
+	return map[string]any{"Attempts": float64(r.Attempts), "Interval": nanosOf(r.Interval.Std()),
+		"Delay": nanosOf(r.Delay.Std()), "Mode": r.Mode}
+}
+
+func rescheduleDefaults(typ string) map[string]any {
+	r := api.DefaultReschedule(typ)
+	if r == nil {
+		return nil
+	}
+	return map[string]any{"Attempts": float64(r.Attempts), "Interval": nanosOf(r.Interval.Std()),
+		"Delay": nanosOf(r.Delay.Std()), "DelayFunction": r.DelayFunction, "MaxDelay": nanosOf(r.MaxDelay.Std()),
+		"Unlimited": r.Unlimited}
 }

@@ -65,6 +65,10 @@ var serverManaged = map[string]bool{
 	"Stop": true, "NomadTokenID": true, "VaultNamespace": true, "ConsulNamespace": true, "Payload": false,
 }
 
+// keepFalse are booleans whose false is not their default: an explicit
+// false must survive the dropping of zero values.
+var keepFalse = map[string]bool{"Replace": true, "Enabled": true}
+
 var camelBoundary = regexp.MustCompile(`([a-z0-9])([A-Z])`)
 
 func snake(s string) string {
@@ -176,7 +180,7 @@ func translateValue(key string, v any) any {
 		sort.Strings(keys)
 		for _, k := range keys {
 			val := x[k]
-			if isZero(val) || serverManaged[k] {
+			if (isZero(val) && !(keepFalse[k] && val == false)) || serverManaged[k] {
 				continue
 			}
 			if key == "Volumes" {

@@ -65,6 +65,10 @@ func (s *Server) agentSelf(w http.ResponseWriter, r *http.Request) error {
 			"nomad": map[string]string{"server": "true", "leader": "true", "known_regions": "1"},
 		},
 	}
+	if id := s.node(); id != "" {
+		out["config"].(map[string]any)["Client"] = map[string]any{"Enabled": true}
+		out["stats"].(map[string]any)["client"] = map[string]string{"node_id": id, "known_servers": s.Addr}
+	}
 	return s.reply(w, r, out)
 }
 

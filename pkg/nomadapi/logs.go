@@ -97,6 +97,11 @@ func (s *Server) allocLogs(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
+	// The client waits for the headers before it reads anything; a quiet
+	// log must not hold them back until its first heartbeat.
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
 	file := fmt.Sprintf("alloc/logs/%s.%s.0", task, typ)
 	skip := int64(0)
 	if origin == "start" {
@@ -106,7 +111,7 @@ func (s *Server) allocLogs(w http.ResponseWriter, r *http.Request) error {
 }
 
 // streamFrames reads body and writes it as frames, after skipping skip
-// bytes; while following, a quiet stream gets a heartbeat frame every 10
+// bytes; while following, a quiet stream gets a heartbeat frame every 5
 // seconds.
 func streamFrames(ctx context.Context, w http.ResponseWriter, body io.Reader, file string, skip int64, follow bool) error {
 	flusher, _ := w.(http.Flusher)
@@ -132,7 +137,7 @@ func streamFrames(ctx context.Context, w http.ResponseWriter, body io.Reader, fi
 			}
 		}
 	}()
-	heartbeat := time.NewTicker(10 * time.Second)
+	heartbeat := time.NewTicker(5 * time.Second)
 	defer heartbeat.Stop()
 	var offset int64
 	for {

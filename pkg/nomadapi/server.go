@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
@@ -43,6 +44,23 @@ type Server struct {
 	Now  func() time.Time
 	// RequestTimeout bounds the etcd work of each request (default 15 s).
 	RequestTimeout time.Duration
+
+	mu        sync.Mutex
+	localNode string
+}
+
+// SetLocalNode tells the API the node agent that runs in the same process
+// (dev mode), which /v1/agent/self names as Nomad's client agents do.
+func (s *Server) SetLocalNode(id string) {
+	s.mu.Lock()
+	s.localNode = id
+	s.mu.Unlock()
+}
+
+func (s *Server) node() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.localNode
 }
 
 // maxBody bounds a request body, below etcd's request limit.
