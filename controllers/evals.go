@@ -45,11 +45,11 @@ type EvalController struct {
 	queue *queue
 
 	mu      sync.Mutex
-	blocked map[string]bool        // jobs with a blocked evaluation
+	blocked map[string]bool // jobs with a blocked evaluation
 	// deferred are jobs this server left to another server's claim; the
 	// claim's release brings them back.
 	deferred map[string]bool
-	timers  map[string]*time.Timer // jobs waiting for a delayed evaluation
+	timers   map[string]*time.Timer // jobs waiting for a delayed evaluation
 }
 
 // Run works evaluations until ctx ends.
