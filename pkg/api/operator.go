@@ -60,6 +60,11 @@ func (x *Indexes) Touched(rev int64) {
 	}
 }
 
-// MaxCount is the largest count a group may ask for: one job must not be
-// able to occupy the scheduler (docs/reliability.md).
-const MaxCount = 100_000
+// DefaultMaxCount is the largest count a group may ask for unless the
+// servers are told otherwise (-max-count): one job must not be able to
+// occupy the scheduler (docs/reliability.md).
+const DefaultMaxCount = 100_000
+
+// MaxCount is the largest count a group may ask for; servers set it from
+// -max-count at start-up, before they serve.
+var MaxCount = DefaultMaxCount

@@ -161,6 +161,8 @@ func (j *Job) Validate() error {
 func (v *validator) group(path string, j *Job, g *TaskGroup) {
 	if g.Count < 0 {
 		v.add(path+".count", "count %d must not be negative", g.Count)
+	} else if g.Count > MaxCount {
+		v.add(path+".count", "count %d is over the limit of %d allocations a group may ask for (servers' -max-count)", g.Count, MaxCount)
 	}
 	v.constraints(path+".constraints", g.Constraints)
 	v.affinities(path+".affinities", g.Affinities)

@@ -132,6 +132,10 @@ func storeError(w http.ResponseWriter, what string, err error) {
 		writeError(w, http.StatusConflict, err)
 	case errors.Is(err, context.DeadlineExceeded):
 		writeError(w, http.StatusServiceUnavailable, fmt.Errorf("etcd did not answer in time: %w", err))
+	case store.TooLarge(err):
+		writeError(w, http.StatusRequestEntityTooLarge, err)
+	case store.NoSpace(err):
+		writeError(w, http.StatusInsufficientStorage, fmt.Errorf("etcd's database is full (its NOSPACE alarm is raised): nothing can be written until an operator compacts and defragments etcd and disarms the alarm (docs/operations.md): %w", err))
 	default:
 		writeError(w, http.StatusInternalServerError, err)
 	}

@@ -1,8 +1,11 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
@@ -25,14 +28,37 @@ type NodeDrainRequest struct {
 	KeepIneligible bool `json:"keep_ineligible,omitempty"`
 }
 
+// decodeBody reads a request body of at most maxBodyBytes into v: one
+// JSON value and nothing after it, every field known. It answers the
+// error itself (413 or 400) and reports whether it succeeded.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	_, ok := readBody(w, r, v)
+	return ok
+}
+
+// readBody is decodeBody that also returns the raw body.
+func readBody(w http.ResponseWriter, r *http.Request, v any) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Errorf("reading request body: %w (the limit is %d bytes)", err, mbe.Limit))
+		} else {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("reading request body: %w", err))
+		}
+		return nil, false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("decoding request body: %w", err))
-		return false
+		return nil, false
 	}
-	return true
+	if rest := bytes.TrimSpace(body[dec.InputOffset():]); len(rest) > 0 {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("decoding request body: %d bytes after the JSON value", len(rest)))
+		return nil, false
+	}
+	return body, true
 }
 
 func (s *Server) nodeEligibility(w http.ResponseWriter, r *http.Request) {

@@ -67,16 +67,25 @@ func (s *Server) readJob(w http.ResponseWriter, r *http.Request) (*api.Job, bool
 	var req struct {
 		Job *api.Job `json:"job"`
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Errorf("reading request body: %w", err))
-			return nil, false
-		}
-		writeError(w, http.StatusBadRequest, fmt.Errorf("decoding request body: %w", err))
+	body, ok := readBody(w, r, &req)
+	if !ok {
 		return nil, false
+	}
+	// A count given as null is a mistake, not zero.
+	var counts struct {
+		Job struct {
+			Groups []struct {
+				Count json.RawMessage `json:"count"`
+			} `json:"groups"`
+		} `json:"job"`
+	}
+	if json.Unmarshal(body, &counts) == nil {
+		for i, g := range counts.Job.Groups {
+			if string(g.Count) == "null" {
+				writeError(w, http.StatusBadRequest, fmt.Errorf("groups[%d].count is null: give a number (0 or more)", i))
+				return nil, false
+			}
+		}
 	}
 	if req.Job == nil {
 		writeError(w, http.StatusBadRequest, errors.New(`request body must be {"job": {...}}`))

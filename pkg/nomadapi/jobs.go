@@ -438,7 +438,7 @@ func (s *Server) scaleJob(w http.ResponseWriter, r *http.Request) error {
 	if req.Count == nil {
 		return badRequest("scaling without a count (scaling events only) is not supported")
 	}
-	if *req.Count < 0 || *req.Count > api.MaxCount {
+	if *req.Count < 0 || *req.Count > int64(api.MaxCount) {
 		return badRequest("count %d is out of range (0 to %d)", *req.Count, api.MaxCount)
 	}
 	ctx, cancel := s.ctx(r)

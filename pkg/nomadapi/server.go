@@ -220,6 +220,11 @@ func writeErr(w http.ResponseWriter, err error) {
 	case errors.Is(err, context.DeadlineExceeded):
 		code = http.StatusServiceUnavailable
 		err = fmt.Errorf("etcd did not answer in time: %w", err)
+	case store.TooLarge(err):
+		code = http.StatusRequestEntityTooLarge
+	case store.NoSpace(err):
+		code = http.StatusInsufficientStorage
+		err = fmt.Errorf("etcd's database is full (its NOSPACE alarm is raised): nothing can be written until an operator compacts and defragments etcd and disarms the alarm (docs/operations.md): %w", err)
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(code)

@@ -8,6 +8,7 @@ package planner
 import (
 	"context"
 	"errors"
+	"fmt"
 	"hash/fnv"
 	"time"
 
@@ -61,8 +62,12 @@ func Compute(ctx context.Context, st *store.Store, ns, jobID string, job *api.Jo
 		Namespace: ns, JobID: jobID, Job: job, Versions: versions, Deployment: dep,
 		Nodes: snap.Nodes, Allocs: snap.Allocs,
 		EvalID: evalID, Now: now, NewID: api.NewID,
-		Config: scheduler.Config{Algorithm: cfg.Algorithm, DisablePreemption: cfg.PreemptionDisabled, Seed: seedOf(evalID)},
+		Config:    scheduler.Config{Algorithm: cfg.Algorithm, DisablePreemption: cfg.PreemptionDisabled, Seed: seedOf(evalID)},
+		Cancelled: func() bool { return ctx.Err() != nil },
 	})
+	if plan.Cancelled {
+		return nil, nil, fmt.Errorf("scheduling job %q: %w", jobID, context.Cause(ctx))
+	}
 	return plan, snap, nil
 }
 

@@ -58,12 +58,21 @@ func (p *planner) placeGroup(g *api.TaskGroup, d *decisions) {
 			skipped++
 		}
 	}
-	for _, idx := range d.place {
+	for i, idx := range d.place {
+		if i%256 == 0 && p.cancelled() {
+			return
+		}
 		m := &api.AllocMetric{}
 		ns := sel.selectNode("", m)
 		if ns == nil {
 			fail(m)
-			continue
+			// The rest of the group asks for the same on a cluster that
+			// only got fuller: they fit nowhere either. They are counted,
+			// not tried, so one huge group cannot occupy the scheduler.
+			rest := len(d.place) - i - 1
+			ch.Failed += rest
+			metric.CoalescedFailures += rest
+			break
 		}
 		if p.place(sel, g, ns, idx, nil, false) == nil {
 			exhaust(m, "network: dynamic port range exhausted")

@@ -71,6 +71,11 @@ type Input struct {
 	// the current version advances under it (see deployment.go).
 	Deployment *api.Deployment
 	Config     Config
+	// Cancelled, when set, is asked between placements whether the pass
+	// should stop (its context ended): a pass over a huge job must not
+	// outlive its time budget. A stopped pass returns what it placed so
+	// far with Plan.Cancelled set.
+	Cancelled func() bool
 }
 
 // Plan is what a scheduling pass decided.
@@ -99,6 +104,9 @@ type Plan struct {
 	// DeploymentUpdates are deployments the plan ends (an older
 	// version's, cancelled).
 	DeploymentUpdates []*api.Deployment
+	// Cancelled says the pass stopped early (Input.Cancelled); the plan
+	// is incomplete and must not be committed.
+	Cancelled bool
 }
 
 // Placing returns the nodes that receive new allocations.
@@ -170,6 +178,9 @@ func Compute(in *Input) *Plan {
 	p.setupDeployment()
 	p.rec.dep = p.dep
 	for _, g := range job.Groups {
+		if p.cancelled() {
+			return p.plan
+		}
 		if job.Type == api.JobTypeSystem || job.Type == api.JobTypeSysbatch {
 			p.reconcileSystem(g)
 		} else {
@@ -221,6 +232,17 @@ func (p *planner) distribution() {
 			p.plan.Distribution = append(p.plan.Distribution, d)
 		}
 	}
+}
+
+// cancelled reports whether the pass should stop, and marks the plan so.
+func (p *planner) cancelled() bool {
+	if p.plan.Cancelled {
+		return true
+	}
+	if p.in.Cancelled != nil && p.in.Cancelled() {
+		p.plan.Cancelled = true
+	}
+	return p.plan.Cancelled
 }
 
 func (p *planner) changes(group string) *api.PlanChanges {

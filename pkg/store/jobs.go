@@ -114,7 +114,31 @@ func (s *Store) RegisterJobAt(ctx context.Context, job *api.Job, now time.Time, 
 	return s.register(ctx, job, now, rev)
 }
 
+// MaxRequestBytes is the most one etcd request may carry: etcd's default
+// --max-request-bytes (1.5 MiB), which a user's cluster keeps.
+const MaxRequestBytes = 3 << 19
+
+// TooLargeError says that what a write would send to etcd is over its
+// request limit; nothing was written.
+type TooLargeError struct {
+	What        string
+	Size, Limit int
+}
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("%s would take %d bytes in etcd, over its request limit of %d bytes", e.What, e.Size, e.Limit)
+}
+
+// txnOverhead is what a transaction adds to the values it writes: keys,
+// the evaluation, compares.
+const txnOverhead = 4 << 10
+
 func (s *Store) register(ctx context.Context, job *api.Job, now time.Time, expect int64) (*api.RegisterResponse, error) {
+	// A job is written twice in its registration (the job and its
+	// version): refuse one that cannot fit before etcd is asked.
+	if size := 2*len(encode(job)) + txnOverhead; size > MaxRequestBytes {
+		return nil, &TooLargeError{What: fmt.Sprintf("job %q (%d bytes, stored with its version and evaluation)", job.ID, len(encode(job))), Size: size, Limit: MaxRequestBytes}
+	}
 	for attempt := 0; attempt < maxRetries; attempt++ {
 		old, rev, err := s.GetJob(ctx, job.Namespace, job.ID)
 		if err != nil && !errors.Is(err, ErrNotFound) {

@@ -28,6 +28,7 @@ import (
 	"sync/atomic"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -187,4 +188,21 @@ func byIDPrefix[T any](items []*T, prefix string, id func(*T) string) (*T, error
 		return found, nil
 	}
 	return nil, fmt.Errorf("%w: %q matches %d objects", ErrAmbiguous, prefix, n)
+}
+
+// NoSpace reports whether err is etcd refusing writes because its
+// database reached its quota (the NOSPACE alarm): nothing is written
+// until an operator compacts, defragments and disarms it
+// (docs/operations.md).
+func NoSpace(err error) bool {
+	return errors.Is(err, rpctypes.ErrNoSpace) || errors.Is(err, rpctypes.ErrGRPCNoSpace) ||
+		(err != nil && strings.Contains(err.Error(), rpctypes.ErrGRPCNoSpace.Error()))
+}
+
+// TooLarge reports whether err is etcd refusing a request over its size
+// limit, or the store refusing one before it was sent (*TooLargeError).
+func TooLarge(err error) bool {
+	var tl *TooLargeError
+	return errors.As(err, &tl) || errors.Is(err, rpctypes.ErrRequestTooLarge) || errors.Is(err, rpctypes.ErrGRPCRequestTooLarge) ||
+		(err != nil && strings.Contains(err.Error(), rpctypes.ErrGRPCRequestTooLarge.Error()))
 }
