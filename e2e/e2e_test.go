@@ -513,3 +513,39 @@ func TestPlanShowsChangesAndExplainsFailures(t *testing.T) {
 		t.Errorf("plan with changes exited %d", code)
 	}
 }
+
+// TestApplyReturnsAsSoonAsTheAllocationsRun checks that apply's follow
+// loop wakes on the change it waits for: it once blocked on the
+// allocations' index while what it lacked was the evaluation's end, and
+// returned only after its 10 s wait.
+func TestApplyReturnsAsSoonAsTheAllocationsRun(t *testing.T) {
+	addr, _ := devAgent(t)
+	dir := t.TempDir()
+	for i := range 10 {
+		src := fmt.Sprintf(`job "quick" {
+  group "g" {
+    count = 3
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "sleep"
+        args    = ["300"]
+      }
+      env {
+        RUN = "%d"
+      }
+    }
+  }
+}
+`, i)
+		if err := os.WriteFile(filepath.Join(dir, "quick.hcl"), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		began := time.Now()
+		mustNctl(t, addr, dir, "apply", "-f", "quick.hcl")
+		if d := time.Since(began); d > 6*time.Second {
+			t.Fatalf("apply %d took %s: its follow loop waited on the wrong change", i, d)
+		}
+	}
+	mustNctl(t, addr, dir, "delete", "job", "quick")
+}

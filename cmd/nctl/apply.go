@@ -227,9 +227,19 @@ func follow(ctx context.Context, g *globals, job *api.Job, resp *api.RegisterRes
 		want += gr.Count
 	}
 	system := job.Type == api.JobTypeSystem || job.Type == api.JobTypeSysbatch
-	var index int64
+	q := url.Values{}
+	q.Set("namespace", resp.Namespace)
 	last := ""
 	for {
+		// Read the allocations first and the evaluation after them, then
+		// wait for anything of the job (its allocations or evaluations)
+		// to change after the allocations' index: a change between the
+		// two reads, or after them, wakes the wait.
+		var allocs []*api.Allocation
+		index, err := c.Watch(ctx, "/v1/job/"+url.PathEscape(job.ID)+"/allocations", q, 0, 0, &allocs)
+		if err != nil {
+			return followErr(ctx, err, timeout)
+		}
 		ev, err := c.Eval(ctx, resp.EvalID)
 		if err != nil {
 			return followErr(ctx, err, timeout)
@@ -239,14 +249,7 @@ func follow(ctx context.Context, g *globals, job *api.Job, resp *api.RegisterRes
 			describeFailures(g.out, ev)
 			return &exitError{code: 1, err: fmt.Errorf("job/%s is not fully placed; it will be when nodes change (nctl describe job %s)", job.ID, job.ID)}
 		}
-		var allocs []*api.Allocation
-		q := url.Values{}
-		q.Set("namespace", resp.Namespace)
-		next, err := c.Watch(ctx, "/v1/job/"+url.PathEscape(job.ID)+"/allocations", q, index, 10*time.Second, &allocs)
-		if err != nil {
-			return followErr(ctx, err, timeout)
-		}
-		index = next
+
 		counts := map[string]int{}
 		total := 0
 		for _, a := range allocs {
@@ -280,6 +283,10 @@ func follow(ctx context.Context, g *globals, job *api.Job, resp *api.RegisterRes
 		if ev.Status == api.EvalStatusComplete && done >= want && total > 0 || (system && ev.Status == api.EvalStatusComplete && want == 0) {
 			fmt.Fprintf(g.out, "job/%s is up\n", job.ID)
 			return nil
+		}
+		var j api.Job
+		if _, err := c.Watch(ctx, "/v1/job/"+url.PathEscape(job.ID), q, index, 10*time.Second, &j); err != nil {
+			return followErr(ctx, err, timeout)
 		}
 	}
 }

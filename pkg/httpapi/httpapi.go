@@ -34,7 +34,7 @@ type Server struct {
 
 // The key kinds each blocking query waits on.
 var (
-	jobKinds   = []store.Kind{store.KindJobs, store.KindAllocs, store.KindAllocStatus}
+	jobKinds   = []store.Kind{store.KindJobs, store.KindAllocs, store.KindAllocStatus, store.KindEvals}
 	allocKinds = []store.Kind{store.KindAllocs, store.KindAllocStatus}
 	nodeKinds  = []store.Kind{store.KindNodes, store.KindHeartbeats, store.KindNodeAdmin}
 	evalKinds  = []store.Kind{store.KindEvals}
@@ -82,7 +82,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/deployments", s.blocking(deployKinds, s.listDeployments))
 	mux.HandleFunc("GET /v1/deployment/{id}", s.blocking(deployKinds, s.getDeployment))
 	mux.HandleFunc("GET /v1/job/{id}/deployments", s.blocking(deployKinds, s.listDeployments))
-	mux.HandleFunc("GET /v1/job/{id}/deployment", s.blocking(deployKinds, s.latestDeployment))
+	// Rollouts follow this one: it also wakes when the job's evaluation
+	// ends blocked.
+	mux.HandleFunc("GET /v1/job/{id}/deployment", s.blocking(append([]store.Kind{store.KindEvals}, deployKinds...), s.latestDeployment))
 	for _, action := range []string{deploy.ActionPromote, deploy.ActionPause, deploy.ActionResume, deploy.ActionFail} {
 		mux.HandleFunc("POST /v1/deployment/{id}/"+action, s.deploymentAction(action))
 	}
