@@ -369,7 +369,7 @@ func TestInvalidFilesReportMessageAndLine(t *testing.T) {
 		job, group, task string
 		want             []string // "line:col: message part"
 	}{
-		{"unknown block", `vault {
+		{"unknown block", `colour {
   }`, "", "", []string{"2:1: Unsupported block type"}},
 		{"unknown group field", "", `colour = "red"`, "", []string{"4:1: Unsupported argument"}},
 		{"wrong type", `priority = "high"`, "", "", []string{"2:12: priority must be a whole number"}},
@@ -449,8 +449,8 @@ func TestInvalidFilesReportMessageAndLine(t *testing.T) {
     }
     service {
       port = "http"
-      provider = "consul"
-    }`, "", []string{`9:18: service provider "consul" is not supported`}},
+      provider = "etcd"
+    }`, "", []string{`9:18: service provider "etcd" is not supported`}},
 		{"http check without path", "", `network {
       port "http" {}
     }
@@ -493,7 +493,7 @@ func TestInvalidFilesReportMessageAndLine(t *testing.T) {
 		{"csi volume", "", `volume "v" {
       type = "csi"
       source = "x"
-    }`, "", []string{`5:14: volume type "csi" is not supported`}},
+    }`, "", []string{`5:14: CSI volumes are not supported`}},
 		{"template without data", "", "", `template {
         destination = "x"
       }`, []string{"7:1: a template needs data or source"}},

@@ -1,5 +1,7 @@
 package drivercfg
 
+import "sync"
+
 // RawExec is the raw_exec driver's config: a host command and its
 // arguments.
 var RawExec = &Schema{Driver: "raw_exec", Fields: []Field{
@@ -35,5 +37,39 @@ var Mock = &Schema{Driver: "mock", Fields: []Field{
 	{Name: "stdout_string", Type: String},
 }}
 
+// Exec2 is Nomad's exec2 driver's config, run by the exec driver; its
+// unveil option is accepted and ignored.
+var Exec2 = &Schema{Driver: "exec2", Fields: []Field{
+	{Name: "command", Type: NonEmptyString, Required: true},
+	{Name: "args", Type: Strings},
+	{Name: "unveil", Type: Strings, Warn: ignored("unveil is ignored: the exec driver isolates tasks with namespaces and a read-only view of the host's system directories")},
+}}
+
 // Builtin lists the configs of the drivers nomadic ships.
-func Builtin() []*Schema { return []*Schema{RawExec, Containerd, Exec, Mock} }
+func Builtin() []*Schema { return []*Schema{RawExec, Containerd, Exec, Exec2, Docker, Podman, Mock} }
+
+// others are drivers known besides the builtin ones (tests register
+// drivers of their own through package catalog).
+var others sync.Map
+
+// MarkKnown records a driver that is not builtin but known.
+func MarkKnown(driver string) { others.Store(driver, true) }
+
+// Known reports whether a driver is builtin or was marked known.
+func Known(driver string) bool {
+	if Lookup(driver) != nil {
+		return true
+	}
+	_, ok := others.Load(driver)
+	return ok
+}
+
+// Lookup returns the config of a driver nomadic ships, or nil.
+func Lookup(driver string) *Schema {
+	for _, s := range Builtin() {
+		if s.Driver == driver {
+			return s
+		}
+	}
+	return nil
+}
