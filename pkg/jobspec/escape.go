@@ -18,17 +18,31 @@ import (
 // back in place.
 func escapeRuntimeInterpolations(src []byte) ([]byte, shifts) {
 	hclNames := boundNames(src)
+	var quoted map[int]bool
 	var out []byte
 	var sh shifts
 	line, col := 1, 1
+	insert := func(c byte) {
+		sh = append(sh, shift{line: line, col: col, byte: len(out)})
+		out = append(out, c)
+	}
+	quoteEnd := -1 // inside a runtime interpolation of a quoted string: where it ends
 	for i := 0; i < len(src); i++ {
 		c := src[i]
 		if c == '$' && i+1 < len(src) && src[i+1] == '{' && (i == 0 || src[i-1] != '$') && isRuntime(src[i:], hclNames) {
 			if out == nil {
 				out = append(make([]byte, 0, len(src)+16), src[:i]...)
+				quoted = quotedInterpolations(src)
 			}
-			sh = append(sh, shift{line: line, col: col, byte: len(out)})
-			out = append(out, '$')
+			insert('$')
+			if inner, _ := interpolationBody(src[i:]); quoted[i] && bytes.IndexByte(inner, '"') >= 0 {
+				// Escaped, the interpolation is text of its string: its
+				// quotes must not end the string.
+				quoteEnd = i + 2 + len(inner)
+			}
+		}
+		if i < quoteEnd && c == '"' {
+			insert('\\')
 		}
 		if out != nil {
 			out = append(out, c)
@@ -43,6 +57,28 @@ func escapeRuntimeInterpolations(src []byte) ([]byte, shifts) {
 		return src, nil
 	}
 	return out, sh
+}
+
+// quotedInterpolations finds the interpolations ("${") that sit in quoted
+// strings rather than heredocs, by their byte offsets.
+func quotedInterpolations(src []byte) map[int]bool {
+	tokens, _ := hclsyntax.LexConfig(src, "", hcl.Pos{Line: 1, Column: 1})
+	out := map[int]bool{}
+	var stack []hclsyntax.TokenType
+	for _, t := range tokens {
+		switch t.Type {
+		case hclsyntax.TokenOQuote, hclsyntax.TokenOHeredoc, hclsyntax.TokenTemplateInterp, hclsyntax.TokenTemplateControl:
+			if t.Type == hclsyntax.TokenTemplateInterp && len(stack) > 0 && stack[len(stack)-1] == hclsyntax.TokenOQuote {
+				out[t.Range.Start.Byte] = true
+			}
+			stack = append(stack, t.Type)
+		case hclsyntax.TokenCQuote, hclsyntax.TokenCHeredoc, hclsyntax.TokenTemplateSeqEnd:
+			if len(stack) > 0 {
+				stack = stack[:len(stack)-1]
+			}
+		}
+	}
+	return out
 }
 
 var (

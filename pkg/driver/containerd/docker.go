@@ -165,7 +165,7 @@ func specOpts(s *dockerspec.Spec, tc *driver.TaskConfig) []oci.SpecOpts {
 		opts = append(opts, oci.WithDevices(dev.HostPath, dev.ContainerPath, dev.Permissions))
 	}
 	if s.Privileged {
-		opts = append(opts, oci.WithCapabilities(cap.Known()), oci.WithHostDevices, oci.WithAllDevicesAllowed, withUnmaskedPaths)
+		opts = append(opts, oci.WithCapabilities(allCapabilities()), oci.WithHostDevices, oci.WithAllDevicesAllowed, withUnmaskedPaths)
 	} else {
 		if len(s.CapDrop) > 0 {
 			if contains(s.CapDrop, "ALL") {
@@ -176,7 +176,7 @@ func specOpts(s *dockerspec.Spec, tc *driver.TaskConfig) []oci.SpecOpts {
 		}
 		if len(s.CapAdd) > 0 {
 			if contains(s.CapAdd, "ALL") {
-				opts = append(opts, oci.WithCapabilities(cap.Known()))
+				opts = append(opts, oci.WithCapabilities(allCapabilities()))
 			} else {
 				opts = append(opts, oci.WithAddedCapabilities(s.CapAdd))
 			}
@@ -218,6 +218,15 @@ func specOpts(s *dockerspec.Spec, tc *driver.TaskConfig) []oci.SpecOpts {
 		})
 	}
 	return opts
+}
+
+// allCapabilities are the capabilities the agent has, which are all a
+// container can get.
+func allCapabilities() []string {
+	if caps, err := cap.Current(); err == nil {
+		return caps
+	}
+	return cap.Known()
 }
 
 func contains(list []string, s string) bool {
