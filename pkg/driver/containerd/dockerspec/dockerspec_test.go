@@ -34,13 +34,17 @@ func TestEveryDockerOptionTranslates(t *testing.T) {
 		check  func(s *Spec) bool
 	}{
 		{"a Docker Hub name is normalised as Docker does", map[string]any{"image": "redis:7"}, Options{},
-			func(s *Spec) bool { return s.Image == "docker.io/library/redis:7" && s.PullTimeout == DefaultPullTimeout }},
+			func(s *Spec) bool {
+				return s.Image == "docker.io/library/redis:7" && s.PullTimeout == DefaultPullTimeout
+			}},
 		{"a user image gets latest", map[string]any{"image": "traefik/whoami"}, Options{},
 			func(s *Spec) bool { return s.Image == "docker.io/traefik/whoami:latest" }},
 		{"a registry image keeps its registry", map[string]any{"image": "ghcr.io/home-assistant/home-assistant:stable"}, Options{},
 			func(s *Spec) bool { return s.Image == "ghcr.io/home-assistant/home-assistant:stable" }},
 		{"command and args replace the image's command", map[string]any{"command": "redis-server", "args": []any{"--port", "${NOMAD_PORT_http}"}}, Options{},
-			func(s *Spec) bool { return reflect.DeepEqual(s.Cmd, []string{"redis-server", "--port", "8080"}) && s.Entrypoint == nil }},
+			func(s *Spec) bool {
+				return reflect.DeepEqual(s.Cmd, []string{"redis-server", "--port", "8080"}) && s.Entrypoint == nil
+			}},
 		{"args alone replace the image's command", map[string]any{"args": []any{"-c", 1.0}}, Options{},
 			func(s *Spec) bool { return reflect.DeepEqual(s.Cmd, []string{"-c", "1"}) }},
 		{"entrypoint replaces the image's", map[string]any{"entrypoint": []any{"/bin/sh", "-c"}}, Options{},
@@ -64,14 +68,18 @@ func TestEveryDockerOptionTranslates(t *testing.T) {
 				{Type: "tmpfs", Source: "tmpfs", Destination: "/tmp", Options: []string{"nosuid", "nodev", "size=1048576", "mode=777"}}})
 		}},
 		{"the mounts list form", map[string]any{"mounts": []any{map[string]any{"type": "bind", "source": "local", "target": "/usr/local/bin", "readonly": true}}}, Options{},
-			func(s *Spec) bool { return reflect.DeepEqual(s.Mounts, []specs.Mount{bind("/allocs/a1/web/local", "/usr/local/bin", "ro")}) }},
+			func(s *Spec) bool {
+				return reflect.DeepEqual(s.Mounts, []specs.Mount{bind("/allocs/a1/web/local", "/usr/local/bin", "ro")})
+			}},
 		{"network_mode host and none", map[string]any{"network_mode": "host"}, Options{}, func(s *Spec) bool { return s.Network == NetworkHost }},
 		{"network_mode none", map[string]any{"network_mode": "none"}, Options{}, func(s *Spec) bool { return s.Network == NetworkNone }},
 		{"network_mode bridge joins the allocation's network", map[string]any{"network_mode": "bridge"}, Options{}, func(s *Spec) bool { return s.Network == NetworkAlloc }},
 		{"dns options make a resolv.conf", map[string]any{"dns_servers": []any{"1.1.1.1"}, "dns_search_domains": []any{"lan"}, "dns_options": []any{"ndots:2"}}, Options{},
 			func(s *Spec) bool { return s.ResolvConf == "nameserver 1.1.1.1\nsearch lan\noptions ndots:2\n" }},
 		{"extra_hosts add host lines", map[string]any{"extra_hosts": []any{"db:10.0.0.5", "host.docker.internal:host-gateway"}}, Options{},
-			func(s *Spec) bool { return reflect.DeepEqual(s.Hosts, []string{"10.0.0.5\tdb", "127.0.0.1\thost.docker.internal"}) }},
+			func(s *Spec) bool {
+				return reflect.DeepEqual(s.Hosts, []string{"10.0.0.5\tdb", "127.0.0.1\thost.docker.internal"})
+			}},
 		{"capabilities are named as the runtime names them", map[string]any{"cap_add": []any{"net_admin", "CAP_SYS_TIME"}, "cap_drop": []any{"all"}}, Options{},
 			func(s *Spec) bool {
 				return reflect.DeepEqual(s.CapAdd, []string{"CAP_NET_ADMIN", "CAP_SYS_TIME"}) && reflect.DeepEqual(s.CapDrop, []string{"ALL"})
@@ -92,16 +100,24 @@ func TestEveryDockerOptionTranslates(t *testing.T) {
 		{"load imports an archive from the task directory", map[string]any{"load": "local/redis.tar"}, Options{},
 			func(s *Spec) bool { return s.Archive == "/allocs/a1/web/local/redis.tar" }},
 		{"auth gives registry credentials", map[string]any{"auth": []any{map[string]any{"username": "u", "password": "p", "server_address": "ghcr.io"}}, "auth_soft_fail": true}, Options{},
-			func(s *Spec) bool { return *s.Auth == Auth{Username: "u", Password: "p", Server: "ghcr.io"} && s.AuthSoftFail }},
+			func(s *Spec) bool {
+				return *s.Auth == Auth{Username: "u", Password: "p", Server: "ghcr.io"} && s.AuthSoftFail
+			}},
 		{"memory_hard_limit is the limit", map[string]any{"memory_hard_limit": 1024.0}, Options{}, func(s *Spec) bool { return s.MemoryLimitMB == 1024 }},
 		{"cpu_hard_limit sets a CFS quota from the task's MHz", map[string]any{"cpu_hard_limit": true}, Options{},
 			func(s *Spec) bool { return s.CPUPeriod == 100000 && s.CPUQuota == 25000 }},
 		{"readonly_rootfs and security_opt", map[string]any{"readonly_rootfs": true, "security_opt": []any{"no-new-privileges", "apparmor=docker-default", "seccomp=unconfined"}}, Options{},
-			func(s *Spec) bool { return s.ReadonlyRootfs && s.NoNewPrivileges && s.ApparmorProfile == "docker-default" }},
+			func(s *Spec) bool {
+				return s.ReadonlyRootfs && s.NoNewPrivileges && s.ApparmorProfile == "docker-default"
+			}},
 		{"pids_limit, oom_score_adj and group_add", map[string]any{"pids_limit": 64.0, "oom_score_adj": 1.0, "group_add": []any{"44"}}, Options{},
-			func(s *Spec) bool { return s.PidsLimit == 64 && reflect.DeepEqual(s.OOMScoreAdj, &one) && reflect.DeepEqual(s.GroupAdd, []uint32{44}) }},
+			func(s *Spec) bool {
+				return s.PidsLimit == 64 && reflect.DeepEqual(s.OOMScoreAdj, &one) && reflect.DeepEqual(s.GroupAdd, []uint32{44})
+			}},
 		{"devices default to the same path and rwm", map[string]any{"devices": []any{map[string]any{"host_path": "/dev/ttyUSB0"}}}, Options{},
-			func(s *Spec) bool { return reflect.DeepEqual(s.Devices, []Device{{"/dev/ttyUSB0", "/dev/ttyUSB0", "rwm"}}) }},
+			func(s *Spec) bool {
+				return reflect.DeepEqual(s.Devices, []Device{{"/dev/ttyUSB0", "/dev/ttyUSB0", "rwm"}})
+			}},
 		{"options that need a Docker daemon are accepted and ignored", map[string]any{"logging": []any{map[string]any{"type": "loki"}}, "tty": true,
 			"interactive": true, "userns_mode": "host", "runtime": "runsc", "mac_address": "x", "network_aliases": []any{"a"}, "storage_opt": map[string]any{"size": "1G"}}, Options{},
 			func(s *Spec) bool { return s.Image != "" }},
