@@ -392,6 +392,18 @@ func shortForms(regexp, setContains, setContainsAny, version, semver *string) (o
 	return op, value, n
 }
 
+// operatorAlias maps Nomad's other spellings of constraint operators
+// ("==", "is", "not") to the ones nomadic stores.
+func operatorAlias(op string) string {
+	switch op {
+	case "==", "is":
+		return api.ConstraintEqual
+	case "not":
+		return api.ConstraintNotEqual
+	}
+	return op
+}
+
 func (d *decoder) constraints(path string, blocks []*constraintBlock) []*api.Constraint {
 	var out []*api.Constraint
 	for _, b := range blocks {
@@ -400,6 +412,7 @@ func (d *decoder) constraints(path string, blocks []*constraintBlock) []*api.Con
 		set(&c.Attribute, b.Attribute)
 		set(&c.Value, b.Value)
 		d.str(b.Operator, &c.Operator)
+		c.Operator = operatorAlias(c.Operator)
 		op, val, short := shortForms(b.Regexp, b.SetContains, b.SetContainsAny, b.Version, b.Semver)
 		if short > 0 {
 			c.Operator, c.Value = op, val
@@ -435,6 +448,7 @@ func (d *decoder) affinities(path string, blocks []*affinityBlock) []*api.Affini
 		set(&a.Attribute, b.Attribute)
 		set(&a.Value, b.Value)
 		d.str(b.Operator, &a.Operator)
+		a.Operator = operatorAlias(a.Operator)
 		d.atExpr(p+".operator", b.Operator)
 		if op, val, short := shortForms(b.Regexp, b.SetContains, b.SetContainsAny, b.Version, b.Semver); short > 0 {
 			a.Operator, a.Value = op, val

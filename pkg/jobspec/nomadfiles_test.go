@@ -174,6 +174,18 @@ func TestNomadUsersJobFilesAreRead(t *testing.T) {
 				e["SHA"] == "ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb" && e["ID"] == "cfbff0d1-9375-5685-968c-48ce8b15ae17" &&
 				e["UP"] == "3" && e["S"] == "yes"
 		}, ""},
+		{"Nomad's other operator spellings", `constraint {
+    attribute = "${attr.kernel.name}"
+    operator = "=="
+    value = "linux"
+  }
+  constraint {
+    attribute = "${attr.cpu.arch}"
+    operator = "not"
+    value = "arm64"
+  }`, "", "", func(j *api.Job) bool {
+			return j.Constraints[0].Operator == "=" && j.Constraints[1].Operator == "!="
+		}, ""},
 		{"a Connect-native service is a plain service", "", `service {
       name = "api"
       connect {

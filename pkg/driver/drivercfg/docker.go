@@ -73,7 +73,7 @@ var dockerFields = []Field{
 	{Name: "pids_limit", Type: PositiveNumber},
 	{Name: "oom_score_adj", Type: WholeNumber(-1000, 1000)},
 	{Name: "group_add", Type: Strings},
-	{Name: "devices", Type: Objects},
+	{Name: "devices", Type: Devices},
 	{Name: "logging", Type: Objects, Warn: needsDaemon("a logging driver (the task's output goes to nomadic's log files: nctl logs)")},
 	{Name: "tty", Type: Bool, Warn: ignored("tty is ignored: tasks run without a terminal")},
 	{Name: "interactive", Type: Bool, Warn: ignored("interactive is ignored: tasks run without standard input")},
@@ -109,6 +109,36 @@ var podmanFields = []Field{
 	{Name: "init_path", Type: String, Warn: ignored("init_path is ignored")},
 	{Name: "extra_hosts", Type: Strings},
 }
+
+// Devices is the docker driver's list of device blocks ({host_path,
+// container_path, cgroup_permissions}) or the podman driver's list of
+// "host[:container[:permissions]]" strings, read as objects.
+var Devices = Type{Desc: "a list of devices", Decode: func(v any) (any, bool) {
+	items, ok := v.([]any)
+	if !ok {
+		return Objects.Decode(v)
+	}
+	out := make([]map[string]any, 0, len(items))
+	for _, it := range items {
+		switch d := it.(type) {
+		case map[string]any:
+			out = append(out, d)
+		case string:
+			parts := strings.SplitN(d, ":", 3)
+			m := map[string]any{"host_path": parts[0]}
+			if len(parts) > 1 {
+				m["container_path"] = parts[1]
+			}
+			if len(parts) > 2 {
+				m["cgroup_permissions"] = parts[2]
+			}
+			out = append(out, m)
+		default:
+			return nil, false
+		}
+	}
+	return out, true
+}}
 
 // Docker is the docker driver's config, run by the containerd driver.
 var Docker = &Schema{Driver: "docker", Fields: dockerFields}

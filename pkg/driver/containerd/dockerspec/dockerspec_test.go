@@ -165,11 +165,13 @@ func TestDockerOptionsThatCannotRunAreRefusedWithTheirName(t *testing.T) {
 }
 
 func TestPodmanTakesItsOwnOptionsToo(t *testing.T) {
-	s, err := Translate(drivercfg.Podman, map[string]any{"image": "docker.io/library/caddy:2", "working_dir": "/srv", "tmpfs": []any{"/run:size=1m"}, "entrypoint": "caddy"}, task, Options{})
+	s, err := Translate(drivercfg.Podman, map[string]any{"image": "docker.io/library/caddy:2", "working_dir": "/srv", "tmpfs": []any{"/run:size=1m"}, "entrypoint": "caddy",
+		"devices": []any{"/dev/net/tun", "/dev/a:/dev/b:r"}}, task, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.WorkDir != "/srv" || len(s.Mounts) != 1 || s.Mounts[0].Destination != "/run" || !reflect.DeepEqual(s.Entrypoint, []string{"caddy"}) {
+	if s.WorkDir != "/srv" || len(s.Mounts) != 1 || s.Mounts[0].Destination != "/run" || !reflect.DeepEqual(s.Entrypoint, []string{"caddy"}) ||
+		!reflect.DeepEqual(s.Devices, []Device{{"/dev/net/tun", "/dev/net/tun", "rwm"}, {"/dev/a", "/dev/b", "r"}}) {
 		t.Fatalf("spec %+v", s)
 	}
 }
