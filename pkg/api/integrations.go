@@ -1,5 +1,10 @@
 package api
 
+import (
+	"fmt"
+	"strings"
+)
+
 // This file holds the blocks of a Nomad job that nomadic keeps but acts on
 // only in part: scaling bounds, Vault and Consul settings, workload
 // identities, actions, check restarts and the UI block. Warnings says, for
@@ -93,4 +98,44 @@ type JobUI struct {
 type JobUILink struct {
 	Label string `json:"label"`
 	URL   string `json:"url"`
+}
+
+// ScaleRequest asks for a group's count to change (POST
+// /v1/job/{id}/scale), as Nomad's scale API and autoscalers send it.
+type ScaleRequest struct {
+	// Count is the new count; nil only records the event.
+	Count *int `json:"count,omitempty"`
+	// Target names the group: {"group": "web"}.
+	Target  map[string]string `json:"target"`
+	Message string            `json:"message,omitempty"`
+	Error   bool              `json:"error,omitempty"`
+	Meta    map[string]any    `json:"meta,omitempty"`
+}
+
+// Scale sets a group's count, within its scaling block's bounds when it
+// has one. It changes nothing when it returns an error.
+func (j *Job) Scale(group string, count int) error {
+	g := j.LookupGroup(group)
+	if g == nil {
+		names := make([]string, 0, len(j.Groups))
+		for _, x := range j.Groups {
+			names = append(names, x.Name)
+		}
+		return fmt.Errorf("job %q has no group %q (groups: %s)", j.ID, group, strings.Join(names, ", "))
+	}
+	if j.Type == JobTypeSystem || j.Type == JobTypeSysbatch {
+		return fmt.Errorf("job %q is a %s job: it runs one allocation per node and cannot be scaled", j.ID, j.Type)
+	}
+	if count < 0 {
+		return fmt.Errorf("count %d must not be negative", count)
+	}
+	// A disabled policy still bounds the count: enabled is for
+	// autoscalers.
+	if sc := g.Scaling; sc != nil {
+		if count < sc.Min || count > sc.Max {
+			return fmt.Errorf("count %d is outside the scaling bounds of group %q: %d to %d", count, group, sc.Min, sc.Max)
+		}
+	}
+	g.Count = count
+	return nil
 }
