@@ -71,6 +71,17 @@ func (d *DockerDriver) Fingerprint(ctx context.Context) *api.DriverInfo {
 	return info
 }
 
+// Attributes are the node attributes Nomad's docker driver sets, for
+// jobs that constrain on them.
+func (d *DockerDriver) Attributes() map[string]string {
+	n := "driver." + d.Name()
+	return map[string]string{
+		n + ".privileged.enabled": strconv.FormatBool(d.AllowPrivileged),
+		n + ".volumes.enabled":    strconv.FormatBool(!d.DenyHostPaths),
+		n + ".runtimes":           "runc",
+	}
+}
+
 // Validate checks a docker or podman configuration.
 func (d *DockerDriver) Validate(c map[string]any) error { return d.schema().Validate(c) }
 
