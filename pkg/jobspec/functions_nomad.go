@@ -227,6 +227,9 @@ func fileFunctions(dir string) map[string]function.Function {
 			if err != nil {
 				return cty.NilVal, fmt.Errorf("reading %s: %w", p, err)
 			}
+			if !fi.Mode().IsRegular() {
+				return cty.NilVal, fmt.Errorf("reading %s: not a regular file", p)
+			}
 			if fi.Size() > maxFileSize {
 				return cty.NilVal, fmt.Errorf("reading %s: larger than %d MiB", p, maxFileSize>>20)
 			}

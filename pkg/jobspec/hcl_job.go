@@ -81,7 +81,10 @@ func (d *decoder) job(b *hcl.Block) *api.Job {
 		d.errorf(jb.Multiregion.DefRange, "multiregion jobs are not supported: nomadic runs one region")
 	}
 	for _, t := range jb.Tasks {
-		d.errorf(t.DefRange, "a task must be inside a group block")
+		// Nomad's old shorthand: a task outside any group gets a group of
+		// its own, of the same name.
+		d.warnf(t.DefRange, "a task outside a group is deprecated: it runs in a group of its own named %q", t.Name)
+		jb.Groups = append(jb.Groups, &groupBlock{Name: t.Name, Tasks: []*taskBlock{t}, DefRange: t.DefRange, NameRange: t.NameRange})
 	}
 	for _, tok := range []*string{jb.VaultToken, jb.ConsulToken} {
 		if tok != nil {

@@ -376,3 +376,14 @@ func TestDockerJobsAreCheckedAndWarnedAtTheirOptions(t *testing.T) {
 		}
 	}
 }
+
+func TestATaskOutsideAGroupGetsAGroupOfItsOwn(t *testing.T) {
+	src := "job \"j\" {\n  task \"sleeper\" {\n    driver = \"test\"\n  }\n}\n"
+	j := mustParse(t, src)
+	if len(j.Groups) != 1 || j.Groups[0].Name != "sleeper" || j.Groups[0].Tasks[0].Name != "sleeper" || j.Groups[0].Count != 1 {
+		t.Fatalf("groups %+v", j.Groups)
+	}
+	if w := j.Warnings(); len(w) != 1 || !strings.HasPrefix(w[0], "2:3: a task outside a group is deprecated") {
+		t.Fatalf("warnings %q", w)
+	}
+}

@@ -65,7 +65,7 @@ type jobBlock struct {
 	VaultToken    *string             `hcl:"vault_token,optional"`
 	ConsulToken   *string             `hcl:"consul_token,optional"`
 	Multiregion   *bodyBlock          `hcl:"multiregion,block"`
-	Tasks         []*bodyBlock        `hcl:"task,block"`
+	Tasks         []*taskBlock        `hcl:"task,block"`
 	DefRange      hcl.Range
 }
 
