@@ -148,6 +148,32 @@ func TestADockerJobRunsOnContainerd(t *testing.T) {
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("scale API below min: %d", resp.StatusCode)
 	}
+
+	// A port mapped to the container's own port, as Docker jobs write it:
+	// the group gets bridge mode and the node's port reaches 8080 inside.
+	bridged := strings.NewReplacer(`job "web"`, `job "bridged"`, `port "http" {}`, `port "http" {
+        to = 8080
+      }`, "127.0.0.1:${NOMAD_PORT_http}", "8080").Replace(dockerJob(archive))
+	if err := os.WriteFile(filepath.Join(dir, "bridged.hcl"), []byte(bridged), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, warn, _ := nctl(t, addr, dir, "validate", "bridged.hcl"); !strings.Contains(warn, "network mode bridge, as on Docker's default network") {
+		t.Fatalf("validate warnings:\n%s", warn)
+	}
+	mustNctl(t, addr, dir, "apply", "-f", "bridged.hcl")
+	b := waitRunning(t, addr, "bridged", 1)[0]
+	if len(b.Ports) != 1 || b.Ports[0].To != 8080 {
+		t.Fatalf("ports %+v", b.Ports)
+	}
+	eventually(t, 30*time.Second, func() (bool, string) {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", b.Ports[0].Value))
+		if err != nil {
+			return false, err.Error()
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(body), "hello from docker"), fmt.Sprintf("%d %q", resp.StatusCode, body)
+	})
 }
 
 func TestAPrivilegedDockerJobIsRefusedByAClientThatDoesNotAllowIt(t *testing.T) {

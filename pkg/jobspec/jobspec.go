@@ -69,7 +69,20 @@ func ParseWithOptions(filename string, src []byte, opts *Options) (*api.Job, err
 	if job == nil {
 		return nil, &Error{Diags: diags}
 	}
+	implicit := map[int]bool{}
+	for i, g := range job.Groups {
+		if g != nil && g.Network != nil && g.Network.Mode == "" {
+			implicit[i] = true
+		}
+	}
 	job.Canonicalize()
+	for i := range implicit {
+		if g := job.Groups[i]; g.Network.Mode == "bridge" && ranges != nil {
+			rng, _ := locate(ranges, fmt.Sprintf("groups[%d].network", i))
+			warns = append(warns, &hcl.Diagnostic{Severity: hcl.DiagWarning, Subject: rng.Ptr(), Summary: fmt.Sprintf(
+				"group %q: network mode bridge, as on Docker's default network, so that each port reaches its container port (to); write mode = \"host\" to share the node's network", g.Name)})
+		}
+	}
 	if err := catalog.ValidateJob(job); err != nil {
 		var ve *api.ValidationError
 		if !errors.As(err, &ve) {

@@ -338,6 +338,7 @@ func TestDockerJobsAreCheckedAndWarnedAtTheirOptions(t *testing.T) {
 	src := `job "j" {
   group "g" {
     network {
+      mode = "host"
       port "db" {
         to = 6379
       }
@@ -364,13 +365,13 @@ func TestDockerJobsAreCheckedAndWarnedAtTheirOptions(t *testing.T) {
 }
 `
 	_, err := Parse("f.hcl", []byte(src))
-	if err == nil || !strings.Contains(err.Error(), "f.hcl:23:9: config.colour is not an option of the podman driver") {
+	if err == nil || !strings.Contains(err.Error(), "f.hcl:24:9: config.colour is not an option of the podman driver") {
 		t.Fatalf("got %v", err)
 	}
 	j := mustParse(t, strings.Replace(src, "colour = \"red\"", "", 1))
 	w := strings.Join(j.Warnings(), "\n")
-	for _, want := range []string{`5:14: group "g" task "redis": port "db" maps to 6379`, "13:9: group \"g\" task \"redis\": config.logging: a logging driver",
-		`16:9: group "g" task "redis": config.pid_mode: pid_mode "host" runs only on nodes`} {
+	for _, want := range []string{`6:14: group "g" task "redis": port "db" maps to 6379`, "14:9: group \"g\" task \"redis\": config.logging: a logging driver",
+		`17:9: group "g" task "redis": config.pid_mode: pid_mode "host" runs only on nodes`} {
 		if !strings.Contains(w, want) {
 			t.Errorf("warnings lack %q:\n%s", want, w)
 		}
@@ -385,5 +386,42 @@ func TestATaskOutsideAGroupGetsAGroupOfItsOwn(t *testing.T) {
 	}
 	if w := j.Warnings(); len(w) != 1 || !strings.HasPrefix(w[0], "2:3: a task outside a group is deprecated") {
 		t.Fatalf("warnings %q", w)
+	}
+}
+
+func TestADockerGroupThatMapsPortsAndNamesNoModeGetsBridgeMode(t *testing.T) {
+	src := `job "j" {
+  group "g" {
+    network {
+      port "http" {
+        to = 80
+      }
+    }
+    task "web" {
+      driver = "docker"
+      config {
+        image = "nginx"
+        ports = ["http"]
+      }
+    }
+  }
+}
+`
+	j := mustParse(t, src)
+	if j.Groups[0].Network.Mode != "bridge" {
+		t.Fatalf("mode %q", j.Groups[0].Network.Mode)
+	}
+	if w := j.Warnings(); len(w) != 1 || !strings.HasPrefix(w[0], `3:5: group "g": network mode bridge, as on Docker's default network`) {
+		t.Fatalf("warnings %q", w)
+	}
+	// The host's network, asked for, stays; so does a group without mapped ports.
+	for _, edit := range []func(string) string{
+		func(s string) string { return strings.Replace(s, `image = "nginx"`, `image = "nginx"`+"\n        network_mode = \"host\"", 1) },
+		func(s string) string { return strings.Replace(s, "to = 80", "static = 80", 1) },
+		func(s string) string { return strings.Replace(s, `driver = "docker"`, `driver = "test"`, 1) },
+	} {
+		if m := mustParse(t, edit(src)).Groups[0].Network.Mode; m != "host" {
+			t.Errorf("mode %q for:\n%s", m, edit(src))
+		}
 	}
 }
