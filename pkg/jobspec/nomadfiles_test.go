@@ -416,7 +416,9 @@ func TestADockerGroupThatMapsPortsAndNamesNoModeGetsBridgeMode(t *testing.T) {
 	}
 	// The host's network, asked for, stays; so does a group without mapped ports.
 	for _, edit := range []func(string) string{
-		func(s string) string { return strings.Replace(s, `image = "nginx"`, `image = "nginx"`+"\n        network_mode = \"host\"", 1) },
+		func(s string) string {
+			return strings.Replace(s, `image = "nginx"`, `image = "nginx"`+"\n        network_mode = \"host\"", 1)
+		},
 		func(s string) string { return strings.Replace(s, "to = 80", "static = 80", 1) },
 		func(s string) string { return strings.Replace(s, `driver = "docker"`, `driver = "test"`, 1) },
 	} {
