@@ -35,10 +35,24 @@ func (a *Agent) fingerprint(ctx context.Context) *api.Node {
 	if rel, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		attrs["kernel.version"] = strings.TrimSpace(string(rel))
 	}
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+		attrs["os.cgroups.version"] = "2"
+	} else {
+		attrs["os.cgroups.version"] = "1"
+	}
+	attrs["cpu.totalcompute"] = strconv.Itoa(cores * mhz)
+	attrs["unique.network.ip-address"] = nodeAddress
 	drivers := map[string]*api.DriverInfo{}
 	for n, d := range a.drivers {
 		drivers[n] = d.Fingerprint(ctx)
 		attrs["driver."+n] = strconv.FormatBool(drivers[n].Healthy)
+		// Drivers may say more about themselves, as Nomad's docker
+		// driver does (driver.docker.privileged.enabled).
+		if da, ok := d.(interface{ Attributes() map[string]string }); ok && drivers[n].Healthy {
+			for k, v := range da.Attributes() {
+				attrs[k] = v
+			}
+		}
 	}
 	dc := a.cfg.Datacenter
 	if dc == "" {
@@ -73,12 +87,15 @@ func (a *Agent) fingerprint(ctx context.Context) *api.Node {
 		Drivers:      drivers,
 		NodeClass:    a.cfg.NodeClass,
 		HTTPAddr:     a.cfg.HTTPAddr,
-		Address:      "127.0.0.1",
+		Address:      nodeAddress,
 		Resources:    res,
 		Eligible:     true,
 		RegisterTime: reg,
 	}
 }
+
+// nodeAddress is the address allocated ports are reached on.
+const nodeAddress = "127.0.0.1"
 
 // cpuMHz reads the processor's clock from /proc/cpuinfo, falling back to
 // 1000 MHz per core where the kernel does not say (as in some VMs).

@@ -19,8 +19,8 @@ import (
 
 // newJobCmd groups the commands about one job.
 func newJobCmd(g *globals) *cobra.Command {
-	job := &cobra.Command{Use: "job", Short: "Job commands: init, inspect, history, revert, dispatch"}
-	job.AddCommand(newJobInitCmd(g), newJobInspectCmd(g), newJobHistoryCmd(g), newJobRevertCmd(g), newJobDispatchCmd(g))
+	job := &cobra.Command{Use: "job", Short: "Job commands: init, inspect, history, revert, dispatch, scale"}
+	job.AddCommand(newJobInitCmd(g), newJobInspectCmd(g), newJobHistoryCmd(g), newJobRevertCmd(g), newJobDispatchCmd(g), newJobScaleCmd(g))
 	return job
 }
 

@@ -60,10 +60,12 @@ type agentFlags struct {
 	nodeTTL       time.Duration
 	enableRawExec bool
 	containerd    string
-	clientHTTP    string
-	enableMock    bool
-	nodeClass     string
-	nodeMeta      string
+	// dockerPrivileged lets docker and podman tasks run privileged.
+	dockerPrivileged bool
+	clientHTTP       string
+	enableMock       bool
+	nodeClass        string
+	nodeMeta         string
 
 	serverTTL  time.Duration
 	workers    int
@@ -107,6 +109,7 @@ func parseAgentFlags(args []string) (*agentFlags, error) {
 	fs.DurationVar(&f.nodeTTL, "node-ttl", 10*time.Second, "node lease TTL: a node is down this long after its agent stops answering")
 	fs.BoolVar(&f.enableRawExec, "enable-raw-exec", false, "enable the raw_exec driver (always on in dev mode)")
 	fs.StringVar(&f.containerd, "containerd-address", defaultContainerd(), "containerd socket of the containerd driver; empty disables it")
+	fs.BoolVar(&f.dockerPrivileged, "docker-allow-privileged", false, "let docker and podman tasks run privileged containers and use pid_mode \"host\"")
 	fs.BoolVar(&f.enableMock, "enable-mock-driver", false, "enable the mock driver (for tests and simulations)")
 	fs.StringVar(&f.clientHTTP, "client-http-addr", "127.0.0.1:0", "address the node agent serves task logs on, for the servers (port 0: any free port)")
 	fs.StringVar(&f.nodeClass, "node-class", "", "the node's class, for constraints on ${node.class}")
@@ -325,7 +328,10 @@ func (a *agent) startServer(ctx context.Context, apiTLS *tls.Config, tokens []st
 func (a *agent) startClient(ctx context.Context) (<-chan struct{}, error) {
 	f := a.f
 	ctr := &containerd.Driver{Address: f.containerd}
-	drivers := []driver.Driver{&rawexec.Driver{Enabled: f.enableRawExec}, ctr, &containerd.ExecDriver{Driver: ctr}}
+	drivers := []driver.Driver{&rawexec.Driver{Enabled: f.enableRawExec}, ctr, &containerd.ExecDriver{Driver: ctr},
+		&containerd.ExecDriver{Driver: ctr, As: containerd.Exec2Name},
+		&containerd.DockerDriver{Driver: ctr, AllowPrivileged: f.dockerPrivileged},
+		&containerd.DockerDriver{Driver: ctr, As: containerd.PodmanName, AllowPrivileged: f.dockerPrivileged}}
 	if f.enableMock {
 		drivers = append(drivers, &mock.Driver{})
 	}

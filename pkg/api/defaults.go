@@ -158,6 +158,11 @@ func (j *Job) canonicalizeGroup(g *TaskGroup) {
 	}
 	if g.Network != nil && g.Network.Mode == "" {
 		g.Network.Mode = "host"
+		if DockerPortsMapped(g) {
+			// As Docker's default network: a docker task's ports reach
+			// the container's own port (to) through a bridge.
+			g.Network.Mode = "bridge"
+		}
 	}
 	for _, s := range g.Services {
 		canonicalizeService(s, j, g, "")
@@ -214,4 +219,35 @@ func canonicalizeService(s *Service, j *Job, g *TaskGroup, task string) {
 			c.Method = "GET"
 		}
 	}
+}
+
+// DockerPortsMapped reports whether a group's docker or podman tasks map
+// ports to other ports inside their containers (port "db" { to = 6379 })
+// and none asks for the host's network: Nomad runs such tasks on Docker's
+// bridge network, where the mapping happens, so a group that names no
+// network mode gets bridge mode here.
+func DockerPortsMapped(g *TaskGroup) bool {
+	if g.Network == nil {
+		return false
+	}
+	mapped := false
+	for _, p := range g.Network.Ports {
+		if p.To > 0 && p.To != p.Static {
+			mapped = true
+		}
+	}
+	if !mapped {
+		return false
+	}
+	docker := false
+	for _, t := range g.Tasks {
+		if t == nil || (t.Driver != "docker" && t.Driver != "podman") {
+			continue
+		}
+		if m, _ := t.Config["network_mode"].(string); m == "host" || m == "none" {
+			return false
+		}
+		docker = true
+	}
+	return docker
 }

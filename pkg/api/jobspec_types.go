@@ -122,6 +122,19 @@ type Network struct {
 	Mode     string `json:"mode,omitempty"`
 	Hostname string `json:"hostname,omitempty"`
 	Ports    []Port `json:"ports,omitempty"`
+	// MBits is the bandwidth asked for, as in Nomad; not enforced.
+	MBits int `json:"mbits,omitempty"`
+	// DNS is the allocation's resolver configuration.
+	DNS *DNSConfig `json:"dns,omitempty"`
+	// CNIArgs are the arguments given to the CNI plugins of a cni/ mode.
+	CNIArgs map[string]string `json:"cni_args,omitempty"`
+}
+
+// DNSConfig is a network's resolver configuration.
+type DNSConfig struct {
+	Servers  []string `json:"servers,omitempty"`
+	Searches []string `json:"searches,omitempty"`
+	Options  []string `json:"options,omitempty"`
 }
 
 // Port is a named port: static (a fixed host port) or dynamic (0: chosen
@@ -145,6 +158,18 @@ type Service struct {
 	Checks      []*ServiceCheck   `json:"checks,omitempty"`
 	// TaskName is set for services declared inside a task.
 	TaskName string `json:"task,omitempty"`
+	// CanaryTags and CanaryMeta replace Tags and Meta on canaries.
+	CanaryTags        []string          `json:"canary_tags,omitempty"`
+	CanaryMeta        map[string]string `json:"canary_meta,omitempty"`
+	EnableTagOverride bool              `json:"enable_tag_override,omitempty"`
+	TaggedAddresses   map[string]string `json:"tagged_addresses,omitempty"`
+	// OnUpdate is how the service's checks count towards deployment
+	// health: require_healthy, ignore_warnings or ignore.
+	OnUpdate string `json:"on_update,omitempty"`
+	// Connect holds Consul Connect settings; only native is accepted.
+	Connect *Connect `json:"connect,omitempty"`
+	// CheckRestart applies to every check of the service that has none.
+	CheckRestart *CheckRestart `json:"check_restart,omitempty"`
 }
 
 // ServiceCheck is a health check of a service.
@@ -162,6 +187,25 @@ type ServiceCheck struct {
 	Header         map[string][]string `json:"header,omitempty"`
 	ExpectedStatus int                 `json:"expected_status,omitempty"`
 	Task           string              `json:"task,omitempty"`
+	Body           string              `json:"body,omitempty"`
+	// AddressMode is which address the check reaches: host, driver or
+	// alloc.
+	AddressMode string `json:"address_mode,omitempty"`
+	// InitialStatus is the check's status before its first run.
+	InitialStatus string `json:"initial_status,omitempty"`
+	// OnUpdate is how the check counts towards deployment health.
+	OnUpdate               string `json:"on_update,omitempty"`
+	SuccessBeforePassing   int    `json:"success_before_passing,omitempty"`
+	FailuresBeforeCritical int    `json:"failures_before_critical,omitempty"`
+	FailuresBeforeWarning  int    `json:"failures_before_warning,omitempty"`
+	// Expose is Consul Connect's path exposure; accepted, not acted on.
+	Expose        bool   `json:"expose,omitempty"`
+	TLSSkipVerify bool   `json:"tls_skip_verify,omitempty"`
+	TLSServerName string `json:"tls_server_name,omitempty"`
+	GRPCService   string `json:"grpc_service,omitempty"`
+	GRPCUseTLS    bool   `json:"grpc_use_tls,omitempty"`
+	// CheckRestart restarts the task when the check keeps failing.
+	CheckRestart *CheckRestart `json:"check_restart,omitempty"`
 }
 
 // EphemeralDisk is the allocation directory's disk.
@@ -177,6 +221,11 @@ type VolumeRequest struct {
 	Type     string `json:"type"`
 	Source   string `json:"source"`
 	ReadOnly bool   `json:"read_only,omitempty"`
+	Sticky   bool   `json:"sticky,omitempty"`
+	PerAlloc bool   `json:"per_alloc,omitempty"`
+	// AccessMode and AttachmentMode are CSI volume fields.
+	AccessMode     string `json:"access_mode,omitempty"`
+	AttachmentMode string `json:"attachment_mode,omitempty"`
 }
 
 // VolumeMount mounts a group's volume into a task.
@@ -184,6 +233,9 @@ type VolumeMount struct {
 	Volume      string `json:"volume"`
 	Destination string `json:"destination"`
 	ReadOnly    bool   `json:"read_only,omitempty"`
+	// SELinuxLabel is z (shared) or Z (private) relabelling.
+	SELinuxLabel    string `json:"selinux_label,omitempty"`
+	PropagationMode string `json:"propagation_mode,omitempty"`
 }
 
 // DisconnectStrategy is what happens to allocations of a node that stops
@@ -242,6 +294,8 @@ type Artifact struct {
 	Destination string            `json:"destination,omitempty"`
 	Mode        string            `json:"mode,omitempty"`
 	Options     map[string]string `json:"options,omitempty"`
+	Headers     map[string]string `json:"headers,omitempty"`
+	Chown       bool              `json:"chown,omitempty"`
 }
 
 // Template is a file rendered into the task directory.
@@ -256,4 +310,12 @@ type Template struct {
 	RightDelim   string   `json:"right_delimiter,omitempty"`
 	Env          bool     `json:"env,omitempty"`
 	Splay        Duration `json:"splay,omitempty"`
+	// UID and GID own the rendered file (nil: the agent's user).
+	UID *int `json:"uid,omitempty"`
+	GID *int `json:"gid,omitempty"`
+	// Wait bounds how long a change waits before the file is re-rendered.
+	Wait          *TemplateWait `json:"wait,omitempty"`
+	ErrMissingKey bool          `json:"error_on_missing_key,omitempty"`
+	Once          bool          `json:"once,omitempty"`
+	ChangeScript  *ChangeScript `json:"change_script,omitempty"`
 }

@@ -44,8 +44,14 @@ type Job struct {
 	Reschedule    *ReschedulePolicy    `json:"reschedule,omitempty"`
 	Periodic      *PeriodicConfig      `json:"periodic,omitempty"`
 	Parameterized *ParameterizedConfig `json:"parameterized,omitempty"`
+	UI            *JobUI               `json:"ui,omitempty"`
 
 	Groups []*TaskGroup `json:"groups"`
+
+	// LocatedWarnings are the job's warnings with their places in the job
+	// file it was read from, set by package jobspec; Warnings returns them
+	// when set. They never go over the wire.
+	LocatedWarnings []string `json:"-"`
 
 	// Fields below are set by the servers, never by the submitter.
 
@@ -90,6 +96,9 @@ type TaskGroup struct {
 	// MaxClientDisconnect is Nomad's older form of disconnect.lost_after.
 	MaxClientDisconnect *Duration `json:"max_client_disconnect,omitempty"`
 	ShutdownDelay       Duration  `json:"shutdown_delay,omitempty"`
+	// Scaling bounds Count for `nctl job scale` and the scale API, and
+	// keeps the policy of an external autoscaler.
+	Scaling *ScalingPolicy `json:"scaling,omitempty"`
 
 	Tasks []*Task `json:"tasks"`
 }
@@ -121,6 +130,14 @@ type Task struct {
 	// DispatchPayload writes a dispatched job's payload into the task's
 	// local/ directory under this file name.
 	DispatchPayload *DispatchPayload `json:"dispatch_payload,omitempty"`
+	// Restart is a task's own restart policy, over its group's.
+	Restart *RestartPolicy `json:"restart,omitempty"`
+	// MaxRunDuration bounds how long a batch task may run.
+	MaxRunDuration Duration            `json:"max_run_duration,omitempty"`
+	Vault          *Vault              `json:"vault,omitempty"`
+	Consul         *Consul             `json:"consul,omitempty"`
+	Identities     []*WorkloadIdentity `json:"identities,omitempty"`
+	Actions        []*Action           `json:"actions,omitempty"`
 }
 
 // DispatchPayload says where a task finds its dispatched payload.
@@ -142,6 +159,18 @@ type Resources struct {
 	MemoryMB  int `json:"memory"`
 	MemoryMax int `json:"memory_max,omitempty"`
 	DiskMB    int `json:"disk,omitempty"`
+	// Devices are the devices (GPUs, FPGAs) a task asks for, as in
+	// Nomad. No node fingerprints devices yet.
+	Devices []*RequestedDevice `json:"devices,omitempty"`
+}
+
+// RequestedDevice asks for Count devices of a kind: "gpu",
+// "nvidia/gpu" or "nvidia/gpu/Tesla T4".
+type RequestedDevice struct {
+	Name        string        `json:"name"`
+	Count       int           `json:"count"`
+	Constraints []*Constraint `json:"constraints,omitempty"`
+	Affinities  []*Affinity   `json:"affinities,omitempty"`
 }
 
 // Add returns the sum of two resource asks.

@@ -209,11 +209,25 @@ func (v *validator) group(path string, j *Job, g *TaskGroup) {
 		if vol == nil {
 			continue
 		}
-		if vol.Type != "host" {
+		switch vol.Type {
+		case "host":
+		case "csi":
+			v.add(vp+".type", "CSI volumes are not supported: nomadic mounts host volumes only (type = \"host\")")
+		default:
 			v.add(vp+".type", "volume type %q is not supported: only host volumes are", vol.Type)
 		}
 		if vol.Source == "" {
 			v.add(vp+".source", "a volume needs a source")
+		}
+	}
+	if sc := g.Scaling; sc != nil {
+		switch {
+		case sc.Min < 0:
+			v.add(path+".scaling.min", "scaling min %d must not be negative", sc.Min)
+		case sc.Max < sc.Min:
+			v.add(path+".scaling.max", "scaling max %d must not be below min %d", sc.Max, sc.Min)
+		case g.Count < sc.Min || g.Count > sc.Max:
+			v.add(path+".count", "count %d is outside the scaling bounds %d to %d", g.Count, sc.Min, sc.Max)
 		}
 	}
 	if d := g.Disconnect; d != nil {
@@ -274,6 +288,17 @@ func (v *validator) task(path string, t *Task, ports map[string]bool, g *TaskGro
 		if r.Cores > 0 && r.CPU > 0 {
 			v.add(path+".resources.cores", "cpu and cores cannot both be set")
 		}
+		for di, dev := range r.Devices {
+			dp := fmt.Sprintf("%s.resources.devices[%d]", path, di)
+			if dev.Name == "" {
+				v.add(dp, "a device request needs a name such as \"gpu\" or \"nvidia/gpu\"")
+			}
+			if dev.Count < 1 {
+				v.add(dp+".count", "device count %d must be at least 1", dev.Count)
+			}
+			v.constraints(dp+".constraints", dev.Constraints)
+			v.affinities(dp+".affinities", dev.Affinities)
+		}
 	}
 	v.nonNegative(path+".kill_timeout", t.KillTimeout)
 	v.nonNegative(path+".shutdown_delay", t.ShutdownDelay)
@@ -320,10 +345,70 @@ func (v *validator) task(path string, t *Task, ports map[string]bool, g *TaskGro
 		}
 	}
 	for mi, m := range t.VolumeMounts {
+		mp := fmt.Sprintf("%s.volume_mounts[%d]", path, mi)
 		if g.Volumes[m.Volume] == nil {
-			v.add(fmt.Sprintf("%s.volume_mounts[%d]", path, mi), "volume_mount refers to volume %q, which group %q does not define", m.Volume, g.Name)
+			v.add(mp, "volume_mount refers to volume %q, which group %q does not define", m.Volume, g.Name)
+		}
+		v.oneOf(mp+".selinux_label", "selinux_label", m.SELinuxLabel, "z", "Z")
+		v.oneOf(mp+".propagation_mode", "propagation_mode", m.PropagationMode, "private", "host-to-task", "bidirectional")
+	}
+	for ti, tpl := range t.Templates {
+		tp := fmt.Sprintf("%s.templates[%d]", path, ti)
+		for name, id := range map[string]*int{"uid": tpl.UID, "gid": tpl.GID} {
+			if id != nil && *id < -1 {
+				v.add(tp+"."+name, "%s %d must be a user or group id, or -1", name, *id)
+			}
+		}
+		if tpl.ChangeMode == "script" && (tpl.ChangeScript == nil || tpl.ChangeScript.Command == "") {
+			v.add(tp+".change_mode", "change_mode \"script\" needs a change_script block with a command")
 		}
 	}
+	if r := t.Restart; r != nil {
+		if r.Attempts < 0 {
+			v.add(path+".restart.attempts", "attempts must not be negative")
+		}
+		v.oneOf(path+".restart.mode", "restart mode", r.Mode, "fail", "delay")
+	}
+	v.nonNegative(path+".max_run_duration", t.MaxRunDuration)
+	if vt := t.Vault; vt != nil {
+		v.oneOf(path+".vault.change_mode", "change_mode", vt.ChangeMode, "noop", "restart", "signal")
+		if vt.ChangeMode == "signal" && vt.ChangeSignal == "" {
+			v.add(path+".vault.change_signal", "change_mode \"signal\" needs change_signal")
+		}
+	}
+	idents := map[string]bool{}
+	for ii, id := range t.Identities {
+		ip := fmt.Sprintf("%s.identities[%d]", path, ii)
+		if idents[id.Name] {
+			v.add(ip, "identity %q is defined twice", id.Name)
+		}
+		idents[id.Name] = true
+		v.oneOf(ip+".change_mode", "change_mode", id.ChangeMode, "noop", "restart", "signal")
+	}
+	actions := map[string]bool{}
+	for ai, a := range t.Actions {
+		ap := fmt.Sprintf("%s.actions[%d]", path, ai)
+		switch {
+		case a.Name == "":
+			v.add(ap, "an action needs a name")
+		case actions[a.Name]:
+			v.add(ap, "action %q is defined twice", a.Name)
+		}
+		actions[a.Name] = true
+		if a.Command == "" {
+			v.add(ap+".command", "action %q needs a command", a.Name)
+		}
+	}
+}
+
+func (v *validator) checkRestart(path string, c *CheckRestart) {
+	if c == nil {
+		return
+	}
+	if c.Limit < 0 {
+		v.add(path+".limit", "limit must not be negative")
+	}
+	v.nonNegative(path+".grace", c.Grace)
 }
 
 func (v *validator) service(path string, s *Service, ports map[string]bool, g *TaskGroup) {
@@ -334,11 +419,13 @@ func (v *validator) service(path string, s *Service, ports map[string]bool, g *T
 		v.add(path+".name", "service name %q must be letters, digits and '-' (at most 63)", s.Name)
 	}
 	switch s.Provider {
-	case "", "nomad", "nomadic":
+	case "", "nomad", "nomadic", "consul":
 	default:
 		v.add(path+".provider", "service provider %q is not supported: use \"nomad\" (the built-in catalog)", s.Provider)
 	}
 	v.oneOf(path+".address_mode", "address_mode", s.AddressMode, "auto", "host", "driver", "alloc")
+	v.oneOf(path+".on_update", "on_update", s.OnUpdate, "require_healthy", "ignore_warnings", "ignore")
+	v.checkRestart(path+".check_restart", s.CheckRestart)
 	v.portRef(path+".port", s.Port, ports)
 	tasks := map[string]bool{}
 	for _, t := range g.Tasks {
@@ -362,6 +449,18 @@ func (v *validator) service(path string, s *Service, ports map[string]bool, g *T
 			v.add(cp+".expected_status", "expected_status %d is not an HTTP status code", c.ExpectedStatus)
 		}
 		v.portRef(cp+".port", c.Port, ports)
+		v.oneOf(cp+".address_mode", "address_mode", c.AddressMode, "host", "driver", "alloc")
+		v.oneOf(cp+".initial_status", "initial_status", c.InitialStatus, "passing", "warning", "critical")
+		v.oneOf(cp+".on_update", "on_update", c.OnUpdate, "require_healthy", "ignore_warnings", "ignore")
+		for _, n := range []struct {
+			name string
+			val  int
+		}{{"success_before_passing", c.SuccessBeforePassing}, {"failures_before_critical", c.FailuresBeforeCritical}, {"failures_before_warning", c.FailuresBeforeWarning}} {
+			if n.val < 0 {
+				v.add(cp+"."+n.name, "%s must not be negative", n.name)
+			}
+		}
+		v.checkRestart(cp+".check_restart", c.CheckRestart)
 		switch c.Type {
 		case "http":
 			if c.Path == "" {
@@ -538,27 +637,4 @@ func (v *validator) reschedule(path string, r *ReschedulePolicy) {
 	if r.DelayFunction != "" && r.DelayFunction != "constant" && r.MaxDelay > 0 && r.MaxDelay < r.Delay {
 		v.add(path+".max_delay", "max_delay must not be below delay")
 	}
-}
-
-// Warnings lists what a job asks for that nomadic accepts but does not act
-// on yet, so the user is told rather than surprised.
-func (j *Job) Warnings() []string {
-	var out []string
-	for _, g := range j.Groups {
-		if g == nil {
-			continue
-		}
-		for _, t := range g.Tasks {
-			if t == nil {
-				continue
-			}
-			if len(t.Artifacts) > 0 {
-				out = append(out, fmt.Sprintf("group %q task %q: artifact blocks are accepted but not fetched yet by any driver", g.Name, t.Name))
-			}
-			if len(t.Templates) > 0 {
-				out = append(out, fmt.Sprintf("group %q task %q: template blocks are accepted but not rendered yet by any driver", g.Name, t.Name))
-			}
-		}
-	}
-	return out
 }

@@ -56,6 +56,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/job/{id}/versions", s.blocking([]store.Kind{store.KindJobVersions}, s.jobVersions))
 	mux.HandleFunc("POST /v1/job/{id}/revert", s.revertJob)
 	mux.HandleFunc("POST /v1/job/{id}/dispatch", s.dispatchJob)
+	mux.HandleFunc("POST /v1/job/{id}/scale", s.scaleJob)
 	mux.HandleFunc("DELETE /v1/server/{name}", s.forceLeave)
 	mux.HandleFunc("GET /v1/operator/scheduler/configuration", s.getSchedulerConfig)
 	mux.HandleFunc("PUT /v1/operator/scheduler/configuration", s.putSchedulerConfig)

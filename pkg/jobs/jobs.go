@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/driver/catalog"
 	"github.com/nomadic-project/nomadic/pkg/store"
 )
 
@@ -141,25 +142,35 @@ func Revert(ctx context.Context, st *store.Store, ns, id string, version uint64,
 	return st.RegisterJob(ctx, &job, now)
 }
 
-// Scale sets the count of one group of a job, as its next version.
-func Scale(ctx context.Context, st *store.Store, ns, id, group string, count int, now time.Time) (*api.RegisterResponse, error) {
-	j, _, err := st.GetJob(ctx, ns, id)
+// Scale sets the count of one group of a job, within the bounds of the
+// group's scaling block, as the job's next version.
+func Scale(ctx context.Context, st *store.Store, ns, id, group string, count int, now time.Time) (*api.Job, *api.RegisterResponse, error) {
+	job, _, err := st.GetJob(ctx, ns, id)
 	if err != nil {
-		return nil, fmt.Errorf("job %q: %w", id, err)
+		return nil, nil, fmt.Errorf("job %q: %w", id, err)
 	}
-	if j.Stop {
-		return nil, fmt.Errorf("job %q is stopped: %w", id, ErrInvalid)
+	if job.Stop {
+		return nil, nil, fmt.Errorf("job %q is stopped: apply it again before scaling it: %w", id, ErrInvalid)
 	}
-	g := j.LookupGroup(group)
-	if g == nil {
-		return nil, fmt.Errorf("job %q has no group %q: %w", id, group, ErrInvalid)
+	next := *job
+	next.Indexes = api.Indexes{}
+	next.Groups = make([]*api.TaskGroup, len(job.Groups))
+	for i, g := range job.Groups {
+		cp := *g
+		next.Groups[i] = &cp
 	}
-	if count < 0 || count > api.MaxCount {
-		return nil, fmt.Errorf("count %d is out of range (0 to %d): %w", count, api.MaxCount, ErrInvalid)
+	if err := next.Scale(group, count); err != nil {
+		return nil, nil, fmt.Errorf("%v: %w", err, ErrInvalid)
 	}
-	g.Count = count
-	j.Version, j.Status = 0, ""
-	return st.RegisterJob(ctx, j, now)
+	next.Version, next.Status = 0, ""
+	if err := catalog.ValidateJob(&next); err != nil {
+		return nil, nil, fmt.Errorf("%v: %w", err, ErrInvalid)
+	}
+	resp, err := st.RegisterJob(ctx, &next, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &next, resp, nil
 }
 
 // LaunchPeriodic registers the child of a periodic job for the launch at

@@ -369,7 +369,7 @@ func TestInvalidFilesReportMessageAndLine(t *testing.T) {
 		job, group, task string
 		want             []string // "line:col: message part"
 	}{
-		{"unknown block", `vault {
+		{"unknown block", `colour {
   }`, "", "", []string{"2:1: Unsupported block type"}},
 		{"unknown group field", "", `colour = "red"`, "", []string{"4:1: Unsupported argument"}},
 		{"wrong type", `priority = "high"`, "", "", []string{"2:12: priority must be a whole number"}},
@@ -449,8 +449,8 @@ func TestInvalidFilesReportMessageAndLine(t *testing.T) {
     }
     service {
       port = "http"
-      provider = "consul"
-    }`, "", []string{`9:18: service provider "consul" is not supported`}},
+      provider = "etcd"
+    }`, "", []string{`9:18: service provider "etcd" is not supported`}},
 		{"http check without path", "", `network {
       port "http" {}
     }
@@ -493,7 +493,7 @@ func TestInvalidFilesReportMessageAndLine(t *testing.T) {
 		{"csi volume", "", `volume "v" {
       type = "csi"
       source = "x"
-    }`, "", []string{`5:14: volume type "csi" is not supported`}},
+    }`, "", []string{`5:14: CSI volumes are not supported`}},
 		{"template without data", "", "", `template {
         destination = "x"
       }`, []string{"7:1: a template needs data or source"}},
@@ -682,9 +682,23 @@ func TestNomadJSONJobsAreAccepted(t *testing.T) {
 	if j.Type != "batch" || j.Groups[0].Count != 3 || task.Config["SomeKey"] != float64(1) || task.Resources.MemoryMB != 64 || task.KillTimeout != dur("3s") {
 		t.Fatalf("job: %+v task %+v", j, task)
 	}
-	_, err = Parse("job.json", []byte(`{"Job": {"ID": "n", "Vault": {"Policies": ["x"]}, "TaskGroups": []}}`))
-	if err == nil || !strings.Contains(err.Error(), `unknown field "vault"`) {
+	_, err = Parse("job.json", []byte(`{"Job": {"ID": "n", "Multiregion": {"Strategy": {"MaxParallel": 1}}, "TaskGroups": []}}`))
+	if err == nil || !strings.Contains(err.Error(), `unknown field "multiregion"`) {
 		t.Fatalf("unsupported Nomad field: %v", err)
+	}
+	// A job's Vault block reaches its tasks; the default identity and
+	// Consul block Nomad spells out are dropped; scaling keeps its bounds.
+	j, err = Parse("job.json", []byte(`{"Job": {"ID": "n", "Vault": {"Policies": ["x"], "Env": true},
+  "TaskGroups": [{"Name": "g", "Count": 2, "Scaling": {"ID": "abc", "Type": "horizontal", "Min": 1, "Max": 4, "Enabled": true, "Target": {"Group": "g"}},
+    "Tasks": [{"Name": "t", "Driver": "test", "Identity": {"Name": "default", "Audience": ["nomadproject.io"]}, "Consul": {"Cluster": "default"},
+      "Identities": [{"Name": "vault_default", "Audience": ["vault.io"]}]}]}]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	task = j.Groups[0].Tasks[0]
+	if task.Vault == nil || task.Vault.Policies[0] != "x" || task.Consul != nil || len(task.Identities) != 1 || task.Identities[0].Audience[0] != "vault.io" ||
+		j.Groups[0].Scaling.Max != 4 {
+		t.Fatalf("task %+v scaling %+v", task, j.Groups[0].Scaling)
 	}
 }
 

@@ -2,11 +2,14 @@ package jobspec
 
 import (
 	"fmt"
+	"path/filepath"
+	"sort"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
 )
 
 // Options are the inputs of a job file besides its text.
@@ -24,6 +27,7 @@ var rootSchema = &hcl.BodySchema{
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "job", LabelNames: []string{"name"}},
 		{Type: "variable", LabelNames: []string{"name"}},
+		{Type: "variables"},
 		{Type: "locals"},
 	},
 }
@@ -32,6 +36,8 @@ var rootSchema = &hcl.BodySchema{
 // diagnostic on the way.
 type decoder struct {
 	diags  hcl.Diagnostics
+	warns  hcl.Diagnostics
+	quoted quotedNames
 	ctx    *hcl.EvalContext
 	bodies map[hcl.Range]*hclsyntax.Body
 	names  map[hcl.Range]string // attribute name by value range
@@ -51,18 +57,34 @@ func (d *decoder) errorf(rng hcl.Range, summary string, args ...any) {
 	d.diags = append(d.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf(summary, args...), Subject: &r})
 }
 
-func (d *decoder) add(diags hcl.Diagnostics) { d.diags = append(d.diags, diags...) }
+// warnf records a warning: something accepted but not done as asked, or
+// a deprecated form.
+func (d *decoder) warnf(rng hcl.Range, summary string, args ...any) {
+	r := rng
+	d.warns = append(d.warns, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: fmt.Sprintf(summary, args...), Subject: &r})
+}
+
+func (d *decoder) add(diags hcl.Diagnostics) {
+	for _, diag := range diags {
+		if diag.Severity == hcl.DiagWarning {
+			d.warns = append(d.warns, diag)
+		} else {
+			d.diags = append(d.diags, diag)
+		}
+	}
+}
 
 // parseHCL decodes an HCL job file. It may return a job together with
 // diagnostics, so that the job's validation problems are reported along
 // with the file's other errors.
-func parseHCL(filename string, src []byte, opts *Options) (*api.Job, map[string]hcl.Range, hcl.Diagnostics) {
+func parseHCL(filename string, src []byte, opts *Options) (*api.Job, map[string]hcl.Range, hcl.Diagnostics, hcl.Diagnostics) {
 	escaped, shifts := escapeRuntimeInterpolations(src)
+	escaped, quoted := unquoteNames(escaped)
 	file, diags := hclsyntax.ParseConfig(escaped, filename, hcl.Pos{Line: 1, Column: 1})
 	if diags.HasErrors() {
-		return nil, nil, shifts.fix(diags)
+		return nil, nil, shifts.fix(quoted.fix(diags)), nil
 	}
-	d := &decoder{bodies: map[hcl.Range]*hclsyntax.Body{}, names: map[hcl.Range]string{}, ranges: map[string]hcl.Range{}}
+	d := &decoder{bodies: map[hcl.Range]*hclsyntax.Body{}, names: map[hcl.Range]string{}, ranges: map[string]hcl.Range{}, quoted: quoted}
 	d.indexBodies(file.Body.(*hclsyntax.Body))
 	content, diags := file.Body.Content(rootSchema)
 	d.add(diags)
@@ -76,11 +98,24 @@ func parseHCL(filename string, src []byte, opts *Options) (*api.Job, map[string]
 			jobs = append(jobs, b)
 		case "variable":
 			varBlocks = append(varBlocks, b)
+		case "variables":
+			varBlocks = append(varBlocks, d.variablesBlock(b)...)
 		case "locals":
 			localBlocks = append(localBlocks, b)
 		}
 	}
-	d.ctx = &hcl.EvalContext{Variables: map[string]cty.Value{}, Functions: functions}
+	funcs := make(map[string]function.Function, len(functions)+2)
+	for n, f := range functions {
+		funcs[n] = f
+	}
+	dir := "."
+	if filename != "" && filename != "-" {
+		dir = filepath.Dir(filename)
+	}
+	for n, f := range fileFunctions(dir) {
+		funcs[n] = f
+	}
+	d.ctx = &hcl.EvalContext{Variables: map[string]cty.Value{}, Functions: funcs}
 	d.ctx.Variables["var"] = d.variables(varBlocks, opts)
 	d.ctx.Variables["local"] = d.locals(localBlocks)
 
@@ -98,7 +133,24 @@ func parseHCL(filename string, src []byte, opts *Options) (*api.Job, map[string]
 	for path, rng := range d.ranges {
 		d.ranges[path] = shifts.fixRange(rng)
 	}
-	return job, d.ranges, shifts.fix(d.diags)
+	return job, d.ranges, shifts.fix(quoted.fix(d.diags)), shifts.fix(quoted.fix(d.warns))
+}
+
+// variablesBlock reads the block form of variables (variables { name =
+// default }) as variable blocks with defaults.
+func (d *decoder) variablesBlock(b *hcl.Block) []*hcl.Block {
+	attrs, diags := b.Body.JustAttributes()
+	d.add(diags)
+	var out []*hcl.Block
+	for name, a := range attrs {
+		body := &hclsyntax.Body{
+			Attributes: hclsyntax.Attributes{"default": &hclsyntax.Attribute{Name: "default", Expr: a.Expr.(hclsyntax.Expression), SrcRange: a.Range, NameRange: a.NameRange}},
+			SrcRange:   a.Range, EndRange: a.Range,
+		}
+		out = append(out, &hcl.Block{Type: "variable", Labels: []string{name}, Body: body, DefRange: a.NameRange, LabelRanges: []hcl.Range{a.NameRange}})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].DefRange.Start.Byte < out[j].DefRange.Start.Byte })
+	return out
 }
 
 // indexBodies remembers every syntax body by its range, so that free-form

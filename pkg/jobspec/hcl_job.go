@@ -69,17 +69,78 @@ func (d *decoder) job(b *hcl.Block) *api.Job {
 		d.at("parameterized", p.DefRange)
 		d.atExpr("parameterized.payload", p.Payload)
 	}
+	if u := jb.UI; u != nil {
+		d.at("ui", u.DefRange)
+		job.UI = &api.JobUI{}
+		set(&job.UI.Description, u.Description)
+		for _, l := range u.Links {
+			job.UI.Links = append(job.UI.Links, api.JobUILink{Label: l.Label, URL: l.URL})
+		}
+	}
+	if jb.Multiregion != nil {
+		d.errorf(jb.Multiregion.DefRange, "multiregion jobs are not supported: nomadic runs one region")
+	}
+	for _, t := range jb.Tasks {
+		// Nomad's old shorthand: a task outside any group gets a group of
+		// its own, of the same name.
+		d.warnf(t.DefRange, "a task outside a group is deprecated: it runs in a group of its own named %q", t.Name)
+		jb.Groups = append(jb.Groups, &groupBlock{Name: t.Name, Tasks: []*taskBlock{t}, DefRange: t.DefRange, NameRange: t.NameRange})
+	}
+	for _, tok := range []*string{jb.VaultToken, jb.ConsulToken} {
+		if tok != nil {
+			d.warnf(jb.DefRange, "vault_token and consul_token are ignored: Vault and Consul are not used")
+			break
+		}
+	}
+	inherit := inherited{vault: jb.Vault, consul: jb.Consul}
 	for i, g := range jb.Groups {
-		job.Groups = append(job.Groups, d.group(fmt.Sprintf("groups[%d]", i), g))
+		job.Groups = append(job.Groups, d.group(fmt.Sprintf("groups[%d]", i), g, inherit))
 	}
 	return job
 }
 
-func (d *decoder) group(path string, b *groupBlock) *api.TaskGroup {
+// inherited are blocks a job or group gives the tasks that lack their own.
+type inherited struct {
+	vault          *vaultBlock
+	consul         *consulBlock
+	maxRunDuration hcl.Expression
+}
+
+func (d *decoder) group(path string, b *groupBlock, inherit inherited) *api.TaskGroup {
 	d.at(path, b.NameRange)
 	g := &api.TaskGroup{Name: b.Name, Count: 1}
-	d.intv(b.Count, &g.Count)
+	countGiven := d.intv(b.Count, &g.Count)
 	d.atExpr(path+".count", b.Count)
+	if sc := b.Scaling; sc != nil {
+		d.at(path+".scaling", sc.DefRange)
+		g.Scaling = &api.ScalingPolicy{Enabled: true}
+		d.intv(sc.Min, &g.Scaling.Min)
+		d.atExpr(path+".scaling.min", sc.Min)
+		if !d.intv(sc.Max, &g.Scaling.Max) {
+			d.errorf(sc.DefRange, "a scaling block needs max")
+		}
+		d.atExpr(path+".scaling.max", sc.Max)
+		setb(&g.Scaling.Enabled, sc.Enabled)
+		if sc.Policy != nil {
+			g.Scaling.Policy = d.freeform(sc.Policy.Body)
+		}
+		if !countGiven && g.Scaling.Min > 0 {
+			// As in Nomad: a scaled group without a count starts at min.
+			g.Count = g.Scaling.Min
+		}
+	}
+	if b.Vault != nil {
+		inherit.vault = b.Vault
+	}
+	if b.Consul != nil {
+		inherit.consul = b.Consul
+	}
+	if !isNull(b.MaxRunDuration) {
+		inherit.maxRunDuration = b.MaxRunDuration
+	}
+	if b.PreventRescheduleOnLost != nil && *b.PreventRescheduleOnLost {
+		d.warnf(b.DefRange, "prevent_reschedule_on_lost is ignored: allocations of a lost node are replaced per the disconnect block")
+	}
 	g.Meta = d.meta(b.MetaAttr, b.Meta)
 	g.Constraints = d.constraints(path+".constraints", b.Constraints)
 	g.Affinities = d.affinities(path+".affinities", b.Affinities)
@@ -118,6 +179,10 @@ func (d *decoder) group(path string, b *groupBlock) *api.TaskGroup {
 		d.str(v.Type, &vr.Type)
 		d.atExpr(vp+".type", v.Type)
 		setb(&vr.ReadOnly, v.ReadOnly)
+		setb(&vr.Sticky, v.Sticky)
+		setb(&vr.PerAlloc, v.PerAlloc)
+		set(&vr.AccessMode, v.AccessMode)
+		set(&vr.AttachmentMode, v.AttachmentMode)
 		g.Volumes[v.Name] = vr
 	}
 	if c := b.Disconnect; c != nil {
@@ -143,12 +208,12 @@ func (d *decoder) group(path string, b *groupBlock) *api.TaskGroup {
 		g.Services = append(g.Services, d.service(fmt.Sprintf("%s.services[%d]", path, i), s))
 	}
 	for i, t := range b.Tasks {
-		g.Tasks = append(g.Tasks, d.task(fmt.Sprintf("%s.tasks[%d]", path, i), t))
+		g.Tasks = append(g.Tasks, d.task(fmt.Sprintf("%s.tasks[%d]", path, i), t, g, inherit))
 	}
 	return g
 }
 
-func (d *decoder) task(path string, b *taskBlock) *api.Task {
+func (d *decoder) task(path string, b *taskBlock, g *api.TaskGroup, inherit inherited) *api.Task {
 	d.at(path, b.NameRange)
 	t := &api.Task{Name: b.Name}
 	if isNull(b.Driver) {
@@ -168,6 +233,14 @@ func (d *decoder) task(path string, b *taskBlock) *api.Task {
 	case 1:
 		t.Config = d.freeform(b.Config[0].Body)
 		d.at(path+".config", b.Config[0].DefRange)
+		if syn := d.bodies[syntaxRange(b.Config[0].Body)]; syn != nil {
+			for name, a := range syn.Attributes {
+				d.at(path+".config."+d.quoted.name(name), a.NameRange)
+			}
+			for _, blk := range syn.Blocks {
+				d.at(path+".config."+blk.Type, blk.TypeRange)
+			}
+		}
 	default:
 		d.errorf(b.DefRange, "only one config block is allowed in a task")
 	}
@@ -185,6 +258,27 @@ func (d *decoder) task(path string, b *taskBlock) *api.Task {
 			}
 			d.atExpr(path+".resources."+f.name, f.expr)
 		}
+		d.intv(r.Disk, &t.Resources.DiskMB)
+		d.atExpr(path+".resources.disk", r.Disk)
+		if !isNull(r.IOPS) {
+			d.warnf(r.IOPS.Range(), "resources.iops is ignored, as in Nomad since 0.9")
+		}
+		for i, dev := range r.Devices {
+			dp := fmt.Sprintf("%s.resources.devices[%d]", path, i)
+			d.at(dp, dev.DefRange)
+			rd := &api.RequestedDevice{Name: dev.Name, Count: 1}
+			d.intv(dev.Count, &rd.Count)
+			d.atExpr(dp+".count", dev.Count)
+			rd.Constraints = d.constraints(dp+".constraints", dev.Constraints)
+			rd.Affinities = d.affinities(dp+".affinities", dev.Affinities)
+			t.Resources.Devices = append(t.Resources.Devices, rd)
+		}
+		if r.NUMA != nil {
+			d.warnf(r.NUMA.DefRange, "the numa block is ignored: tasks are not pinned to NUMA nodes")
+		}
+		for _, n := range r.Networks {
+			d.legacyNetwork(path, n, g)
+		}
 	}
 	if l := b.Lifecycle; l != nil {
 		d.at(path+".lifecycle", l.DefRange)
@@ -201,10 +295,12 @@ func (d *decoder) task(path string, b *taskBlock) *api.Task {
 		d.intv(l.MaxFileSize, &t.Logs.MaxFileSizeMB)
 		d.atExpr(path+".logs.max_file_size", l.MaxFileSize)
 		setb(&t.Logs.Disabled, l.Disabled)
+		if l.Enabled != nil {
+			t.Logs.Disabled = !*l.Enabled
+		}
 	}
-	if b.Restart != nil {
-		d.errorf(b.Restart.DefRange, "a per-task restart block is not supported yet; put restart in the group")
-	}
+	t.Restart = d.restart(path+".restart", b.Restart)
+	d.taskExtras(path, b, t, inherit)
 	if b.Dispatch != nil {
 		d.at(path+".dispatch_payload", b.Dispatch.DefRange)
 		t.DispatchPayload = &api.DispatchPayload{File: b.Dispatch.File}
@@ -219,8 +315,12 @@ func (d *decoder) task(path string, b *taskBlock) *api.Task {
 		art := &api.Artifact{Source: a.Source}
 		set(&art.Destination, a.Destination)
 		set(&art.Mode, a.Mode)
+		setb(&art.Chown, a.Chown)
 		if len(a.Options) > 0 {
 			art.Options = d.meta(nil, a.Options)
+		}
+		if len(a.Headers) > 0 {
+			art.Headers = d.meta(nil, a.Headers)
 		}
 		t.Artifacts = append(t.Artifacts, art)
 	}
@@ -238,12 +338,43 @@ func (d *decoder) task(path string, b *taskBlock) *api.Task {
 		d.str(tb.ChangeMode, &tpl.ChangeMode)
 		d.atExpr(tp+".change_mode", tb.ChangeMode)
 		d.dur(tb.Splay, &tpl.Splay)
+		for _, id := range []struct {
+			expr hcl.Expression
+			dst  **int
+			name string
+		}{{tb.UID, &tpl.UID, "uid"}, {tb.GID, &tpl.GID, "gid"}} {
+			var n int
+			if d.intv(id.expr, &n) {
+				*id.dst = &n
+			}
+			d.atExpr(tp+"."+id.name, id.expr)
+		}
+		if w := tb.Wait; w != nil {
+			tpl.Wait = &api.TemplateWait{}
+			d.dur(w.Min, &tpl.Wait.Min)
+			d.dur(w.Max, &tpl.Wait.Max)
+		}
+		setb(&tpl.ErrMissingKey, tb.ErrMissingKey)
+		setb(&tpl.Once, tb.Once)
+		if cs := tb.ChangeScript; cs != nil {
+			tpl.ChangeScript = &api.ChangeScript{Command: cs.Command, Args: cs.Args}
+			d.dur(cs.Timeout, &tpl.ChangeScript.Timeout)
+			setb(&tpl.ChangeScript.FailOnError, cs.FailOnError)
+		}
+		if !isNull(tb.VaultGrace) {
+			d.warnf(tb.VaultGrace.Range(), "vault_grace is ignored, as in Nomad since 0.11")
+		}
 		t.Templates = append(t.Templates, tpl)
 	}
 	for i, vm := range b.VolumeMounts {
 		d.at(fmt.Sprintf("%s.volume_mounts[%d]", path, i), vm.DefRange)
+		mp := fmt.Sprintf("%s.volume_mounts[%d]", path, i)
 		m := &api.VolumeMount{Volume: vm.Volume, Destination: vm.Destination}
 		setb(&m.ReadOnly, vm.ReadOnly)
+		d.str(vm.SELinuxLabel, &m.SELinuxLabel)
+		d.atExpr(mp+".selinux_label", vm.SELinuxLabel)
+		d.str(vm.PropagationMode, &m.PropagationMode)
+		d.atExpr(mp+".propagation_mode", vm.PropagationMode)
 		t.VolumeMounts = append(t.VolumeMounts, m)
 	}
 	return t
@@ -264,6 +395,18 @@ func shortForms(regexp, setContains, setContainsAny, version, semver *string) (o
 	return op, value, n
 }
 
+// operatorAlias maps Nomad's other spellings of constraint operators
+// ("==", "is", "not") to the ones nomadic stores.
+func operatorAlias(op string) string {
+	switch op {
+	case "==", "is":
+		return api.ConstraintEqual
+	case "not":
+		return api.ConstraintNotEqual
+	}
+	return op
+}
+
 func (d *decoder) constraints(path string, blocks []*constraintBlock) []*api.Constraint {
 	var out []*api.Constraint
 	for _, b := range blocks {
@@ -272,6 +415,7 @@ func (d *decoder) constraints(path string, blocks []*constraintBlock) []*api.Con
 		set(&c.Attribute, b.Attribute)
 		set(&c.Value, b.Value)
 		d.str(b.Operator, &c.Operator)
+		c.Operator = operatorAlias(c.Operator)
 		op, val, short := shortForms(b.Regexp, b.SetContains, b.SetContainsAny, b.Version, b.Semver)
 		if short > 0 {
 			c.Operator, c.Value = op, val
@@ -307,6 +451,7 @@ func (d *decoder) affinities(path string, blocks []*affinityBlock) []*api.Affini
 		set(&a.Attribute, b.Attribute)
 		set(&a.Value, b.Value)
 		d.str(b.Operator, &a.Operator)
+		a.Operator = operatorAlias(a.Operator)
 		d.atExpr(p+".operator", b.Operator)
 		if op, val, short := shortForms(b.Regexp, b.SetContains, b.SetContainsAny, b.Version, b.Semver); short > 0 {
 			a.Operator, a.Value = op, val
@@ -447,6 +592,13 @@ func (d *decoder) network(path string, b *networkBlock) *api.Network {
 	d.str(b.Mode, &n.Mode)
 	d.atExpr(path+".mode", b.Mode)
 	set(&n.Hostname, b.Hostname)
+	d.intv(b.MBits, &n.MBits)
+	if dns := b.DNS; dns != nil {
+		n.DNS = &api.DNSConfig{Servers: dns.Servers, Searches: dns.Searches, Options: dns.Options}
+	}
+	if b.CNI != nil {
+		n.CNIArgs = b.CNI.Args
+	}
 	for i, p := range b.Ports {
 		pp := fmt.Sprintf("%s.ports[%d]", path, i)
 		d.at(pp, p.NameRange)
@@ -456,6 +608,9 @@ func (d *decoder) network(path string, b *networkBlock) *api.Network {
 		d.intv(p.To, &port.To)
 		d.atExpr(pp+".to", p.To)
 		set(&port.HostNetwork, p.HostNetwork)
+		if p.IgnoreCollision != nil && *p.IgnoreCollision {
+			d.warnf(p.DefRange, "ignore_collision is ignored: ports are given once per node")
+		}
 		n.Ports = append(n.Ports, port)
 	}
 	return n
@@ -473,6 +628,17 @@ func (d *decoder) service(path string, b *serviceBlock) *api.Service {
 	d.atExpr(path+".address_mode", b.AddressMode)
 	s.Port = d.portRef(b.Port)
 	d.atExpr(path+".port", b.Port)
+	s.CanaryTags = b.CanaryTags
+	s.CanaryMeta = d.meta(b.CanaryMetaAttr, b.CanaryMeta)
+	setb(&s.EnableTagOverride, b.EnableTagOverride)
+	s.TaggedAddresses = b.TaggedAddresses
+	d.str(b.OnUpdate, &s.OnUpdate)
+	d.atExpr(path+".on_update", b.OnUpdate)
+	s.CheckRestart = d.checkRestart(path+".check_restart", b.CheckRestart)
+	if c := b.Connect; c != nil {
+		d.at(path+".connect", c.DefRange)
+		s.Connect = d.connect(c)
+	}
 	for i, c := range b.Checks {
 		cp := fmt.Sprintf("%s.checks[%d]", path, i)
 		d.at(cp, c.DefRange)
@@ -495,6 +661,39 @@ func (d *decoder) service(path string, b *serviceBlock) *api.Service {
 		d.atExpr(cp+".expected_status", c.ExpectedStatus)
 		ck.Port = d.portRef(c.Port)
 		d.atExpr(cp+".port", c.Port)
+		if len(c.HeaderBlocks) > 0 {
+			if ck.Header == nil {
+				ck.Header = map[string][]string{}
+			}
+			for _, hb := range c.HeaderBlocks {
+				for name, a := range hb.Attrs {
+					ck.Header[d.quoted.name(name)] = d.strs(a.Expr)
+				}
+			}
+		}
+		set(&ck.Body, c.Body)
+		for _, f := range []struct {
+			expr hcl.Expression
+			dst  *string
+			name string
+		}{{c.AddressMode, &ck.AddressMode, "address_mode"}, {c.InitialStatus, &ck.InitialStatus, "initial_status"}, {c.OnUpdate, &ck.OnUpdate, "on_update"}} {
+			d.str(f.expr, f.dst)
+			d.atExpr(cp+"."+f.name, f.expr)
+		}
+		for _, f := range []struct {
+			expr hcl.Expression
+			dst  *int
+			name string
+		}{{c.SuccessBeforePassing, &ck.SuccessBeforePassing, "success_before_passing"}, {c.FailuresBeforeCritical, &ck.FailuresBeforeCritical, "failures_before_critical"}, {c.FailuresBeforeWarning, &ck.FailuresBeforeWarning, "failures_before_warning"}} {
+			d.intv(f.expr, f.dst)
+			d.atExpr(cp+"."+f.name, f.expr)
+		}
+		setb(&ck.Expose, c.Expose)
+		setb(&ck.TLSSkipVerify, c.TLSSkipVerify)
+		set(&ck.TLSServerName, c.TLSServerName)
+		set(&ck.GRPCService, c.GRPCService)
+		setb(&ck.GRPCUseTLS, c.GRPCUseTLS)
+		ck.CheckRestart = d.checkRestart(cp+".check_restart", c.CheckRestart)
 		s.Checks = append(s.Checks, ck)
 	}
 	return s

@@ -125,7 +125,7 @@ func (d *decoder) meta(attr map[string]string, blocks []*kvBlock) map[string]str
 		for name, a := range b.Attrs {
 			var s string
 			if d.str(a.Expr, &s) {
-				out[name] = s
+				out[d.quoted.name(name)] = s
 			}
 		}
 	}
@@ -142,7 +142,7 @@ func (d *decoder) freeform(body hcl.Body) map[string]any {
 		out := map[string]any{}
 		for name, a := range attrs {
 			if v, ok := d.jsonValue(a.Expr); ok {
-				out[name] = v
+				out[d.quoted.name(name)] = v
 			}
 		}
 		return out
@@ -154,7 +154,7 @@ func (d *decoder) syntaxBody(b *hclsyntax.Body) map[string]any {
 	out := map[string]any{}
 	for name, a := range b.Attributes {
 		if v, ok := d.jsonValue(a.Expr); ok {
-			out[name] = v
+			out[d.quoted.name(name)] = v
 		}
 	}
 	for _, blk := range b.Blocks {

@@ -53,7 +53,7 @@ func Parse(filename string, src []byte) (*api.Job, error) {
 func ParseWithOptions(filename string, src []byte, opts *Options) (*api.Job, error) {
 	var job *api.Job
 	var ranges map[string]hcl.Range
-	var diags hcl.Diagnostics
+	var diags, warns hcl.Diagnostics
 	var err error
 	switch format(filename, src) {
 	case "json":
@@ -61,7 +61,7 @@ func ParseWithOptions(filename string, src []byte, opts *Options) (*api.Job, err
 	case "yaml":
 		job, err = parseYAML(filename, src)
 	default:
-		job, ranges, diags = parseHCL(filename, src, opts)
+		job, ranges, diags, warns = parseHCL(filename, src, opts)
 	}
 	if err != nil {
 		return nil, err
@@ -69,7 +69,20 @@ func ParseWithOptions(filename string, src []byte, opts *Options) (*api.Job, err
 	if job == nil {
 		return nil, &Error{Diags: diags}
 	}
+	implicit := map[int]bool{}
+	for i, g := range job.Groups {
+		if g != nil && g.Network != nil && g.Network.Mode == "" {
+			implicit[i] = true
+		}
+	}
 	job.Canonicalize()
+	for i := range implicit {
+		if g := job.Groups[i]; g.Network.Mode == "bridge" && ranges != nil {
+			rng, _ := locate(ranges, fmt.Sprintf("groups[%d].network", i))
+			warns = append(warns, &hcl.Diagnostic{Severity: hcl.DiagWarning, Subject: rng.Ptr(), Summary: fmt.Sprintf(
+				"group %q: network mode bridge, as on Docker's default network, so that each port reaches its container port (to); write mode = \"host\" to share the node's network", g.Name)})
+		}
+	}
 	if err := catalog.ValidateJob(job); err != nil {
 		var ve *api.ValidationError
 		if !errors.As(err, &ve) {
@@ -91,7 +104,34 @@ func ParseWithOptions(filename string, src []byte, opts *Options) (*api.Job, err
 		sort.SliceStable(diags, func(i, j int) bool { return diagBefore(diags[i], diags[j]) })
 		return nil, &Error{Diags: diags}
 	}
+	job.LocatedWarnings = locatedWarnings(filename, job, ranges, warns)
 	return job, nil
+}
+
+// locatedWarnings puts the job's warnings and the parser's own (deprecated
+// forms, ignored blocks) in file order, each as "line:col: message".
+func locatedWarnings(filename string, job *api.Job, ranges map[string]hcl.Range, warns hcl.Diagnostics) []string {
+	all := append(hcl.Diagnostics{}, warns...)
+	for _, w := range job.FieldWarnings() {
+		d := &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: w.Message}
+		if rng, found := locate(ranges, w.Path); found {
+			d.Subject = rng.Ptr()
+		}
+		all = append(all, d)
+	}
+	sort.SliceStable(all, func(i, j int) bool { return diagBefore(all[i], all[j]) })
+	out := []string{}
+	for _, w := range all {
+		msg := w.Summary
+		if w.Detail != "" {
+			msg += "; " + w.Detail
+		}
+		if w.Subject != nil && w.Subject.Start.Line > 0 {
+			msg = fmt.Sprintf("%d:%d: %s", w.Subject.Start.Line, w.Subject.Start.Column, msg)
+		}
+		out = append(out, msg)
+	}
+	return out
 }
 
 func diagBefore(a, b *hcl.Diagnostic) bool {

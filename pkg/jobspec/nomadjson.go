@@ -116,7 +116,18 @@ func translateNomad(src []byte) ([]byte, error) {
 						delete(r, "networks")
 					}
 				}
-				delete(tm, "vault")
+				if _, has := tm["vault"]; !has && m["vault"] != nil {
+					tm["vault"] = m["vault"]
+				}
+				translateIdentities(tm)
+				if c, _ := tm["consul"].(map[string]any); c != nil && len(c) <= 1 && (c["cluster"] == nil || c["cluster"] == "default") {
+					delete(tm, "consul") // Nomad spells out the default
+				}
+			}
+		}
+		if sc, _ := gm["scaling"].(map[string]any); sc != nil {
+			for _, k := range []string{"id", "type", "target", "namespace"} {
+				delete(sc, k)
 			}
 		}
 		if vols, ok := gm["volumes"].(map[string]any); ok {
@@ -127,6 +138,7 @@ func translateNomad(src []byte) ([]byte, error) {
 			}
 		}
 	}
+	delete(m, "vault")
 	if p, _ := m["periodic"].(map[string]any); p != nil {
 		var crons []any
 		if spec, ok := p["spec"].(string); ok && spec != "" {
@@ -243,4 +255,34 @@ func translateNetworks(g map[string]any) {
 		net["ports"] = ports
 	}
 	g["network"] = net
+}
+
+// translateIdentities turns Nomad's identity (the default one, spelled out
+// in every task) and identities into ours: only identities that ask for
+// something are kept, with Nomad's "Audience" as "aud".
+func translateIdentities(task map[string]any) {
+	var out []any
+	add := func(v any) {
+		id, _ := v.(map[string]any)
+		if id == nil {
+			return
+		}
+		if a, ok := id["audience"]; ok {
+			id["aud"] = a
+			delete(id, "audience")
+		}
+		delete(id, "service_name")
+		if id["env"] == true || id["file"] == true || (id["name"] != nil && id["name"] != "default") {
+			out = append(out, id)
+		}
+	}
+	add(task["identity"])
+	for _, id := range asList(task["identities"]) {
+		add(id)
+	}
+	delete(task, "identity")
+	delete(task, "identities")
+	if len(out) > 0 {
+		task["identities"] = out
+	}
 }

@@ -59,7 +59,87 @@ type jobBlock struct {
 	Periodic      *periodicBlock      `hcl:"periodic,block"`
 	Parameterized *parameterizedBlock `hcl:"parameterized,block"`
 	Groups        []*groupBlock       `hcl:"group,block"`
+	UI            *uiBlock            `hcl:"ui,block"`
+	Vault         *vaultBlock         `hcl:"vault,block"`
+	Consul        *consulBlock        `hcl:"consul,block"`
+	VaultToken    *string             `hcl:"vault_token,optional"`
+	ConsulToken   *string             `hcl:"consul_token,optional"`
+	Multiregion   *bodyBlock          `hcl:"multiregion,block"`
+	Tasks         []*taskBlock        `hcl:"task,block"`
 	DefRange      hcl.Range
+}
+
+type uiBlock struct {
+	Description *string        `hcl:"description,optional"`
+	Links       []*uiLinkBlock `hcl:"link,block"`
+	DefRange    hcl.Range      `hcl:",def_range"`
+}
+
+type uiLinkBlock struct {
+	Label string `hcl:"label"`
+	URL   string `hcl:"url"`
+}
+
+type vaultBlock struct {
+	Policies             []string       `hcl:"policies,optional"`
+	Role                 *string        `hcl:"role,optional"`
+	Namespace            *string        `hcl:"namespace,optional"`
+	Cluster              *string        `hcl:"cluster,optional"`
+	ChangeMode           hcl.Expression `hcl:"change_mode,optional"`
+	ChangeSignal         *string        `hcl:"change_signal,optional"`
+	Env                  *bool          `hcl:"env,optional"`
+	DisableFile          *bool          `hcl:"disable_file,optional"`
+	AllowTokenExpiration *bool          `hcl:"allow_token_expiration,optional"`
+	DefRange             hcl.Range      `hcl:",def_range"`
+}
+
+type consulBlock struct {
+	Namespace *string   `hcl:"namespace,optional"`
+	Cluster   *string   `hcl:"cluster,optional"`
+	Partition *string   `hcl:"partition,optional"`
+	DefRange  hcl.Range `hcl:",def_range"`
+}
+
+type identityBlock struct {
+	Name         *string        `hcl:"name,optional"`
+	Audience     []string       `hcl:"aud,optional"`
+	Env          *bool          `hcl:"env,optional"`
+	File         *bool          `hcl:"file,optional"`
+	Filepath     *string        `hcl:"filepath,optional"`
+	TTL          hcl.Expression `hcl:"ttl,optional"`
+	ChangeMode   *string        `hcl:"change_mode,optional"`
+	ChangeSignal *string        `hcl:"change_signal,optional"`
+	DefRange     hcl.Range      `hcl:",def_range"`
+}
+
+type actionBlock struct {
+	Name     string    `hcl:"name,label"`
+	Command  *string   `hcl:"command,optional"`
+	Args     []string  `hcl:"args,optional"`
+	DefRange hcl.Range `hcl:",def_range"`
+}
+
+type scalingBlock struct {
+	Min      hcl.Expression `hcl:"min,optional"`
+	Max      hcl.Expression `hcl:"max,optional"`
+	Enabled  *bool          `hcl:"enabled,optional"`
+	Policy   *bodyBlock     `hcl:"policy,block"`
+	DefRange hcl.Range      `hcl:",def_range"`
+}
+
+// taskScalingBlock is a task's scaling "cpu" or "mem" block, Nomad
+// Enterprise's dynamic application sizing.
+type taskScalingBlock struct {
+	Label    string    `hcl:"label,label"`
+	Body     hcl.Body  `hcl:",remain"`
+	DefRange hcl.Range `hcl:",def_range"`
+}
+
+type checkRestartBlock struct {
+	Limit          hcl.Expression `hcl:"limit,optional"`
+	Grace          hcl.Expression `hcl:"grace,optional"`
+	IgnoreWarnings *bool          `hcl:"ignore_warnings,optional"`
+	DefRange       hcl.Range      `hcl:",def_range"`
 }
 
 type constraintBlock struct {
@@ -178,6 +258,11 @@ type groupBlock struct {
 	MaxClientDisconnect       hcl.Expression     `hcl:"max_client_disconnect,optional"`
 	StopAfterClientDisconnect hcl.Expression     `hcl:"stop_after_client_disconnect,optional"`
 	ShutdownDelay             hcl.Expression     `hcl:"shutdown_delay,optional"`
+	PreventRescheduleOnLost   *bool              `hcl:"prevent_reschedule_on_lost,optional"`
+	MaxRunDuration            hcl.Expression     `hcl:"max_run_duration,optional"`
+	Scaling                   *scalingBlock      `hcl:"scaling,block"`
+	Vault                     *vaultBlock        `hcl:"vault,block"`
+	Consul                    *consulBlock       `hcl:"consul,block"`
 	Tasks                     []*taskBlock       `hcl:"task,block"`
 	DefRange                  hcl.Range          `hcl:",def_range"`
 	NameRange                 hcl.Range          `hcl:"name,label_range"`
@@ -186,49 +271,89 @@ type groupBlock struct {
 type networkBlock struct {
 	Mode     hcl.Expression `hcl:"mode,optional"`
 	Hostname *string        `hcl:"hostname,optional"`
+	MBits    hcl.Expression `hcl:"mbits,optional"`
 	Ports    []*portBlock   `hcl:"port,block"`
-	DNS      *kvBlock       `hcl:"dns,block"`
+	DNS      *dnsBlock      `hcl:"dns,block"`
+	CNI      *cniBlock      `hcl:"cni,block"`
 	DefRange hcl.Range      `hcl:",def_range"`
 }
 
+type dnsBlock struct {
+	Servers  []string `hcl:"servers,optional"`
+	Searches []string `hcl:"searches,optional"`
+	Options  []string `hcl:"options,optional"`
+}
+
+type cniBlock struct {
+	Args map[string]string `hcl:"args,optional"`
+}
+
 type portBlock struct {
-	Label       string         `hcl:"label,label"`
-	Static      hcl.Expression `hcl:"static,optional"`
-	To          hcl.Expression `hcl:"to,optional"`
-	HostNetwork *string        `hcl:"host_network,optional"`
-	DefRange    hcl.Range      `hcl:",def_range"`
-	NameRange   hcl.Range      `hcl:"label,label_range"`
+	Label           string         `hcl:"label,label"`
+	Static          hcl.Expression `hcl:"static,optional"`
+	To              hcl.Expression `hcl:"to,optional"`
+	HostNetwork     *string        `hcl:"host_network,optional"`
+	IgnoreCollision *bool          `hcl:"ignore_collision,optional"`
+	DefRange        hcl.Range      `hcl:",def_range"`
+	NameRange       hcl.Range      `hcl:"label,label_range"`
 }
 
 type serviceBlock struct {
-	Name        *string           `hcl:"name,optional"`
-	Tags        []string          `hcl:"tags,optional"`
-	Port        hcl.Expression    `hcl:"port,optional"`
-	Provider    hcl.Expression    `hcl:"provider,optional"`
-	AddressMode hcl.Expression    `hcl:"address_mode,optional"`
-	Address     *string           `hcl:"address,optional"`
-	Task        *string           `hcl:"task,optional"`
-	MetaAttr    map[string]string `hcl:"meta,optional"`
-	Meta        []*kvBlock        `hcl:"meta,block"`
-	Checks      []*checkBlock     `hcl:"check,block"`
-	DefRange    hcl.Range         `hcl:",def_range"`
+	Name              *string            `hcl:"name,optional"`
+	Tags              []string           `hcl:"tags,optional"`
+	Port              hcl.Expression     `hcl:"port,optional"`
+	Provider          hcl.Expression     `hcl:"provider,optional"`
+	AddressMode       hcl.Expression     `hcl:"address_mode,optional"`
+	Address           *string            `hcl:"address,optional"`
+	Task              *string            `hcl:"task,optional"`
+	MetaAttr          map[string]string  `hcl:"meta,optional"`
+	Meta              []*kvBlock         `hcl:"meta,block"`
+	Checks            []*checkBlock      `hcl:"check,block"`
+	CanaryTags        []string           `hcl:"canary_tags,optional"`
+	CanaryMetaAttr    map[string]string  `hcl:"canary_meta,optional"`
+	CanaryMeta        []*kvBlock         `hcl:"canary_meta,block"`
+	EnableTagOverride *bool              `hcl:"enable_tag_override,optional"`
+	TaggedAddresses   map[string]string  `hcl:"tagged_addresses,optional"`
+	OnUpdate          hcl.Expression     `hcl:"on_update,optional"`
+	Connect           *bodyBlock         `hcl:"connect,block"`
+	CheckRestart      *checkRestartBlock `hcl:"check_restart,block"`
+	Identity          *identityBlock     `hcl:"identity,block"`
+	Cluster           *string            `hcl:"cluster,optional"`
+	Kind              *string            `hcl:"kind,optional"`
+	Weights           *bodyBlock         `hcl:"weights,block"`
+	DefRange          hcl.Range          `hcl:",def_range"`
 }
 
 type checkBlock struct {
-	Name           *string             `hcl:"name,optional"`
-	Type           hcl.Expression      `hcl:"type"`
-	Path           *string             `hcl:"path,optional"`
-	Method         *string             `hcl:"method,optional"`
-	Protocol       *string             `hcl:"protocol,optional"`
-	Port           hcl.Expression      `hcl:"port,optional"`
-	Command        *string             `hcl:"command,optional"`
-	Args           []string            `hcl:"args,optional"`
-	Interval       hcl.Expression      `hcl:"interval"`
-	Timeout        hcl.Expression      `hcl:"timeout"`
-	Task           *string             `hcl:"task,optional"`
-	Header         map[string][]string `hcl:"header,optional"`
-	ExpectedStatus hcl.Expression      `hcl:"expected_status,optional"`
-	DefRange       hcl.Range           `hcl:",def_range"`
+	Name                   *string             `hcl:"name,optional"`
+	Type                   hcl.Expression      `hcl:"type"`
+	Path                   *string             `hcl:"path,optional"`
+	Method                 *string             `hcl:"method,optional"`
+	Protocol               *string             `hcl:"protocol,optional"`
+	Port                   hcl.Expression      `hcl:"port,optional"`
+	Command                *string             `hcl:"command,optional"`
+	Args                   []string            `hcl:"args,optional"`
+	Interval               hcl.Expression      `hcl:"interval"`
+	Timeout                hcl.Expression      `hcl:"timeout"`
+	Task                   *string             `hcl:"task,optional"`
+	Header                 map[string][]string `hcl:"header,optional"`
+	HeaderBlocks           []*kvBlock          `hcl:"header,block"`
+	ExpectedStatus         hcl.Expression      `hcl:"expected_status,optional"`
+	Body                   *string             `hcl:"body,optional"`
+	AddressMode            hcl.Expression      `hcl:"address_mode,optional"`
+	InitialStatus          hcl.Expression      `hcl:"initial_status,optional"`
+	OnUpdate               hcl.Expression      `hcl:"on_update,optional"`
+	Expose                 *bool               `hcl:"expose,optional"`
+	SuccessBeforePassing   hcl.Expression      `hcl:"success_before_passing,optional"`
+	FailuresBeforeCritical hcl.Expression      `hcl:"failures_before_critical,optional"`
+	FailuresBeforeWarning  hcl.Expression      `hcl:"failures_before_warning,optional"`
+	TLSSkipVerify          *bool               `hcl:"tls_skip_verify,optional"`
+	TLSServerName          *string             `hcl:"tls_server_name,optional"`
+	GRPCService            *string             `hcl:"grpc_service,optional"`
+	GRPCUseTLS             *bool               `hcl:"grpc_use_tls,optional"`
+	Notes                  *string             `hcl:"notes,optional"`
+	CheckRestart           *checkRestartBlock  `hcl:"check_restart,block"`
+	DefRange               hcl.Range           `hcl:",def_range"`
 }
 
 type diskBlock struct {
@@ -239,11 +364,16 @@ type diskBlock struct {
 }
 
 type volumeBlock struct {
-	Name     string         `hcl:"name,label"`
-	Type     hcl.Expression `hcl:"type,optional"`
-	Source   string         `hcl:"source"`
-	ReadOnly *bool          `hcl:"read_only,optional"`
-	DefRange hcl.Range      `hcl:",def_range"`
+	Name           string         `hcl:"name,label"`
+	Type           hcl.Expression `hcl:"type,optional"`
+	Source         string         `hcl:"source"`
+	ReadOnly       *bool          `hcl:"read_only,optional"`
+	Sticky         *bool          `hcl:"sticky,optional"`
+	PerAlloc       *bool          `hcl:"per_alloc,optional"`
+	AccessMode     *string        `hcl:"access_mode,optional"`
+	AttachmentMode *string        `hcl:"attachment_mode,optional"`
+	MountOptions   *bodyBlock     `hcl:"mount_options,block"`
+	DefRange       hcl.Range      `hcl:",def_range"`
 }
 
 type disconnectBlock struct {
@@ -255,31 +385,41 @@ type disconnectBlock struct {
 }
 
 type taskBlock struct {
-	Name          string             `hcl:"name,label"`
-	Driver        hcl.Expression     `hcl:"driver"`
-	User          *string            `hcl:"user,optional"`
-	Leader        *bool              `hcl:"leader,optional"`
-	KillTimeout   hcl.Expression     `hcl:"kill_timeout,optional"`
-	KillSignal    *string            `hcl:"kill_signal,optional"`
-	ShutdownDelay hcl.Expression     `hcl:"shutdown_delay,optional"`
-	EnvAttr       map[string]string  `hcl:"env,optional"`
-	Env           []*kvBlock         `hcl:"env,block"`
-	MetaAttr      map[string]string  `hcl:"meta,optional"`
-	Meta          []*kvBlock         `hcl:"meta,block"`
-	Config        []*bodyBlock       `hcl:"config,block"`
-	Resources     *resourcesBlock    `hcl:"resources,block"`
-	Lifecycle     *lifecycleBlock    `hcl:"lifecycle,block"`
-	Logs          *logsBlock         `hcl:"logs,block"`
-	Constraints   []*constraintBlock `hcl:"constraint,block"`
-	Affinities    []*affinityBlock   `hcl:"affinity,block"`
-	Services      []*serviceBlock    `hcl:"service,block"`
-	Artifacts     []*artifactBlock   `hcl:"artifact,block"`
-	Templates     []*templateBlock   `hcl:"template,block"`
-	VolumeMounts  []*volumeMount     `hcl:"volume_mount,block"`
-	Restart       *restartBlock      `hcl:"restart,block"`
-	Dispatch      *dispatchBlock     `hcl:"dispatch_payload,block"`
-	DefRange      hcl.Range          `hcl:",def_range"`
-	NameRange     hcl.Range          `hcl:"name,label_range"`
+	Name           string              `hcl:"name,label"`
+	Driver         hcl.Expression      `hcl:"driver"`
+	User           *string             `hcl:"user,optional"`
+	Leader         *bool               `hcl:"leader,optional"`
+	KillTimeout    hcl.Expression      `hcl:"kill_timeout,optional"`
+	KillSignal     *string             `hcl:"kill_signal,optional"`
+	ShutdownDelay  hcl.Expression      `hcl:"shutdown_delay,optional"`
+	EnvAttr        map[string]string   `hcl:"env,optional"`
+	Env            []*kvBlock          `hcl:"env,block"`
+	MetaAttr       map[string]string   `hcl:"meta,optional"`
+	Meta           []*kvBlock          `hcl:"meta,block"`
+	Config         []*bodyBlock        `hcl:"config,block"`
+	Resources      *resourcesBlock     `hcl:"resources,block"`
+	Lifecycle      *lifecycleBlock     `hcl:"lifecycle,block"`
+	Logs           *logsBlock          `hcl:"logs,block"`
+	Constraints    []*constraintBlock  `hcl:"constraint,block"`
+	Affinities     []*affinityBlock    `hcl:"affinity,block"`
+	Services       []*serviceBlock     `hcl:"service,block"`
+	Artifacts      []*artifactBlock    `hcl:"artifact,block"`
+	Templates      []*templateBlock    `hcl:"template,block"`
+	VolumeMounts   []*volumeMount      `hcl:"volume_mount,block"`
+	Restart        *restartBlock       `hcl:"restart,block"`
+	Dispatch       *dispatchBlock      `hcl:"dispatch_payload,block"`
+	Kind           *string             `hcl:"kind,optional"`
+	MaxRunDuration hcl.Expression      `hcl:"max_run_duration,optional"`
+	Vault          *vaultBlock         `hcl:"vault,block"`
+	Consul         *consulBlock        `hcl:"consul,block"`
+	Identities     []*identityBlock    `hcl:"identity,block"`
+	Actions        []*actionBlock      `hcl:"action,block"`
+	CSIPlugin      *bodyBlock          `hcl:"csi_plugin,block"`
+	Scaling        []*taskScalingBlock `hcl:"scaling,block"`
+	Schedule       *bodyBlock          `hcl:"schedule,block"`
+	VaultToken     *string             `hcl:"vault_token,optional"`
+	DefRange       hcl.Range           `hcl:",def_range"`
+	NameRange      hcl.Range           `hcl:"name,label_range"`
 }
 
 type dispatchBlock struct {
@@ -288,11 +428,24 @@ type dispatchBlock struct {
 }
 
 type resourcesBlock struct {
-	CPU       hcl.Expression `hcl:"cpu,optional"`
-	Cores     hcl.Expression `hcl:"cores,optional"`
-	Memory    hcl.Expression `hcl:"memory,optional"`
-	MemoryMax hcl.Expression `hcl:"memory_max,optional"`
-	DefRange  hcl.Range      `hcl:",def_range"`
+	CPU       hcl.Expression  `hcl:"cpu,optional"`
+	Cores     hcl.Expression  `hcl:"cores,optional"`
+	Memory    hcl.Expression  `hcl:"memory,optional"`
+	MemoryMax hcl.Expression  `hcl:"memory_max,optional"`
+	Disk      hcl.Expression  `hcl:"disk,optional"`
+	IOPS      hcl.Expression  `hcl:"iops,optional"`
+	Networks  []*networkBlock `hcl:"network,block"`
+	Devices   []*deviceBlock  `hcl:"device,block"`
+	NUMA      *bodyBlock      `hcl:"numa,block"`
+	DefRange  hcl.Range       `hcl:",def_range"`
+}
+
+type deviceBlock struct {
+	Name        string             `hcl:"name,label"`
+	Count       hcl.Expression     `hcl:"count,optional"`
+	Constraints []*constraintBlock `hcl:"constraint,block"`
+	Affinities  []*affinityBlock   `hcl:"affinity,block"`
+	DefRange    hcl.Range          `hcl:",def_range"`
 }
 
 type lifecycleBlock struct {
@@ -305,6 +458,7 @@ type logsBlock struct {
 	MaxFiles    hcl.Expression `hcl:"max_files,optional"`
 	MaxFileSize hcl.Expression `hcl:"max_file_size,optional"`
 	Disabled    *bool          `hcl:"disabled,optional"`
+	Enabled     *bool          `hcl:"enabled,optional"`
 	DefRange    hcl.Range      `hcl:",def_range"`
 }
 
@@ -314,26 +468,48 @@ type artifactBlock struct {
 	Mode        *string    `hcl:"mode,optional"`
 	Options     []*kvBlock `hcl:"options,block"`
 	Headers     []*kvBlock `hcl:"headers,block"`
+	Chown       *bool      `hcl:"chown,optional"`
 	DefRange    hcl.Range  `hcl:",def_range"`
 }
 
 type templateBlock struct {
-	Data         *string        `hcl:"data,optional"`
-	Source       *string        `hcl:"source,optional"`
-	Destination  string         `hcl:"destination"`
-	ChangeMode   hcl.Expression `hcl:"change_mode,optional"`
-	ChangeSignal *string        `hcl:"change_signal,optional"`
-	Perms        *string        `hcl:"perms,optional"`
-	LeftDelim    *string        `hcl:"left_delimiter,optional"`
-	RightDelim   *string        `hcl:"right_delimiter,optional"`
-	Env          *bool          `hcl:"env,optional"`
-	Splay        hcl.Expression `hcl:"splay,optional"`
-	DefRange     hcl.Range      `hcl:",def_range"`
+	Data          *string            `hcl:"data,optional"`
+	Source        *string            `hcl:"source,optional"`
+	Destination   string             `hcl:"destination"`
+	ChangeMode    hcl.Expression     `hcl:"change_mode,optional"`
+	ChangeSignal  *string            `hcl:"change_signal,optional"`
+	Perms         *string            `hcl:"perms,optional"`
+	LeftDelim     *string            `hcl:"left_delimiter,optional"`
+	RightDelim    *string            `hcl:"right_delimiter,optional"`
+	Env           *bool              `hcl:"env,optional"`
+	Splay         hcl.Expression     `hcl:"splay,optional"`
+	UID           hcl.Expression     `hcl:"uid,optional"`
+	GID           hcl.Expression     `hcl:"gid,optional"`
+	Wait          *waitBlock         `hcl:"wait,block"`
+	ErrMissingKey *bool              `hcl:"error_on_missing_key,optional"`
+	Once          *bool              `hcl:"once,optional"`
+	VaultGrace    hcl.Expression     `hcl:"vault_grace,optional"`
+	ChangeScript  *changeScriptBlock `hcl:"change_script,block"`
+	DefRange      hcl.Range          `hcl:",def_range"`
+}
+
+type waitBlock struct {
+	Min hcl.Expression `hcl:"min,optional"`
+	Max hcl.Expression `hcl:"max,optional"`
+}
+
+type changeScriptBlock struct {
+	Command     string         `hcl:"command"`
+	Args        []string       `hcl:"args,optional"`
+	Timeout     hcl.Expression `hcl:"timeout,optional"`
+	FailOnError *bool          `hcl:"fail_on_error,optional"`
 }
 
 type volumeMount struct {
-	Volume      string    `hcl:"volume"`
-	Destination string    `hcl:"destination"`
-	ReadOnly    *bool     `hcl:"read_only,optional"`
-	DefRange    hcl.Range `hcl:",def_range"`
+	Volume          string         `hcl:"volume"`
+	Destination     string         `hcl:"destination"`
+	ReadOnly        *bool          `hcl:"read_only,optional"`
+	SELinuxLabel    hcl.Expression `hcl:"selinux_label,optional"`
+	PropagationMode hcl.Expression `hcl:"propagation_mode,optional"`
+	DefRange        hcl.Range      `hcl:",def_range"`
 }

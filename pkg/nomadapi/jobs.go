@@ -443,7 +443,7 @@ func (s *Server) scaleJob(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx, cancel := s.ctx(r)
 	defer cancel()
-	resp, err := jobs.Scale(ctx, s.Store, namespace(r), r.PathValue("id"), group, int(*req.Count), s.Now().UTC())
+	_, resp, err := jobs.Scale(ctx, s.Store, namespace(r), r.PathValue("id"), group, int(*req.Count), s.Now().UTC())
 	if err != nil {
 		return invalid(err)
 	}

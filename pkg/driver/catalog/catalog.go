@@ -8,9 +8,9 @@
 package catalog
 
 import (
+	"errors"
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/driver/drivercfg"
@@ -31,6 +31,7 @@ func init() {
 // nomadic are registered here already; tests register drivers of their own.
 func Register(name string, validate func(map[string]any) error) {
 	validators[name] = validate
+	drivercfg.MarkKnown(name)
 }
 
 // Names lists the known drivers.
@@ -44,7 +45,10 @@ func Names() []string {
 }
 
 // Validate checks every task's driver and config; problems carry the field
-// paths of api.Job.Validate.
+// paths of api.Job.Validate. A driver nomadic does not know is not a
+// problem, as in Nomad: a node may have it, and the scheduler says which
+// driver is missing when no node does (api.Job.Warnings tells the user
+// up front).
 func Validate(job *api.Job) []api.Problem {
 	var out []api.Problem
 	for gi, g := range job.Groups {
@@ -58,12 +62,15 @@ func Validate(job *api.Job) []api.Problem {
 			path := fmt.Sprintf("groups[%d].tasks[%d]", gi, ti)
 			check, ok := validators[t.Driver]
 			if !ok {
-				out = append(out, api.Problem{Path: path + ".driver",
-					Message: fmt.Sprintf("unknown driver %q (known: %s)", t.Driver, strings.Join(Names(), ", "))})
 				continue
 			}
 			if err := check(t.Config); err != nil {
-				out = append(out, api.Problem{Path: path + ".config", Message: err.Error()})
+				p := path + ".config"
+				var oe *drivercfg.OptionError
+				if errors.As(err, &oe) {
+					p += "." + oe.Option
+				}
+				out = append(out, api.Problem{Path: p, Message: err.Error()})
 			}
 		}
 	}

@@ -13,7 +13,9 @@ import (
 
 // The test may link the drivers; the package may not.
 func TestEveryShippedDriverIsKnownUnderItsOwnName(t *testing.T) {
-	drivers := []driver.Driver{&rawexec.Driver{}, &containerd.Driver{}, &containerd.ExecDriver{}, &mock.Driver{}}
+	ctr := &containerd.Driver{}
+	drivers := []driver.Driver{&rawexec.Driver{}, ctr, &containerd.ExecDriver{Driver: ctr}, &containerd.ExecDriver{Driver: ctr, As: containerd.Exec2Name},
+		&containerd.DockerDriver{Driver: ctr}, &containerd.DockerDriver{Driver: ctr, As: containerd.PodmanName}, &mock.Driver{}}
 	var names []string
 	for _, d := range drivers {
 		names = append(names, d.Name())

@@ -23,6 +23,7 @@ import (
 	"github.com/containerd/containerd/errdefs"
 	"github.com/containerd/containerd/namespaces"
 	"github.com/containerd/containerd/oci"
+	"github.com/containerd/containerd/remotes"
 	"github.com/containerd/typeurl/v2"
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/driver"
@@ -163,7 +164,7 @@ func (d *Driver) Start(ctx context.Context, tc *driver.TaskConfig) (driver.Handl
 		return nil, err
 	}
 	ctx = d.ns(ctx)
-	image, err := d.image(ctx, c, cfg)
+	image, err := d.image(ctx, c, imageRequest{ref: cfg.Image, archive: cfg.ImageArchive, timeout: 5 * time.Minute})
 	if err != nil {
 		return nil, err
 	}
@@ -182,13 +183,25 @@ func (d *Driver) Start(ctx context.Context, tc *driver.TaskConfig) (driver.Handl
 	if cfg.PidsLimit > 0 {
 		opts = append(opts, oci.WithPidsLimit(cfg.PidsLimit))
 	}
-	return d.run(ctx, c, tc, opts, containerd.WithImage(image), containerd.WithNewSnapshot(containerID(tc.AllocID, tc.TaskName)+"-snapshot", image))
+	return d.run(ctx, c, tc, runOptions{opts: opts}, containerd.WithImage(image), containerd.WithNewSnapshot(containerID(tc.AllocID, tc.TaskName)+"-snapshot", image))
+}
+
+// runOptions are what a driver asks of run: spec options that say what to
+// run (applied first), options applied after the common ones (to replace
+// them, as a docker task's memory limit or mounts do), the network to
+// join and labels to add.
+type runOptions struct {
+	opts    []oci.SpecOpts
+	post    []oci.SpecOpts
+	network string // "" (the allocation's), "host" or "none"
+	labels  map[string]string
 }
 
 // run creates a task's container from spec options that say what to run,
 // adds what every task gets (environment, user, limits, mounts, network,
 // labels) and starts it.
-func (d *Driver) run(ctx context.Context, c *containerd.Client, tc *driver.TaskConfig, opts []oci.SpecOpts, copts ...containerd.NewContainerOpts) (driver.Handle, error) {
+func (d *Driver) run(ctx context.Context, c *containerd.Client, tc *driver.TaskConfig, ro runOptions, copts ...containerd.NewContainerOpts) (driver.Handle, error) {
+	opts := ro.opts
 	id := containerID(tc.AllocID, tc.TaskName)
 	// A container left over from an earlier attempt of this task is
 	// removed first.
@@ -210,14 +223,25 @@ func (d *Driver) run(ctx context.Context, c *containerd.Client, tc *driver.TaskC
 		opts = append(opts, oci.WithCPUShares(uint64(max(tc.Resources.CPU, 2))))
 	}
 	opts = append(opts, oci.WithMounts(taskMounts(tc)))
-	if tc.NetNS != "" {
+	switch {
+	case ro.network == "none":
+		// A network namespace of its own, with only loopback.
+		opts = append(opts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace}), oci.WithHostHostsFile, oci.WithHostResolvconf)
+	case tc.NetNS != "" && ro.network != "host":
 		opts = append(opts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: tc.NetNS}),
 			oci.WithHostHostsFile, oci.WithHostResolvconf)
-	} else {
+	default:
 		opts = append(opts, oci.WithHostNamespace(specs.NetworkNamespace), oci.WithHostHostsFile, oci.WithHostResolvconf)
 	}
-	labels := map[string]string{
+	opts = append(opts, ro.post...)
+	labels := map[string]string{}
+	for k, v := range ro.labels {
+		labels[k] = v
+	}
+	for k, v := range map[string]string{
 		LabelAlloc: tc.AllocID, LabelTask: tc.TaskName, LabelJob: tc.JobID, LabelJobVersion: strconv.FormatUint(tc.JobVersion, 10),
+	} {
+		labels[k] = v
 	}
 	copts = append(copts, containerd.WithNewSpec(opts...), containerd.WithContainerLabels(labels))
 	container, err := c.NewContainer(ctx, id, copts...)
@@ -284,7 +308,21 @@ func taskMounts(tc *driver.TaskConfig) []specs.Mount {
 // given, else pulled unless it is already present. Pulls and imports run
 // under a containerd lease, so its garbage collector cannot remove content
 // half-written.
-func (d *Driver) image(ctx context.Context, c *containerd.Client, cfg *config) (containerd.Image, error) {
+// imageRequest says where a task's image comes from.
+type imageRequest struct {
+	ref     string
+	archive string
+	// force pulls the image even when it is present.
+	force   bool
+	timeout time.Duration
+	// resolver, when set, pulls with registry credentials; softFail
+	// retries without them when that fails.
+	resolver remotes.Resolver
+	softFail bool
+}
+
+func (d *Driver) image(ctx context.Context, c *containerd.Client, req imageRequest) (containerd.Image, error) {
+	cfg := struct{ Image, ImageArchive string }{req.ref, req.archive}
 	d.mu.Lock()
 	if d.pulls == nil {
 		d.pulls = map[string]*sync.Mutex{}
@@ -297,8 +335,13 @@ func (d *Driver) image(ctx context.Context, c *containerd.Client, cfg *config) (
 	d.mu.Unlock()
 	lock.Lock()
 	defer lock.Unlock()
-	if img, err := c.GetImage(ctx, cfg.Image); err == nil {
+	if img, err := c.GetImage(ctx, cfg.Image); err == nil && (!req.force || cfg.ImageArchive != "") {
 		return img, unpack(ctx, img)
+	}
+	if req.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, req.timeout)
+		defer cancel()
 	}
 	ctx, done, err := c.WithLease(ctx)
 	if err != nil {
@@ -320,7 +363,14 @@ func (d *Driver) image(ctx context.Context, c *containerd.Client, cfg *config) (
 		}
 		return img, unpack(ctx, img)
 	}
-	img, err := c.Pull(ctx, cfg.Image, containerd.WithPullUnpack)
+	pullOpts := []containerd.RemoteOpt{containerd.WithPullUnpack}
+	if req.resolver != nil {
+		pullOpts = append(pullOpts, containerd.WithResolver(req.resolver))
+	}
+	img, err := c.Pull(ctx, cfg.Image, pullOpts...)
+	if err != nil && req.resolver != nil && req.softFail {
+		img, err = c.Pull(ctx, cfg.Image, containerd.WithPullUnpack)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("pulling image %s: %w", cfg.Image, err)
 	}

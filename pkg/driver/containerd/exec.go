@@ -27,10 +27,29 @@ var hostDirs = []string{"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", 
 // containerd like the containerd driver's.
 type ExecDriver struct {
 	*Driver
+	// As is the name jobs use for it: "exec" when empty, or "exec2"
+	// (Nomad's newer exec driver, whose jobs run here unchanged).
+	As string
 }
 
-// Name returns "exec".
-func (e *ExecDriver) Name() string { return ExecName }
+// Exec2Name is the name of Nomad's exec2 driver, which the exec driver
+// stands in for.
+const Exec2Name = "exec2"
+
+// Name returns "exec", or the name the driver stands in for.
+func (e *ExecDriver) Name() string {
+	if e.As != "" {
+		return e.As
+	}
+	return ExecName
+}
+
+func (e *ExecDriver) schema() *drivercfg.Schema {
+	if e.As == Exec2Name {
+		return drivercfg.Exec2
+	}
+	return drivercfg.Exec
+}
 
 // Fingerprint reports the exec driver healthy when containerd is.
 func (e *ExecDriver) Fingerprint(ctx context.Context) *api.DriverInfo {
@@ -46,8 +65,8 @@ type execConfig struct {
 	Args    []string
 }
 
-func parseExecConfig(c map[string]any) (*execConfig, error) {
-	v, err := drivercfg.Exec.Decode(c)
+func parseExecConfig(schema *drivercfg.Schema, c map[string]any) (*execConfig, error) {
+	v, err := schema.Decode(c)
 	if err != nil {
 		return nil, err
 	}
@@ -55,11 +74,11 @@ func parseExecConfig(c map[string]any) (*execConfig, error) {
 }
 
 // Validate checks an exec configuration.
-func (e *ExecDriver) Validate(c map[string]any) error { return drivercfg.Exec.Validate(c) }
+func (e *ExecDriver) Validate(c map[string]any) error { return e.schema().Validate(c) }
 
 // Start runs the command in its isolated root.
 func (e *ExecDriver) Start(ctx context.Context, tc *driver.TaskConfig) (driver.Handle, error) {
-	cfg, err := parseExecConfig(tc.Config)
+	cfg, err := parseExecConfig(e.schema(), tc.Config)
 	if err != nil {
 		return nil, err
 	}
@@ -92,5 +111,5 @@ func (e *ExecDriver) Start(ctx context.Context, tc *driver.TaskConfig) (driver.H
 		oci.WithMounts(mounts),
 	}
 	ctx = e.ns(ctx)
-	return e.run(ctx, c, tc, opts)
+	return e.run(ctx, c, tc, runOptions{opts: opts})
 }

@@ -2,6 +2,7 @@ package drivercfg
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -18,7 +19,7 @@ func TestConfigsAreCheckedWithTheDriversMessages(t *testing.T) {
 		{"raw_exec refuses a number as command", RawExec, map[string]any{"command": 5.0}, "config.command must be a non-empty string"},
 		{"raw_exec refuses args that are no list", RawExec, map[string]any{"command": "x", "args": "no"}, "config.args must be a list of strings"},
 		{"raw_exec refuses a map in its args", RawExec, map[string]any{"command": "x", "args": []any{map[string]any{}}}, "config.args must be a list of strings"},
-		{"raw_exec names its options", RawExec, map[string]any{"command": "x", "image": "y"}, "config.image is not an option of the raw_exec driver (command, args)"},
+		{"raw_exec names its options", RawExec, map[string]any{"command": "x", "image": "y"}, "config.image is not an option of the raw_exec driver (command, args, work_dir, oom_score_adj, cgroup_v2_override, cgroup_v1_override, denied_envvars)"},
 		{"containerd needs an image", Containerd, map[string]any{"command": "x"}, "config.image is required by the containerd driver"},
 		{"containerd takes an empty image as none", Containerd, map[string]any{"image": ""}, "config.image is required by the containerd driver"},
 		{"containerd refuses a number as image", Containerd, map[string]any{"image": 3.0}, "config.image must be a string"},
@@ -27,7 +28,7 @@ func TestConfigsAreCheckedWithTheDriversMessages(t *testing.T) {
 		{"containerd names its options", Containerd, map[string]any{"image": "x", "volumes": []any{}},
 			"config.volumes is not an option of the containerd driver (image, image_archive, command, args, entrypoint, working_dir, pids_limit)"},
 		{"exec needs a command", Exec, map[string]any{}, "config.command is required by the exec driver"},
-		{"exec names its options", Exec, map[string]any{"command": "x", "image": "y"}, "config.image is not an option of the exec driver (command, args)"},
+		{"exec names its options", Exec, map[string]any{"command": "x", "image": "y"}, "config.image is not an option of the exec driver (command, args, pid_mode, ipc_mode, cap_add, cap_drop, work_dir, oom_score_adj)"},
 		{"mock refuses a bad duration", Mock, map[string]any{"run_for": "soon"}, `config.run_for must be a duration such as "10s"`},
 		{"mock refuses a negative duration", Mock, map[string]any{"run_for": "-1s"}, `config.run_for must be a duration such as "10s"`},
 		{"mock refuses an exit code above 255", Mock, map[string]any{"exit_code": 300.0}, "config.exit_code must be a whole number from 0 to 255"},
@@ -66,5 +67,73 @@ func TestDecodedValuesReadAsTheDriversUseThem(t *testing.T) {
 	}
 	if v.Duration("run_for") != 50*time.Millisecond || v.Int("exit_code") != 3 {
 		t.Fatalf("mock values %v", v)
+	}
+}
+
+func TestNewOptionTypesReadTheShapesJobFilesGive(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		typ  Type
+		in   any
+		want any
+		ok   bool
+	}{
+		{"a map attribute", StringMap, map[string]any{"a": "b", "n": 1.0, "t": true}, map[string]string{"a": "b", "n": "1", "t": "true"}, true},
+		{"a block", StringMap, []any{map[string]any{"a": "b"}, map[string]any{"c": "d"}}, map[string]string{"a": "b", "c": "d"}, true},
+		{"a map of lists", StringMap, map[string]any{"a": []any{"b"}}, nil, false},
+		{"one block as objects", Objects, map[string]any{"a": 1.0}, []map[string]any{{"a": 1.0}}, true},
+		{"blocks as objects", Objects, []any{map[string]any{"a": 1.0}}, []map[string]any{{"a": 1.0}}, true},
+		{"a string is no object", Objects, "x", nil, false},
+		{"a bool string", Bool, "true", true, true},
+		{"a size string", Bytes, "64m", int64(64 << 20), true},
+		{"a size in bytes", Bytes, 1024.0, int64(1024), true},
+		{"a bad size", Bytes, "lots", nil, false},
+		{"a string as a list", StringOrStrings, "sh", []string{"sh"}, true},
+		{"a number string", Number, "512", 512.0, true},
+		{"podman device strings", Devices, []any{"/dev/fuse"}, []map[string]any{{"host_path": "/dev/fuse"}}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := tc.typ.Decode(tc.in)
+			if ok != tc.ok || (ok && !reflect.DeepEqual(got, tc.want)) {
+				t.Fatalf("got %#v %v, want %#v %v", got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+}
+
+func TestDockerOptionsThatNeedADaemonAreWarnedAtTheOption(t *testing.T) {
+	w := Docker.Warnings(map[string]any{
+		"image": "redis", "logging": []any{map[string]any{"type": "loki"}}, "privileged": true, "network_mode": "weave",
+		"security_opt": []any{"no-new-privileges", "seccomp=/x.json"}, "mount": []any{map[string]any{"type": "volume"}}, "init": false,
+	})
+	got := map[string]string{}
+	for _, x := range w {
+		got[x.Option] = x.Message
+	}
+	for opt, want := range map[string]string{
+		"logging": "needs a Docker daemon", "privileged": "-docker-allow-privileged", "network_mode": `network_mode "weave" names a Docker network`,
+		"security_opt": `containerd cannot honour "seccomp=/x.json"`, "mount": "Docker named volumes",
+	} {
+		if !strings.Contains(got[opt], want) {
+			t.Errorf("warning of %s is %q, want %q", opt, got[opt], want)
+		}
+	}
+	if _, warned := got["init"]; warned || len(got) != 5 {
+		t.Errorf("unexpected warnings %v", got)
+	}
+}
+
+func TestEveryBuiltinDriverIsKnownByName(t *testing.T) {
+	for _, n := range []string{"docker", "podman", "exec2", "exec", "raw_exec", "containerd", "mock"} {
+		if Lookup(n) == nil || !Known(n) {
+			t.Errorf("%s is not known", n)
+		}
+	}
+	if Known("java") {
+		t.Error("java is known")
+	}
+	MarkKnown("java")
+	if !Known("java") || Lookup("java") != nil {
+		t.Error("a marked driver is not known, or has a schema")
 	}
 }

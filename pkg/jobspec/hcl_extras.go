@@ -1,0 +1,135 @@
+package jobspec
+
+// Blocks of Nomad job files that nomadic keeps but acts on only in part
+// (Vault, Consul, identities, actions, check restarts), and the legacy
+// forms it rewrites (a network inside resources).
+
+import (
+	"fmt"
+
+	"github.com/nomadic-project/nomadic/pkg/api"
+)
+
+// taskExtras decodes a task's Vault, Consul, identity and action blocks,
+// its max_run_duration, and refuses what nomadic cannot run.
+func (d *decoder) taskExtras(path string, b *taskBlock, t *api.Task, inherit inherited) {
+	mrd := b.MaxRunDuration
+	if isNull(mrd) {
+		mrd = inherit.maxRunDuration
+	}
+	d.dur(mrd, &t.MaxRunDuration)
+	d.atExpr(path+".max_run_duration", mrd)
+	vb := b.Vault
+	if vb == nil {
+		vb = inherit.vault
+	}
+	if vb != nil {
+		d.at(path+".vault", vb.DefRange)
+		v := &api.Vault{Policies: vb.Policies, Env: vb.Env}
+		set(&v.Role, vb.Role)
+		set(&v.Namespace, vb.Namespace)
+		set(&v.Cluster, vb.Cluster)
+		set(&v.ChangeSignal, vb.ChangeSignal)
+		setb(&v.DisableFile, vb.DisableFile)
+		d.str(vb.ChangeMode, &v.ChangeMode)
+		d.atExpr(path+".vault.change_mode", vb.ChangeMode)
+		t.Vault = v
+	}
+	cb := b.Consul
+	if cb == nil {
+		cb = inherit.consul
+	}
+	if cb != nil {
+		d.at(path+".consul", cb.DefRange)
+		c := &api.Consul{}
+		set(&c.Namespace, cb.Namespace)
+		set(&c.Cluster, cb.Cluster)
+		set(&c.Partition, cb.Partition)
+		t.Consul = c
+	}
+	for i, ib := range b.Identities {
+		ip := fmt.Sprintf("%s.identities[%d]", path, i)
+		d.at(ip, ib.DefRange)
+		id := &api.WorkloadIdentity{Audience: ib.Audience}
+		set(&id.Name, ib.Name)
+		setb(&id.Env, ib.Env)
+		setb(&id.File, ib.File)
+		set(&id.Filepath, ib.Filepath)
+		set(&id.ChangeMode, ib.ChangeMode)
+		set(&id.ChangeSignal, ib.ChangeSignal)
+		d.dur(ib.TTL, &id.TTL)
+		t.Identities = append(t.Identities, id)
+	}
+	for i, ab := range b.Actions {
+		ap := fmt.Sprintf("%s.actions[%d]", path, i)
+		d.at(ap, ab.DefRange)
+		a := &api.Action{Name: ab.Name, Args: ab.Args}
+		set(&a.Command, ab.Command)
+		t.Actions = append(t.Actions, a)
+	}
+	if b.CSIPlugin != nil {
+		d.errorf(b.CSIPlugin.DefRange, "CSI plugins are not supported: nomadic mounts host volumes only")
+	}
+	if b.Schedule != nil {
+		d.errorf(b.Schedule.DefRange, "schedule blocks (Nomad Enterprise time windows) are not supported")
+	}
+	for _, sc := range b.Scaling {
+		d.warnf(sc.DefRange, "the task's scaling %q block (dynamic application sizing, Nomad Enterprise) is ignored", sc.Label)
+	}
+	if b.VaultToken != nil {
+		d.warnf(b.DefRange, "vault_token is ignored: Vault is not integrated")
+	}
+}
+
+func (d *decoder) checkRestart(path string, b *checkRestartBlock) *api.CheckRestart {
+	if b == nil {
+		return nil
+	}
+	d.at(path, b.DefRange)
+	c := &api.CheckRestart{}
+	d.intv(b.Limit, &c.Limit)
+	d.atExpr(path+".limit", b.Limit)
+	d.dur(b.Grace, &c.Grace)
+	d.atExpr(path+".grace", b.Grace)
+	setb(&c.IgnoreWarnings, b.IgnoreWarnings)
+	return c
+}
+
+// connect reads a service's connect block: native services are kept as
+// plain ones; sidecars and gateways need Consul and are refused.
+func (d *decoder) connect(b *bodyBlock) *api.Connect {
+	c := &api.Connect{}
+	m := d.freeform(b.Body)
+	for _, refused := range []string{"sidecar_service", "sidecar_task", "gateway"} {
+		if _, ok := m[refused]; ok {
+			d.errorf(b.DefRange, "Consul Connect %s is not supported: nomadic has no service mesh (remove the connect block, and reach the upstream through its port or the built-in catalog)", refused)
+			return c
+		}
+	}
+	if n, ok := m["native"].(bool); ok {
+		c.Native = n
+	}
+	return c
+}
+
+// legacyNetwork moves a network block inside a task's resources (Nomad's
+// pre-0.12 form) to the group's network, with a deprecation warning.
+func (d *decoder) legacyNetwork(path string, b *networkBlock, g *api.TaskGroup) {
+	d.warnf(b.DefRange, "a network block inside resources is deprecated: its ports are moved to the group's network block (write network { port ... } in the group)")
+	n := d.network(path+".resources.network", b)
+	if g.Network == nil {
+		g.Network = &api.Network{Mode: n.Mode, MBits: n.MBits}
+	}
+	have := map[string]bool{}
+	for _, p := range g.Network.Ports {
+		have[p.Label] = true
+	}
+	for i, p := range n.Ports {
+		if have[p.Label] {
+			d.errorf(b.Ports[i].DefRange, "port %q is defined twice: in the group's network and in a task's resources", p.Label)
+			continue
+		}
+		have[p.Label] = true
+		g.Network.Ports = append(g.Network.Ports, p)
+	}
+}

@@ -1,0 +1,429 @@
+package jobspec
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nomadic-project/nomadic/pkg/api"
+)
+
+// The grammar of Nomad users' job files beyond nomadic's own: each case is
+// a job as people write them, read into the API form, with the warnings
+// that say what is not done as asked.
+func TestNomadUsersJobFilesAreRead(t *testing.T) {
+	cases := []struct {
+		name             string
+		job, group, task string
+		check            func(j *api.Job) bool
+		warning          string
+	}{
+		{"the scaling block bounds count and keeps its policy", "", `scaling {
+      min = 2
+      max = 5
+      policy {
+        cooldown = "1m"
+      }
+    }`, "", func(j *api.Job) bool {
+			g := j.Groups[0]
+			return g.Count == 2 && g.Scaling.Min == 2 && g.Scaling.Max == 5 && g.Scaling.Enabled && g.Scaling.Policy["cooldown"] == "1m"
+		}, ""},
+		{"a vault block is kept with a located warning", "", "", `vault {
+        policies = ["app"]
+        change_mode = "signal"
+        change_signal = "SIGHUP"
+      }`, func(j *api.Job) bool {
+			v := j.Groups[0].Tasks[0].Vault
+			return v.Policies[0] == "app" && v.ChangeSignal == "SIGHUP"
+		}, `7:1: group "g" task "t": Vault is not integrated`},
+		{"a group's vault block applies to its tasks", "", `vault {
+      policies = ["g"]
+    }`, "", func(j *api.Job) bool { return j.Groups[0].Tasks[0].Vault.Policies[0] == "g" }, "Vault is not integrated"},
+		{"consul-provider services go to the built-in catalog with a warning", "", `network {
+      port "http" {}
+    }
+    service {
+      name = "web"
+      port = "http"
+      provider = "consul"
+    }`, "", func(j *api.Job) bool { return j.Groups[0].Services[0].Provider == "consul" }, `10:18: group "g": service "web" is registered in nomadic's built-in catalog: Consul is not used`},
+		{"check fields real jobs use", "", `network {
+      port "http" {}
+    }
+    service {
+      port = "http"
+      check {
+        type = "http"
+        path = "/"
+        interval = "10s"
+        timeout = "2s"
+        initial_status = "passing"
+        address_mode = "host"
+        success_before_passing = 2
+        on_update = "ignore_warnings"
+        expose = true
+        header {
+          Authorization = ["Basic x"]
+        }
+        check_restart {
+          limit = 3
+          grace = "90s"
+        }
+      }
+    }`, "", func(j *api.Job) bool {
+			c := j.Groups[0].Services[0].Checks[0]
+			return c.InitialStatus == "passing" && c.AddressMode == "host" && c.SuccessBeforePassing == 2 && c.OnUpdate == "ignore_warnings" &&
+				c.Expose && c.Header["Authorization"][0] == "Basic x" && c.CheckRestart.Limit == 3 && c.CheckRestart.Grace == dur("90s")
+		}, "check_restart is kept but not acted on yet"},
+		{"template uid, gid, wait and volume_mount selinux_label", "", `volume "data" {
+      type = "host"
+      source = "data"
+    }`, `template {
+        data = "x"
+        destination = "local/x"
+        uid = 472
+        gid = 0
+        wait {
+          min = "2s"
+          max = "10s"
+        }
+      }
+      volume_mount {
+        volume = "data"
+        destination = "/data"
+        selinux_label = "Z"
+      }`, func(j *api.Job) bool {
+			tk := j.Groups[0].Tasks[0]
+			tp := tk.Templates[0]
+			return *tp.UID == 472 && *tp.GID == 0 && tp.Wait.Max == dur("10s") && tk.VolumeMounts[0].SELinuxLabel == "Z"
+		}, ""},
+		{"identity and action blocks are kept", "", "", `identity {
+        env = true
+        aud = ["x"]
+      }
+      action "flush" {
+        command = "/bin/flush"
+        args = ["-a"]
+      }`, func(j *api.Job) bool {
+			tk := j.Groups[0].Tasks[0]
+			return tk.Identities[0].Env && tk.Actions[0].Name == "flush" && tk.Actions[0].Args[0] == "-a"
+		}, "workload identities are not issued"},
+		{"max_run_duration and a task's own restart block", `type = "batch"`, "", `max_run_duration = "1h"
+      restart {
+        attempts = 1
+        mode = "fail"
+      }`, func(j *api.Job) bool {
+			tk := j.Groups[0].Tasks[0]
+			return tk.MaxRunDuration == dur("1h") && tk.Restart.Attempts == 1
+		}, "max_run_duration is kept but not enforced yet"},
+		{"a network inside resources moves to the group, with a deprecation warning", "", "", `resources {
+        cpu = 100
+        memory = 64
+        disk = 200
+        network {
+          mbits = 10
+          port "web" {
+            static = 8080
+          }
+        }
+      }`, func(j *api.Job) bool {
+			n := j.Groups[0].Network
+			return n.MBits == 10 && n.Ports[0].Label == "web" && n.Ports[0].Static == 8080 && j.Groups[0].Tasks[0].Resources.DiskMB == 200
+		}, "11:9: a network block inside resources is deprecated"},
+		{"device requests are kept with a warning", "", "", `resources {
+        device "nvidia/gpu" {
+          count = 2
+        }
+      }`, func(j *api.Job) bool { return j.Groups[0].Tasks[0].Resources.Devices[0].Count == 2 }, "device requests are kept but not scheduled"},
+		{"the ui block and node_pool", `node_pool = "gpu"
+  ui {
+    description = "web shop"
+    link {
+      label = "docs"
+      url = "https://example.com"
+    }
+  }`, "", "", func(j *api.Job) bool {
+			return j.NodePool == "gpu" && j.UI.Description == "web shop" && j.UI.Links[0].URL == "https://example.com"
+		}, ""},
+		{"quoted argument names in blocks keep their names", "", "", `config {
+        labels {
+          "com.example.team" = "web"
+        }
+        "dotted.key" = "v"
+      }
+      env {
+        "A.B" = "c"
+      }`, func(j *api.Job) bool {
+			tk := j.Groups[0].Tasks[0]
+			labels := tk.Config["labels"].([]any)[0].(map[string]any)
+			return labels["com.example.team"] == "web" && tk.Config["dotted.key"] == "v" && tk.Env["A.B"] == "c"
+		}, ""},
+		{"Nomad's functions", "", "", `env {
+        B64 = base64encode("user:pass")
+        PLAIN = base64decode("aGk=")
+        YAML = yamlencode({a = 1})
+        FROM_YAML = yamldecode("x: 2").x
+        SHA = sha256("a")
+        ID = uuidv5("dns", "example.com")
+        UP = tostring(3)
+        S = startswith("nomad", "no") ? "yes" : "no"
+      }`, func(j *api.Job) bool {
+			e := j.Groups[0].Tasks[0].Env
+			return e["B64"] == "dXNlcjpwYXNz" && e["PLAIN"] == "hi" && e["YAML"] == "a: 1\n" && e["FROM_YAML"] == "2" &&
+				e["SHA"] == "ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb" && e["ID"] == "cfbff0d1-9375-5685-968c-48ce8b15ae17" &&
+				e["UP"] == "3" && e["S"] == "yes"
+		}, ""},
+		{"Nomad's other operator spellings", `constraint {
+    attribute = "${attr.kernel.name}"
+    operator = "=="
+    value = "linux"
+  }
+  constraint {
+    attribute = "${attr.cpu.arch}"
+    operator = "not"
+    value = "arm64"
+  }`, "", "", func(j *api.Job) bool {
+			return j.Constraints[0].Operator == "=" && j.Constraints[1].Operator == "!="
+		}, ""},
+		{"a Connect-native service is a plain service", "", `service {
+      name = "api"
+      connect {
+        native = true
+      }
+    }`, "", func(j *api.Job) bool { return j.Groups[0].Services[0].Connect.Native }, "Connect-native"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			src := wrap(tc.job, tc.group, tc.task)
+			j := mustParse(t, src)
+			if !tc.check(j) {
+				t.Fatalf("unexpected job from:\n%s", src)
+			}
+			if tc.warning != "" && !strings.Contains(strings.Join(j.Warnings(), "\n"), tc.warning) {
+				t.Fatalf("warnings lack %q:\n%s", tc.warning, strings.Join(j.Warnings(), "\n"))
+			}
+		})
+	}
+}
+
+func TestWhatNomadicCannotRunIsRefusedWhereItIsWritten(t *testing.T) {
+	for _, tc := range []struct {
+		name             string
+		job, group, task string
+		want             string
+	}{
+		{"a Connect sidecar", "", `service {
+      name = "api"
+      connect {
+        sidecar_service {}
+      }
+    }`, "", "6:7: Consul Connect sidecar_service is not supported"},
+		{"a CSI volume", "", `volume "v" {
+      type = "csi"
+      source = "ebs"
+      access_mode = "single-node-writer"
+      attachment_mode = "file-system"
+    }`, "", "5:14: CSI volumes are not supported"},
+		{"a CSI plugin", "", "", `csi_plugin {
+        id = "ebs"
+        type = "node"
+        mount_dir = "/csi"
+      }`, "7:1: CSI plugins are not supported"},
+		{"uuidv4, which differs at every reading", "", "", `env {
+        ID = uuidv4()
+      }`, "uuidv4 is not supported"},
+		{"scaling bounds the count", "", `count = 9
+    scaling {
+      min = 1
+      max = 3
+    }`, "", "4:9: count 9 is outside the scaling bounds 1 to 3"},
+		{"a multiregion job", `multiregion {
+    region "a" {}
+  }`, "", "", "2:1: multiregion jobs are not supported"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("f.hcl", []byte(wrap(tc.job, tc.group, tc.task)))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestRuntimeInterpolationIsLeftToTheTask(t *testing.T) {
+	src := `variable "v" {
+  default = "x"
+}
+locals {
+  l = "y"
+  list = [for n in ["a", "b"] : "${n}-${var.v}"]
+}
+job "j" {
+  group "g" {
+    task "t" {
+      driver = "test"
+      env {
+        NODE   = "--nodeid=${NODE_ID}"
+        META   = "${meta.rack}"
+        NOMAD  = "${NOMAD_ALLOC_INDEX}"
+        ENV    = "${env["HOME"]}"
+        MIXED  = "${var.v}-${NOMAD_JOB_NAME}-${local.l}"
+        UPSTR  = "${NOMAD_UPSTREAM_ADDR_count-api}"
+        FOR    = join(",", local.list)
+        FUNC   = "${upper(var.v)}"
+        KEPT   = "$${var.v}"
+      }
+      template {
+        destination = "local/x"
+        data = <<EOH
+{{ env "NOMAD_ADDR_http" }} ${attr.unique.hostname} ${var.v}
+EOH
+      }
+    }
+  }
+}
+`
+	e := mustParse(t, src).Groups[0].Tasks[0]
+	want := map[string]string{
+		"NODE": "--nodeid=${NODE_ID}", "META": "${meta.rack}", "NOMAD": "${NOMAD_ALLOC_INDEX}", "ENV": `${env["HOME"]}`,
+		"MIXED": "x-${NOMAD_JOB_NAME}-y", "UPSTR": "${NOMAD_UPSTREAM_ADDR_count-api}", "FOR": "a-x,b-x", "FUNC": "X", "KEPT": "${var.v}",
+	}
+	for k, v := range want {
+		if e.Env[k] != v {
+			t.Errorf("env %s = %q, want %q", k, e.Env[k], v)
+		}
+	}
+	if got := e.Templates[0].Data; got != "{{ env \"NOMAD_ADDR_http\" }} ${attr.unique.hostname} x\n" {
+		t.Errorf("template data %q", got)
+	}
+	// An undefined HCL variable is still an error, at its place.
+	_, err := Parse("f.hcl", []byte(strings.Replace(src, "${var.v}-${NOMAD", "${var.nope}-${NOMAD", 1)))
+	if err == nil || !strings.Contains(err.Error(), "f.hcl:17:") {
+		t.Fatalf("undefined variable: %v", err)
+	}
+}
+
+func TestTheVariablesBlockGivesDefaults(t *testing.T) {
+	src := "variables {\n  image = \"redis:7\"\n  count = 2\n}\njob \"j\" {\n  group \"g\" {\n    count = var.count\n    task \"t\" {\n      driver = \"test\"\n      env {\n        IMAGE = var.image\n      }\n    }\n  }\n}\n"
+	j, err := ParseWithOptions("f.hcl", []byte(src), &Options{Vars: map[string]string{"image": "redis:8"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Groups[0].Count != 2 || j.Groups[0].Tasks[0].Env["IMAGE"] != "redis:8" {
+		t.Fatalf("count %d image %q", j.Groups[0].Count, j.Groups[0].Tasks[0].Env["IMAGE"])
+	}
+}
+
+func TestFileReadsBesideTheJobFile(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "app.conf"), []byte("port = 80\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := "job \"j\" {\n  group \"g\" {\n    task \"t\" {\n      driver = \"test\"\n      template {\n        data = file(\"app.conf\")\n        destination = \"local/app.conf\"\n      }\n    }\n  }\n}\n"
+	j, err := Parse(filepath.Join(dir, "job.hcl"), []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Groups[0].Tasks[0].Templates[0].Data != "port = 80\n" {
+		t.Fatalf("data %q", j.Groups[0].Tasks[0].Templates[0].Data)
+	}
+	_, err = Parse(filepath.Join(dir, "job.hcl"), []byte(strings.Replace(src, "app.conf\")", "missing.conf\")", 1)))
+	if err == nil || !strings.Contains(err.Error(), "job.hcl:6:16") {
+		t.Fatalf("missing file: %v", err)
+	}
+}
+
+func TestDockerJobsAreCheckedAndWarnedAtTheirOptions(t *testing.T) {
+	src := `job "j" {
+  group "g" {
+    network {
+      mode = "host"
+      port "db" {
+        to = 6379
+      }
+    }
+    task "redis" {
+      driver = "docker"
+      config {
+        image   = "redis:7"
+        ports   = ["db"]
+        logging {
+          type = "journald"
+        }
+        pid_mode = "host"
+      }
+    }
+    task "bad" {
+      driver = "podman"
+      config {
+        image = "x"
+        colour = "red"
+      }
+    }
+  }
+}
+`
+	_, err := Parse("f.hcl", []byte(src))
+	if err == nil || !strings.Contains(err.Error(), "f.hcl:24:9: config.colour is not an option of the podman driver") {
+		t.Fatalf("got %v", err)
+	}
+	j := mustParse(t, strings.Replace(src, "colour = \"red\"", "", 1))
+	w := strings.Join(j.Warnings(), "\n")
+	for _, want := range []string{`6:14: group "g" task "redis": port "db" maps to 6379`, "14:9: group \"g\" task \"redis\": config.logging: a logging driver",
+		`17:9: group "g" task "redis": config.pid_mode: pid_mode "host" runs only on nodes`} {
+		if !strings.Contains(w, want) {
+			t.Errorf("warnings lack %q:\n%s", want, w)
+		}
+	}
+}
+
+func TestATaskOutsideAGroupGetsAGroupOfItsOwn(t *testing.T) {
+	src := "job \"j\" {\n  task \"sleeper\" {\n    driver = \"test\"\n  }\n}\n"
+	j := mustParse(t, src)
+	if len(j.Groups) != 1 || j.Groups[0].Name != "sleeper" || j.Groups[0].Tasks[0].Name != "sleeper" || j.Groups[0].Count != 1 {
+		t.Fatalf("groups %+v", j.Groups)
+	}
+	if w := j.Warnings(); len(w) != 1 || !strings.HasPrefix(w[0], "2:3: a task outside a group is deprecated") {
+		t.Fatalf("warnings %q", w)
+	}
+}
+
+func TestADockerGroupThatMapsPortsAndNamesNoModeGetsBridgeMode(t *testing.T) {
+	src := `job "j" {
+  group "g" {
+    network {
+      port "http" {
+        to = 80
+      }
+    }
+    task "web" {
+      driver = "docker"
+      config {
+        image = "nginx"
+        ports = ["http"]
+      }
+    }
+  }
+}
+`
+	j := mustParse(t, src)
+	if j.Groups[0].Network.Mode != "bridge" {
+		t.Fatalf("mode %q", j.Groups[0].Network.Mode)
+	}
+	if w := j.Warnings(); len(w) != 1 || !strings.HasPrefix(w[0], `3:5: group "g": network mode bridge, as on Docker's default network`) {
+		t.Fatalf("warnings %q", w)
+	}
+	// The host's network, asked for, stays; so does a group without mapped ports.
+	for _, edit := range []func(string) string{
+		func(s string) string {
+			return strings.Replace(s, `image = "nginx"`, `image = "nginx"`+"\n        network_mode = \"host\"", 1)
+		},
+		func(s string) string { return strings.Replace(s, "to = 80", "static = 80", 1) },
+		func(s string) string { return strings.Replace(s, `driver = "docker"`, `driver = "test"`, 1) },
+	} {
+		if m := mustParse(t, edit(src)).Groups[0].Network.Mode; m != "host" {
+			t.Errorf("mode %q for:\n%s", m, edit(src))
+		}
+	}
+}
