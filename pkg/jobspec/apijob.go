@@ -46,6 +46,8 @@ func FromNomadAPI(src []byte) (*api.Job, error) {
 // cluster named "default", and the default on_update of services and
 // checks.
 func dropNomadDefaults(job map[string]any) {
+	// all_at_once is deprecated in Nomad and has no effect there either.
+	delete(job, "AllAtOnce")
 	typ, _ := job["Type"].(string)
 	if typ == "" {
 		typ = api.JobTypeService
@@ -88,10 +90,17 @@ func dropNomadDefaults(job map[string]any) {
 			}
 		}
 		delete(gm, "StopAfterClientDisconnect")
+		groupConsul := gm["Consul"]
+		delete(gm, "Consul")
 		for _, t := range asList(gm["Tasks"]) {
 			tm, _ := t.(map[string]any)
 			if tm == nil {
 				continue
+			}
+			// nomadic keeps a Consul block per task: a group's is its
+			// tasks'.
+			if groupConsul != nil && tm["Consul"] == nil {
+				tm["Consul"] = groupConsul
 			}
 			if rp, ok := tm["RestartPolicy"]; ok {
 				if gm["RestartPolicy"] == nil {
