@@ -289,6 +289,9 @@ func (c *EvalController) process(ctx context.Context, ns, jobID string) error {
 		return err
 	}
 	metricEvals.WithLabelValues(newest.Status).Add(float64(len(open)))
+	for _, e := range open {
+		metricEvalLatency.Observe(now.Sub(e.CreateTime).Seconds())
+	}
 	metricPlaced.Add(float64(placed))
 	c.mu.Lock()
 	if newest.Status == api.EvalStatusBlocked {

@@ -5,9 +5,11 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/scheduler"
 	"github.com/nomadic-project/nomadic/pkg/store"
 )
 
@@ -22,6 +24,8 @@ type NodeLiveness struct {
 	Guard  store.Guard
 	Now    func() time.Time
 	Resync time.Duration
+
+	holding atomic.Bool // down nodes' allocations are being held
 }
 
 // Run watches heartbeats until ctx ends.
@@ -81,12 +85,36 @@ func (c *NodeLiveness) work(ctx context.Context, key string) error {
 		return c.nodeReady(ctx, nodeID)
 	}
 	nodeID := key
-	live, err := c.Store.LiveNodes(ctx)
+	nodes, err := c.Store.ListNodes(ctx)
 	if err != nil {
 		return err
 	}
-	if live[nodeID] {
+	down, alive := 0, false
+	for _, n := range nodes {
+		if n.Status != api.NodeStatusReady {
+			down++
+		} else if n.ID == nodeID {
+			alive = true
+		}
+	}
+	if alive {
 		return nil
+	}
+	if scheduler.HoldDown(down, len(nodes)) {
+		// So many nodes went down at once that the cause is more likely
+		// etcd, the network or the servers than the nodes: their
+		// allocations are held, and looked at again by the periodic
+		// resync once most nodes are back.
+		metricNodesHeld.Set(float64(down))
+		if c.holding.CompareAndSwap(false, true) {
+			slog.Warn("many nodes are down at once: holding their allocations instead of replacing them",
+				"down", down, "nodes", len(nodes))
+		}
+		return nil
+	}
+	if c.holding.CompareAndSwap(true, false) {
+		metricNodesHeld.Set(0)
+		slog.Info("most nodes are back: replacing the allocations of nodes still down", "down", down, "nodes", len(nodes))
 	}
 	allocs, err := c.Store.ListAllocs(ctx, store.AllocFilter{NodeID: nodeID})
 	if err != nil {

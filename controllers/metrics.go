@@ -34,6 +34,15 @@ var (
 		Namespace: "nomadic", Subsystem: "server", Name: "deployments_ended_total",
 		Help: "Deployments this server's deployment watcher ended, by status (successful, failed, cancelled).",
 	}, []string{"status"})
+	metricEvalLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: "nomadic", Subsystem: "server", Name: "evaluation_latency_seconds",
+		Help:    "Time from an evaluation's creation to its end (complete or blocked), queueing included.",
+		Buckets: prometheus.ExponentialBuckets(0.001, 2, 18),
+	})
+	metricNodesHeld = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "nomadic", Name: "nodes_down_held",
+		Help: "Down nodes whose allocations are held instead of replaced because most nodes went down at once (0 when none are held).",
+	})
 	metricCompactions = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "nomadic", Subsystem: "server", Name: "etcd_compactions_total",
 		Help: "Compactions of etcd's history this server ran.",
@@ -70,7 +79,7 @@ var (
 )
 
 func init() {
-	prometheus.MustRegister(metricEvals, metricSchedule, metricConflicts, metricPlaced, metricDeployments, metricCompactions,
+	prometheus.MustRegister(metricEvalLatency, metricNodesHeld, metricEvals, metricSchedule, metricConflicts, metricPlaced, metricDeployments, metricCompactions,
 		metricNodes, metricAllocs, metricPendingEvals, metricDBSize, metricDBQuota, metricDBQuotaUsed, metricEtcdLatency)
 }
 

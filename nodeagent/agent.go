@@ -71,6 +71,8 @@ type Agent struct {
 	// lease is the node's current lease, which service instances are
 	// bound to.
 	lease atomic.Int64
+	// statuses coalesces the status writes of the agent's runners.
+	statuses *statusWriter
 }
 
 // New prepares an agent: it loads or creates the node ID and fingerprints
@@ -98,6 +100,7 @@ func newAgent(st Store, cfg Config) (*Agent, error) {
 		cfg.NodeID = id
 	}
 	a := &Agent{store: st, cfg: cfg, drivers: map[string]driver.Driver{}, runners: map[string]*allocRunner{}, ready: make(chan struct{})}
+	a.statuses = newStatusWriter(a)
 	for _, d := range cfg.Drivers {
 		a.drivers[d.Name()] = d
 	}
@@ -134,6 +137,18 @@ func loadNodeID(dir string) (string, error) {
 
 // Run runs the agent until ctx ends.
 func (a *Agent) Run(ctx context.Context) {
+	// The status writer outlives the rest: runners write their last
+	// statuses while the agent shuts down.
+	wctx, stopWriter := context.WithCancel(context.WithoutCancel(ctx))
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		a.statuses.run(wctx)
+	}()
+	defer func() {
+		stopWriter()
+		<-writerDone
+	}()
 	var wg sync.WaitGroup
 	wg.Add(4)
 	go func() {

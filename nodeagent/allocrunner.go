@@ -513,18 +513,9 @@ func (r *allocRunner) writeStatus(ctx context.Context) {
 	defer r.writeMu.Unlock()
 	st := r.snapshot()
 	st.UpdateTime = time.Now().UTC()
-	alloc := r.current()
-	wctx := context.WithoutCancel(ctx)
-	for attempt := 0; attempt < 5; attempt++ {
-		c, cancel := context.WithTimeout(wctx, 5*time.Second)
-		err := r.a.store.PutAllocStatus(c, r.a.cfg.NodeID, alloc.ID, st)
-		cancel()
-		if err == nil {
-			return
-		}
-		slog.Warn("writing allocation status", "alloc", alloc.ID, "err", err)
-		time.Sleep(time.Duration(attempt+1) * 200 * time.Millisecond)
-	}
+	// Coalesced with the other writes of the agent (statuswriter.go);
+	// the write outlives the runner's context.
+	_ = r.a.statuses.write(context.WithoutCancel(ctx), r.current().ID, st)
 }
 
 // taskEnv builds a task's environment: the agent's own, the runtime

@@ -160,13 +160,15 @@ func (f *fakeStore) GetAllocStatus(_ context.Context, nodeID, allocID string) (*
 	return fromJSON[api.AllocStatus](b), nil
 }
 
-func (f *fakeStore) PutAllocStatus(_ context.Context, nodeID, allocID string, st *api.AllocStatus) error {
-	b := mustJSON(st)
+func (f *fakeStore) PutAllocStatuses(_ context.Context, nodeID string, statuses map[string]*api.AllocStatus) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	key := nodeID + "/" + allocID
-	f.statuses[key] = b
-	f.history[key] = append(f.history[key], fromJSON[api.AllocStatus](b))
+	for allocID, st := range statuses {
+		b := mustJSON(st)
+		key := nodeID + "/" + allocID
+		f.statuses[key] = b
+		f.history[key] = append(f.history[key], fromJSON[api.AllocStatus](b))
+	}
 	f.wake()
 	return nil
 }

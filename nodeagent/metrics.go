@@ -27,6 +27,10 @@ var (
 		Help:    "Time from an allocation reaching the node to its task running, by driver.",
 		Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
 	}, []string{"driver"})
+	metricStatusWrites = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "nomadic", Subsystem: "client", Name: "status_writes_total",
+		Help: "Allocation statuses written; coalesced writes of one allocation count once.",
+	})
 	metricTasks = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: "nomadic", Subsystem: "client", Name: "tasks",
 		Help: "Tasks of this node's allocations, by state.",
@@ -34,7 +38,7 @@ var (
 )
 
 func init() {
-	prometheus.MustRegister(metricTaskStarts, metricTaskRestarts, metricOOMKills, metricDriverErrors, metricStartLatency, metricTasks)
+	prometheus.MustRegister(metricTaskStarts, metricTaskRestarts, metricOOMKills, metricDriverErrors, metricStartLatency, metricStatusWrites, metricTasks)
 }
 
 // countTasks refreshes the tasks-by-state gauge from the runners.

@@ -33,8 +33,9 @@ type Store interface {
 	// GetAllocStatus reads what the agent last reported of an
 	// allocation; store.ErrNotFound before its first report.
 	GetAllocStatus(ctx context.Context, nodeID, allocID string) (*api.AllocStatus, error)
-	// PutAllocStatus writes the observed state of an allocation.
-	PutAllocStatus(ctx context.Context, nodeID, allocID string, st *api.AllocStatus) error
+	// PutAllocStatuses writes the observed states of allocations of the
+	// node, by allocation ID, in as few transactions as it can.
+	PutAllocStatuses(ctx context.Context, nodeID string, statuses map[string]*api.AllocStatus) error
 
 	// PutService writes a service instance under a session's lease.
 	PutService(ctx context.Context, reg *api.ServiceRegistration, lease int64) error
@@ -87,8 +88,8 @@ func (s etcdStore) GetAllocStatus(ctx context.Context, nodeID, allocID string) (
 	return s.st.GetAllocStatus(ctx, nodeID, allocID)
 }
 
-func (s etcdStore) PutAllocStatus(ctx context.Context, nodeID, allocID string, st *api.AllocStatus) error {
-	return s.st.PutAllocStatus(ctx, nodeID, allocID, st)
+func (s etcdStore) PutAllocStatuses(ctx context.Context, nodeID string, statuses map[string]*api.AllocStatus) error {
+	return s.st.PutAllocStatuses(ctx, nodeID, statuses)
 }
 
 func (s etcdStore) PutService(ctx context.Context, reg *api.ServiceRegistration, lease int64) error {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/client"
 	"github.com/nomadic-project/nomadic/pkg/jobspec"
 	"github.com/spf13/cobra"
 )
@@ -241,6 +243,12 @@ func follow(ctx context.Context, g *globals, job *api.Job, resp *api.RegisterRes
 			return followErr(ctx, err, timeout)
 		}
 		ev, err := c.Eval(ctx, resp.EvalID)
+		var nf *client.APIError
+		if errors.As(err, &nf) && nf.Status == http.StatusNotFound {
+			// Trimmed with the job's older finished evaluations: it
+			// completed long ago.
+			ev, err = &api.Evaluation{ID: resp.EvalID, Status: api.EvalStatusComplete}, nil
+		}
 		if err != nil {
 			return followErr(ctx, err, timeout)
 		}

@@ -175,6 +175,13 @@ func followDeployment(ctx context.Context, g *globals, ns, jobID string, version
 	for {
 		if evalID != "" {
 			ev, err := c.Eval(ctx, evalID)
+			var nf *client.APIError
+			if errors.As(err, &nf) && nf.Status == http.StatusNotFound {
+				// Trimmed with the job's older finished evaluations: it
+				// ended long ago, and the deployment tells the rest.
+				evalID = ""
+				continue
+			}
 			if err != nil {
 				return followErr(ctx, err, timeout)
 			}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/nomadic-project/nomadic/controllers"
 	"github.com/nomadic-project/nomadic/nodeagent"
+	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/driver"
 	"github.com/nomadic-project/nomadic/pkg/driver/containerd"
 	"github.com/nomadic-project/nomadic/pkg/driver/mock"
@@ -39,6 +41,8 @@ type agentFlags struct {
 	httpTLSCert, httpTLSKey, httpClientCA string
 	httpTokenFile                         string
 	nomadHTTPAddr                         string
+	debugAddr                             string
+	maxCount                              int
 	noCache                               bool
 
 	etcdEndpoints  string
@@ -89,6 +93,8 @@ func parseAgentFlags(args []string) (*agentFlags, error) {
 	fs.StringVar(&f.httpTLSKey, "http-tls-key", "", "key of -http-tls-cert (PEM)")
 	fs.StringVar(&f.httpClientCA, "http-tls-client-ca", "", "require API clients to present a certificate signed by this CA (PEM)")
 	fs.StringVar(&f.nomadHTTPAddr, "nomad-http-addr", "", "also serve Nomad's HTTP API here, for Nomad's CLI and api package (default 127.0.0.1:4656 in dev mode, off otherwise; \"off\" turns it off)")
+	fs.StringVar(&f.debugAddr, "debug-addr", "", "serve Go's profiler (/debug/pprof/) on this address, for diagnosing (keep it on loopback)")
+	fs.IntVar(&f.maxCount, "max-count", api.DefaultMaxCount, "the largest count a job's group may ask for")
 	fs.StringVar(&f.httpTokenFile, "http-token-file", "", "require one of the tokens in this file (one per line) on every API request but the health check")
 	fs.StringVar(&f.name, "name", "", "server name (default: the hostname)")
 	fs.StringVar(&f.etcdEndpoints, "etcd-endpoints", "", "comma-separated etcd client URLs; empty runs an embedded etcd (server and dev modes)")
@@ -375,6 +381,17 @@ func runAgent(args []string) error {
 		return err
 	}
 	setupLogging(f.logLevel)
+	if f.maxCount < 1 {
+		return errors.New("-max-count must be at least 1")
+	}
+	api.MaxCount = f.maxCount
+	if f.debugAddr != "" {
+		dbg, err := serveDebug(f.debugAddr)
+		if err != nil {
+			return err
+		}
+		defer dbg.Close()
+	}
 	apiTLS, tokens, err := f.apiSecurity()
 	if err != nil {
 		return err
@@ -468,4 +485,19 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// serveDebug serves Go's profiler on addr.
+func serveDebug(addr string) (*http.Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("-debug-addr: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	dbg := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = dbg.Serve(ln) }()
+	return dbg, nil
 }

@@ -26,6 +26,11 @@ func main() {
 			fmt.Fprintln(os.Stderr, "nomadic:", err)
 			os.Exit(1)
 		}
+	case "etcd-maintain":
+		if err := runMaintain(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "nomadic:", err)
+			os.Exit(1)
+		}
 	case "version", "-version", "--version":
 		fmt.Println("nomadic", version.Version)
 	case "help", "-h", "-help", "--help":
@@ -43,6 +48,7 @@ func usage() {
 Commands:
   agent     run a server, a node agent (client), or both (-dev)
   sim       run many simulated node agents (mock driver) against a cluster
+  etcd-maintain  compact and defragment the cluster's etcd (and clear its NOSPACE alarm with -disarm)
   version   print the version
 
 Run "nomadic agent -h" for the agent's flags.

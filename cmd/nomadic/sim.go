@@ -2,13 +2,18 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -21,8 +26,10 @@ import (
 )
 
 // runSim runs many simulated node agents in one process, like Kubernetes'
-// kubemark: each has its own lease and its own watch of its allocations,
-// and runs tasks with the mock driver.
+// kubemark: each has its own lease and its own watch of its allocations.
+// By default they are hollow (hollow.go): they report allocations
+// running without running anything; with -full-agents each is a real
+// node agent running tasks with the mock driver.
 func runSim(args []string) error {
 	fs := flag.NewFlagSet("nomadic sim", flag.ContinueOnError)
 	nodes := fs.Int("nodes", 100, "how many nodes to simulate")
@@ -35,6 +42,9 @@ func runSim(args []string) error {
 	racks := fs.Int("racks", 25, "simulated racks (meta.rack) the nodes are spread over")
 	rate := fs.Int("start-rate", 500, "nodes started per second")
 	logLevel := fs.String("log-level", "warn", "log level")
+	full := fs.Bool("full-agents", false, "run real node agents with the mock driver instead of hollow nodes (costs a goroutine set per allocation)")
+	debugAddr := fs.String("debug-addr", "", "serve Go's profiler (/debug/pprof/) on this address")
+	statsAddr := fs.String("stats-addr", "", "serve the simulation's counters (JSON) on this address: allocations running, status writes, memory")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -67,8 +77,36 @@ func runSim(args []string) error {
 	started := time.Now()
 	tick := time.NewTicker(time.Second / time.Duration(max(*rate, 1)))
 	defer tick.Stop()
+	shared := &hollowShared{st: st, ttl: *ttl, jobs: map[string]*jobTasks{}}
+	var hollow []*hollowNode
+	if *debugAddr != "" {
+		dbg, err := serveDebug(*debugAddr)
+		if err != nil {
+			return err
+		}
+		defer dbg.Close()
+	}
+	if *statsAddr != "" {
+		srv, err := serveSimStats(*statsAddr, shared, *nodes, func() []*hollowNode { return hollow })
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+	}
 	for i := 0; i < *nodes && ctx.Err() == nil; i++ {
 		<-tick.C
+		if !*full {
+			n := newHollowNode(shared, hollowNodeRecord(i, *cpu, *mem, *racks))
+			shared.mu.Lock()
+			hollow = append(hollow, n)
+			shared.mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				n.run(ctx)
+			}()
+			continue
+		}
 		name := fmt.Sprintf("sim-%05d", i)
 		a, err := nodeagent.New(st, nodeagent.Config{
 			Name: name, Datacenter: fmt.Sprintf("dc%d", i%4), DataDir: filepath.Join(*dataDir, name), TTL: *ttl,
@@ -91,4 +129,44 @@ func runSim(args []string) error {
 	<-ctx.Done()
 	wg.Wait()
 	return nil
+}
+
+// serveSimStats serves the simulation's counters as JSON.
+func serveSimStats(addr string, h *hollowShared, nodes int, list func() []*hollowNode) (*http.Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("-stats-addr: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, r *http.Request) {
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"nodes": nodes, "running": h.running.Load(), "status_writes": h.written.Load(),
+			"heap_bytes": m.HeapInuse, "sys_bytes": m.Sys, "goroutines": runtime.NumGoroutine(),
+		})
+	})
+	mux.HandleFunc("GET /check", func(w http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		nodes := append([]*hollowNode(nil), list()...)
+		h.mu.Unlock()
+		c := check(nodes)
+		jobs := r.URL.Query().Get("count")
+		out := map[string]any{"running": c.Running, "jobs": c.JobCount, "duplicate_slots": c.Duplicates, "nodes_over_capacity": c.Overfull}
+		if want, err := strconv.Atoi(jobs); err == nil {
+			short := 0
+			for _, n := range c.Jobs {
+				if n != want {
+					short++
+				}
+			}
+			out["jobs_not_at_count"] = short
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(out)
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return srv, nil
 }

@@ -62,7 +62,8 @@ func Compute(ctx context.Context, st *store.Store, ns, jobID string, job *api.Jo
 		Namespace: ns, JobID: jobID, Job: job, Versions: versions, Deployment: dep,
 		Nodes: snap.Nodes, Allocs: snap.Allocs,
 		EvalID: evalID, Now: now, NewID: api.NewID,
-		Config:    scheduler.Config{Algorithm: cfg.Algorithm, DisablePreemption: cfg.PreemptionDisabled, Seed: seedOf(evalID)},
+		Config: scheduler.Config{Algorithm: cfg.Algorithm, DisablePreemption: cfg.PreemptionDisabled, Seed: seedOf(evalID),
+			HoldDownNodes: holdDown(snap.Nodes)},
 		Cancelled: func() bool { return ctx.Err() != nil },
 	})
 	if plan.Cancelled {
@@ -77,4 +78,16 @@ func seedOf(id string) uint64 {
 	h := fnv.New64a()
 	_, _ = h.Write([]byte(id))
 	return h.Sum64()
+}
+
+// holdDown reports whether so many nodes are down at once that their
+// allocations are held rather than replaced (scheduler.HoldDown).
+func holdDown(nodes []*api.Node) bool {
+	down := 0
+	for _, n := range nodes {
+		if n.Status != api.NodeStatusReady {
+			down++
+		}
+	}
+	return scheduler.HoldDown(down, len(nodes))
 }

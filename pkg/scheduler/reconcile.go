@@ -162,6 +162,18 @@ type reconciler struct {
 	node     func(id string) *api.Node // nil for a node that is gone
 	dep      *api.Deployment           // the deployment the plan works under
 	now      time.Time
+	// hold leaves the allocations of down nodes alone (Config.HoldDownNodes).
+	hold bool
+}
+
+// held reports whether an allocation sits on a down node whose
+// allocations are held.
+func (r *reconciler) held(a *api.Allocation) bool {
+	if !r.hold || a.Terminal() {
+		return false
+	}
+	n := r.node(a.NodeID)
+	return n != nil && n.Status != api.NodeStatusReady
 }
 
 func (r *reconciler) nodeDown(id string) bool {
@@ -289,6 +301,12 @@ func (r *reconciler) classify(g *api.TaskGroup, view map[string]*api.Allocation,
 		}
 		cs := a.ClientStatusOf()
 		switch {
+		case r.held(a):
+			// Many nodes went down at once: wait for them rather than
+			// move their work.
+			c.occupying = append(c.occupying, a)
+			d.ignore = append(d.ignore, a)
+			d.changes.Ignore++
 		case r.nodeDown(a.NodeID) && !a.Terminal() && r.keepDisconnected(g, a, d):
 			d.disconnect = append(d.disconnect, a)
 			if g.ReplaceDisconnected() {

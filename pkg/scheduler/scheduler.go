@@ -30,6 +30,26 @@ type Config struct {
 	Seed uint64
 	// DisablePreemption turns off preemption for system jobs.
 	DisablePreemption bool
+	// HoldDownNodes leaves the allocations of down nodes as they are —
+	// not lost, not replaced — because so many nodes went down at once
+	// that the cause is more likely the control plane or the network
+	// than the nodes (HoldDown).
+	HoldDownNodes bool
+}
+
+// Mass failure: when at least HoldMinNodes nodes and more than HoldShare
+// of all nodes are down at once, their allocations are held instead of
+// replaced, as Kubernetes' node lifecycle controller stops evicting from
+// a zone that is mostly unhealthy.
+const (
+	HoldMinNodes = 3
+	HoldShare    = 0.5
+)
+
+// HoldDown reports whether down nodes' allocations should be held: down of
+// total nodes is at least HoldMinNodes and more than HoldShare of them.
+func HoldDown(down, total int) bool {
+	return down >= HoldMinNodes && float64(down) > HoldShare*float64(total)
 }
 
 func (c *Config) defaults() {
@@ -158,7 +178,8 @@ func Compute(in *Input) *Plan {
 	}
 	sort.SliceStable(p.jobAllocs, func(i, j int) bool { return p.jobAllocs[i].Index < p.jobAllocs[j].Index })
 	job := in.Job
-	p.rec = &reconciler{job: job, versions: in.Versions, allocs: p.jobAllocs, byID: p.byID, node: p.node, now: in.Now}
+	p.rec = &reconciler{job: job, versions: in.Versions, allocs: p.jobAllocs, byID: p.byID, node: p.node, now: in.Now,
+		hold: p.cfg.HoldDownNodes}
 	if job == nil || job.Stop {
 		for _, s := range p.rec.stopAll() {
 			p.stop(s.alloc, s.why, s.lost, false)

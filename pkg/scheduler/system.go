@@ -38,6 +38,9 @@ func (p *planner) reconcileSystem(g *api.TaskGroup) {
 		n := ns.node
 		allocs := onNode[n.ID]
 		if n.Status != api.NodeStatusReady {
+			if p.cfg.HoldDownNodes {
+				continue
+			}
 			for _, a := range allocs {
 				if !a.Terminal() {
 					p.stop(a, "node is down: allocation lost", true, false)

@@ -71,35 +71,18 @@ func sortAllocs(out []*api.Allocation) {
 	})
 }
 
-// jobAllocs reads a job's allocations through the job's index.
+// jobAllocs reads a job's allocations from etcd: every allocation, kept
+// if it is the job's. This is the fallback of a server without a current
+// cache; the cache answers it from memory.
 func (s *Store) jobAllocs(ctx context.Context, ns, job string) ([]*api.Allocation, error) {
-	var keys []string
-	prefix := s.keys.JobAllocs(ns, job)
-	if _, err := s.List(ctx, prefix, func(key string, value []byte) error {
-		keys = append(keys, s.keys.Alloc(string(value), strings.TrimPrefix(key, prefix)))
-		return nil
-	}); err != nil {
+	all, _, err := listAll[api.Allocation](ctx, s, s.keys.Kind(KindAllocs))
+	if err != nil {
 		return nil, err
 	}
-	var out []*api.Allocation
-	for start := 0; start < len(keys); start += 100 {
-		end := min(start+100, len(keys))
-		ops := make([]clientv3.Op, 0, end-start)
-		for _, k := range keys[start:end] {
-			ops = append(ops, clientv3.OpGet(k))
-		}
-		resp, err := s.cli.Txn(ctx).Then(ops...).Commit()
-		if err != nil {
-			return nil, fmt.Errorf("reading allocations of job %q: %w", job, err)
-		}
-		for _, r := range resp.Responses {
-			for _, kv := range r.GetResponseRange().Kvs {
-				a, err := decodeKV[api.Allocation](kv)
-				if err != nil {
-					return nil, err
-				}
-				out = append(out, a)
-			}
+	out := all[:0]
+	for _, a := range all {
+		if a.Namespace == ns && a.JobID == job {
+			out = append(out, a)
 		}
 	}
 	return out, nil
@@ -201,6 +184,35 @@ func (s *Store) PutAllocStatus(ctx context.Context, nodeID, allocID string, st *
 		return fmt.Errorf("writing status of allocation %s: %w", allocID, err)
 	}
 	return nil
+}
+
+// PutAllocStatuses writes the observed states of several allocations of
+// one node, in as few transactions as etcd's limits allow: what an agent
+// that coalesces its writes sends.
+func (s *Store) PutAllocStatuses(ctx context.Context, nodeID string, statuses map[string]*api.AllocStatus) error {
+	ops := make([]clientv3.Op, 0, min(len(statuses), maxTxnOps))
+	size := 0
+	flush := func() error {
+		if len(ops) == 0 {
+			return nil
+		}
+		if _, err := s.cli.Txn(ctx).Then(ops...).Commit(); err != nil {
+			return fmt.Errorf("writing %d allocation statuses of node %s: %w", len(ops), nodeID, err)
+		}
+		ops, size = ops[:0], 0
+		return nil
+	}
+	for id, st := range statuses {
+		v := encode(st)
+		if len(ops) == maxTxnOps || size+len(v) > MaxRequestBytes-txnOverhead {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		ops = append(ops, clientv3.OpPut(s.keys.AllocStatus(nodeID, id), v))
+		size += len(v)
+	}
+	return flush()
 }
 
 // GetAllocStatus reads the observed state of an allocation.

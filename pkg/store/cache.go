@@ -104,13 +104,13 @@ func (c *Cache) Apply(ev Event) {
 	c.dispatch.Lock()
 	defer c.dispatch.Unlock()
 	c.mu.Lock()
-	c.apply(ev)
+	obj := c.apply(ev)
 	c.advance(ev.Rev)
 	// Blocking queries wait for a kind, which may change at a revision
 	// the cache has reached already (a transaction of several kinds).
 	c.moved.Broadcast()
 	c.mu.Unlock()
-	c.deliver(ev)
+	c.deliver(ev, obj)
 }
 
 // Progress implements progressHandler: etcd's revision moved with no
@@ -128,23 +128,29 @@ func (c *Cache) advance(rev int64) {
 	}
 }
 
-// apply records one key; c.mu is held.
-func (c *Cache) apply(ev Event) {
+// apply records one key and returns what it decoded of it (nil for
+// kinds it keeps no object of); c.mu is held.
+func (c *Cache) apply(ev Event) any {
 	ref, ok := c.s.keys.Parse(ev.Key)
 	if !ok {
-		return
+		return nil
 	}
 	if ev.Rev > c.kindRev[ref.Kind] {
 		c.kindRev[ref.Kind] = ev.Rev
 	}
 	switch ref.Kind {
 	case KindNodes:
+		var n *api.Node
 		if ev.Delete {
 			delete(c.records, ref.Node)
-		} else if n := decodeOrWarn[api.Node](ev); n != nil {
+		} else if n = decodeOrWarn[api.Node](ev); n != nil {
 			c.records[ref.Node] = n
 		}
 		c.refreshNode(ref.Node)
+		if n == nil {
+			return nil
+		}
+		return n
 	case KindHeartbeats:
 		if ev.Delete {
 			delete(c.live, ref.Node)
@@ -172,11 +178,11 @@ func (c *Cache) apply(ev Event) {
 		old := c.allocs[allocID]
 		if ev.Delete {
 			delete(c.allocs, allocID)
-			return
+			return nil
 		}
 		a := decodeOrWarn[api.Allocation](ev)
 		if a == nil {
-			return
+			return nil
 		}
 		if st, ok := c.orphans[allocID]; ok {
 			a.Status = st.status
@@ -187,12 +193,13 @@ func (c *Cache) apply(ev Event) {
 			a.Touched(int64(old.ModifyIndex))
 		}
 		c.allocs[allocID] = a
+		return a
 	case KindAllocStatus:
 		allocID := ref.ID
 		var st *api.AllocStatus
 		if !ev.Delete {
 			if st = decodeOrWarn[api.AllocStatus](ev); st == nil {
-				return
+				return nil
 			}
 		}
 		old := c.allocs[allocID]
@@ -202,14 +209,22 @@ func (c *Cache) apply(ev Event) {
 			} else {
 				c.orphans[allocID] = orphan{st, ev.Rev}
 			}
-			return
+			if st == nil {
+				return nil
+			}
+			return st
 		}
 		// Copy on write: snapshots may hold the old object.
 		a := *old
 		a.Status = st
 		a.Touched(ev.Rev)
 		c.allocs[allocID] = &a
+		if st == nil {
+			return nil
+		}
+		return st
 	}
+	return nil
 }
 
 // orphan is a status whose allocation the cache has not seen yet, with

@@ -10,10 +10,10 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
-// maxTxnOps is the most operations one plan transaction carries. etcd
-// refuses transactions over 128 operations by default (--max-txn-ops), and
-// a user's existing cluster keeps its defaults, so plans are cut to fit.
-const maxTxnOps = 120
+// maxTxnOps is the most operations one transaction carries: etcd refuses
+// transactions of more than 128 (--max-txn-ops), and a user's existing
+// cluster keeps its defaults, so plans are cut to fit.
+const maxTxnOps = 128
 
 // Snapshot is what a scheduler needs to plan: the nodes, every allocation
 // (with status), and the plan revision of each node it read. It is read
@@ -110,7 +110,7 @@ func (s *Store) CommitPlan(ctx context.Context, c *Commit) (int, error) {
 			need := 0
 			nodes := map[string]bool{}
 			for _, a := range unit {
-				need += 2
+				need++
 				if c.Placing[a.NodeID] && !bumped[a.NodeID] && !nodes[a.NodeID] {
 					nodes[a.NodeID] = true
 					need++
@@ -126,10 +126,7 @@ func (s *Store) CommitPlan(ctx context.Context, c *Commit) (int, error) {
 					ops = append(ops, clientv3.OpPut(key, ""))
 					bumped[a.NodeID] = true
 				}
-				ops = append(ops,
-					clientv3.OpPut(s.keys.Alloc(a.NodeID, a.ID), encode(withoutStatus(a))),
-					clientv3.OpPut(s.keys.JobAlloc(a.Namespace, a.JobID, a.ID), a.NodeID),
-				)
+				ops = append(ops, clientv3.OpPut(s.keys.Alloc(a.NodeID, a.ID), encode(withoutStatus(a))))
 			}
 			allocs += len(unit)
 			n++

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -141,4 +142,56 @@ func (s *Store) RequestGC(ctx context.Context, now time.Time) error {
 		return fmt.Errorf("requesting garbage collection: %w", err)
 	}
 	return nil
+}
+
+// Maintenance is what Maintain did.
+type Maintenance struct {
+	// DBSizeBefore and DBSizeAfter are etcd's database size on the first
+	// member that answered, before and after.
+	DBSizeBefore, DBSizeAfter int64
+	// CompactedTo is the revision history was compacted to (0: none).
+	CompactedTo int64
+	// Disarmed lists the alarms that were cleared.
+	Disarmed []string
+}
+
+// Maintain compacts etcd's history up to its current revision, then
+// defragments every member one at a time, and clears a NOSPACE alarm when
+// asked: how an operator gets a full etcd writable again
+// (docs/operations.md). Defragmenting blocks a member while it runs.
+func (s *Store) Maintain(ctx context.Context, disarm bool) (*Maintenance, error) {
+	out := &Maintenance{}
+	var err error
+	if out.DBSizeBefore, err = s.DBSize(ctx); err != nil {
+		return nil, err
+	}
+	rev, err := s.Revision(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.cli.Compact(ctx, rev, clientv3.WithCompactPhysical()); err != nil && !errors.Is(err, rpctypes.ErrCompacted) {
+		return nil, fmt.Errorf("compacting etcd to revision %d: %w", rev, err)
+	}
+	out.CompactedTo = rev
+	for _, ep := range s.cli.Endpoints() {
+		if _, err := s.cli.Defragment(ctx, ep); err != nil {
+			return nil, fmt.Errorf("defragmenting etcd member %s: %w", ep, err)
+		}
+	}
+	if disarm {
+		alarms, err := s.cli.AlarmList(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("listing etcd alarms: %w", err)
+		}
+		for _, a := range alarms.Alarms {
+			if _, err := s.cli.AlarmDisarm(ctx, (*clientv3.AlarmMember)(a)); err != nil {
+				return nil, fmt.Errorf("disarming etcd alarm %s: %w", a.Alarm, err)
+			}
+			out.Disarmed = append(out.Disarmed, a.Alarm.String())
+		}
+	}
+	if out.DBSizeAfter, err = s.DBSize(ctx); err != nil {
+		return nil, err
+	}
+	return out, nil
 }

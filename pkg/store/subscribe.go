@@ -23,10 +23,18 @@ type Change struct {
 	Rev  int64
 	// Created is set when the change created the key (WatchChanges).
 	Created bool
+	// object is the value as the cache decoded it, if it did: shared,
+	// never to be changed.
+	object any
 }
 
-// Decode decodes the value of a change into an API type.
+// Decode decodes the value of a change into an API type. A change the
+// cache handed out comes decoded already (allocations, their statuses,
+// nodes): the object is shared and must not be changed.
 func Decode[T any](c Change) (*T, error) {
+	if v, ok := c.object.(*T); ok {
+		return v, nil
+	}
 	var v T
 	if err := json.Unmarshal(c.Value, &v); err != nil {
 		return nil, fmt.Errorf("decoding %s %s: %w", c.Kind, c.ID, err)
@@ -140,7 +148,7 @@ func (c *Cache) resyncAll(items map[string]listed, rev int64) {
 
 // deliver hands one change to the subscribers of its kind; c.dispatch is
 // held.
-func (c *Cache) deliver(ev Event) {
+func (c *Cache) deliver(ev Event, obj any) {
 	if len(c.subs) == 0 {
 		return
 	}
@@ -148,7 +156,7 @@ func (c *Cache) deliver(ev Event) {
 	if !ok {
 		return
 	}
-	ch := Change{Ref: ref, Deleted: ev.Delete, Value: ev.Value, Rev: ev.Rev}
+	ch := Change{Ref: ref, Deleted: ev.Delete, Value: ev.Value, Rev: ev.Rev, object: obj}
 	for s := range c.subs {
 		if s.kinds[ref.Kind] && ev.Rev > s.from && s.sub.Changed != nil {
 			s.sub.Changed(ch)
