@@ -445,6 +445,10 @@ func IsTerminalClientStatus(s string) bool {
 	return false
 }
 
+// Live reports whether the allocation holds its share of its node: the
+// servers want it to run and it has not ended.
+func (a *Allocation) Live() bool { return a.DesiredStatus == AllocDesiredRun && !a.Terminal() }
+
 // Terminal reports whether the allocation is finished: stopped by the
 // servers and no longer running, or run to its end.
 func (a *Allocation) Terminal() bool {

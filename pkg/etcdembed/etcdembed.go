@@ -86,6 +86,10 @@ func Start(cfg Config) (*Server, error) {
 	}
 	// Compaction is off by default in etcd, even embedded: keep one hour
 	// of history so the database does not grow without bound.
+	// etcd stringifies every request slower than this for its warning
+	// log, which we do not show: under load that alone cost a few per
+	// cent of a core.
+	ec.WarningUnaryRequestDuration = time.Minute
 	ec.AutoCompactionMode = "periodic"
 	ec.AutoCompactionRetention = "1h"
 	e, err := embed.StartEtcd(ec)

@@ -20,7 +20,7 @@ import (
 // Compute runs the scheduler for a job on a fresh snapshot of the
 // cluster. With job nil it reads the job's stored specification (nil if it
 // was purged); the API's dry run passes the job it was given instead.
-func Compute(ctx context.Context, st *store.Store, ns, jobID string, job *api.Job, evalID string, now time.Time) (*scheduler.Plan, *store.Snapshot, error) {
+func Compute(ctx context.Context, st *store.Store, ns, jobID string, job *api.Job, evalID string, now time.Time) (*scheduler.Plan, *store.JobSnapshot, error) {
 	if job == nil {
 		j, _, err := st.GetJob(ctx, ns, jobID)
 		switch {
@@ -31,14 +31,14 @@ func Compute(ctx context.Context, st *store.Store, ns, jobID string, job *api.Jo
 			job = j
 		}
 	}
-	snap, err := st.ReadSnapshot(ctx)
+	snap, err := st.ReadJobSnapshot(ctx, ns, jobID)
 	if err != nil {
 		return nil, nil, err
 	}
 	versions := map[uint64]*api.Job{}
 	if job != nil {
-		for _, a := range snap.Allocs {
-			if a.Namespace != ns || a.JobID != jobID || a.JobVersion == job.Version || versions[a.JobVersion] != nil {
+		for _, a := range snap.JobAllocs {
+			if a.JobVersion == job.Version || versions[a.JobVersion] != nil {
 				continue
 			}
 			v, err := st.GetJobVersion(ctx, ns, jobID, a.JobVersion)
@@ -60,7 +60,7 @@ func Compute(ctx context.Context, st *store.Store, ns, jobID string, job *api.Jo
 	}
 	plan := scheduler.Compute(&scheduler.Input{
 		Namespace: ns, JobID: jobID, Job: job, Versions: versions, Deployment: dep,
-		Nodes: snap.Nodes, Allocs: snap.Allocs,
+		State:  scheduler.NewStateFromUsage(snap.Nodes, snap.Usage, snap.JobAllocs),
 		EvalID: evalID, Now: now, NewID: api.NewID,
 		Config: scheduler.Config{Algorithm: cfg.Algorithm, DisablePreemption: cfg.PreemptionDisabled, Seed: seedOf(evalID),
 			HoldDownNodes: holdDown(snap.Nodes)},

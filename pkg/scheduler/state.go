@@ -121,7 +121,7 @@ func (n *nodeState) basePorts() map[int]bool {
 	return n.ports
 }
 
-func live(a *api.Allocation) bool { return a.DesiredStatus == api.AllocDesiredRun && !a.Terminal() }
+func live(a *api.Allocation) bool { return a.Live() }
 
 func jobKey(ns, job string) string { return ns + "/" + job }
 
@@ -142,6 +142,36 @@ func NewState(nodes []*api.Node, allocs []*api.Allocation) *State {
 	}
 	for _, a := range allocs {
 		st.index(a)
+	}
+	return st
+}
+
+// NodeUsage is what the live allocations of one node use, as a caller
+// that keeps it current (a server's cache) hands it over.
+type NodeUsage struct {
+	Used api.Resources
+	// Allocs are the node's live allocations; the scheduler does not
+	// change the slice.
+	Allocs []*api.Allocation
+}
+
+// NewStateFromUsage builds the view of a cluster from its nodes (sorted
+// by ID), the usage of each by node ID, and the allocations of the one
+// job a pass schedules: what NewState builds from every allocation of the
+// cluster, at a cost in proportion to the nodes and the job instead.
+func NewStateFromUsage(nodes []*api.Node, usage map[string]*NodeUsage, jobAllocs []*api.Allocation) *State {
+	st := NewState(nodes, nil)
+	for _, ns := range st.nodes {
+		if u := usage[ns.node.ID]; u != nil {
+			ns.used = u.Used
+			// Capacity is length: an append copies rather than writing
+			// into the caller's array.
+			ns.allocs = u.Allocs[:len(u.Allocs):len(u.Allocs)]
+		}
+	}
+	for _, a := range jobAllocs {
+		k := jobKey(a.Namespace, a.JobID)
+		st.byJob[k] = append(st.byJob[k], a)
 	}
 	return st
 }

@@ -22,7 +22,16 @@ type AllocFilter struct {
 // ListAllocs returns the allocations that match the filter, with the status
 // their nodes reported.
 func (s *Store) ListAllocs(ctx context.Context, f AllocFilter) ([]*api.Allocation, error) {
-	if c := s.cache.Load(); c != nil {
+	if c := s.cache.Load(); c != nil && f.JobID != "" && f.NodeID == "" {
+		out, err := c.JobAllocs(ctx, f.Namespace, f.JobID)
+		if err == nil {
+			sortAllocs(out)
+			return out, nil
+		}
+		if !errors.Is(err, errBehind) {
+			return nil, err
+		}
+	} else if c != nil {
 		out, err := c.Allocs(ctx, func(a *api.Allocation) bool {
 			return (f.NodeID == "" || a.NodeID == f.NodeID) && (f.Namespace == "" || a.Namespace == f.Namespace) &&
 				(f.JobID == "" || a.JobID == f.JobID)

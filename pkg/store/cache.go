@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"sort"
 	"sync"
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/scheduler"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -47,6 +49,15 @@ type Cache struct {
 	// (after a relist: the list's revision, for every kind), what
 	// blocking queries wait on.
 	kindRev map[Kind]int64
+	// usage is what the live allocations of each node use, and byJob the
+	// allocations of each job ("ns/job"): kept as allocations change, so
+	// that a scheduling pass costs in proportion to the nodes and its
+	// job, not to every allocation of the cluster. NodeUsage objects are
+	// replaced, never changed.
+	usage map[string]*NodeUsage
+	byJob map[string]map[string]*api.Allocation
+	// sorted are the nodes in ID order; nil when a node changed since.
+	sorted []*api.Node
 
 	// dispatch is held while changes are handed to subscribers, and by
 	// Subscribe while it lists what a new subscriber starts from; it is
@@ -68,6 +79,64 @@ func (c *Cache) reset() {
 	c.plans = map[string]int64{}
 	c.allocs, c.orphans, c.nodeRev = map[string]*api.Allocation{}, map[string]orphan{}, map[string]int64{}
 	c.kindRev = map[Kind]int64{}
+	c.usage, c.byJob, c.sorted = map[string]*NodeUsage{}, map[string]map[string]*api.Allocation{}, nil
+}
+
+// NodeUsage is what the live allocations of a node use.
+type NodeUsage = scheduler.NodeUsage
+
+// track moves an allocation from its old object to its new one (nil:
+// gone) in the cache's indexes; c.mu is held.
+func (c *Cache) track(old, a *api.Allocation) {
+	if old != nil {
+		k := old.Namespace + "/" + old.JobID
+		if m := c.byJob[k]; m != nil {
+			delete(m, old.ID)
+			if len(m) == 0 {
+				delete(c.byJob, k)
+			}
+		}
+		if old.Live() {
+			if u := c.usage[old.NodeID]; u != nil {
+				next := &NodeUsage{Used: u.Used, Allocs: make([]*api.Allocation, 0, len(u.Allocs))}
+				for _, x := range u.Allocs {
+					if x.ID == old.ID {
+						next.Used = subResources(next.Used, x.Resources)
+						continue
+					}
+					next.Allocs = append(next.Allocs, x)
+				}
+				c.usage[old.NodeID] = next
+			}
+		}
+	}
+	if a == nil {
+		return
+	}
+	k := a.Namespace + "/" + a.JobID
+	m := c.byJob[k]
+	if m == nil {
+		m = map[string]*api.Allocation{}
+		c.byJob[k] = m
+	}
+	m[a.ID] = a
+	if a.Live() {
+		u := c.usage[a.NodeID]
+		next := &NodeUsage{}
+		if u != nil {
+			next.Used = u.Used
+			next.Allocs = make([]*api.Allocation, len(u.Allocs), len(u.Allocs)+1)
+			copy(next.Allocs, u.Allocs)
+		}
+		next.Used = next.Used.Add(a.Resources)
+		next.Allocs = append(next.Allocs, a)
+		c.usage[a.NodeID] = next
+	}
+}
+
+func subResources(a, b api.Resources) api.Resources {
+	return api.Resources{CPU: a.CPU - b.CPU, Cores: a.Cores - b.Cores, MemoryMB: a.MemoryMB - b.MemoryMB,
+		MemoryMax: a.MemoryMax - b.MemoryMax, DiskMB: a.DiskMB - b.DiskMB}
 }
 
 // Run keeps the cache current until ctx ends.
@@ -177,6 +246,7 @@ func (c *Cache) apply(ev Event) any {
 		allocID := ref.ID
 		old := c.allocs[allocID]
 		if ev.Delete {
+			c.track(old, nil)
 			delete(c.allocs, allocID)
 			return nil
 		}
@@ -192,6 +262,7 @@ func (c *Cache) apply(ev Event) any {
 			a.Status = old.Status
 			a.Touched(int64(old.ModifyIndex))
 		}
+		c.track(old, a)
 		c.allocs[allocID] = a
 		return a
 	case KindAllocStatus:
@@ -218,6 +289,7 @@ func (c *Cache) apply(ev Event) any {
 		a := *old
 		a.Status = st
 		a.Touched(ev.Rev)
+		c.track(old, &a)
 		c.allocs[allocID] = &a
 		if st == nil {
 			return nil
@@ -249,6 +321,7 @@ func decodeOrWarn[T any](ev Event) *T {
 // refreshNode stores a new node object from its record, heartbeat and
 // operator settings, as ListNodes builds it.
 func (c *Cache) refreshNode(id string) {
+	c.sorted = nil
 	r := c.records[id]
 	if r == nil {
 		delete(c.nodes, id)
@@ -390,6 +463,64 @@ func (c *Cache) Nodes(ctx context.Context) ([]*api.Node, error) {
 	out := make([]*api.Node, 0, len(c.nodes))
 	for _, n := range c.nodes {
 		cp := *n
+		out = append(out, &cp)
+	}
+	return out, nil
+}
+
+// JobSnapshot is what one scheduling pass of a job reads: the nodes (in
+// ID order), what each node's live allocations use, the job's own
+// allocations, and the plan revision of each node.
+type JobSnapshot struct {
+	Nodes        []*api.Node
+	Usage        map[string]*NodeUsage
+	JobAllocs    []*api.Allocation
+	NodePlanRevs map[string]int64
+}
+
+// JobSnapshot returns what a scheduling pass of one job reads, as of
+// etcd's current revision, at a cost in proportion to the nodes and the
+// job rather than to every allocation (errBehind when the cache cannot
+// catch up in time).
+func (c *Cache) JobSnapshot(ctx context.Context, ns, job string) (*JobSnapshot, error) {
+	if err := c.readable(ctx); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sorted == nil {
+		c.sorted = make([]*api.Node, 0, len(c.nodes))
+		for _, n := range c.nodes {
+			c.sorted = append(c.sorted, n)
+		}
+		sort.Slice(c.sorted, func(i, j int) bool { return c.sorted[i].ID < c.sorted[j].ID })
+	}
+	snap := &JobSnapshot{Nodes: c.sorted, Usage: make(map[string]*NodeUsage, len(c.usage)),
+		NodePlanRevs: make(map[string]int64, len(c.plans))}
+	for k, v := range c.usage {
+		snap.Usage[k] = v
+	}
+	for k, v := range c.plans {
+		snap.NodePlanRevs[k] = v
+	}
+	for _, a := range c.byJob[ns+"/"+job] {
+		snap.JobAllocs = append(snap.JobAllocs, a)
+	}
+	return snap, nil
+}
+
+// JobAllocs returns copies of a job's allocations (with status), as of
+// etcd's current revision.
+func (c *Cache) JobAllocs(ctx context.Context, ns, job string) ([]*api.Allocation, error) {
+	if err := c.readable(ctx); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := c.byJob[ns+"/"+job]
+	out := make([]*api.Allocation, 0, len(m))
+	for _, a := range m {
+		cp := *a
 		out = append(out, &cp)
 	}
 	return out, nil

@@ -28,6 +28,27 @@ func view(s *Snapshot) string {
 	return strings.Join(lines, "\n")
 }
 
+// jobView renders a job snapshot's indexes as sorted lines.
+func jobView(s *JobSnapshot) string {
+	var lines []string
+	for node, u := range s.Usage {
+		if len(u.Allocs) == 0 {
+			continue
+		}
+		ids := []string{}
+		for _, a := range u.Allocs {
+			ids = append(ids, a.ID)
+		}
+		sort.Strings(ids)
+		lines = append(lines, fmt.Sprintf("usage %s %+v %v", node, u.Used, ids))
+	}
+	for _, a := range s.JobAllocs {
+		lines = append(lines, "job alloc "+a.ID+" "+a.ClientStatusOf())
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
 // runCache runs a cache of the store until the test ends.
 func runCache(tb testing.TB, s *Store) *Cache {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -57,6 +78,21 @@ func TestCacheSnapshotsMatchEtcdAfterEveryKindOfChange(t *testing.T) {
 		}
 		if got, want := view(fromCache), view(fromEtcd); got != want {
 			t.Fatalf("%s: cache and etcd differ\ncache:\n%s\netcd:\n%s", step, got, want)
+		}
+		// The cache's per-node usage and per-job indexes are what a
+		// snapshot of everything says.
+		jobs := map[[2]string]bool{}
+		for _, a := range fromEtcd.Allocs {
+			jobs[[2]string{a.Namespace, a.JobID}] = true
+		}
+		for j := range jobs {
+			js, err := c.JobSnapshot(ctx, j[0], j[1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := jobView(js), jobView(jobSnapshotOf(fromEtcd, j[0], j[1])); got != want {
+				t.Fatalf("%s: job %v: cache's indexes and etcd differ\ncache:\n%s\netcd:\n%s", step, j, got, want)
+			}
 		}
 	}
 	same("after the list")

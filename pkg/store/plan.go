@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
 
@@ -32,6 +34,46 @@ func (s *Store) ReadSnapshot(ctx context.Context) (*Snapshot, error) {
 		return c.Snapshot(ctx)
 	}
 	return s.readSnapshot(ctx)
+}
+
+// ReadJobSnapshot reads what a scheduling pass of one job needs: from the
+// cache's indexes when the store has a cache, otherwise from a snapshot
+// of etcd.
+func (s *Store) ReadJobSnapshot(ctx context.Context, ns, job string) (*JobSnapshot, error) {
+	if c := s.cache.Load(); c != nil {
+		snap, err := c.JobSnapshot(ctx, ns, job)
+		if err == nil || !errors.Is(err, errBehind) {
+			return snap, err
+		}
+		slog.Warn("cache is behind etcd; reading etcd")
+	}
+	full, err := s.readSnapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return jobSnapshotOf(full, ns, job), nil
+}
+
+// jobSnapshotOf derives a job's scheduling snapshot from one of the whole
+// cluster.
+func jobSnapshotOf(full *Snapshot, ns, job string) *JobSnapshot {
+	out := &JobSnapshot{Nodes: full.Nodes, Usage: map[string]*NodeUsage{}, NodePlanRevs: full.NodePlanRevs}
+	sort.Slice(out.Nodes, func(i, j int) bool { return out.Nodes[i].ID < out.Nodes[j].ID })
+	for _, a := range full.Allocs {
+		if a.Namespace == ns && a.JobID == job {
+			out.JobAllocs = append(out.JobAllocs, a)
+		}
+		if a.Live() {
+			u := out.Usage[a.NodeID]
+			if u == nil {
+				u = &NodeUsage{}
+				out.Usage[a.NodeID] = u
+			}
+			u.Used = u.Used.Add(a.Resources)
+			u.Allocs = append(u.Allocs, a)
+		}
+	}
+	return out
 }
 
 // readSnapshot reads a snapshot of the cluster from etcd.

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# C1M: one server with its embedded etcd (default settings, 2 GiB quota)
+# and `nomadic sim` with NODES hollow nodes on this machine; JOBS jobs of
+# COUNT allocations each are submitted, and the run is timed from the
+# first submission to every allocation reported running by its node.
+#
+#   hack/c1m.sh [NODES JOBS COUNT] [extra server flags]     (default 5000 1000 1000)
+#
+# Prints placements/s (overall and per 10 s), time to all running,
+# evaluation latency p50/p99, the RSS of the server (with etcd) and of the
+# simulator, etcd's database size (as the run left it, then after
+# compaction and defragmentation), and a check of the result: every job at
+# its count, no allocation slot running twice, no node over its capacity.
+# Builds bin/ (make build). Data on tmpfs when there is one. Every loop is
+# bounded; it stops only the processes it started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+nodes=${1:-5000}
+jobs=${2:-1000}
+count=${3:-1000}
+[ $# -ge 3 ] && shift 3 || shift $#
+total=$((jobs * count))
+make build >/dev/null
+base=/dev/shm
+[ -d "$base" ] || base=/tmp
+dir=$(mktemp -d "$base/c1m.XXXXXX")
+port=$((20000 + RANDOM % 20000))
+api=127.0.0.1:$port
+etcd=127.0.0.1:$((port + 1))
+stats=127.0.0.1:$((port + 3))
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do
+    for _ in $(seq 1 200); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null || true
+  done
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+
+rss() { awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+metric() { curl -s "http://$api/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+
+bin/nomadic agent -server -name c1m -data-dir "$dir/server" -http-addr "$api" -etcd-client-addr "$etcd" \
+  -etcd-peer-addr 127.0.0.1:$((port + 2)) -log-level warn -gc-interval 1h "$@" >"$dir/server.log" 2>&1 &
+server=$!
+pids+=($server)
+for _ in $(seq 1 100); do bin/nctl --addr "$api" server members >/dev/null 2>&1 && break; sleep 0.2; done
+bin/nomadic sim -nodes "$nodes" -start-rate 1000 -etcd-endpoints "http://$etcd" -data-dir "$dir/sim" \
+  -stats-addr "$stats" >"$dir/sim.log" 2>&1 &
+sim=$!
+pids+=($sim)
+ready=0
+for _ in $(seq 1 600); do
+  ready=$(curl -s "http://$api/v1/nodes" | grep -o '"status": *"ready"' | wc -l || true)
+  [ "$ready" -ge "$nodes" ] && break
+  sleep 0.5
+done
+echo "nodes ready: $ready of $nodes"
+
+mkdir -p "$dir/jobs"
+for j in $(seq 1 "$jobs"); do
+  cat >"$dir/jobs/c1m$j.hcl" <<HCL
+job "c1m$j" {
+  group "g" {
+    count = $count
+    task "t" {
+      driver = "mock"
+      resources {
+        cpu    = 20
+        memory = 10
+      }
+    }
+  }
+}
+HCL
+done
+start=$(date +%s.%N)
+bin/nctl --addr "$api" apply --detach -f "$dir/jobs" >/dev/null &
+submit=$!
+running=0
+last=0
+lastt=$start
+for _ in $(seq 1 7200); do
+  running=$(curl -s "http://$stats/stats" | sed -n 's/.*"running":\([0-9]*\).*/\1/p')
+  running=${running:-0}
+  now=$(date +%s.%N)
+  if awk -v n="$now" -v l="$lastt" 'BEGIN { exit !(n - l >= 10) }'; then
+    awk -v n="$now" -v s="$start" -v r="$running" -v l="$last" -v lt="$lastt" -v srv="$(rss $server)" -v sm="$(rss $sim)" \
+      'BEGIN { printf "%6.1f s: %8d running, %6.0f/s in the last interval; server+etcd %d MiB, sim %d MiB\n", n - s, r, (r - l) / (n - lt), srv, sm }'
+    last=$running
+    lastt=$now
+  fi
+  [ "$running" -ge "$total" ] && break
+  sleep 0.5
+done
+end=$(date +%s.%N)
+wait "$submit" || true
+awk -v s="$start" -v e="$end" -v n="$nodes" -v j="$jobs" -v r="$running" -v c="$total" -v f="${*:-none}" \
+  'BEGIN { d = e - s; printf "C1M: nodes %d, %d jobs x %d: %d of %d running in %.1f s: %.0f placements/s (server flags: %s)\n", n, j, c / j, r, c, d, r / d, f }'
+
+# Evaluation latency quantiles from the server's histogram.
+curl -s "http://$api/metrics" | awk '
+  /^nomadic_server_evaluation_latency_seconds_bucket/ {
+    match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5); n[++k] = $2; b[k] = le
+  }
+  END {
+    tot = n[k]; if (tot == 0) { print "evaluation latency: no evaluations"; exit }
+    for (i = 1; i <= k; i++) { if (!p50 && n[i] >= tot * 0.5) p50 = b[i]; if (!p99 && n[i] >= tot * 0.99) p99 = b[i] }
+    printf "evaluation latency: p50 <= %s s, p99 <= %s s (%d evaluations)\n", p50, p99, tot
+  }'
+echo "memory: server+etcd $(rss $server) MiB, sim $(rss $sim) MiB ($(curl -s "http://$stats/stats"))"
+echo "check: $(curl -s "http://$stats/check?count=$count")"
+echo "etcd database as left: $(curl -s "http://$etcd/metrics" | awk '$1 == "etcd_mvcc_db_total_size_in_bytes" { printf "%.0f MiB", $2 / 1048576 }')"
+echo "etcd after maintenance: $(bin/nomadic etcd-maintain -etcd-endpoints "http://$etcd")"
+echo "etcd quota alarms: $(grep -c -i 'nospace\|quota' "$dir/server.log" || true) log lines; lease losses in the sim: $(grep -c 'lease lost\|session lost' "$dir/sim.log" || true)"
