@@ -220,7 +220,7 @@ func (c *EvalController) process(ctx context.Context, ns, jobID string) error {
 	var plan *scheduler.Plan
 	placed, stopped := 0, 0
 	for attempt := 1; ; attempt++ {
-		var snap *store.Snapshot
+		var snap *store.JobSnapshot
 		plan, snap, err = planner.Compute(ctx, c.Store, ns, jobID, nil, newest.ID, c.Now())
 		if err != nil {
 			return err

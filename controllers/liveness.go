@@ -24,12 +24,21 @@ type NodeLiveness struct {
 	Guard  store.Guard
 	Now    func() time.Time
 	Resync time.Duration
+	// Settle is how long a node that went down waits before its
+	// allocations are replaced (default 2 s): long enough to tell one
+	// node failing from many failing together, which holds them
+	// (scheduler.HoldDown).
+	Settle time.Duration
 
 	holding atomic.Bool // down nodes' allocations are being held
 }
 
 // Run watches heartbeats until ctx ends.
 func (c *NodeLiveness) Run(ctx context.Context) {
+	settle := c.Settle
+	if settle == 0 {
+		settle = 2 * time.Second
+	}
 	q := newQueue()
 	enqueueAll := func() {
 		nodes, err := c.Store.ListNodes(ctx)
@@ -51,7 +60,7 @@ func (c *NodeLiveness) Run(ctx context.Context) {
 			Resync: func([]store.Change) { enqueueAll() },
 			Changed: func(ch store.Change) {
 				if ch.Deleted {
-					q.add(ch.Node)
+					q.addAfter(ch.Node, settle)
 				} else {
 					// A node that joined or came back: system jobs may
 					// now run on it.

@@ -61,6 +61,29 @@ func (q *queue) addLocked(key string) {
 	q.cond.Signal()
 }
 
+// addAfter queues a key once d has passed (an earlier pending addAfter of
+// the key is replaced).
+func (q *queue) addAfter(key string, d time.Duration) {
+	if d <= 0 {
+		q.add(key)
+		return
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.shutdown {
+		return
+	}
+	if t := q.timers[key]; t != nil {
+		t.Stop()
+	}
+	q.timers[key] = time.AfterFunc(d, func() {
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		delete(q.timers, key)
+		q.addLocked(key)
+	})
+}
+
 // get blocks until a key is ready and marks it as being worked. It returns
 // false when the queue shut down.
 func (q *queue) get() (string, bool) {
