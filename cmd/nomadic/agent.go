@@ -334,7 +334,15 @@ func (a *agent) startServer(ctx context.Context, apiTLS *tls.Config, tokens []st
 func (a *agent) startClient(ctx context.Context) (<-chan struct{}, error) {
 	f := a.f
 	ctr := &containerd.Driver{Address: f.containerd}
-	drivers := []driver.Driver{&rawexec.Driver{Enabled: f.enableRawExec}, ctr, &containerd.ExecDriver{Driver: ctr},
+	raw := &rawexec.Driver{Enabled: f.enableRawExec}
+	if f.dev {
+		// A dev agent's state is temporary: its tasks must die with it,
+		// however it ends (a closed terminal, a killed pipe, kill -9).
+		if exe, err := os.Executable(); err == nil {
+			raw.Guard = []string{exe, "task-guard", "--"}
+		}
+	}
+	drivers := []driver.Driver{raw, ctr, &containerd.ExecDriver{Driver: ctr},
 		&containerd.ExecDriver{Driver: ctr, As: containerd.Exec2Name},
 		&containerd.DockerDriver{Driver: ctr, AllowPrivileged: f.dockerPrivileged},
 		&containerd.DockerDriver{Driver: ctr, As: containerd.PodmanName, AllowPrivileged: f.dockerPrivileged}}
@@ -396,7 +404,11 @@ func runAgent(args []string) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// Ctrl-C, SIGTERM and a closed terminal (SIGHUP) all shut down the
+	// same way; a broken pipe on the log output (`| tee` interrupted) must
+	// not kill the agent before it stopped its tasks.
+	signal.Ignore(syscall.SIGPIPE)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	cleanup, err := f.prepareDataDir()
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/nomadic-project/nomadic/pkg/driver/rawexec"
 	"github.com/nomadic-project/nomadic/pkg/version"
 )
 
@@ -25,6 +26,16 @@ func main() {
 		if err := runSim(os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, "nomadic:", err)
 			os.Exit(1)
+		}
+	case "task-guard":
+		// What a dev agent starts its raw_exec tasks under (rawexec.RunGuard).
+		args := os.Args[2:]
+		if len(args) > 0 && args[0] == "--" {
+			args = args[1:]
+		}
+		if err := rawexec.RunGuard(args); err != nil {
+			fmt.Fprintln(os.Stderr, "nomadic:", err)
+			os.Exit(127)
 		}
 	case "etcd-maintain":
 		if err := runMaintain(os.Args[2:]); err != nil {

@@ -28,6 +28,11 @@ type Driver struct {
 	// Enabled is false unless the agent's configuration enables the
 	// driver; a disabled driver is reported as such.
 	Enabled bool
+	// Guard, when set, is the command line (such as ["nomadic",
+	// "task-guard", "--"]) each task is started under: a guard that kills
+	// the task's whole process group when the agent dies, so that a dev
+	// agent's tasks die with it however it ends.
+	Guard []string
 }
 
 // Name returns "raw_exec".
@@ -84,12 +89,19 @@ func (d *Driver) Start(_ context.Context, tc *driver.TaskConfig) (driver.Handle,
 		return nil, fmt.Errorf("opening stderr log: %w", err)
 	}
 	defer stderr.Close()
-	cmd := exec.Command(path, c.Args...)
+	argv := append([]string{path}, c.Args...)
+	attr := &syscall.SysProcAttr{Setpgid: true}
+	if len(d.Guard) > 0 {
+		argv = append(append([]string(nil), d.Guard...), argv...)
+		// The guard learns of the agent's death by this signal.
+		attr.Pdeathsig = syscall.SIGTERM
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), tc.Env...)
 	cmd.Dir = tc.Dir
 	cmd.Stdout = stdout
 	cmd.Stderr = stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = attr
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", c.Command, err)
 	}
