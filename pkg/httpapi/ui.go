@@ -1,0 +1,284 @@
+package httpapi
+
+import (
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/jobspec"
+	"github.com/nomadic-project/nomadic/pkg/store"
+	"github.com/nomadic-project/nomadic/pkg/ui"
+)
+
+// The web UI's page and files answer without a token: they hold no data,
+// and the page asks the user for a token before it reads the API. The
+// root URL only redirects to the UI.
+func init() {
+	for _, p := range ui.Paths() {
+		openPaths[p] = true
+	}
+	openPaths["/"] = true
+	openPaths["/ui"] = true
+}
+
+// redirectToUI answers the root URL with the web UI.
+func redirectToUI(w http.ResponseWriter, r *http.Request) {
+	http.Redirect(w, r, ui.Prefix, http.StatusFound)
+}
+
+// UISnapshot is the answer of GET /v1/ui/snapshot: the cluster in compact
+// rows, read at Index. The web UI keeps it and changes it with the events
+// of the event stream from Index on, so a dashboard of thousands of nodes
+// is read once rather than on every change.
+type UISnapshot struct {
+	Index       int64             `json:"index"`
+	Jobs        []*UIJob          `json:"jobs,omitempty"`
+	Allocs      []*UIAlloc        `json:"allocs,omitempty"`
+	Nodes       []*UINode         `json:"nodes,omitempty"`
+	Evals       []*api.Evaluation `json:"evals,omitempty"`
+	Deployments []*api.Deployment `json:"deployments,omitempty"`
+	Servers     []*api.Server     `json:"servers,omitempty"`
+}
+
+// UIJob is the row of a job: what lists and the job's status need.
+type UIJob struct {
+	ID        string    `json:"id"`
+	Namespace string    `json:"ns"`
+	Name      string    `json:"name,omitempty"`
+	Type      string    `json:"type"`
+	Priority  int       `json:"priority"`
+	Version   uint64    `json:"version"`
+	Stop      bool      `json:"stop,omitempty"`
+	Template  bool      `json:"template,omitempty"`
+	ParentID  string    `json:"parent,omitempty"`
+	Submit    time.Time `json:"submit,omitzero"`
+	Groups    []UIGroup `json:"groups"`
+}
+
+// UIGroup is a task group's name and count.
+type UIGroup struct {
+	Name  string `json:"name"`
+	Count int    `json:"count"`
+}
+
+// UIAlloc is the row of an allocation. Status is what its node reported
+// (empty before any report); the page derives the client status from it,
+// Lost and Disconnected as api.Allocation.ClientStatusOf does.
+type UIAlloc struct {
+	ID           string    `json:"id"`
+	Namespace    string    `json:"ns"`
+	JobID        string    `json:"job"`
+	Group        string    `json:"tg"`
+	Name         string    `json:"name"`
+	NodeID       string    `json:"node"`
+	Desired      string    `json:"ds"`
+	Status       string    `json:"st,omitempty"`
+	Lost         bool      `json:"lost,omitempty"`
+	Disconnected bool      `json:"disc,omitempty"`
+	CPU          int       `json:"cpu"`
+	MemoryMB     int       `json:"mem"`
+	JobVersion   uint64    `json:"ver"`
+	Canary       bool      `json:"canary,omitempty"`
+	DeploymentID string    `json:"dep,omitempty"`
+	Healthy      *bool     `json:"healthy,omitempty"`
+	Create       time.Time `json:"ct"`
+	Modify       time.Time `json:"mt"`
+}
+
+// UINode is the row of a node.
+type UINode struct {
+	ID         string          `json:"id"`
+	Name       string          `json:"name"`
+	Datacenter string          `json:"dc"`
+	NodePool   string          `json:"pool,omitempty"`
+	NodeClass  string          `json:"class,omitempty"`
+	Status     string          `json:"status"`
+	Eligible   bool            `json:"eligible"`
+	Draining   bool            `json:"drain,omitempty"`
+	Address    string          `json:"addr,omitempty"`
+	CPU        int             `json:"cpu"`
+	MemoryMB   int             `json:"mem"`
+	DiskMB     int             `json:"disk,omitempty"`
+	Drivers    map[string]bool `json:"drivers,omitempty"`
+}
+
+// uiKinds are what GET /v1/ui/snapshot?kinds= may ask for.
+var uiKinds = []string{"jobs", "allocs", "nodes", "evals", "deployments", "servers"}
+
+// uiSnapshot serves GET /v1/ui/snapshot?kinds=jobs,allocs,…: the kinds
+// asked for (all without kinds), gzipped when the client accepts it.
+func (s *Server) uiSnapshot(w http.ResponseWriter, r *http.Request) {
+	want := map[string]bool{}
+	for _, k := range strings.Split(r.URL.Query().Get("kinds"), ",") {
+		if k = strings.TrimSpace(k); k == "" {
+			continue
+		}
+		known := false
+		for _, u := range uiKinds {
+			known = known || u == k
+		}
+		if !known {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("unknown kind %q (%s)", k, strings.Join(uiKinds, ", ")))
+			return
+		}
+		want[k] = true
+	}
+	if len(want) == 0 {
+		for _, k := range uiKinds {
+			want[k] = true
+		}
+	}
+	ctx, cancel := reqCtx(r)
+	defer cancel()
+	rev, err := s.Store.Revision(ctx)
+	if err != nil {
+		storeError(w, "revision", err)
+		return
+	}
+	snap := &UISnapshot{Index: rev}
+	if want["jobs"] {
+		list, err := s.Store.ListJobs(ctx, "")
+		if err != nil {
+			storeError(w, "jobs", err)
+			return
+		}
+		snap.Jobs = make([]*UIJob, 0, len(list))
+		for _, j := range list {
+			snap.Jobs = append(snap.Jobs, uiJob(j))
+		}
+	}
+	if want["allocs"] {
+		list, err := s.Store.ListAllocs(ctx, store.AllocFilter{})
+		if err != nil {
+			storeError(w, "allocations", err)
+			return
+		}
+		snap.Allocs = make([]*UIAlloc, 0, len(list))
+		for _, a := range list {
+			snap.Allocs = append(snap.Allocs, uiAlloc(a))
+		}
+	}
+	if want["nodes"] {
+		list, err := s.Store.ListNodes(ctx)
+		if err != nil {
+			storeError(w, "nodes", err)
+			return
+		}
+		snap.Nodes = make([]*UINode, 0, len(list))
+		for _, n := range list {
+			snap.Nodes = append(snap.Nodes, uiNode(n))
+		}
+	}
+	if want["evals"] {
+		if snap.Evals, err = s.Store.ListEvals(ctx, "", ""); err != nil {
+			storeError(w, "evaluations", err)
+			return
+		}
+	}
+	if want["deployments"] {
+		if snap.Deployments, err = s.Store.ListDeployments(ctx, "", ""); err != nil {
+			storeError(w, "deployments", err)
+			return
+		}
+	}
+	if want["servers"] {
+		if snap.Servers, err = s.Store.ListServers(ctx); err != nil {
+			storeError(w, "servers", err)
+			return
+		}
+		leader, err := s.Store.ElectionLeader(ctx)
+		if err != nil {
+			storeError(w, "servers", err)
+			return
+		}
+		for _, srv := range snap.Servers {
+			srv.Leader = srv.Name == leader
+		}
+	}
+	w.Header().Set(IndexHeader, strconv.FormatInt(rev, 10))
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Vary", "Accept-Encoding")
+	var out interface {
+		Write([]byte) (int, error)
+	} = w
+	if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+		w.Header().Set("Content-Encoding", "gzip")
+		gz, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
+		defer gz.Close()
+		out = gz
+	}
+	w.WriteHeader(http.StatusOK)
+	_ = json.NewEncoder(out).Encode(snap)
+}
+
+func uiJob(j *api.Job) *UIJob {
+	row := &UIJob{ID: j.ID, Namespace: j.Namespace, Name: j.Name, Type: j.Type, Priority: j.Priority, Version: j.Version,
+		Stop: j.Stop, Template: j.IsTemplate(), ParentID: j.ParentID, Submit: j.SubmitTime, Groups: make([]UIGroup, 0, len(j.Groups))}
+	for _, g := range j.Groups {
+		row.Groups = append(row.Groups, UIGroup{Name: g.Name, Count: g.Count})
+	}
+	return row
+}
+
+func uiAlloc(a *api.Allocation) *UIAlloc {
+	row := &UIAlloc{ID: a.ID, Namespace: a.Namespace, JobID: a.JobID, Group: a.TaskGroup, Name: a.Name, NodeID: a.NodeID,
+		Desired: a.DesiredStatus, Lost: a.NodeLost, Disconnected: !a.DisconnectTime.IsZero(), CPU: a.Resources.CPU,
+		MemoryMB: a.Resources.MemoryMB, JobVersion: a.JobVersion, Canary: a.Canary, DeploymentID: a.DeploymentID,
+		Create: a.CreateTime, Modify: a.ModifyTime}
+	if a.Status != nil {
+		row.Status = a.Status.ClientStatus
+	}
+	if h := a.Health(); h != nil {
+		row.Healthy = &h.Healthy
+	}
+	return row
+}
+
+func uiNode(n *api.Node) *UINode {
+	row := &UINode{ID: n.ID, Name: n.Name, Datacenter: n.Datacenter, NodePool: n.NodePool, NodeClass: n.NodeClass,
+		Status: n.Status, Eligible: n.Eligible, Draining: n.Drain != nil, Address: n.Address, CPU: n.Resources.CPU,
+		MemoryMB: n.Resources.MemoryMB, DiskMB: n.Resources.DiskMB}
+	for name, d := range n.Drivers {
+		if d.Detected {
+			if row.Drivers == nil {
+				row.Drivers = map[string]bool{}
+			}
+			row.Drivers[name] = d.Healthy
+		}
+	}
+	return row
+}
+
+// ParseJobRequest is the body of POST /v1/jobs/parse: a job file's text,
+// and its name when the format should follow the extension (.json,
+// .yaml; HCL otherwise).
+type ParseJobRequest struct {
+	Source   string `json:"source"`
+	Filename string `json:"filename,omitempty"`
+}
+
+// parseJob serves POST /v1/jobs/parse: a job file read as nctl reads it,
+// answered as the job it describes (defaults applied, validated), so that
+// the web UI can plan and submit a pasted file. Problems are a 400 with
+// every one of them and its place (file:line:col).
+func (s *Server) parseJob(w http.ResponseWriter, r *http.Request) {
+	var req ParseJobRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	name := req.Filename
+	if name == "" {
+		name = "job.hcl"
+	}
+	job, err := jobspec.Parse(name, []byte(req.Source))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, job)
+}

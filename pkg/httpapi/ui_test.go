@@ -1,0 +1,103 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/store"
+	"github.com/nomadic-project/nomadic/pkg/testutil"
+)
+
+func TestTheRootRedirectsToTheUIWhichNeedsNoToken(t *testing.T) {
+	s := &Server{Store: store.New(testutil.Etcd(t), "/ui"), Name: "t", Version: "test"}
+	h := RequireTokens(s.Handler(), []string{"a-token-of-sixteen-chars"})
+	cases := []struct {
+		path string
+		want int
+		loc  string
+	}{
+		{"/", http.StatusFound, "/ui/"},
+		{"/ui", http.StatusTemporaryRedirect, "/ui/"},
+		{"/ui/", http.StatusOK, ""},
+		{"/ui/js/main.js", http.StatusOK, ""},
+		{"/v1/ui/snapshot", http.StatusUnauthorized, ""},
+		{"/v1/jobs", http.StatusUnauthorized, ""},
+	}
+	for _, c := range cases {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, c.path, nil))
+		if rec.Code != c.want || rec.Header().Get("Location") != c.loc {
+			t.Errorf("GET %s: %d to %q, want %d to %q", c.path, rec.Code, rec.Header().Get("Location"), c.want, c.loc)
+		}
+	}
+}
+
+func TestTheSnapshotHoldsTheKindsAskedFor(t *testing.T) {
+	st := store.New(testutil.Etcd(t), "/ui")
+	ts := httptest.NewServer((&Server{Store: st, Name: "t", Version: "test"}).Handler())
+	t.Cleanup(ts.Close)
+	ctx := context.Background()
+	job := &api.Job{ID: "web", Namespace: "default", Type: api.JobTypeService, Priority: 50,
+		Groups: []*api.TaskGroup{{Name: "g", Count: 3, Tasks: []*api.Task{{Name: "t", Driver: "mock"}}}}}
+	if _, err := st.RegisterJob(ctx, job, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutNode(ctx, &api.Node{ID: "n1", Name: "one", Datacenter: "dc1", Resources: api.Resources{CPU: 1000, MemoryMB: 512},
+		Drivers: map[string]*api.DriverInfo{"mock": {Detected: true, Healthy: true}, "docker": {}}}); err != nil {
+		t.Fatal(err)
+	}
+	code, body := call(t, ts, "GET", "/v1/ui/snapshot?kinds=jobs,nodes", "")
+	if code != http.StatusOK {
+		t.Fatalf("%d %s", code, body)
+	}
+	var snap UISnapshot
+	if err := json.Unmarshal([]byte(body), &snap); err != nil {
+		t.Fatal(err)
+	}
+	if snap.Index == 0 || len(snap.Jobs) != 1 || len(snap.Nodes) != 1 || snap.Allocs != nil || snap.Evals != nil {
+		t.Fatalf("snapshot: %s", body)
+	}
+	j, n := snap.Jobs[0], snap.Nodes[0]
+	if j.ID != "web" || j.Namespace != "default" || len(j.Groups) != 1 || j.Groups[0].Count != 3 {
+		t.Errorf("job row: %+v", j)
+	}
+	if n.Status != api.NodeStatusDown || n.MemoryMB != 512 || len(n.Drivers) != 1 || !n.Drivers["mock"] {
+		t.Errorf("node row: %+v", n)
+	}
+	if code, body := call(t, ts, "GET", "/v1/ui/snapshot?kinds=jobs,colours", ""); code != http.StatusBadRequest || !strings.Contains(body, `unknown kind \"colours\"`) {
+		t.Errorf("unknown kind: %d %s", code, body)
+	}
+	// Everything, gzipped for a browser.
+	req, _ := http.NewRequest(http.MethodGet, ts.URL+"/v1/ui/snapshot", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Header.Get("Content-Encoding") != "gzip" || resp.Header.Get(IndexHeader) == "" {
+		t.Errorf("gzipped snapshot: %v", resp.Header)
+	}
+}
+
+func TestParseReadsAJobFileAsNctlDoes(t *testing.T) {
+	ts := newTestServer(t)
+	hcl := "job \"web\" {\n  group \"g\" {\n    task \"t\" {\n      driver = \"raw_exec\"\n      config {\n        command = \"sleep\"\n      }\n    }\n  }\n}\n"
+	body, _ := json.Marshal(ParseJobRequest{Source: hcl})
+	code, out := call(t, ts, "POST", "/v1/jobs/parse", string(body))
+	var job api.Job
+	if code != http.StatusOK || json.Unmarshal([]byte(out), &job) != nil || job.ID != "web" || job.Groups[0].Count != 1 {
+		t.Fatalf("%d %s", code, out)
+	}
+	bad, _ := json.Marshal(ParseJobRequest{Source: strings.Replace(hcl, "driver", "colour = \"red\"\n      driver", 1), Filename: "web.hcl"})
+	code, out = call(t, ts, "POST", "/v1/jobs/parse", string(bad))
+	if code != http.StatusBadRequest || !strings.Contains(out, "web.hcl:4:7") {
+		t.Fatalf("a bad file: %d %s", code, out)
+	}
+}
