@@ -54,8 +54,11 @@ async function route() {
   try {
     if (page.kinds) await model.ensure(page.kinds(r));
     if (parse().hash !== r.hash) return; // navigated away meanwhile
-    main.innerHTML = '';
-    const inst = await page.mount(main, r);
+    // Each page renders into an element of its own: a render a page had
+    // scheduled before it was left goes to a detached element.
+    const el = document.createElement('div');
+    main.replaceChildren(el);
+    const inst = await page.mount(el, r);
     if (parse().hash !== r.hash) {
       inst?.unmount?.();
       return;

@@ -55,11 +55,11 @@ function deploymentButtons(d) {
   const groups = Object.values(d.groups || {});
   const waiting = groups.some((g) => g.desired_canaries > 0 && !g.promoted);
   const healthy = groups.every((g) => !(g.desired_canaries > 0 && !g.promoted) || (g.placed_canaries || []).length >= g.desired_canaries);
-  const ended = `the deployment is ${d.status}`;
+  if (!active) return '';
   return html`<div class="actions" data-dep="${d.id}">
-    ${action('Promote', 'promote', !active ? ended : !waiting ? 'no canary waits for promotion' : !healthy ? 'the canaries are not all placed yet' : '', 'primary')}
-    ${d.status === 'paused' ? action('Resume', 'resume', '') : action('Pause', 'pause', !active ? ended : '')}
-    ${action('Fail', 'fail', !active ? ended : '', 'danger')}
+    ${action('Promote', 'promote', !waiting ? 'no canary waits for promotion' : !healthy ? 'the canaries are not all placed yet' : '', 'primary')}
+    ${d.status === 'paused' ? action('Resume', 'resume', '') : action('Pause', 'pause', '')}
+    ${action('Fail', 'fail', '', 'danger')}
   </div>`;
 }
 
@@ -148,7 +148,7 @@ export default {
       }
       const blocked = (d.evals || []).filter((e) => e.status === 'blocked');
       body.innerHTML = html`<div class="head"><div><h1>${job.id} ${badge(job.status)}</h1>
-          <p class="muted">${job.type} job · priority ${job.priority} · version ${job.version} · submitted ${when(job.submit_time)}${job.datacenters ? ` · ${job.datacenters.join(', ')}` : ''}</p></div>
+          <p class="muted">${job.type} job · priority ${job.priority} · version ${job.version} · submitted ${when(job.submit_time)}${job.datacenters ? ` · datacenters ${job.datacenters.join(', ')}` : ''}</p></div>
         <div class="actions">${job.stop ? action('Start', 'start', '', 'primary') : action('Stop', 'stop', '', 'danger')}
           <a class="button" href="#/run?job=${encodeURIComponent(`${ns}/${id}`)}">Edit and plan</a></div></div>
         ${blocked.length ? html`<div class="panel" role="status"><strong>Placements are waiting for capacity:</strong> ${blocked.map((e) => explainFailures(e).join('; '))}</div>` : ''}
