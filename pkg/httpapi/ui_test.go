@@ -60,7 +60,7 @@ func TestTheSnapshotHoldsTheKindsAskedFor(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &snap); err != nil {
 		t.Fatal(err)
 	}
-	if snap.Index == 0 || len(snap.Jobs) != 1 || len(snap.Nodes) != 1 || snap.Allocs != nil || snap.Evals != nil {
+	if snap.Index == 0 || len(snap.Jobs) != 1 || len(snap.Nodes) != 1 || strings.Contains(body, `"allocs"`) || snap.Evals != nil {
 		t.Fatalf("snapshot: %s", body)
 	}
 	j, n := snap.Jobs[0], snap.Nodes[0]
@@ -69,6 +69,22 @@ func TestTheSnapshotHoldsTheKindsAskedFor(t *testing.T) {
 	}
 	if n.Status != api.NodeStatusDown || n.MemoryMB != 512 || len(n.Drivers) != 1 || !n.Drivers["mock"] {
 		t.Errorf("node row: %+v", n)
+	}
+	// Allocations go as rows of arrays.
+	a := &api.Allocation{ID: "a1", Name: "web.g[2]", Namespace: "default", JobID: "web", TaskGroup: "g", Index: 2, NodeID: "n1",
+		DesiredStatus: api.AllocDesiredRun, Canary: true, Resources: api.Resources{CPU: 100, MemoryMB: 64}, JobVersion: 3,
+		ModifyTime: time.UnixMilli(1700000000123)}
+	if _, err := st.CommitPlan(ctx, &store.Commit{Allocs: []*api.Allocation{a}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutAllocStatus(ctx, "n1", "a1", &api.AllocStatus{ClientStatus: api.AllocClientRunning,
+		Health: &api.AllocHealth{Healthy: true}}); err != nil {
+		t.Fatal(err)
+	}
+	code, body = call(t, ts, "GET", "/v1/ui/snapshot?kinds=allocs", "")
+	want := `"allocs":[["a1","default","web","g",2,"n1","run","running",4,100,64,3,"",1,1700000000123]]}`
+	if code != http.StatusOK || !strings.Contains(body, want) || !json.Valid([]byte(body)) {
+		t.Errorf("allocations: %d %s, want %s", code, body, want)
 	}
 	if code, body := call(t, ts, "GET", "/v1/ui/snapshot?kinds=jobs,colours", ""); code != http.StatusBadRequest || !strings.Contains(body, `unknown kind \"colours\"`) {
 		t.Errorf("unknown kind: %d %s", code, body)

@@ -67,9 +67,10 @@ export const get = async (path, opts) => (await call('GET', path, undefined, opt
 
 // stream fetches a streaming answer and hands each chunk of text to onText
 // until it ends or signal aborts.
-export async function stream(path, onText, signal, accept = '*/*') {
+export async function stream(path, onText, signal, accept = '*/*', onOpen = () => {}) {
   const resp = await fetch(path, { headers: headers({ Accept: accept }), signal });
   if (!resp.ok) throw await fail(resp);
+  onOpen();
   const reader = resp.body.getReader();
   const dec = new TextDecoder();
   for (;;) {

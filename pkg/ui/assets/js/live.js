@@ -69,17 +69,11 @@ export class Live {
       const from = this.index;
       try {
         kick();
-        let opened = false;
         // From one revision before: a drop in the middle of a revision's
         // changes loses none of them (the model applies a change twice
         // harmlessly).
         await stream(`/v1/event/stream?index=${Math.max(1, from - 1)}`, (text) => {
           kick();
-          if (!opened) {
-            opened = true;
-            this.attempt = 0;
-            this.setState('live');
-          }
           buf += text;
           let i;
           while ((i = buf.indexOf('\n\n')) >= 0) {
@@ -87,12 +81,19 @@ export class Live {
             buf = buf.slice(i + 2);
             this.frame(frame);
           }
-        }, ac.signal, 'text/event-stream');
+        }, ac.signal, 'text/event-stream', () => {
+          this.attempt = 0;
+          this.setState('live');
+        });
       } catch {
         // A refused token has asked the shell for another; anything else
         // is retried below.
       } finally {
         clearTimeout(watchdog);
+      }
+      if (this.paused) {
+        this.setState('idle');
+        return;
       }
       if (this.compacted) {
         this.compacted = false;
@@ -130,3 +131,18 @@ export class Live {
 }
 
 export const live = new Live();
+
+// A page left for another keeps its connections until the browser drops
+// it, and browsers allow six HTTP/1.1 connections per server: close the
+// stream when the page is hidden for good, open it again if it comes back
+// from the back-forward cache.
+window.addEventListener('pagehide', () => {
+  live.paused = true;
+  if (live.abort) live.abort.abort();
+});
+window.addEventListener('pageshow', (e) => {
+  if (e.persisted && live.paused) {
+    live.paused = false;
+    if (live.state === 'idle' && live.index) live.loop();
+  }
+});

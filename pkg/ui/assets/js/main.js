@@ -66,6 +66,7 @@ async function route() {
     current = inst || {};
     if (current.update) unsub = model.subscribe((changed) => current.update(changed));
     main.dataset.rendered = String(Math.round(performance.now() - started));
+    main.dataset.since = String(Math.round(performance.now()));
     main.dataset.route = r.hash;
     main.focus({ preventScroll: true });
   } catch (e) {

@@ -57,12 +57,23 @@ export function jobRow(j) {
   };
 }
 
+// fromRow reads an allocation's row of the snapshot (pkg/httpapi/ui.go,
+// appendAlloc).
+function fromRow(r) {
+  const [id, ns, job, tg, idx, node, ds, st, flags, cpu, mem, ver, dep, health, mt] = r;
+  const sh = health === 0 ? undefined : health === 1;
+  return {
+    id, ns, job, tg, name: `${job}.${tg}[${idx}]`, node, ds, st, lost: !!(flags & 1), disc: !!(flags & 2), canary: !!(flags & 4),
+    cpu, mem, ver, dep, mt, sh, mh: undefined, healthy: sh,
+  };
+}
+
 function allocRow(a, prev) {
   const r = {
     id: a.id, ns: a.namespace, job: a.job_id, tg: a.task_group, name: a.name, node: a.node_id, ds: a.desired_status,
     lost: !!a.node_lost, disc: !!(a.disconnect_time && !a.disconnect_time.startsWith('0001')), cpu: a.resources?.cpu || 0,
-    mem: a.resources?.memory || 0, ver: a.job_version, canary: !!a.canary, dep: a.deployment_id, ct: a.create_time,
-    mt: a.modify_time, st: prev ? prev.st : '', sh: prev ? prev.sh : undefined,
+    mem: a.resources?.memory || 0, ver: a.job_version, canary: !!a.canary, dep: a.deployment_id,
+    mt: Date.parse(a.modify_time) || 0, st: prev ? prev.st : '', sh: prev ? prev.sh : undefined,
     mh: a.manual_health ? a.manual_health.healthy : undefined,
   };
   r.healthy = r.mh ?? r.sh;
@@ -141,8 +152,12 @@ export class Model {
 
   async load(kinds) {
     try {
+      const t0 = performance.now();
       const { data } = await call('GET', `/v1/ui/snapshot?kinds=${kinds.join(',')}`);
+      const t1 = performance.now();
       this.fill(kinds, data);
+      // How long the last read took, for the benchmarks.
+      this.lastLoad = { read: Math.round(t1 - t0), fill: Math.round(performance.now() - t1) };
     } finally {
       for (const k of kinds) delete this.loading[k];
     }
@@ -156,11 +171,7 @@ export class Model {
         this.allocs = new Map();
         this.byJob = new Index();
         this.byNode = new Index();
-        for (const a of snap.allocs || []) {
-          a.healthy = a.healthy ?? undefined;
-          a.sh = a.healthy;
-          this.putAlloc(a);
-        }
+        for (const r of snap.allocs || []) this.putAlloc(fromRow(r));
       } else if (k === 'nodes') {
         this.nodes = new Map((snap.nodes || []).map((n) => [n.id, n]));
       } else if (k === 'evals') {
@@ -257,7 +268,7 @@ export class Model {
             old.st = p.client_status || '';
             old.sh = p.health ? p.health.healthy : undefined;
             old.healthy = old.mh ?? old.sh;
-            if (p.update_time) old.mt = p.update_time;
+            if (p.update_time) old.mt = Math.max(old.mt || 0, Date.parse(p.update_time) || 0);
           }
         } else if (ev.type === 'AllocationDeleted') {
           // The allocation's own key (its status key's deletion follows).

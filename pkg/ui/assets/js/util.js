@@ -61,7 +61,7 @@ export function ago(t, now = Date.now()) {
 // when is a <time> with the relative time as text and the absolute one on
 // hover; the shell refreshes its text every few seconds.
 export function when(t) {
-  const ms = Date.parse(t);
+  const ms = typeof t === 'number' ? t : Date.parse(t);
   if (!t || !ms || ms <= 0) return html`<span class="muted">–</span>`;
   const abs = new Date(ms).toLocaleString();
   return html`<time datetime="${new Date(ms).toISOString()}" title="${abs}">${ago(ms)}</time>`;

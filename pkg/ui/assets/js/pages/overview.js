@@ -31,7 +31,7 @@ function render(root) {
   const nodeStatus = counts(nodes, (n) => (n.status !== 'ready' ? 'down' : n.drain ? 'draining' : !n.eligible ? 'ineligible' : 'ready'));
   const leader = model.servers.find((s) => s.leader);
   const since = Date.now() - HOUR;
-  const failedAllocs = sortBy(allocs.filter((a) => ['failed', 'lost'].includes(clientStatus(a)) && Date.parse(a.mt) > since), (a) => a.mt, true).slice(0, 10);
+  const failedAllocs = sortBy(allocs.filter((a) => ['failed', 'lost'].includes(clientStatus(a)) && a.mt > since), (a) => a.mt, true).slice(0, 10);
   const evals = [...model.evals.values()];
   const badEvals = sortBy(evals.filter((e) => e.status === 'blocked' || e.status === 'failed'), (e) => e.modify_time, true).slice(0, 10);
   const deps = [...model.deployments.values()];
