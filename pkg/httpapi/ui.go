@@ -83,21 +83,25 @@ const (
 // this way, half of what objects take, and encode several times faster.
 func appendAlloc(b []byte, a *api.Allocation) []byte {
 	b = append(b, '[')
-	for _, s := range []string{a.ID, a.Namespace, a.JobID, a.TaskGroup} {
-		b = strconv.AppendQuote(b, s)
-		b = append(b, ',')
-	}
+	b = appendString(b, a.ID)
+	b = append(b, ',')
+	b = appendString(b, a.Namespace)
+	b = append(b, ',')
+	b = appendString(b, a.JobID)
+	b = append(b, ',')
+	b = appendString(b, a.TaskGroup)
+	b = append(b, ',')
 	b = strconv.AppendInt(b, int64(a.Index), 10)
 	b = append(b, ',')
-	b = strconv.AppendQuote(b, a.NodeID)
+	b = appendString(b, a.NodeID)
 	b = append(b, ',')
-	b = strconv.AppendQuote(b, a.DesiredStatus)
+	b = appendString(b, a.DesiredStatus)
 	b = append(b, ',')
 	reported := ""
 	if a.Status != nil {
 		reported = a.Status.ClientStatus
 	}
-	b = strconv.AppendQuote(b, reported)
+	b = appendString(b, reported)
 	flags := 0
 	if a.NodeLost {
 		flags |= uiAllocLost
@@ -120,12 +124,27 @@ func appendAlloc(b []byte, a *api.Allocation) []byte {
 		b = strconv.AppendInt(b, n, 10)
 	}
 	b = append(b, ',')
-	b = strconv.AppendQuote(b, a.DeploymentID)
+	b = appendString(b, a.DeploymentID)
 	b = append(b, ',')
 	b = strconv.AppendInt(b, int64(health), 10)
 	b = append(b, ',')
 	b = strconv.AppendInt(b, max(a.ModifyTime.UnixMilli(), 0), 10)
 	return append(b, ']')
+}
+
+// appendString appends s as a JSON string: as it is when it is printable
+// ASCII without quotes or backslashes (IDs, names), through encoding/json
+// otherwise.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // UINode is the row of a node.

@@ -86,6 +86,9 @@ func TestTheSnapshotHoldsTheKindsAskedFor(t *testing.T) {
 	if code != http.StatusOK || !strings.Contains(body, want) || !json.Valid([]byte(body)) {
 		t.Errorf("allocations: %d %s, want %s", code, body, want)
 	}
+	if got := string(appendString(nil, "ok-1.2")) + string(appendString(nil, "a\"b\\c\n<é>")); got != `"ok-1.2""a\"b\\c\n\u003cé\u003e"` {
+		t.Errorf("JSON strings: %s", got)
+	}
 	if code, body := call(t, ts, "GET", "/v1/ui/snapshot?kinds=jobs,colours", ""); code != http.StatusBadRequest || !strings.Contains(body, `unknown kind \"colours\"`) {
 		t.Errorf("unknown kind: %d %s", code, body)
 	}

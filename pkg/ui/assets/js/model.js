@@ -171,7 +171,12 @@ export class Model {
         this.allocs = new Map();
         this.byJob = new Index();
         this.byNode = new Index();
-        for (const r of snap.allocs || []) this.putAlloc(fromRow(r));
+        for (const r of snap.allocs || []) {
+          const a = fromRow(r);
+          this.allocs.set(a.id, a);
+          this.byJob.add(`${a.ns}/${a.job}`, a.id);
+          this.byNode.add(a.node, a.id);
+        }
       } else if (k === 'nodes') {
         this.nodes = new Map((snap.nodes || []).map((n) => [n.id, n]));
       } else if (k === 'evals') {

@@ -1,7 +1,7 @@
 // The jobs list: filter by namespace, status and type, search by name,
 // sort, page through; every row follows the event stream.
 
-import { model, clientStatus } from '../model.js';
+import { model, clientStatus, jobStatus } from '../model.js';
 import { html, raw, badge, when, num, jobHref, sortBy, page, pagerHTML, coalesce } from '../util.js';
 import { setQuery } from '../nav.js';
 
@@ -38,7 +38,7 @@ export default {
         if (q.type && j.type !== q.type) continue;
         if (needle && !j.id.toLowerCase().includes(needle) && !(j.name || '').toLowerCase().includes(needle)) continue;
         const allocs = model.jobAllocs(j.ns, j.id);
-        const status = model.statusOf(j);
+        const status = jobStatus(j, allocs, model.jobEvals(j.ns, j.id));
         if (q.status && status !== q.status) continue;
         const c = { running: 0, pending: 0, failed: 0, other: 0 };
         for (const a of allocs) {
