@@ -82,7 +82,7 @@ func TestTheSnapshotHoldsTheKindsAskedFor(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, body = call(t, ts, "GET", "/v1/ui/snapshot?kinds=allocs", "")
-	want := `"allocs":[["a1","default","web","g",2,"n1","run","running",4,100,64,3,"",1,1700000000123]]}`
+	want := `"allocs":[["a1",0,1,2,2,3,4,5,4,100,64,3,6,1,1700000000123]],"strings":["default","web","g","n1","run","running",""]}`
 	if code != http.StatusOK || !strings.Contains(body, want) || !json.Valid([]byte(body)) {
 		t.Errorf("allocations: %d %s, want %s", code, body, want)
 	}

@@ -57,10 +57,17 @@ export function jobRow(j) {
   };
 }
 
-// fromRow reads an allocation's row of the snapshot (pkg/httpapi/ui.go,
-// appendAlloc).
-function fromRow(r) {
-  const [id, ns, job, tg, idx, node, ds, st, flags, cpu, mem, ver, dep, health, mt] = r;
+// fromRow reads an allocation's row of the snapshot, whose strings are
+// positions in the table t (pkg/httpapi/ui.go, appendAlloc).
+function fromRow(r, t) {
+  const [id, nsI, jobI, tgI, idx, nodeI, dsI, stI, flags, cpu, mem, ver, depI, health, mt] = r;
+  const ns = t[nsI];
+  const job = t[jobI];
+  const tg = t[tgI];
+  const node = t[nodeI];
+  const ds = t[dsI];
+  const st = t[stI];
+  const dep = t[depI];
   const sh = health === 0 ? undefined : health === 1;
   return {
     id, ns, job, tg, name: `${job}.${tg}[${idx}]`, node, ds, st, lost: !!(flags & 1), disc: !!(flags & 2), canary: !!(flags & 4),
@@ -171,8 +178,9 @@ export class Model {
         this.allocs = new Map();
         this.byJob = new Index();
         this.byNode = new Index();
+        const strings = snap.strings || [];
         for (const r of snap.allocs || []) {
-          const a = fromRow(r);
+          const a = fromRow(r, strings);
           this.allocs.set(a.id, a);
           this.byJob.add(`${a.ns}/${a.job}`, a.id);
           this.byNode.add(a.node, a.id);

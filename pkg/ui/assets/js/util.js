@@ -92,7 +92,7 @@ export function bytes(n) {
   return `${n.toFixed(n < 10 ? 1 : 0)} ${u[i]}`;
 }
 
-export const mib = (n) => (n >= 1024 ? `${(n / 1024).toFixed(1)} GiB` : `${n} MiB`);
+export const mib = (n) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} TiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} GiB` : `${n} MiB`);
 export const mhz = (n) => (n >= 1000 ? `${(n / 1000).toFixed(1)} GHz` : `${n} MHz`);
 export const num = (n) => Number(n || 0).toLocaleString('en');
 
