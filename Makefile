@@ -4,7 +4,7 @@ BIN     := bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/nomadic-project/nomadic/pkg/version.Version=$(VERSION)
 
-.PHONY: all build dev test test-deps vet fmt-check mod-check deps-check bench clean
+.PHONY: all build dev test test-deps vet fmt-check mod-check deps-check prom-check screenshots bench clean
 
 all: build
 
@@ -17,7 +17,7 @@ dev: build
 	./$(BIN)/nomadic agent -dev
 
 ## test: install missing test dependencies, vet, run every test with -race, fuzz the job parser
-test: test-deps vet fmt-check mod-check deps-check
+test: test-deps vet fmt-check mod-check deps-check prom-check
 	NOMADIC_REQUIRE_CONTAINERD=1 $(GO) test -race -count=1 -timeout 25m ./...
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./pkg/jobspec
 
@@ -41,6 +41,16 @@ mod-check:
 deps-check:
 	@out=$$($(GO) list -deps ./cmd/nctl | grep -E 'containerd|grpc'); \
 	if [ -n "$$out" ]; then echo "nctl links packages it must not:"; echo "$$out"; exit 1; fi
+
+# prom-check: the Prometheus configuration and alert rules of deploy/prometheus
+# are valid, and the rules' unit tests pass (promtool, Debian's prometheus).
+prom-check:
+	promtool check config deploy/prometheus/prometheus.yml
+	promtool test rules deploy/prometheus/alerts_test.yml
+
+## screenshots: retake the web UI's screenshots in docs/ui/ (the browser test takes them)
+screenshots:
+	NOMADIC_UI_SCREENSHOTS=1 $(GO) test -count=1 -run 'WebUI' ./e2e
 
 ## bench: run the benchmarks (results go to docs/benchmarks.md by hand)
 bench:

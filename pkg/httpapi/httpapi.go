@@ -15,6 +15,7 @@ import (
 	"github.com/nomadic-project/nomadic/pkg/deploy"
 	"github.com/nomadic-project/nomadic/pkg/jobs"
 	"github.com/nomadic-project/nomadic/pkg/store"
+	"github.com/nomadic-project/nomadic/pkg/ui"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -91,6 +92,10 @@ func (s *Server) Handler() http.Handler {
 	}
 	mux.HandleFunc("POST /v1/deployment/{id}/allocation-health", s.allocHealth)
 	mux.Handle("GET /metrics", promhttp.Handler())
+	mux.Handle("GET "+ui.Prefix, ui.Handler())
+	mux.HandleFunc("GET /{$}", redirectToUI)
+	mux.HandleFunc("GET /v1/ui/snapshot", s.uiSnapshot)
+	mux.HandleFunc("POST /v1/jobs/parse", s.parseJob)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
