@@ -242,6 +242,8 @@ type Artifact struct {
 	Destination string            `json:"destination,omitempty"`
 	Mode        string            `json:"mode,omitempty"`
 	Options     map[string]string `json:"options,omitempty"`
+	// Headers are sent with an http(s) fetch.
+	Headers map[string]string `json:"headers,omitempty"`
 }
 
 // Template is a file rendered into the task directory.
@@ -256,4 +258,28 @@ type Template struct {
 	RightDelim   string   `json:"right_delimiter,omitempty"`
 	Env          bool     `json:"env,omitempty"`
 	Splay        Duration `json:"splay,omitempty"`
+	// UID and GID own the rendered file (nil: the agent's user).
+	UID *int `json:"uid,omitempty"`
+	GID *int `json:"gid,omitempty"`
+	// Wait bounds how long a change is held back so that changes close
+	// together make one render.
+	Wait *TemplateWait `json:"wait,omitempty"`
+	// ErrorOnMissingKey fails the render when a map lacks a key the
+	// template reads, rather than rendering "<no value>".
+	ErrorOnMissingKey bool `json:"error_on_missing_key,omitempty"`
+}
+
+// TemplateWait is a template's wait block: a change is rendered once no
+// other came for Min, and at the latest Max after the first.
+type TemplateWait struct {
+	Min Duration `json:"min,omitempty"`
+	Max Duration `json:"max,omitempty"`
+}
+
+// WorkloadIdentity is a task's identity block: whether the task is given
+// its signed workload identity in NOMAD_TOKEN (Env) and in
+// secrets/nomad_token (File).
+type WorkloadIdentity struct {
+	Env  bool `json:"env,omitempty"`
+	File bool `json:"file,omitempty"`
 }

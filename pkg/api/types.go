@@ -118,6 +118,9 @@ type Task struct {
 	Artifacts    []*Artifact    `json:"artifacts,omitempty"`
 	Templates    []*Template    `json:"templates,omitempty"`
 	VolumeMounts []*VolumeMount `json:"volume_mounts,omitempty"`
+	// Identity hands the task its workload identity (NOMAD_TOKEN,
+	// secrets/nomad_token).
+	Identity *WorkloadIdentity `json:"identity,omitempty"`
 	// DispatchPayload writes a dispatched job's payload into the task's
 	// local/ directory under this file name.
 	DispatchPayload *DispatchPayload `json:"dispatch_payload,omitempty"`

@@ -15,6 +15,7 @@ import (
 	"github.com/nomadic-project/nomadic/pkg/deploy"
 	"github.com/nomadic-project/nomadic/pkg/jobs"
 	"github.com/nomadic-project/nomadic/pkg/store"
+	"github.com/nomadic-project/nomadic/pkg/variables"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -30,6 +31,9 @@ type Server struct {
 	// RequestTimeout bounds the etcd work of each request (default
 	// DefaultRequestTimeout).
 	RequestTimeout time.Duration
+	// Vars serves variables (nil: the server has no keyring, and the
+	// variable endpoints answer 501).
+	Vars *variables.Service
 }
 
 // The key kinds each blocking query waits on.
@@ -87,6 +91,7 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("POST /v1/deployment/{id}/"+action, s.deploymentAction(action))
 	}
 	mux.HandleFunc("POST /v1/deployment/{id}/allocation-health", s.allocHealth)
+	s.varsRoutes(mux)
 	mux.Handle("GET /metrics", promhttp.Handler())
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("no such endpoint: %s %s", r.Method, r.URL.Path))

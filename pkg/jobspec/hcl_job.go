@@ -209,6 +209,12 @@ func (d *decoder) task(path string, b *taskBlock) *api.Task {
 		d.at(path+".dispatch_payload", b.Dispatch.DefRange)
 		t.DispatchPayload = &api.DispatchPayload{File: b.Dispatch.File}
 	}
+	if b.Identity != nil {
+		d.at(path+".identity", b.Identity.DefRange)
+		t.Identity = &api.WorkloadIdentity{}
+		setb(&t.Identity.Env, b.Identity.Env)
+		setb(&t.Identity.File, b.Identity.File)
+	}
 	t.Constraints = d.constraints(path+".constraints", b.Constraints)
 	t.Affinities = d.affinities(path+".affinities", b.Affinities)
 	for i, s := range b.Services {
@@ -221,6 +227,9 @@ func (d *decoder) task(path string, b *taskBlock) *api.Task {
 		set(&art.Mode, a.Mode)
 		if len(a.Options) > 0 {
 			art.Options = d.meta(nil, a.Options)
+		}
+		if len(a.Headers) > 0 {
+			art.Headers = d.meta(nil, a.Headers)
 		}
 		t.Artifacts = append(t.Artifacts, art)
 	}
@@ -238,6 +247,22 @@ func (d *decoder) task(path string, b *taskBlock) *api.Task {
 		d.str(tb.ChangeMode, &tpl.ChangeMode)
 		d.atExpr(tp+".change_mode", tb.ChangeMode)
 		d.dur(tb.Splay, &tpl.Splay)
+		for _, id := range []struct {
+			expr hcl.Expression
+			dst  **int
+		}{{tb.UID, &tpl.UID}, {tb.GID, &tpl.GID}} {
+			var n int
+			if d.intv(id.expr, &n) {
+				*id.dst = &n
+			}
+		}
+		if w := tb.Wait; w != nil {
+			d.at(tp+".wait", w.DefRange)
+			tpl.Wait = &api.TemplateWait{}
+			d.dur(w.Min, &tpl.Wait.Min)
+			d.dur(w.Max, &tpl.Wait.Max)
+		}
+		setb(&tpl.ErrorOnMissingKey, tb.ErrMissing)
 		t.Templates = append(t.Templates, tpl)
 	}
 	for i, vm := range b.VolumeMounts {

@@ -52,6 +52,8 @@ var nomadKeys = map[string]string{
 	"Header":              "header",
 	"MaxClientDisconnect": "max_client_disconnect",
 	"TaskName":            "task",
+	"ErrMissingKey":       "error_on_missing_key",
+	"GetterHeaders":       "headers",
 }
 
 // freeForm are maps whose keys belong to the user.

@@ -278,6 +278,7 @@ type taskBlock struct {
 	VolumeMounts  []*volumeMount     `hcl:"volume_mount,block"`
 	Restart       *restartBlock      `hcl:"restart,block"`
 	Dispatch      *dispatchBlock     `hcl:"dispatch_payload,block"`
+	Identity      *identityBlock     `hcl:"identity,block"`
 	DefRange      hcl.Range          `hcl:",def_range"`
 	NameRange     hcl.Range          `hcl:"name,label_range"`
 }
@@ -328,7 +329,23 @@ type templateBlock struct {
 	RightDelim   *string        `hcl:"right_delimiter,optional"`
 	Env          *bool          `hcl:"env,optional"`
 	Splay        hcl.Expression `hcl:"splay,optional"`
+	UID          hcl.Expression `hcl:"uid,optional"`
+	GID          hcl.Expression `hcl:"gid,optional"`
+	Wait         *waitBlock     `hcl:"wait,block"`
+	ErrMissing   *bool          `hcl:"error_on_missing_key,optional"`
 	DefRange     hcl.Range      `hcl:",def_range"`
+}
+
+type waitBlock struct {
+	Min      hcl.Expression `hcl:"min,optional"`
+	Max      hcl.Expression `hcl:"max,optional"`
+	DefRange hcl.Range      `hcl:",def_range"`
+}
+
+type identityBlock struct {
+	Env      *bool     `hcl:"env,optional"`
+	File     *bool     `hcl:"file,optional"`
+	DefRange hcl.Range `hcl:",def_range"`
 }
 
 type volumeMount struct {
