@@ -51,6 +51,10 @@ type Config struct {
 	Resources *api.Resources
 	// Attributes are added to the fingerprinted ones.
 	Attributes map[string]string
+	// Variables is where templates read variables (nil: they cannot).
+	Variables Variables
+	// Artifacts bounds artifact downloads (zero: the defaults).
+	Artifacts ArtifactLimits
 }
 
 // Agent is a running node agent.
@@ -71,6 +75,14 @@ type Agent struct {
 	// lease is the node's current lease, which service instances are
 	// bound to.
 	lease atomic.Int64
+
+	vars Variables
+	ids  *identities
+	cat  *catalog
+	// runCtx is Run's context, which the agent's own watches (the
+	// catalog's namespaces) live in; watchers waits for them.
+	runCtx   context.Context
+	watchers sync.WaitGroup
 }
 
 // New prepares an agent: it loads or creates the node ID and fingerprints
@@ -102,6 +114,13 @@ func newAgent(st Store, cfg Config) (*Agent, error) {
 		a.drivers[d.Name()] = d
 	}
 	a.jobs = &jobCache{store: st, jobs: map[string]*api.Job{}}
+	a.vars = cfg.Variables
+	if a.vars == nil {
+		a.vars = noVariables{}
+	}
+	a.ids = newIdentities()
+	a.cat = &catalog{a: a, ns: map[string]*nsCatalog{}}
+	a.runCtx = context.Background()
 	a.node = a.fingerprint(context.Background())
 	return a, nil
 }
@@ -134,8 +153,14 @@ func loadNodeID(dir string) (string, error) {
 
 // Run runs the agent until ctx ends.
 func (a *Agent) Run(ctx context.Context) {
+	a.runCtx = ctx
+	defer a.watchers.Wait()
 	var wg sync.WaitGroup
-	wg.Add(4)
+	wg.Add(5)
+	go func() {
+		defer wg.Done()
+		a.store.WatchIdentities(ctx, a.cfg.NodeID, a.ids.subscriber())
+	}()
 	go func() {
 		defer wg.Done()
 		a.heartbeat(ctx)

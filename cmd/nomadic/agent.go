@@ -358,6 +358,7 @@ func (a *agent) startClient(ctx context.Context) (<-chan struct{}, error) {
 		TTL:     f.nodeTTL, Drivers: drivers,
 		StopTasksOnShutdown: f.dev,
 		HTTPAddr:            agentLn.Addr().String(),
+		Variables:           a.clientVariables(),
 	})
 	if err != nil {
 		agentLn.Close()

@@ -2,8 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
+	"time"
+
+	"github.com/nomadic-project/nomadic/nodeagent"
+	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/client"
 
 	"github.com/nomadic-project/nomadic/pkg/keyring"
 	"github.com/nomadic-project/nomadic/pkg/keyring/keyfile"
@@ -52,4 +59,66 @@ func (a *agent) startKeyring(ctx context.Context) (*variables.Service, []func(co
 		},
 	}
 	return vs, singletons, nil
+}
+
+// localVars is how a node agent in the same process as a server reads
+// variables: through the server's variable service, with the task's
+// identity checked just as over the API, without a network hop.
+type localVars struct{ vs *variables.Service }
+
+func (l localVars) caller(ctx context.Context, token string) (*variables.Claims, error) {
+	who, err := l.vs.Authenticate(ctx, token)
+	return who, mapForbidden(err)
+}
+
+func mapForbidden(err error) error {
+	if errors.Is(err, variables.ErrForbidden) {
+		return fmt.Errorf("%w: %v", nodeagent.ErrVarForbidden, err)
+	}
+	return err
+}
+
+func (l localVars) GetVar(ctx context.Context, token, ns, path string) (*api.Variable, error) {
+	who, err := l.caller(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	v, err := l.vs.Get(ctx, who, ns, path)
+	return v, mapForbidden(err)
+}
+
+func (l localVars) ListVars(ctx context.Context, token, ns, prefix string) ([]*api.Variable, error) {
+	who, err := l.caller(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	return l.vs.List(ctx, who, ns, prefix)
+}
+
+func (l localVars) WaitVars(ctx context.Context, token, _ string, index int64) (int64, error) {
+	if _, err := l.caller(ctx, token); err != nil {
+		return 0, err
+	}
+	if index > 0 {
+		if err := l.vs.Store.WaitForChange(ctx, []store.Kind{store.KindVariables}, index, 5*time.Minute); err != nil {
+			return 0, err
+		}
+	}
+	return l.vs.Store.Revision(ctx)
+}
+
+// clientVariables is where this process's node agent reads variables:
+// the server in the same process, else the servers' API.
+func (a *agent) clientVariables() nodeagent.Variables {
+	if a.vars != nil {
+		return localVars{a.vars}
+	}
+	var opts []client.Option
+	if a.f.serverCA != "" {
+		opts = append(opts, client.WithTLSFiles(a.f.serverCA, "", ""))
+	}
+	if addrs := splitList(a.f.servers); len(addrs) > 0 {
+		return nodeagent.ServerVariables(func(context.Context) []string { return addrs }, opts...)
+	}
+	return nodeagent.ServerVariables(nodeagent.StoreServers(a.st), opts...)
 }

@@ -267,6 +267,18 @@ type Template struct {
 	// ErrorOnMissingKey fails the render when a map lacks a key the
 	// template reads, rather than rendering "<no value>".
 	ErrorOnMissingKey bool `json:"error_on_missing_key,omitempty"`
+	// ChangeScript is what change_mode "script" runs.
+	ChangeScript *ChangeScript `json:"change_script,omitempty"`
+}
+
+// ChangeScript is a command run on the node, in the task's directory
+// with its environment, when a template with change_mode "script"
+// changes.
+type ChangeScript struct {
+	Command     string   `json:"command"`
+	Args        []string `json:"args,omitempty"`
+	Timeout     Duration `json:"timeout,omitempty"`
+	FailOnError bool     `json:"fail_on_error,omitempty"`
 }
 
 // TemplateWait is a template's wait block: a change is rendered once no

@@ -321,6 +321,9 @@ func (v *validator) task(path string, t *Task, ports map[string]bool, g *TaskGro
 				v.add(tp+".perms", "perms %q is not an octal file mode such as \"0644\"", tpl.Perms)
 			}
 		}
+		if tpl.ChangeMode == "script" && (tpl.ChangeScript == nil || tpl.ChangeScript.Command == "") {
+			v.add(tp+".change_script", "change_mode \"script\" needs a change_script with a command")
+		}
 		if w := tpl.Wait; w != nil && w.Max > 0 && w.Max < w.Min {
 			v.add(tp+".wait.max", "wait max must not be below min")
 		}

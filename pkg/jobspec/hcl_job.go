@@ -263,6 +263,12 @@ func (d *decoder) task(path string, b *taskBlock) *api.Task {
 			d.dur(w.Max, &tpl.Wait.Max)
 		}
 		setb(&tpl.ErrorOnMissingKey, tb.ErrMissing)
+		if cs := tb.ChangeScript; cs != nil {
+			d.at(tp+".change_script", cs.DefRange)
+			tpl.ChangeScript = &api.ChangeScript{Command: cs.Command, Args: d.strs(cs.Args)}
+			d.dur(cs.Timeout, &tpl.ChangeScript.Timeout)
+			setb(&tpl.ChangeScript.FailOnError, cs.FailOnError)
+		}
 		t.Templates = append(t.Templates, tpl)
 	}
 	for i, vm := range b.VolumeMounts {

@@ -333,7 +333,16 @@ type templateBlock struct {
 	GID          hcl.Expression `hcl:"gid,optional"`
 	Wait         *waitBlock     `hcl:"wait,block"`
 	ErrMissing   *bool          `hcl:"error_on_missing_key,optional"`
+	ChangeScript *scriptBlock   `hcl:"change_script,block"`
 	DefRange     hcl.Range      `hcl:",def_range"`
+}
+
+type scriptBlock struct {
+	Command     string         `hcl:"command"`
+	Args        hcl.Expression `hcl:"args,optional"`
+	Timeout     hcl.Expression `hcl:"timeout,optional"`
+	FailOnError *bool          `hcl:"fail_on_error,optional"`
+	DefRange    hcl.Range      `hcl:",def_range"`
 }
 
 type waitBlock struct {
