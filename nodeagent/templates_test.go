@@ -148,10 +148,10 @@ func TestATemplateRendersVariablesAndServicesBeforeTheTaskStarts(t *testing.T) {
 	h.waitFor("the template rendered again and the task restarted", func() bool {
 		return h.taskFile(a, "web", "local/app.conf") == "pw=two db=10.1.1.1" && h.mock.startsOf(a.ID, "web") == 2
 	})
-	st := h.waitRunning(a, "web")
-	if !hasEvent(st.Tasks["web"], "Restart Signaled", templateRestartMessage) {
-		t.Fatalf("no restart event: %q", eventTypes(st.Tasks["web"]))
-	}
+	h.waitStatus(a, "the restart event, running again", func(st *api.AllocStatus) bool {
+		ts := st.Tasks["web"]
+		return ts != nil && ts.State == api.TaskStateRunning && hasEvent(ts, "Restart Signaled", templateRestartMessage)
+	})
 	h.store.putServiceInstance(&api.ServiceRegistration{ID: "db-3", ServiceName: "db", Namespace: "default", Address: "10.1.1.3", Port: 5432})
 	h.waitFor("a new service instance rendered", func() bool {
 		return h.taskFile(a, "web", "local/app.conf") == "pw=two db=10.1.1.1 db=10.1.1.3"
