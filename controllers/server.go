@@ -44,6 +44,10 @@ type Server struct {
 	Store *store.Store
 	Cfg   ServerConfig
 	Now   func() time.Time
+	// Singletons are leader-only loops that live outside this package
+	// (the keyring's re-encryption, the workload identity issuer); the
+	// leader runs them beside its own, with its cache and term's guard.
+	Singletons []func(ctx context.Context, cache *store.Cache, guard store.Guard)
 
 	cache *store.Cache
 }
@@ -128,5 +132,8 @@ func (s *Server) singletons(ctx context.Context, guard store.Guard) {
 	run((&NodeLiveness{Store: s.Store, Cache: c, Guard: guard, Now: s.Now, Resync: s.Cfg.LivenessResync}).Run)
 	run((&AllocWatcher{Store: s.Store, Cache: c, Guard: guard, Now: s.Now}).Run)
 	run((&GC{Store: s.Store, Cache: c, Guard: guard, Now: s.Now, Interval: s.Cfg.GCInterval, AllocAge: s.Cfg.GCAllocAge, KeepVersions: 10}).Run)
+	for _, fn := range s.Singletons {
+		run(func(ctx context.Context) { fn(ctx, c, guard) })
+	}
 	wg.Wait()
 }

@@ -51,6 +51,10 @@ type Config struct {
 	Resources *api.Resources
 	// Attributes are added to the fingerprinted ones.
 	Attributes map[string]string
+	// Variables is where templates read variables (nil: they cannot).
+	Variables Variables
+	// Artifacts bounds artifact downloads (zero: the defaults).
+	Artifacts ArtifactLimits
 }
 
 // Agent is a running node agent.
@@ -73,6 +77,14 @@ type Agent struct {
 	lease atomic.Int64
 	// statuses coalesces the status writes of the agent's runners.
 	statuses *statusWriter
+
+	vars Variables
+	ids  *identities
+	cat  *catalog
+	// runCtx is Run's context, which the agent's own watches (the
+	// catalog's namespaces) live in; watchers waits for them.
+	runCtx   context.Context
+	watchers sync.WaitGroup
 }
 
 // New prepares an agent: it loads or creates the node ID and fingerprints
@@ -105,6 +117,13 @@ func newAgent(st Store, cfg Config) (*Agent, error) {
 		a.drivers[d.Name()] = d
 	}
 	a.jobs = &jobCache{store: st, jobs: map[string]*api.Job{}}
+	a.vars = cfg.Variables
+	if a.vars == nil {
+		a.vars = noVariables{}
+	}
+	a.ids = newIdentities()
+	a.cat = &catalog{a: a, ns: map[string]*nsCatalog{}}
+	a.runCtx = context.Background()
 	a.node = a.fingerprint(context.Background())
 	return a, nil
 }
@@ -149,8 +168,14 @@ func (a *Agent) Run(ctx context.Context) {
 		stopWriter()
 		<-writerDone
 	}()
+	a.runCtx = ctx
+	defer a.watchers.Wait()
 	var wg sync.WaitGroup
-	wg.Add(4)
+	wg.Add(5)
+	go func() {
+		defer wg.Done()
+		a.store.WatchIdentities(ctx, a.cfg.NodeID, a.ids.subscriber())
+	}()
 	go func() {
 		defer wg.Done()
 		a.heartbeat(ctx)

@@ -360,13 +360,28 @@ func (r *allocRunner) startOrRecover(ctx context.Context, tr *taskRunner) (drive
 		r.event(ts, "Driver", "preparing the container (pulling or importing the image if it is not there)")
 	}
 	r.mu.Unlock()
+	env := taskEnv(r.a, job, g, t, alloc, allocDir, taskDir)
+	extra, err := r.prestart(ctx, tr, ts, allocDir, env)
+	if err != nil {
+		if ctx.Err() != nil || r.stopping() || tr.wasKilled() {
+			return nil, err
+		}
+		typ := "Driver Failure"
+		var he *hookError
+		if errors.As(err, &he) {
+			typ = he.typ
+		}
+		return nil, r.failTaskAs(ts, typ, err)
+	}
+	// The task's env block wins over what templates render, as in Nomad.
+	env = append(append(env[:len(env):len(env)], extra...), taskEnvBlock(t)...)
 	cfg := &driver.TaskConfig{
 		AllocID:    alloc.ID,
 		JobID:      alloc.JobID,
 		JobVersion: alloc.JobVersion,
 		TaskName:   t.Name,
 		Config:     t.Config,
-		Env:        taskEnv(r.a, job, g, t, alloc, allocDir, taskDir),
+		Env:        env,
 		Resources:  *t.Resources,
 		User:       t.User,
 		Dir:        taskDir,
@@ -402,11 +417,16 @@ func (r *allocRunner) startOrRecover(ctx context.Context, tr *taskRunner) (drive
 }
 
 func (r *allocRunner) failTask(ts *api.TaskState, err error) error {
+	return r.failTaskAs(ts, "Driver Failure", err)
+}
+
+// failTaskAs is failTask with the event type that says what failed.
+func (r *allocRunner) failTaskAs(ts *api.TaskState, typ string, err error) error {
 	r.mu.Lock()
 	ts.State = api.TaskStateDead
 	ts.Failed = true
 	ts.FinishedAt = time.Now().UTC()
-	r.event(ts, "Driver Failure", err.Error())
+	r.event(ts, typ, err.Error())
 	r.mu.Unlock()
 	return err
 }
@@ -571,6 +591,12 @@ func taskEnv(a *Agent, job *api.Job, g *api.TaskGroup, t *api.Task, alloc *api.A
 		// Nomad's names, and the same under our own prefix.
 		env = append(env, k+"="+v, "NOMADIC_"+strings.TrimPrefix(k, "NOMAD_")+"="+v)
 	}
+	return append(env, taskEnvBlock(t)...)
+}
+
+// taskEnvBlock is the task's env block as KEY=value entries.
+func taskEnvBlock(t *api.Task) []string {
+	var env []string
 	for k, v := range t.Env {
 		env = append(env, k+"="+v)
 	}

@@ -25,9 +25,11 @@ type fakeStore struct {
 	nodes    map[string]*api.Node
 	beats    map[string]int64 // heartbeat leases, by node
 	services map[string]fakeService
-	leases   map[int64]*fakeSession
-	watches  []*fakeWatch
-	changed  chan struct{}
+	// identities are the workload identities of allocations, by alloc.
+	identities map[string]*api.AllocIdentity
+	leases     map[int64]*fakeSession
+	watches    []*fakeWatch
+	changed    chan struct{}
 	// log, when set, records service writes beside the driver's events.
 	log *eventLog
 }
@@ -47,7 +49,7 @@ func newFakeStore() *fakeStore {
 	return &fakeStore{
 		jobs: map[string][]byte{}, allocs: map[string]map[string][]byte{}, statuses: map[string][]byte{},
 		history: map[string][]*api.AllocStatus{}, nodes: map[string]*api.Node{}, beats: map[string]int64{},
-		services: map[string]fakeService{}, leases: map[int64]*fakeSession{}, changed: make(chan struct{}),
+		services: map[string]fakeService{}, identities: map[string]*api.AllocIdentity{}, leases: map[int64]*fakeSession{}, changed: make(chan struct{}),
 	}
 }
 
@@ -196,6 +198,66 @@ func (f *fakeStore) DeleteService(_ context.Context, _, name, id string) error {
 	}
 	f.wake()
 	return nil
+}
+
+// watchAll hands sub everything list returns at every write, as a
+// Resync: the fake's stand-in for a watch, which the agent must take as
+// the complete contents.
+func (f *fakeStore) watchAll(ctx context.Context, sub store.Subscriber, list func() []store.Change) {
+	for {
+		f.mu.Lock()
+		items := list()
+		ch := f.changed
+		f.mu.Unlock()
+		sub.Resync(items)
+		select {
+		case <-ctx.Done():
+			return
+		case <-ch:
+		}
+	}
+}
+
+func (f *fakeStore) WatchIdentities(ctx context.Context, nodeID string, sub store.Subscriber) {
+	f.watchAll(ctx, sub, func() []store.Change {
+		var out []store.Change
+		for id, ident := range f.identities {
+			if ident.NodeID == nodeID {
+				out = append(out, store.Change{Ref: store.Ref{Kind: store.KindIdentities, Node: nodeID, ID: id}, Value: mustJSON(ident), Rev: f.rev})
+			}
+		}
+		return out
+	})
+}
+
+func (f *fakeStore) WatchServices(ctx context.Context, ns string, sub store.Subscriber) {
+	f.watchAll(ctx, sub, func() []store.Change {
+		var out []store.Change
+		for id, svc := range f.services {
+			if svc.reg.Namespace == ns {
+				out = append(out, store.Change{Ref: store.Ref{Kind: store.KindServices, Namespace: ns, Name: svc.reg.ServiceName, ID: id},
+					Value: mustJSON(svc.reg), Rev: f.rev})
+			}
+		}
+		return out
+	})
+}
+
+// putIdentity writes the identities of an allocation, as the leader
+// would.
+func (f *fakeStore) putIdentity(id *api.AllocIdentity) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.identities[id.AllocID] = fromJSON[api.AllocIdentity](mustJSON(id))
+	f.wake()
+}
+
+// putServiceInstance writes a service instance of another allocation.
+func (f *fakeStore) putServiceInstance(reg *api.ServiceRegistration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.services[reg.ID] = fakeService{reg: fromJSON[api.ServiceRegistration](mustJSON(reg))}
+	f.wake()
 }
 
 // fakeSession is a lease of the fake store. It lives until revoked or

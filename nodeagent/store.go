@@ -41,6 +41,14 @@ type Store interface {
 	PutService(ctx context.Context, reg *api.ServiceRegistration, lease int64) error
 	// DeleteService removes a service instance.
 	DeleteService(ctx context.Context, ns, name, id string) error
+
+	// WatchIdentities hands sub the workload identities the servers
+	// issued for the node's allocations, then every change, until ctx
+	// ends: only the node's own prefix.
+	WatchIdentities(ctx context.Context, nodeID string, sub store.Subscriber)
+	// WatchServices hands sub the service instances of a namespace, then
+	// every change, until ctx ends (what templates render from).
+	WatchServices(ctx context.Context, ns string, sub store.Subscriber)
 }
 
 // Session is a lease kept alive for as long as the agent is in touch with
@@ -98,6 +106,14 @@ func (s etcdStore) PutService(ctx context.Context, reg *api.ServiceRegistration,
 
 func (s etcdStore) DeleteService(ctx context.Context, ns, name, id string) error {
 	return s.st.DeleteService(ctx, ns, name, id)
+}
+
+func (s etcdStore) WatchIdentities(ctx context.Context, nodeID string, sub store.Subscriber) {
+	s.st.WatchNodeIdentities(ctx, nodeID, sub)
+}
+
+func (s etcdStore) WatchServices(ctx context.Context, ns string, sub store.Subscriber) {
+	s.st.WatchServices(ctx, ns, sub)
 }
 
 // etcdSession is a Session over a store.Session.

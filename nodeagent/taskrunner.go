@@ -29,18 +29,28 @@ type taskRunner struct {
 	killed    chan struct{}
 	killOnce  sync.Once
 	forced    atomic.Bool // an operator's restart is under way
+
+	// files is what the prestart hooks keep (templates.go); the watches
+	// of the templates' data belong to watches and end with watchCtx,
+	// when run returns.
+	files    *taskFiles
+	watchCtx context.Context
+	watches  sync.WaitGroup
 }
 
 // restart stops the running task so that its runner starts it again at
 // once, outside the restart policy's count.
-func (tr *taskRunner) restart() {
+func (tr *taskRunner) restart() { tr.restartFor("restart requested by an operator") }
+
+// restartFor is restart with the reason the task's events show.
+func (tr *taskRunner) restartFor(why string) {
 	r := tr.r
 	r.mu.Lock()
 	h := r.handles[tr.task.Name]
 	ts := r.status.Tasks[tr.task.Name]
 	running := ts != nil && ts.State == api.TaskStateRunning
 	if running {
-		r.event(ts, "Restart Signaled", "restart requested by an operator")
+		r.event(ts, "Restart Signaled", why)
 	}
 	r.mu.Unlock()
 	if h == nil || !running {
@@ -54,12 +64,17 @@ func (tr *taskRunner) restart() {
 
 // signal sends a signal to the running task.
 func (tr *taskRunner) signal(name string) {
+	tr.signalFor(name, "sending "+name+" at an operator's request")
+}
+
+// signalFor is signal with the reason the task's events show.
+func (tr *taskRunner) signalFor(name, why string) {
 	r := tr.r
 	r.mu.Lock()
 	h := r.handles[tr.task.Name]
 	ts := r.status.Tasks[tr.task.Name]
 	if ts != nil && ts.State == api.TaskStateRunning {
-		r.event(ts, "Signaling", "sending "+name+" at an operator's request")
+		r.event(ts, "Signaling", why)
 	}
 	r.mu.Unlock()
 	if h == nil {
@@ -71,7 +86,8 @@ func (tr *taskRunner) signal(name string) {
 }
 
 func newTaskRunner(r *allocRunner, job *api.Job, g *api.TaskGroup, t *api.Task) *taskRunner {
-	return &taskRunner{r: r, job: job, group: g, task: t, started: make(chan struct{}), done: make(chan struct{}), killed: make(chan struct{})}
+	return &taskRunner{r: r, job: job, group: g, task: t, started: make(chan struct{}), done: make(chan struct{}), killed: make(chan struct{}),
+		files: &taskFiles{notify: make(chan struct{}, 1)}, watchCtx: context.Background()}
 }
 
 func (tr *taskRunner) hook() string {
@@ -100,6 +116,13 @@ func (tr *taskRunner) markStarted() { tr.startOnce.Do(func() { close(tr.started)
 func (tr *taskRunner) run(ctx context.Context) {
 	r, t := tr.r, tr.task
 	defer tr.markStarted()
+	wctx, stopWatches := context.WithCancel(ctx)
+	tr.watchCtx = wctx
+	defer func() {
+		stopWatches()
+		tr.watches.Wait()
+	}()
+	watching := false
 	var restarts []time.Time
 	for {
 		h, err := r.startOrRecover(ctx, tr)
@@ -115,6 +138,10 @@ func (tr *taskRunner) run(ctx context.Context) {
 			return
 		default:
 			tr.markStarted()
+			if len(t.Templates) > 0 && !watching {
+				watching = true
+				tr.watches.Go(func() { tr.watchTemplates(wctx) })
+			}
 			r.refreshClientStatus()
 			r.writeStatus(ctx)
 			res, werr := h.Wait(ctx)

@@ -145,6 +145,7 @@ func newRoot(g *globals) *cobra.Command {
 		newNodeCmd(g),
 		newRolloutCmd(g),
 		newConfigCmd(g),
+		newVarCmd(g),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print the version of nctl",

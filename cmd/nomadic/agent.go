@@ -29,6 +29,7 @@ import (
 	"github.com/nomadic-project/nomadic/pkg/httpapi"
 	"github.com/nomadic-project/nomadic/pkg/nomadapi"
 	"github.com/nomadic-project/nomadic/pkg/store"
+	"github.com/nomadic-project/nomadic/pkg/variables"
 	"github.com/nomadic-project/nomadic/pkg/version"
 )
 
@@ -70,6 +71,10 @@ type agentFlags struct {
 	enableMock       bool
 	nodeClass        string
 	nodeMeta         string
+
+	keyringFile string
+	servers     string
+	serverCA    string
 
 	serverTTL  time.Duration
 	workers    int
@@ -120,6 +125,9 @@ func parseAgentFlags(args []string) (*agentFlags, error) {
 	fs.StringVar(&f.clientHTTP, "client-http-addr", "127.0.0.1:0", "address the node agent serves task logs on, for the servers (port 0: any free port)")
 	fs.StringVar(&f.nodeClass, "node-class", "", "the node's class, for constraints on ${node.class}")
 	fs.StringVar(&f.nodeMeta, "meta", "", "node metadata as comma-separated key=value pairs, for ${meta.KEY}")
+	fs.StringVar(&f.keyringFile, "keyring-file", "", "server: the keyring file (nctl operator keyring generate) whose keys encrypt variables and sign workload identities; give every server the same one (dev mode keeps one in its data dir; without one a server serves no variables)")
+	fs.StringVar(&f.servers, "servers", "", "client: comma-separated API addresses of the servers, which the node agent reads task variables from (default: the addresses the servers registered)")
+	fs.StringVar(&f.serverCA, "server-ca", "", "client: CA certificate (PEM) of the servers' API, for https:// -servers")
 	fs.DurationVar(&f.serverTTL, "server-ttl", 10*time.Second, "server lease TTL: a dead server's work is taken over after this long")
 	fs.IntVar(&f.workers, "eval-workers", 2, "evaluation workers per server")
 	fs.BoolVar(&f.noCache, "eval-from-etcd", false, "schedule from reads of etcd instead of the server's cache (for comparisons)")
@@ -215,6 +223,9 @@ type agent struct {
 	wg       sync.WaitGroup
 	// nomadAPI is the Nomad API this process serves, if any.
 	nomadAPI *nomadapi.Server
+	// vars is the variable service of this process's server, if it has a
+	// keyring; a node agent in the same process reads variables from it.
+	vars *variables.Service
 }
 
 func (a *agent) onClose(fn func()) { a.closers = append(a.closers, fn) }
@@ -296,7 +307,11 @@ func (a *agent) serve(what, addr string, handlerFor func(addr string) http.Handl
 // until ctx ends; it returns the API servers, for a graceful shutdown.
 func (a *agent) startServer(ctx context.Context, apiTLS *tls.Config, tokens []string) ([]*http.Server, error) {
 	f := a.f
-	apiSrv := &httpapi.Server{Store: a.st, Name: f.name, Version: version.Version, RequestTimeout: f.etcdRequest}
+	vars, singletons, err := a.startKeyring(ctx)
+	if err != nil {
+		return nil, err
+	}
+	apiSrv := &httpapi.Server{Store: a.st, Name: f.name, Version: version.Version, RequestTimeout: f.etcdRequest, Vars: vars}
 	httpSrv, addr, err := a.serve("HTTP API", f.httpAddr, func(string) http.Handler { return apiSrv.Handler() }, apiTLS, tokens)
 	if err != nil {
 		return nil, err
@@ -304,7 +319,7 @@ func (a *agent) startServer(ctx context.Context, apiTLS *tls.Config, tokens []st
 	servers := []*http.Server{httpSrv}
 	if f.nomadHTTPAddr != "" {
 		nomadSrv := &nomadapi.Server{Store: a.st, Name: f.name, Datacenter: f.datacenter, Version: version.Version,
-			RequestTimeout: f.etcdRequest}
+			RequestTimeout: f.etcdRequest, Vars: vars}
 		srv, _, err := a.serve("Nomad API", f.nomadHTTPAddr, func(addr string) http.Handler {
 			nomadSrv.Addr = addr
 			return nomadSrv.Handler()
@@ -320,7 +335,7 @@ func (a *agent) startServer(ctx context.Context, apiTLS *tls.Config, tokens []st
 		SessionTTL: f.serverTTL, Workers: f.workers,
 		GCInterval: f.gcInterval, GCAllocAge: f.gcAllocAge, LivenessResync: 30 * time.Second, NoCache: f.noCache,
 		EtcdQuotaBytes: f.etcdQuota, PassTimeout: 4 * f.etcdRequest,
-	}}
+	}, Singletons: singletons}
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
@@ -363,6 +378,7 @@ func (a *agent) startClient(ctx context.Context) (<-chan struct{}, error) {
 		TTL:     f.nodeTTL, Drivers: drivers,
 		StopTasksOnShutdown: f.dev,
 		HTTPAddr:            agentLn.Addr().String(),
+		Variables:           a.clientVariables(),
 	})
 	if err != nil {
 		agentLn.Close()

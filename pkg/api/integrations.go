@@ -40,8 +40,11 @@ type Consul struct {
 	Partition string `json:"partition,omitempty"`
 }
 
-// WorkloadIdentity is a task's identity block. nomadic issues no workload
-// identity tokens: the block is kept, and NOMAD_TOKEN is not set.
+// WorkloadIdentity is a task's identity block. The default identity (no
+// name, or "default") is a token signed by the servers that the task is
+// given in NOMAD_TOKEN (Env) and in secrets/nomad_token (File), and with
+// which its templates read variables. Named identities (audiences for
+// Vault or Consul) are kept but not issued.
 type WorkloadIdentity struct {
 	Name         string   `json:"name,omitempty"`
 	Audience     []string `json:"aud,omitempty"`
@@ -51,6 +54,21 @@ type WorkloadIdentity struct {
 	TTL          Duration `json:"ttl,omitempty"`
 	ChangeMode   string   `json:"change_mode,omitempty"`
 	ChangeSignal string   `json:"change_signal,omitempty"`
+}
+
+// IsDefault reports whether the block is the task's default identity.
+func (w *WorkloadIdentity) IsDefault() bool {
+	return w.Name == "" || w.Name == "default"
+}
+
+// DefaultIdentity returns the task's default identity block, or nil.
+func (t *Task) DefaultIdentity() *WorkloadIdentity {
+	for _, w := range t.Identities {
+		if w != nil && w.IsDefault() {
+			return w
+		}
+	}
+	return nil
 }
 
 // Action is a command an operator may run in a task on demand.

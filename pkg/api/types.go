@@ -133,11 +133,13 @@ type Task struct {
 	// Restart is a task's own restart policy, over its group's.
 	Restart *RestartPolicy `json:"restart,omitempty"`
 	// MaxRunDuration bounds how long a batch task may run.
-	MaxRunDuration Duration            `json:"max_run_duration,omitempty"`
-	Vault          *Vault              `json:"vault,omitempty"`
-	Consul         *Consul             `json:"consul,omitempty"`
-	Identities     []*WorkloadIdentity `json:"identities,omitempty"`
-	Actions        []*Action           `json:"actions,omitempty"`
+	MaxRunDuration Duration `json:"max_run_duration,omitempty"`
+	Vault          *Vault   `json:"vault,omitempty"`
+	Consul         *Consul  `json:"consul,omitempty"`
+	// Identities are the task's identity blocks; the default one (no
+	// name) hands the task its workload identity (DefaultIdentity).
+	Identities []*WorkloadIdentity `json:"identities,omitempty"`
+	Actions    []*Action           `json:"actions,omitempty"`
 }
 
 // DispatchPayload says where a task finds its dispatched payload.

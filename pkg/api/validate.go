@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -322,8 +323,13 @@ func (v *validator) task(path string, t *Task, ports map[string]bool, g *TaskGro
 		v.service(fmt.Sprintf("%s.services[%d]", path, si), s, ports, g)
 	}
 	for ai, a := range t.Artifacts {
+		ap := fmt.Sprintf("%s.artifacts[%d]", path, ai)
 		if a.Source == "" {
-			v.add(fmt.Sprintf("%s.artifacts[%d].source", path, ai), "an artifact needs a source")
+			v.add(ap+".source", "an artifact needs a source")
+		}
+		v.oneOf(ap+".mode", "artifact mode", a.Mode, "any", "file", "dir")
+		if escapesDir(a.Destination) {
+			v.add(ap+".destination", "artifact destination %q leaves the task directory", a.Destination)
 		}
 	}
 	for ti, tpl := range t.Templates {
@@ -333,6 +339,20 @@ func (v *validator) task(path string, t *Task, ports map[string]bool, g *TaskGro
 		}
 		if tpl.Destination == "" {
 			v.add(tp+".destination", "a template needs a destination")
+		}
+		if escapesDir(tpl.Destination) {
+			v.add(tp+".destination", "template destination %q leaves the task directory", tpl.Destination)
+		}
+		if tpl.Perms != "" {
+			if n, err := strconv.ParseUint(tpl.Perms, 8, 32); err != nil || n > 0o7777 {
+				v.add(tp+".perms", "perms %q is not an octal file mode such as \"0644\"", tpl.Perms)
+			}
+		}
+		if tpl.ChangeMode == "script" && (tpl.ChangeScript == nil || tpl.ChangeScript.Command == "") {
+			v.add(tp+".change_script", "change_mode \"script\" needs a change_script with a command")
+		}
+		if w := tpl.Wait; w != nil && w.Max > 0 && w.Max < w.Min {
+			v.add(tp+".wait.max", "wait max must not be below min")
 		}
 		v.oneOf(tp+".change_mode", "change_mode", tpl.ChangeMode, "noop", "restart", "signal", "script")
 		if tpl.ChangeMode == "signal" && tpl.ChangeSignal == "" {
@@ -637,4 +657,15 @@ func (v *validator) reschedule(path string, r *ReschedulePolicy) {
 	if r.DelayFunction != "" && r.DelayFunction != "constant" && r.MaxDelay > 0 && r.MaxDelay < r.Delay {
 		v.add(path+".max_delay", "max_delay must not be below delay")
 	}
+}
+
+// escapesDir reports whether a path given relative to a task's directory
+// climbs out of it with "..".
+func escapesDir(p string) bool {
+	for _, seg := range strings.Split(filepath.ToSlash(p), "/") {
+		if seg == ".." {
+			return true
+		}
+	}
+	return false
 }

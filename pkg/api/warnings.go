@@ -81,12 +81,6 @@ func (j *Job) FieldWarnings() []Warning {
 			tp := fmt.Sprintf("%s.tasks[%d]", gp, ti)
 			tw := fmt.Sprintf("group %q task %q", g.Name, t.Name)
 			services(tp, t.Services, tw)
-			if len(t.Artifacts) > 0 {
-				add(tp+".artifacts[0]", "%s: artifact blocks are accepted but not fetched yet by any driver", tw)
-			}
-			if len(t.Templates) > 0 {
-				add(tp+".templates[0]", "%s: template blocks are accepted but not rendered yet by any driver", tw)
-			}
 			if t.Vault != nil {
 				add(tp+".vault", "%s: Vault is not integrated: no Vault token is issued, and a template that reads a secret fails when it is rendered", tw)
 			}
@@ -94,8 +88,8 @@ func (j *Job) FieldWarnings() []Warning {
 				add(tp+".consul", "%s: the consul block is ignored: Consul is not used", tw)
 			}
 			for ii, id := range t.Identities {
-				if id.Env || id.File || id.Name != "" {
-					add(fmt.Sprintf("%s.identities[%d]", tp, ii), "%s: workload identities are not issued: no NOMAD_TOKEN or identity file is given to the task", tw)
+				if !id.IsDefault() {
+					add(fmt.Sprintf("%s.identities[%d]", tp, ii), "%s: identity %q is kept but not issued: only the default workload identity (no name) is; Vault and Consul are not integrated", tw, id.Name)
 					break
 				}
 			}

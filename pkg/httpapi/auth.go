@@ -11,11 +11,17 @@ import (
 	"net/http"
 	"os"
 	"strings"
+
+	"github.com/nomadic-project/nomadic/pkg/keyring"
 )
 
 // openPaths answer without a token: load balancers and orchestrators probe
 // the health check unauthenticated.
 var openPaths = map[string]bool{"/v1/agent/health": true}
+
+// identityPath reports whether a path is served to workload identities
+// as well as to operators: the variable reads, in both APIs.
+func identityPath(p string) bool { return p == "/v1/vars" || strings.HasPrefix(p, "/v1/var/") }
 
 // ReadTokens reads a token file: one token per line; blank lines and lines
 // starting with # are skipped. A file without any token is an error, so
@@ -61,6 +67,12 @@ func RequireTokens(h http.Handler, tokens []string) http.Handler {
 				return
 			}
 			got = strings.TrimSpace(tok)
+		}
+		if identityPath(r.URL.Path) && keyring.LooksLikeJWT(got) {
+			// A task's workload identity: the handler verifies it and
+			// lets it read only what the task may.
+			h.ServeHTTP(w, r)
+			return
 		}
 		if got == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="nomadic"`)

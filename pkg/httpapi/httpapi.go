@@ -16,6 +16,7 @@ import (
 	"github.com/nomadic-project/nomadic/pkg/jobs"
 	"github.com/nomadic-project/nomadic/pkg/store"
 	"github.com/nomadic-project/nomadic/pkg/ui"
+	"github.com/nomadic-project/nomadic/pkg/variables"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -31,6 +32,9 @@ type Server struct {
 	// RequestTimeout bounds the etcd work of each request (default
 	// DefaultRequestTimeout).
 	RequestTimeout time.Duration
+	// Vars serves variables (nil: the server has no keyring, and the
+	// variable endpoints answer 501).
+	Vars *variables.Service
 }
 
 // The key kinds each blocking query waits on.
@@ -91,6 +95,7 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("POST /v1/deployment/{id}/"+action, s.deploymentAction(action))
 	}
 	mux.HandleFunc("POST /v1/deployment/{id}/allocation-health", s.allocHealth)
+	s.varsRoutes(mux)
 	mux.Handle("GET /metrics", promhttp.Handler())
 	mux.Handle("GET "+ui.Prefix, ui.Handler())
 	mux.HandleFunc("GET /{$}", redirectToUI)

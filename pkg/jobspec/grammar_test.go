@@ -315,15 +315,33 @@ func TestEveryBlockAndFieldIsRead(t *testing.T) {
         options {
           checksum = "sha256:abc"
         }
+        headers {
+          Authorization = "Bearer x"
+        }
       }
       template {
         data = "port={{ env \"NOMAD_PORT_http\" }}"
         destination = "local/app.conf"
         change_mode = "signal"
         change_signal = "SIGHUP"
+        uid = 1000
+        gid = 1001
+        error_on_missing_key = true
+        wait {
+          min = "1s"
+          max = "4s"
+        }
+      }
+      identity {
+        env = true
+        file = true
       }`, func(j *api.Job) bool {
 			t := j.Groups[0].Tasks[0]
-			return t.Artifacts[0].Options["checksum"] == "sha256:abc" && t.Templates[0].ChangeSignal == "SIGHUP" && len(j.Warnings()) == 2
+			tpl := t.Templates[0]
+			return t.Artifacts[0].Options["checksum"] == "sha256:abc" && t.Artifacts[0].Headers["Authorization"] == "Bearer x" &&
+				tpl.ChangeSignal == "SIGHUP" && *tpl.UID == 1000 && *tpl.GID == 1001 && tpl.ErrMissingKey &&
+				tpl.Wait.Min.Std() == time.Second && tpl.Wait.Max.Std() == 4*time.Second &&
+				t.DefaultIdentity().Env && t.DefaultIdentity().File && len(j.Warnings()) == 0
 		}},
 		{"runtime interpolations are kept for later", "", "", `env {
         PORT = "${NOMAD_PORT_http}"

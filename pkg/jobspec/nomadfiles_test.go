@@ -102,13 +102,17 @@ func TestNomadUsersJobFilesAreRead(t *testing.T) {
         env = true
         aud = ["x"]
       }
+      identity {
+        name = "vault_default"
+        aud  = ["vault.io"]
+      }
       action "flush" {
         command = "/bin/flush"
         args = ["-a"]
       }`, func(j *api.Job) bool {
 			tk := j.Groups[0].Tasks[0]
-			return tk.Identities[0].Env && tk.Actions[0].Name == "flush" && tk.Actions[0].Args[0] == "-a"
-		}, "workload identities are not issued"},
+			return tk.DefaultIdentity().Env && tk.Identities[1].Name == "vault_default" && tk.Actions[0].Name == "flush" && tk.Actions[0].Args[0] == "-a"
+		}, `identity "vault_default" is kept but not issued`},
 		{"max_run_duration and a task's own restart block", `type = "batch"`, "", `max_run_duration = "1h"
       restart {
         attempts = 1

@@ -27,6 +27,7 @@ import (
 
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/store"
+	"github.com/nomadic-project/nomadic/pkg/variables"
 )
 
 // Server answers Nomad's API from one cluster's store.
@@ -44,6 +45,9 @@ type Server struct {
 	Now  func() time.Time
 	// RequestTimeout bounds the etcd work of each request (default 15 s).
 	RequestTimeout time.Duration
+	// Vars serves variables (nil: the server has no keyring; the
+	// variable endpoints answer 501).
+	Vars *variables.Service
 
 	mu        sync.Mutex
 	localNode string
@@ -170,6 +174,8 @@ func (s *Server) Handler() http.Handler {
 	write("PUT,POST", "/v1/system/gc", s.systemGC)
 	write("PUT,POST", "/v1/system/reconcile/summaries", s.systemGC)
 	mux.HandleFunc("GET /v1/event/stream", s.plain(s.eventStream))
+	// Variables and the keyring.
+	s.varsRoutes(get, write)
 	mux.HandleFunc("/", s.plain(func(w http.ResponseWriter, r *http.Request) error {
 		return &httpError{code: http.StatusNotFound, msg: fmt.Sprintf("no such endpoint in nomadic's Nomad API: %s %s (docs/nomad-compat.md lists what is served)", r.Method, r.URL.Path)}
 	}))

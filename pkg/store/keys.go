@@ -28,6 +28,9 @@ import (
 //	schedconfig                          cluster-wide scheduler configuration
 //	compact                              revision of the last compaction round (servers take turns)
 //	gcrequest                            time of the last operator request for garbage collection
+//	variables/<ns>/<path>                variable, items encrypted (servers); the path's '/' escaped as %2F
+//	rootkeys/<key>                       keyring key wrapped by the servers' key encryption key (servers)
+//	identities/<node>/<alloc>            workload identities of an allocation's tasks (leader); its node reads them
 //
 // Kind names one kind of object in the key layout: the first segment of
 // its keys under the cluster prefix.
@@ -54,6 +57,9 @@ const (
 	KindCompact     Kind = "compact"
 	KindSchedConfig Kind = "schedconfig"
 	KindGCRequest   Kind = "gcrequest"
+	KindVariables   Kind = "variables"
+	KindRootKeys    Kind = "rootkeys"
+	KindIdentities  Kind = "identities"
 )
 
 // keyParts says which segments follow a kind's name in its keys.
@@ -77,6 +83,9 @@ var keyParts = map[Kind][]keyPart{
 	KindCompact:     {},
 	KindSchedConfig: {},
 	KindGCRequest:   {},
+	KindVariables:   {partNamespace, partName},
+	KindRootKeys:    {partID},
+	KindIdentities:  {partNode, partID},
 }
 
 type keyPart int
