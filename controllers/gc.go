@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -28,6 +29,14 @@ type GC struct {
 	// KeepVersions is how many versions of a job are kept for history
 	// and revert (default 10).
 	KeepVersions int
+	// NodeAge is how long a node stays down, with no live allocation,
+	// before it is purged (0: never).
+	NodeAge time.Duration
+
+	// downSince is when this collector first saw each down node down; it
+	// is the leader's own memory, so a new leader starts counting again
+	// (a node is purged later, never sooner).
+	downSince map[string]time.Time
 }
 
 // Run collects garbage every Interval until ctx ends.
@@ -95,6 +104,9 @@ func (c *GC) Collect(ctx context.Context) error {
 		}
 		slog.Info("garbage collected allocations", "count", len(dead))
 	}
+	if err := c.collectNodes(ctx, allocs, now); err != nil {
+		return err
+	}
 	// Old versions of live jobs, beyond the newest KeepVersions, unless an
 	// allocation still runs them.
 	running := map[string]map[uint64]bool{}
@@ -141,6 +153,73 @@ func (c *GC) Collect(ctx context.Context) error {
 		if err := c.Store.PurgeJobHistory(ctx, v.Namespace, v.Job, c.Guard); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// collectNodes purges nodes that have been down for NodeAge with no live
+// allocation, and evaluates the jobs of live allocations left on nodes
+// that no longer exist (a purge whose evaluations were not all written).
+func (c *GC) collectNodes(ctx context.Context, allocs []*api.Allocation, now time.Time) error {
+	nodes, err := c.Store.ListNodes(ctx)
+	if err != nil {
+		return err
+	}
+	known := make(map[string]*api.Node, len(nodes))
+	for _, n := range nodes {
+		known[n.ID] = n
+	}
+	busy := map[string]bool{}
+	orphaned := map[[2]string]string{}
+	for _, a := range allocs {
+		if a.Terminal() || a.NodeID == "" {
+			continue
+		}
+		busy[a.NodeID] = true
+		if known[a.NodeID] == nil && a.DesiredStatus == api.AllocDesiredRun {
+			orphaned[[2]string{a.Namespace, a.JobID}] = a.NodeID
+		}
+	}
+	for j, node := range orphaned {
+		if err := ensureEval(ctx, c.Store, j[0], j[1], api.EvalTriggerNodeUpdate, node, now, c.Guard); err != nil {
+			return err
+		}
+		slog.Info("allocations left on a purged node: evaluating their job", "node", node, "job", j[1])
+	}
+	if c.NodeAge <= 0 {
+		return nil
+	}
+	if c.downSince == nil {
+		c.downSince = map[string]time.Time{}
+	}
+	for id := range c.downSince {
+		if n := known[id]; n == nil || n.Status == api.NodeStatusReady {
+			delete(c.downSince, id)
+		}
+	}
+	for _, n := range nodes {
+		if n.Status == api.NodeStatusReady {
+			continue
+		}
+		since, ok := c.downSince[n.ID]
+		if !ok {
+			c.downSince[n.ID] = now
+			continue
+		}
+		if busy[n.ID] || now.Sub(since) < c.NodeAge {
+			continue
+		}
+		err := c.Store.PurgeNode(ctx, n.ID, c.Guard, nil)
+		var live *store.NodeLiveError
+		switch {
+		case err == nil:
+			slog.Info("garbage collected a node down for long", "node", n.ID, "name", n.Name, "down_for", now.Sub(since).Round(time.Second))
+		case errors.As(err, &live), errors.Is(err, store.ErrNotFound):
+			// It came back, or someone purged it first.
+		default:
+			return err
+		}
+		delete(c.downSince, n.ID)
 	}
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
@@ -30,8 +29,19 @@ type NodeLiveness struct {
 	// (scheduler.HoldDown).
 	Settle time.Duration
 
-	holding atomic.Bool // down nodes' allocations are being held
+	// Recovery is how long the hold lasts once most nodes are back
+	// (default 1 min), so that nodes still reconnecting are not replaced
+	// on the way.
+	Recovery time.Duration
+
+	q *queue
+	// releasing is when most nodes were first seen back during a hold;
+	// only the single worker reads and writes it.
+	releasing time.Time
 }
+
+// holdKey is the queue key that re-checks the hold.
+const holdKey = "hold:"
 
 // Run watches heartbeats until ctx ends.
 func (c *NodeLiveness) Run(ctx context.Context) {
@@ -40,7 +50,9 @@ func (c *NodeLiveness) Run(ctx context.Context) {
 		settle = 2 * time.Second
 	}
 	q := newQueue()
+	c.q = q
 	enqueueAll := func() {
+		q.add(holdKey)
 		nodes, err := c.Store.ListNodes(ctx)
 		if err != nil {
 			return
@@ -63,8 +75,9 @@ func (c *NodeLiveness) Run(ctx context.Context) {
 					q.addAfter(ch.Node, settle)
 				} else {
 					// A node that joined or came back: system jobs may
-					// now run on it.
+					// now run on it, and a hold may end.
 					q.add(systemPrefix + ch.Node)
+					q.add(holdKey)
 				}
 			},
 		})
@@ -106,24 +119,10 @@ func (c *NodeLiveness) work(ctx context.Context, key string) error {
 			alive = true
 		}
 	}
-	if alive {
-		return nil
-	}
-	if scheduler.HoldDown(down, len(nodes)) {
-		// So many nodes went down at once that the cause is more likely
-		// etcd, the network or the servers than the nodes: their
-		// allocations are held, and looked at again by the periodic
-		// resync once most nodes are back.
-		metricNodesHeld.Set(float64(down))
-		if c.holding.CompareAndSwap(false, true) {
-			slog.Warn("many nodes are down at once: holding their allocations instead of replacing them",
-				"down", down, "nodes", len(nodes))
-		}
-		return nil
-	}
-	if c.holding.CompareAndSwap(true, false) {
-		metricNodesHeld.Set(0)
-		slog.Info("most nodes are back: replacing the allocations of nodes still down", "down", down, "nodes", len(nodes))
+	held, err := c.hold(ctx, down, len(nodes))
+	if err != nil || held || alive || nodeID == holdKey {
+		// Held nodes are looked at again when the hold ends.
+		return err
 	}
 	allocs, err := c.Store.ListAllocs(ctx, store.AllocFilter{NodeID: nodeID})
 	if err != nil {
@@ -142,6 +141,71 @@ func (c *NodeLiveness) work(ctx context.Context, key string) error {
 		slog.Info("node down: evaluating its job", "node", nodeID, "job", j[1])
 	}
 	return nil
+}
+
+// hold decides whether down nodes' allocations are held, and keeps the
+// hold (store.NodeHold) in step: set when so many nodes are down at once
+// that the cause is more likely etcd, the network or the servers than the
+// nodes (scheduler.HoldDown), kept for Recovery once most are back, then
+// ended, when every down node is looked at again.
+func (c *NodeLiveness) hold(ctx context.Context, down, total int) (bool, error) {
+	now := c.Now()
+	h, err := c.Store.GetNodeHold(ctx)
+	if err != nil {
+		return false, err
+	}
+	if scheduler.HoldDown(down, total) {
+		c.releasing = time.Time{}
+		metricNodesHeld.Set(float64(down))
+		if h == nil {
+			if err := c.Store.PutNodeHold(ctx, &store.NodeHold{Since: now, Down: down, Nodes: total}, c.Guard); err != nil {
+				return true, err
+			}
+			slog.Warn("many nodes are down at once: holding their allocations instead of replacing them",
+				"down", down, "nodes", total)
+		}
+		return true, nil
+	}
+	if h == nil {
+		c.releasing = time.Time{}
+		metricNodesHeld.Set(0)
+		return false, nil
+	}
+	recovery := c.Recovery
+	if recovery <= 0 {
+		recovery = time.Minute
+	}
+	if c.releasing.IsZero() {
+		c.releasing = now
+		slog.Info("most nodes are back: the hold ends once the rest had time to reconnect",
+			"down", down, "nodes", total, "in", recovery)
+	}
+	if left := recovery - now.Sub(c.releasing); left > 0 {
+		metricNodesHeld.Set(float64(down))
+		if c.q != nil {
+			c.q.addAfter(holdKey, left)
+		}
+		return true, nil
+	}
+	if err := c.Store.DeleteNodeHold(ctx, c.Guard); err != nil {
+		return true, err
+	}
+	c.releasing = time.Time{}
+	metricNodesHeld.Set(0)
+	slog.Info("the hold ended: replacing the allocations of nodes still down", "down", down, "nodes", total,
+		"held_for", now.Sub(h.Since).Round(time.Second))
+	if c.q != nil && down > 0 {
+		nodes, err := c.Store.ListNodes(ctx)
+		if err != nil {
+			return false, err
+		}
+		for _, n := range nodes {
+			if n.Status != api.NodeStatusReady {
+				c.q.add(n.ID)
+			}
+		}
+	}
+	return false, nil
 }
 
 // nodeReady evaluates every system and sysbatch job for a node that became

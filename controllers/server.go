@@ -22,6 +22,9 @@ type ServerConfig struct {
 	Workers    int
 	GCInterval time.Duration
 	GCAllocAge time.Duration
+	// GCNodeAge is how long a node stays down, with no live allocation,
+	// before it is purged (0: never).
+	GCNodeAge time.Duration
 	// LivenessResync is how often the leader re-checks every down node.
 	LivenessResync time.Duration
 	// CompactInterval is how often etcd's history is compacted, keeping
@@ -131,7 +134,7 @@ func (s *Server) singletons(ctx context.Context, guard store.Guard) {
 	run((&DrainWatcher{Store: s.Store, Guard: guard, Now: s.Now, Interval: 2 * time.Second}).Run)
 	run((&NodeLiveness{Store: s.Store, Cache: c, Guard: guard, Now: s.Now, Resync: s.Cfg.LivenessResync}).Run)
 	run((&AllocWatcher{Store: s.Store, Cache: c, Guard: guard, Now: s.Now}).Run)
-	run((&GC{Store: s.Store, Cache: c, Guard: guard, Now: s.Now, Interval: s.Cfg.GCInterval, AllocAge: s.Cfg.GCAllocAge, KeepVersions: 10}).Run)
+	run((&GC{Store: s.Store, Cache: c, Guard: guard, Now: s.Now, Interval: s.Cfg.GCInterval, AllocAge: s.Cfg.GCAllocAge, NodeAge: s.Cfg.GCNodeAge, KeepVersions: 10}).Run)
 	for _, fn := range s.Singletons {
 		run(func(ctx context.Context) { fn(ctx, c, guard) })
 	}

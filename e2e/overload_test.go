@@ -54,12 +54,49 @@ func TestNodesThatAllStopAtOnceAreHeldNotReplaced(t *testing.T) {
 			t.Fatalf("allocation %s (%s, lost %v) changed while its nodes were held", a.ID, a.DesiredStatus, a.NodeLost)
 		}
 	}
+	// An operator who knows two of those nodes are gone for good purges
+	// them: their allocations are lost at once (and replaced when there
+	// is room), the others' stay held.
+	purged, onPurged := map[string]bool{}, map[string]bool{}
+	for _, a := range running {
+		if len(purged) < 2 || purged[a.NodeID] {
+			purged[a.NodeID] = true
+			onPurged[a.ID] = true
+		}
+	}
+	for n := range purged {
+		mustNctl(t, addr, dir, "node", "purge", n)
+	}
+	eventually(t, 30*time.Second, func() (bool, string) {
+		for _, a := range allocs(t, addr, "held") {
+			if !before[a.ID] {
+				continue // a replacement waiting for room
+			}
+			lost := a.DesiredStatus == api.AllocDesiredStop
+			if lost != onPurged[a.ID] {
+				return false, fmt.Sprintf("allocation %s on node %s (purged %v): desired %s", a.ID, a.NodeID, purged[a.NodeID], a.DesiredStatus)
+			}
+		}
+		return true, ""
+	})
 	resume()
 	waitReadyNodes(t, addr, 6)
 	again := waitRunning(t, addr, "held", 12)
+	replaced := 0
 	for _, a := range again {
-		if !before[a.ID] {
-			t.Fatalf("allocation %s is new: the held ones were replaced", a.ID)
+		switch {
+		case !before[a.ID]:
+			replaced++
+		case onPurged[a.ID]:
+			t.Fatalf("allocation %s of a purged node runs again", a.ID)
 		}
+	}
+	if replaced != len(onPurged) {
+		t.Fatalf("%d allocations replaced, want the %d of the purged nodes", replaced, len(onPurged))
+	}
+	// A ready node cannot be purged: its agent would register it again.
+	_, stderr, code := nctl(t, addr, dir, "node", "purge", again[0].NodeID)
+	if code == 0 || !strings.Contains(stderr, "is ready") {
+		t.Fatalf("purging a ready node: exit %d: %s", code, stderr)
 	}
 }

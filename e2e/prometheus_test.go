@@ -155,7 +155,12 @@ scrape_configs:
 		return up == 2, fmt.Sprintf("targets: %v", v)
 	})
 
-	// The rules loaded and evaluate without errors.
+	// The rules loaded and evaluate without errors: every one of the file.
+	src, err := os.ReadFile(rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRules := strings.Count(string(src), "- alert:")
 	eventually(t, 30*time.Second, func() (bool, string) {
 		resp, err := http.Get(prom + "/api/v1/rules")
 		if err != nil {
@@ -183,7 +188,7 @@ scrape_configs:
 				return false, fmt.Sprintf("rule %s: %s %s", r.Name, r.Health, r.LastError)
 			}
 		}
-		return len(out.Data.Groups[0].Rules) == 7, string(b)
+		return len(out.Data.Groups[0].Rules) == wantRules, string(b)
 	})
 
 	// Every query of the dashboards parses and runs.

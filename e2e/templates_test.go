@@ -131,8 +131,18 @@ func TestTemplatesRenderVariablesAndServicesAndFollowChanges(t *testing.T) {
 	})
 
 	// The first render saw no instance of the service yet (it registers
-	// once the tasks run); the one that did restarted the first task.
-	before := allocs(t, addr, "site")[0].Status.Tasks["restarted"].Restarts
+	// once the tasks run); the one that did restarted the first task (and
+	// may have restarted the second too, had its SIGHUP come before the
+	// shell set its trap).
+	var before, sigBefore int
+	eventually(t, 10*time.Second, func() (bool, string) {
+		st := allocs(t, addr, "site")[0].Status
+		if st == nil || st.Tasks["restarted"] == nil || st.Tasks["signaled"] == nil {
+			return false, "no status"
+		}
+		before, sigBefore = st.Tasks["restarted"].Restarts, st.Tasks["signaled"].Restarts
+		return before >= 1, fmt.Sprintf("restarts %d before the change", before)
+	})
 	mustNctl(t, addr, "", "var", "put", "nomad/jobs/site", "greeting=bonjour")
 	want = strings.Replace(want, "hello", "bonjour", 1)
 	within(t, 2*time.Second, "both pages changed", func() (bool, string) {
@@ -146,8 +156,8 @@ func TestTemplatesRenderVariablesAndServicesAndFollowChanges(t *testing.T) {
 			return false, "no status"
 		}
 		r, s := st.Tasks["restarted"], st.Tasks["signaled"]
-		return r.Restarts == before+1 && s.Restarts == 0 && r.State == api.TaskStateRunning,
-			fmt.Sprintf("restarts %d (before the change %d) and %d, state %s", r.Restarts, before, s.Restarts, r.State)
+		return r.Restarts == before+1 && s.Restarts == sigBefore && r.State == api.TaskStateRunning,
+			fmt.Sprintf("restarts %d (before the change %d) and %d (before %d), state %s", r.Restarts, before, s.Restarts, sigBefore, r.State)
 	})
 }
 

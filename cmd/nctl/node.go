@@ -11,7 +11,7 @@ import (
 )
 
 func newNodeCmd(g *globals) *cobra.Command {
-	node := &cobra.Command{Use: "node", Short: "Node commands: drain, eligibility"}
+	node := &cobra.Command{Use: "node", Short: "Node commands: drain, eligibility, purge"}
 	var enable, disable, ignoreSystem, keepIneligible bool
 	var deadline time.Duration
 	drain := &cobra.Command{
@@ -67,6 +67,24 @@ func newNodeCmd(g *globals) *cobra.Command {
 	}
 	elig.Flags().BoolVar(&elEnable, "enable", false, "eligible for new allocations")
 	elig.Flags().BoolVar(&elDisable, "disable", false, "ineligible for new allocations")
-	node.AddCommand(drain, elig)
+	purge := &cobra.Command{
+		Use:   "purge NODE",
+		Short: "Remove a down node for good: its allocations are replaced, even while a mass outage holds the others'",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := g.ctx()
+			defer cancel()
+			res, err := g.client().PurgeNode(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.out, "node/%s purged; %d job(s) evaluated\n", res.NodeID, len(res.EvalIDs))
+			for _, id := range res.EvalIDs {
+				fmt.Fprintf(g.out, "eval/%s\n", id)
+			}
+			return nil
+		},
+	}
+	node.AddCommand(drain, elig, purge)
 	return node
 }

@@ -80,6 +80,7 @@ type agentFlags struct {
 	workers    int
 	gcInterval time.Duration
 	gcAllocAge time.Duration
+	gcNodeAge  time.Duration
 	logLevel   string
 }
 
@@ -133,6 +134,7 @@ func parseAgentFlags(args []string) (*agentFlags, error) {
 	fs.BoolVar(&f.noCache, "eval-from-etcd", false, "schedule from reads of etcd instead of the server's cache (for comparisons)")
 	fs.DurationVar(&f.gcInterval, "gc-interval", 5*time.Minute, "how often the leader collects garbage")
 	fs.DurationVar(&f.gcAllocAge, "gc-alloc-age", time.Hour, "stopped allocations older than this are deleted")
+	fs.DurationVar(&f.gcNodeAge, "gc-node-age", 24*time.Hour, "a node down this long, with no live allocation, is purged (0: never)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -333,7 +335,7 @@ func (a *agent) startServer(ctx context.Context, apiTLS *tls.Config, tokens []st
 	srv := &controllers.Server{Store: a.st, Cfg: controllers.ServerConfig{
 		Name: f.name, HTTPAddr: addr, Version: version.Version,
 		SessionTTL: f.serverTTL, Workers: f.workers,
-		GCInterval: f.gcInterval, GCAllocAge: f.gcAllocAge, LivenessResync: 30 * time.Second, NoCache: f.noCache,
+		GCInterval: f.gcInterval, GCAllocAge: f.gcAllocAge, GCNodeAge: f.gcNodeAge, LivenessResync: 30 * time.Second, NoCache: f.noCache,
 		EtcdQuotaBytes: f.etcdQuota, PassTimeout: 4 * f.etcdRequest,
 	}, Singletons: singletons}
 	a.wg.Add(1)

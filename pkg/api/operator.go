@@ -68,3 +68,10 @@ const DefaultMaxCount = 100_000
 // MaxCount is the largest count a group may ask for; servers set it from
 // -max-count at start-up, before they serve.
 var MaxCount = DefaultMaxCount
+
+// NodePurgeResponse is the answer to a node purge: the evaluations of
+// the jobs that had live allocations on the node.
+type NodePurgeResponse struct {
+	NodeID  string   `json:"node_id"`
+	EvalIDs []string `json:"eval_ids"`
+}

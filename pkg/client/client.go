@@ -379,6 +379,13 @@ func (c *Client) DrainNode(ctx context.Context, node string, req *DrainRequest) 
 	return &out, c.do(ctx, http.MethodPut, "/v1/node/"+url.PathEscape(node)+"/drain", nil, req, &out)
 }
 
+// PurgeNode removes a down node for good; its jobs are evaluated so that
+// its allocations are replaced.
+func (c *Client) PurgeNode(ctx context.Context, node string) (*api.NodePurgeResponse, error) {
+	var out api.NodePurgeResponse
+	return &out, c.do(ctx, http.MethodPost, "/v1/node/"+url.PathEscape(node)+"/purge", nil, nil, &out)
+}
+
 // Watch reads a list or object path as a blocking query: it answers once
 // something changed after index (0: at once), with the new index.
 func (c *Client) Watch(ctx context.Context, path string, query url.Values, index int64, wait time.Duration, out any) (int64, error) {

@@ -79,6 +79,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/node/{id}", s.blocking(nodeKinds, s.getNode))
 	mux.HandleFunc("PUT /v1/node/{id}/eligibility", s.nodeEligibility)
 	mux.HandleFunc("PUT /v1/node/{id}/drain", s.nodeDrain)
+	mux.HandleFunc("POST /v1/node/{id}/purge", s.nodePurge)
+	mux.HandleFunc("PUT /v1/node/{id}/purge", s.nodePurge)
 	mux.HandleFunc("GET /v1/evaluations", s.blocking(evalKinds, s.listEvals))
 	mux.HandleFunc("GET /v1/evaluation/{id}", s.blocking(evalKinds, s.getEval))
 	mux.HandleFunc("GET /v1/servers", s.blocking([]store.Kind{store.KindServers, store.KindElection}, s.listServers))

@@ -106,6 +106,22 @@ func (s *Server) nodeDrain(w http.ResponseWriter, r *http.Request) {
 	s.getNodeByID(w, r, n.ID)
 }
 
+func (s *Server) nodePurge(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := reqCtx(r)
+	defer cancel()
+	n, err := s.Store.GetNode(ctx, r.PathValue("id"))
+	if err != nil {
+		storeError(w, fmt.Sprintf("node %q", r.PathValue("id")), err)
+		return
+	}
+	evals, err := nodes.Purge(ctx, s.Store, n.ID, s.Now().UTC())
+	if err != nil {
+		storeError(w, fmt.Sprintf("node %q", n.ID), err)
+		return
+	}
+	writeJSON(w, http.StatusOK, api.NodePurgeResponse{NodeID: n.ID, EvalIDs: append([]string{}, evals...)})
+}
+
 func (s *Server) getNodeByID(w http.ResponseWriter, r *http.Request, id string) {
 	ctx, cancel := reqCtx(r)
 	defer cancel()

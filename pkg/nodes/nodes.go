@@ -1,10 +1,11 @@
 // Package nodes holds the operator actions on nodes that both APIs (the
-// native one and Nomad's) offer: marking a node eligible or not, and
-// draining it.
+// native one and Nomad's) offer: marking a node eligible or not, draining
+// it, and purging it once it is gone.
 package nodes
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
@@ -70,4 +71,60 @@ func SetDrain(ctx context.Context, st *store.Store, nodeID string, d Drain, now 
 		}
 	})
 	return evals, err
+}
+
+// maxPurgeEvals bounds the evaluations created in the purge's own
+// transaction; the jobs beyond it are evaluated in further transactions
+// (and, should the server die in between, by the garbage collector's
+// sweep of allocations left on nodes that no longer exist).
+const maxPurgeEvals = 100
+
+// Purge removes a down node for good: it is no longer listed, and every
+// job with a live allocation there is evaluated, so that those
+// allocations are marked lost and replaced even while the allocations of
+// other down nodes are held (a mass outage). A ready node is refused
+// (store.NodeLiveError): an agent that still heartbeats would register it
+// again. It returns the evaluations it created.
+func Purge(ctx context.Context, st *store.Store, nodeID string, now time.Time) ([]string, error) {
+	type jobRef struct{ ns, job string }
+	allocs, err := st.ListAllocs(ctx, store.AllocFilter{NodeID: nodeID})
+	if err != nil {
+		return nil, err
+	}
+	var jobs []jobRef
+	seen := map[jobRef]bool{}
+	for _, a := range allocs {
+		j := jobRef{a.Namespace, a.JobID}
+		if a.DesiredStatus != api.AllocDesiredRun || a.Terminal() || seen[j] {
+			continue
+		}
+		seen[j] = true
+		jobs = append(jobs, j)
+	}
+	first, rest := jobs, []jobRef(nil)
+	if len(jobs) > maxPurgeEvals {
+		first, rest = jobs[:maxPurgeEvals], jobs[maxPurgeEvals:]
+	}
+	var evals []string
+	err = st.PurgeNode(ctx, nodeID, store.Guard{}, func(txn *store.Txn) {
+		evals = evals[:0]
+		for _, j := range first {
+			evals = append(evals, txn.CreateEval(j.ns, j.job, api.EvalTriggerNodeUpdate, nodeID, now).ID)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	for len(rest) > 0 {
+		batch := rest[:min(len(rest), maxPurgeEvals)]
+		rest = rest[len(batch):]
+		txn := st.NewTxn(store.Guard{})
+		for _, j := range batch {
+			evals = append(evals, txn.CreateEval(j.ns, j.job, api.EvalTriggerNodeUpdate, nodeID, now).ID)
+		}
+		if err := txn.Commit(ctx); err != nil {
+			return evals, fmt.Errorf("node %s is purged, but evaluating its jobs failed (the garbage collector will): %w", nodeID, err)
+		}
+	}
+	return evals, nil
 }

@@ -142,6 +142,22 @@ func (s *Server) nodeDrain(w http.ResponseWriter, r *http.Request) error {
 	return s.reply(w, r, &NodeUpdateResponse{EvalIDs: append([]string{}, evals...)})
 }
 
+// nodePurge removes a down node (nodes.Purge); Nomad's answer has the
+// same fields as a drain's.
+func (s *Server) nodePurge(w http.ResponseWriter, r *http.Request) error {
+	n, err := s.findNode(r)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	evals, err := nodes.Purge(ctx, s.Store, n.ID, s.Now().UTC())
+	if err != nil {
+		return err
+	}
+	return s.reply(w, r, &NodeUpdateResponse{EvalIDs: append([]string{}, evals...)})
+}
+
 func (s *Server) nodePools(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := s.ctx(r)
 	defer cancel()

@@ -158,6 +158,7 @@ func (s *Server) Handler() http.Handler {
 	get("/v1/node/{id}/allocations", allocKinds, s.nodeAllocations)
 	write("PUT,POST", "/v1/node/{id}/eligibility", s.nodeEligibility)
 	write("PUT,POST", "/v1/node/{id}/drain", s.nodeDrain)
+	write("PUT,POST", "/v1/node/{id}/purge", s.nodePurge)
 	get("/v1/node/pools", nil, s.nodePools)
 	// Agent, status, operator.
 	get("/v1/agent/self", nil, s.agentSelf)

@@ -50,7 +50,7 @@ func Compute(ctx context.Context, st *store.Store, ns, jobID string, job *api.Jo
 			}
 		}
 	}
-	cfg, err := st.GetSchedulerConfig(ctx)
+	cfg, hold, err := st.GetSchedulingState(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -63,7 +63,7 @@ func Compute(ctx context.Context, st *store.Store, ns, jobID string, job *api.Jo
 		State:  scheduler.NewStateFromUsage(snap.Nodes, snap.Usage, snap.JobAllocs),
 		EvalID: evalID, Now: now, NewID: api.NewID,
 		Config: scheduler.Config{Algorithm: cfg.Algorithm, DisablePreemption: cfg.PreemptionDisabled, Seed: seedOf(evalID),
-			HoldDownNodes: holdDown(snap.Nodes)},
+			HoldDownNodes: hold != nil || holdDown(snap.Nodes)},
 		Cancelled: func() bool { return ctx.Err() != nil },
 	})
 	if plan.Cancelled {
@@ -81,7 +81,9 @@ func seedOf(id string) uint64 {
 }
 
 // holdDown reports whether so many nodes are down at once that their
-// allocations are held rather than replaced (scheduler.HoldDown).
+// allocations are held rather than replaced (scheduler.HoldDown), before
+// the leader's liveness controller set the hold (store.NodeHold) that
+// also covers the recovery.
 func holdDown(nodes []*api.Node) bool {
 	down := 0
 	for _, n := range nodes {

@@ -19,7 +19,7 @@ import (
 //	nodeplans/<node>                     bumped by every plan that places onto the node; plans compare it
 //	allocs/<node>/<alloc>                allocation, desired state (servers); the node agent watches allocs/<node>/
 //	allocstatus/<node>/<alloc>           allocation, observed state (node agent)
-//	joballocs/<ns>/<job>/<alloc>         index: the node of each allocation of a job (servers)
+//	joballocs/<ns>/<job>/<alloc>         former index of a job's allocations: no longer written, deleted with its allocation
 //	deployments/<ns>/<job>/<id>          rollout of one job version (scheduler creates, leader's watcher ends)
 //	services/<ns>/<service>/<instance>   service instance of an allocation, bound to its node's lease (node agent)
 //	servers/<name>                       live server, bound to its lease
@@ -28,6 +28,7 @@ import (
 //	schedconfig                          cluster-wide scheduler configuration
 //	compact                              revision of the last compaction round (servers take turns)
 //	gcrequest                            time of the last operator request for garbage collection
+//	nodehold                             set while a mass outage holds down nodes' allocations (leader)
 //	variables/<ns>/<path>                variable, items encrypted (servers); the path's '/' escaped as %2F
 //	rootkeys/<key>                       keyring key wrapped by the servers' key encryption key (servers)
 //	identities/<node>/<alloc>            workload identities of an allocation's tasks (leader); its node reads them
@@ -57,6 +58,7 @@ const (
 	KindCompact     Kind = "compact"
 	KindSchedConfig Kind = "schedconfig"
 	KindGCRequest   Kind = "gcrequest"
+	KindNodeHold    Kind = "nodehold"
 	KindVariables   Kind = "variables"
 	KindRootKeys    Kind = "rootkeys"
 	KindIdentities  Kind = "identities"
@@ -83,6 +85,7 @@ var keyParts = map[Kind][]keyPart{
 	KindCompact:     {},
 	KindSchedConfig: {},
 	KindGCRequest:   {},
+	KindNodeHold:    {},
 	KindVariables:   {partNamespace, partName},
 	KindRootKeys:    {partID},
 	KindIdentities:  {partNode, partID},
@@ -258,6 +261,10 @@ func (k Keys) Compact() string { return k.join(KindCompact) }
 // GCRequest is the key an operator's request for garbage collection
 // writes; the leader's collector watches it.
 func (k Keys) GCRequest() string { return k.join(KindGCRequest) }
+
+// NodeHold is the key that says a mass outage holds down nodes'
+// allocations.
+func (k Keys) NodeHold() string { return k.join(KindNodeHold) }
 
 // SchedulerConfig is the key of the scheduler configuration.
 func (k Keys) SchedulerConfig() string { return k.join(KindSchedConfig) }

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -147,4 +148,130 @@ func (s *Store) GetNode(ctx context.Context, idOrName string) (*api.Node, error)
 		}
 	}
 	return byIDPrefix(nodes, idOrName, func(n *api.Node) string { return n.ID })
+}
+
+// NodeLiveError is why a ready node cannot be purged: its agent still
+// heartbeats. It is a conflict (errors.Is(err, ErrConflict)).
+type NodeLiveError struct{ ID string }
+
+func (e *NodeLiveError) Error() string {
+	return fmt.Sprintf("node %s is ready (its agent heartbeats): stop its agent, or wait until it reads down, before purging it", e.ID)
+}
+
+// Is makes a NodeLiveError an ErrConflict.
+func (e *NodeLiveError) Is(target error) bool { return target == ErrConflict }
+
+// PurgeNode deletes a down node's record and operator settings, so that
+// it is no longer listed and its allocations are lost and replaced however
+// many other nodes are down (the node is gone, not away). The writes that
+// add adds (evaluations of the node's jobs) commit in the same transaction,
+// which fails with a NodeLiveError while the node's heartbeat exists and
+// with ErrNotFound when the node is not known.
+func (s *Store) PurgeNode(ctx context.Context, nodeID string, g Guard, add func(*Txn)) error {
+	key := s.keys.Node(nodeID)
+	hb := s.keys.Heartbeat(nodeID)
+	for attempt := 0; attempt < maxRetries; attempt++ {
+		txn := s.NewTxn(g)
+		if add != nil {
+			add(txn)
+		}
+		cmps := append(txn.cmps,
+			clientv3.Compare(clientv3.CreateRevision(key), ">", 0),
+			clientv3.Compare(clientv3.CreateRevision(hb), "=", 0))
+		ops := append(txn.ops, clientv3.OpDelete(key), clientv3.OpDelete(s.keys.NodeAdmin(nodeID)))
+		if len(ops) > maxTxnOps {
+			return fmt.Errorf("purging node %s: a transaction of %d writes exceeds the limit of %d", nodeID, len(ops), maxTxnOps)
+		}
+		resp, err := s.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
+		if err != nil {
+			return fmt.Errorf("purging node %s: %w", nodeID, err)
+		}
+		if resp.Succeeded {
+			return nil
+		}
+		// Which condition failed?
+		get, err := s.cli.Txn(ctx).Then(clientv3.OpGet(key, clientv3.WithCountOnly()), clientv3.OpGet(hb, clientv3.WithCountOnly())).Commit()
+		if err != nil {
+			return fmt.Errorf("purging node %s: %w", nodeID, err)
+		}
+		switch {
+		case get.Responses[0].GetResponseRange().Count == 0:
+			return fmt.Errorf("node %s: %w", nodeID, ErrNotFound)
+		case get.Responses[1].GetResponseRange().Count > 0:
+			return &NodeLiveError{ID: nodeID}
+		}
+		// The guard failed.
+		if len(g.cmps) > 0 {
+			return ErrConflict
+		}
+	}
+	return fmt.Errorf("purging node %s: %w", nodeID, ErrConflict)
+}
+
+// NodeHold records that so many nodes went down at once that their
+// allocations are held rather than replaced (scheduler.HoldDown). The
+// leader's liveness controller writes it when the hold starts and deletes
+// it a while after most nodes are back, so that nodes still reconnecting
+// are not replaced on the way; every scheduling pass reads it.
+type NodeHold struct {
+	Since time.Time `json:"since"`
+	// Down and Nodes are the counts when the hold started.
+	Down  int `json:"down"`
+	Nodes int `json:"nodes"`
+}
+
+// GetNodeHold returns the hold, or nil when none is set.
+func (s *Store) GetNodeHold(ctx context.Context) (*NodeHold, error) {
+	h, _, err := getOne[NodeHold](ctx, s, s.keys.NodeHold())
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	return h, err
+}
+
+// PutNodeHold sets the hold while g holds.
+func (s *Store) PutNodeHold(ctx context.Context, h *NodeHold, g Guard) error {
+	resp, err := s.cli.Txn(ctx).If(g.cmps...).Then(clientv3.OpPut(s.keys.NodeHold(), encode(h))).Commit()
+	if err != nil {
+		return fmt.Errorf("writing the node hold: %w", err)
+	}
+	if !resp.Succeeded {
+		return ErrConflict
+	}
+	return nil
+}
+
+// DeleteNodeHold ends the hold while g holds.
+func (s *Store) DeleteNodeHold(ctx context.Context, g Guard) error {
+	resp, err := s.cli.Txn(ctx).If(g.cmps...).Then(clientv3.OpDelete(s.keys.NodeHold())).Commit()
+	if err != nil {
+		return fmt.Errorf("deleting the node hold: %w", err)
+	}
+	if !resp.Succeeded {
+		return ErrConflict
+	}
+	return nil
+}
+
+// GetSchedulingState reads, in one request, what every scheduling pass
+// needs besides its snapshot: the scheduler configuration and the node
+// hold (nil when none is set).
+func (s *Store) GetSchedulingState(ctx context.Context) (*api.SchedulerConfig, *NodeHold, error) {
+	resp, err := s.cli.Txn(ctx).Then(clientv3.OpGet(s.keys.SchedulerConfig()), clientv3.OpGet(s.keys.NodeHold())).Commit()
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the scheduler configuration: %w", err)
+	}
+	cfg := &api.SchedulerConfig{Algorithm: "binpack"}
+	if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) > 0 {
+		if cfg, err = decodeKV[api.SchedulerConfig](kvs[0]); err != nil {
+			return nil, nil, err
+		}
+	}
+	var hold *NodeHold
+	if kvs := resp.Responses[1].GetResponseRange().Kvs; len(kvs) > 0 {
+		if hold, err = decodeKV[NodeHold](kvs[0]); err != nil {
+			return nil, nil, err
+		}
+	}
+	return cfg, hold, nil
 }

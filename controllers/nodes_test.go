@@ -1,0 +1,153 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/nodes"
+	"github.com/nomadic-project/nomadic/pkg/store"
+	"github.com/nomadic-project/nomadic/pkg/testutil"
+)
+
+// TestNodesLongDownArePurgedAndOrphansEvaluated runs the collector's node
+// pass on a real etcd: a node down for NodeAge with nothing live goes, a
+// down node that still has a live allocation stays, a ready node stays,
+// and a live allocation on a node that no longer exists gets its job
+// evaluated.
+func TestNodesLongDownArePurgedAndOrphansEvaluated(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := store.New(testutil.Etcd(t), "/gcn")
+	for _, id := range []string{"gone", "busy", "ready"} {
+		if err := st.PutNode(ctx, &api.Node{ID: id, Name: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sess, err := st.NewSession(ctx, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Revoke(ctx)
+	if err := st.PutHeartbeat(ctx, "ready", sess.Lease()); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	allocs := []*api.Allocation{
+		// Kept while its node is away (a held or disconnected allocation).
+		{ID: "a1", Namespace: "default", JobID: "web", NodeID: "busy", DesiredStatus: api.AllocDesiredRun, DisconnectTime: now},
+		{ID: "a2", Namespace: "default", JobID: "web", NodeID: "gone", DesiredStatus: api.AllocDesiredStop, NodeLost: true, Status: &api.AllocStatus{ClientStatus: api.AllocClientRunning}},
+		{ID: "a3", Namespace: "default", JobID: "orphan", NodeID: "purged-long-ago", DesiredStatus: api.AllocDesiredRun, Status: &api.AllocStatus{ClientStatus: api.AllocClientRunning}},
+	}
+	gc := &GC{Store: st, NodeAge: time.Hour}
+	// The first pass only notes when it saw each node down.
+	if err := gc.collectNodes(ctx, allocs, now); err != nil {
+		t.Fatal(err)
+	}
+	listed := func() map[string]bool {
+		ns, err := st.ListNodes(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]bool{}
+		for _, n := range ns {
+			out[n.ID] = true
+		}
+		return out
+	}
+	if got := listed(); len(got) != 3 {
+		t.Fatalf("after the first pass: %v", got)
+	}
+	evals, err := st.ListEvals(ctx, "default", "orphan")
+	if err != nil || len(evals) != 1 || evals[0].TriggeredBy != api.EvalTriggerNodeUpdate {
+		t.Fatalf("evaluations of the orphaned allocation's job: %+v %v", evals, err)
+	}
+	// Not yet an hour.
+	if err := gc.collectNodes(ctx, allocs, now.Add(59*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if got := listed(); len(got) != 3 {
+		t.Fatalf("purged before NodeAge: %v", got)
+	}
+	if err := gc.collectNodes(ctx, allocs, now.Add(61*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if got := listed(); got["gone"] || !got["busy"] || !got["ready"] {
+		t.Fatalf("after NodeAge: %v", got)
+	}
+	// A pending evaluation is not doubled.
+	if evals, _ := st.ListEvals(ctx, "default", "orphan"); len(evals) != 1 {
+		t.Fatalf("%d evaluations of the orphan's job", len(evals))
+	}
+
+	// An operator's purge: refused for the ready node, done for a down
+	// one with its jobs evaluated, not found afterwards.
+	_, err = nodes.Purge(ctx, st, "ready", now)
+	var live *store.NodeLiveError
+	if !errors.As(err, &live) || !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("purging a ready node: %v", err)
+	}
+	ids, err := nodes.Purge(ctx, st, "busy", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The allocations above were never written to etcd, so there is no
+	// job to evaluate (the e2e of a mass outage covers that).
+	if len(ids) != 0 {
+		t.Fatalf("evaluations of a node without allocations in etcd: %v", ids)
+	}
+	if got := listed(); got["busy"] {
+		t.Fatalf("purged node still listed: %v", got)
+	}
+	if _, err := nodes.Purge(ctx, st, "busy", now); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("purging it again: %v", err)
+	}
+}
+
+// TestTheHoldOutlastsTheOutageByTheRecoveryTime drives the liveness
+// controller's hold on a real etcd with a fake clock: set when most nodes
+// are down, kept once they are back until Recovery passed (nodes still
+// reconnecting are not replaced on the way), then removed.
+func TestTheHoldOutlastsTheOutageByTheRecoveryTime(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := store.New(testutil.Etcd(t), "/hold")
+	now := time.Now()
+	c := &NodeLiveness{Store: st, Now: func() time.Time { return now }, Recovery: time.Minute}
+	steps := []struct {
+		after       time.Duration
+		down, total int
+		held, key   bool
+	}{
+		{0, 1, 10, false, false},                // one node down: replaced as usual
+		{0, 8, 10, true, true},                  // most down: held
+		{10 * time.Second, 2, 10, true, true},   // most back: still held...
+		{50 * time.Second, 2, 10, true, true},   // ...for the recovery minute
+		{11 * time.Second, 2, 10, false, false}, // then the two left are replaced
+		{0, 1, 10, false, false},
+	}
+	for i, s := range steps {
+		now = now.Add(s.after)
+		held, err := c.hold(ctx, s.down, s.total)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := st.GetNodeHold(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if held != s.held || (h != nil) != s.key {
+			t.Fatalf("step %d (%d of %d down): held %v, hold key %+v", i, s.down, s.total, held, h)
+		}
+	}
+	// Scheduling passes read it with the scheduler's configuration.
+	if err := st.PutNodeHold(ctx, &store.NodeHold{Since: now, Down: 8, Nodes: 10}, store.Guard{}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, h, err := st.GetSchedulingState(ctx)
+	if err != nil || cfg.Algorithm != "binpack" || h == nil || h.Down != 8 {
+		t.Fatalf("scheduling state: %+v %+v %v", cfg, h, err)
+	}
+}
