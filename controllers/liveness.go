@@ -2,12 +2,14 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/loop"
 	"github.com/nomadic-project/nomadic/pkg/scheduler"
 	"github.com/nomadic-project/nomadic/pkg/store"
 )
@@ -34,10 +36,17 @@ type NodeLiveness struct {
 	// on the way.
 	Recovery time.Duration
 
+	// Stalls, when set, tells of etcd's stalls (StallWatch): node leases
+	// that expire during or just after one were starved by the control
+	// plane, not lost by their nodes, so a stall sets the hold.
+	Stalls *StallWatch
+
 	q *queue
 	// releasing is when most nodes were first seen back during a hold;
 	// only the single worker reads and writes it.
 	releasing time.Time
+	// stallSeen is the end of the last stall the worker acted on.
+	stallSeen time.Time
 }
 
 // holdKey is the queue key that re-checks the hold.
@@ -59,12 +68,27 @@ func (c *NodeLiveness) Run(ctx context.Context) {
 		}
 		for _, n := range nodes {
 			if n.Status == api.NodeStatusDown {
-				q.add(n.ID)
+				// As for a node seen going down: a new leader's first
+				// look waits too, so that it learns of a stall first.
+				q.addAfter(n.ID, settle)
 			}
 		}
 	}
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		// A stall that ended is acted on at once, before the nodes whose
+		// leases it starved are (they wait Settle).
+		var seen time.Time
+		for ctx.Err() == nil {
+			if _, ended := c.Stalls.Last(); !ended.Equal(seen) {
+				seen = ended
+				q.add(holdKey)
+			}
+			loop.Sleep(ctx, 200*time.Millisecond)
+		}
+	}()
 	go func() {
 		defer wg.Done()
 		c.Cache.Subscribe(ctx, store.Subscriber{
@@ -154,11 +178,42 @@ func (c *NodeLiveness) hold(ctx context.Context, down, total int) (bool, error) 
 	if err != nil {
 		return false, err
 	}
+	if c.Stalls.Stalling() {
+		// etcd is slow or away right now: nothing is decided about nodes
+		// until it answers (and then the stall holds them).
+		if c.q != nil {
+			c.q.addAfter(holdKey, time.Second)
+		}
+		return true, nil
+	}
+	if d, ended := c.Stalls.Last(); !ended.IsZero() && !ended.Equal(c.stallSeen) && time.Since(ended) < c.recovery() {
+		// etcd stalled a moment ago: whatever leases expired meanwhile
+		// were the control plane's doing. Hold until the recovery time
+		// from the stall's end has passed.
+		if h == nil {
+			h = &store.NodeHold{Since: now, Down: down, Nodes: total, Reason: fmt.Sprintf("etcd stalled for %v", d.Round(100*time.Millisecond))}
+			if err := c.Store.PutNodeHold(ctx, h, c.Guard); err != nil {
+				return true, err
+			}
+			slog.Warn("etcd stalled: holding the allocations of nodes that went down until they had time to reconnect",
+				"stalled_for", d.Round(100*time.Millisecond), "down", down, "nodes", total)
+		}
+		c.stallSeen = ended
+		if !scheduler.HoldDown(down, total) {
+			left := c.recovery() - time.Since(ended)
+			c.releasing = now.Add(-time.Since(ended))
+			if c.q != nil {
+				c.q.addAfter(holdKey, left)
+			}
+			metricNodesHeld.Set(float64(down))
+			return true, nil
+		}
+	}
 	if scheduler.HoldDown(down, total) {
 		c.releasing = time.Time{}
 		metricNodesHeld.Set(float64(down))
 		if h == nil {
-			if err := c.Store.PutNodeHold(ctx, &store.NodeHold{Since: now, Down: down, Nodes: total}, c.Guard); err != nil {
+			if err := c.Store.PutNodeHold(ctx, &store.NodeHold{Since: now, Down: down, Nodes: total, Reason: "most nodes are down at once"}, c.Guard); err != nil {
 				return true, err
 			}
 			slog.Warn("many nodes are down at once: holding their allocations instead of replacing them",
@@ -171,10 +226,7 @@ func (c *NodeLiveness) hold(ctx context.Context, down, total int) (bool, error) 
 		metricNodesHeld.Set(0)
 		return false, nil
 	}
-	recovery := c.Recovery
-	if recovery <= 0 {
-		recovery = time.Minute
-	}
+	recovery := c.recovery()
 	if c.releasing.IsZero() {
 		c.releasing = now
 		slog.Info("most nodes are back: the hold ends once the rest had time to reconnect",
@@ -206,6 +258,13 @@ func (c *NodeLiveness) hold(ctx context.Context, down, total int) (bool, error) 
 		}
 	}
 	return false, nil
+}
+
+func (c *NodeLiveness) recovery() time.Duration {
+	if c.Recovery > 0 {
+		return c.Recovery
+	}
+	return time.Minute
 }
 
 // nodeReady evaluates every system and sysbatch job for a node that became

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -140,6 +141,32 @@ func TestTheHoldOutlastsTheOutageByTheRecoveryTime(t *testing.T) {
 		}
 		if held != s.held || (h != nil) != s.key {
 			t.Fatalf("step %d (%d of %d down): held %v, hold key %+v", i, s.down, s.total, held, h)
+		}
+	}
+	// A stall of etcd sets the hold however few nodes are down, for the
+	// recovery time from when etcd answered again.
+	c.Stalls = &StallWatch{}
+	c.Stalls.record(8*time.Second, time.Now())
+	for i, s := range []struct {
+		after     time.Duration
+		held, key bool
+	}{{0, true, true}, {0, true, true}, {time.Minute, false, false}} {
+		if s.after > 0 {
+			// The stall is measured on the monotonic clock: make it older.
+			c.Stalls.record(8*time.Second, time.Now().Add(-s.after))
+			c.stallSeen = time.Time{}
+		}
+		now = now.Add(s.after)
+		held, err := c.hold(ctx, 2, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := st.GetNodeHold(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if held != s.held || (h != nil) != s.key || (h != nil && !strings.Contains(h.Reason, "etcd stalled for 8s")) {
+			t.Fatalf("after a stall, step %d: held %v, hold key %+v", i, held, h)
 		}
 	}
 	// Scheduling passes read it with the scheduler's configuration.

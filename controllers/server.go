@@ -52,7 +52,8 @@ type Server struct {
 	// leader runs them beside its own, with its cache and term's guard.
 	Singletons []func(ctx context.Context, cache *store.Cache, guard store.Guard)
 
-	cache *store.Cache
+	cache  *store.Cache
+	stalls *StallWatch
 }
 
 // Run runs the server until ctx ends. If the server's lease is lost (etcd
@@ -74,6 +75,14 @@ func (s *Server) Run(ctx context.Context) {
 		s.cache.Run(ctx)
 	}()
 	defer wg.Wait()
+	// Every server watches etcd for stalls all along, so that a leader
+	// elected because of one knows of it.
+	s.stalls = &StallWatch{Store: s.Store}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.stalls.Run(ctx)
+	}()
 	if !s.Cfg.NoCache {
 		s.Store.UseCache(s.cache)
 		defer s.Store.DropCache(s.cache)
@@ -132,7 +141,7 @@ func (s *Server) singletons(ctx context.Context, guard store.Guard) {
 	run((&PeriodicLauncher{Store: s.Store, Cache: c, Guard: guard, Now: s.Now, Tick: time.Second}).Run)
 	run((&Census{Store: s.Store, Interval: 15 * time.Second, QuotaBytes: s.Cfg.EtcdQuotaBytes}).Run)
 	run((&DrainWatcher{Store: s.Store, Guard: guard, Now: s.Now, Interval: 2 * time.Second}).Run)
-	run((&NodeLiveness{Store: s.Store, Cache: c, Guard: guard, Now: s.Now, Resync: s.Cfg.LivenessResync}).Run)
+	run((&NodeLiveness{Store: s.Store, Cache: c, Guard: guard, Now: s.Now, Resync: s.Cfg.LivenessResync, Stalls: s.stalls}).Run)
 	run((&AllocWatcher{Store: s.Store, Cache: c, Guard: guard, Now: s.Now}).Run)
 	run((&GC{Store: s.Store, Cache: c, Guard: guard, Now: s.Now, Interval: s.Cfg.GCInterval, AllocAge: s.Cfg.GCAllocAge, NodeAge: s.Cfg.GCNodeAge, KeepVersions: 10}).Run)
 	for _, fn := range s.Singletons {

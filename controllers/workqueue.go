@@ -22,6 +22,7 @@ type queue struct {
 	baseDelay time.Duration
 	maxDelay  time.Duration
 	timers    map[string]*time.Timer
+	due       map[string]time.Time // when each timer fires
 }
 
 func newQueue() *queue {
@@ -31,6 +32,7 @@ func newQueue() *queue {
 		dirty:     map[string]bool{},
 		failures:  map[string]int{},
 		timers:    map[string]*time.Timer{},
+		due:       map[string]time.Time{},
 		baseDelay: 50 * time.Millisecond,
 		maxDelay:  30 * time.Second,
 	}
@@ -61,8 +63,8 @@ func (q *queue) addLocked(key string) {
 	q.cond.Signal()
 }
 
-// addAfter queues a key once d has passed (an earlier pending addAfter of
-// the key is replaced).
+// addAfter queues a key once d has passed, unless it is already due
+// sooner (a periodic addAfter of a key does not keep postponing it).
 func (q *queue) addAfter(key string, d time.Duration) {
 	if d <= 0 {
 		q.add(key)
@@ -73,15 +75,29 @@ func (q *queue) addAfter(key string, d time.Duration) {
 	if q.shutdown {
 		return
 	}
+	at := time.Now().Add(d)
 	if t := q.timers[key]; t != nil {
+		if !q.due[key].After(at) {
+			return
+		}
 		t.Stop()
 	}
-	q.timers[key] = time.AfterFunc(d, func() {
+	q.timeLocked(key, d, at)
+}
+
+// timeLocked arms the key's timer.
+func (q *queue) timeLocked(key string, d time.Duration, at time.Time) {
+	var t *time.Timer
+	t = time.AfterFunc(d, func() {
 		q.mu.Lock()
 		defer q.mu.Unlock()
-		delete(q.timers, key)
+		if q.timers[key] == t {
+			delete(q.timers, key)
+			delete(q.due, key)
+		}
 		q.addLocked(key)
 	})
+	q.timers[key], q.due[key] = t, at
 }
 
 // get blocks until a key is ready and marks it as being worked. It returns
@@ -115,12 +131,7 @@ func (q *queue) done(key string, err error) {
 		if t := q.timers[key]; t != nil {
 			t.Stop()
 		}
-		q.timers[key] = time.AfterFunc(delay, func() {
-			q.mu.Lock()
-			defer q.mu.Unlock()
-			delete(q.timers, key)
-			q.addLocked(key)
-		})
+		q.timeLocked(key, delay, time.Now().Add(delay))
 	} else {
 		delete(q.failures, key)
 	}

@@ -81,7 +81,10 @@ type agentFlags struct {
 	gcInterval time.Duration
 	gcAllocAge time.Duration
 	gcNodeAge  time.Duration
-	logLevel   string
+	// clockOffset runs the server on a clock that far off (fault
+	// injection: docs/reliability.md).
+	clockOffset time.Duration
+	logLevel    string
 }
 
 // parseAgentFlags reads the agent's flags and fills in what follows
@@ -134,6 +137,7 @@ func parseAgentFlags(args []string) (*agentFlags, error) {
 	fs.BoolVar(&f.noCache, "eval-from-etcd", false, "schedule from reads of etcd instead of the server's cache (for comparisons)")
 	fs.DurationVar(&f.gcInterval, "gc-interval", 5*time.Minute, "how often the leader collects garbage")
 	fs.DurationVar(&f.gcAllocAge, "gc-alloc-age", time.Hour, "stopped allocations older than this are deleted")
+	fs.DurationVar(&f.clockOffset, "clock-offset", 0, "for fault-injection tests: run the server's controllers and API on a clock this far off (e.g. 30s)")
 	fs.DurationVar(&f.gcNodeAge, "gc-node-age", 24*time.Hour, "a node down this long, with no live allocation, is purged (0: never)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
@@ -313,7 +317,12 @@ func (a *agent) startServer(ctx context.Context, apiTLS *tls.Config, tokens []st
 	if err != nil {
 		return nil, err
 	}
-	apiSrv := &httpapi.Server{Store: a.st, Name: f.name, Version: version.Version, RequestTimeout: f.etcdRequest, Vars: vars}
+	now := time.Now
+	if off := f.clockOffset; off != 0 {
+		now = func() time.Time { return time.Now().Add(off) }
+		slog.Warn("this server runs on a clock that is off on purpose", "offset", off)
+	}
+	apiSrv := &httpapi.Server{Store: a.st, Name: f.name, Version: version.Version, RequestTimeout: f.etcdRequest, Vars: vars, Now: now}
 	httpSrv, addr, err := a.serve("HTTP API", f.httpAddr, func(string) http.Handler { return apiSrv.Handler() }, apiTLS, tokens)
 	if err != nil {
 		return nil, err
@@ -321,7 +330,7 @@ func (a *agent) startServer(ctx context.Context, apiTLS *tls.Config, tokens []st
 	servers := []*http.Server{httpSrv}
 	if f.nomadHTTPAddr != "" {
 		nomadSrv := &nomadapi.Server{Store: a.st, Name: f.name, Datacenter: f.datacenter, Version: version.Version,
-			RequestTimeout: f.etcdRequest, Vars: vars}
+			RequestTimeout: f.etcdRequest, Vars: vars, Now: now}
 		srv, _, err := a.serve("Nomad API", f.nomadHTTPAddr, func(addr string) http.Handler {
 			nomadSrv.Addr = addr
 			return nomadSrv.Handler()
@@ -337,7 +346,7 @@ func (a *agent) startServer(ctx context.Context, apiTLS *tls.Config, tokens []st
 		SessionTTL: f.serverTTL, Workers: f.workers,
 		GCInterval: f.gcInterval, GCAllocAge: f.gcAllocAge, GCNodeAge: f.gcNodeAge, LivenessResync: 30 * time.Second, NoCache: f.noCache,
 		EtcdQuotaBytes: f.etcdQuota, PassTimeout: 4 * f.etcdRequest,
-	}, Singletons: singletons}
+	}, Singletons: singletons, Now: now}
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()

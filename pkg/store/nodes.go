@@ -218,6 +218,15 @@ type NodeHold struct {
 	// Down and Nodes are the counts when the hold started.
 	Down  int `json:"down"`
 	Nodes int `json:"nodes"`
+	// Reason says what set it: most nodes down at once, or etcd stalled.
+	Reason string `json:"reason,omitempty"`
+}
+
+// Ping makes one linearizable read of etcd (it goes through etcd's
+// leader), which is how the leader tells a stalled etcd.
+func (s *Store) Ping(ctx context.Context) error {
+	_, err := s.cli.Get(ctx, s.keys.NodeHold(), clientv3.WithCountOnly())
+	return err
 }
 
 // GetNodeHold returns the hold, or nil when none is set.
