@@ -472,7 +472,7 @@ func TestFaultsOnAThreeServerCluster(t *testing.T) {
 		mustNctl(t, c.addr(), dir, "apply", "-f", file)
 		total += 2
 		c.converge("after the hostile requests", total, 30*time.Second)
-		faultLog(t, "%d hostile requests: %d answered 4xx with a JSON error, none 5xx; the cluster schedules after them", n, fourxx)
+		faultLog(t, "%d hostile requests: %d answered 4xx with a JSON error, none 500; the cluster schedules after them", n, fourxx)
 	})
 
 	run("etcd loses a member, then its leader", func(t *testing.T) {
@@ -636,4 +636,310 @@ func hostileRequests(t *testing.T, addrs []string, n int) (int, int) {
 		}
 	}
 	return n, fourxx
+}
+
+// singleEtcd starts one member of Debian's etcd and returns its client URL.
+func singleEtcd(t *testing.T, extra ...string) string {
+	etcdBin, err := exec.LookPath("etcd")
+	if err != nil {
+		t.Fatal("etcd is not installed (make test installs Debian's etcd-server): ", err)
+	}
+	clientAddr, peerAddr := freeAddr(t), freeAddr(t)
+	start(t, etcdBin, append([]string{"--name", "one", "--data-dir", t.TempDir(),
+		"--listen-client-urls", "http://" + clientAddr, "--advertise-client-urls", "http://" + clientAddr,
+		"--listen-peer-urls", "http://" + peerAddr, "--initial-advertise-peer-urls", "http://" + peerAddr,
+		"--initial-cluster", "one=http://" + peerAddr}, extra...)...)
+	return "http://" + clientAddr
+}
+
+// putJob submits a job to the native API and returns the status and body.
+func putJob(t *testing.T, addr, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPut, "http://"+addr+"/v1/jobs", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestFaultEtcdOutOfSpaceIsRefusedPlainlyAndRecovers fills etcd to its
+// quota: writes answer 507 with what to do, nothing is half-written,
+// reads still answer, and after `nomadic etcd-maintain -disarm` the
+// cluster takes jobs again.
+func TestFaultEtcdOutOfSpaceIsRefusedPlainlyAndRecovers(t *testing.T) {
+	endpoint := singleEtcd(t, "--quota-backend-bytes", fmt.Sprint(24<<20))
+	addr := freeAddr(t)
+	start(t, filepath.Join(binDir, "nomadic"), "agent", "-server", "-name", "s", "-etcd-endpoints", endpoint,
+		"-http-addr", addr, "-data-dir", t.TempDir(), "-etcd-quota-bytes", fmt.Sprint(24<<20), "-etcd-request-timeout", "5s")
+	start(t, filepath.Join(binDir, "nomadic"), "agent", "-client", "-enable-mock-driver", "-node-name", "c",
+		"-etcd-endpoints", endpoint, "-data-dir", t.TempDir(), "-client-http-addr", freeAddr(t))
+	waitReadyNodes(t, addr, 1)
+	big := strings.Repeat("x", 400<<10)
+	job := func(i int) string {
+		return fmt.Sprintf(`{"job":{"id":"filler","meta":{"n":"%d","pad":"%s"},"groups":[{"name":"g","count":1,"tasks":[{"name":"t","driver":"mock","resources":{"cpu":10,"memory":10}}]}]}}`, i, big)
+	}
+	accepted, full := 0, ""
+	for i := 0; i < 200 && full == ""; i++ {
+		code, body := putJob(t, addr, job(i))
+		switch {
+		case code == http.StatusOK || code == http.StatusCreated:
+			accepted++
+		case code == http.StatusInsufficientStorage:
+			full = body
+		default:
+			t.Fatalf("registration %d: %d %s", i, code, body)
+		}
+	}
+	if full == "" {
+		t.Fatalf("etcd never filled up after %d registrations", accepted)
+	}
+	var e struct {
+		Error string `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(full), &e); err != nil || !strings.Contains(e.Error, "etcd-maintain") && !strings.Contains(e.Error, "compact") {
+		t.Fatalf("507 without saying what to do: %s", full)
+	}
+	filledAt := time.Now()
+	// Nothing half-written: the job is at the last accepted version.
+	var got api.Job
+	if err := json.Unmarshal([]byte(mustNctl(t, addr, "", "get", "jobs", "filler", "-o", "json")), &got); err != nil {
+		t.Fatal(err)
+	}
+	if int(got.Version) != accepted-1 || got.Meta["n"] != fmt.Sprint(accepted-1) {
+		t.Fatalf("after %d accepted registrations the job is at version %d (meta n=%s)", accepted, got.Version, got.Meta["n"])
+	}
+	// A write through nctl says so plainly too.
+	dir := t.TempDir()
+	_, errOut, code := nctl(t, addr, dir, "apply", "--detach", "-f", mockJob(t, dir, "small", 1))
+	if code == 0 || !strings.Contains(errOut, "full") {
+		t.Fatalf("apply on a full etcd: exit %d: %s", code, errOut)
+	}
+	out, err := exec.Command(filepath.Join(binDir, "nomadic"), "etcd-maintain", "-etcd-endpoints", endpoint, "-disarm").CombinedOutput()
+	if err != nil {
+		t.Fatalf("etcd-maintain: %v\n%s", err, out)
+	}
+	eventually(t, 30*time.Second, func() (bool, string) {
+		out, errOut, code := nctl(t, addr, dir, "apply", "--detach", "-f", mockJob(t, dir, "small", 1))
+		return code == 0, out + errOut
+	})
+	waitRunning(t, addr, "small", 1)
+	faultLog(t, "etcd out of space (24 MiB quota) after %d registrations of a 400 KiB job: 507 with what to do, nothing half-written; after etcd-maintain -disarm (%s) a job ran %v after the alarm",
+		accepted, strings.TrimSpace(string(out)), time.Since(filledAt).Round(100*time.Millisecond))
+}
+
+// TestFaultANodeWhoseDataDirIsFull runs a node agent on a 4 MiB tmpfs
+// and fills it: the agent stays up and ready, a task that cannot get its
+// directory fails with the reason, and once there is room again tasks
+// run.
+func TestFaultANodeWhoseDataDirIsFull(t *testing.T) {
+	dataDir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dataDir, "tmpfs", 0, "size=4m"); err != nil {
+		t.Skipf("cannot mount a small tmpfs to fill (this fault needs root): %v", err)
+	}
+	// Registered before the processes start, so it runs after they stop.
+	t.Cleanup(func() { _ = syscall.Unmount(dataDir, syscall.MNT_DETACH) })
+	endpoint := singleEtcd(t)
+	addr := freeAddr(t)
+	start(t, filepath.Join(binDir, "nomadic"), "agent", "-server", "-name", "s", "-etcd-endpoints", endpoint,
+		"-http-addr", addr, "-data-dir", t.TempDir())
+	start(t, filepath.Join(binDir, "nomadic"), "agent", "-client", "-enable-raw-exec", "-node-name", "full",
+		"-etcd-endpoints", endpoint, "-data-dir", dataDir, "-node-ttl", "4s", "-client-http-addr", freeAddr(t))
+	waitReadyNodes(t, addr, 1)
+	filler := filepath.Join(dataDir, "filler")
+	f, err := os.Create(filler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, 64<<10)
+	for i := 0; i < 128; i++ { // at most 8 MiB: the tmpfs holds 4
+		if _, err := f.Write(chunk); err != nil {
+			break
+		}
+	}
+	f.Close()
+	dir := t.TempDir()
+	job := func(id string) string {
+		src := fmt.Sprintf(`job %q {
+  type = "batch"
+  group "g" {
+    # The node offers what its data dir had free when it started (4 MiB).
+    ephemeral_disk {
+      size = 1
+    }
+    restart {
+      attempts = 0
+      mode     = "fail"
+    }
+    reschedule {
+      attempts  = 0
+      unlimited = false
+    }
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "cat local/hello.txt; sleep 300"]
+      }
+      # Rendering it is the agent's own write into the data dir.
+      template {
+        data        = "hello from a template\n"
+        destination = "local/hello.txt"
+      }
+    }
+  }
+}
+`, id)
+		p := filepath.Join(dir, id+".hcl")
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	mustNctl(t, addr, dir, "apply", "--detach", "-f", job("onfull"))
+	var why string
+	eventually(t, 30*time.Second, func() (bool, string) {
+		var seen []string
+		for _, a := range allocs(t, addr, "onfull") {
+			seen = append(seen, a.ClientStatusOf())
+			if a.Status == nil {
+				continue
+			}
+			for name, ts := range a.Status.Tasks {
+				for _, e := range ts.Events {
+					seen = append(seen, fmt.Sprintf("%s: %s %s", name, e.Type, e.Message))
+					if a.ClientStatusOf() == api.AllocClientFailed && strings.Contains(e.Message, "no space left on device") {
+						why = e.Message
+						return true, ""
+					}
+				}
+			}
+		}
+		return false, fmt.Sprintf("no allocation failed for want of space: %q", seen)
+	})
+	// The agent itself lives on, heartbeating.
+	time.Sleep(5 * time.Second)
+	waitReadyNodes(t, addr, 1)
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	freed := time.Now()
+	mustNctl(t, addr, dir, "apply", "--detach", "-f", job("afterwards"))
+	pids := taskPIDs(waitRunning(t, addr, "afterwards", 1))
+	t.Cleanup(func() {
+		for _, pid := range pids {
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+		}
+	})
+	faultLog(t, "node data dir full: the task failed with %q, the node stayed ready; with room again a task ran %v later",
+		why, time.Since(freed).Round(100*time.Millisecond))
+}
+
+// TestFaultServersWhoseClocksAreOff runs three servers whose clocks are
+// 30 s ahead, right and 30 s behind, the one ahead leading: jobs
+// converge, a rolling update succeeds, and a killed node's allocations
+// are replaced in its lease TTL, which etcd keeps, not the servers'
+// clocks.
+func TestFaultServersWhoseClocksAreOff(t *testing.T) {
+	endpoint := singleEtcd(t)
+	var addrs []string
+	for i, off := range []string{"30s", "0s", "-30s"} {
+		addr := freeAddr(t)
+		start(t, filepath.Join(binDir, "nomadic"), "agent", "-server", "-name", fmt.Sprintf("s%d", i), "-etcd-endpoints", endpoint,
+			"-http-addr", addr, "-data-dir", t.TempDir(), "-server-ttl", "3s", "-clock-offset", off)
+		addrs = append(addrs, addr)
+		if i == 0 {
+			// The one ahead leads.
+			eventually(t, 30*time.Second, func() (bool, string) {
+				out, errOut, _ := nctl(t, addr, "", "get", "servers", "-o", "json")
+				var list []*api.Server
+				_ = json.Unmarshal([]byte(out), &list)
+				return len(list) == 1 && list[0].Leader, out + errOut
+			})
+		}
+	}
+	var clients []*proc
+	for i := 0; i < 2; i++ {
+		clients = append(clients, start(t, filepath.Join(binDir, "nomadic"), "agent", "-client", "-enable-mock-driver",
+			"-node-name", fmt.Sprintf("c%d", i), "-etcd-endpoints", endpoint, "-data-dir", t.TempDir(), "-node-ttl", "3s",
+			"-client-http-addr", freeAddr(t)))
+	}
+	waitReadyNodes(t, addrs[1], 2)
+	dir := t.TempDir()
+	src := func(version string) string {
+		s := fmt.Sprintf(`job "skewed" {
+  meta {
+    v = %q
+  }
+  update {
+    max_parallel     = 1
+    min_healthy_time = "1s"
+    healthy_deadline = "30s"
+  }
+  group "g" {
+    count = 4
+    task "t" {
+      driver = "mock"
+      resources {
+        cpu    = 10
+        memory = 10
+      }
+    }
+  }
+}
+`, version)
+		p := filepath.Join(dir, "skewed.hcl")
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	mustNctl(t, addrs[2], dir, "apply", "-f", src("1"))
+	waitRunning(t, addrs[1], "skewed", 4)
+	began := time.Now()
+	mustNctl(t, addrs[2], dir, "apply", "--detach", "-f", src("2"))
+	eventually(t, 90*time.Second, func() (bool, string) {
+		out := mustNctl(t, addrs[1], dir, "get", "deployments", "--job", "skewed", "-o", "json")
+		var ds []*api.Deployment
+		if err := json.Unmarshal([]byte(out), &ds); err != nil {
+			return false, err.Error()
+		}
+		for _, d := range ds {
+			if d.JobVersion == 1 {
+				if d.Status == "failed" {
+					t.Fatalf("the rolling update failed: %s", d.StatusDescription)
+				}
+				return d.Status == "successful", d.Status
+			}
+		}
+		return false, "no deployment of version 1"
+	})
+	rolled := time.Since(began)
+	// Kill a node: its allocations come back on the other in about its
+	// lease TTL, whatever the servers' clocks say.
+	clients[0].stop(t, syscall.SIGKILL, 5*time.Second)
+	killed := time.Now()
+	eventually(t, 60*time.Second, func() (bool, string) {
+		running, lost := 0, 0
+		for _, a := range allocs(t, addrs[0], "skewed") {
+			switch {
+			case a.DesiredStatus == api.AllocDesiredRun && a.ClientStatusOf() == api.AllocClientRunning:
+				running++
+			case a.NodeLost:
+				lost++
+			}
+		}
+		return running == 4 && lost > 0, fmt.Sprintf("%d running, %d lost", running, lost)
+	})
+	replaced := time.Since(killed)
+	if replaced > 20*time.Second {
+		t.Fatalf("a killed node's allocations took %v to be replaced (lease TTL 3 s)", replaced)
+	}
+	faultLog(t, "server clocks +30 s (leader), 0, -30 s: a rolling update of 4 succeeded in %v; a killed node's allocations replaced %v after the kill (node TTL 3 s)",
+		rolled.Round(100*time.Millisecond), replaced.Round(100*time.Millisecond))
 }
