@@ -8,10 +8,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/jobspec"
+	"github.com/nomadic-project/nomadic/pkg/store"
+	"github.com/nomadic-project/nomadic/pkg/testutil"
 	"github.com/nomadic-project/nomadic/pkg/variables"
 )
 
@@ -75,6 +78,88 @@ func FuzzVariableBody(f *testing.F) {
 		}
 		if api.ValidateVariablePath(v.Path) != nil || len(v.Items) == 0 {
 			t.Fatalf("accepted %q with %d items", v.Path, len(v.Items))
+		}
+	})
+}
+
+// endpointsFuzzed are the native API's endpoints that take a body (and the
+// IDs in their paths): FuzzEndpoints sends each of them what the fuzzer
+// makes.
+var endpointsFuzzed = []struct{ method, path string }{
+	{"PUT", "/v1/jobs"},
+	{"POST", "/v1/jobs/parse"},
+	{"POST", "/v1/job/{id}/plan"},
+	{"POST", "/v1/job/{id}/dispatch"},
+	{"POST", "/v1/job/{id}/scale"},
+	{"POST", "/v1/job/{id}/revert"},
+	{"POST", "/v1/allocation/{id}/stop"},
+	{"POST", "/v1/allocation/{id}/restart"},
+	{"POST", "/v1/allocation/{id}/signal"},
+	{"PUT", "/v1/node/{id}/eligibility"},
+	{"PUT", "/v1/node/{id}/drain"},
+	{"POST", "/v1/node/{id}/purge"},
+	{"PUT", "/v1/operator/scheduler/configuration"},
+	{"POST", "/v1/deployment/{id}/promote"},
+	{"POST", "/v1/deployment/{id}/fail"},
+	{"POST", "/v1/deployment/{id}/pause"},
+	{"POST", "/v1/deployment/{id}/allocation-health"},
+	{"PUT", "/v1/var/{id}"},
+	{"DELETE", "/v1/job/{id}"},
+}
+
+// FuzzEndpoints sends made-up bodies and IDs to every native endpoint that
+// takes a body, on a server over a real etcd that holds a service job and
+// a parameterized one: whatever the request, the answer is not a 5xx (501,
+// a feature this server does not have, aside) and an error is JSON.
+func FuzzEndpoints(f *testing.F) {
+	s := &Server{Store: store.New(testutil.Etcd(f), "/fuzz"), Name: "fuzz", Version: "test"}
+	h := s.Handler()
+	for _, body := range []string{
+		`{"job": {"id": "web", "groups": [{"name": "g", "count": 1, "tasks": [{"name": "t", "driver": "mock"}]}]}}`,
+		`{"job": {"id": "batch", "type": "batch", "parameterized": {"payload": "optional", "meta_optional": ["x"]}, "groups": [{"name": "g", "count": 1, "tasks": [{"name": "t", "driver": "mock"}]}]}}`,
+	} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("PUT", "/v1/jobs", strings.NewReader(body)))
+		if w.Code != http.StatusOK {
+			f.Fatalf("registering a seed job: %d %s", w.Code, w.Body)
+		}
+	}
+	if err := s.Store.PutNode(f.Context(), &api.Node{ID: "n1", Name: "n1", Status: api.NodeStatusReady}); err != nil {
+		f.Fatal(err)
+	}
+	seeds := []struct {
+		route uint8
+		id    string
+		body  string
+	}{
+		{0, "", `{"job": {"id": "web", "groups": [{"name": "g", "count": 2, "tasks": [{"name": "t", "driver": "mock"}]}]}}`},
+		{1, "", `{"source": "job \"x\" {\n group \"g\" {\n task \"t\" { driver = \"mock\" }\n }\n}\n", "filename": "x.nomad.hcl"}`},
+		{2, "web", `{"job": {"id": "web", "groups": [{"name": "g", "count": 3, "tasks": [{"name": "t", "driver": "mock"}]}]}}`},
+		{3, "batch", `{"payload": "aGVsbG8=", "meta": {"x": "1"}}`},
+		{4, "web", `{"count": 4, "target": {"group": "g"}, "message": "more"}`},
+		{5, "web", `{"version": 0}`},
+		{6, "0b9f1b6e-7d2c-4c45-9d0e-1b1f3a6f0a11", `{}`},
+		{8, "0b9f1b6e-7d2c-4c45-9d0e-1b1f3a6f0a11", `{"signal": "SIGHUP", "task": "t"}`},
+		{9, "n1", `{"eligible": false}`},
+		{10, "n1", `{"enable": true, "deadline": "1m", "ignore_system_jobs": true}`},
+		{12, "", `{"algorithm": "spread", "preemption_disabled": true}`},
+		{16, "d1", `{"healthy": ["a"], "unhealthy": []}`},
+		{17, "nomad/jobs/web", `{"items": {"k": "v"}}`},
+	}
+	for _, sd := range seeds {
+		f.Add(sd.route, sd.id, []byte(sd.body))
+	}
+	f.Fuzz(func(t *testing.T, route uint8, id string, body []byte) {
+		ep := endpointsFuzzed[int(route)%len(endpointsFuzzed)]
+		w := testutil.ServeFuzzed(t, h, ep.method, ep.path, id, body)
+		if w == nil || w.Code < 400 {
+			return
+		}
+		var e struct {
+			Error string `json:"error"`
+		}
+		if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil || e.Error == "" {
+			t.Fatalf("%s %s answered %d without a JSON error: %q", ep.method, ep.path, w.Code, w.Body)
 		}
 	})
 }

@@ -205,6 +205,7 @@ func init() {
 	for name, f := range extra {
 		functions[name] = f
 	}
+	boundResults()
 }
 
 // fileFunctions are file and fileexists for a job file in dir: relative

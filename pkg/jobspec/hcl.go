@@ -42,6 +42,7 @@ type decoder struct {
 	bodies map[hcl.Range]*hclsyntax.Body
 	names  map[hcl.Range]string // attribute name by value range
 	ranges map[string]hcl.Range // source range by api field path
+	budget *budget              // what is left to evaluate the file and its variables
 }
 
 // nameOf names the attribute an expression is the value of.
@@ -86,6 +87,8 @@ func parseHCL(filename string, src []byte, opts *Options) (*api.Job, map[string]
 	}
 	d := &decoder{bodies: map[hcl.Range]*hclsyntax.Body{}, names: map[hcl.Range]string{}, ranges: map[string]hcl.Range{}, quoted: quoted}
 	d.indexBodies(file.Body.(*hclsyntax.Body))
+	d.budget = newBudget()
+	guardBody(file.Body.(*hclsyntax.Body), d.budget)
 	content, diags := file.Body.Content(rootSchema)
 	d.add(diags)
 

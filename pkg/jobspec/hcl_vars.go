@@ -108,7 +108,7 @@ func (d *decoder) variables(blocks []*hcl.Block, opts *Options) cty.Value {
 				if diags.HasErrors() {
 					continue
 				}
-				val, diags = expr.Value(nil)
+				val, diags = guard(expr, d.budget).Value(nil)
 				d.add(diags)
 			}
 		} else if !isNull(v.Default) {
@@ -187,6 +187,7 @@ func (d *decoder) varFile(name string, src []byte) hcl.Attributes {
 	if diags.HasErrors() {
 		return nil
 	}
+	guardBody(f.Body.(*hclsyntax.Body), d.budget)
 	attrs, diags := f.Body.JustAttributes()
 	d.add(diags)
 	return attrs
