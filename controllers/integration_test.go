@@ -543,7 +543,7 @@ func TestPeriodicJobsLaunchChildrenWithoutOverlap(t *testing.T) {
 	// only the first launch runs.
 	j := shJob("tick", "sleep 60", 1, func(j *api.Job) {
 		j.Type = api.JobTypeBatch
-		j.Periodic = &api.PeriodicConfig{Crons: []string{"* * * * * *"}, ProhibitOverlap: true, Enabled: true}
+		j.Periodic = &api.PeriodicConfig{Crons: []string{"* * * * * * *"}, ProhibitOverlap: true, Enabled: true}
 	})
 	if _, err := c.store.RegisterJob(ctx, j, time.Now()); err != nil {
 		t.Fatal(err)

@@ -95,11 +95,11 @@ func Next(p *api.PeriodicConfig, after time.Time) (time.Time, error) {
 	}
 	var next time.Time
 	for _, c := range p.Crons {
-		s, err := api.CronParser.Parse(c)
+		s, err := api.ParseCron(c)
 		if err != nil {
 			return time.Time{}, err
 		}
-		if n := s.Next(after.In(loc)); next.IsZero() || n.Before(next) {
+		if n := s.Next(after.In(loc)); !n.IsZero() && (next.IsZero() || n.Before(next)) {
 			next = n
 		}
 	}

@@ -86,10 +86,30 @@ type CheckRestart struct {
 	IgnoreWarnings bool     `json:"ignore_warnings,omitempty"`
 }
 
-// Connect is a service's Consul Connect block. Only native services are
-// accepted (as plain services); sidecars and gateways need Consul.
+// Connect is a service's Consul Connect block. Native services are kept
+// as plain ones. Sidecars and gateways need a service mesh, which nomadic
+// does not have: they are kept as written, and a group that asks for one
+// is not placed (its placement says why).
 type Connect struct {
-	Native bool `json:"native,omitempty"`
+	Native         bool `json:"native,omitempty"`
+	SidecarService any  `json:"sidecar_service,omitempty"`
+	SidecarTask    any  `json:"sidecar_task,omitempty"`
+	Gateway        any  `json:"gateway,omitempty"`
+}
+
+// Mesh names what of the block needs a service mesh ("" for nothing).
+func (c *Connect) Mesh() string {
+	switch {
+	case c == nil:
+		return ""
+	case c.SidecarService != nil:
+		return "sidecar_service"
+	case c.SidecarTask != nil:
+		return "sidecar_task"
+	case c.Gateway != nil:
+		return "gateway"
+	}
+	return ""
 }
 
 // TemplateWait bounds the quiet time before a template is re-rendered.

@@ -166,7 +166,7 @@ type Service struct {
 	// OnUpdate is how the service's checks count towards deployment
 	// health: require_healthy, ignore_warnings or ignore.
 	OnUpdate string `json:"on_update,omitempty"`
-	// Connect holds Consul Connect settings; only native is accepted.
+	// Connect holds Consul Connect settings (see Connect).
 	Connect *Connect `json:"connect,omitempty"`
 	// CheckRestart applies to every check of the service that has none.
 	CheckRestart *CheckRestart `json:"check_restart,omitempty"`

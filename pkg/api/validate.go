@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/robfig/cron/v3"
+	"github.com/hashicorp/cronexpr"
 )
 
 var namePattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`)
@@ -17,9 +17,24 @@ var serviceNamePattern = regexp.MustCompile(`^(?i:[a-z0-9]|[a-z0-9][a-z0-9\-]{0,
 
 var portLabelPattern = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_-]*$`)
 
-// CronParser parses the cron expressions of periodic jobs: five fields,
-// an optional leading seconds field, and descriptors such as @daily.
-var CronParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+// CronSchedule is a parsed cron expression.
+type CronSchedule interface {
+	// Next is the first time after t that the expression matches; the
+	// zero time when it never will.
+	Next(t time.Time) time.Time
+}
+
+// ParseCron parses the cron expression of a periodic job as Nomad does:
+// five fields (minute to day of week), six (and a year), or seven (a
+// leading second, and a year); "?", "L", "W" and "#" as in Quartz; and
+// @yearly, @monthly, @weekly, @daily, @hourly.
+func ParseCron(expr string) (CronSchedule, error) {
+	e, err := cronexpr.Parse(expr)
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
 
 // Problem is one thing wrong with a job: where (a field path such as
 // "groups[0].tasks[1].resources.memory") and what.
@@ -115,7 +130,7 @@ func (j *Job) Validate() error {
 			v.add("periodic", "periodic needs cron or crons")
 		}
 		for i, c := range p.Crons {
-			if _, err := CronParser.Parse(c); err != nil {
+			if _, err := ParseCron(c); err != nil {
 				v.add(fmt.Sprintf("periodic.crons[%d]", i), "cron expression %q does not parse: %v", c, err)
 			}
 		}
@@ -211,9 +226,7 @@ func (v *validator) group(path string, j *Job, g *TaskGroup) {
 			continue
 		}
 		switch vol.Type {
-		case "host":
-		case "csi":
-			v.add(vp+".type", "CSI volumes are not supported: nomadic mounts host volumes only (type = \"host\")")
+		case "host", "csi": // a CSI volume is not placed (the scheduler says why)
 		default:
 			v.add(vp+".type", "volume type %q is not supported: only host volumes are", vol.Type)
 		}
@@ -239,7 +252,9 @@ func (v *validator) group(path string, j *Job, g *TaskGroup) {
 	for si, s := range g.Services {
 		v.service(fmt.Sprintf("%s.services[%d]", path, si), s, ports, g)
 	}
-	if len(g.Tasks) == 0 {
+	if len(g.Tasks) == 0 && !hasGateway(g) {
+		// (Nomad adds a gateway's proxy task itself; such a group is
+		// not placed here, for want of a service mesh.)
 		v.add(path, "group %q has no task", g.Name)
 	}
 	tasks := map[string]int{}
@@ -664,6 +679,16 @@ func (v *validator) reschedule(path string, r *ReschedulePolicy) {
 func escapesDir(p string) bool {
 	for _, seg := range strings.Split(filepath.ToSlash(p), "/") {
 		if seg == ".." {
+			return true
+		}
+	}
+	return false
+}
+
+// hasGateway reports whether a group runs a Consul Connect gateway.
+func hasGateway(g *TaskGroup) bool {
+	for _, s := range g.Services {
+		if s != nil && s.Connect != nil && s.Connect.Gateway != nil {
 			return true
 		}
 	}

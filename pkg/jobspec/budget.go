@@ -138,7 +138,10 @@ func guardBody(body *hclsyntax.Body, b *budget) {
 // reference is guarded in parentheses, where HCL still finds it.
 func iterated(e hclsyntax.Expression, b *budget) hclsyntax.Expression {
 	if v, ok := e.(*hclsyntax.ScopeTraversalExpr); ok {
-		e = &guarded{Expression: &hclsyntax.ParenthesesExpr{Expression: v, SrcRange: v.SrcRange}, b: b}
+		e = newRuntimeRef(v)
+	}
+	if r, ok := e.(*runtimeRef); ok {
+		e = &guarded{Expression: r, b: b}
 	}
 	if g, ok := e.(*guarded); ok {
 		g.iterated = true
@@ -154,8 +157,10 @@ func guard(e hclsyntax.Expression, b *budget) hclsyntax.Expression {
 	case *guarded:
 		return n
 	case *hclsyntax.ScopeTraversalExpr:
-		// A variable's value was checked when it was made, and HCL finds
-		// a file's references by the node's type (Variables): leave it.
+		// A variable's value was checked when it was made: a reference
+		// costs nothing by itself (see iterated).
+		return newRuntimeRef(n)
+	case *runtimeRef:
 		return n
 	case *hclsyntax.TemplateExpr:
 		for i := range n.Parts {

@@ -2,12 +2,13 @@ package jobspec
 
 // Functions of Nomad's job file language beyond go-cty's standard
 // library: encodings, hashes, YAML, type conversions and file reading.
-// Functions whose result changes from one reading of the file to the next
-// (uuidv4, timestamp) are refused with a message, since a job file must
-// read the same every time it is planned or applied.
+// uuidv4 and timestamp change from one reading of the file to the next, as
+// in Nomad: a job that uses them is a new version at every submission
+// (what users of the "always change" idiom want).
 
 import (
 	"crypto/md5"
+	"crypto/rand"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
@@ -19,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -48,14 +50,28 @@ func hashFunc(h func() hash.Hash) function.Function {
 	})
 }
 
-// refused is a function nomadic does not offer, with the reason.
-func refused(why string) function.Function {
-	return function.New(&function.Spec{
-		VarParam: &function.Parameter{Name: "args", Type: cty.DynamicPseudoType, AllowNull: true},
-		Type:     function.StaticReturnType(cty.String),
-		Impl:     func([]cty.Value, cty.Type) (cty.Value, error) { return cty.NilVal, fmt.Errorf("%s", why) },
-	})
-}
+// uuidv4Func makes a random (version 4) UUID.
+var uuidv4Func = function.New(&function.Spec{
+	Type: function.StaticReturnType(cty.String),
+	Impl: func([]cty.Value, cty.Type) (cty.Value, error) {
+		var b [16]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return cty.NilVal, fmt.Errorf("uuidv4: %w", err)
+		}
+		b[6] = b[6]&0x0f | 0x40 // version 4
+		b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
+		h := hex.EncodeToString(b[:])
+		return cty.StringVal(h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]), nil
+	},
+})
+
+// timestampFunc is the time of reading, in UTC, as RFC 3339.
+var timestampFunc = function.New(&function.Spec{
+	Type: function.StaticReturnType(cty.String),
+	Impl: func([]cty.Value, cty.Type) (cty.Value, error) {
+		return cty.StringVal(time.Now().UTC().Format(time.RFC3339)), nil
+	},
+})
 
 var yamlDecodeFunc = function.New(&function.Spec{
 	Params: []function.Parameter{{Name: "src", Type: cty.String}},
@@ -198,9 +214,8 @@ func init() {
 		"startswith":  prefixFunc(strings.HasPrefix),
 		"endswith":    prefixFunc(strings.HasSuffix),
 		"strcontains": prefixFunc(strings.Contains),
-		"uuidv4": refused("uuidv4 is not supported: a job file must read the same every time it is planned or applied " +
-			"(for a unique value at run time use ${NOMAD_ALLOC_ID})"),
-		"timestamp": refused("timestamp is not supported: a job file must read the same every time it is planned or applied"),
+		"uuidv4":      uuidv4Func,
+		"timestamp":   timestampFunc,
 	}
 	for name, f := range extra {
 		functions[name] = f

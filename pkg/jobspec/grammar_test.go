@@ -508,10 +508,10 @@ func TestInvalidFilesReportMessageAndLine(t *testing.T) {
         volume = "nope"
         destination = "/x"
       }`, []string{`7:1: volume_mount refers to volume "nope"`}},
-		{"csi volume", "", `volume "v" {
-      type = "csi"
+		{"an unknown volume type", "", `volume "v" {
+      type = "nfs"
       source = "x"
-    }`, "", []string{`5:14: CSI volumes are not supported`}},
+    }`, "", []string{`5:14: volume type "nfs" is not supported`}},
 		{"template without data", "", "", `template {
         destination = "x"
       }`, []string{"7:1: a template needs data or source"}},

@@ -68,7 +68,7 @@ func (d *decoder) taskExtras(path string, b *taskBlock, t *api.Task, inherit inh
 		t.Actions = append(t.Actions, a)
 	}
 	if b.CSIPlugin != nil {
-		d.errorf(b.CSIPlugin.DefRange, "CSI plugins are not supported: nomadic mounts host volumes only")
+		d.warnf(b.CSIPlugin.DefRange, "csi_plugin is ignored: nomadic mounts host volumes only, so the task runs as a plain task and serves no CSI volumes")
 	}
 	if b.Schedule != nil {
 		d.errorf(b.Schedule.DefRange, "schedule blocks (Nomad Enterprise time windows) are not supported")
@@ -96,18 +96,17 @@ func (d *decoder) checkRestart(path string, b *checkRestartBlock) *api.CheckRest
 }
 
 // connect reads a service's connect block: native services are kept as
-// plain ones; sidecars and gateways need Consul and are refused.
+// plain ones; sidecars and gateways are kept, with a warning that the
+// group will not be placed, since nomadic has no service mesh.
 func (d *decoder) connect(b *bodyBlock) *api.Connect {
-	c := &api.Connect{}
 	m := d.freeform(b.Body)
-	for _, refused := range []string{"sidecar_service", "sidecar_task", "gateway"} {
-		if _, ok := m[refused]; ok {
-			d.errorf(b.DefRange, "Consul Connect %s is not supported: nomadic has no service mesh (remove the connect block, and reach the upstream through its port or the built-in catalog)", refused)
-			return c
-		}
-	}
+	c := &api.Connect{SidecarService: m["sidecar_service"], SidecarTask: m["sidecar_task"], Gateway: m["gateway"]}
 	if n, ok := m["native"].(bool); ok {
 		c.Native = n
+	}
+	if what := c.Mesh(); what != "" {
+		d.warnf(b.DefRange, "Consul Connect %s needs a service mesh, which nomadic does not have: the group is accepted but not placed "+
+			"(reach upstreams through their ports or the built-in catalog instead)", what)
 	}
 	return c
 }

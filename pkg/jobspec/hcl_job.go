@@ -45,6 +45,7 @@ func (d *decoder) job(b *hcl.Block) *api.Job {
 	if jb.ID != nil {
 		job.ID = *jb.ID
 	}
+	set(&job.Name, jb.NameAttr) // Nomad's display name; the label stays the ID
 	d.str(jb.Type, &job.Type)
 	d.atExpr("type", jb.Type)
 	if d.intv(jb.Priority, &job.Priority) && job.Priority == 0 {
@@ -178,6 +179,9 @@ func (d *decoder) group(path string, b *groupBlock, inherit inherited) *api.Task
 		vr := &api.VolumeRequest{Name: v.Name, Type: "host", Source: v.Source}
 		d.str(v.Type, &vr.Type)
 		d.atExpr(vp+".type", v.Type)
+		if vr.Type == "csi" {
+			d.warnf(v.DefRange, "volume %q is a CSI volume, which nomadic does not mount (host volumes only): the group is accepted but not placed", v.Name)
+		}
 		setb(&vr.ReadOnly, v.ReadOnly)
 		setb(&vr.Sticky, v.Sticky)
 		setb(&vr.PerAlloc, v.PerAlloc)

@@ -5,6 +5,7 @@ package jobspec
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 
@@ -147,18 +148,53 @@ func (d *decoder) freeform(body hcl.Body) map[string]any {
 		}
 		return out
 	}
-	return d.syntaxBody(syn)
+	return d.freeformBody(body, syn)
 }
 
-func (d *decoder) syntaxBody(b *hclsyntax.Body) map[string]any {
+// freeformBody reads a free-form body whose shape the syntax body gives
+// (its attributes' names, its blocks' types). Values are read through the
+// body itself, which a dynamic block's expansion wraps, so that the
+// iterators of enclosing dynamic blocks are in scope; dynamic blocks
+// inside are expanded too.
+func (d *decoder) freeformBody(body hcl.Body, syn *hclsyntax.Body) map[string]any {
+	schema := &hcl.BodySchema{}
+	for name := range syn.Attributes {
+		schema.Attributes = append(schema.Attributes, hcl.AttributeSchema{Name: name})
+	}
+	seen := map[string]bool{}
+	for _, blk := range syn.Blocks {
+		typ, labels := blk.Type, len(blk.Labels)
+		if typ == "dynamic" && labels == 1 {
+			typ, labels = blk.Labels[0], 0
+		}
+		if seen[typ] {
+			continue
+		}
+		seen[typ] = true
+		hs := hcl.BlockHeaderSchema{Type: typ}
+		for i := 0; i < labels; i++ {
+			hs.LabelNames = append(hs.LabelNames, fmt.Sprintf("label%d", i))
+		}
+		schema.Blocks = append(schema.Blocks, hs)
+	}
+	content, diags := body.Content(schema)
+	d.add(diags)
 	out := map[string]any{}
-	for name, a := range b.Attributes {
+	if content == nil {
+		return out
+	}
+	for name, a := range content.Attributes {
 		if v, ok := d.jsonValue(a.Expr); ok {
 			out[d.quoted.name(name)] = v
 		}
 	}
-	for _, blk := range b.Blocks {
-		m := d.syntaxBody(blk.Body)
+	for _, blk := range content.Blocks {
+		var m map[string]any
+		if inner := d.bodies[syntaxRange(blk.Body)]; inner != nil {
+			m = d.freeformBody(blk.Body, inner)
+		} else {
+			m = d.freeform(blk.Body)
+		}
 		if len(blk.Labels) > 0 {
 			m = map[string]any{blk.Labels[0]: m}
 		}

@@ -171,12 +171,16 @@ func format(filename string, src []byte) string {
 		return "json"
 	case ".yaml", ".yml":
 		return "yaml"
-	case ".hcl", ".nomad":
-		return "hcl"
 	}
+	// No HCL file starts with a brace: a .nomad or .hcl file that does
+	// is a JSON job (what `nomad job inspect` prints, saved as job.nomad).
 	trimmed := bytes.TrimSpace(src)
 	if len(trimmed) > 0 && trimmed[0] == '{' {
 		return "json"
+	}
+	switch strings.ToLower(filepath.Ext(filename)) {
+	case ".hcl", ".nomad":
+		return "hcl"
 	}
 	if bytes.HasPrefix(trimmed, []byte("job ")) || bytes.Contains(src, []byte("job \"")) {
 		return "hcl"

@@ -29,6 +29,40 @@ func TestNomadUsersJobFilesAreRead(t *testing.T) {
 			g := j.Groups[0]
 			return g.Count == 2 && g.Scaling.Min == 2 && g.Scaling.Max == 5 && g.Scaling.Enabled && g.Scaling.Policy["cooldown"] == "1m"
 		}, ""},
+		{"a Connect sidecar is kept, with a warning that the group is not placed", "", `service {
+      name = "api"
+      connect {
+        sidecar_service {
+          proxy {
+            upstreams {
+              destination_name = "db"
+              local_bind_port  = 5432
+            }
+          }
+        }
+      }
+    }`, "", func(j *api.Job) bool { return j.Groups[0].Services[0].Connect.Mesh() == "sidecar_service" },
+			`6:7: Consul Connect sidecar_service needs a service mesh, which nomadic does not have: the group is accepted but not placed`},
+		{"a CSI volume is kept, with a warning that the group is not placed", "", `volume "v" {
+      type = "csi"
+      source = "ebs"
+      access_mode = "single-node-writer"
+      attachment_mode = "file-system"
+    }`, "", func(j *api.Job) bool { v := j.Groups[0].Volumes["v"]; return v.Type == "csi" && v.Source == "ebs" },
+			`4:1: volume "v" is a CSI volume, which nomadic does not mount`},
+		{"a CSI plugin task runs as a plain task, with a warning", "", "", `csi_plugin {
+        id = "ebs"
+        type = "node"
+        mount_dir = "/csi"
+      }`, func(j *api.Job) bool { return len(j.Groups[0].Tasks) == 1 }, "7:1: csi_plugin is ignored"},
+		{"a job's name attribute is its display name", `name = "Web front"`, "", "", func(j *api.Job) bool { return j.ID == "j" && j.Name == "Web front" }, ""},
+		{"uuidv4 and timestamp are read anew each time", "", "", `env {
+        ID = uuidv4()
+        AT = timestamp()
+      }`, func(j *api.Job) bool {
+			env := j.Groups[0].Tasks[0].Env
+			return len(env["ID"]) == 36 && env["ID"][14] == '4' && strings.HasSuffix(env["AT"], "Z")
+		}, ""},
 		{"a vault block is kept with a located warning", "", "", `vault {
         policies = ["app"]
         change_mode = "signal"
@@ -150,6 +184,25 @@ func TestNomadUsersJobFilesAreRead(t *testing.T) {
   }`, "", "", func(j *api.Job) bool {
 			return j.NodePool == "gpu" && j.UI.Description == "web shop" && j.UI.Links[0].URL == "https://example.com"
 		}, ""},
+		{"bare references to runtime names are kept as interpolations, as Nomad reads them", "", "", `constraint {
+        attribute = meta.rack
+        value     = "r1"
+      }
+      env {
+        ARCH = attr.cpu.arch
+        PORT = NOMAD_PORT_http
+        DC   = node.datacenter
+        KEY  = meta["my-key"]
+      }
+      config {
+        args = ["--replicaof", meta.replica, NOMAD_PORT_redis]
+      }`, func(j *api.Job) bool {
+			tk := j.Groups[0].Tasks[0]
+			args := tk.Config["args"].([]any)
+			return tk.Constraints[0].Attribute == "${meta.rack}" && tk.Env["ARCH"] == "${attr.cpu.arch}" &&
+				tk.Env["PORT"] == "${NOMAD_PORT_http}" && tk.Env["DC"] == "${node.datacenter}" && tk.Env["KEY"] == `${meta["my-key"]}` &&
+				args[1] == "${meta.replica}" && args[2] == "${NOMAD_PORT_redis}"
+		}, ""},
 		{"quoted argument names in blocks keep their names", "", "", `config {
         labels {
           "com.example.team" = "web"
@@ -217,26 +270,6 @@ func TestWhatNomadicCannotRunIsRefusedWhereItIsWritten(t *testing.T) {
 		job, group, task string
 		want             string
 	}{
-		{"a Connect sidecar", "", `service {
-      name = "api"
-      connect {
-        sidecar_service {}
-      }
-    }`, "", "6:7: Consul Connect sidecar_service is not supported"},
-		{"a CSI volume", "", `volume "v" {
-      type = "csi"
-      source = "ebs"
-      access_mode = "single-node-writer"
-      attachment_mode = "file-system"
-    }`, "", "5:14: CSI volumes are not supported"},
-		{"a CSI plugin", "", "", `csi_plugin {
-        id = "ebs"
-        type = "node"
-        mount_dir = "/csi"
-      }`, "7:1: CSI plugins are not supported"},
-		{"uuidv4, which differs at every reading", "", "", `env {
-        ID = uuidv4()
-      }`, "uuidv4 is not supported"},
 		{"scaling bounds the count", "", `count = 9
     scaling {
       min = 1
@@ -428,6 +461,61 @@ func TestADockerGroupThatMapsPortsAndNamesNoModeGetsBridgeMode(t *testing.T) {
 	} {
 		if m := mustParse(t, edit(src)).Groups[0].Network.Mode; m != "host" {
 			t.Errorf("mode %q for:\n%s", m, edit(src))
+		}
+	}
+}
+
+// Nested dynamic blocks see the iterators of the blocks around them, in
+// free-form driver config too.
+func TestNestedDynamicBlocksSeeOuterIterators(t *testing.T) {
+	src := `locals {
+  targets  = { "1" = "a", "2" = "b" }
+  versions = { a = "redis:7", b = "redis:6" }
+}
+job "j" {
+  dynamic "group" {
+    for_each = local.targets
+    labels   = ["g-${group.value}"]
+    content {
+      dynamic "task" {
+        for_each = { redis = 6379 }
+        labels   = ["${task.key}"]
+        content {
+          driver = "docker"
+          config {
+            image = local.versions[group.value]
+            args  = ["--port", "${task.value}", "--name", "${group.value}-${task.key}"]
+            dynamic "mount" {
+              for_each = ["/a", "/b"]
+              content {
+                target = mount.value
+                source = "${group.value}${mount.value}"
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+`
+	job, err := Parse("dyn.nomad.hcl", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(job.Groups) != 2 {
+		t.Fatalf("groups %d", len(job.Groups))
+	}
+	for _, g := range job.Groups {
+		v := strings.TrimPrefix(g.Name, "g-")
+		cfg := g.Tasks[0].Config
+		want := map[string]string{"a": "redis:7", "b": "redis:6"}[v]
+		if cfg["image"] != want || cfg["args"].([]any)[3] != v+"-redis" {
+			t.Errorf("group %s: config %v", g.Name, cfg)
+		}
+		mounts, _ := cfg["mount"].([]any)
+		if len(mounts) != 2 || mounts[1].(map[string]any)["source"] != v+"/b" {
+			t.Errorf("group %s: mounts %v", g.Name, cfg["mount"])
 		}
 	}
 }

@@ -67,6 +67,8 @@ var serverManaged = map[string]bool{
 	"Status": true, "StatusDescription": true, "Stable": true, "Version": true, "SubmitTime": true,
 	"CreateIndex": true, "ModifyIndex": true, "JobModifyIndex": true, "Dispatched": true, "ParentID": true,
 	"Stop": true, "NomadTokenID": true, "VaultNamespace": true, "ConsulNamespace": true, "Payload": false,
+	// Fields older Nomads printed that have no effect in today's Nomad.
+	"VaultGrace": true,
 }
 
 // keepFalse are booleans whose false is not their default: an explicit

@@ -41,6 +41,7 @@ type bodyBlock struct {
 type jobBlock struct {
 	Name          string
 	ID            *string             `hcl:"id,optional"`
+	NameAttr      *string             `hcl:"name,optional"`
 	Type          hcl.Expression      `hcl:"type,optional"`
 	Priority      hcl.Expression      `hcl:"priority,optional"`
 	Namespace     *string             `hcl:"namespace,optional"`

@@ -115,6 +115,12 @@ func TestFeasibilityChecksFilterNodesAndSayWhy(t *testing.T) {
 		}), func(j *api.Job) {
 			j.Groups[0].Volumes = map[string]*api.VolumeRequest{"d": {Name: "d", Type: "host", Source: "data"}}
 		}, `host volume "data" is read-only (volume "d")`},
+		{"a CSI volume", node("n", 1000, 1000), func(j *api.Job) {
+			j.Groups[0].Volumes = map[string]*api.VolumeRequest{"d": {Name: "d", Type: "csi", Source: "ebs"}}
+		}, `missing CSI volume "ebs" (nomadic mounts host volumes only)`},
+		{"a Connect sidecar", node("n", 1000, 1000), func(j *api.Job) {
+			j.Groups[0].Services = []*api.Service{{Name: "api", Connect: &api.Connect{SidecarService: map[string]any{}}}}
+		}, `no service mesh for service "api" (Consul Connect sidecar_service)`},
 		{"a job constraint", node("n", 1000, 1000), func(j *api.Job) {
 			j.Constraints = []*api.Constraint{{Attribute: "${attr.kernel.name}", Operator: "=", Value: "windows"}}
 		}, "constraint ${attr.kernel.name} = windows"},

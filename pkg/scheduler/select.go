@@ -3,6 +3,7 @@ package scheduler
 import (
 	"fmt"
 	"math"
+	"sort"
 	"strconv"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
@@ -224,6 +225,9 @@ func (s *selector) staticReason(n *api.Node) string {
 		if !d.Healthy {
 			return fmt.Sprintf("driver %q unhealthy", t.Driver)
 		}
+	}
+	if why := s.unsupported(); why != "" {
+		return why
 	}
 	for name, v := range s.group.Volumes {
 		if v == nil || v.Type != "host" {
@@ -522,4 +526,30 @@ func (s *selector) assignPorts(ns *nodeState) ([]api.AllocatedPort, bool) {
 		out = append(out, ap)
 	}
 	return out, true
+}
+
+// unsupported says what of the group no node of nomadic can give it (a
+// CSI volume, a service mesh), or "". Such a group is accepted, as Nomad
+// accepts a job no node can run, and its placement names the reason.
+func (s *selector) unsupported() string {
+	names := make([]string, 0, len(s.group.Volumes))
+	for name := range s.group.Volumes {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if v := s.group.Volumes[name]; v != nil && v.Type == "csi" {
+			return fmt.Sprintf("missing CSI volume %q (nomadic mounts host volumes only)", v.Source)
+		}
+	}
+	services := s.group.Services
+	for _, t := range s.group.Tasks {
+		services = append(services[:len(services):len(services)], t.Services...)
+	}
+	for _, svc := range services {
+		if what := svc.Connect.Mesh(); what != "" {
+			return fmt.Sprintf("no service mesh for service %q (Consul Connect %s)", svc.Name, what)
+		}
+	}
+	return ""
 }
