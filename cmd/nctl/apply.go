@@ -192,24 +192,23 @@ func newValidateCmd(g *globals) *cobra.Command {
 		Use:   "validate FILE|DIR|-...",
 		Short: "Check job files without submitting them",
 		Long: "Check job files without submitting them. Every problem is printed as file:line:col: message, " +
-			"all of them at once; the exit code is 0 when every file is valid and 1 otherwise.",
+			"all of them at once; the exit code is 0 when every file is valid and 1 otherwise. " +
+			"A variable without a value is validated with a placeholder, with a warning: apply and plan need its value.",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts, err := vf.options()
 			if err != nil {
 				return err
 			}
+			opts.Placeholders = true // values may come at apply time
 			jobs, err := readJobFiles(args, cmd.InOrStdin(), opts)
-			if err != nil {
-				return err
-			}
 			for _, jf := range jobs {
 				fmt.Fprintf(g.out, "%s: job %q is valid\n", jf.path, jf.job.ID)
 				for _, w := range jf.job.Warnings() {
 					fmt.Fprintf(g.errOut, "Warning: %s: %s\n", jf.path, w)
 				}
 			}
-			return nil
+			return err // the invalid files' problems, after the valid ones
 		},
 	}
 	vf.register(cmd)

@@ -84,10 +84,14 @@ job "good" {
 	if _, _, code := nctl(t, "", "validate", good, "--var-file", varFile); code != 0 {
 		t.Fatalf("validate with -var-file: %d", code)
 	}
-	_, errOut, code := nctl(t, "", "validate", good, bad)
-	if code != 1 || !strings.Contains(errOut, `good.hcl:1:1: variable "n" has no value`) ||
+	out, errOut, code := nctl(t, "", "validate", good, bad)
+	if code != 1 || !strings.Contains(out, `job "good" is valid`) || !strings.Contains(errOut, `good.hcl: 1:1: variable "n" has no value: validated with a placeholder`) ||
 		!strings.Contains(errOut, "bad.hcl:3:13: count -1 must not be negative") || !strings.Contains(errOut, `bad.hcl:2:9: group "g" has no task`) {
-		t.Fatalf("validate of two bad files: %d\n%s", code, errOut)
+		t.Fatalf("validate of a file without its variable and of a bad file: %d\n%s\n%s", code, out, errOut)
+	}
+	// What submits or shows the job needs the value.
+	if _, errOut, code := nctl(t, "", "job", "inspect", "-f", good); code == 0 || !strings.Contains(errOut, `good.hcl:1:1: variable "n" has no value`) {
+		t.Fatalf("job inspect -f without the variable: %d\n%s", code, errOut)
 	}
 	out, _, code = nctl(t, "", "job", "inspect", "-f", good, "--var", "n=7", "-o", "yaml")
 	if code != 0 || !strings.Contains(out, "count: 7") || !strings.Contains(out, "kill_timeout: 5s") {

@@ -14,8 +14,10 @@ import (
 	"crypto/sha512"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -225,7 +227,10 @@ func init() {
 
 // fileFunctions are file and fileexists for a job file in dir: relative
 // paths are read from there, as Nomad's CLI reads them from where it runs.
-func fileFunctions(dir string) map[string]function.Function {
+// With missing set, a file that does not exist reads as "{}" (text that is
+// also an empty JSON or YAML object, for jsondecode and yamldecode) and
+// missing is told its path (validation with placeholders).
+func fileFunctions(dir string, missing func(path string)) map[string]function.Function {
 	resolve := func(p string) string {
 		if strings.HasPrefix(p, "~/") {
 			if home, err := os.UserHomeDir(); err == nil {
@@ -240,6 +245,10 @@ func fileFunctions(dir string) map[string]function.Function {
 	return map[string]function.Function{
 		"file": stringFunc(func(p string) (cty.Value, error) {
 			fi, err := os.Stat(resolve(p))
+			if errors.Is(err, fs.ErrNotExist) && missing != nil {
+				missing(p)
+				return cty.StringVal("{}"), nil
+			}
 			if err != nil {
 				return cty.NilVal, fmt.Errorf("reading %s: %w", p, err)
 			}

@@ -21,6 +21,10 @@ type Options struct {
 	VarFiles map[string][]byte
 	// Env is the environment, for NOMAD_VAR_<name> values.
 	Env []string
+	// Placeholders gives a variable that has no value a placeholder of
+	// its type, with a warning, instead of an error: what validating a
+	// file whose values come at apply time needs (nctl validate).
+	Placeholders bool
 }
 
 var rootSchema = &hcl.BodySchema{
@@ -43,6 +47,11 @@ type decoder struct {
 	names  map[hcl.Range]string // attribute name by value range
 	ranges map[string]hcl.Range // source range by api field path
 	budget *budget              // what is left to evaluate the file and its variables
+	// missingFiles are the files file() did not find, read as empty
+	// (validation with placeholders).
+	missingFiles []string
+	// moved are the ports moved from tasks' resources to their group.
+	moved map[*api.TaskGroup]map[string]bool
 }
 
 // nameOf names the attribute an expression is the value of.
@@ -115,7 +124,11 @@ func parseHCL(filename string, src []byte, opts *Options) (*api.Job, map[string]
 	if filename != "" && filename != "-" {
 		dir = filepath.Dir(filename)
 	}
-	for n, f := range fileFunctions(dir) {
+	var missing func(string)
+	if opts != nil && opts.Placeholders {
+		missing = func(p string) { d.missingFiles = append(d.missingFiles, p) }
+	}
+	for n, f := range fileFunctions(dir, missing) {
 		funcs[n] = f
 	}
 	d.ctx = &hcl.EvalContext{Variables: map[string]cty.Value{}, Functions: funcs}
@@ -132,6 +145,13 @@ func parseHCL(filename string, src []byte, opts *Options) (*api.Job, map[string]
 		d.errorf(jobs[1].DefRange, "only one job block is allowed per file (the first is at line %d)", jobs[0].DefRange.Start.Line)
 	case !d.diags.HasErrors():
 		job = d.job(jobs[0])
+	}
+	seen := map[string]bool{}
+	for _, p := range d.missingFiles {
+		if !seen[p] && len(jobs) > 0 {
+			seen[p] = true
+			d.warnf(jobs[0].DefRange, "file %q was not found: validated with a placeholder (apply needs it)", p)
+		}
 	}
 	for path, rng := range d.ranges {
 		d.ranges[path] = shifts.fixRange(rng)

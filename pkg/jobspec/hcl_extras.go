@@ -123,12 +123,26 @@ func (d *decoder) legacyNetwork(path string, b *networkBlock, g *api.TaskGroup) 
 	for _, p := range g.Network.Ports {
 		have[p.Label] = true
 	}
+	if d.moved == nil {
+		d.moved = map[*api.TaskGroup]map[string]bool{}
+	}
+	moved := d.moved[g]
+	if moved == nil {
+		moved = map[string]bool{}
+		d.moved[g] = moved
+	}
 	for i, p := range n.Ports {
-		if have[p.Label] {
+		switch {
+		case moved[p.Label]:
+			// Each task of old had a network of its own; the group has one.
+			d.warnf(b.Ports[i].DefRange, "port %q is also in another task's resources: the tasks share the group's port %q", p.Label, p.Label)
+			continue
+		case have[p.Label]:
 			d.errorf(b.Ports[i].DefRange, "port %q is defined twice: in the group's network and in a task's resources", p.Label)
 			continue
 		}
 		have[p.Label] = true
+		moved[p.Label] = true
 		g.Network.Ports = append(g.Network.Ports, p)
 	}
 }

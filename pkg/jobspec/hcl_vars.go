@@ -116,6 +116,9 @@ func (d *decoder) variables(blocks []*hcl.Block, opts *Options) cty.Value {
 			val, diags = v.Default.Value(nil)
 			d.add(diags)
 			rng = v.Default.Range()
+		} else if opts.Placeholders {
+			val = placeholderValue(ty, name)
+			d.warnf(v.DefRange, "variable %q has no value: validated with a placeholder (give it with -var %s=..., -var-file or NOMAD_VAR_%s when you apply)", name, name, name)
 		} else {
 			d.errorf(v.DefRange, "variable %q has no value: give it a default, -var %s=..., -var-file or NOMAD_VAR_%s", name, name, name)
 			continue
@@ -245,4 +248,43 @@ func (d *decoder) locals(blocks []*hcl.Block) cty.Value {
 		}
 	}
 	return cty.ObjectVal(values)
+}
+
+// placeholderValue is a value of a type that stands for a variable's value
+// while a file is validated: the variable's name for a string, 1, false,
+// empty collections, objects of placeholders.
+func placeholderValue(ty cty.Type, name string) cty.Value {
+	switch {
+	case ty == cty.String || ty == cty.DynamicPseudoType:
+		return cty.StringVal(name)
+	case ty == cty.Number:
+		return cty.NumberIntVal(1)
+	case ty == cty.Bool:
+		return cty.False
+	case ty.IsListType():
+		return cty.ListValEmpty(ty.ElementType())
+	case ty.IsSetType():
+		return cty.SetValEmpty(ty.ElementType())
+	case ty.IsMapType():
+		return cty.MapValEmpty(ty.ElementType())
+	case ty.IsTupleType():
+		elems := make([]cty.Value, len(ty.TupleElementTypes()))
+		for i, et := range ty.TupleElementTypes() {
+			elems[i] = placeholderValue(et, name)
+		}
+		if len(elems) == 0 {
+			return cty.EmptyTupleVal
+		}
+		return cty.TupleVal(elems)
+	case ty.IsObjectType():
+		attrs := map[string]cty.Value{}
+		for an, at := range ty.AttributeTypes() {
+			attrs[an] = placeholderValue(at, an)
+		}
+		if len(attrs) == 0 {
+			return cty.EmptyObjectVal
+		}
+		return cty.ObjectVal(attrs)
+	}
+	return cty.NullVal(ty)
 }

@@ -1,6 +1,7 @@
 package jobspec
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -517,5 +518,99 @@ job "j" {
 		if len(mounts) != 2 || mounts[1].(map[string]any)["source"] != v+"/b" {
 			t.Errorf("group %s: mounts %v", g.Name, cfg["mount"])
 		}
+	}
+}
+
+// Validating with placeholders gives variables without a value one of
+// their type, with a warning; parsing for a submission does not.
+func TestValidationGivesUnsetVariablesPlaceholders(t *testing.T) {
+	src := []byte(`variable "image" { type = string }
+variable "n" { type = number }
+variable "dcs" { type = list(string) }
+variable "cfg" { type = object({ port = number, name = string }) }
+job "j" {
+  datacenters = var.dcs
+  group "g" {
+    count = var.n
+    task "t" {
+      driver = "docker"
+      config {
+        image = var.image
+        args  = ["--port", "${var.cfg.port}", var.cfg.name]
+      }
+    }
+  }
+}
+`)
+	if _, err := ParseWithOptions("v.nomad.hcl", src, nil); err == nil || !strings.Contains(err.Error(), `v.nomad.hcl:1:1: variable "image" has no value`) {
+		t.Fatalf("without placeholders: %v", err)
+	}
+	job, err := ParseWithOptions("v.nomad.hcl", src, &Options{Placeholders: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk := job.Groups[0].Tasks[0]
+	if tk.Config["image"] != "image" || job.Groups[0].Count != 1 || fmt.Sprint(tk.Config["args"].([]any)[1]) != "1" {
+		t.Fatalf("placeholders: count %d, config %#v", job.Groups[0].Count, tk.Config)
+	}
+	if w := strings.Join(job.Warnings(), "\n"); strings.Count(w, "validated with a placeholder") != 4 {
+		t.Fatalf("warnings:\n%s", w)
+	}
+}
+
+// Two tasks of Nomad's old form, each with a port of the same label in its
+// resources, share the group's port.
+func TestTasksOldNetworksShareTheGroupsPort(t *testing.T) {
+	task := func(name string) string {
+		return `task "` + name + `" {
+      driver = "docker"
+      config { image = "x" }
+      resources {
+        network {
+          port "http" {}
+        }
+      }
+    }
+`
+	}
+	src := "job \"j\" {\n  group \"g\" {\n    " + task("a") + "    " + task("b") + "  }\n}\n"
+	job, err := Parse("old.nomad", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := job.Groups[0].Network; n == nil || len(n.Ports) != 1 || n.Ports[0].Label != "http" {
+		t.Fatalf("network %+v", job.Groups[0].Network)
+	}
+	if w := strings.Join(job.Warnings(), "\n"); !strings.Contains(w, `port "http" is also in another task's resources: the tasks share the group's port "http"`) {
+		t.Fatalf("warnings:\n%s", w)
+	}
+}
+
+// Validating with placeholders reads a file() that is not there as "{}",
+// with a warning; parsing for a submission fails at the call.
+func TestValidationReadsMissingFilesAsEmpty(t *testing.T) {
+	src := []byte(`job "j" {
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config { command = "/bin/true" }
+      template {
+        data        = file("templates/app.conf.tpl")
+        destination = "local/app.conf"
+      }
+    }
+  }
+}
+`)
+	name := filepath.Join(t.TempDir(), "j.nomad.hcl")
+	if _, err := ParseWithOptions(name, src, nil); err == nil || !strings.Contains(err.Error(), "j.nomad.hcl:7:23") {
+		t.Fatalf("without placeholders: %v", err)
+	}
+	job, err := ParseWithOptions(name, src, &Options{Placeholders: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := strings.Join(job.Warnings(), "\n"); !strings.Contains(w, `file "templates/app.conf.tpl" was not found: validated with a placeholder`) {
+		t.Fatalf("warnings:\n%s", w)
 	}
 }
