@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -343,8 +344,8 @@ func (v *validator) task(path string, t *Task, ports map[string]bool, g *TaskGro
 			v.add(ap+".source", "an artifact needs a source")
 		}
 		v.oneOf(ap+".mode", "artifact mode", a.Mode, "any", "file", "dir")
-		if escapesDir(a.Destination) {
-			v.add(ap+".destination", "artifact destination %q leaves the task directory", a.Destination)
+		if escapesDir(t.Name, a.Destination) {
+			v.add(ap+".destination", "artifact destination %q leaves the task directory (and the allocation's alloc/ directory)", a.Destination)
 		}
 	}
 	for ti, tpl := range t.Templates {
@@ -355,8 +356,8 @@ func (v *validator) task(path string, t *Task, ports map[string]bool, g *TaskGro
 		if tpl.Destination == "" {
 			v.add(tp+".destination", "a template needs a destination")
 		}
-		if escapesDir(tpl.Destination) {
-			v.add(tp+".destination", "template destination %q leaves the task directory", tpl.Destination)
+		if escapesDir(t.Name, tpl.Destination) {
+			v.add(tp+".destination", "template destination %q leaves the task directory (and the allocation's alloc/ directory)", tpl.Destination)
 		}
 		if tpl.Perms != "" {
 			if n, err := strconv.ParseUint(tpl.Perms, 8, 32); err != nil || n > 0o7777 {
@@ -675,14 +676,17 @@ func (v *validator) reschedule(path string, r *ReschedulePolicy) {
 }
 
 // escapesDir reports whether a path given relative to a task's directory
-// climbs out of it with "..".
-func escapesDir(p string) bool {
-	for _, seg := range strings.Split(filepath.ToSlash(p), "/") {
-		if seg == ".." {
-			return true
-		}
+// climbs out of it, and out of the allocation's alloc/ directory, with "..".
+func escapesDir(task, p string) bool {
+	// As the node agent resolves it: a relative path is the task
+	// directory's, and may reach the allocation's shared alloc/ directory
+	// ("../alloc/x", as in Nomad); an absolute one is taken inside.
+	p = filepath.ToSlash(p)
+	if strings.HasPrefix(p, "/") {
+		return false
 	}
-	return false
+	rel := path.Clean(task + "/" + p)
+	return !(rel == task || strings.HasPrefix(rel, task+"/") || rel == "alloc" || strings.HasPrefix(rel, "alloc/"))
 }
 
 // hasGateway reports whether a group runs a Consul Connect gateway.
