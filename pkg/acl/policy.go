@@ -208,7 +208,7 @@ func Parse(filename, src string) (*Policy, error) {
 		rule := NamespaceRule{Name: ns.Name}
 		if !validGlob(ns.Name) {
 			errs = append(errs, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "invalid namespace name",
-				Detail: fmt.Sprintf("%q: a namespace name holds letters, digits, '-', '_', '.' and the glob '*'", ns.Name),
+				Detail:  fmt.Sprintf("%q: a namespace name holds letters, digits, '-', '_', '.' and the glob '*'", ns.Name),
 				Subject: ns.DefRange.Ptr()})
 		}
 		rule.Policy, errs = str(ns.Policy, []string{PolicyDeny, PolicyRead, PolicyWrite, PolicyScale}, errs)
