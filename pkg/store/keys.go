@@ -32,6 +32,10 @@ import (
 //	variables/<ns>/<path>                variable, items encrypted (servers); the path's '/' escaped as %2F
 //	rootkeys/<key>                       keyring key wrapped by the servers' key encryption key (servers)
 //	identities/<node>/<alloc>            workload identities of an allocation's tasks (leader); its node reads them
+//	aclpolicies/<name>                   ACL policy (servers)
+//	acltokens/<accessor>                 ACL token, its secret kept only as a SHA-256 hash (servers)
+//	acltokensecrets/<sha256>             index from a token's secret hash to its accessor (servers)
+//	aclbootstrap                         set once by the ACL bootstrap; deleted by nomadic acl bootstrap-reset
 //
 // Kind names one kind of object in the key layout: the first segment of
 // its keys under the cluster prefix.
@@ -62,33 +66,42 @@ const (
 	KindVariables   Kind = "variables"
 	KindRootKeys    Kind = "rootkeys"
 	KindIdentities  Kind = "identities"
+	KindACLPolicies Kind = "aclpolicies"
+	KindACLTokens   Kind = "acltokens"
+	// KindACLTokenSecrets indexes tokens by the hash of their secret.
+	KindACLTokenSecrets Kind = "acltokensecrets"
+	KindACLBootstrap    Kind = "aclbootstrap"
 )
 
 // keyParts says which segments follow a kind's name in its keys.
 var keyParts = map[Kind][]keyPart{
-	KindJobs:        {partNamespace, partJob},
-	KindJobVersions: {partNamespace, partJob, partID},
-	KindEvals:       {partNamespace, partJob, partID},
-	KindEvalClaims:  {partNamespace, partJob},
-	KindNodes:       {partNode},
-	KindNodeAdmin:   {partNode},
-	KindHeartbeats:  {partNode},
-	KindNodePlans:   {partNode},
-	KindAllocs:      {partNode, partID},
-	KindAllocStatus: {partNode, partID},
-	KindJobAllocs:   {partNamespace, partJob, partID},
-	KindDeployments: {partNamespace, partJob, partID},
-	KindServices:    {partNamespace, partName, partID},
-	KindServers:     {partName},
-	KindEtcdMembers: {partName},
-	KindElection:    {partName, partID},
-	KindCompact:     {},
-	KindSchedConfig: {},
-	KindGCRequest:   {},
-	KindNodeHold:    {},
-	KindVariables:   {partNamespace, partName},
-	KindRootKeys:    {partID},
-	KindIdentities:  {partNode, partID},
+	KindJobs:            {partNamespace, partJob},
+	KindJobVersions:     {partNamespace, partJob, partID},
+	KindEvals:           {partNamespace, partJob, partID},
+	KindEvalClaims:      {partNamespace, partJob},
+	KindNodes:           {partNode},
+	KindNodeAdmin:       {partNode},
+	KindHeartbeats:      {partNode},
+	KindNodePlans:       {partNode},
+	KindAllocs:          {partNode, partID},
+	KindAllocStatus:     {partNode, partID},
+	KindJobAllocs:       {partNamespace, partJob, partID},
+	KindDeployments:     {partNamespace, partJob, partID},
+	KindServices:        {partNamespace, partName, partID},
+	KindServers:         {partName},
+	KindEtcdMembers:     {partName},
+	KindElection:        {partName, partID},
+	KindCompact:         {},
+	KindSchedConfig:     {},
+	KindGCRequest:       {},
+	KindNodeHold:        {},
+	KindVariables:       {partNamespace, partName},
+	KindRootKeys:        {partID},
+	KindIdentities:      {partNode, partID},
+	KindACLPolicies:     {partName},
+	KindACLTokens:       {partID},
+	KindACLTokenSecrets: {partID},
+	KindACLBootstrap:    {},
 }
 
 type keyPart int
