@@ -20,6 +20,7 @@ import (
 
 	"github.com/nomadic-project/nomadic/controllers"
 	"github.com/nomadic-project/nomadic/nodeagent"
+	"github.com/nomadic-project/nomadic/pkg/access"
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/driver"
 	"github.com/nomadic-project/nomadic/pkg/driver/containerd"
@@ -85,6 +86,11 @@ type agentFlags struct {
 	// injection: docs/reliability.md).
 	clockOffset time.Duration
 	logLevel    string
+
+	// acl turns ACLs on; apiRate and apiBurst limit each token's requests.
+	acl      bool
+	apiRate  string
+	apiBurst int
 }
 
 // parseAgentFlags reads the agent's flags and fills in what follows
@@ -140,6 +146,9 @@ func parseAgentFlags(args []string) (*agentFlags, error) {
 	fs.DurationVar(&f.clockOffset, "clock-offset", 0, "for fault-injection tests: run the server's controllers and API on a clock this far off (e.g. 30s)")
 	fs.DurationVar(&f.gcNodeAge, "gc-node-age", 24*time.Hour, "a node down this long, with no live allocation, is purged (0: never)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.BoolVar(&f.acl, "acl", false, "enforce ACLs: every API request needs a token whose policies allow it (nctl acl bootstrap makes the first; docs/security.md)")
+	fs.StringVar(&f.apiRate, "api-rate", "100/s", "requests each API token (or client address, without one) may make, as N/s or N/m; 0 for no limit")
+	fs.IntVar(&f.apiBurst, "api-burst", 200, "requests a token may make at once above -api-rate")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, nil
@@ -290,7 +299,7 @@ func (a *agent) serve(what, addr string, handlerFor func(addr string) http.Handl
 		return nil, "", fmt.Errorf("%s cannot listen on %s: %w", what, addr, err)
 	}
 	handler := handlerFor(ln.Addr().String())
-	if tokens != nil {
+	if tokens != nil && !a.f.acl {
 		handler = httpapi.RequireTokens(handler, tokens)
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, TLSConfig: apiTLS}
@@ -309,6 +318,26 @@ func (a *agent) serve(what, addr string, handlerFor func(addr string) http.Handl
 	return srv, ln.Addr().String(), nil
 }
 
+// gate is the API's guard the flags ask for: the rate limit, and with
+// -acl the token resolver (the -http-token-file tokens are management
+// tokens then) and the ACL endpoints' service.
+func (f *agentFlags) gate(st *store.Store, tokens []string, now func() time.Time) (*access.Gate, *access.Service, error) {
+	g := &access.Gate{Objects: st}
+	perSecond, err := access.ParseRate(f.apiRate)
+	if err != nil {
+		return nil, nil, fmt.Errorf("-api-rate: %w", err)
+	}
+	if perSecond > 0 {
+		g.Limit = access.NewLimiter(perSecond, f.apiBurst)
+	}
+	if !f.acl {
+		return g, nil, nil
+	}
+	g.ACL = &access.Resolver{Store: st, Static: tokens, Now: now}
+	slog.Info("ACLs enforced", "token_file_tokens_are_management", len(tokens))
+	return g, &access.Service{Store: st, Resolver: g.ACL, Now: now}, nil
+}
+
 // startServer serves the HTTP APIs and runs the server's controllers
 // until ctx ends; it returns the API servers, for a graceful shutdown.
 func (a *agent) startServer(ctx context.Context, apiTLS *tls.Config, tokens []string) ([]*http.Server, error) {
@@ -322,7 +351,12 @@ func (a *agent) startServer(ctx context.Context, apiTLS *tls.Config, tokens []st
 		now = func() time.Time { return time.Now().Add(off) }
 		slog.Warn("this server runs on a clock that is off on purpose", "offset", off)
 	}
-	apiSrv := &httpapi.Server{Store: a.st, Name: f.name, Version: version.Version, RequestTimeout: f.etcdRequest, Vars: vars, Now: now}
+	gate, aclSvc, err := f.gate(a.st, tokens, now)
+	if err != nil {
+		return nil, err
+	}
+	apiSrv := &httpapi.Server{Store: a.st, Name: f.name, Version: version.Version, RequestTimeout: f.etcdRequest, Vars: vars, Now: now,
+		Gate: gate, ACL: aclSvc}
 	httpSrv, addr, err := a.serve("HTTP API", f.httpAddr, func(string) http.Handler { return apiSrv.Handler() }, apiTLS, tokens)
 	if err != nil {
 		return nil, err
@@ -330,7 +364,7 @@ func (a *agent) startServer(ctx context.Context, apiTLS *tls.Config, tokens []st
 	servers := []*http.Server{httpSrv}
 	if f.nomadHTTPAddr != "" {
 		nomadSrv := &nomadapi.Server{Store: a.st, Name: f.name, Datacenter: f.datacenter, Version: version.Version,
-			RequestTimeout: f.etcdRequest, Vars: vars, Now: now}
+			RequestTimeout: f.etcdRequest, Vars: vars, Now: now, Gate: gate, ACL: aclSvc}
 		srv, _, err := a.serve("Nomad API", f.nomadHTTPAddr, func(addr string) http.Handler {
 			nomadSrv.Addr = addr
 			return nomadSrv.Handler()

@@ -270,3 +270,18 @@ func (a *ACL) AllowPluginList() bool {
 
 // AllowQuotaRead reports whether the ACL may read quotas.
 func (a *ACL) AllowQuotaRead() bool { return a.management || allowCoarse(a.quota, false) }
+
+// AllowAnyNamespaceOp reports whether the ACL has capability op in some
+// namespace: a list across namespaces is refused to a token that could
+// see nothing in it, and filtered for the others.
+func (a *ACL) AllowAnyNamespaceOp(op string) bool {
+	if a.management {
+		return true
+	}
+	for _, e := range a.namespaces {
+		if !slices.Contains(e.caps, CapDeny) && slices.Contains(e.caps, op) {
+			return true
+		}
+	}
+	return false
+}

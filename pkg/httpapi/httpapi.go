@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/nomadic-project/nomadic/pkg/access"
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/deploy"
 	"github.com/nomadic-project/nomadic/pkg/jobs"
@@ -35,6 +36,12 @@ type Server struct {
 	// Vars serves variables (nil: the server has no keyring, and the
 	// variable endpoints answer 501).
 	Vars *variables.Service
+	// Gate bounds bodies, limits rates and checks ACLs (nil: no ACLs, no
+	// rate limit).
+	Gate *access.Gate
+	// ACL serves the ACL endpoints (nil: ACLs are off and they answer
+	// 400).
+	ACL *access.Service
 }
 
 // The key kinds each blocking query waits on.
@@ -50,7 +57,20 @@ func (s *Server) Handler() http.Handler {
 	if s.Now == nil {
 		s.Now = time.Now
 	}
-	mux := http.NewServeMux()
+	mux := s.routes()
+	timeout := s.RequestTimeout
+	guarded := mux.Serve(s.Gate, func(w http.ResponseWriter, code int, msg string) {
+		writeError(w, code, errors.New(msg))
+	})
+	return logRequests(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		guarded.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), timeoutKey{}, timeout)))
+	}))
+}
+
+// routes registers every route of the API, each with its rule in
+// access.NativeRules.
+func (s *Server) routes() *access.Mux {
+	mux := access.NewMux(access.NativeRules)
 	mux.HandleFunc("GET /v1/agent/health", s.health)
 	mux.HandleFunc("GET /v1/agent/self", s.self)
 	mux.HandleFunc("GET /v1/jobs", s.blocking(jobKinds, s.listJobs))
@@ -98,6 +118,7 @@ func (s *Server) Handler() http.Handler {
 	}
 	mux.HandleFunc("POST /v1/deployment/{id}/allocation-health", s.allocHealth)
 	s.varsRoutes(mux)
+	s.aclRoutes(mux)
 	mux.Handle("GET /metrics", promhttp.Handler())
 	mux.Handle("GET "+ui.Prefix, ui.Handler())
 	mux.HandleFunc("GET /{$}", redirectToUI)
@@ -106,10 +127,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
-	timeout := s.RequestTimeout
-	return logRequests(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), timeoutKey{}, timeout)))
-	}))
+	return mux
 }
 
 func logRequests(h http.Handler) http.Handler {
