@@ -181,6 +181,15 @@ func namespace(r *http.Request) string {
 	return api.DefaultNamespace
 }
 
+// listNamespace is the namespace a list asks for: "" (and "*", as in
+// Nomad's API) for all.
+func listNamespace(r *http.Request) string {
+	if ns := r.URL.Query().Get("namespace"); ns != "*" {
+		return ns
+	}
+	return ""
+}
+
 // DefaultRequestTimeout bounds the etcd work of one API request when the
 // server sets no RequestTimeout.
 const DefaultRequestTimeout = 15 * time.Second
@@ -246,8 +255,7 @@ func (s *Server) withStatus(ctx context.Context, j *api.Job) error {
 func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := reqCtx(r)
 	defer cancel()
-	ns := r.URL.Query().Get("namespace")
-	list, err := s.Store.ListJobs(ctx, ns)
+	list, err := s.Store.ListJobs(ctx, listNamespace(r))
 	if err != nil {
 		storeError(w, "jobs", err)
 		return
@@ -316,7 +324,7 @@ func (s *Server) listAllocs(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := reqCtx(r)
 	defer cancel()
 	q := r.URL.Query()
-	f := store.AllocFilter{Namespace: q.Get("namespace"), JobID: q.Get("job"), NodeID: q.Get("node")}
+	f := store.AllocFilter{Namespace: listNamespace(r), JobID: q.Get("job"), NodeID: q.Get("node")}
 	if f.JobID != "" && f.Namespace == "" {
 		f.Namespace = api.DefaultNamespace
 	}
