@@ -30,7 +30,7 @@ type Rule struct {
 	// nameIsNamespace: the answer's elements are namespaces, by Name.
 	nameIsNamespace bool
 	varOp           string
-	custom          func(*acl.ACL) *Denied
+	custom          func(*http.Request, *acl.ACL) *Denied
 }
 
 type level int
@@ -98,8 +98,8 @@ func Namespaces() Rule { return Rule{from: nsResult, nameIsNamespace: true} }
 // handler, which verifies them.
 func Var(op string) Rule { return Rule{varOp: op} }
 
-// Custom needs what check says.
-func Custom(check func(*acl.ACL) *Denied) Rule { return Rule{custom: check} }
+// Custom needs what check says of the request.
+func Custom(check func(*http.Request, *acl.ACL) *Denied) Rule { return Rule{custom: check} }
 
 // And is a rule that needs both.
 func (r Rule) And(o Rule) Rule {
@@ -108,6 +108,9 @@ func (r Rule) And(o Rule) Rule {
 		r.cap, r.from, r.param, r.nameIsNamespace = o.cap, o.from, o.param, o.nameIsNamespace
 	}
 	r.management = r.management || o.management
+	if o.custom != nil {
+		r.custom = o.custom
+	}
 	return r
 }
 
@@ -144,7 +147,7 @@ func (rule Rule) check(r *http.Request, id *Identity, objs Objects) (func(map[st
 		return nil, d
 	}
 	if rule.custom != nil {
-		if d := rule.custom(a); d != nil {
+		if d := rule.custom(r, a); d != nil {
 			return nil, d
 		}
 	}

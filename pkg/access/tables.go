@@ -1,6 +1,11 @@
 package access
 
-import "github.com/nomadic-project/nomadic/pkg/acl"
+import (
+	"net/http"
+	"strings"
+
+	"github.com/nomadic-project/nomadic/pkg/acl"
+)
 
 // Every route of both APIs and what it needs. A route registered on a Mux
 // without a row here panics; each API's tests check that no row is left
@@ -8,9 +13,25 @@ import "github.com/nomadic-project/nomadic/pkg/acl"
 
 // uiSnapshot needs what the UI shows: every namespace's jobs and the
 // nodes.
-func uiSnapshot(a *acl.ACL) *Denied {
+func uiSnapshot(_ *http.Request, a *acl.ACL) *Denied {
 	if !a.AllowNamespaceOp("*", acl.CapReadJob) {
 		return nsDenied(acl.CapReadJob, "*")
+	}
+	return nil
+}
+
+// nodeEvents needs node:read for a Nomad event stream that includes the
+// Node topic (as one without ?topic= does): node events have no
+// namespace to filter them by.
+func nodeEvents(r *http.Request, a *acl.ACL) *Denied {
+	topics := r.URL.Query()["topic"]
+	wantsNodes := len(topics) == 0
+	for _, t := range topics {
+		name, _, _ := strings.Cut(t, ":")
+		wantsNodes = wantsNodes || name == "Node" || name == "*"
+	}
+	if wantsNodes && !a.AllowNodeRead() {
+		return &Denied{Lacks: "node:read, which the Node topic needs (ask for ?topic=Job:* and the like without it)"}
 	}
 	return nil
 }
@@ -75,7 +96,7 @@ var NativeRules = aclRoutes(map[string]Rule{
 	"POST /v1/deployment/{id}/allocation-health": NSDeployment(acl.CapSubmitJob, "id"),
 	"GET /v1/services":                           NSResult(acl.CapReadJob),
 	"GET /v1/service/{name}":                     NS(acl.CapReadJob),
-	"GET /v1/event/stream":                       NS(acl.CapReadJob),
+	"GET /v1/event/stream":                       NodeRead().And(Custom(uiSnapshot)), // every namespace, as the UI snapshot
 	"GET /v1/ui/snapshot":                        NodeRead().And(Custom(uiSnapshot)),
 
 	"GET /v1/nodes":                            NodeRead(),
@@ -141,7 +162,7 @@ func nomadRules() map[string]Rule {
 		"GET /v1/node/{id}/allocations":            NodeRead().And(NSResult(acl.CapReadJob)),
 		"GET /v1/node/pools":                       NodeRead(),
 		"GET /v1/operator/scheduler/configuration": OperatorRead(),
-		"GET /v1/event/stream":                     NS(acl.CapReadJob),
+		"GET /v1/event/stream":                     NS(acl.CapReadJob).And(Custom(nodeEvents)),
 		"GET /v1/vars":                             Var(acl.VarList),
 		"GET /v1/var/{path...}":                    Var(acl.VarRead),
 		"DELETE /v1/var/{path...}":                 Var(acl.VarDestroy),
