@@ -501,7 +501,11 @@ func runAgent(args []string) error {
 		if f.nomadHTTPAddr != "" {
 			nomadLine = fmt.Sprintf("Nomad's CLI and tools work too:\n  export NOMAD_ADDR=http://%s\n", f.nomadHTTPAddr)
 		}
-		fmt.Fprintf(os.Stderr, "\nnomadic dev agent is running. Try:\n  nctl job init && nctl apply -f example.hcl && nctl get allocs\n%sPress Ctrl-C to stop it (its tasks stop too).\n\n", nomadLine)
+		aclLine := ""
+		if f.acl {
+			aclLine = "ACLs are on: first  nctl acl bootstrap  and  export NCTL_TOKEN=<its Secret ID>  (NOMAD_TOKEN for Nomad's CLI)\n"
+		}
+		fmt.Fprintf(os.Stderr, "\nnomadic dev agent is running. Try:\n  nctl job init && nctl apply -f example.hcl && nctl get allocs\n%s%sPress Ctrl-C to stop it (its tasks stop too).\n\n", aclLine, nomadLine)
 	}
 
 	var embeddedErr <-chan error
