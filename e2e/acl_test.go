@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -232,4 +233,45 @@ func waitReadyNodesWithToken(t *testing.T, addr, token string) {
 		out, errOut, code := nctl(t, addr, "", "--token", token, "get", "nodes")
 		return code == 0 && strings.Contains(out, "ready"), out + errOut
 	})
+}
+
+// TestACLBootstrapResetAndTokenFileTokens: with -acl, the tokens of
+// -http-token-file are management tokens; an operator who lost every
+// management token resets the bootstrap through etcd and bootstraps again,
+// and the tokens made before stay.
+func TestACLBootstrapResetAndTokenFileTokens(t *testing.T) {
+	dir := t.TempDir()
+	const fileToken = "file-token-0123456789abcdef"
+	tokens := filepath.Join(dir, "tokens")
+	if err := os.WriteFile(tokens, []byte(fileToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr, etcdAddr := freeAddr(t), freeAddr(t)
+	start(t, filepath.Join(binDir, "nomadic"), "agent", "-dev", "-acl", "-enable-mock-driver", "-http-token-file", tokens,
+		"-http-addr", addr, "-nomad-http-addr", "off", "-etcd-client-addr", etcdAddr, "-etcd-peer-addr", freeAddr(t),
+		"-data-dir", t.TempDir())
+	waitReadyNodesWithToken(t, addr, fileToken)
+	mustNctl(t, addr, dir, "--token", fileToken, "apply", "--detach", "-f", mockJob(t, dir, "web", 1))
+	if out := mustNctl(t, addr, dir, "--token", fileToken, "acl", "token", "self"); !strings.Contains(out, "management") {
+		t.Fatalf("a token file's token: %s", out)
+	}
+	first := mustNctl(t, addr, dir, "acl", "bootstrap")
+	if !strings.Contains(first, "Secret ID") || !strings.Contains(first, "shown only now") {
+		t.Fatalf("bootstrap: %s", first)
+	}
+	if _, errOut, code := nctl(t, addr, dir, "acl", "bootstrap"); code == 0 || !strings.Contains(errOut, "already done") {
+		t.Fatalf("a second bootstrap: exit %d: %s", code, errOut)
+	}
+	out, err := exec.Command(filepath.Join(binDir, "nomadic"), "acl", "bootstrap-reset", "-etcd-endpoints", "http://"+etcdAddr).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "reset") {
+		t.Fatalf("bootstrap-reset: %v: %s", err, out)
+	}
+	var second api.ACLToken
+	if err := json.Unmarshal([]byte(mustNctl(t, addr, dir, "acl", "bootstrap", "-o", "json")), &second); err != nil {
+		t.Fatal(err)
+	}
+	list := mustNctl(t, addr, dir, "--token", second.SecretID, "acl", "token", "list")
+	if strings.Count(list, "Bootstrap Token") != 2 {
+		t.Fatalf("after a reset both bootstrap tokens are listed:\n%s", list)
+	}
 }
