@@ -296,6 +296,31 @@ func bodyNamespace(r *http.Request, fallback string) (string, error) {
 	return fallback, nil
 }
 
+// peekBody decodes a request's JSON object body and puts the body back
+// (nil if it is not one).
+func peekBody(r *http.Request) map[string]json.RawMessage {
+	if r.Body == nil {
+		return nil
+	}
+	b, err := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(b), errReader{err}))
+	var body map[string]json.RawMessage
+	if json.Unmarshal(b, &body) != nil {
+		return nil
+	}
+	return body
+}
+
+// errReader hands the handler the error reading the body ended with.
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	return 0, io.EOF
+}
+
 // pathValue reads a wildcard of the route a request matched, before the
 // mux has set r's path values: the segment where the pattern has
 // {name}, or the rest of the path for {name...}.

@@ -2,6 +2,7 @@ package access
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/nomadic-project/nomadic/pkg/acl"
@@ -36,6 +37,34 @@ func nodeEvents(r *http.Request, a *acl.ACL) *Denied {
 	return nil
 }
 
+// ownPolicy lets a client token read a policy it holds, as Nomad does.
+func ownPolicy(r *http.Request, _ *acl.ACL) *Denied {
+	if id := FromContext(r.Context()); id != nil && id.Token != nil && slices.Contains(id.Token.Policies, pathValue(r, "name")) {
+		return nil
+	}
+	return &Denied{Lacks: "management privileges, or the policy (a token may read the policies it holds)"}
+}
+
+// ownToken lets a token read itself by accessor, as Nomad does.
+func ownToken(r *http.Request, _ *acl.ACL) *Denied {
+	if id := FromContext(r.Context()); id != nil && id.Token != nil && id.Token.AccessorID == pathValue(r, "id") {
+		return nil
+	}
+	return &Denied{Lacks: "management privileges (a token may read only itself)"}
+}
+
+// searchNodes needs node:read for a Nomad search that includes nodes.
+func searchNodes(r *http.Request, a *acl.ACL) *Denied {
+	body := peekBody(r)
+	switch field(body, "Context") {
+	case "nodes", "all", "":
+		if !a.AllowNodeRead() {
+			return &Denied{Lacks: `node:read, which a search of nodes or of "all" needs`}
+		}
+	}
+	return nil
+}
+
 // aclRoutes are the ACL endpoints, the same in both APIs.
 func aclRoutes(m map[string]Rule) map[string]Rule {
 	for _, method := range []string{"PUT", "POST"} {
@@ -45,11 +74,11 @@ func aclRoutes(m map[string]Rule) map[string]Rule {
 		m[method+" /v1/acl/token/{id}"] = Management()
 	}
 	m["GET /v1/acl/policies"] = Management()
-	m["GET /v1/acl/policy/{name}"] = Management()
+	m["GET /v1/acl/policy/{name}"] = AnyToken().And(Custom(ownPolicy))
 	m["DELETE /v1/acl/policy/{name}"] = Management()
 	m["GET /v1/acl/tokens"] = Management()
 	m["GET /v1/acl/token/self"] = AnyToken()
-	m["GET /v1/acl/token/{id}"] = Management()
+	m["GET /v1/acl/token/{id}"] = AnyToken().And(Custom(ownToken))
 	m["DELETE /v1/acl/token/{id}"] = Management()
 	return m
 }
@@ -189,7 +218,7 @@ func nomadRules() map[string]Rule {
 			"/v1/node/{id}/eligibility":             NodeWrite(),
 			"/v1/node/{id}/drain":                   NodeWrite(),
 			"/v1/node/{id}/purge":                   NodeWrite(),
-			"/v1/search":                            NSBody(acl.CapListJobs),
+			"/v1/search":                            NSBody(acl.CapListJobs).And(Custom(searchNodes)),
 			"/v1/operator/scheduler/configuration":  OperatorWrite(),
 			"/v1/system/gc":                         Management(),
 			"/v1/system/reconcile/summaries":        Management(),

@@ -135,6 +135,14 @@ func TestACLsGuardTheNativeAPI(t *testing.T) {
 	if code, _, _ := callAs(t, ts, ro.SecretID, "GET", "/v1/acl/tokens", ""); code != 403 {
 		t.Fatalf("a client token lists tokens: %d", code)
 	}
+	mustCall(t, ts, ro.SecretID, "GET", "/v1/acl/policy/ro", "", nil)
+	if code, _, _ := callAs(t, ts, ro.SecretID, "GET", "/v1/acl/policy/team-a", ""); code != 403 {
+		t.Fatalf("a client token reads a policy it does not hold: %d", code)
+	}
+	mustCall(t, ts, ro.SecretID, "GET", "/v1/acl/token/"+ro.AccessorID, "", nil)
+	if code, _, _ := callAs(t, ts, ro.SecretID, "GET", "/v1/acl/token/"+teamA.AccessorID, ""); code != 403 {
+		t.Fatalf("a client token reads another token: %d", code)
+	}
 	var self api.ACLToken
 	mustCall(t, ts, ro.SecretID, "GET", "/v1/acl/token/self", "", &self)
 	if self.AccessorID != ro.AccessorID || self.Name != "ro" {
