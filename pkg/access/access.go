@@ -229,6 +229,15 @@ func httpCode(err error) int {
 	return http.StatusServiceUnavailable
 }
 
+// element is what a filter reads of an answer's object. JSON field names
+// match case-insensitively: "namespace" (nomadic's) and "Namespace"
+// (Nomad's) alike.
+type element struct {
+	Namespace string
+	Path      string
+	Name      string
+}
+
 // recorder holds an answer back so that it can be filtered.
 type recorder struct {
 	w     http.ResponseWriter
@@ -250,7 +259,7 @@ func (r *recorder) Write(b []byte) (int, error) {
 
 // finish writes the held answer: a JSON list without the elements filter
 // refuses, or a JSON object only if filter allows it.
-func (r *recorder) finish(filter func(map[string]json.RawMessage) *Denied, writeErr ErrorWriter) {
+func (r *recorder) finish(filter func(*element) *Denied, writeErr ErrorWriter) {
 	body := r.buf.Bytes()
 	if r.code == http.StatusOK {
 		trimmed := bytes.TrimSpace(body)
@@ -258,20 +267,27 @@ func (r *recorder) finish(filter func(map[string]json.RawMessage) *Denied, write
 		case bytes.HasPrefix(trimmed, []byte("[")):
 			var list []json.RawMessage
 			if json.Unmarshal(trimmed, &list) == nil {
-				out := make([]json.RawMessage, 0, len(list))
+				var out bytes.Buffer
+				out.Grow(len(trimmed))
+				out.WriteByte('[')
+				n := 0
 				for _, el := range list {
-					var obj map[string]json.RawMessage
-					if json.Unmarshal(el, &obj) == nil && filter(obj) == nil {
-						out = append(out, el)
+					var e element
+					if json.Unmarshal(el, &e) == nil && filter(&e) == nil {
+						if n > 0 {
+							out.WriteByte(',')
+						}
+						out.Write(el)
+						n++
 					}
 				}
-				body, _ = json.Marshal(out)
-				body = append(body, '\n')
+				out.WriteString("]\n")
+				body = out.Bytes()
 			}
 		case bytes.HasPrefix(trimmed, []byte("{")):
-			var obj map[string]json.RawMessage
-			if json.Unmarshal(trimmed, &obj) == nil {
-				if d := filter(obj); d != nil {
+			var e element
+			if json.Unmarshal(trimmed, &e) == nil {
+				if d := filter(&e); d != nil {
 					writeErr(r.w, http.StatusForbidden, d.Error())
 					return
 				}

@@ -144,7 +144,7 @@ func TestTheGateAppliesEachRouteRule(t *testing.T) {
 		code                            int
 		want                            string
 	}{
-		{"a list keeps only the token's namespaces", team, "GET", "/items", "", 200, `[{"namespace":"team-a","id":"1"}]`},
+		{"a list keeps only the token's namespaces", team, "GET", "/items", "", 200, `[{"namespace": "team-a", "id": "1"}]`},
 		{"management sees the whole list", mgmt, "GET", "/items", "", 200, `"id": "3"`},
 		{"a list of a namespace the token lacks is refused", team, "GET", "/items?namespace=default", "", 403, "Permission denied: token lacks capability read-job on namespace default"},
 		{"a list is refused to a token that may read no namespace", "", "GET", "/items", "", 403, "capability read-job on any namespace (the request carries no token)"},
@@ -161,10 +161,10 @@ func TestTheGateAppliesEachRouteRule(t *testing.T) {
 		{"a body over the limit is 413", team, "PUT", "/jobs", strings.Repeat("x", 2000), 413, "request body too large"},
 		{"a variable path the token may read", team, "GET", "/var/app/web?namespace=team-a", "", 200, `"ok": true`},
 		{"a variable path the token may not read", team, "GET", "/var/secret/db?namespace=team-a", "", 403, `variable capability read on path "secret/db" in namespace team-a`},
-		{"a variable list is filtered by path", team, "GET", "/vars?namespace=team-a", "", 200, `[{"Namespace":"team-a","Path":"app/web"}]`},
+		{"a variable list is filtered by path", team, "GET", "/vars?namespace=team-a", "", 200, `[{"Namespace": "team-a", "Path": "app/web"}]`},
 		{"a workload identity reaches the variable handler", jwt, "GET", "/var/secret/db", "", 200, `"ok": true`},
 		{"a workload identity elsewhere is an unknown token", jwt, "GET", "/nodes", "", 403, "ACL token not found"},
-		{"namespaces are filtered to the token's", team, "GET", "/namespaces", "", 200, `[{"Name":"team-a"}]`},
+		{"namespaces are filtered to the token's", team, "GET", "/namespaces", "", 200, `[{"Name": "team-a"}]`},
 		{"a token's own route needs a token", "", "GET", "/self", "", 403, "an ACL token"},
 		{"a token's own route takes any token", team, "GET", "/self", "", 200, `"ok": true`},
 		{"open routes need no token", "", "GET", "/health", "", 200, `"ok": true`},

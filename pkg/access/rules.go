@@ -126,7 +126,7 @@ func coarse(what string, have func() bool, need func() bool, l level) *Denied {
 
 // check applies the rule to a request of id; it returns a filter for
 // the answer when the rule needs one.
-func (rule Rule) check(r *http.Request, id *Identity, objs Objects) (func(map[string]json.RawMessage) *Denied, error) {
+func (rule Rule) check(r *http.Request, id *Identity, objs Objects) (func(*element) *Denied, error) {
 	a := id.ACL
 	if rule.token && id.Anonymous {
 		return nil, &Denied{Lacks: "an ACL token"}
@@ -196,15 +196,15 @@ func (rule Rule) check(r *http.Request, id *Identity, objs Objects) (func(map[st
 		case !a.AllowAnyNamespaceOp(rule.cap):
 			return nil, &Denied{Lacks: fmt.Sprintf("capability %s on any namespace", rule.cap)}
 		}
-		return func(obj map[string]json.RawMessage) *Denied {
+		return func(obj *element) *Denied {
 			if rule.nameIsNamespace {
-				name := field(obj, "Name", "name")
+				name := obj.Name
 				if a.AllowNamespace(name) {
 					return nil
 				}
 				return &Denied{Lacks: "any capability on namespace " + name}
 			}
-			ons := field(obj, "Namespace", "namespace")
+			ons := obj.Namespace
 			if ons == "" {
 				ons = api.DefaultNamespace
 			}
@@ -224,15 +224,15 @@ func nsDenied(cap, ns string) *Denied {
 	return &Denied{Lacks: fmt.Sprintf("capability %s on namespace %s", cap, ns)}
 }
 
-func (rule Rule) checkVar(r *http.Request, a *acl.ACL) (func(map[string]json.RawMessage) *Denied, error) {
+func (rule Rule) checkVar(r *http.Request, a *acl.ACL) (func(*element) *Denied, error) {
 	ns := r.URL.Query().Get("namespace")
 	if ns == "" {
 		ns = api.DefaultNamespace
 	}
 	path := pathValue(r, "path")
 	if path == "" && rule.varOp == acl.VarList {
-		return func(obj map[string]json.RawMessage) *Denied {
-			ons, p := field(obj, "Namespace", "namespace"), field(obj, "Path", "path")
+		return func(obj *element) *Denied {
+			ons, p := obj.Namespace, obj.Path
 			if a.AllowVariableOp(ons, p, acl.VarList) {
 				return nil
 			}
