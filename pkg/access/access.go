@@ -106,7 +106,7 @@ func (m *Mux) Serve(g *Gate, writeErr ErrorWriter) http.Handler {
 			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		}
 		secret, err := Secret(r)
-		if err != nil {
+		if err != nil && g.ACL != nil {
 			writeErr(w, http.StatusUnauthorized, err.Error())
 			return
 		}
