@@ -143,6 +143,21 @@ node {
 	if out := mgmt("acl", "token", "list"); strings.Contains(out, ro.SecretID) || !strings.Contains(out, ro.AccessorID) {
 		t.Fatalf("token list: %s", out)
 	}
+	// A role, through nctl: its token has the role's policies, and a
+	// change to the role changes the token.
+	mgmt("acl", "role", "create", "--name", "readers", "--policy", "readonly")
+	byRole := newToken("--name", "by-role", "--role", "readers")
+	if out, errOut, code := as(byRole.SecretID, "get", "nodes"); code != 0 {
+		t.Fatalf("a role's token lists nodes: exit %d: %s%s", code, out, errOut)
+	}
+	mgmt("acl", "role", "update", "readers", "--policy", "team-a")
+	eventually(t, 10*time.Second, func() (bool, string) {
+		_, errOut, code := as(byRole.SecretID, "get", "nodes")
+		return code != 0 && strings.Contains(errOut, "node:read"), errOut
+	})
+	if out := mgmt("acl", "role", "list"); !strings.Contains(out, "readers") || !strings.Contains(out, "team-a") {
+		t.Fatalf("role list: %s", out)
+	}
 	eventually(t, 20*time.Second, func() (bool, string) {
 		_, errOut, code := as(short.SecretID, "get", "jobs")
 		return code != 0 && strings.Contains(errOut, "ACL token expired"), errOut
@@ -207,6 +222,30 @@ node {
 	}
 	if _, _, err := nro.Jobs().Register(job, nil); err == nil || !strings.Contains(err.Error(), "Permission denied") {
 		t.Fatalf("register with a read token through the Nomad API: %v", err)
+	}
+	role, _, err := nc.ACLRoles().Create(&napi.ACLRole{Name: "nomad-readers", Policies: []*napi.ACLRolePolicyLink{{Name: "nomad-ro"}}}, nil)
+	if err != nil || role.ID == "" {
+		t.Fatalf("role create: %+v, %v", role, err)
+	}
+	if got, _, err := nc.ACLRoles().GetByName("nomad-readers", nil); err != nil || got.ID != role.ID || len(got.Policies) != 1 {
+		t.Fatalf("role by name: %+v, %v", got, err)
+	}
+	roleTok, _, err := nc.ACLTokens().Create(&napi.ACLToken{Name: "by-role", Type: "client", Roles: []*napi.ACLTokenRoleLink{{Name: "nomad-readers"}}}, nil)
+	if err != nil || len(roleTok.Roles) != 1 || roleTok.Roles[0].ID != role.ID {
+		t.Fatalf("a token of a role: %+v, %v", roleTok, err)
+	}
+	nrole, err := napi.NewClient(&napi.Config{Address: "http://" + nomadAddr, SecretID: roleTok.SecretID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if jobs, _, err := nrole.Jobs().List(nil); err != nil || len(jobs) != 1 {
+		t.Fatalf("jobs with a role's token: %d, %v", len(jobs), err)
+	}
+	if roles, _, err := nc.ACLRoles().List(nil); err != nil || len(roles) != 2 {
+		t.Fatalf("roles: %d, %v", len(roles), err)
+	}
+	if _, err := nc.ACLRoles().Delete(role.ID, nil); err != nil {
+		t.Fatal(err)
 	}
 	tokens, _, err := nc.ACLTokens().List(nil)
 	if err != nil || len(tokens) < 4 {

@@ -16,7 +16,7 @@ import (
 
 func newACLCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "acl", Short: "ACL policies and tokens (servers started with -acl; docs/security.md)"}
-	c.AddCommand(newACLBootstrapCmd(g), newACLPolicyCmd(g), newACLTokenCmd(g))
+	c.AddCommand(newACLBootstrapCmd(g), newACLPolicyCmd(g), newACLRoleCmd(g), newACLTokenCmd(g))
 	return c
 }
 
@@ -55,6 +55,9 @@ func printToken(g *globals, t *api.ACLToken, output string, secret bool) error {
 	fmt.Fprintf(tw, "Name\t%s\n", t.Name)
 	fmt.Fprintf(tw, "Type\t%s\n", t.Type)
 	fmt.Fprintf(tw, "Policies\t%s\n", strings.Join(t.Policies, ", "))
+	if len(t.Roles) > 0 {
+		fmt.Fprintf(tw, "Roles\t%s\n", roleNames(t.Roles))
+	}
 	if !t.CreateTime.IsZero() {
 		fmt.Fprintf(tw, "Created\t%s\n", t.CreateTime.Local().Format(time.RFC3339))
 	}
@@ -169,11 +172,160 @@ func newACLPolicyCmd(g *globals) *cobra.Command {
 	return c
 }
 
+func roleNames(links []api.ACLRoleLink) string {
+	names := make([]string, len(links))
+	for i, l := range links {
+		names[i] = l.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+func roleLinks(names []string) []api.ACLRoleLink {
+	var out []api.ACLRoleLink
+	for _, n := range names {
+		out = append(out, api.ACLRoleLink{Name: n})
+	}
+	return out
+}
+
+func newACLRoleCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{Use: "role", Short: "ACL roles: named sets of policies that tokens link to"}
+	var (
+		name, description, output string
+		policies                  []string
+	)
+	show := func(r *api.ACLRole) error {
+		if output == "json" {
+			return printJSON(g.out, r)
+		}
+		fmt.Fprintf(g.out, "ID           %s\nName         %s\nDescription  %s\nPolicies     %s\n", r.ID, r.Name, r.Description, strings.Join(r.Policies, ", "))
+		return nil
+	}
+	create := &cobra.Command{
+		Use:   "create --name NAME --policy P[,P]",
+		Short: "Make a role",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			ctx, cancel := g.ctx()
+			defer cancel()
+			r, err := g.client().PutACLRole(ctx, &api.ACLRole{Name: name, Description: description, Policies: policies})
+			if err != nil {
+				return err
+			}
+			return show(r)
+		},
+	}
+	create.Flags().StringVar(&name, "name", "", "the role's name (tokens link it by name with --role)")
+	create.Flags().StringVar(&description, "description", "", "what the role is for")
+	create.Flags().StringSliceVar(&policies, "policy", nil, "a policy of the role (repeat, or comma-separate)")
+	create.Flags().StringVarP(&output, "output", "o", "", "output format: json")
+	update := &cobra.Command{
+		Use:   "update NAME [--name NEW] [--policy P[,P]] [--description D]",
+		Short: "Change a role; the tokens linking it have its new policies at once",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			ctx, cancel := g.ctx()
+			defer cancel()
+			r, err := g.client().ACLRoleByName(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			if cmd.Flags().Changed("name") {
+				r.Name = name
+			}
+			if cmd.Flags().Changed("description") {
+				r.Description = description
+			}
+			if cmd.Flags().Changed("policy") {
+				r.Policies = policies
+			}
+			if r, err = g.client().PutACLRole(ctx, r); err != nil {
+				return err
+			}
+			return show(r)
+		},
+	}
+	update.Flags().StringVar(&name, "name", "", "the role's new name")
+	update.Flags().StringVar(&description, "description", "", "what the role is for")
+	update.Flags().StringSliceVar(&policies, "policy", nil, "the role's policies (replace the old)")
+	update.Flags().StringVarP(&output, "output", "o", "", "output format: json")
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the roles",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			ctx, cancel := g.ctx()
+			defer cancel()
+			rs, err := g.client().ACLRoles(ctx)
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				return printJSON(g.out, rs)
+			}
+			tw := tabwriter.NewWriter(g.out, 0, 4, 3, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tPOLICIES\tDESCRIPTION")
+			for _, r := range rs {
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Name, strings.Join(r.Policies, ","), r.Description)
+			}
+			return tw.Flush()
+		},
+	}
+	list.Flags().StringVarP(&output, "output", "o", "", "output format: json")
+	info := &cobra.Command{
+		Use:   "info NAME",
+		Short: "Show a role",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			ctx, cancel := g.ctx()
+			defer cancel()
+			r, err := g.client().ACLRoleByName(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			return show(r)
+		},
+	}
+	info.Flags().StringVarP(&output, "output", "o", "", "output format: json")
+	del := &cobra.Command{
+		Use:   "delete NAME",
+		Short: "Delete a role (tokens linking it lose its policies)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := g.ctx()
+			defer cancel()
+			r, err := g.client().ACLRoleByName(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			if err := g.client().DeleteACLRole(ctx, r.ID); err != nil {
+				return err
+			}
+			fmt.Fprintf(g.out, "ACL role %q deleted\n", args[0])
+			return nil
+		},
+	}
+	c.AddCommand(create, update, list, info, del)
+	return c
+}
+
 func newACLTokenCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "token", Short: "ACL tokens"}
 	var (
 		name, typ, output string
-		policies          []string
+		policies, roles   []string
 		ttl               time.Duration
 	)
 	create := &cobra.Command{
@@ -186,7 +338,7 @@ func newACLTokenCmd(g *globals) *cobra.Command {
 			}
 			ctx, cancel := g.ctx()
 			defer cancel()
-			t, err := g.client().CreateACLToken(ctx, &api.ACLToken{Name: name, Type: typ, Policies: policies, ExpirationTTL: api.Duration(ttl)})
+			t, err := g.client().CreateACLToken(ctx, &api.ACLToken{Name: name, Type: typ, Policies: policies, Roles: roleLinks(roles), ExpirationTTL: api.Duration(ttl)})
 			if err != nil {
 				return err
 			}
@@ -196,6 +348,7 @@ func newACLTokenCmd(g *globals) *cobra.Command {
 	create.Flags().StringVar(&name, "name", "", "what the token is for")
 	create.Flags().StringVar(&typ, "type", api.TokenClient, "client (its policies say what it may do) or management (everything)")
 	create.Flags().StringSliceVar(&policies, "policy", nil, "a policy of the token (repeat, or comma-separate)")
+	create.Flags().StringSliceVar(&roles, "role", nil, "a role of the token, by name (repeat, or comma-separate)")
 	create.Flags().DurationVar(&ttl, "ttl", 0, "the token expires this long after its creation (e.g. 8h; default never)")
 	create.Flags().StringVarP(&output, "output", "o", "", "output format: json")
 
@@ -219,11 +372,14 @@ func newACLTokenCmd(g *globals) *cobra.Command {
 			if cmd.Flags().Changed("type") {
 				cur.Type = typ
 				if typ == api.TokenManagement {
-					cur.Policies = nil
+					cur.Policies, cur.Roles = nil, nil
 				}
 			}
 			if cmd.Flags().Changed("policy") {
 				cur.Policies = policies
+			}
+			if cmd.Flags().Changed("role") {
+				cur.Roles = roleLinks(roles)
 			}
 			t, err := g.client().UpdateACLToken(ctx, cur)
 			if err != nil {
@@ -235,6 +391,7 @@ func newACLTokenCmd(g *globals) *cobra.Command {
 	update.Flags().StringVar(&name, "name", "", "the token's new name")
 	update.Flags().StringVar(&typ, "type", api.TokenClient, "client or management")
 	update.Flags().StringSliceVar(&policies, "policy", nil, "the token's policies (replace the old)")
+	update.Flags().StringSliceVar(&roles, "role", nil, "the token's roles, by name (replace the old)")
 	update.Flags().StringVarP(&output, "output", "o", "", "output format: json")
 
 	list := &cobra.Command{
@@ -255,7 +412,7 @@ func newACLTokenCmd(g *globals) *cobra.Command {
 				return printJSON(g.out, ts)
 			}
 			tw := tabwriter.NewWriter(g.out, 0, 4, 3, ' ', 0)
-			fmt.Fprintln(tw, "ACCESSOR\tNAME\tTYPE\tPOLICIES\tEXPIRES")
+			fmt.Fprintln(tw, "ACCESSOR\tNAME\tTYPE\tPOLICIES\tROLES\tEXPIRES")
 			now := time.Now()
 			for _, t := range ts {
 				exp := "never"
@@ -265,7 +422,7 @@ func newACLTokenCmd(g *globals) *cobra.Command {
 						exp += " (expired)"
 					}
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.AccessorID, t.Name, t.Type, strings.Join(t.Policies, ","), exp)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.AccessorID, t.Name, t.Type, strings.Join(t.Policies, ","), roleNames(t.Roles), exp)
 			}
 			return tw.Flush()
 		},

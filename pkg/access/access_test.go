@@ -43,6 +43,10 @@ func (f *fakeStore) GetACLPolicy(_ context.Context, name string) (*api.ACLPolicy
 	return nil, store.ErrNotFound
 }
 
+func (f *fakeStore) GetACLRole(context.Context, string) (*api.ACLRole, error) {
+	return nil, store.ErrNotFound
+}
+
 func (f *fakeStore) GetAlloc(_ context.Context, id string) (*api.Allocation, error) {
 	if a, ok := f.allocs[id]; ok {
 		return a, nil

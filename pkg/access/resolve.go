@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 type TokenStore interface {
 	ACLTokenBySecretHash(ctx context.Context, hash string) (*api.ACLToken, error)
 	GetACLPolicy(ctx context.Context, name string) (*api.ACLPolicy, error)
+	GetACLRole(ctx context.Context, id string) (*api.ACLRole, error)
 }
 
 // The resolver's refusals, answered 403.
@@ -139,8 +141,23 @@ func (r *Resolver) lookup(ctx context.Context, hash string) (*Identity, error) {
 	if t.Type == api.TokenManagement {
 		return &Identity{Token: t, ACL: acl.Management}, nil
 	}
+	names := slices.Clone(t.Policies)
+	for _, link := range t.Roles {
+		role, err := r.Store.GetACLRole(ctx, link.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // a deleted role grants nothing
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading ACL role %q: %w", link.Name, err)
+		}
+		for _, p := range role.Policies {
+			if !slices.Contains(names, p) {
+				names = append(names, p)
+			}
+		}
+	}
 	var policies []*acl.Policy
-	for _, name := range t.Policies {
+	for _, name := range names {
 		p, err := r.Store.GetACLPolicy(ctx, name)
 		if errors.Is(err, store.ErrNotFound) {
 			continue // a deleted policy grants nothing

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/acl"
@@ -25,6 +26,11 @@ type ACLStore interface {
 	GetACLToken(ctx context.Context, accessor string) (*api.ACLToken, error)
 	ListACLTokens(ctx context.Context) ([]*api.ACLToken, error)
 	DeleteACLToken(ctx context.Context, accessor string) error
+	PutACLRole(ctx context.Context, r *api.ACLRole) (*api.ACLRole, error)
+	GetACLRole(ctx context.Context, id string) (*api.ACLRole, error)
+	ACLRoleByName(ctx context.Context, name string) (*api.ACLRole, error)
+	ListACLRoles(ctx context.Context) ([]*api.ACLRole, error)
+	DeleteACLRole(ctx context.Context, id string) error
 }
 
 // Service is the ACL endpoints' logic, which both APIs shape their own
@@ -160,7 +166,7 @@ func (s *Service) CreateToken(ctx context.Context, t *api.ACLToken) (*api.ACLTok
 	now := s.now()
 	secret := api.NewID()
 	n := &api.ACLToken{AccessorID: api.NewID(), SecretID: secret, SecretHash: api.HashSecret(secret), Name: t.Name,
-		Type: t.Type, Policies: t.Policies, Global: t.Global, CreateTime: now, ExpirationTTL: t.ExpirationTTL}
+		Type: t.Type, Policies: t.Policies, Roles: t.Roles, Global: t.Global, CreateTime: now, ExpirationTTL: t.ExpirationTTL}
 	switch {
 	case t.ExpirationTTL < 0:
 		return nil, bad("the expiration TTL is negative")
@@ -189,17 +195,43 @@ func (s *Service) checkToken(ctx context.Context, t *api.ACLToken) error {
 	}
 	switch t.Type {
 	case api.TokenClient:
-		if len(t.Policies) == 0 {
-			return bad("a client token needs at least one policy")
+		if len(t.Policies) == 0 && len(t.Roles) == 0 {
+			return bad("a client token needs at least one policy or role")
 		}
 	case api.TokenManagement:
-		if len(t.Policies) > 0 {
-			return bad("a management token may do everything: it takes no policies")
+		if len(t.Policies) > 0 || len(t.Roles) > 0 {
+			return bad("a management token may do everything: it takes no policies or roles")
 		}
 	default:
 		return bad("token type %q: want client or management", t.Type)
 	}
-	for _, p := range t.Policies {
+	if err := s.checkPolicies(ctx, t.Policies); err != nil {
+		return err
+	}
+	for i, link := range t.Roles {
+		var role *api.ACLRole
+		var err error
+		switch {
+		case link.ID != "":
+			role, err = s.Store.GetACLRole(ctx, link.ID)
+		case link.Name != "":
+			role, err = s.Store.ACLRoleByName(ctx, link.Name)
+		default:
+			return bad("a role link needs an ID or a name")
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			return bad("no ACL role %s", strings.TrimSpace(link.ID+" "+link.Name))
+		}
+		if err != nil {
+			return storeErr("role", err)
+		}
+		t.Roles[i] = api.ACLRoleLink{ID: role.ID, Name: role.Name}
+	}
+	return nil
+}
+
+func (s *Service) checkPolicies(ctx context.Context, names []string) error {
+	for _, p := range names {
 		if _, err := s.Store.GetACLPolicy(ctx, p); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				return bad("no ACL policy named %q", p)
@@ -208,6 +240,64 @@ func (s *Service) checkToken(ctx context.Context, t *api.ACLToken) error {
 		}
 	}
 	return nil
+}
+
+// UpsertRole creates a role (id "") or replaces role id.
+func (s *Service) UpsertRole(ctx context.Context, id string, r *api.ACLRole) (*api.ACLRole, error) {
+	switch {
+	case id == "" && r.ID != "":
+		return nil, bad("a new role gets its ID from the server: leave ID empty, or update the role at /v1/acl/role/%s", r.ID)
+	case id != "" && r.ID != "" && r.ID != id:
+		return nil, bad("the role's ID %q is not the path's %q", r.ID, id)
+	case !policyName.MatchString(r.Name):
+		return nil, bad("role name %q: use 1 to 128 letters, digits and '-'", r.Name)
+	case len(r.Policies) == 0:
+		return nil, bad("a role needs at least one policy")
+	}
+	if err := s.checkPolicies(ctx, r.Policies); err != nil {
+		return nil, err
+	}
+	if id == "" {
+		r.ID = api.NewID()
+	} else {
+		if _, err := s.Store.GetACLRole(ctx, id); err != nil {
+			return nil, storeErr(fmt.Sprintf("ACL role %q", id), err)
+		}
+		r.ID = id
+	}
+	out, err := s.Store.PutACLRole(ctx, r)
+	if err != nil {
+		return nil, storeErr("role", err)
+	}
+	s.changed()
+	return out, nil
+}
+
+// Role reads a role by ID.
+func (s *Service) Role(ctx context.Context, id string) (*api.ACLRole, error) {
+	r, err := s.Store.GetACLRole(ctx, id)
+	return r, storeErr(fmt.Sprintf("ACL role %q", id), err)
+}
+
+// RoleByName reads a role by name.
+func (s *Service) RoleByName(ctx context.Context, name string) (*api.ACLRole, error) {
+	r, err := s.Store.ACLRoleByName(ctx, name)
+	return r, storeErr(fmt.Sprintf("ACL role %q", name), err)
+}
+
+// Roles lists the roles.
+func (s *Service) Roles(ctx context.Context) ([]*api.ACLRole, error) {
+	rs, err := s.Store.ListACLRoles(ctx)
+	return rs, storeErr("roles", err)
+}
+
+// DeleteRole removes a role; tokens linking it lose its policies.
+func (s *Service) DeleteRole(ctx context.Context, id string) error {
+	err := storeErr(fmt.Sprintf("ACL role %q", id), s.Store.DeleteACLRole(ctx, id))
+	if err == nil {
+		s.changed()
+	}
+	return err
 }
 
 // UpdateToken changes a token's name, type and policies.

@@ -53,6 +53,18 @@ func ownToken(r *http.Request, _ *acl.ACL) *Denied {
 	return &Denied{Lacks: "management privileges (a token may read only itself)"}
 }
 
+// ownRole lets a token read a role it links, by ID or name.
+func ownRole(r *http.Request, _ *acl.ACL) *Denied {
+	if id := FromContext(r.Context()); id != nil && id.Token != nil {
+		for _, l := range id.Token.Roles {
+			if l.ID == pathValue(r, "id") || l.Name == pathValue(r, "name") {
+				return nil
+			}
+		}
+	}
+	return &Denied{Lacks: "management privileges, or the role (a token may read the roles it links)"}
+}
+
 // searchNodes needs node:read for a Nomad search that includes nodes.
 func searchNodes(r *http.Request, a *acl.ACL) *Denied {
 	body := peekBody(r)
@@ -72,7 +84,13 @@ func aclRoutes(m map[string]Rule) map[string]Rule {
 		m[method+" /v1/acl/policy/{name}"] = Management()
 		m[method+" /v1/acl/token"] = Management()
 		m[method+" /v1/acl/token/{id}"] = Management()
+		m[method+" /v1/acl/role"] = Management()
+		m[method+" /v1/acl/role/{id}"] = Management()
 	}
+	m["GET /v1/acl/roles"] = Management()
+	m["GET /v1/acl/role/{id}"] = AnyToken().And(Custom(ownRole))
+	m["GET /v1/acl/role/name/{name}"] = AnyToken().And(Custom(ownRole))
+	m["DELETE /v1/acl/role/{id}"] = Management()
 	m["GET /v1/acl/policies"] = Management()
 	m["GET /v1/acl/policy/{name}"] = AnyToken().And(Custom(ownPolicy))
 	m["DELETE /v1/acl/policy/{name}"] = Management()

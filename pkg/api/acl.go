@@ -37,7 +37,9 @@ type ACLToken struct {
 	Name       string   `json:"name,omitempty"`
 	Type       string   `json:"type"`
 	Policies   []string `json:"policies,omitempty"`
-	Global     bool     `json:"global,omitempty"`
+	// Roles are the roles whose policies the token also has.
+	Roles  []ACLRoleLink `json:"roles,omitempty"`
+	Global bool          `json:"global,omitempty"`
 	// SecretHash is the hex SHA-256 of the secret (stored, never served).
 	SecretHash string    `json:"secret_hash,omitempty"`
 	CreateTime time.Time `json:"create_time,omitzero"`
@@ -48,6 +50,24 @@ type ACLToken struct {
 	ExpirationTTL Duration `json:"expiration_ttl,omitempty"`
 
 	Indexes
+}
+
+// ACLRole is a named set of policies that tokens link to, so that the
+// policies of many tokens change in one place.
+type ACLRole struct {
+	ID          string   `json:"id"`
+	Name        string   `json:"name"`
+	Description string   `json:"description,omitempty"`
+	Policies    []string `json:"policies"`
+
+	Indexes
+}
+
+// ACLRoleLink names a role of a token: by ID or name when asked for, by
+// both in answers.
+type ACLRoleLink struct {
+	ID   string `json:"id,omitempty"`
+	Name string `json:"name,omitempty"`
 }
 
 // Expired reports whether the token has expired at now.

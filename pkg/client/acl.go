@@ -66,3 +66,30 @@ func (c *Client) ACLToken(ctx context.Context, accessor string) (*api.ACLToken, 
 func (c *Client) DeleteACLToken(ctx context.Context, accessor string) error {
 	return c.do(ctx, http.MethodDelete, "/v1/acl/token/"+url.PathEscape(accessor), nil, nil, nil)
 }
+
+// PutACLRole creates a role (no ID) or replaces one.
+func (c *Client) PutACLRole(ctx context.Context, r *api.ACLRole) (*api.ACLRole, error) {
+	path := "/v1/acl/role"
+	if r.ID != "" {
+		path += "/" + url.PathEscape(r.ID)
+	}
+	var out api.ACLRole
+	return &out, c.do(ctx, http.MethodPut, path, nil, r, &out)
+}
+
+// ACLRoles lists the roles.
+func (c *Client) ACLRoles(ctx context.Context) ([]*api.ACLRole, error) {
+	var out []*api.ACLRole
+	return out, c.do(ctx, http.MethodGet, "/v1/acl/roles", nil, nil, &out)
+}
+
+// ACLRoleByName reads a role by name.
+func (c *Client) ACLRoleByName(ctx context.Context, name string) (*api.ACLRole, error) {
+	var out api.ACLRole
+	return &out, c.do(ctx, http.MethodGet, "/v1/acl/role/name/"+url.PathEscape(name), nil, nil, &out)
+}
+
+// DeleteACLRole removes a role by ID.
+func (c *Client) DeleteACLRole(ctx context.Context, id string) error {
+	return c.do(ctx, http.MethodDelete, "/v1/acl/role/"+url.PathEscape(id), nil, nil, nil)
+}

@@ -20,7 +20,13 @@ func (s *Server) aclRoutes(mux *access.Mux) {
 		mux.HandleFunc(m+" /v1/acl/policy/{name}", s.aclPutPolicy)
 		mux.HandleFunc(m+" /v1/acl/token", s.aclCreateToken)
 		mux.HandleFunc(m+" /v1/acl/token/{id}", s.aclUpdateToken)
+		mux.HandleFunc(m+" /v1/acl/role", s.aclPutRole)
+		mux.HandleFunc(m+" /v1/acl/role/{id}", s.aclPutRole)
 	}
+	mux.HandleFunc("GET /v1/acl/roles", s.aclRoles)
+	mux.HandleFunc("GET /v1/acl/role/{id}", s.aclRole)
+	mux.HandleFunc("GET /v1/acl/role/name/{name}", s.aclRole)
+	mux.HandleFunc("DELETE /v1/acl/role/{id}", s.aclDeleteRole)
 	mux.HandleFunc("GET /v1/acl/policies", s.aclPolicies)
 	mux.HandleFunc("GET /v1/acl/policy/{name}", s.aclPolicy)
 	mux.HandleFunc("DELETE /v1/acl/policy/{name}", s.aclDeletePolicy)
@@ -179,4 +185,54 @@ func (s *Server) aclSelf(w http.ResponseWriter, r *http.Request) {
 	secret, _ := access.Secret(r)
 	t, err := access.Self(r.Context(), secret)
 	aclAnswer(w, t, err)
+}
+
+func (s *Server) aclPutRole(w http.ResponseWriter, r *http.Request) {
+	if !s.aclOn(w) {
+		return
+	}
+	var role api.ACLRole
+	if _, ok := readBody(w, r, &role); !ok {
+		return
+	}
+	ctx, cancel := reqCtx(r)
+	defer cancel()
+	out, err := s.ACL.UpsertRole(ctx, r.PathValue("id"), &role)
+	aclAnswer(w, out, err)
+}
+
+func (s *Server) aclRoles(w http.ResponseWriter, r *http.Request) {
+	if !s.aclOn(w) {
+		return
+	}
+	ctx, cancel := reqCtx(r)
+	defer cancel()
+	rs, err := s.ACL.Roles(ctx)
+	aclAnswer(w, nonNil(rs), err)
+}
+
+// aclRole reads a role by ID, or by name on /v1/acl/role/name/{name}.
+func (s *Server) aclRole(w http.ResponseWriter, r *http.Request) {
+	if !s.aclOn(w) {
+		return
+	}
+	ctx, cancel := reqCtx(r)
+	defer cancel()
+	var role *api.ACLRole
+	var err error
+	if name := r.PathValue("name"); name != "" {
+		role, err = s.ACL.RoleByName(ctx, name)
+	} else {
+		role, err = s.ACL.Role(ctx, r.PathValue("id"))
+	}
+	aclAnswer(w, role, err)
+}
+
+func (s *Server) aclDeleteRole(w http.ResponseWriter, r *http.Request) {
+	if !s.aclOn(w) {
+		return
+	}
+	ctx, cancel := reqCtx(r)
+	defer cancel()
+	aclAnswer(w, nil, s.ACL.DeleteRole(ctx, r.PathValue("id")))
 }

@@ -159,6 +159,30 @@ func TestACLsGuardTheNativeAPI(t *testing.T) {
 		t.Fatalf("%d tokens listed, want 4", len(listed))
 	}
 
+	// A role: a token linked by the role's name gets its policies until
+	// the role is deleted.
+	var role api.ACLRole
+	mustCall(t, ts, mgmt, "PUT", "/v1/acl/role", `{"name": "readers", "policies": ["ro"]}`, &role)
+	if code, b, _ := callAs(t, ts, mgmt, "PUT", "/v1/acl/role", `{"name": "readers", "policies": ["ro"]}`); code != 409 {
+		t.Fatalf("a second role of the same name: %d %s", code, b)
+	}
+	var byRole api.ACLToken
+	mustCall(t, ts, mgmt, "PUT", "/v1/acl/token", `{"name": "by-role", "roles": [{"name": "readers"}]}`, &byRole)
+	if len(byRole.Roles) != 1 || byRole.Roles[0].ID != role.ID {
+		t.Fatalf("the token's role link: %+v", byRole.Roles)
+	}
+	mustCall(t, ts, byRole.SecretID, "GET", "/v1/nodes", "", nil)
+	mustCall(t, ts, byRole.SecretID, "GET", "/v1/acl/role/name/readers", "", nil)
+	mustCall(t, ts, mgmt, "PUT", "/v1/acl/role/"+role.ID, `{"name": "readers", "policies": ["team-a"]}`, nil)
+	if code, _, _ := callAs(t, ts, byRole.SecretID, "GET", "/v1/nodes", ""); code != 403 {
+		t.Fatalf("a role changed to team-a still reads nodes: %d", code)
+	}
+	mustCall(t, ts, byRole.SecretID, "GET", "/v1/jobs?namespace=team-a", "", nil)
+	mustCall(t, ts, mgmt, "DELETE", "/v1/acl/role/"+role.ID, "", nil)
+	if code, _, _ := callAs(t, ts, byRole.SecretID, "GET", "/v1/jobs?namespace=team-a", ""); code != 403 {
+		t.Fatalf("a token of a deleted role: %d", code)
+	}
+
 	mustCall(t, ts, short.SecretID, "GET", "/v1/jobs", "", nil)
 	clk.add(2 * time.Minute)
 	if code, b, _ := callAs(t, ts, short.SecretID, "GET", "/v1/jobs", ""); code != 403 || !strings.Contains(b, "ACL token expired") {

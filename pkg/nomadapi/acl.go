@@ -35,11 +35,11 @@ type (
 		Name           string
 		Type           string
 		Policies       []string
-		Roles          []any
+		Roles          []wireRoleLink
 		Global         bool
 		CreateTime     time.Time
-		ExpirationTime *time.Time   `json:",omitempty"`
-		ExpirationTTL  api.Duration `json:",omitempty"`
+		ExpirationTime *time.Time `json:",omitempty"`
+		ExpirationTTL  ttl        `json:",omitempty"`
 		CreateIndex    uint64
 		ModifyIndex    uint64
 	}
@@ -48,14 +48,58 @@ type (
 		Name           string
 		Type           string
 		Policies       []string
-		Roles          []any
+		Roles          []wireRoleLink
 		Global         bool
 		CreateTime     time.Time
 		ExpirationTime *time.Time `json:",omitempty"`
 		CreateIndex    uint64
 		ModifyIndex    uint64
 	}
+	wireRoleLink struct {
+		ID   string
+		Name string
+	}
+	wireACLRole struct {
+		ID          string
+		Name        string
+		Description string
+		Policies    []wirePolicyLink
+		CreateIndex uint64
+		ModifyIndex uint64
+	}
+	wirePolicyLink struct{ Name string }
 )
+
+// ttl is Nomad's ExpirationTTL: a duration string ("" for none, as
+// Nomad's api package sends it) or nanoseconds.
+type ttl api.Duration
+
+func (d ttl) MarshalJSON() ([]byte, error) { return api.Duration(d).MarshalJSON() }
+
+func (d *ttl) UnmarshalJSON(b []byte) error {
+	if string(b) == `""` {
+		*d = 0
+		return nil
+	}
+	return (*api.Duration)(d).UnmarshalJSON(b)
+}
+
+func toWireRoles(links []api.ACLRoleLink) []wireRoleLink {
+	out := make([]wireRoleLink, 0, len(links))
+	for _, l := range links {
+		out = append(out, wireRoleLink{ID: l.ID, Name: l.Name})
+	}
+	return out
+}
+
+func toWireRole(r *api.ACLRole) *wireACLRole {
+	w := &wireACLRole{ID: r.ID, Name: r.Name, Description: r.Description, Policies: []wirePolicyLink{},
+		CreateIndex: r.CreateIndex, ModifyIndex: r.ModifyIndex}
+	for _, p := range r.Policies {
+		w.Policies = append(w.Policies, wirePolicyLink{Name: p})
+	}
+	return w
+}
 
 func toWirePolicy(p *api.ACLPolicy) *wireACLPolicy {
 	return &wireACLPolicy{Name: p.Name, Description: p.Description, Rules: p.Rules, CreateIndex: p.CreateIndex, ModifyIndex: p.ModifyIndex}
@@ -63,13 +107,17 @@ func toWirePolicy(p *api.ACLPolicy) *wireACLPolicy {
 
 func toWireToken(t *api.ACLToken) *wireACLToken {
 	return &wireACLToken{AccessorID: t.AccessorID, SecretID: t.SecretID, Name: t.Name, Type: t.Type,
-		Policies: nonNilStrings(t.Policies), Roles: []any{}, Global: t.Global, CreateTime: t.CreateTime,
-		ExpirationTime: t.ExpirationTime, ExpirationTTL: t.ExpirationTTL, CreateIndex: t.CreateIndex, ModifyIndex: t.ModifyIndex}
+		Policies: nonNilStrings(t.Policies), Roles: toWireRoles(t.Roles), Global: t.Global, CreateTime: t.CreateTime,
+		ExpirationTime: t.ExpirationTime, ExpirationTTL: ttl(t.ExpirationTTL), CreateIndex: t.CreateIndex, ModifyIndex: t.ModifyIndex}
 }
 
 func fromWireToken(w *wireACLToken) *api.ACLToken {
-	return &api.ACLToken{AccessorID: w.AccessorID, Name: w.Name, Type: w.Type, Policies: w.Policies,
-		Global: w.Global, ExpirationTime: w.ExpirationTime, ExpirationTTL: w.ExpirationTTL}
+	t := &api.ACLToken{AccessorID: w.AccessorID, Name: w.Name, Type: w.Type, Policies: w.Policies,
+		Global: w.Global, ExpirationTime: w.ExpirationTime, ExpirationTTL: api.Duration(w.ExpirationTTL)}
+	for _, l := range w.Roles {
+		t.Roles = append(t.Roles, api.ACLRoleLink{ID: l.ID, Name: l.Name})
+	}
+	return t
 }
 
 func nonNilStrings(s []string) []string {
@@ -79,7 +127,7 @@ func nonNilStrings(s []string) []string {
 	return s
 }
 
-var aclKinds = []store.Kind{store.KindACLPolicies, store.KindACLTokens}
+var aclKinds = []store.Kind{store.KindACLPolicies, store.KindACLTokens, store.KindACLRoles}
 
 func (s *Server) aclRoutes(get func(string, []store.Kind, handler), write func(string, string, handler)) {
 	write("PUT,POST", "/v1/acl/bootstrap", s.aclBootstrap)
@@ -93,6 +141,85 @@ func (s *Server) aclRoutes(get func(string, []store.Kind, handler), write func(s
 	get("/v1/acl/token/{id}", aclKinds, s.aclToken)
 	write("PUT,POST", "/v1/acl/token/{id}", s.aclUpdateToken)
 	write("DELETE", "/v1/acl/token/{id}", s.aclDeleteToken)
+	get("/v1/acl/roles", aclKinds, s.aclRoles)
+	write("PUT,POST", "/v1/acl/role", s.aclPutRole)
+	get("/v1/acl/role/{id}", aclKinds, s.aclRole)
+	get("/v1/acl/role/name/{name}", aclKinds, s.aclRole)
+	write("PUT,POST", "/v1/acl/role/{id}", s.aclPutRole)
+	write("DELETE", "/v1/acl/role/{id}", s.aclDeleteRole)
+}
+
+func (s *Server) aclPutRole(w http.ResponseWriter, r *http.Request) error {
+	svc, err := s.aclService()
+	if err != nil {
+		return err
+	}
+	var in wireACLRole
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	role := &api.ACLRole{ID: in.ID, Name: in.Name, Description: in.Description}
+	for _, p := range in.Policies {
+		role.Policies = append(role.Policies, p.Name)
+	}
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	out, err := svc.UpsertRole(ctx, r.PathValue("id"), role)
+	if err != nil {
+		return aclErr(err)
+	}
+	return s.reply(w, r, toWireRole(out))
+}
+
+func (s *Server) aclRoles(w http.ResponseWriter, r *http.Request) error {
+	svc, err := s.aclService()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	rs, err := svc.Roles(ctx)
+	if err != nil {
+		return aclErr(err)
+	}
+	out := make([]*wireACLRole, 0, len(rs))
+	for _, role := range rs {
+		out = append(out, toWireRole(role))
+	}
+	return s.reply(w, r, out)
+}
+
+// aclRole reads a role by ID, or by name on /v1/acl/role/name/{name}.
+func (s *Server) aclRole(w http.ResponseWriter, r *http.Request) error {
+	svc, err := s.aclService()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	var role *api.ACLRole
+	if name := r.PathValue("name"); name != "" {
+		role, err = svc.RoleByName(ctx, name)
+	} else {
+		role, err = svc.Role(ctx, r.PathValue("id"))
+	}
+	if err != nil {
+		return aclErr(err)
+	}
+	return s.reply(w, r, toWireRole(role))
+}
+
+func (s *Server) aclDeleteRole(w http.ResponseWriter, r *http.Request) error {
+	svc, err := s.aclService()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	if err := svc.DeleteRole(ctx, r.PathValue("id")); err != nil {
+		return aclErr(err)
+	}
+	return s.reply(w, r, nil)
 }
 
 // aclErr turns the ACL service's errors into answers.
@@ -211,7 +338,7 @@ func (s *Server) aclTokens(w http.ResponseWriter, r *http.Request) error {
 	out := make([]*wireACLTokenStub, 0, len(ts))
 	for _, t := range ts {
 		out = append(out, &wireACLTokenStub{AccessorID: t.AccessorID, Name: t.Name, Type: t.Type, Policies: nonNilStrings(t.Policies),
-			Roles: []any{}, Global: t.Global, CreateTime: t.CreateTime, ExpirationTime: t.ExpirationTime,
+			Roles: toWireRoles(t.Roles), Global: t.Global, CreateTime: t.CreateTime, ExpirationTime: t.ExpirationTime,
 			CreateIndex: t.CreateIndex, ModifyIndex: t.ModifyIndex})
 	}
 	return s.reply(w, r, out)

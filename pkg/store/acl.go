@@ -145,7 +145,7 @@ func (s *Store) UpdateACLToken(ctx context.Context, t *api.ACLToken) (*api.ACLTo
 			return nil, err
 		}
 		next := *cur
-		next.Name, next.Type, next.Policies = t.Name, t.Type, t.Policies
+		next.Name, next.Type, next.Policies, next.Roles = t.Name, t.Type, t.Policies, t.Roles
 		next.Indexes = api.Indexes{}
 		resp, err := s.cli.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", rev)).
 			Then(clientv3.OpPut(key, encode(&next))).Commit()
@@ -203,6 +203,90 @@ func (s *Store) DeleteACLToken(ctx context.Context, accessor string) error {
 	_, err = s.cli.Txn(ctx).Then(clientv3.OpDelete(s.keys.ACLToken(accessor)), clientv3.OpDelete(s.keys.ACLTokenSecret(t.SecretHash))).Commit()
 	if err != nil {
 		return fmt.Errorf("deleting ACL token %s: %w", accessor, err)
+	}
+	return nil
+}
+
+// ACLRole is the key of an ACL role, by ID.
+func (k Keys) ACLRole(id string) string { return k.join(KindACLRoles, id) }
+
+// ACLRoleName is the index key from a role's name to its ID, which keeps
+// names unique.
+func (k Keys) ACLRoleName(name string) string { return k.join(KindACLRoleNames, name) }
+
+// PutACLRole creates a role (ID not yet stored) or replaces one, keeping
+// its name unique: ErrConflict if another role has the name.
+func (s *Store) PutACLRole(ctx context.Context, r *api.ACLRole) (*api.ACLRole, error) {
+	key, nameKey := s.keys.ACLRole(r.ID), s.keys.ACLRoleName(r.Name)
+	stored := *r
+	stored.Indexes = api.Indexes{}
+	for range 10 {
+		cur, rev, err := getOne[api.ACLRole](ctx, s, key)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		cmps := []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", rev)}
+		ops := []clientv3.Op{clientv3.OpPut(key, encode(&stored))}
+		if cur == nil || cur.Name != r.Name {
+			cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(nameKey), "=", 0))
+			ops = append(ops, clientv3.OpPut(nameKey, r.ID))
+			if cur != nil {
+				ops = append(ops, clientv3.OpDelete(s.keys.ACLRoleName(cur.Name)))
+			}
+		}
+		resp, err := s.cli.Txn(ctx).If(cmps...).Then(ops...).Else(clientv3.OpGet(nameKey)).Commit()
+		if err != nil {
+			return nil, fmt.Errorf("writing ACL role %q: %w", r.Name, err)
+		}
+		if resp.Succeeded {
+			create := resp.Header.Revision
+			if cur != nil {
+				create = int64(cur.CreateIndex)
+			}
+			stored.SetIndexes(create, resp.Header.Revision)
+			return &stored, nil
+		}
+		if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) > 0 && string(kvs[0].Value) != r.ID {
+			return nil, fmt.Errorf("%w: an ACL role named %q exists", ErrConflict, r.Name)
+		}
+	}
+	return nil, fmt.Errorf("%w: ACL role %q changed while it was written", ErrConflict, r.Name)
+}
+
+// GetACLRole reads a role by ID; ErrNotFound when there is none.
+func (s *Store) GetACLRole(ctx context.Context, id string) (*api.ACLRole, error) {
+	r, _, err := getOne[api.ACLRole](ctx, s, s.keys.ACLRole(id))
+	return r, err
+}
+
+// ACLRoleByName reads a role by name; ErrNotFound when there is none.
+func (s *Store) ACLRoleByName(ctx context.Context, name string) (*api.ACLRole, error) {
+	resp, err := s.cli.Get(ctx, s.keys.ACLRoleName(name))
+	if err != nil {
+		return nil, fmt.Errorf("looking up ACL role %q: %w", name, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return nil, ErrNotFound
+	}
+	return s.GetACLRole(ctx, string(resp.Kvs[0].Value))
+}
+
+// ListACLRoles returns every role.
+func (s *Store) ListACLRoles(ctx context.Context) ([]*api.ACLRole, error) {
+	rs, _, err := listAll[api.ACLRole](ctx, s, s.keys.Kind(KindACLRoles))
+	return rs, err
+}
+
+// DeleteACLRole removes a role and its name; ErrNotFound when there is
+// none. Tokens linking it lose its policies.
+func (s *Store) DeleteACLRole(ctx context.Context, id string) error {
+	r, err := s.GetACLRole(ctx, id)
+	if err != nil {
+		return err
+	}
+	_, err = s.cli.Txn(ctx).Then(clientv3.OpDelete(s.keys.ACLRole(id)), clientv3.OpDelete(s.keys.ACLRoleName(r.Name))).Commit()
+	if err != nil {
+		return fmt.Errorf("deleting ACL role %q: %w", r.Name, err)
 	}
 	return nil
 }

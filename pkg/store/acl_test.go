@@ -86,3 +86,37 @@ func TestACLPolicies(t *testing.T) {
 		t.Fatalf("second delete: %v", err)
 	}
 }
+
+func TestACLRoleNamesAreUnique(t *testing.T) {
+	s := New(testutil.Etcd(t), "/test")
+	ctx := context.Background()
+	a, err := s.PutACLRole(ctx, &api.ACLRole{ID: "r1", Name: "ops", Policies: []string{"ro"}})
+	if err != nil || a.CreateIndex == 0 {
+		t.Fatalf("create: %+v, %v", a, err)
+	}
+	if _, err := s.PutACLRole(ctx, &api.ACLRole{ID: "r2", Name: "ops", Policies: []string{"ro"}}); !errors.Is(err, ErrConflict) {
+		t.Fatalf("a second role named ops: %v", err)
+	}
+	if _, err := s.PutACLRole(ctx, &api.ACLRole{ID: "r1", Name: "operators", Policies: []string{"ro", "rw"}}); err != nil {
+		t.Fatalf("rename: %v", err)
+	}
+	if _, err := s.ACLRoleByName(ctx, "ops"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("the old name still resolves: %v", err)
+	}
+	if _, err := s.PutACLRole(ctx, &api.ACLRole{ID: "r2", Name: "ops", Policies: []string{"ro"}}); err != nil {
+		t.Fatalf("the freed name: %v", err)
+	}
+	r, err := s.ACLRoleByName(ctx, "operators")
+	if err != nil || r.ID != "r1" || len(r.Policies) != 2 {
+		t.Fatalf("by name: %+v, %v", r, err)
+	}
+	if err := s.DeleteACLRole(ctx, "r1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ACLRoleByName(ctx, "operators"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a deleted role's name: %v", err)
+	}
+	if list, _ := s.ListACLRoles(ctx); len(list) != 1 {
+		t.Fatalf("%d roles, want 1", len(list))
+	}
+}

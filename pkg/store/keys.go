@@ -36,6 +36,8 @@ import (
 //	acltokens/<accessor>                 ACL token, its secret kept only as a SHA-256 hash (servers)
 //	acltokensecrets/<sha256>             index from a token's secret hash to its accessor (servers)
 //	aclbootstrap                         set once by the ACL bootstrap; deleted by nomadic acl bootstrap-reset
+//	aclroles/<id>                        ACL role: a named set of policies tokens link to (servers)
+//	aclrolenames/<name>                  index from a role's name to its ID, which keeps names unique (servers)
 //
 // Kind names one kind of object in the key layout: the first segment of
 // its keys under the cluster prefix.
@@ -71,6 +73,8 @@ const (
 	// KindACLTokenSecrets indexes tokens by the hash of their secret.
 	KindACLTokenSecrets Kind = "acltokensecrets"
 	KindACLBootstrap    Kind = "aclbootstrap"
+	KindACLRoles        Kind = "aclroles"
+	KindACLRoleNames    Kind = "aclrolenames"
 )
 
 // keyParts says which segments follow a kind's name in its keys.
@@ -102,6 +106,8 @@ var keyParts = map[Kind][]keyPart{
 	KindACLTokens:       {partID},
 	KindACLTokenSecrets: {partID},
 	KindACLBootstrap:    {},
+	KindACLRoles:        {partID},
+	KindACLRoleNames:    {partName},
 }
 
 type keyPart int
