@@ -111,7 +111,12 @@ func (m *Mux) Serve(g *Gate, writeErr ErrorWriter) http.Handler {
 			return
 		}
 		_, pattern := m.Handler(r)
-		rule := m.rules[pattern]
+		rule, ok := m.rules[pattern]
+		if !ok {
+			// No route of ours: the mux answers 404, 405 or a redirect
+			// without running a handler.
+			rule = Open()
+		}
 		r = r.WithContext(context.WithValue(r.Context(), patternKey{}, pattern))
 		if g.Limit != nil && !rule.open {
 			key := api.HashSecret(secret)

@@ -72,6 +72,11 @@ func (l *Limiter) Allow(key string) (bool, time.Duration) {
 					delete(l.buckets, k)
 				}
 			}
+			if len(l.buckets) >= maxBuckets {
+				// A flood of distinct tokens: start over rather than
+				// grow without bound.
+				clear(l.buckets)
+			}
 		}
 		b = &bucket{lim: rate.NewLimiter(l.rate, l.burst)}
 		l.buckets[key] = b

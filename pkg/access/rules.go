@@ -170,6 +170,9 @@ func (rule Rule) check(r *http.Request, id *Identity, objs Objects) (func(*eleme
 		}
 	case nsAlloc, nsDeployment:
 		objID := pathValue(r, rule.param)
+		if objs == nil {
+			return nil, &statusError{code: http.StatusInternalServerError, msg: "the API's guard cannot look up objects (no Gate.Objects)"}
+		}
 		var err error
 		if rule.from == nsAlloc {
 			var al *api.Allocation
