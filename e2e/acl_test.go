@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	napi "github.com/hashicorp/nomad/api"
 	"github.com/nomadic-project/nomadic/pkg/api"
 )
@@ -313,4 +314,26 @@ func TestACLBootstrapResetAndTokenFileTokens(t *testing.T) {
 	if strings.Count(list, "Bootstrap Token") != 2 {
 		t.Fatalf("after a reset both bootstrap tokens are listed:\n%s", list)
 	}
+}
+
+// TestWebUIUnderACLs: the web UI of an agent with -acl asks for a token
+// (the anonymous request is refused), and with a management token shows
+// the live overview.
+func TestWebUIUnderACLs(t *testing.T) {
+	addr := freeAddr(t)
+	start(t, filepath.Join(binDir, "nomadic"), "agent", "-dev", "-acl", "-http-addr", addr, "-nomad-http-addr", "off",
+		"-etcd-client-addr", freeAddr(t), "-etcd-peer-addr", freeAddr(t), "-data-dir", t.TempDir())
+	dir := t.TempDir()
+	var boot api.ACLToken
+	eventually(t, 60*time.Second, func() (bool, string) {
+		out, errOut, code := nctl(t, addr, dir, "acl", "bootstrap", "-o", "json")
+		return code == 0 && json.Unmarshal([]byte(out), &boot) == nil, errOut
+	})
+	waitReadyNodesWithToken(t, addr, boot.SecretID)
+	b := newBrowser(t)
+	b.do(t, 30*time.Second, "opening the UI", chromedp.Navigate("http://"+addr+"/"))
+	b.waitJS(t, 20*time.Second, "the token prompt", `document.getElementById('token-dialog').open`)
+	b.exec(t, `document.getElementById('token-input').value = `+js(boot.SecretID)+`; document.getElementById('token-form').requestSubmit()`)
+	b.waitJS(t, 20*time.Second, "the overview after signing in",
+		`!document.getElementById('token-dialog').open && document.querySelector('main').dataset.route === '' && nomadic.live.state === 'live'`)
 }
