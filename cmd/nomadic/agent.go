@@ -46,6 +46,10 @@ type agentFlags struct {
 	debugAddr                             string
 	maxCount                              int
 	noCache                               bool
+	// acl turns ACLs on; apiRate and apiBurst limit each token's requests.
+	acl      bool
+	apiRate  string
+	apiBurst int
 
 	etcdEndpoints  string
 	etcdPrefix     string
@@ -86,11 +90,6 @@ type agentFlags struct {
 	// injection: docs/reliability.md).
 	clockOffset time.Duration
 	logLevel    string
-
-	// acl turns ACLs on; apiRate and apiBurst limit each token's requests.
-	acl      bool
-	apiRate  string
-	apiBurst int
 }
 
 // parseAgentFlags reads the agent's flags and fills in what follows
@@ -111,6 +110,9 @@ func parseAgentFlags(args []string) (*agentFlags, error) {
 	fs.StringVar(&f.debugAddr, "debug-addr", "", "serve Go's profiler (/debug/pprof/) on this address, for diagnosing (keep it on loopback)")
 	fs.IntVar(&f.maxCount, "max-count", api.DefaultMaxCount, "the largest count a job's group may ask for")
 	fs.StringVar(&f.httpTokenFile, "http-token-file", "", "require one of the tokens in this file (one per line) on every API request but the health check")
+	fs.BoolVar(&f.acl, "acl", false, "enforce ACLs: every API request needs a token whose policies allow it (nctl acl bootstrap makes the first; docs/security.md)")
+	fs.StringVar(&f.apiRate, "api-rate", "100/s", "requests each API token (or client address, without one) may make, as N/s or N/m; 0 for no limit")
+	fs.IntVar(&f.apiBurst, "api-burst", 200, "requests a token may make at once above -api-rate")
 	fs.StringVar(&f.name, "name", "", "server name (default: the hostname)")
 	fs.StringVar(&f.etcdEndpoints, "etcd-endpoints", "", "comma-separated etcd client URLs; empty runs an embedded etcd (server and dev modes)")
 	fs.StringVar(&f.etcdPrefix, "etcd-prefix", "/nomadic", "key prefix of this cluster in etcd")
@@ -146,9 +148,6 @@ func parseAgentFlags(args []string) (*agentFlags, error) {
 	fs.DurationVar(&f.clockOffset, "clock-offset", 0, "for fault-injection tests: run the server's controllers and API on a clock this far off (e.g. 30s)")
 	fs.DurationVar(&f.gcNodeAge, "gc-node-age", 24*time.Hour, "a node down this long, with no live allocation, is purged (0: never)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	fs.BoolVar(&f.acl, "acl", false, "enforce ACLs: every API request needs a token whose policies allow it (nctl acl bootstrap makes the first; docs/security.md)")
-	fs.StringVar(&f.apiRate, "api-rate", "100/s", "requests each API token (or client address, without one) may make, as N/s or N/m; 0 for no limit")
-	fs.IntVar(&f.apiBurst, "api-burst", 200, "requests a token may make at once above -api-rate")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, nil

@@ -30,18 +30,18 @@ type Server struct {
 	Name    string
 	Version string
 	Now     func() time.Time
-	// RequestTimeout bounds the etcd work of each request (default
-	// DefaultRequestTimeout).
-	RequestTimeout time.Duration
-	// Vars serves variables (nil: the server has no keyring, and the
-	// variable endpoints answer 501).
-	Vars *variables.Service
 	// Gate bounds bodies, limits rates and checks ACLs (nil: no ACLs, no
 	// rate limit).
 	Gate *access.Gate
 	// ACL serves the ACL endpoints (nil: ACLs are off and they answer
 	// 400).
 	ACL *access.Service
+	// RequestTimeout bounds the etcd work of each request (default
+	// DefaultRequestTimeout).
+	RequestTimeout time.Duration
+	// Vars serves variables (nil: the server has no keyring, and the
+	// variable endpoints answer 501).
+	Vars *variables.Service
 }
 
 // The key kinds each blocking query waits on.

@@ -44,17 +44,17 @@ type Server struct {
 	// are shown.
 	Addr string
 	Now  func() time.Time
-	// RequestTimeout bounds the etcd work of each request (default 15 s).
-	RequestTimeout time.Duration
-	// Vars serves variables (nil: the server has no keyring; the
-	// variable endpoints answer 501).
-	Vars *variables.Service
 	// Gate bounds bodies, limits rates and checks ACLs (nil: no ACLs, no
 	// rate limit).
 	Gate *access.Gate
 	// ACL serves the ACL endpoints (nil: ACLs are off and they answer
 	// 400).
 	ACL *access.Service
+	// RequestTimeout bounds the etcd work of each request (default 15 s).
+	RequestTimeout time.Duration
+	// Vars serves variables (nil: the server has no keyring; the
+	// variable endpoints answer 501).
+	Vars *variables.Service
 
 	mu        sync.Mutex
 	localNode string
