@@ -330,6 +330,12 @@ func (f *agentFlags) gate(st *store.Store, tokens []string, now func() time.Time
 		g.Limit = access.NewLimiter(perSecond, f.apiBurst)
 	}
 	if !f.acl {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if b, err := st.ACLBootstrapped(ctx); err == nil {
+			slog.Warn("this cluster's ACLs were bootstrapped but this server runs without -acl: its API lets anyone do anything; start it with -acl",
+				"bootstrapped", b.Time)
+		}
 		return g, nil, nil
 	}
 	g.ACL = &access.Resolver{Store: st, Static: tokens, Now: now}
