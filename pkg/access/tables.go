@@ -152,7 +152,7 @@ var NativeRules = aclRoutes(map[string]Rule{
 	"PUT /v1/node/{id}/drain":                  NodeWrite(),
 	"POST /v1/node/{id}/purge":                 NodeWrite(),
 	"PUT /v1/node/{id}/purge":                  NodeWrite(),
-	"GET /v1/servers":                          AgentRead(),
+	"GET /v1/servers":                          NodeRead(), // as Nomad's agent members
 	"DELETE /v1/server/{name}":                 AgentWrite(),
 	"GET /v1/operator/scheduler/configuration": OperatorRead(),
 	"PUT /v1/operator/scheduler/configuration": OperatorWrite(),
@@ -175,7 +175,7 @@ func nomadRules() map[string]Rule {
 		"/":                        Open(), // 404
 		"GET /v1/agent/health":     Open(),
 		"GET /v1/agent/self":       AgentRead(),
-		"GET /v1/agent/members":    AgentRead(),
+		"GET /v1/agent/members":    NodeRead(), // as in Nomad
 		"GET /v1/status/leader":    Open(),
 		"GET /v1/status/peers":     Open(),
 		"GET /v1/regions":          Open(),
