@@ -15,8 +15,8 @@ import (
 // the allocations of purged jobs once they stopped, with the jobs' versions,
 // evaluations and deployments; stopped allocations of live jobs once they
 // are older than AllocAge; versions of live jobs beyond the newest
-// KeepVersions that no allocation runs; and finished deployments beyond
-// the newest KeepVersions of a job.
+// KeepVersions that no allocation runs; finished deployments beyond
+// the newest KeepVersions of a job; and ACL tokens expired an hour ago.
 type GC struct {
 	Store *store.Store
 	// Cache, when set, tells the collector of operators' requests for a
@@ -107,6 +107,9 @@ func (c *GC) Collect(ctx context.Context) error {
 	if err := c.collectNodes(ctx, allocs, now); err != nil {
 		return err
 	}
+	if err := c.collectACLTokens(ctx, now); err != nil {
+		return err
+	}
 	// Old versions of live jobs, beyond the newest KeepVersions, unless an
 	// allocation still runs them.
 	running := map[string]map[uint64]bool{}
@@ -153,6 +156,31 @@ func (c *GC) Collect(ctx context.Context) error {
 		if err := c.Store.PurgeJobHistory(ctx, v.Namespace, v.Job, c.Guard); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// ACLTokenGrace is how long an expired ACL token stays listed (and is
+// refused as expired, not as unknown) before the collector deletes it.
+const ACLTokenGrace = time.Hour
+
+// collectACLTokens deletes ACL tokens expired for ACLTokenGrace.
+func (c *GC) collectACLTokens(ctx context.Context, now time.Time) error {
+	tokens, err := c.Store.ListACLTokens(ctx)
+	if err != nil {
+		return err
+	}
+	n := 0
+	for _, t := range tokens {
+		if t.Expired(now.Add(-ACLTokenGrace)) {
+			if err := c.Store.DeleteACLToken(ctx, t.AccessorID); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			n++
+		}
+	}
+	if n > 0 {
+		slog.Info("garbage collected expired ACL tokens", "count", n)
 	}
 	return nil
 }

@@ -112,7 +112,7 @@ func newRoot(g *globals) *cobra.Command {
 		name, env string
 		usage     string
 	}{
-		{&g.sec.Token, "token", "NCTL_TOKEN", "API token, for servers started with -http-token-file"},
+		{&g.sec.Token, "token", "NCTL_TOKEN", "API token: an ACL token's secret (servers with -acl) or one of -http-token-file's"},
 		{&g.sec.CACert, "ca-cert", "NCTL_CACERT", "CA certificate (PEM) that signed the server's, for https:// addresses"},
 		{&g.sec.ClientCert, "client-cert", "NCTL_CLIENT_CERT", "client certificate (PEM), for servers started with -http-tls-client-ca"},
 		{&g.sec.ClientKey, "client-key", "NCTL_CLIENT_KEY", "key of --client-cert (PEM)"},
@@ -146,6 +146,7 @@ func newRoot(g *globals) *cobra.Command {
 		newRolloutCmd(g),
 		newConfigCmd(g),
 		newVarCmd(g),
+		newACLCmd(g),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print the version of nctl",

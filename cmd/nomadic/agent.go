@@ -20,6 +20,7 @@ import (
 
 	"github.com/nomadic-project/nomadic/controllers"
 	"github.com/nomadic-project/nomadic/nodeagent"
+	"github.com/nomadic-project/nomadic/pkg/access"
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/driver"
 	"github.com/nomadic-project/nomadic/pkg/driver/containerd"
@@ -45,6 +46,10 @@ type agentFlags struct {
 	debugAddr                             string
 	maxCount                              int
 	noCache                               bool
+	// acl turns ACLs on; apiRate and apiBurst limit each token's requests.
+	acl      bool
+	apiRate  string
+	apiBurst int
 
 	etcdEndpoints  string
 	etcdPrefix     string
@@ -105,6 +110,9 @@ func parseAgentFlags(args []string) (*agentFlags, error) {
 	fs.StringVar(&f.debugAddr, "debug-addr", "", "serve Go's profiler (/debug/pprof/) on this address, for diagnosing (keep it on loopback)")
 	fs.IntVar(&f.maxCount, "max-count", api.DefaultMaxCount, "the largest count a job's group may ask for")
 	fs.StringVar(&f.httpTokenFile, "http-token-file", "", "require one of the tokens in this file (one per line) on every API request but the health check")
+	fs.BoolVar(&f.acl, "acl", false, "enforce ACLs: every API request needs a token whose policies allow it (nctl acl bootstrap makes the first; docs/security.md)")
+	fs.StringVar(&f.apiRate, "api-rate", "100/s", "requests each API token (or client address, without one) may make, as N/s or N/m; 0 for no limit")
+	fs.IntVar(&f.apiBurst, "api-burst", 200, "requests a token may make at once above -api-rate")
 	fs.StringVar(&f.name, "name", "", "server name (default: the hostname)")
 	fs.StringVar(&f.etcdEndpoints, "etcd-endpoints", "", "comma-separated etcd client URLs; empty runs an embedded etcd (server and dev modes)")
 	fs.StringVar(&f.etcdPrefix, "etcd-prefix", "/nomadic", "key prefix of this cluster in etcd")
@@ -290,7 +298,7 @@ func (a *agent) serve(what, addr string, handlerFor func(addr string) http.Handl
 		return nil, "", fmt.Errorf("%s cannot listen on %s: %w", what, addr, err)
 	}
 	handler := handlerFor(ln.Addr().String())
-	if tokens != nil {
+	if tokens != nil && !a.f.acl {
 		handler = httpapi.RequireTokens(handler, tokens)
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, TLSConfig: apiTLS}
@@ -309,6 +317,32 @@ func (a *agent) serve(what, addr string, handlerFor func(addr string) http.Handl
 	return srv, ln.Addr().String(), nil
 }
 
+// gate is the API's guard the flags ask for: the rate limit, and with
+// -acl the token resolver (the -http-token-file tokens are management
+// tokens then) and the ACL endpoints' service.
+func (f *agentFlags) gate(st *store.Store, tokens []string, now func() time.Time) (*access.Gate, *access.Service, error) {
+	g := &access.Gate{Objects: st}
+	perSecond, err := access.ParseRate(f.apiRate)
+	if err != nil {
+		return nil, nil, fmt.Errorf("-api-rate: %w", err)
+	}
+	if perSecond > 0 {
+		g.Limit = access.NewLimiter(perSecond, f.apiBurst)
+	}
+	if !f.acl {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if b, err := st.ACLBootstrapped(ctx); err == nil {
+			slog.Warn("this cluster's ACLs were bootstrapped but this server runs without -acl: its API lets anyone do anything; start it with -acl",
+				"bootstrapped", b.Time)
+		}
+		return g, nil, nil
+	}
+	g.ACL = &access.Resolver{Store: st, Static: tokens, Now: now}
+	slog.Info("ACLs enforced", "token_file_tokens_are_management", len(tokens))
+	return g, &access.Service{Store: st, Resolver: g.ACL, Now: now}, nil
+}
+
 // startServer serves the HTTP APIs and runs the server's controllers
 // until ctx ends; it returns the API servers, for a graceful shutdown.
 func (a *agent) startServer(ctx context.Context, apiTLS *tls.Config, tokens []string) ([]*http.Server, error) {
@@ -322,7 +356,12 @@ func (a *agent) startServer(ctx context.Context, apiTLS *tls.Config, tokens []st
 		now = func() time.Time { return time.Now().Add(off) }
 		slog.Warn("this server runs on a clock that is off on purpose", "offset", off)
 	}
-	apiSrv := &httpapi.Server{Store: a.st, Name: f.name, Version: version.Version, RequestTimeout: f.etcdRequest, Vars: vars, Now: now}
+	gate, aclSvc, err := f.gate(a.st, tokens, now)
+	if err != nil {
+		return nil, err
+	}
+	apiSrv := &httpapi.Server{Store: a.st, Name: f.name, Version: version.Version, RequestTimeout: f.etcdRequest, Vars: vars, Now: now,
+		Gate: gate, ACL: aclSvc}
 	httpSrv, addr, err := a.serve("HTTP API", f.httpAddr, func(string) http.Handler { return apiSrv.Handler() }, apiTLS, tokens)
 	if err != nil {
 		return nil, err
@@ -330,7 +369,7 @@ func (a *agent) startServer(ctx context.Context, apiTLS *tls.Config, tokens []st
 	servers := []*http.Server{httpSrv}
 	if f.nomadHTTPAddr != "" {
 		nomadSrv := &nomadapi.Server{Store: a.st, Name: f.name, Datacenter: f.datacenter, Version: version.Version,
-			RequestTimeout: f.etcdRequest, Vars: vars, Now: now}
+			RequestTimeout: f.etcdRequest, Vars: vars, Now: now, Gate: gate, ACL: aclSvc}
 		srv, _, err := a.serve("Nomad API", f.nomadHTTPAddr, func(addr string) http.Handler {
 			nomadSrv.Addr = addr
 			return nomadSrv.Handler()
@@ -467,7 +506,11 @@ func runAgent(args []string) error {
 		if f.nomadHTTPAddr != "" {
 			nomadLine = fmt.Sprintf("Nomad's CLI and tools work too:\n  export NOMAD_ADDR=http://%s\n", f.nomadHTTPAddr)
 		}
-		fmt.Fprintf(os.Stderr, "\nnomadic dev agent is running. Try:\n  nctl job init && nctl apply -f example.hcl && nctl get allocs\n%sPress Ctrl-C to stop it (its tasks stop too).\n\n", nomadLine)
+		aclLine := ""
+		if f.acl {
+			aclLine = "ACLs are on: first  nctl acl bootstrap  and  export NCTL_TOKEN=<its Secret ID>  (NOMAD_TOKEN for Nomad's CLI)\n"
+		}
+		fmt.Fprintf(os.Stderr, "\nnomadic dev agent is running. Try:\n  nctl job init && nctl apply -f example.hcl && nctl get allocs\n%s%sPress Ctrl-C to stop it (its tasks stop too).\n\n", aclLine, nomadLine)
 	}
 
 	var embeddedErr <-chan error

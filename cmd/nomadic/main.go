@@ -27,6 +27,11 @@ func main() {
 			fmt.Fprintln(os.Stderr, "nomadic:", err)
 			os.Exit(1)
 		}
+	case "acl":
+		if err := runACL(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "nomadic:", err)
+			os.Exit(1)
+		}
 	case "task-guard":
 		// What a dev agent starts its raw_exec tasks under (rawexec.RunGuard).
 		args := os.Args[2:]
@@ -59,6 +64,7 @@ func usage() {
 Commands:
   agent     run a server, a node agent (client), or both (-dev)
   sim       run many simulated node agents (mock driver) against a cluster
+  acl bootstrap-reset  forget the ACL bootstrap (in etcd), so that it can be done again
   etcd-maintain  compact and defragment the cluster's etcd (and clear its NOSPACE alarm with -disarm)
   version   print the version
 

@@ -19,7 +19,7 @@ func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := reqCtx(r)
 	defer cancel()
 	job := r.PathValue("id")
-	ns := r.URL.Query().Get("namespace")
+	ns := listNamespace(r)
 	if job != "" {
 		ns = namespace(r)
 	}

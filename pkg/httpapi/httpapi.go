@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/nomadic-project/nomadic/pkg/access"
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/deploy"
 	"github.com/nomadic-project/nomadic/pkg/jobs"
@@ -29,6 +30,12 @@ type Server struct {
 	Name    string
 	Version string
 	Now     func() time.Time
+	// Gate bounds bodies, limits rates and checks ACLs (nil: no ACLs, no
+	// rate limit).
+	Gate *access.Gate
+	// ACL serves the ACL endpoints (nil: ACLs are off and they answer
+	// 400).
+	ACL *access.Service
 	// RequestTimeout bounds the etcd work of each request (default
 	// DefaultRequestTimeout).
 	RequestTimeout time.Duration
@@ -50,7 +57,20 @@ func (s *Server) Handler() http.Handler {
 	if s.Now == nil {
 		s.Now = time.Now
 	}
-	mux := http.NewServeMux()
+	mux := s.routes()
+	timeout := s.RequestTimeout
+	guarded := mux.Serve(s.Gate, func(w http.ResponseWriter, code int, msg string) {
+		writeError(w, code, errors.New(msg))
+	})
+	return logRequests(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		guarded.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), timeoutKey{}, timeout)))
+	}))
+}
+
+// routes registers every route of the API, each with its rule in
+// access.NativeRules.
+func (s *Server) routes() *access.Mux {
+	mux := access.NewMux(access.NativeRules)
 	mux.HandleFunc("GET /v1/agent/health", s.health)
 	mux.HandleFunc("GET /v1/agent/self", s.self)
 	mux.HandleFunc("GET /v1/jobs", s.blocking(jobKinds, s.listJobs))
@@ -98,6 +118,7 @@ func (s *Server) Handler() http.Handler {
 	}
 	mux.HandleFunc("POST /v1/deployment/{id}/allocation-health", s.allocHealth)
 	s.varsRoutes(mux)
+	s.aclRoutes(mux)
 	mux.Handle("GET /metrics", promhttp.Handler())
 	mux.Handle("GET "+ui.Prefix, ui.Handler())
 	mux.HandleFunc("GET /{$}", redirectToUI)
@@ -106,10 +127,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
-	timeout := s.RequestTimeout
-	return logRequests(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), timeoutKey{}, timeout)))
-	}))
+	return mux
 }
 
 func logRequests(h http.Handler) http.Handler {
@@ -161,6 +179,15 @@ func namespace(r *http.Request) string {
 		return ns
 	}
 	return api.DefaultNamespace
+}
+
+// listNamespace is the namespace a list asks for: "" (and "*", as in
+// Nomad's API) for all.
+func listNamespace(r *http.Request) string {
+	if ns := r.URL.Query().Get("namespace"); ns != "*" {
+		return ns
+	}
+	return ""
 }
 
 // DefaultRequestTimeout bounds the etcd work of one API request when the
@@ -228,8 +255,7 @@ func (s *Server) withStatus(ctx context.Context, j *api.Job) error {
 func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := reqCtx(r)
 	defer cancel()
-	ns := r.URL.Query().Get("namespace")
-	list, err := s.Store.ListJobs(ctx, ns)
+	list, err := s.Store.ListJobs(ctx, listNamespace(r))
 	if err != nil {
 		storeError(w, "jobs", err)
 		return
@@ -298,7 +324,7 @@ func (s *Server) listAllocs(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := reqCtx(r)
 	defer cancel()
 	q := r.URL.Query()
-	f := store.AllocFilter{Namespace: q.Get("namespace"), JobID: q.Get("job"), NodeID: q.Get("node")}
+	f := store.AllocFilter{Namespace: listNamespace(r), JobID: q.Get("job"), NodeID: q.Get("node")}
 	if f.JobID != "" && f.Namespace == "" {
 		f.Namespace = api.DefaultNamespace
 	}

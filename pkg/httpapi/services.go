@@ -11,7 +11,7 @@ import (
 func (s *Server) listServices(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := reqCtx(r)
 	defer cancel()
-	regs, err := s.Store.ListServices(ctx, r.URL.Query().Get("namespace"), "")
+	regs, err := s.Store.ListServices(ctx, listNamespace(r), "")
 	if err != nil {
 		storeError(w, "services", err)
 		return

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/nomadic-project/nomadic/pkg/access"
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/store"
 	"github.com/nomadic-project/nomadic/pkg/variables"
@@ -24,7 +25,7 @@ type VariableConflict struct {
 }
 
 // varsRoutes adds the variable and keyring endpoints.
-func (s *Server) varsRoutes(mux *http.ServeMux) {
+func (s *Server) varsRoutes(mux *access.Mux) {
 	mux.HandleFunc("GET /v1/vars", s.blocking(varKinds, s.listVars))
 	mux.HandleFunc("GET /v1/var/{path...}", s.blocking(varKinds, s.getVar))
 	mux.HandleFunc("PUT /v1/var/{path...}", s.putVar)

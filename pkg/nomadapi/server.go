@@ -25,6 +25,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nomadic-project/nomadic/pkg/access"
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/store"
 	"github.com/nomadic-project/nomadic/pkg/variables"
@@ -43,6 +44,12 @@ type Server struct {
 	// are shown.
 	Addr string
 	Now  func() time.Time
+	// Gate bounds bodies, limits rates and checks ACLs (nil: no ACLs, no
+	// rate limit).
+	Gate *access.Gate
+	// ACL serves the ACL endpoints (nil: ACLs are off and they answer
+	// 400).
+	ACL *access.Service
 	// RequestTimeout bounds the etcd work of each request (default 15 s).
 	RequestTimeout time.Duration
 	// Vars serves variables (nil: the server has no keyring; the
@@ -101,7 +108,15 @@ func (s *Server) Handler() http.Handler {
 	if s.RequestTimeout <= 0 {
 		s.RequestTimeout = 15 * time.Second
 	}
-	mux := http.NewServeMux()
+	return recoverPanics(s.routes().Serve(s.Gate, func(w http.ResponseWriter, code int, msg string) {
+		writeErr(w, &httpError{code: code, msg: msg})
+	}))
+}
+
+// routes registers every route of the API, each with its rule in
+// access.NomadRules.
+func (s *Server) routes() *access.Mux {
+	mux := access.NewMux(access.NomadRules)
 	get := func(path string, kinds []store.Kind, h handler) {
 		mux.HandleFunc("GET "+path, s.read(kinds, h))
 	}
@@ -177,10 +192,11 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/event/stream", s.plain(s.eventStream))
 	// Variables and the keyring.
 	s.varsRoutes(get, write)
+	s.aclRoutes(get, write)
 	mux.HandleFunc("/", s.plain(func(w http.ResponseWriter, r *http.Request) error {
 		return &httpError{code: http.StatusNotFound, msg: fmt.Sprintf("no such endpoint in nomadic's Nomad API: %s %s (docs/nomad-compat.md lists what is served)", r.Method, r.URL.Path)}
 	}))
-	return recoverPanics(mux)
+	return mux
 }
 
 // handler serves one request; it writes its answer or returns an error,

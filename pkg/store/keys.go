@@ -29,6 +29,12 @@ import (
 //	compact                              revision of the last compaction round (servers take turns)
 //	gcrequest                            time of the last operator request for garbage collection
 //	nodehold                             set while a mass outage holds down nodes' allocations (leader)
+//	aclpolicies/<name>                   ACL policy (servers)
+//	acltokens/<accessor>                 ACL token, its secret kept only as a SHA-256 hash (servers)
+//	acltokensecrets/<sha256>             index from a token's secret hash to its accessor (servers)
+//	aclbootstrap                         set once by the ACL bootstrap; deleted by nomadic acl bootstrap-reset
+//	aclroles/<id>                        ACL role: a named set of policies tokens link to (servers)
+//	aclrolenames/<name>                  index from a role's name to its ID, which keeps names unique (servers)
 //	variables/<ns>/<path>                variable, items encrypted (servers); the path's '/' escaped as %2F
 //	rootkeys/<key>                       keyring key wrapped by the servers' key encryption key (servers)
 //	identities/<node>/<alloc>            workload identities of an allocation's tasks (leader); its node reads them
@@ -39,6 +45,14 @@ type Kind string
 
 // The kinds of the key layout.
 const (
+	// The ACL's kinds, which only servers read and write.
+	KindACLPolicies     Kind = "aclpolicies"
+	KindACLTokens       Kind = "acltokens"
+	KindACLTokenSecrets Kind = "acltokensecrets"
+	KindACLBootstrap    Kind = "aclbootstrap"
+	KindACLRoles        Kind = "aclroles"
+	KindACLRoleNames    Kind = "aclrolenames"
+
 	KindJobs        Kind = "jobs"
 	KindJobVersions Kind = "jobversions"
 	KindEvals       Kind = "evals"
@@ -66,6 +80,13 @@ const (
 
 // keyParts says which segments follow a kind's name in its keys.
 var keyParts = map[Kind][]keyPart{
+	KindACLPolicies:     {partName},
+	KindACLTokens:       {partID},
+	KindACLTokenSecrets: {partID},
+	KindACLBootstrap:    {},
+	KindACLRoles:        {partID},
+	KindACLRoleNames:    {partName},
+
 	KindJobs:        {partNamespace, partJob},
 	KindJobVersions: {partNamespace, partJob, partID},
 	KindEvals:       {partNamespace, partJob, partID},
