@@ -159,7 +159,7 @@ type Resources struct {
 	CPU       int `json:"cpu"`
 	Cores     int `json:"cores,omitempty"`
 	MemoryMB  int `json:"memory"`
-	MemoryMax int `json:"memory_max,omitempty"`
+	MemoryMax int `json:"memory_max,omitempty"` // MiB; MemoryUnlimited for no limit
 	DiskMB    int `json:"disk,omitempty"`
 	// Devices are the devices (GPUs, FPGAs) a task asks for, as in
 	// Nomad. No node fingerprints devices yet.
@@ -657,3 +657,7 @@ type CheckStatus struct {
 type ErrorResponse struct {
 	Error string `json:"error"`
 }
+
+// MemoryUnlimited as a task's memory_max lets it use all the memory of its
+// node: it is scheduled by its memory, and no limit is set (Nomad's -1).
+const MemoryUnlimited = -1

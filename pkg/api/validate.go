@@ -295,11 +295,11 @@ func (v *validator) task(path string, t *Task, ports map[string]bool, g *TaskGro
 			name string
 			val  int
 		}{{"cpu", r.CPU}, {"memory", r.MemoryMB}, {"memory_max", r.MemoryMax}, {"cores", r.Cores}} {
-			if f.val < 0 {
+			if f.val < 0 && !(f.name == "memory_max" && f.val == MemoryUnlimited) {
 				v.add(path+".resources."+f.name, "%s must be a positive number", f.name)
 			}
 		}
-		if r.MemoryMax != 0 && r.MemoryMax < r.MemoryMB {
+		if r.MemoryMax > 0 && r.MemoryMax < r.MemoryMB {
 			v.add(path+".resources.memory_max", "memory_max %d must not be below memory %d", r.MemoryMax, r.MemoryMB)
 		}
 		if r.Cores > 0 && r.CPU > 0 {

@@ -256,8 +256,10 @@ func (d *decoder) task(path string, b *taskBlock, g *api.TaskGroup, inherit inhe
 			dst  *int
 			name string
 		}{{r.CPU, &t.Resources.CPU, "cpu"}, {r.Memory, &t.Resources.MemoryMB, "memory"}, {r.MemoryMax, &t.Resources.MemoryMax, "memory_max"}, {r.Cores, &t.Resources.Cores, "cores"}} {
-			if d.intv(f.expr, f.dst) && *f.dst == 0 {
-				// Zero would read as "not set" and take the default.
+			if d.intv(f.expr, f.dst) && *f.dst == 0 && f.name != "memory_max" {
+				// Zero would read as "not set" and take the default
+				// (memory_max's zero is its default: no maximum; its -1
+				// is no limit at all, as in Nomad).
 				*f.dst = -1
 			}
 			d.atExpr(path+".resources."+f.name, f.expr)

@@ -56,6 +56,10 @@ func TestNomadUsersJobFilesAreRead(t *testing.T) {
         type = "node"
         mount_dir = "/csi"
       }`, func(j *api.Job) bool { return len(j.Groups[0].Tasks) == 1 }, "7:1: csi_plugin is ignored"},
+		{"memory_max = -1 is no memory limit, as in Nomad", "", "", `resources {
+        memory     = 64
+        memory_max = -1
+      }`, func(j *api.Job) bool { return j.Groups[0].Tasks[0].Resources.MemoryMax == api.MemoryUnlimited }, ""},
 		{"a job's name attribute is its display name", `name = "Web front"`, "", "", func(j *api.Job) bool { return j.ID == "j" && j.Name == "Web front" }, ""},
 		{"uuidv4 and timestamp are read anew each time", "", "", `env {
         ID = uuidv4()

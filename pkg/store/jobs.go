@@ -170,10 +170,10 @@ func (s *Store) register(ctx context.Context, job *api.Job, now time.Time, expec
 			clientv3.OpPut(s.keys.Eval(eval.Namespace, eval.JobID, eval.ID), encode(eval)),
 		)
 		resp, err := txn.Commit()
-		if err != nil {
+		if err != nil && !s.appliedDespite(ctx, err, s.keys.Eval(eval.Namespace, eval.JobID, eval.ID)) {
 			return nil, fmt.Errorf("registering job %q: %w", job.ID, err)
 		}
-		if resp.Succeeded {
+		if err != nil || resp.Succeeded {
 			return &api.RegisterResponse{Result: result, JobID: job.ID, Namespace: job.Namespace, JobVersion: next.Version, EvalID: eval.ID}, nil
 		}
 	}
@@ -205,10 +205,10 @@ func (s *Store) StopJob(ctx context.Context, ns, id string, purge bool, now time
 		resp, err := s.cli.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", rev)).Then(
 			op, clientv3.OpPut(s.keys.Eval(ns, id, eval.ID), encode(eval)),
 		).Commit()
-		if err != nil {
+		if err != nil && !s.appliedDespite(ctx, err, s.keys.Eval(ns, id, eval.ID)) {
 			return "", fmt.Errorf("stopping job %q: %w", id, err)
 		}
-		if resp.Succeeded {
+		if err != nil || resp.Succeeded {
 			return eval.ID, nil
 		}
 	}

@@ -199,6 +199,19 @@ func NoSpace(err error) bool {
 		(err != nil && strings.Contains(err.Error(), rpctypes.ErrGRPCNoSpace.Error()))
 }
 
+// appliedDespite reports whether a write that failed with err was applied
+// all the same: etcd applies the write that crosses its quota and answers
+// it with NOSPACE (the alarm it raises refuses the writes after it). key
+// is a key the write created and nothing else does, such as its
+// evaluation's; reads still work under the alarm.
+func (s *Store) appliedDespite(ctx context.Context, err error, key string) bool {
+	if !NoSpace(err) {
+		return false
+	}
+	resp, gerr := s.cli.Get(ctx, key, clientv3.WithCountOnly())
+	return gerr == nil && resp.Count > 0
+}
+
 // TooLarge reports whether err is etcd refusing a request over its size
 // limit, or the store refusing one before it was sent (*TooLargeError).
 func TooLarge(err error) bool {

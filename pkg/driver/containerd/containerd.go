@@ -216,7 +216,7 @@ func (d *Driver) run(ctx context.Context, c *containerd.Client, tc *driver.TaskC
 	if tc.Resources.MemoryMax > mem {
 		mem = tc.Resources.MemoryMax
 	}
-	if mem > 0 {
+	if mem > 0 && tc.Resources.MemoryMax != api.MemoryUnlimited {
 		opts = append(opts, oci.WithMemoryLimit(uint64(mem)<<20))
 	}
 	if tc.Resources.CPU > 0 {
