@@ -116,7 +116,7 @@ func newAgent(st Store, cfg Config) (*Agent, error) {
 	for _, d := range cfg.Drivers {
 		a.drivers[d.Name()] = d
 	}
-	a.jobs = &jobCache{store: st, jobs: map[string]*api.Job{}}
+	a.jobs = &jobCache{store: st, node: cfg.NodeID, jobs: map[string]*api.Job{}}
 	a.vars = cfg.Variables
 	if a.vars == nil {
 		a.vars = noVariables{}
@@ -346,6 +346,7 @@ func (a *Agent) shutdown() {
 // version is read from etcd once however many allocations use it.
 type jobCache struct {
 	store Store
+	node  string
 	mu    sync.Mutex
 	jobs  map[string]*api.Job
 }
@@ -358,7 +359,7 @@ func (c *jobCache) get(ctx context.Context, ns, id string, version uint64) (*api
 	if j != nil {
 		return j, nil
 	}
-	j, err := c.store.GetJobVersion(ctx, ns, id, version)
+	j, err := c.store.GetJobVersion(ctx, c.node, ns, id, version)
 	if err != nil {
 		return nil, fmt.Errorf("reading job %q version %d: %w", id, version, err)
 	}

@@ -277,8 +277,14 @@ func (r *allocRunner) loadGroup(ctx context.Context, alloc *api.Allocation) (*ap
 	var err error
 	for attempt := 0; attempt < 10; attempt++ {
 		job, err = r.a.jobs.get(ctx, alloc.Namespace, alloc.JobID, alloc.JobVersion)
-		if err == nil || errors.Is(err, store.ErrNotFound) || ctx.Err() != nil {
+		if err == nil || ctx.Err() != nil {
 			break
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			// The leader may not have copied the version into the
+			// node's tree yet: wait a little, not long.
+			loop.Sleep(ctx, time.Duration(attempt+1)*100*time.Millisecond)
+			continue
 		}
 		loop.Sleep(ctx, time.Duration(attempt+1)*500*time.Millisecond)
 	}
