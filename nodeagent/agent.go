@@ -46,6 +46,9 @@ type Config struct {
 	// HTTPAddr is where the agent serves logs to the servers (registered
 	// in the node record); empty when it serves none.
 	HTTPAddr string
+	// HTTPTLS says the agent serves HTTPAddr over mutual TLS (registered
+	// in the node record, so servers call it with their certificate).
+	HTTPTLS bool
 	// Resources, when set, replaces the fingerprinted capacity (simulated
 	// nodes).
 	Resources *api.Resources
@@ -133,6 +136,16 @@ func (a *Agent) NodeID() string { return a.cfg.NodeID }
 
 // Ready is closed once the node is registered and its allocations listed.
 func (a *Agent) Ready() <-chan struct{} { return a.ready }
+
+// LoadNodeID returns the node ID kept in an agent's data dir, creating
+// one on first use: what a node joins the cluster as before the agent
+// starts.
+func LoadNodeID(dataDir string) (string, error) {
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return "", fmt.Errorf("creating data dir: %w", err)
+	}
+	return loadNodeID(dataDir)
+}
 
 func loadNodeID(dir string) (string, error) {
 	path := filepath.Join(dir, "node-id")
