@@ -30,7 +30,9 @@ import (
 //     that node in that namespace; a node cannot register an instance for
 //     another node's allocation, nor outside its allocations' namespaces.
 //     An indexed instance whose node's copy is gone (its lease expired,
-//     its allocation stopped) is removed from the index.
+//     its allocation stopped) is removed from the index; one bound to a
+//     lease, which a node agent of an older version wrote there itself
+//     during a rolling upgrade, is left to its lease.
 //
 // It is level-triggered: changes only mark keys, and a key's work reads
 // the state the subscription holds.
@@ -323,6 +325,19 @@ func (c *NodeCopies) syncService(ctx context.Context, k svcKey) error {
 		c.index[k] = src.value
 		c.mu.Unlock()
 	case !valid && hasIdx:
+		// An instance bound to a lease was registered in the index by a
+		// node agent of an older version, during a rolling upgrade: it
+		// goes with its node's lease, not with a copy it never made.
+		lease, err := c.Store.ServiceLease(ctx, k.ns, k.name, k.id)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if lease != 0 && !hasSrc {
+			return nil
+		}
 		if err := c.Store.UnmirrorService(ctx, k.ns, k.name, k.id, c.Guard); err != nil {
 			return err
 		}

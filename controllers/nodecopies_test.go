@@ -3,6 +3,8 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/store"
 	"github.com/nomadic-project/nomadic/pkg/testutil"
+	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 func TestNodeCopiesCopyJobVersionsToTheirNodesAndIndexOnlyTheNodesOwnInstances(t *testing.T) {
@@ -64,19 +67,36 @@ func TestNodeCopiesCopyJobVersionsToTheirNodesAndIndexOnlyTheNodesOwnInstances(t
 	// Node n2 claims n1's allocation, and n1 an allocation it does not have.
 	forged := &api.ServiceRegistration{ID: "i2", ServiceName: "web", Namespace: "default", JobID: "web", AllocID: "a1", NodeID: "n2", Address: "10.6.6.6", Port: 80}
 	stray := &api.ServiceRegistration{ID: "i3", ServiceName: "db", Namespace: "default", JobID: "db", AllocID: "nope", NodeID: "n1", Address: "10.6.6.6", Port: 5432}
+	// An agent of the version before wrote the index itself, bound to its
+	// lease: that entry is left to the lease.
+	legacy := `{"id":"i9","service_name":"old","namespace":"default","node_id":"n9","alloc_id":"a9"}`
+	if _, err := cli.Put(ctx, "/nc/services/default/old/i9", legacy, clientv3.WithLease(clientv3.LeaseID(sess.Lease()))); err != nil {
+		t.Fatal(err)
+	}
+	ids := func() string {
+		regs, err := st.ListServices(ctx, "default", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range regs {
+			out = append(out, r.ID)
+		}
+		sort.Strings(out)
+		return strings.Join(out, ",")
+	}
 	for _, r := range []*api.ServiceRegistration{own, forged, stray} {
 		if err := st.PutService(ctx, r, sess.Lease()); err != nil {
 			t.Fatal(err)
 		}
 	}
 	testutil.Eventually(t, 10*time.Second, func() (bool, string) {
-		regs, err := st.ListServices(ctx, "default", "")
-		return err == nil && len(regs) == 1 && regs[0].ID == "i1", fmt.Sprintf("index: %d instances, %v", len(regs), err)
+		return ids() == "i1,i9", "index: " + ids()
 	})
 	// Wait a resync: the forged ones stay out.
 	time.Sleep(1500 * time.Millisecond)
-	if regs, _ := st.ListServices(ctx, "default", ""); len(regs) != 1 {
-		t.Fatalf("index holds %d instances, want only n1's own", len(regs))
+	if got := ids(); got != "i1,i9" {
+		t.Fatalf("index holds %s, want only n1's own and the legacy one", got)
 	}
 
 	// The instance goes, so does its index entry; the allocation goes, so
@@ -85,8 +105,7 @@ func TestNodeCopiesCopyJobVersionsToTheirNodesAndIndexOnlyTheNodesOwnInstances(t
 		t.Fatal(err)
 	}
 	testutil.Eventually(t, 10*time.Second, func() (bool, string) {
-		regs, err := st.ListServices(ctx, "default", "")
-		return err == nil && len(regs) == 0, fmt.Sprintf("index: %d instances", len(regs))
+		return ids() == "i9", "index: " + ids()
 	})
 	if err := st.DeleteAllocs(ctx, []*api.Allocation{a1}, store.Guard{}); err != nil {
 		t.Fatal(err)

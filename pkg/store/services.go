@@ -56,6 +56,20 @@ func (s *Store) UnmirrorService(ctx context.Context, ns, name, id string, g Guar
 	return nil
 }
 
+// ServiceLease reports the lease an index entry is bound to: 0 for what
+// the leader mirrored, a node's lease for an instance that a node agent
+// older than the per-node layout registered there itself.
+func (s *Store) ServiceLease(ctx context.Context, ns, name, id string) (int64, error) {
+	resp, err := s.cli.Get(ctx, s.keys.Service(ns, name, id))
+	if err != nil {
+		return 0, fmt.Errorf("reading service instance %s: %w", id, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return 0, ErrNotFound
+	}
+	return resp.Kvs[0].Lease, nil
+}
+
 // ListServices returns the instances of a service, or of every service of
 // the namespace when name is empty (all namespaces when ns is empty too),
 // from the index.
