@@ -224,3 +224,20 @@ func TestANodeAgentServesOnlyServersOfItsCA(t *testing.T) {
 		})
 	}
 }
+
+func TestJoinWorksOnAnEtcdWithoutAuthentication(t *testing.T) {
+	cli, endpoint := testutil.EtcdWithEndpoint(t)
+	j := &Joiner{Users: store.NewNodeUsers(cli, "/j"), Tokens: []string{"tok"}}
+	code, creds, msg := post(t, j, http.MethodPost, api.NodeJoinRequest{NodeID: "n1", Token: "tok"})
+	if code != http.StatusOK {
+		t.Fatalf("join: %d %s", code, msg)
+	}
+	node := connect(t, endpoint, creds.EtcdUsername, creds.EtcdPassword)
+	if _, err := node.Put(context.Background(), "/j/heartbeats/n1", ""); err != nil {
+		t.Fatalf("a joined node on an etcd without authentication: %v", err)
+	}
+	// Rejoining still takes a password, though etcd cannot check it.
+	if code, _, _ := post(t, j, http.MethodPost, api.NodeJoinRequest{NodeID: "n1", Token: "tok"}); code != http.StatusConflict {
+		t.Fatalf("rejoin without a password: %d", code)
+	}
+}
