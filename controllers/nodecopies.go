@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
@@ -232,54 +233,59 @@ func (c *NodeCopies) record(ch store.Change) {
 	}
 }
 
-// work does the work of every dirty key; it reports whether all of it
-// succeeded (what failed stays dirty).
+// workers bounds the keys worked at once: a system job placed on
+// thousands of nodes makes as many copies, each a read and a write.
+const nodeCopyWorkers = 8
+
+// work does the work of every dirty key, a few at a time; it reports
+// whether all of it succeeded (what failed is marked dirty again).
 func (c *NodeCopies) work(ctx context.Context) bool {
-	ok := true
-	for {
-		c.mu.Lock()
-		var jk *jobCopy
-		for k := range c.dirtyJ {
-			jk = &k
-			delete(c.dirtyJ, k)
-			break
-		}
-		var sk *svcKey
-		if jk == nil {
-			for k := range c.dirtyS {
-				sk = &k
-				delete(c.dirtyS, k)
-				break
-			}
-		}
-		c.mu.Unlock()
-		var err error
-		switch {
-		case jk != nil:
-			if err = c.syncJob(ctx, *jk); err != nil {
-				c.mu.Lock()
-				c.dirtyJ[*jk] = true
-				c.mu.Unlock()
-			}
-		case sk != nil:
-			if err = c.syncService(ctx, *sk); err != nil {
-				c.mu.Lock()
-				c.dirtyS[*sk] = true
-				c.mu.Unlock()
-			}
-		default:
-			return ok
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return false
-			}
-			slog.Warn("node copies: will retry", "err", err)
-			ok = false
-			// Leave the rest for the next round, after a backoff.
-			return false
-		}
+	c.mu.Lock()
+	jobs := make([]jobCopy, 0, len(c.dirtyJ))
+	for k := range c.dirtyJ {
+		jobs = append(jobs, k)
 	}
+	svcs := make([]svcKey, 0, len(c.dirtyS))
+	for k := range c.dirtyS {
+		svcs = append(svcs, k)
+	}
+	c.dirtyJ, c.dirtyS = map[jobCopy]bool{}, map[svcKey]bool{}
+	c.mu.Unlock()
+	if len(jobs) == 0 && len(svcs) == 0 {
+		return true
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, nodeCopyWorkers)
+	var failed atomic.Bool
+	run := func(fn func() error, retry func()) {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := fn(); err != nil {
+				if ctx.Err() == nil {
+					slog.Warn("node copies: will retry", "err", err)
+				}
+				c.mu.Lock()
+				retry()
+				c.mu.Unlock()
+				failed.Store(true)
+			}
+		}()
+	}
+	for _, k := range jobs {
+		run(func() error { return c.syncJob(ctx, k) }, func() { c.dirtyJ[k] = true })
+	}
+	for _, k := range svcs {
+		run(func() error { return c.syncService(ctx, k) }, func() { c.dirtyS[k] = true })
+	}
+	wg.Wait()
+	if failed.Load() {
+		return false
+	}
+	// Changes that came in meanwhile poked the loop already.
+	return true
 }
 
 func (c *NodeCopies) syncJob(ctx context.Context, k jobCopy) error {

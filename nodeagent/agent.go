@@ -58,6 +58,9 @@ type Config struct {
 	Variables Variables
 	// Artifacts bounds artifact downloads (zero: the defaults).
 	Artifacts ArtifactLimits
+	// JobWait is how long an allocation waits for the servers to copy its
+	// job version into the node's tree before it fails (default 90 s).
+	JobWait time.Duration
 }
 
 // Agent is a running node agent.
@@ -103,6 +106,9 @@ func newAgent(st Store, cfg Config) (*Agent, error) {
 	}
 	if cfg.TTL <= 0 {
 		cfg.TTL = 10 * time.Second
+	}
+	if cfg.JobWait <= 0 {
+		cfg.JobWait = 90 * time.Second
 	}
 	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "alloc"), 0o755); err != nil {
 		return nil, fmt.Errorf("creating data dir: %w", err)
