@@ -277,6 +277,25 @@ func TestNodesHoldOnlyTheirOwnKeysOnAnAuthEnabledEtcd(t *testing.T) {
 		return strings.Contains(string(b), "hello-from-the-node"), string(b)
 	})
 
+	// Node 1 rotates its password: restarted within its TTL it gets a new
+	// one, the old one is refused, and its task keeps running.
+	clients[0].stop(t, syscall.SIGTERM, 20*time.Second)
+	clients[0] = start(t, filepath.Join(binDir, "nomadic"), "agent", "-client", "-enable-raw-exec",
+		"-node-name", "client-1", "-etcd-endpoints", endpoint, "-etcd-prefix", prefix,
+		"-join-token-file", tokenFile, "-rotate-etcd-password", "-servers", "http://"+addr, "-data-dir", clientDirs[0], "-node-ttl", "4s")
+	eventually(t, 20*time.Second, func() (bool, string) {
+		c := readCreds(t, clientDirs[0])
+		return c.EtcdPassword != c1.EtcdPassword, "credentials not rotated yet"
+	})
+	rotated := readCreds(t, clientDirs[0])
+	if rotated.NodeID != c1.NodeID || rotated.EtcdUsername != c1.EtcdUsername {
+		t.Fatalf("rotation changed the node: %s %s", rotated.NodeID, rotated.EtcdUsername)
+	}
+	if _, err := root.Authenticate(ctx, c1.EtcdUsername, c1.EtcdPassword); !errors.Is(err, rpctypes.ErrAuthFailed) {
+		t.Fatalf("node 1's old password after rotation: %v", err)
+	}
+	waitReadyNodes(t, addr, 2)
+
 	// Node 2 goes away and is purged: its etcd user and role go with it.
 	clients[1].stop(t, syscall.SIGKILL, 20*time.Second)
 	for _, pid := range taskPIDs([]*api.Allocation{onNode2}) {

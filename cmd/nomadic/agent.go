@@ -94,6 +94,7 @@ type agentFlags struct {
 	nodeCACert        string
 	nodeCAKey         string
 	joinTokenFile     string
+	rotateCreds       bool
 }
 
 // parseAgentFlags reads the agent's flags and fills in what follows
@@ -154,6 +155,7 @@ func parseAgentFlags(args []string) (*agentFlags, error) {
 	fs.StringVar(&f.etcdAdminPassword, "etcd-admin-password", "", "password of -etcd-admin-username (or NOMADIC_ETCD_ADMIN_PASSWORD)")
 	fs.StringVar(&f.nodeCACert, "node-ca-cert", "", "server: the node CA certificate (PEM; nomadic node-ca makes one): joining node agents get a certificate signed by it, and servers call node agents over mutual TLS")
 	fs.StringVar(&f.nodeCAKey, "node-ca-key", "", "server: key of -node-ca-cert (PEM)")
+	fs.BoolVar(&f.rotateCreds, "rotate-etcd-password", false, "client with -join-token-file: exchange the node's etcd password (and certificate) for new ones at start")
 	fs.StringVar(&f.joinTokenFile, "join-token-file", "", "client: join the cluster with the join token in this file: the node agent gets its own etcd user (kept in its data dir) instead of using -etcd-username; needs -servers")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -187,6 +189,9 @@ func parseAgentFlags(args []string) (*agentFlags, error) {
 	}
 	if f.joinTokenFile != "" && f.server {
 		return nil, errors.New("-join-token-file is for a client alone: a server's node agent uses the server's etcd credentials")
+	}
+	if f.rotateCreds && f.joinTokenFile == "" {
+		return nil, errors.New("-rotate-etcd-password needs -join-token-file")
 	}
 	if f.joinTokenFile != "" && f.servers == "" {
 		return nil, errors.New("-join-token-file needs -servers (the servers' API addresses to join through)")

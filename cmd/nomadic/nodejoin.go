@@ -34,16 +34,23 @@ func (a *agent) joinCluster(ctx context.Context) error {
 	f := a.f
 	dir := filepath.Join(f.dataDir, "client")
 	path := filepath.Join(dir, credentialsFile)
+	var current *api.NodeJoinResponse
 	if b, err := os.ReadFile(path); err == nil {
-		var creds api.NodeJoinResponse
-		if err := json.Unmarshal(b, &creds); err != nil {
+		current = &api.NodeJoinResponse{}
+		if err := json.Unmarshal(b, current); err != nil {
 			return fmt.Errorf("reading %s: %w", path, err)
 		}
-		a.creds = &creds
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("reading node credentials: %w", err)
+	}
+	if current != nil && !f.rotateCreds {
+		a.creds = current
 	} else {
-		creds, err := a.join(ctx, dir)
+		password := ""
+		if current != nil {
+			password = current.EtcdPassword
+		}
+		creds, err := a.join(ctx, dir, password)
 		if err != nil {
 			return err
 		}
@@ -56,14 +63,14 @@ func (a *agent) joinCluster(ctx context.Context) error {
 			return fmt.Errorf("writing node credentials: %w", err)
 		}
 		a.creds = creds
-		slog.Info("node joined the cluster", "node", creds.NodeID, "etcd_user", creds.EtcdUsername, "credentials", path)
+		slog.Info("node joined the cluster", "node", creds.NodeID, "rotated", current != nil, "etcd_user", creds.EtcdUsername, "credentials", path)
 	}
 	f.etcdUser, f.etcdPassword = a.creds.EtcdUsername, a.creds.EtcdPassword
 	return nil
 }
 
 // join asks the servers, one after the other, for the node's credentials.
-func (a *agent) join(ctx context.Context, dir string) (*api.NodeJoinResponse, error) {
+func (a *agent) join(ctx context.Context, dir, password string) (*api.NodeJoinResponse, error) {
 	f := a.f
 	b, err := os.ReadFile(f.joinTokenFile)
 	if err != nil {
@@ -90,7 +97,7 @@ func (a *agent) join(ctx context.Context, dir string) (*api.NodeJoinResponse, er
 		tc.RootCAs = pool
 	}
 	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: tc}}
-	req := &api.NodeJoinRequest{NodeID: nodeID, Token: token, Hosts: agentHosts(f.clientHTTP)}
+	req := &api.NodeJoinRequest{NodeID: nodeID, Token: token, Password: password, Hosts: agentHosts(f.clientHTTP)}
 	var last error
 	for _, addr := range splitList(f.servers) {
 		if !strings.Contains(addr, "://") {
