@@ -180,6 +180,25 @@ func (u *NodeUsers) Remove(ctx context.Context, node string) error {
 	return nil
 }
 
+// List returns the IDs of the nodes of this cluster that have an etcd
+// user.
+func (u *NodeUsers) List(ctx context.Context) ([]string, error) {
+	resp, err := u.cli.UserList(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing etcd users: %w", err)
+	}
+	start := u.keys.NodeUser("")
+	var out []string
+	for _, name := range resp.Users {
+		id, ok := strings.CutPrefix(name, start)
+		// Node IDs have no dot: a longer match is another cluster's.
+		if ok && id != "" && !strings.Contains(id, ".") {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
 // Exists reports whether a node has an etcd user.
 func (u *NodeUsers) Exists(ctx context.Context, node string) (bool, error) {
 	_, err := u.cli.UserGet(ctx, u.keys.NodeUser(node))

@@ -60,6 +60,9 @@ type Store struct {
 // and role (nil: it does not).
 func (s *Store) UseNodeUsers(u *NodeUsers) { s.users.Store(u) }
 
+// NodeUsers returns the node user manager UseNodeUsers set, or nil.
+func (s *Store) NodeUsers() *NodeUsers { return s.users.Load() }
+
 // UseCache makes ReadSnapshot read from a running cache of this store's
 // cluster (nil: from etcd again).
 func (s *Store) UseCache(c *Cache) { s.cache.Store(c) }
