@@ -170,11 +170,23 @@ func TestNodesHoldOnlyTheirOwnKeysOnAnAuthEnabledEtcd(t *testing.T) {
     spread {
       attribute = "${node.unique.id}"
     }
+    network {
+      port "http" {}
+    }
+    service {
+      name = "least-web"
+      port = "http"
+    }
     task "t" {
       driver = "raw_exec"
       config {
         command = "/bin/sh"
         args    = ["-c", "echo hello-from-the-node; exec sleep 120"]
+      }
+      template {
+        data        = "{{ range nomadService \"least-web\" }}{{ .Port }} {{ end }}"
+        destination = "local/peers.txt"
+        change_mode = "noop"
       }
       resources {
         cpu    = 10
@@ -204,10 +216,26 @@ func TestNodesHoldOnlyTheirOwnKeysOnAnAuthEnabledEtcd(t *testing.T) {
 		t.Fatalf("no allocation on node 2 (%s): %d allocations", c2.NodeID, len(running))
 	}
 
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// The nodes registered their instances under their own trees, the
+	// leader indexed them, and the nodes' templates read the index.
+	eventually(t, 20*time.Second, func() (bool, string) {
+		regs, err := client.New("http://"+addr).Service(ctx, "default", "least-web", false)
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, a := range running {
+			b, _ := os.ReadFile(filepath.Join(allocDir(a, clientDirs), "t", "local", "peers.txt"))
+			if len(strings.Fields(string(b))) != 2 {
+				return false, fmt.Sprintf("%d instances indexed; alloc %s's template: %q", len(regs), a.ID[:8], b)
+			}
+		}
+		return len(regs) == 2, fmt.Sprintf("%d instances indexed", len(regs))
+	})
+
 	// Node 1's credentials, used directly.
 	thief := etcdClient(t, endpoint, c1.EtcdUsername, c1.EtcdPassword)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	denied := func(what string, err error) {
 		t.Helper()
 		if !errors.Is(err, rpctypes.ErrPermissionDenied) {
@@ -347,6 +375,18 @@ func TestNodesHoldOnlyTheirOwnKeysOnAnAuthEnabledEtcd(t *testing.T) {
 			t.Errorf("%s was refused something by etcd:\n%s", name, out)
 		}
 	}
+}
+
+// allocDir is where an allocation's directory is, on whichever of the
+// clients' data dirs holds it.
+func allocDir(a *api.Allocation, dataDirs []string) string {
+	for _, d := range dataDirs {
+		p := filepath.Join(d, "client", "alloc", a.ID)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return ""
 }
 
 func mustPair(t *testing.T, cert, key string) tls.Certificate {

@@ -371,7 +371,7 @@ func (a *agent) startServer(ctx context.Context, apiTLS *tls.Config, tokens []st
 	if err != nil {
 		return nil, err
 	}
-	if err := a.startJoiner(ctx); err != nil {
+	if err := a.startJoiner(); err != nil {
 		return nil, err
 	}
 	now := time.Now

@@ -134,7 +134,7 @@ func agentHosts(listen string) []string {
 
 // startJoiner prepares the join endpoint, when the server accepts join
 // tokens, and the node CA's client certificate, when it has one.
-func (a *agent) startJoiner(ctx context.Context) error {
+func (a *agent) startJoiner() error {
 	f := a.f
 	var ca *nodes.CA
 	if f.nodeCACert != "" {
@@ -171,7 +171,6 @@ func (a *agent) startJoiner(ctx context.Context) error {
 	a.st.UseNodeUsers(users)
 	a.joiner = &nodes.Joiner{Users: users, Tokens: tokens, CA: ca, Timeout: f.etcdRequest}
 	slog.Info("nodes may join with a join token", "tokens", len(tokens), "node_ca", ca != nil, "etcd_admin", f.etcdAdminUser != "")
-	_ = ctx
 	return nil
 }
 
