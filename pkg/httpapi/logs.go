@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/nomadic-project/nomadic/pkg/nodes"
 )
 
 // allocList lists a directory of an allocation, from its node.
@@ -78,7 +80,7 @@ func (s *Server) proxyToNode(w http.ResponseWriter, r *http.Request, nodeID, pat
 			return
 		}
 		target.Scheme = "https"
-		tr := &http.Transport{TLSClientConfig: s.NodeTLS, ForceAttemptHTTP2: true}
+		tr := &http.Transport{TLSClientConfig: nodes.ForNode(s.NodeTLS, node.ID), ForceAttemptHTTP2: true}
 		defer tr.CloseIdleConnections()
 		transport = tr
 	}

@@ -179,3 +179,18 @@ func AgentTLS(certPEM, keyPEM, caPEM []byte) (*tls.Config, error) {
 		},
 	}, nil
 }
+
+// ForNode narrows a server's client configuration to one node: the node
+// agent must show the certificate the CA signed for that node ID, so that
+// a node whose record names another node's address is not believed.
+func ForNode(cfg *tls.Config, nodeID string) *tls.Config {
+	c := cfg.Clone()
+	want := "node." + nodeID
+	c.VerifyConnection = func(cs tls.ConnectionState) error {
+		if len(cs.PeerCertificates) == 0 || cs.PeerCertificates[0].Subject.CommonName != want {
+			return fmt.Errorf("the node agent's certificate is not node %s's", nodeID)
+		}
+		return nil
+	}
+	return c
+}

@@ -207,6 +207,8 @@ func TestANodeAgentServesOnlyServersOfItsCA(t *testing.T) {
 		ok  bool
 	}{
 		"a server of the CA is served":              {serverTLS, true},
+		"a server expecting node n1 gets it":        {ForNode(serverTLS, "n1"), true},
+		"a server expecting node n2 is not fooled":  {ForNode(serverTLS, "n2"), false},
 		"a caller without a certificate is refused": {&tls.Config{RootCAs: ca.Pool()}, false},
 		"another CA's server is refused":            {foreign, false},
 		"a node's certificate is refused":           {&tls.Config{RootCAs: ca.Pool(), Certificates: []tls.Certificate{nodeCert}}, false},

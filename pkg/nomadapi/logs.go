@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strconv"
 	"time"
+
+	"github.com/nomadic-project/nomadic/pkg/nodes"
 )
 
 // frameSize is the most log bytes one frame carries.
@@ -84,7 +86,7 @@ func (s *Server) allocLogs(w http.ResponseWriter, r *http.Request) error {
 			return &httpError{code: http.StatusServiceUnavailable, msg: fmt.Sprintf("node %s serves over mutual TLS and this server has no node CA (-node-ca-cert)", node.Name)}
 		}
 		u.Scheme = "https"
-		tr := &http.Transport{TLSClientConfig: s.NodeTLS, ForceAttemptHTTP2: true}
+		tr := &http.Transport{TLSClientConfig: nodes.ForNode(s.NodeTLS, node.ID), ForceAttemptHTTP2: true}
 		defer tr.CloseIdleConnections()
 		hc = &http.Client{Transport: tr}
 	}
