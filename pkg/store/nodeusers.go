@@ -90,6 +90,7 @@ func (u *NodeUsers) Join(ctx context.Context, node, current string) (*Credential
 		return nil, err
 	}
 	_, err = u.cli.UserGet(ctx, name)
+	created := false
 	switch {
 	case err == nil:
 		if err := u.checkPassword(ctx, name, current); err != nil {
@@ -102,10 +103,15 @@ func (u *NodeUsers) Join(ctx context.Context, node, current string) (*Credential
 		if _, err := u.cli.UserAdd(ctx, name, password); err != nil {
 			return nil, fmt.Errorf("adding etcd user %s: %w", name, err)
 		}
+		created = true
 	default:
 		return nil, fmt.Errorf("reading etcd user %s: %w", name, err)
 	}
 	if err := u.grant(ctx, node, name); err != nil {
+		if created {
+			// Nobody knows the password: let the node join again.
+			_ = u.Remove(context.WithoutCancel(ctx), node)
+		}
 		return nil, err
 	}
 	return &Credentials{Username: name, Password: password}, nil
