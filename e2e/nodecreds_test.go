@@ -125,6 +125,14 @@ func TestNodesHoldOnlyTheirOwnKeysOnAnAuthEnabledEtcd(t *testing.T) {
 	if err := os.WriteFile(tokenFile, []byte("s3cret-join-token\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A server that would manage node users without root says so at start.
+	noRoot := exec.Command(filepath.Join(binDir, "nomadic"), "agent", "-server", "-name", "no-root",
+		"-etcd-endpoints", endpoint, "-etcd-prefix", prefix, "-etcd-username", "nomadic-server", "-etcd-password", "serverpw",
+		"-node-join-token-file", tokenFile, "-http-addr", freeAddr(t), "-data-dir", t.TempDir())
+	if out, err := noRoot.CombinedOutput(); err == nil || !strings.Contains(string(out), "takes etcd's root role") {
+		t.Fatalf("a server with join tokens and no root: %v\n%s", err, out)
+	}
+
 	addr := freeAddr(t)
 	server := start(t, filepath.Join(binDir, "nomadic"), "agent", "-server", "-name", "server-1",
 		"-etcd-endpoints", endpoint, "-etcd-prefix", prefix, "-etcd-username", "nomadic-server", "-etcd-password", "serverpw",

@@ -21,6 +21,7 @@ import (
 	"github.com/nomadic-project/nomadic/pkg/httpapi"
 	"github.com/nomadic-project/nomadic/pkg/nodes"
 	"github.com/nomadic-project/nomadic/pkg/store"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 )
 
 // credentialsFile is where a joined node agent keeps its credentials, in
@@ -168,6 +169,15 @@ func (a *agent) startJoiner() error {
 		admin = cli
 	}
 	users := store.NewNodeUsers(admin, f.etcdPrefix)
+	lctx, cancel := context.WithTimeout(context.Background(), f.etcdDial)
+	_, err = users.List(lctx)
+	cancel()
+	switch {
+	case errors.Is(err, rpctypes.ErrPermissionDenied):
+		return errors.New("-node-join-token-file: managing nodes' etcd users takes etcd's root role: give the servers -etcd-admin-username (a user with the root role)")
+	case err != nil:
+		slog.Warn("cannot list etcd users yet; joins will fail until etcd answers", "err", err)
+	}
 	a.st.UseNodeUsers(users)
 	a.joiner = &nodes.Joiner{Users: users, Tokens: tokens, CA: ca, Timeout: f.etcdRequest}
 	slog.Info("nodes may join with a join token", "tokens", len(tokens), "node_ca", ca != nil, "etcd_admin", f.etcdAdminUser != "")
