@@ -343,7 +343,8 @@ func (a *agent) serve(what, addr string, handlerFor func(addr string) http.Handl
 	if a.joiner != nil && what == "HTTP API" {
 		// The join token authenticates a join, not the API's tokens.
 		mux := http.NewServeMux()
-		mux.Handle("/v1/node/join", a.joiner)
+		// POST only: GET /v1/node/join is still the node named "join".
+		mux.Handle("POST /v1/node/join", a.joiner)
 		mux.Handle("/", handler)
 		handler = mux
 	}
