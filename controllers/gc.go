@@ -37,6 +37,9 @@ type GC struct {
 	// is the leader's own memory, so a new leader starts counting again
 	// (a node is purged later, never sooner).
 	downSince map[string]time.Time
+	// userMissingSince is when this collector first saw each node's etcd
+	// user without a node record.
+	userMissingSince map[string]time.Time
 }
 
 // Run collects garbage every Interval until ctx ends.
@@ -248,6 +251,50 @@ func (c *GC) collectNodes(ctx context.Context, allocs []*api.Allocation, now tim
 			return err
 		}
 		delete(c.downSince, n.ID)
+	}
+	return c.collectNodeUsers(ctx, known, now)
+}
+
+// collectNodeUsers removes the etcd users of nodes that have had no node
+// record for NodeAge: users whose removal failed at purge, or of nodes
+// that joined and never registered. A user is first noted, so a node that
+// just joined and has yet to write its record keeps its user.
+func (c *GC) collectNodeUsers(ctx context.Context, known map[string]*api.Node, now time.Time) error {
+	users := c.Store.NodeUsers()
+	if users == nil {
+		return nil
+	}
+	ids, err := users.List(ctx)
+	if err != nil {
+		return err
+	}
+	if c.userMissingSince == nil {
+		c.userMissingSince = map[string]time.Time{}
+	}
+	missing := map[string]bool{}
+	for _, id := range ids {
+		if known[id] != nil {
+			continue
+		}
+		missing[id] = true
+		since, ok := c.userMissingSince[id]
+		if !ok {
+			c.userMissingSince[id] = now
+			continue
+		}
+		if now.Sub(since) < c.NodeAge {
+			continue
+		}
+		if err := users.Remove(ctx, id); err != nil {
+			return err
+		}
+		slog.Info("removed the etcd user of a node that is gone", "node", id, "missing_for", now.Sub(since).Round(time.Second))
+		delete(missing, id)
+	}
+	for id := range c.userMissingSince {
+		if !missing[id] {
+			delete(c.userMissingSince, id)
+		}
 	}
 	return nil
 }

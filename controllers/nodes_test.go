@@ -178,3 +178,56 @@ func TestTheHoldOutlastsTheOutageByTheRecoveryTime(t *testing.T) {
 		t.Fatalf("scheduling state: %+v %+v %v", cfg, h, err)
 	}
 }
+
+func TestEtcdUsersOfNodesWithoutARecordAreRemovedAfterNodeAge(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cli := testutil.Etcd(t)
+	st := store.New(cli, "/gcu")
+	users := store.NewNodeUsers(cli, "/gcu")
+	st.UseNodeUsers(users)
+	// Another cluster's node user on the same etcd is not this cluster's.
+	other := store.NewNodeUsers(cli, "/gcu/other")
+	for _, id := range []string{"kept", "ghost"} {
+		if _, err := users.Join(ctx, id, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := other.Join(ctx, "ghost", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutNode(ctx, &api.Node{ID: "kept", Name: "kept"}); err != nil {
+		t.Fatal(err)
+	}
+	sess, err := st.NewSession(ctx, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Revoke(ctx)
+	if err := st.PutHeartbeat(ctx, "kept", sess.Lease()); err != nil {
+		t.Fatal(err)
+	}
+	gc := &GC{Store: st, NodeAge: time.Hour}
+	now := time.Now()
+	for _, at := range []time.Time{now, now.Add(59 * time.Minute), now.Add(61 * time.Minute)} {
+		if err := gc.collectNodes(ctx, nil, at); err != nil {
+			t.Fatal(err)
+		}
+		ghost, err := users.Exists(ctx, "ghost")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := at.Sub(now) < time.Hour; ghost != want {
+			t.Fatalf("%v after the first pass: ghost's user exists %v, want %v", at.Sub(now), ghost, want)
+		}
+	}
+	for name, u := range map[string]*store.NodeUsers{"the node with a record": users, "the other cluster's": other} {
+		id := "kept"
+		if u == other {
+			id = "ghost"
+		}
+		if ok, err := u.Exists(ctx, id); !ok || err != nil {
+			t.Fatalf("%s user: %v %v", name, ok, err)
+		}
+	}
+}

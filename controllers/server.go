@@ -143,6 +143,7 @@ func (s *Server) singletons(ctx context.Context, guard store.Guard) {
 	run((&DrainWatcher{Store: s.Store, Guard: guard, Now: s.Now, Interval: 2 * time.Second}).Run)
 	run((&NodeLiveness{Store: s.Store, Cache: c, Guard: guard, Now: s.Now, Resync: s.Cfg.LivenessResync, Stalls: s.stalls}).Run)
 	run((&AllocWatcher{Store: s.Store, Cache: c, Guard: guard, Now: s.Now}).Run)
+	run((&NodeCopies{Store: s.Store, Cache: c, Guard: guard}).Run)
 	run((&GC{Store: s.Store, Cache: c, Guard: guard, Now: s.Now, Interval: s.Cfg.GCInterval, AllocAge: s.Cfg.GCAllocAge, NodeAge: s.Cfg.GCNodeAge, KeepVersions: 10}).Run)
 	for _, fn := range s.Singletons {
 		run(func(ctx context.Context) { fn(ctx, c, guard) })

@@ -46,6 +46,9 @@ type Config struct {
 	// HTTPAddr is where the agent serves logs to the servers (registered
 	// in the node record); empty when it serves none.
 	HTTPAddr string
+	// HTTPTLS says the agent serves HTTPAddr over mutual TLS (registered
+	// in the node record, so servers call it with their certificate).
+	HTTPTLS bool
 	// Resources, when set, replaces the fingerprinted capacity (simulated
 	// nodes).
 	Resources *api.Resources
@@ -55,6 +58,9 @@ type Config struct {
 	Variables Variables
 	// Artifacts bounds artifact downloads (zero: the defaults).
 	Artifacts ArtifactLimits
+	// JobWait is how long an allocation waits for the servers to copy its
+	// job version into the node's tree before it fails (default 90 s).
+	JobWait time.Duration
 }
 
 // Agent is a running node agent.
@@ -101,6 +107,9 @@ func newAgent(st Store, cfg Config) (*Agent, error) {
 	if cfg.TTL <= 0 {
 		cfg.TTL = 10 * time.Second
 	}
+	if cfg.JobWait <= 0 {
+		cfg.JobWait = 90 * time.Second
+	}
 	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "alloc"), 0o755); err != nil {
 		return nil, fmt.Errorf("creating data dir: %w", err)
 	}
@@ -116,7 +125,7 @@ func newAgent(st Store, cfg Config) (*Agent, error) {
 	for _, d := range cfg.Drivers {
 		a.drivers[d.Name()] = d
 	}
-	a.jobs = &jobCache{store: st, jobs: map[string]*api.Job{}}
+	a.jobs = &jobCache{store: st, node: cfg.NodeID, jobs: map[string]*api.Job{}}
 	a.vars = cfg.Variables
 	if a.vars == nil {
 		a.vars = noVariables{}
@@ -133,6 +142,16 @@ func (a *Agent) NodeID() string { return a.cfg.NodeID }
 
 // Ready is closed once the node is registered and its allocations listed.
 func (a *Agent) Ready() <-chan struct{} { return a.ready }
+
+// LoadNodeID returns the node ID kept in an agent's data dir, creating
+// one on first use: what a node joins the cluster as before the agent
+// starts.
+func LoadNodeID(dataDir string) (string, error) {
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return "", fmt.Errorf("creating data dir: %w", err)
+	}
+	return loadNodeID(dataDir)
+}
 
 func loadNodeID(dir string) (string, error) {
 	path := filepath.Join(dir, "node-id")
@@ -346,6 +365,7 @@ func (a *Agent) shutdown() {
 // version is read from etcd once however many allocations use it.
 type jobCache struct {
 	store Store
+	node  string
 	mu    sync.Mutex
 	jobs  map[string]*api.Job
 }
@@ -358,7 +378,7 @@ func (c *jobCache) get(ctx context.Context, ns, id string, version uint64) (*api
 	if j != nil {
 		return j, nil
 	}
-	j, err := c.store.GetJobVersion(ctx, ns, id, version)
+	j, err := c.store.GetJobVersion(ctx, c.node, ns, id, version)
 	if err != nil {
 		return nil, fmt.Errorf("reading job %q version %d: %w", id, version, err)
 	}

@@ -275,12 +275,25 @@ func (r *allocRunner) readPriorStatus(ctx context.Context) (*api.AllocStatus, er
 func (r *allocRunner) loadGroup(ctx context.Context, alloc *api.Allocation) (*api.Job, *api.TaskGroup, error) {
 	var job *api.Job
 	var err error
-	for attempt := 0; attempt < 10; attempt++ {
+	deadline := time.Now().Add(r.a.cfg.JobWait)
+	for failures, missing := 0, 0; failures < 10; {
 		job, err = r.a.jobs.get(ctx, alloc.Namespace, alloc.JobID, alloc.JobVersion)
-		if err == nil || errors.Is(err, store.ErrNotFound) || ctx.Err() != nil {
+		if err == nil || ctx.Err() != nil {
 			break
 		}
-		loop.Sleep(ctx, time.Duration(attempt+1)*500*time.Millisecond)
+		if errors.Is(err, store.ErrNotFound) {
+			// The leader copies the version into the node's tree
+			// after the allocation appears (controllers.NodeCopies):
+			// wait for it, a while, unless the allocation stops.
+			if r.stopping() || !time.Now().Before(deadline) {
+				break
+			}
+			missing++
+			loop.Sleep(ctx, min(time.Duration(missing)*100*time.Millisecond, 2*time.Second, time.Until(deadline)))
+			continue
+		}
+		failures++
+		loop.Sleep(ctx, time.Duration(failures)*500*time.Millisecond)
 	}
 	if err != nil {
 		return nil, nil, err

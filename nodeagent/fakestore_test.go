@@ -111,7 +111,7 @@ func allocChange(node, id string, value []byte, rev int64) store.Change {
 	return store.Change{Ref: store.Ref{Kind: store.KindAllocs, Node: node, ID: id}, Value: value, Rev: rev}
 }
 
-func (f *fakeStore) GetJobVersion(_ context.Context, ns, id string, version uint64) (*api.Job, error) {
+func (f *fakeStore) GetJobVersion(_ context.Context, _, ns, id string, version uint64) (*api.Job, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	b, ok := f.jobs[fmt.Sprintf("%s/%s/%d", ns, id, version)]
@@ -189,7 +189,7 @@ func (f *fakeStore) PutService(_ context.Context, reg *api.ServiceRegistration, 
 	return nil
 }
 
-func (f *fakeStore) DeleteService(_ context.Context, _, name, id string) error {
+func (f *fakeStore) DeleteService(_ context.Context, _, _, name, id string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.services, id)

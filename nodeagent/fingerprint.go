@@ -87,6 +87,7 @@ func (a *Agent) fingerprint(ctx context.Context) *api.Node {
 		Drivers:      drivers,
 		NodeClass:    a.cfg.NodeClass,
 		HTTPAddr:     a.cfg.HTTPAddr,
+		HTTPTLS:      a.cfg.HTTPTLS,
 		Address:      nodeAddress,
 		Resources:    res,
 		Eligible:     true,

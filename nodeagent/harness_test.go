@@ -262,7 +262,7 @@ func newHarness(t *testing.T, opts ...func(*Config)) *harness {
 func (h *harness) startAgent(opts ...func(*Config)) {
 	t := h.t
 	cfg := Config{Name: "test-node", Datacenter: "dc-test", DataDir: h.dir, TTL: 2 * time.Second, StopTasksOnShutdown: true,
-		Drivers: []driver.Driver{h.mock, h.stub}, Resources: &api.Resources{CPU: 4000, MemoryMB: 4096}}
+		Drivers: []driver.Driver{h.mock, h.stub}, Resources: &api.Resources{CPU: 4000, MemoryMB: 4096}, JobWait: time.Second}
 	for _, o := range opts {
 		o(&cfg)
 	}

@@ -113,7 +113,7 @@ func (r *allocRunner) stopServices() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for _, reg := range set.regs {
-		if err := r.a.store.DeleteService(ctx, reg.Namespace, reg.ServiceName, reg.ID); err != nil {
+		if err := r.a.store.DeleteService(ctx, r.a.cfg.NodeID, reg.Namespace, reg.ServiceName, reg.ID); err != nil {
 			slog.Warn("removing service instance", "service", reg.ServiceName, "err", err)
 		}
 	}

@@ -211,3 +211,16 @@ func TestOperatorRequestsAreCarriedOutOnce(t *testing.T) {
 		})
 	}
 }
+
+func TestAnAllocationWaitsForItsJobVersionToBeCopiedToTheNode(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(c *Config) { c.JobWait = 20 * time.Second })
+	j := newJob(api.JobTypeService, mockTask("t", forever()))
+	a := &api.Allocation{ID: api.NewID(), Name: j.ID + ".g[0]", Namespace: j.Namespace, JobID: j.ID, JobVersion: j.Version,
+		TaskGroup: "g", NodeID: h.agent.NodeID(), DesiredStatus: api.AllocDesiredRun}
+	h.store.putAlloc(a)
+	// The leader's copy arrives after the allocation.
+	time.Sleep(700 * time.Millisecond)
+	h.store.putJob(j)
+	h.waitRunning(a, "t")
+}

@@ -17,9 +17,10 @@ type Store interface {
 	// WatchAllocs hands sub the node's allocations, then every change
 	// to them, until ctx ends.
 	WatchAllocs(ctx context.Context, nodeID string, sub store.Subscriber)
-	// GetJobVersion reads one version of a job; store.ErrNotFound when
-	// there is none.
-	GetJobVersion(ctx context.Context, ns, id string, version uint64) (*api.Job, error)
+	// GetJobVersion reads the node's copy of one version of a job;
+	// store.ErrNotFound when there is none (yet: the leader copies the
+	// versions a node's allocations run into its tree).
+	GetJobVersion(ctx context.Context, nodeID, ns, id string, version uint64) (*api.Job, error)
 
 	// OpenSession grants a lease of the given TTL and keeps it alive
 	// until the session is done.
@@ -39,8 +40,8 @@ type Store interface {
 
 	// PutService writes a service instance under a session's lease.
 	PutService(ctx context.Context, reg *api.ServiceRegistration, lease int64) error
-	// DeleteService removes a service instance.
-	DeleteService(ctx context.Context, ns, name, id string) error
+	// DeleteService removes a service instance of the node.
+	DeleteService(ctx context.Context, nodeID, ns, name, id string) error
 
 	// WatchIdentities hands sub the workload identities the servers
 	// issued for the node's allocations, then every change, until ctx
@@ -74,8 +75,8 @@ func (s etcdStore) WatchAllocs(ctx context.Context, nodeID string, sub store.Sub
 	s.st.WatchNodeAllocs(ctx, nodeID, sub)
 }
 
-func (s etcdStore) GetJobVersion(ctx context.Context, ns, id string, version uint64) (*api.Job, error) {
-	return s.st.GetJobVersion(ctx, ns, id, version)
+func (s etcdStore) GetJobVersion(ctx context.Context, nodeID, ns, id string, version uint64) (*api.Job, error) {
+	return s.st.GetNodeJob(ctx, nodeID, ns, id, version)
 }
 
 func (s etcdStore) OpenSession(ctx context.Context, ttl time.Duration) (Session, error) {
@@ -104,8 +105,8 @@ func (s etcdStore) PutService(ctx context.Context, reg *api.ServiceRegistration,
 	return s.st.PutService(ctx, reg, store.Lease(lease))
 }
 
-func (s etcdStore) DeleteService(ctx context.Context, ns, name, id string) error {
-	return s.st.DeleteService(ctx, ns, name, id)
+func (s etcdStore) DeleteService(ctx context.Context, nodeID, ns, name, id string) error {
+	return s.st.DeleteService(ctx, nodeID, ns, name, id)
 }
 
 func (s etcdStore) WatchIdentities(ctx context.Context, nodeID string, sub store.Subscriber) {

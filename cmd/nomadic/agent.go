@@ -32,6 +32,7 @@ import (
 	"github.com/nomadic-project/nomadic/pkg/store"
 	"github.com/nomadic-project/nomadic/pkg/variables"
 	"github.com/nomadic-project/nomadic/pkg/version"
+	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 type agentFlags struct {
@@ -90,6 +91,15 @@ type agentFlags struct {
 	// injection: docs/reliability.md).
 	clockOffset time.Duration
 	logLevel    string
+
+	// Node credentials (nodejoin.go).
+	nodeJoinTokenFile string
+	etcdAdminUser     string
+	etcdAdminPassword string
+	nodeCACert        string
+	nodeCAKey         string
+	joinTokenFile     string
+	rotateCreds       bool
 }
 
 // parseAgentFlags reads the agent's flags and fills in what follows
@@ -148,6 +158,13 @@ func parseAgentFlags(args []string) (*agentFlags, error) {
 	fs.DurationVar(&f.clockOffset, "clock-offset", 0, "for fault-injection tests: run the server's controllers and API on a clock this far off (e.g. 30s)")
 	fs.DurationVar(&f.gcNodeAge, "gc-node-age", 24*time.Hour, "a node down this long, with no live allocation, is purged (0: never)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&f.nodeJoinTokenFile, "node-join-token-file", "", "server: accept node agents that show one of the join tokens in this file (one per line) at POST /v1/node/join, and give each its own etcd user and role (docs/security.md)")
+	fs.StringVar(&f.etcdAdminUser, "etcd-admin-username", "", "server: etcd user with the root role, used only to create and delete nodes' etcd users and roles (with -node-join-token-file)")
+	fs.StringVar(&f.etcdAdminPassword, "etcd-admin-password", "", "password of -etcd-admin-username (or NOMADIC_ETCD_ADMIN_PASSWORD)")
+	fs.StringVar(&f.nodeCACert, "node-ca-cert", "", "server: the node CA certificate (PEM; nomadic node-ca makes one): joining node agents get a certificate signed by it, and servers call node agents over mutual TLS")
+	fs.StringVar(&f.nodeCAKey, "node-ca-key", "", "server: key of -node-ca-cert (PEM)")
+	fs.BoolVar(&f.rotateCreds, "rotate-etcd-password", false, "client with -join-token-file: exchange the node's etcd password (and certificate) for new ones at start")
+	fs.StringVar(&f.joinTokenFile, "join-token-file", "", "client: join the cluster with the join token in this file: the node agent gets its own etcd user (kept in its data dir) instead of using -etcd-username; needs -servers")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, nil
@@ -171,6 +188,21 @@ func parseAgentFlags(args []string) (*agentFlags, error) {
 	}
 	if f.etcdPassword == "" {
 		f.etcdPassword = os.Getenv("NOMADIC_ETCD_PASSWORD")
+	}
+	if f.etcdAdminPassword == "" {
+		f.etcdAdminPassword = os.Getenv("NOMADIC_ETCD_ADMIN_PASSWORD")
+	}
+	if (f.nodeCACert == "") != (f.nodeCAKey == "") {
+		return nil, errors.New("-node-ca-cert and -node-ca-key go together")
+	}
+	if f.joinTokenFile != "" && f.server {
+		return nil, errors.New("-join-token-file is for a client alone: a server's node agent uses the server's etcd credentials")
+	}
+	if f.rotateCreds && f.joinTokenFile == "" {
+		return nil, errors.New("-rotate-etcd-password needs -join-token-file")
+	}
+	if f.joinTokenFile != "" && f.servers == "" {
+		return nil, errors.New("-join-token-file needs -servers (the servers' API addresses to join through)")
 	}
 	if f.name == "" {
 		f.name, _ = os.Hostname()
@@ -240,6 +272,15 @@ type agent struct {
 	// vars is the variable service of this process's server, if it has a
 	// keyring; a node agent in the same process reads variables from it.
 	vars *variables.Service
+
+	cli       *clientv3.Client
+	endpoints []string
+	// creds are a joined node agent's credentials (nodejoin.go).
+	creds *api.NodeJoinResponse
+	// joiner serves POST /v1/node/join, when the server accepts join
+	// tokens; nodeTLS is what the server calls node agents with.
+	joiner  http.Handler
+	nodeTLS *tls.Config
 }
 
 func (a *agent) onClose(fn func()) { a.closers = append(a.closers, fn) }
@@ -272,11 +313,17 @@ func (a *agent) openStore(ctx context.Context) error {
 		endpoints = []string{embedded.Endpoint}
 		slog.Info("embedded etcd started", "endpoint", embedded.Endpoint, "dir", filepath.Join(f.dataDir, "etcd"))
 	}
+	if f.joinTokenFile != "" {
+		if err := a.joinCluster(ctx); err != nil {
+			return err
+		}
+	}
 	cli, err := newEtcdClient(f, endpoints)
 	if err != nil {
 		return err
 	}
 	a.onClose(func() { cli.Close() })
+	a.cli, a.endpoints = cli, endpoints
 	a.st = store.New(cli, f.etcdPrefix)
 	if a.embedded != nil {
 		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -300,6 +347,14 @@ func (a *agent) serve(what, addr string, handlerFor func(addr string) http.Handl
 	handler := handlerFor(ln.Addr().String())
 	if tokens != nil && !a.f.acl {
 		handler = httpapi.RequireTokens(handler, tokens)
+	}
+	if a.joiner != nil && what == "HTTP API" {
+		// The join token authenticates a join, not the API's tokens.
+		mux := http.NewServeMux()
+		// POST only: GET /v1/node/join is still the node named "join".
+		mux.Handle("POST /v1/node/join", a.joiner)
+		mux.Handle("/", handler)
+		handler = mux
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, TLSConfig: apiTLS}
 	scheme := "http"
@@ -351,6 +406,9 @@ func (a *agent) startServer(ctx context.Context, apiTLS *tls.Config, tokens []st
 	if err != nil {
 		return nil, err
 	}
+	if err := a.startJoiner(); err != nil {
+		return nil, err
+	}
 	now := time.Now
 	if off := f.clockOffset; off != 0 {
 		now = func() time.Time { return time.Now().Add(off) }
@@ -361,7 +419,7 @@ func (a *agent) startServer(ctx context.Context, apiTLS *tls.Config, tokens []st
 		return nil, err
 	}
 	apiSrv := &httpapi.Server{Store: a.st, Name: f.name, Version: version.Version, RequestTimeout: f.etcdRequest, Vars: vars, Now: now,
-		Gate: gate, ACL: aclSvc}
+		Gate: gate, ACL: aclSvc, NodeTLS: a.nodeTLS}
 	httpSrv, addr, err := a.serve("HTTP API", f.httpAddr, func(string) http.Handler { return apiSrv.Handler() }, apiTLS, tokens)
 	if err != nil {
 		return nil, err
@@ -369,7 +427,7 @@ func (a *agent) startServer(ctx context.Context, apiTLS *tls.Config, tokens []st
 	servers := []*http.Server{httpSrv}
 	if f.nomadHTTPAddr != "" {
 		nomadSrv := &nomadapi.Server{Store: a.st, Name: f.name, Datacenter: f.datacenter, Version: version.Version,
-			RequestTimeout: f.etcdRequest, Vars: vars, Now: now, Gate: gate, ACL: aclSvc}
+			RequestTimeout: f.etcdRequest, Vars: vars, Now: now, Gate: gate, ACL: aclSvc, NodeTLS: a.nodeTLS}
 		srv, _, err := a.serve("Nomad API", f.nomadHTTPAddr, func(addr string) http.Handler {
 			nomadSrv.Addr = addr
 			return nomadSrv.Handler()
@@ -418,23 +476,37 @@ func (a *agent) startClient(ctx context.Context) (<-chan struct{}, error) {
 	if err != nil {
 		return nil, err
 	}
+	agentTLS, err := a.agentTLS()
+	if err != nil {
+		return nil, err
+	}
 	agentLn, err := net.Listen("tcp", f.clientHTTP)
 	if err != nil {
 		return nil, fmt.Errorf("node agent cannot listen on %s: %w", f.clientHTTP, err)
 	}
+	var nodeID string
+	if a.creds != nil {
+		nodeID = a.creds.NodeID
+	}
 	na, err := nodeagent.New(a.st, nodeagent.Config{
-		Name: f.nodeName, Datacenter: f.datacenter, NodeClass: f.nodeClass, Meta: meta,
+		NodeID: nodeID,
+		Name:   f.nodeName, Datacenter: f.datacenter, NodeClass: f.nodeClass, Meta: meta,
 		DataDir: filepath.Join(f.dataDir, "client"),
 		TTL:     f.nodeTTL, Drivers: drivers,
 		StopTasksOnShutdown: f.dev,
 		HTTPAddr:            agentLn.Addr().String(),
+		HTTPTLS:             agentTLS != nil,
 		Variables:           a.clientVariables(),
 	})
 	if err != nil {
 		agentLn.Close()
 		return nil, err
 	}
-	agentSrv := &http.Server{Handler: na.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	agentSrv := &http.Server{Handler: na.Handler(), ReadHeaderTimeout: 10 * time.Second, TLSConfig: agentTLS}
+	if agentTLS != nil {
+		// Only servers, with a certificate of the node CA, get in.
+		agentLn = tls.NewListener(agentLn, agentTLS)
+	}
 	go func() { _ = agentSrv.Serve(agentLn) }()
 	a.onClose(func() { agentSrv.Close() })
 	done := make(chan struct{})

@@ -47,6 +47,11 @@ func main() {
 			fmt.Fprintln(os.Stderr, "nomadic:", err)
 			os.Exit(1)
 		}
+	case "node-ca":
+		if err := runNodeCA(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "nomadic:", err)
+			os.Exit(1)
+		}
 	case "version", "-version", "--version":
 		fmt.Println("nomadic", version.Version)
 	case "help", "-h", "-help", "--help":
@@ -66,6 +71,7 @@ Commands:
   sim       run many simulated node agents (mock driver) against a cluster
   acl bootstrap-reset  forget the ACL bootstrap (in etcd), so that it can be done again
   etcd-maintain  compact and defragment the cluster's etcd (and clear its NOSPACE alarm with -disarm)
+  node-ca   make the cluster's node CA (for -node-ca-cert and -node-ca-key)
   version   print the version
 
 Run "nomadic agent -h" for the agent's flags.

@@ -227,6 +227,9 @@ type Node struct {
 	Address string `json:"address,omitempty"`
 	// HTTPAddr is where the node agent serves task logs to the servers.
 	HTTPAddr string `json:"http_addr,omitempty"`
+	// HTTPTLS is set when the node agent serves over mutual TLS: servers
+	// call it with a client certificate of the cluster's node CA.
+	HTTPTLS bool `json:"http_tls,omitempty"`
 	// Eligible is false when the node takes no new allocations.
 	Eligible bool `json:"eligible"`
 	// Drain is set while the node is being drained.

@@ -4,6 +4,7 @@ package httpapi
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,6 +43,9 @@ type Server struct {
 	// Vars serves variables (nil: the server has no keyring, and the
 	// variable endpoints answer 501).
 	Vars *variables.Service
+	// NodeTLS is what the server calls node agents that serve over
+	// mutual TLS with (its client certificate and the node CA).
+	NodeTLS *tls.Config
 }
 
 // The key kinds each blocking query waits on.

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/nomadic-project/nomadic/pkg/nodes"
 )
 
 // allocList lists a directory of an allocation, from its node.
@@ -70,7 +72,20 @@ func (s *Server) proxyToNode(w http.ResponseWriter, r *http.Request, nodeID, pat
 		return
 	}
 	target := &url.URL{Scheme: "http", Host: node.HTTPAddr}
+	var transport http.RoundTripper
+	if node.HTTPTLS {
+		// One connection per request: log requests are few and long.
+		if s.NodeTLS == nil {
+			writeError(w, http.StatusServiceUnavailable, fmt.Errorf("node %s serves over mutual TLS and this server has no node CA (-node-ca-cert)", node.Name))
+			return
+		}
+		target.Scheme = "https"
+		tr := &http.Transport{TLSClientConfig: nodes.ForNode(s.NodeTLS, node.ID), ForceAttemptHTTP2: true}
+		defer tr.CloseIdleConnections()
+		transport = tr
+	}
 	proxy := &httputil.ReverseProxy{
+		Transport: transport,
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			pr.Out.URL.Path = path

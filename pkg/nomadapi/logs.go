@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strconv"
 	"time"
+
+	"github.com/nomadic-project/nomadic/pkg/nodes"
 )
 
 // frameSize is the most log bytes one frame carries.
@@ -78,11 +80,21 @@ func (s *Server) allocLogs(w http.ResponseWriter, r *http.Request) error {
 		nq.Set("tail_bytes", strconv.FormatInt(max(offset, 1), 10))
 	}
 	u := url.URL{Scheme: "http", Host: node.HTTPAddr, Path: "/v1/client/logs/" + url.PathEscape(a.ID) + "/" + url.PathEscape(task), RawQuery: nq.Encode()}
+	hc := http.DefaultClient
+	if node.HTTPTLS {
+		if s.NodeTLS == nil {
+			return &httpError{code: http.StatusServiceUnavailable, msg: fmt.Sprintf("node %s serves over mutual TLS and this server has no node CA (-node-ca-cert)", node.Name)}
+		}
+		u.Scheme = "https"
+		tr := &http.Transport{TLSClientConfig: nodes.ForNode(s.NodeTLS, node.ID), ForceAttemptHTTP2: true}
+		defer tr.CloseIdleConnections()
+		hc = &http.Client{Transport: tr}
+	}
 	req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, u.String(), nil)
 	if err != nil {
 		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return &httpError{code: http.StatusBadGateway, msg: fmt.Sprintf("node %s (%s) did not answer: %v", node.Name, node.HTTPAddr, err)}
 	}

@@ -14,6 +14,7 @@ package nomadapi
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -55,6 +56,9 @@ type Server struct {
 	// Vars serves variables (nil: the server has no keyring; the
 	// variable endpoints answer 501).
 	Vars *variables.Service
+	// NodeTLS is what the server calls node agents that serve over
+	// mutual TLS with (its client certificate and the node CA).
+	NodeTLS *tls.Config
 
 	mu        sync.Mutex
 	localNode string

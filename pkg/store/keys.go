@@ -21,7 +21,9 @@ import (
 //	allocstatus/<node>/<alloc>           allocation, observed state (node agent)
 //	joballocs/<ns>/<job>/<alloc>         former index of a job's allocations: no longer written, deleted with its allocation
 //	deployments/<ns>/<job>/<id>          rollout of one job version (scheduler creates, leader's watcher ends)
-//	services/<ns>/<service>/<instance>   service instance of an allocation, bound to its node's lease (node agent)
+//	services/<ns>/<service>/<instance>   index of service instances, mirrored from nodeservices/ (leader); what readers list
+//	nodeservices/<node>/<ns>/<service>/<instance>  service instance of an allocation, bound to its node's lease (node agent)
+//	nodejobs/<node>/<ns>/<job>/<version> copy of a job version that allocations on the node run (leader); its node reads it
 //	servers/<name>                       live server, bound to its lease
 //	etcdmembers/<name>                   etcd member ID of a server's embedded etcd (force-leave removes it)
 //	election/leader                      election of the leader that runs singleton controllers
@@ -76,6 +78,10 @@ const (
 	KindVariables   Kind = "variables"
 	KindRootKeys    Kind = "rootkeys"
 	KindIdentities  Kind = "identities"
+	// KindNodeServices and KindNodeJobs are per-node trees, so that a
+	// node's etcd role grants it one prefix of each (see NodeGrants).
+	KindNodeServices Kind = "nodeservices"
+	KindNodeJobs     Kind = "nodejobs"
 )
 
 // keyParts says which segments follow a kind's name in its keys.
@@ -110,6 +116,10 @@ var keyParts = map[Kind][]keyPart{
 	KindVariables:   {partNamespace, partName},
 	KindRootKeys:    {partID},
 	KindIdentities:  {partNode, partID},
+	// A node service's parts: Node, Namespace, Name (the service), ID.
+	KindNodeServices: {partNode, partNamespace, partName, partID},
+	// A node job copy's parts: Node, Namespace, Job, ID (the version).
+	KindNodeJobs: {partNode, partNamespace, partJob, partID},
 }
 
 type keyPart int
@@ -269,6 +279,22 @@ func (k Keys) Services(ns, name string) string {
 	}
 	return k.join(KindServices, ns, name) + "/"
 }
+
+// NodeService is the key a node agent writes one service instance at.
+func (k Keys) NodeService(node, ns, name, instance string) string {
+	return k.join(KindNodeServices, node, ns, name, instance)
+}
+
+// NodeServices is the prefix of a node's service instances.
+func (k Keys) NodeServices(node string) string { return k.join(KindNodeServices, node) + "/" }
+
+// NodeJob is the key of a node's copy of a job version.
+func (k Keys) NodeJob(node, ns, job string, version uint64) string {
+	return k.join(KindNodeJobs, node, ns, job, fmt.Sprintf("%020d", version))
+}
+
+// NodeJobs is the prefix of a node's job copies.
+func (k Keys) NodeJobs(node string) string { return k.join(KindNodeJobs, node) + "/" }
 
 // Server is the key of a live server.
 func (k Keys) Server(name string) string { return k.join(KindServers, name) }

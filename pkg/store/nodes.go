@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"reflect"
 	"sort"
 	"strings"
@@ -187,6 +188,12 @@ func (s *Store) PurgeNode(ctx context.Context, nodeID string, g Guard, add func(
 			return fmt.Errorf("purging node %s: %w", nodeID, err)
 		}
 		if resp.Succeeded {
+			if u := s.users.Load(); u != nil {
+				// The node is gone: so are its credentials.
+				if err := u.Remove(ctx, nodeID); err != nil {
+					slog.Warn("purged node keeps its etcd user; remove it by hand", "node", nodeID, "user", s.keys.NodeUser(nodeID), "err", err)
+				}
+			}
 			return nil
 		}
 		// Which condition failed?

@@ -53,7 +53,15 @@ type Store struct {
 	cli   *clientv3.Client
 	keys  Keys
 	cache atomic.Pointer[Cache]
+	users atomic.Pointer[NodeUsers]
 }
+
+// UseNodeUsers makes PurgeNode also remove the purged node's etcd user
+// and role (nil: it does not).
+func (s *Store) UseNodeUsers(u *NodeUsers) { s.users.Store(u) }
+
+// NodeUsers returns the node user manager UseNodeUsers set, or nil.
+func (s *Store) NodeUsers() *NodeUsers { return s.users.Load() }
 
 // UseCache makes ReadSnapshot read from a running cache of this store's
 // cluster (nil: from etcd again).

@@ -1,0 +1,371 @@
+package controllers
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/loop"
+	"github.com/nomadic-project/nomadic/pkg/store"
+)
+
+// NodeCopies is a singleton controller that keeps what a node reads and
+// writes inside the node's own tree, so that the node's etcd role needs
+// no grant outside it:
+//
+//   - job copies: while an allocation on a node runs a job version, the
+//     node has a copy of it under nodejobs/<node>/; once none does, the
+//     copy is deleted. This also migrates a cluster that ran before the
+//     copies existed: the first pass copies every version in use.
+//   - service index: each service instance a node writes under
+//     nodeservices/<node>/ is mirrored into services/<ns>/<service>/, what
+//     the APIs and templates read, if the instance's allocation runs on
+//     that node in that namespace; a node cannot register an instance for
+//     another node's allocation, nor outside its allocations' namespaces.
+//     An indexed instance whose node's copy is gone (its lease expired,
+//     its allocation stopped) is removed from the index; one bound to a
+//     lease, which a node agent of an older version wrote there itself
+//     during a rolling upgrade, is left to its lease.
+//
+// It is level-triggered: changes only mark keys, and a key's work reads
+// the state the subscription holds.
+type NodeCopies struct {
+	Store *store.Store
+	Cache *store.Cache
+	Guard store.Guard
+	// Resync is how often every key is looked at again (default 1m).
+	Resync time.Duration
+
+	mu sync.Mutex
+	// allocs: allocation ID → where it runs and what.
+	allocs map[string]allocRef
+	// needed counts the allocations that run each job copy key.
+	needed map[jobCopy]int
+	// copies are the job copies that exist.
+	copies map[jobCopy]bool
+	// sources are the instances nodes wrote; index those in the index.
+	sources map[svcKey]source
+	index   map[svcKey][]byte
+	dirtyJ  map[jobCopy]bool
+	dirtyS  map[svcKey]bool
+	wake    chan struct{}
+}
+
+type allocRef struct {
+	node, ns, job string
+	version       uint64
+}
+
+type jobCopy struct {
+	node, ns, job string
+	version       uint64
+}
+
+type svcKey struct{ ns, name, id string }
+
+type source struct {
+	node  string
+	value []byte
+}
+
+// Run keeps the copies until ctx ends.
+func (c *NodeCopies) Run(ctx context.Context) {
+	c.allocs = map[string]allocRef{}
+	c.needed = map[jobCopy]int{}
+	c.copies = map[jobCopy]bool{}
+	c.sources = map[svcKey]source{}
+	c.index = map[svcKey][]byte{}
+	c.dirtyJ = map[jobCopy]bool{}
+	c.dirtyS = map[svcKey]bool{}
+	c.wake = make(chan struct{}, 1)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.Cache.Subscribe(ctx, store.Subscriber{
+			Kinds:   []store.Kind{store.KindAllocs, store.KindNodeJobs, store.KindNodeServices, store.KindServices},
+			Resync:  c.resync,
+			Changed: c.changed,
+		})
+	}()
+	defer wg.Wait()
+	resync := c.Resync
+	if resync <= 0 {
+		resync = time.Minute
+	}
+	t := time.NewTicker(resync)
+	defer t.Stop()
+	backoff := 100 * time.Millisecond
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.wake:
+		case <-t.C:
+			c.markAll()
+		}
+		if c.work(ctx) {
+			backoff = 100 * time.Millisecond
+			continue
+		}
+		// Something failed and stays dirty: try again after a while.
+		loop.Sleep(ctx, backoff)
+		backoff = min(backoff*2, 10*time.Second)
+		c.poke()
+	}
+}
+
+func (c *NodeCopies) poke() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (c *NodeCopies) resync(all []store.Change) {
+	c.mu.Lock()
+	c.allocs = map[string]allocRef{}
+	c.needed = map[jobCopy]int{}
+	c.copies = map[jobCopy]bool{}
+	c.sources = map[svcKey]source{}
+	c.index = map[svcKey][]byte{}
+	for _, ch := range all {
+		c.record(ch)
+	}
+	c.markAllLocked()
+	c.mu.Unlock()
+	c.poke()
+}
+
+func (c *NodeCopies) changed(ch store.Change) {
+	c.mu.Lock()
+	c.record(ch)
+	c.mu.Unlock()
+	c.poke()
+}
+
+func (c *NodeCopies) markAll() {
+	c.mu.Lock()
+	c.markAllLocked()
+	c.mu.Unlock()
+	c.poke()
+}
+
+func (c *NodeCopies) markAllLocked() {
+	for k := range c.needed {
+		c.dirtyJ[k] = true
+	}
+	for k := range c.copies {
+		c.dirtyJ[k] = true
+	}
+	for k := range c.sources {
+		c.dirtyS[k] = true
+	}
+	for k := range c.index {
+		c.dirtyS[k] = true
+	}
+}
+
+// record updates the state with one change and marks what it touches;
+// c.mu is held.
+func (c *NodeCopies) record(ch store.Change) {
+	switch ch.Kind {
+	case store.KindAllocs:
+		if old, ok := c.allocs[ch.ID]; ok {
+			k := jobCopy(old)
+			if c.needed[k]--; c.needed[k] <= 0 {
+				delete(c.needed, k)
+			}
+			c.dirtyJ[k] = true
+			delete(c.allocs, ch.ID)
+		}
+		if ch.Deleted {
+			return
+		}
+		a, err := store.Decode[api.Allocation](ch)
+		if err != nil {
+			slog.Warn("node copies: skipping undecodable allocation", "alloc", ch.ID, "err", err)
+			return
+		}
+		ref := allocRef{node: a.NodeID, ns: a.Namespace, job: a.JobID, version: a.JobVersion}
+		c.allocs[ch.ID] = ref
+		k := jobCopy(ref)
+		c.needed[k]++
+		c.dirtyJ[k] = true
+	case store.KindNodeJobs:
+		v, err := strconv.ParseUint(ch.ID, 10, 64)
+		if err != nil {
+			return
+		}
+		k := jobCopy{node: ch.Node, ns: ch.Namespace, job: ch.Job, version: v}
+		if ch.Deleted {
+			delete(c.copies, k)
+		} else {
+			c.copies[k] = true
+		}
+		c.dirtyJ[k] = true
+	case store.KindNodeServices:
+		k := svcKey{ns: ch.Namespace, name: ch.Name, id: ch.ID}
+		if ch.Deleted {
+			if s, ok := c.sources[k]; ok && s.node == ch.Node {
+				delete(c.sources, k)
+			}
+		} else {
+			c.sources[k] = source{node: ch.Node, value: ch.Value}
+		}
+		c.dirtyS[k] = true
+	case store.KindServices:
+		k := svcKey{ns: ch.Namespace, name: ch.Name, id: ch.ID}
+		if ch.Deleted {
+			delete(c.index, k)
+		} else {
+			c.index[k] = ch.Value
+		}
+		c.dirtyS[k] = true
+	}
+}
+
+// workers bounds the keys worked at once: a system job placed on
+// thousands of nodes makes as many copies, each a read and a write.
+const nodeCopyWorkers = 8
+
+// work does the work of every dirty key, a few at a time; it reports
+// whether all of it succeeded (what failed is marked dirty again).
+func (c *NodeCopies) work(ctx context.Context) bool {
+	c.mu.Lock()
+	jobs := make([]jobCopy, 0, len(c.dirtyJ))
+	for k := range c.dirtyJ {
+		jobs = append(jobs, k)
+	}
+	svcs := make([]svcKey, 0, len(c.dirtyS))
+	for k := range c.dirtyS {
+		svcs = append(svcs, k)
+	}
+	c.dirtyJ, c.dirtyS = map[jobCopy]bool{}, map[svcKey]bool{}
+	c.mu.Unlock()
+	if len(jobs) == 0 && len(svcs) == 0 {
+		return true
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, nodeCopyWorkers)
+	var failed atomic.Bool
+	run := func(fn func() error, retry func()) {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := fn(); err != nil {
+				if ctx.Err() == nil {
+					slog.Warn("node copies: will retry", "err", err)
+				}
+				c.mu.Lock()
+				retry()
+				c.mu.Unlock()
+				failed.Store(true)
+			}
+		}()
+	}
+	for _, k := range jobs {
+		run(func() error { return c.syncJob(ctx, k) }, func() { c.dirtyJ[k] = true })
+	}
+	for _, k := range svcs {
+		run(func() error { return c.syncService(ctx, k) }, func() { c.dirtyS[k] = true })
+	}
+	wg.Wait()
+	if failed.Load() {
+		return false
+	}
+	// Changes that came in meanwhile poked the loop already.
+	return true
+}
+
+func (c *NodeCopies) syncJob(ctx context.Context, k jobCopy) error {
+	c.mu.Lock()
+	need, have := c.needed[k] > 0, c.copies[k]
+	c.mu.Unlock()
+	switch {
+	case need && !have:
+		err := c.Store.CopyJobToNode(ctx, k.node, k.ns, k.job, k.version, c.Guard)
+		if errors.Is(err, store.ErrNotFound) {
+			// The version is gone (a purged job): nothing to copy.
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("copying job %q version %d to node %s: %w", k.job, k.version, k.node, err)
+		}
+		c.mu.Lock()
+		c.copies[k] = true
+		c.mu.Unlock()
+	case !need && have:
+		if err := c.Store.DeleteNodeJob(ctx, k.node, k.ns, k.job, k.version, c.Guard); err != nil {
+			return err
+		}
+		c.mu.Lock()
+		delete(c.copies, k)
+		c.mu.Unlock()
+	}
+	return nil
+}
+
+func (c *NodeCopies) syncService(ctx context.Context, k svcKey) error {
+	c.mu.Lock()
+	src, hasSrc := c.sources[k]
+	idx, hasIdx := c.index[k]
+	valid := hasSrc && c.validSource(k, src)
+	c.mu.Unlock()
+	switch {
+	case valid && !bytes.Equal(src.value, idx):
+		if err := c.Store.MirrorService(ctx, k.ns, k.name, k.id, src.value, c.Guard); err != nil {
+			return err
+		}
+		c.mu.Lock()
+		c.index[k] = src.value
+		c.mu.Unlock()
+	case !valid && hasIdx:
+		// An instance bound to a lease was registered in the index by a
+		// node agent of an older version, during a rolling upgrade: it
+		// goes with its node's lease, not with a copy it never made.
+		lease, err := c.Store.ServiceLease(ctx, k.ns, k.name, k.id)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if lease != 0 && !hasSrc {
+			return nil
+		}
+		if err := c.Store.UnmirrorService(ctx, k.ns, k.name, k.id, c.Guard); err != nil {
+			return err
+		}
+		c.mu.Lock()
+		delete(c.index, k)
+		c.mu.Unlock()
+	}
+	return nil
+}
+
+// validSource reports whether a node's instance may be indexed: it names
+// that node and an allocation that runs there in the instance's
+// namespace; c.mu is held.
+func (c *NodeCopies) validSource(k svcKey, src source) bool {
+	reg := &api.ServiceRegistration{}
+	if err := json.Unmarshal(src.value, reg); err != nil {
+		return false
+	}
+	a, ok := c.allocs[reg.AllocID]
+	if !ok || reg.NodeID != src.node || a.node != src.node || a.ns != k.ns || reg.Namespace != k.ns ||
+		reg.ServiceName != k.name || reg.ID != k.id {
+		return false
+	}
+	return true
+}
