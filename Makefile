@@ -19,11 +19,13 @@ dev: build
 ## test: install missing test dependencies, vet, run every test with -race, fuzz the job parser and the API bodies
 test: test-deps vet fmt-check mod-check deps-check prom-check
 	NOMADIC_REQUIRE_CONTAINERD=1 $(GO) test -race -count=1 -timeout 25m ./...
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./pkg/jobspec
-	$(GO) test -run '^$$' -fuzz '^FuzzEndpoints$$' -fuzztime $(APIFUZZTIME) -fuzzminimizetime 2s ./pkg/httpapi
-	$(GO) test -run '^$$' -fuzz '^FuzzEndpoints$$' -fuzztime $(APIFUZZTIME) -fuzzminimizetime 2s ./pkg/nomadapi
+	./hack/fuzz.sh ./pkg/jobspec FuzzParse $(FUZZTIME)
+	./hack/fuzz.sh ./pkg/httpapi FuzzEndpoints $(APIFUZZTIME)
+	./hack/fuzz.sh ./pkg/nomadapi FuzzEndpoints $(APIFUZZTIME)
+	./hack/fuzz.sh ./pkg/acl FuzzParse 10s
+	./hack/fuzz.sh ./pkg/access FuzzTheGateAnswersEveryRequestWithoutA5xx 10s
 
-# The fuzzers minimise each new input for at most 2 s (Go's default is 60 s,
+# hack/fuzz.sh minimises each new input for at most 2 s (Go's default is 60 s,
 # which spent most of a run minimising instead of exploring).
 FUZZTIME ?= 60s
 APIFUZZTIME ?= 20s
