@@ -173,6 +173,9 @@ type RequestedDevice struct {
 	Count       int           `json:"count"`
 	Constraints []*Constraint `json:"constraints,omitempty"`
 	Affinities  []*Affinity   `json:"affinities,omitempty"`
+	// FirstAvailable are Nomad's alternative asks (count, constraints),
+	// kept as written.
+	FirstAvailable []map[string]any `json:"first_available,omitempty"`
 }
 
 // Add returns the sum of two resource asks.

@@ -267,6 +267,25 @@ func fileFunctions(dir string, missing func(path string)) map[string]function.Fu
 			}
 			return cty.StringVal(string(b)), nil
 		}),
+		"pathexpand": stringFunc(func(p string) (cty.Value, error) {
+			if p == "~" || strings.HasPrefix(p, "~/") {
+				home, err := os.UserHomeDir()
+				if err != nil {
+					return cty.NilVal, fmt.Errorf("pathexpand: %w", err)
+				}
+				p = filepath.Join(home, strings.TrimPrefix(p, "~"))
+			}
+			return cty.StringVal(p), nil
+		}),
+		"abspath": stringFunc(func(p string) (cty.Value, error) {
+			abs, err := filepath.Abs(resolve(p))
+			if err != nil {
+				return cty.NilVal, fmt.Errorf("abspath: %w", err)
+			}
+			return cty.StringVal(abs), nil
+		}),
+		"basename": stringFunc(func(p string) (cty.Value, error) { return cty.StringVal(filepath.Base(p)), nil }),
+		"dirname":  stringFunc(func(p string) (cty.Value, error) { return cty.StringVal(filepath.Dir(p)), nil }),
 		"fileexists": function.New(&function.Spec{
 			Params: []function.Parameter{{Name: "path", Type: cty.String}},
 			Type:   function.StaticReturnType(cty.Bool),

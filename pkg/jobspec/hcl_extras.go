@@ -70,6 +70,9 @@ func (d *decoder) taskExtras(path string, b *taskBlock, t *api.Task, inherit inh
 	if b.CSIPlugin != nil {
 		d.warnf(b.CSIPlugin.DefRange, "csi_plugin is ignored: nomadic mounts host volumes only, so the task runs as a plain task and serves no CSI volumes")
 	}
+	for _, sb := range b.Secrets {
+		d.errorf(sb.DefRange, "the secret %q block (Nomad's secret providers) is not supported: read the value in a template, from nomadVar for a Nomad variable", sb.Label)
+	}
 	if b.Schedule != nil {
 		d.errorf(b.Schedule.DefRange, "schedule blocks (Nomad Enterprise time windows) are not supported")
 	}

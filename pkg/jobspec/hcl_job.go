@@ -277,6 +277,9 @@ func (d *decoder) task(path string, b *taskBlock, g *api.TaskGroup, inherit inhe
 			d.atExpr(dp+".count", dev.Count)
 			rd.Constraints = d.constraints(dp+".constraints", dev.Constraints)
 			rd.Affinities = d.affinities(dp+".affinities", dev.Affinities)
+			for _, fa := range dev.FirstAvailable {
+				rd.FirstAvailable = append(rd.FirstAvailable, d.freeform(fa.Body))
+			}
 			t.Resources.Devices = append(t.Resources.Devices, rd)
 		}
 		if r.NUMA != nil {

@@ -140,7 +140,7 @@ func (d *decoder) variables(blocks []*hcl.Block, opts *Options) cty.Value {
 		if !ok {
 			continue
 		}
-		ctx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": obj}, Functions: functions}
+		ctx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": obj}, Functions: d.ctx.Functions}
 		for _, rule := range v.Validations {
 			res, diags := rule.Condition.Value(ctx)
 			d.add(diags)
@@ -231,7 +231,7 @@ func (d *decoder) locals(blocks []*hcl.Block) cty.Value {
 			if !ready {
 				continue
 			}
-			ctx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": d.ctx.Variables["var"], "local": cty.ObjectVal(values)}, Functions: functions}
+			ctx := &hcl.EvalContext{Variables: map[string]cty.Value{"var": d.ctx.Variables["var"], "local": cty.ObjectVal(values)}, Functions: d.ctx.Functions}
 			v, diags := a.Expr.Value(ctx)
 			d.add(diags)
 			if !diags.HasErrors() {

@@ -60,6 +60,19 @@ func TestNomadUsersJobFilesAreRead(t *testing.T) {
         memory     = 64
         memory_max = -1
       }`, func(j *api.Job) bool { return j.Groups[0].Tasks[0].Resources.MemoryMax == api.MemoryUnlimited }, ""},
+		{"a device's first_available asks are kept", "", "", `resources {
+        device "nvidia/gpu" {
+          first_available {
+            count = 2
+          }
+          first_available {
+            count = 1
+          }
+        }
+      }`, func(j *api.Job) bool {
+			d := j.Groups[0].Tasks[0].Resources.Devices[0]
+			return len(d.FirstAvailable) == 2 && fmt.Sprint(d.FirstAvailable[1]["count"]) == "1"
+		}, ""},
 		{"a job's name attribute is its display name", `name = "Web front"`, "", "", func(j *api.Job) bool { return j.ID == "j" && j.Name == "Web front" }, ""},
 		{"uuidv4 and timestamp are read anew each time", "", "", `env {
         ID = uuidv4()
@@ -280,6 +293,10 @@ func TestWhatNomadicCannotRunIsRefusedWhereItIsWritten(t *testing.T) {
       min = 1
       max = 3
     }`, "", "4:9: count 9 is outside the scaling bounds 1 to 3"},
+		{"a secret block", "", "", `secret "db" {
+        provider = "nomad"
+        path     = "db"
+      }`, `7:1: the secret "db" block (Nomad's secret providers) is not supported`},
 		{"a multiregion job", `multiregion {
     region "a" {}
   }`, "", "", "2:1: multiregion jobs are not supported"},
@@ -616,5 +633,46 @@ func TestValidationReadsMissingFilesAsEmpty(t *testing.T) {
 	}
 	if w := strings.Join(job.Warnings(), "\n"); !strings.Contains(w, `file "templates/app.conf.tpl" was not found: validated with a placeholder`) {
 		t.Fatalf("warnings:\n%s", w)
+	}
+}
+
+// Locals and variable validations may call every function, file() and
+// pathexpand() included.
+func TestLocalsCallFileFunctions(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "key.txt"), []byte("secret-key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src := []byte(`variable "key_path" {
+  type    = string
+  default = "key.txt"
+  validation {
+    condition     = fileexists(var.key_path)
+    error_message = "no key"
+  }
+}
+locals {
+  key  = "${file("${pathexpand(var.key_path)}")}"
+  name = basename(abspath(var.key_path))
+}
+job "j" {
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config { command = "/bin/true" }
+      env {
+        KEY  = local.key
+        NAME = local.name
+      }
+    }
+  }
+}
+`)
+	job, err := Parse(filepath.Join(dir, "j.nomad.hcl"), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env := job.Groups[0].Tasks[0].Env; env["KEY"] != "secret-key" || env["NAME"] != "key.txt" {
+		t.Fatalf("env %v", env)
 	}
 }

@@ -418,6 +418,7 @@ type taskBlock struct {
 	CSIPlugin      *bodyBlock          `hcl:"csi_plugin,block"`
 	Scaling        []*taskScalingBlock `hcl:"scaling,block"`
 	Schedule       *bodyBlock          `hcl:"schedule,block"`
+	Secrets        []*labeledBody      `hcl:"secret,block"`
 	VaultToken     *string             `hcl:"vault_token,optional"`
 	DefRange       hcl.Range           `hcl:",def_range"`
 	NameRange      hcl.Range           `hcl:"name,label_range"`
@@ -446,7 +447,9 @@ type deviceBlock struct {
 	Count       hcl.Expression     `hcl:"count,optional"`
 	Constraints []*constraintBlock `hcl:"constraint,block"`
 	Affinities  []*affinityBlock   `hcl:"affinity,block"`
-	DefRange    hcl.Range          `hcl:",def_range"`
+	// FirstAvailable are alternative asks (Nomad 1.10): kept as written.
+	FirstAvailable []*bodyBlock `hcl:"first_available,block"`
+	DefRange       hcl.Range    `hcl:",def_range"`
 }
 
 type lifecycleBlock struct {
@@ -513,4 +516,11 @@ type volumeMount struct {
 	SELinuxLabel    hcl.Expression `hcl:"selinux_label,optional"`
 	PropagationMode hcl.Expression `hcl:"propagation_mode,optional"`
 	DefRange        hcl.Range      `hcl:",def_range"`
+}
+
+// labeledBody is a block with one label whose body is not read.
+type labeledBody struct {
+	Label    string    `hcl:"name,label"`
+	Body     hcl.Body  `hcl:",remain"`
+	DefRange hcl.Range `hcl:",def_range"`
 }
