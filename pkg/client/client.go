@@ -146,13 +146,13 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 // doIndexed is do that also returns the index (etcd revision) the answer
 // was read at, for blocking queries.
 func (c *Client) doIndexed(ctx context.Context, method, path string, query url.Values, body, out any) (int64, error) {
-	var rd io.Reader
+	var payload []byte
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return 0, err
 		}
-		rd = bytes.NewReader(b)
+		payload = b
 	}
 	u := c.addr + path
 	if len(query) > 0 {
@@ -161,21 +161,40 @@ func (c *Client) doIndexed(ctx context.Context, method, path string, query url.V
 	if c.err != nil {
 		return 0, c.err
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
-	if err != nil {
-		return 0, err
-	}
-	c.authorize(req)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
 	hc := c.http
 	if query.Get("index") != "" {
 		hc = c.streaming() // a blocking query may wait minutes
 	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return 0, c.reachError(err)
+	var resp *http.Response
+	for attempt := 1; ; attempt++ {
+		var rd io.Reader
+		if payload != nil {
+			rd = bytes.NewReader(payload)
+		}
+		req, err := http.NewRequestWithContext(ctx, method, u, rd)
+		if err != nil {
+			return 0, err
+		}
+		c.authorize(req)
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err = hc.Do(req)
+		if err != nil {
+			return 0, c.reachError(err)
+		}
+		// Over the server's request rate (429): wait as it asks, as
+		// client-go does, a few times.
+		wait, again := retryAfter(resp)
+		if !again || attempt == maxRateRetries {
+			break
+		}
+		resp.Body.Close()
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(wait):
+		}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
@@ -511,4 +530,20 @@ func (c *Client) DeploymentAction(ctx context.Context, id, action string) (*api.
 func (c *Client) SetAllocHealth(ctx context.Context, id string, req *api.AllocHealthRequest) (*api.Deployment, error) {
 	var out api.Deployment
 	return &out, c.do(ctx, http.MethodPost, "/v1/deployment/"+url.PathEscape(id)+"/allocation-health", nil, req, &out)
+}
+
+// maxRateRetries bounds the attempts of a request the server answers 429.
+const maxRateRetries = 5
+
+// retryAfter says whether an answer asks to try again later (429) and
+// after how long: its Retry-After, between 100 ms and 10 s (1 s without).
+func retryAfter(resp *http.Response) (time.Duration, bool) {
+	if resp.StatusCode != http.StatusTooManyRequests {
+		return 0, false
+	}
+	wait := time.Second
+	if secs, err := strconv.ParseFloat(resp.Header.Get("Retry-After"), 64); err == nil {
+		wait = time.Duration(secs * float64(time.Second))
+	}
+	return min(max(wait, 100*time.Millisecond), 10*time.Second), true
 }
