@@ -19,12 +19,11 @@ func (s *Store) ListDeployments(ctx context.Context, ns, job string) ([]*api.Dep
 	if err != nil {
 		return nil, err
 	}
-	sort.SliceStable(ds, func(i, j int) bool {
-		if !ds[i].CreateTime.Equal(ds[j].CreateTime) {
-			return ds[i].CreateTime.Before(ds[j].CreateTime)
-		}
-		return ds[i].JobVersion < ds[j].JobVersion
-	})
+	// In the order etcd created them, not by the clocks of the servers
+	// that did: a deployment made by a server whose clock is behind is
+	// still the newest (with skewed clocks, the newest deployment read as
+	// an old one, and each server started another for the same version).
+	sort.SliceStable(ds, func(i, j int) bool { return createdBefore(ds[i].CreateIndex, ds[j].CreateIndex, ds[i].CreateTime, ds[j].CreateTime) })
 	return ds, nil
 }
 

@@ -51,7 +51,9 @@ func (s *Store) ListEvals(ctx context.Context, ns, job string) ([]*api.Evaluatio
 	if err != nil {
 		return nil, err
 	}
-	sort.SliceStable(evals, func(i, j int) bool { return evals[i].CreateTime.Before(evals[j].CreateTime) })
+	sort.SliceStable(evals, func(i, j int) bool {
+		return createdBefore(evals[i].CreateIndex, evals[j].CreateIndex, evals[i].CreateTime, evals[j].CreateTime)
+	})
 	return evals, nil
 }
 

@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -226,4 +227,14 @@ func TooLarge(err error) bool {
 	var tl *TooLargeError
 	return errors.As(err, &tl) || errors.Is(err, rpctypes.ErrRequestTooLarge) || errors.Is(err, rpctypes.ErrGRPCRequestTooLarge) ||
 		(err != nil && strings.Contains(err.Error(), rpctypes.ErrGRPCRequestTooLarge.Error()))
+}
+
+// createdBefore orders two objects by the etcd revision that created them,
+// which every server agrees on, and by their creation times only when a
+// revision is missing (an object not read from etcd).
+func createdBefore(ci, cj uint64, ti, tj time.Time) bool {
+	if ci > 0 && cj > 0 {
+		return ci < cj
+	}
+	return ti.Before(tj)
 }

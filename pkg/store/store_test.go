@@ -385,3 +385,24 @@ func TestListWatchSeesTheListThenEveryChange(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// The newest deployment is the one etcd created last, whatever the clocks
+// of the servers that made them said.
+func TestTheNewestDeploymentIsTheLastCreatedWhateverTheClocks(t *testing.T) {
+	cli := testutil.Etcd(t)
+	s := New(cli, "/skew")
+	ctx := context.Background()
+	now := time.Now()
+	for i, d := range []*api.Deployment{
+		{ID: "d0", Namespace: "default", JobID: "j", JobVersion: 0, CreateTime: now.Add(30 * time.Second)}, // a server ahead
+		{ID: "d1", Namespace: "default", JobID: "j", JobVersion: 1, CreateTime: now.Add(-30 * time.Second)}, // one behind, later
+	} {
+		if _, err := cli.Put(ctx, s.keys.Deployment(d.Namespace, d.JobID, d.ID), encode(d)); err != nil {
+			t.Fatal(i, err)
+		}
+	}
+	d, err := s.LatestDeployment(ctx, "default", "j")
+	if err != nil || d == nil || d.ID != "d1" {
+		t.Fatalf("latest %+v %v, want d1", d, err)
+	}
+}
