@@ -23,7 +23,9 @@ func (s *Store) ListDeployments(ctx context.Context, ns, job string) ([]*api.Dep
 	// that did: a deployment made by a server whose clock is behind is
 	// still the newest (with skewed clocks, the newest deployment read as
 	// an old one, and each server started another for the same version).
-	sort.SliceStable(ds, func(i, j int) bool { return createdBefore(ds[i].CreateIndex, ds[j].CreateIndex, ds[i].CreateTime, ds[j].CreateTime) })
+	sort.SliceStable(ds, func(i, j int) bool {
+		return createdBefore(ds[i].CreateIndex, ds[j].CreateIndex, ds[i].CreateTime, ds[j].CreateTime)
+	})
 	return ds, nil
 }
 

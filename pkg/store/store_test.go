@@ -394,7 +394,7 @@ func TestTheNewestDeploymentIsTheLastCreatedWhateverTheClocks(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now()
 	for i, d := range []*api.Deployment{
-		{ID: "d0", Namespace: "default", JobID: "j", JobVersion: 0, CreateTime: now.Add(30 * time.Second)}, // a server ahead
+		{ID: "d0", Namespace: "default", JobID: "j", JobVersion: 0, CreateTime: now.Add(30 * time.Second)},  // a server ahead
 		{ID: "d1", Namespace: "default", JobID: "j", JobVersion: 1, CreateTime: now.Add(-30 * time.Second)}, // one behind, later
 	} {
 		if _, err := cli.Put(ctx, s.keys.Deployment(d.Namespace, d.JobID, d.ID), encode(d)); err != nil {
