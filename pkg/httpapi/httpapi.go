@@ -82,7 +82,7 @@ func (s *Server) routes() *access.Mux {
 	mux.HandleFunc("POST /v1/jobs", s.registerJob)
 	mux.HandleFunc("GET /v1/job/{id}", s.blocking(jobKinds, s.getJob))
 	mux.HandleFunc("POST /v1/job/{id}/plan", s.planJob)
-	mux.HandleFunc("GET /v1/job/{id}/versions", s.blocking([]store.Kind{store.KindJobVersions}, s.jobVersions))
+	mux.HandleFunc("GET /v1/job/{id}/versions", s.blocking([]store.Kind{store.KindJobs, store.KindJobVersions}, s.jobVersions))
 	mux.HandleFunc("POST /v1/job/{id}/revert", s.revertJob)
 	mux.HandleFunc("POST /v1/job/{id}/dispatch", s.dispatchJob)
 	mux.HandleFunc("POST /v1/job/{id}/scale", s.scaleJob)

@@ -53,7 +53,7 @@ func TestBadRequestsGetA4xxWithAJSONError(t *testing.T) {
 		{"trailing bytes after the body", "PUT", "/v1/jobs", `{"job": {"id": "x", "groups": []}}}}}xyz`, 400, "bytes after the JSON value"},
 		{"a null count", "PUT", "/v1/jobs", `{"job": {"id": "x", "groups": [{"name": "g", "count": null, "tasks": [{"name": "t", "driver": "mock"}]}]}}`, 400, "groups[0].count is null"},
 		{"a count over the limit", "PUT", "/v1/jobs", `{"job": {"id": "x", "groups": [{"name": "g", "count": 1000000000, "tasks": [{"name": "t", "driver": "mock"}]}]}}`, 400, "over the limit of 100000"},
-		{"a job too large to store", "PUT", "/v1/jobs", `{"job": {"id": "x", "meta": {"big": "` + strings.Repeat("x", 800<<10) + `"}, "groups": [{"name": "g", "count": 1, "tasks": [{"name": "t", "driver": "mock"}]}]}}`, 413, "over its request limit of 1572864 bytes"},
+		{"a job too large to store once its defaults are in", "PUT", "/v1/jobs", manyGroups(8000), 413, "over its request limit of 1572864 bytes"},
 		{"a missing job", "GET", "/v1/job/nope", "", 404, `job "nope" not found`},
 		{"stopping a missing job", "DELETE", "/v1/job/nope", "", 404, `job "nope" not found`},
 		{"a missing allocation", "GET", "/v1/allocation/abc", "", 404, `allocation "abc" not found`},
@@ -226,5 +226,40 @@ func TestHistoryAndRevert(t *testing.T) {
 	}
 	if code, _ := call(t, ts, "DELETE", "/v1/server/ghost", ""); code != 404 {
 		t.Fatalf("force-leave of an unknown server: %d", code)
+	}
+}
+
+// manyGroups is a register body of n small groups: a body well under the
+// request limit that grows past etcd's with every group's defaults.
+func manyGroups(n int) string {
+	var b strings.Builder
+	b.WriteString(`{"job": {"id": "wide", "groups": [`)
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `{"name": "g%d", "count": 1, "tasks": [{"name": "t", "driver": "mock"}]}`, i)
+	}
+	b.WriteString("]}}")
+	return b.String()
+}
+
+// A job is stored once per version, so that one of 900 KiB fits in etcd's
+// request (1.5 MiB) with its evaluation, and so does its next version.
+func TestALargeJobIsStoredOncePerVersion(t *testing.T) {
+	ts := newTestServer(t)
+	for i, fill := range []string{"x", "y"} {
+		body := `{"job": {"id": "big", "meta": {"big": "` + strings.Repeat(fill, 900<<10) + `"}, "groups": [{"name": "g", "count": 1, "tasks": [{"name": "t", "driver": "mock"}]}]}}`
+		if code, out := call(t, ts, "PUT", "/v1/jobs", body); code != 200 {
+			t.Fatalf("registration %d: %d %.300s", i, code, out)
+		}
+	}
+	code, out := call(t, ts, "GET", "/v1/job/big/versions", "")
+	var versions []*api.Job
+	if code != 200 || json.Unmarshal([]byte(out), &versions) != nil || len(versions) != 2 {
+		t.Fatalf("versions: %d %.300s", code, out)
+	}
+	if versions[0].Version != 0 || versions[0].Meta["big"][0] != 'x' || versions[1].Version != 1 || versions[1].Meta["big"][0] != 'y' {
+		t.Fatalf("versions %d (%c), %d (%c)", versions[0].Version, versions[0].Meta["big"][0], versions[1].Version, versions[1].Meta["big"][0])
 	}
 }

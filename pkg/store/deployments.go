@@ -84,10 +84,12 @@ func (s *Store) RevertJob(ctx context.Context, txn *Txn, ns, id string, to uint6
 	if err != nil {
 		return 0, fmt.Errorf("reading version %d of job %q: %w", to, id, err)
 	}
+	if err := s.archive(ctx, cur, rev); err != nil {
+		return 0, err
+	}
 	next := *old
 	next.Version, next.Stop, next.Stable, next.Status, next.SubmitTime = cur.Version+1, false, false, "", now
 	txn.putAt(s.keys.Job(ns, id), rev, &next)
-	txn.ops = append(txn.ops, clientv3.OpPut(s.keys.JobVersion(ns, id, next.Version), encode(&next)))
 	txn.putEval(newEval(&next, api.EvalTriggerDeployment, now))
 	return next.Version, nil
 }
@@ -98,13 +100,14 @@ func (s *Store) RevertJob(ctx context.Context, txn *Txn, ns, id string, to uint6
 func (s *Store) MarkStable(ctx context.Context, txn *Txn, ns, id string, version uint64) error {
 	vkey := s.keys.JobVersion(ns, id, version)
 	v, vrev, err := getOne[api.Job](ctx, s, vkey)
-	if errors.Is(err, ErrNotFound) {
-		return nil
-	} else if err != nil {
+	switch {
+	case err == nil:
+		v.Stable = true
+		txn.putAt(vkey, vrev, v)
+	case !errors.Is(err, ErrNotFound):
 		return err
 	}
-	v.Stable = true
-	txn.putAt(vkey, vrev, v)
+	// (Not in the history: the current version, or one that is gone.)
 	cur, rev, err := s.GetJob(ctx, ns, id)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return err

@@ -16,16 +16,71 @@ func (s *Store) GetJob(ctx context.Context, ns, id string) (*api.Job, int64, err
 	return getOne[api.Job](ctx, s, s.keys.Job(ns, id))
 }
 
-// GetJobVersion returns one version of a job.
+// A job is stored once per version: the current version in the job's key,
+// the versions before it in its history (jobversions/), where each is
+// written when a newer version, a stop or a purge replaces it (archive).
+// So the history holds every version but, possibly, the current one.
+
+// GetJobVersion returns one version of a job, from its history or, for
+// the current version, from the job.
 func (s *Store) GetJobVersion(ctx context.Context, ns, id string, version uint64) (*api.Job, error) {
 	j, _, err := getOne[api.Job](ctx, s, s.keys.JobVersion(ns, id, version))
-	return j, err
+	if !errors.Is(err, ErrNotFound) {
+		return j, err
+	}
+	cur, _, cerr := s.GetJob(ctx, ns, id)
+	switch {
+	case cerr != nil && !errors.Is(cerr, ErrNotFound):
+		return nil, cerr
+	case cur == nil || cur.Version != version:
+		return nil, err
+	}
+	return asVersion(cur), nil
 }
 
-// ListJobVersions returns every stored version of a job, oldest first.
+// ListJobVersions returns every version of a job, oldest first.
 func (s *Store) ListJobVersions(ctx context.Context, ns, id string) ([]*api.Job, error) {
 	versions, _, err := listAll[api.Job](ctx, s, s.keys.JobVersions(ns, id))
-	return versions, err
+	if err != nil {
+		return nil, err
+	}
+	cur, _, err := s.GetJob(ctx, ns, id)
+	if errors.Is(err, ErrNotFound) {
+		return versions, nil
+	} else if err != nil {
+		return nil, err
+	}
+	if n := len(versions); n == 0 || versions[n-1].Version < cur.Version {
+		versions = append(versions, asVersion(cur))
+	}
+	return versions, nil
+}
+
+// asVersion is a job's current specification as its version: as it was
+// submitted, neither stopped nor with a status.
+func asVersion(cur *api.Job) *api.Job {
+	v := *cur
+	v.Stop, v.Status = false, ""
+	return &v
+}
+
+// archive writes a job's current version into its history, unless the
+// history has it or the job changed since rev (the write that follows
+// then fails on the same compare and is retried). Every write that
+// replaces or removes the current version archives it first, in a
+// transaction of its own, so that no transaction carries a specification
+// twice; a crash between the two leaves a version in the history that is
+// also the current one, which readers take as the same.
+func (s *Store) archive(ctx context.Context, cur *api.Job, rev int64) error {
+	key := s.keys.JobVersion(cur.Namespace, cur.ID, cur.Version)
+	_, err := s.cli.Txn(ctx).If(
+		clientv3.Compare(clientv3.ModRevision(s.keys.Job(cur.Namespace, cur.ID)), "=", rev),
+		clientv3.Compare(clientv3.CreateRevision(key), "=", 0),
+	).Then(clientv3.OpPut(key, encode(asVersion(cur)))).Commit()
+	if err != nil {
+		return fmt.Errorf("keeping version %d of job %q: %w", cur.Version, cur.ID, err)
+	}
+	return nil
 }
 
 // DeleteJobVersions removes versions of a job, guarded.
@@ -134,10 +189,9 @@ func (e *TooLargeError) Error() string {
 const txnOverhead = 4 << 10
 
 func (s *Store) register(ctx context.Context, job *api.Job, now time.Time, expect int64) (*api.RegisterResponse, error) {
-	// A job is written twice in its registration (the job and its
-	// version): refuse one that cannot fit before etcd is asked.
-	if size := 2*len(encode(job)) + txnOverhead; size > MaxRequestBytes {
-		return nil, &TooLargeError{What: fmt.Sprintf("job %q (%d bytes, stored with its version and evaluation)", job.ID, len(encode(job))), Size: size, Limit: MaxRequestBytes}
+	// Refuse a job that cannot fit in etcd's request before etcd is asked.
+	if size := len(encode(job)) + txnOverhead; size > MaxRequestBytes {
+		return nil, &TooLargeError{What: fmt.Sprintf("job %q (%d bytes, stored with its evaluation)", job.ID, len(encode(job))), Size: size, Limit: MaxRequestBytes}
 	}
 	for attempt := 0; attempt < maxRetries; attempt++ {
 		old, rev, err := s.GetJob(ctx, job.Namespace, job.ID)
@@ -160,13 +214,15 @@ func (s *Store) register(ctx context.Context, job *api.Job, now time.Time, expec
 			}
 			next.Version = old.Version + 1
 			result = "updated"
+			if err := s.archive(ctx, old, rev); err != nil {
+				return nil, err
+			}
 		} else {
 			next.Version = 0
 		}
 		eval := newEval(&next, api.EvalTriggerJobRegister, now)
 		txn := s.cli.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(s.keys.Job(job.Namespace, job.ID)), "=", rev)).Then(
 			clientv3.OpPut(s.keys.Job(job.Namespace, job.ID), encode(&next)),
-			clientv3.OpPut(s.keys.JobVersion(job.Namespace, job.ID, next.Version), encode(&next)),
 			clientv3.OpPut(s.keys.Eval(eval.Namespace, eval.JobID, eval.ID), encode(eval)),
 		)
 		resp, err := txn.Commit()
@@ -190,6 +246,9 @@ func (s *Store) StopJob(ctx context.Context, ns, id string, purge bool, now time
 		}
 		key := s.keys.Job(ns, id)
 		eval := newEval(old, api.EvalTriggerJobDeregister, now)
+		if err := s.archive(ctx, old, rev); err != nil {
+			return "", err
+		}
 		var op clientv3.Op
 		if purge {
 			op = clientv3.OpDelete(key)

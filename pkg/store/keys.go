@@ -10,7 +10,7 @@ import (
 // describes the same table for operators; keep the two in step.
 //
 //	jobs/<ns>/<job>                      current job specification (servers)
-//	jobversions/<ns>/<job>/<version>     every version of the job (servers)
+//	jobversions/<ns>/<job>/<version>     the job's versions before its current one, each written once (servers)
 //	evals/<ns>/<job>/<eval>              evaluations of the job (servers)
 //	evalclaims/<ns>/<job>                server working the job's evals; bound to that server's lease
 //	nodes/<node>                         node record, rewritten only when it changes (node agent)

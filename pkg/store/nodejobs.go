@@ -19,14 +19,13 @@ import (
 // CopyJobToNode copies a job version, as stored, into a node's tree while
 // g holds; ErrNotFound when the version is gone.
 func (s *Store) CopyJobToNode(ctx context.Context, node, ns, job string, version uint64, g Guard) error {
-	resp, err := s.cli.Get(ctx, s.keys.JobVersion(ns, job, version))
-	if err != nil {
+	j, err := s.GetJobVersion(ctx, ns, job, version)
+	if errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("job %q version %d: %w", job, version, ErrNotFound)
+	} else if err != nil {
 		return fmt.Errorf("reading job %q version %d: %w", job, version, err)
 	}
-	if len(resp.Kvs) == 0 {
-		return fmt.Errorf("job %q version %d: %w", job, version, ErrNotFound)
-	}
-	put := clientv3.OpPut(s.keys.NodeJob(node, ns, job, version), string(resp.Kvs[0].Value))
+	put := clientv3.OpPut(s.keys.NodeJob(node, ns, job, version), encode(j))
 	tr, err := s.cli.Txn(ctx).If(g.cmps...).Then(put).Commit()
 	if err != nil {
 		return fmt.Errorf("copying job %q version %d to node %s: %w", job, version, node, err)

@@ -406,3 +406,53 @@ func TestTheNewestDeploymentIsTheLastCreatedWhateverTheClocks(t *testing.T) {
 		t.Fatalf("latest %+v %v, want d1", d, err)
 	}
 }
+
+// Each version of a job is stored once: the current one in the job's key,
+// the ones before it in the history, written when a newer version or a
+// purge replaces them.
+func TestEachVersionIsStoredOnce(t *testing.T) {
+	cli := testutil.Etcd(t)
+	s := New(cli, "/once")
+	ctx := context.Background()
+	job := func(cmd string) *api.Job {
+		return &api.Job{ID: "j", Namespace: "default", Type: api.JobTypeService, Groups: []*api.TaskGroup{{Name: "g", Count: 1,
+			Tasks: []*api.Task{{Name: "t", Driver: "mock", Config: map[string]any{"command": cmd}}}}}}
+	}
+	history := func() int64 {
+		resp, err := cli.Get(ctx, s.keys.JobVersions("default", "j"), clientv3.WithPrefix(), clientv3.WithCountOnly())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Count
+	}
+	if _, err := s.RegisterJob(ctx, job("a"), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if n := history(); n != 0 {
+		t.Fatalf("a new job's history holds %d versions", n)
+	}
+	if _, err := s.RegisterJob(ctx, job("b"), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if n := history(); n != 1 {
+		t.Fatalf("after a second version the history holds %d", n)
+	}
+	for v, want := range []string{"a", "b"} {
+		got, err := s.GetJobVersion(ctx, "default", "j", uint64(v))
+		if err != nil || got.Groups[0].Tasks[0].Config["command"] != want || got.Stop {
+			t.Fatalf("version %d: %v %+v", v, err, got)
+		}
+	}
+	if vs, err := s.ListJobVersions(ctx, "default", "j"); err != nil || len(vs) != 2 || vs[1].Version != 1 {
+		t.Fatalf("versions %v %d", err, len(vs))
+	}
+	if _, err := s.StopJob(ctx, "default", "j", true, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if n := history(); n != 2 {
+		t.Fatalf("after a purge the history holds %d versions, want both", n)
+	}
+	if got, err := s.GetJobVersion(ctx, "default", "j", 1); err != nil || got.Groups[0].Tasks[0].Config["command"] != "b" {
+		t.Fatalf("version 1 after the purge: %v", err)
+	}
+}
