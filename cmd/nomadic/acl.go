@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/store"
@@ -20,28 +19,14 @@ func runACL(args []string) error {
 		return errors.New(`usage: nomadic acl bootstrap-reset -etcd-endpoints URLS [etcd flags]`)
 	}
 	fs := flag.NewFlagSet("nomadic acl bootstrap-reset", flag.ContinueOnError)
-	f := &agentFlags{}
-	fs.StringVar(&f.etcdEndpoints, "etcd-endpoints", "", "etcd client URLs (required; a server's embedded etcd listens on its -etcd-client-addr)")
-	fs.StringVar(&f.etcdPrefix, "etcd-prefix", "/nomadic", "key prefix of the cluster")
-	fs.StringVar(&f.etcdCACert, "etcd-cacert", "", "CA certificate file to verify etcd's TLS certificate")
-	fs.StringVar(&f.etcdCert, "etcd-cert", "", "client certificate file for etcd")
-	fs.StringVar(&f.etcdKey, "etcd-key", "", "client key file for etcd")
-	fs.StringVar(&f.etcdUser, "etcd-username", "", "etcd user name")
-	fs.StringVar(&f.etcdPassword, "etcd-password", "", "etcd password (or NOMADIC_ETCD_PASSWORD)")
-	fs.DurationVar(&f.etcdDial, "etcd-dial-timeout", 5*time.Second, "how long to wait for etcd when connecting")
+	f := etcdCommandFlags(fs, "etcd client URLs (required; a server's embedded etcd listens on its -etcd-client-addr)")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return err
 	}
-	if f.etcdEndpoints == "" {
-		return errors.New("-etcd-endpoints is required")
-	}
-	if f.etcdPassword == "" {
-		f.etcdPassword = os.Getenv("NOMADIC_ETCD_PASSWORD")
-	}
-	cli, err := newEtcdClient(f, splitList(f.etcdEndpoints))
+	cli, err := commandEtcdClient(f)
 	if err != nil {
 		return err
 	}

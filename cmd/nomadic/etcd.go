@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -58,4 +60,31 @@ func newEtcdClient(f *agentFlags, endpoints []string) (*clientv3.Client, error) 
 		slog.Warn("etcd does not answer yet; will keep trying", "endpoints", endpoints, "err", err)
 	}
 	return cli, nil
+}
+
+// etcdCommandFlags registers on fs the flags by which a one-off command
+// (etcd-maintain, acl bootstrap-reset) reaches the cluster's etcd.
+func etcdCommandFlags(fs *flag.FlagSet, endpointsHelp string) *agentFlags {
+	f := &agentFlags{}
+	fs.StringVar(&f.etcdEndpoints, "etcd-endpoints", "", endpointsHelp)
+	fs.StringVar(&f.etcdPrefix, "etcd-prefix", "/nomadic", "key prefix of the cluster")
+	fs.StringVar(&f.etcdCACert, "etcd-cacert", "", "CA certificate file to verify etcd's TLS certificate")
+	fs.StringVar(&f.etcdCert, "etcd-cert", "", "client certificate file for etcd")
+	fs.StringVar(&f.etcdKey, "etcd-key", "", "client key file for etcd")
+	fs.StringVar(&f.etcdUser, "etcd-username", "", "etcd user name")
+	fs.StringVar(&f.etcdPassword, "etcd-password", "", "etcd password (or NOMADIC_ETCD_PASSWORD)")
+	fs.DurationVar(&f.etcdDial, "etcd-dial-timeout", 5*time.Second, "how long to wait for etcd when connecting")
+	return f
+}
+
+// commandEtcdClient connects a one-off command to etcd with the flags of
+// etcdCommandFlags, once they are parsed.
+func commandEtcdClient(f *agentFlags) (*clientv3.Client, error) {
+	if f.etcdEndpoints == "" {
+		return nil, errors.New("-etcd-endpoints is required")
+	}
+	if f.etcdPassword == "" {
+		f.etcdPassword = os.Getenv("NOMADIC_ETCD_PASSWORD")
+	}
+	return newEtcdClient(f, splitList(f.etcdEndpoints))
 }
