@@ -37,7 +37,7 @@ var (
 	metricEvalLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Namespace: "nomadic", Subsystem: "server", Name: "evaluation_latency_seconds",
 		Help:    "Time from an evaluation's creation to its end (complete or blocked), queueing included.",
-		Buckets: prometheus.ExponentialBuckets(0.001, 2, 18),
+		Buckets: prometheus.ExponentialBuckets(0.001, 2, 22),
 	})
 	metricNodesHeld = prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: "nomadic", Name: "nodes_down_held",

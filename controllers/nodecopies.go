@@ -5,8 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
+	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -274,8 +274,11 @@ func (c *NodeCopies) work(ctx context.Context) bool {
 			}
 		}()
 	}
-	for _, k := range jobs {
-		run(func() error { return c.syncJob(ctx, k) }, func() { c.dirtyJ[k] = true })
+	if err := c.syncJobs(ctx, jobs); err != nil {
+		if ctx.Err() == nil {
+			slog.Warn("node copies: will retry", "err", err)
+		}
+		failed.Store(true)
 	}
 	for _, k := range svcs {
 		run(func() error { return c.syncService(ctx, k) }, func() { c.dirtyS[k] = true })
@@ -288,32 +291,70 @@ func (c *NodeCopies) work(ctx context.Context) bool {
 	return true
 }
 
-func (c *NodeCopies) syncJob(ctx context.Context, k jobCopy) error {
+// syncJobs makes the copies of the given keys match what is needed:
+// copies written where an allocation needs one, deleted where none does,
+// in a few large transactions. What it could not do is marked dirty
+// again.
+func (c *NodeCopies) syncJobs(ctx context.Context, keys []jobCopy) error {
+	var put, del []store.NodeJobCopy
 	c.mu.Lock()
-	need, have := c.needed[k] > 0, c.copies[k]
-	c.mu.Unlock()
-	switch {
-	case need && !have:
-		err := c.Store.CopyJobToNode(ctx, k.node, k.ns, k.job, k.version, c.Guard)
-		if errors.Is(err, store.ErrNotFound) {
-			// The version is gone (a purged job): nothing to copy.
-			return nil
+	for _, k := range keys {
+		need, have := c.needed[k] > 0, c.copies[k]
+		x := store.NodeJobCopy{Node: k.node, Namespace: k.ns, Job: k.job, Version: k.version}
+		switch {
+		case need && !have:
+			put = append(put, x)
+		case !need && have:
+			del = append(del, x)
 		}
-		if err != nil {
-			return fmt.Errorf("copying job %q version %d to node %s: %w", k.job, k.version, k.node, err)
-		}
-		c.mu.Lock()
-		c.copies[k] = true
-		c.mu.Unlock()
-	case !need && have:
-		if err := c.Store.DeleteNodeJob(ctx, k.node, k.ns, k.job, k.version, c.Guard); err != nil {
-			return err
-		}
-		c.mu.Lock()
-		delete(c.copies, k)
-		c.mu.Unlock()
 	}
-	return nil
+	c.mu.Unlock()
+	if len(put) == 0 && len(del) == 0 {
+		return nil
+	}
+	// Ordered by job version, so that copies of one version share their
+	// transactions and the version is read once.
+	sort.Slice(put, func(i, j int) bool {
+		a, b := put[i], put[j]
+		if a.Namespace != b.Namespace {
+			return a.Namespace < b.Namespace
+		}
+		if a.Job != b.Job {
+			return a.Job < b.Job
+		}
+		if a.Version != b.Version {
+			return a.Version < b.Version
+		}
+		return a.Node < b.Node
+	})
+	done, _, err := c.Store.SyncNodeJobs(ctx, put, del, c.Guard)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	deleted := map[store.NodeJobCopy]bool{}
+	for _, x := range del {
+		deleted[x] = true
+	}
+	finished := make(map[store.NodeJobCopy]bool, len(done))
+	for _, x := range done {
+		finished[x] = true
+		k := jobCopy{node: x.Node, ns: x.Namespace, job: x.Job, version: x.Version}
+		if deleted[x] {
+			delete(c.copies, k)
+		} else {
+			c.copies[k] = true
+		}
+	}
+	if err == nil {
+		// Copies of versions that are gone (a purged job) are not
+		// made: nothing to copy.
+		return nil
+	}
+	for _, x := range append(put, del...) {
+		if !finished[x] {
+			c.dirtyJ[jobCopy{node: x.Node, ns: x.Namespace, job: x.Job, version: x.Version}] = true
+		}
+	}
+	return err
 }
 
 func (c *NodeCopies) syncService(ctx context.Context, k svcKey) error {

@@ -5,6 +5,7 @@
 # first submission to every allocation reported running by its node.
 #
 #   hack/c1m.sh [NODES JOBS COUNT] [extra server flags]     (default 5000 1000 1000)
+#   SIM_FLAGS="-debug-addr 127.0.0.1:6062" hack/c1m.sh ...   (extra flags of the sim)
 #
 # Prints placements/s (overall and per 10 s), time to all running,
 # evaluation latency p50/p99, the RSS of the server (with etcd) and of the
@@ -39,6 +40,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
+cpu() { awk '{ printf "%.0f", ($14 + $15) / 100 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 rss() { awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 metric() { curl -s "http://$api/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 
@@ -48,7 +50,7 @@ server=$!
 pids+=($server)
 for _ in $(seq 1 100); do bin/nctl --addr "$api" server members >/dev/null 2>&1 && break; sleep 0.2; done
 bin/nomadic sim -nodes "$nodes" -start-rate 1000 -etcd-endpoints "http://$etcd" -data-dir "$dir/sim" \
-  -stats-addr "$stats" >"$dir/sim.log" 2>&1 &
+  -stats-addr "$stats" ${SIM_FLAGS:-} >"$dir/sim.log" 2>&1 &
 sim=$!
 pids+=($sim)
 ready=0
@@ -100,16 +102,24 @@ wait "$submit" || true
 awk -v s="$start" -v e="$end" -v n="$nodes" -v j="$jobs" -v r="$running" -v c="$total" -v f="${*:-none}" \
   'BEGIN { d = e - s; printf "C1M: nodes %d, %d jobs x %d: %d of %d running in %.1f s: %.0f placements/s (server flags: %s)\n", n, j, c / j, r, c, d, r / d, f }'
 
-# Evaluation latency quantiles from the server's histogram.
-curl -s "http://$api/metrics" | awk '
-  /^nomadic_server_evaluation_latency_seconds_bucket/ {
-    match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5); n[++k] = $2; b[k] = le
-  }
-  END {
-    tot = n[k]; if (tot == 0) { print "evaluation latency: no evaluations"; exit }
-    for (i = 1; i <= k; i++) { if (!p50 && n[i] >= tot * 0.5) p50 = b[i]; if (!p99 && n[i] >= tot * 0.99) p99 = b[i] }
-    printf "evaluation latency: p50 <= %s s, p99 <= %s s (%d evaluations)\n", p50, p99, tot
-  }'
+# Quantiles (upper bucket bounds) of the server's histograms: evaluation
+# latency (creation to end, queueing included: a burst of 1,000 jobs
+# queues behind the workers) and one scheduling pass (snapshot, plan,
+# commit).
+quantiles() {
+  curl -s "http://$api/metrics" | awk -v m="$1" -v what="$2" '
+    index($0, m "_bucket") == 1 {
+      match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5); n[++k] = $2; b[k] = le
+    }
+    END {
+      tot = n[k]; if (tot == 0) { print what ": none"; exit }
+      for (i = 1; i <= k; i++) { if (!p50 && n[i] >= tot * 0.5) p50 = b[i]; if (!p99 && n[i] >= tot * 0.99) p99 = b[i] }
+      printf "%s: p50 <= %s s, p99 <= %s s (%d)\n", what, p50, p99, tot
+    }'
+}
+quantiles nomadic_server_evaluation_latency_seconds "evaluation latency"
+quantiles nomadic_server_scheduling_seconds "scheduling pass"
+echo "cpu: server+etcd $(cpu $server) s, sim $(cpu $sim) s (user + system, from the start of each process)"
 echo "memory: server+etcd $(rss $server) MiB, sim $(rss $sim) MiB ($(curl -s "http://$stats/stats"))"
 echo "check: $(curl -s "http://$stats/check?count=$count")"
 echo "etcd database as left: $(curl -s "http://$etcd/metrics" | awk '$1 == "etcd_mvcc_db_total_size_in_bytes" { printf "%.0f MiB", $2 / 1048576 }')"

@@ -103,6 +103,10 @@ func TestCacheSnapshotsMatchEtcdAfterEveryKindOfChange(t *testing.T) {
 	}
 	put(s.keys.AllocStatus("node-00003", "alloc-000003"), &api.AllocStatus{ClientStatus: api.AllocClientFailed})
 	same("a status change")
+	put(s.keys.AllocStatus("node-00010", "alloc-000010"), &api.AllocStatus{ClientStatus: api.AllocClientRunning})
+	same("a status that keeps the allocation live")
+	put(s.keys.AllocStatus("node-00010", "alloc-000010"), &api.AllocStatus{ClientStatus: api.AllocClientComplete})
+	same("a status that ends it")
 	if _, err := s.cli.Delete(ctx, s.keys.Heartbeat("node-00004")); err != nil {
 		t.Fatal(err)
 	}

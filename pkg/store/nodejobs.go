@@ -1,9 +1,12 @@
 package store
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -16,36 +19,93 @@ import (
 // allocation on the node runs that version and deletes it once none does
 // (controllers.NodeCopies).
 
-// CopyJobToNode copies a job version, as stored, into a node's tree while
-// g holds; ErrNotFound when the version is gone.
-func (s *Store) CopyJobToNode(ctx context.Context, node, ns, job string, version uint64, g Guard) error {
-	j, err := s.GetJobVersion(ctx, ns, job, version)
-	if errors.Is(err, ErrNotFound) {
-		return fmt.Errorf("job %q version %d: %w", job, version, ErrNotFound)
-	} else if err != nil {
-		return fmt.Errorf("reading job %q version %d: %w", job, version, err)
-	}
-	put := clientv3.OpPut(s.keys.NodeJob(node, ns, job, version), encode(j))
-	tr, err := s.cli.Txn(ctx).If(g.cmps...).Then(put).Commit()
-	if err != nil {
-		return fmt.Errorf("copying job %q version %d to node %s: %w", job, version, node, err)
-	}
-	if !tr.Succeeded {
-		return ErrConflict
-	}
-	return nil
+// NodeJobCopy names one node's copy of one job version.
+type NodeJobCopy struct {
+	Node, Namespace, Job string
+	Version              uint64
 }
 
-// DeleteNodeJob deletes a node's copy of a job version while g holds.
-func (s *Store) DeleteNodeJob(ctx context.Context, node, ns, job string, version uint64, g Guard) error {
-	tr, err := s.cli.Txn(ctx).If(g.cmps...).Then(clientv3.OpDelete(s.keys.NodeJob(node, ns, job, version))).Commit()
-	if err != nil {
-		return fmt.Errorf("deleting node %s's copy of job %q: %w", node, job, err)
+// maxCopyBytes bounds the job copies one transaction carries, well under
+// etcd's request limit (1.5 MiB by default).
+const maxCopyBytes = 1 << 20
+
+// SyncNodeJobs writes the copies in put and deletes those in del, while g
+// holds, in as few transactions as etcd's limits allow (at most
+// maxTxnOps operations and about 1 MiB each), reading each job version
+// once: a job of 1,000 allocations on 1,000 nodes makes 1,000 copies of
+// one version, which one by one cost a read and a raft entry each. It
+// returns the copies it wrote or deleted and those whose version is gone
+// (a purged job: nothing to copy); on an error, what it returns was done
+// before it, and the rest is not.
+func (s *Store) SyncNodeJobs(ctx context.Context, put, del []NodeJobCopy, g Guard) (done, gone []NodeJobCopy, err error) {
+	type version struct {
+		ns, job string
+		v       uint64
 	}
-	if !tr.Succeeded {
-		return ErrConflict
+	encoded := map[version]string{}
+	var ops []clientv3.Op
+	var batch []NodeJobCopy
+	size := 0
+	flush := func() error {
+		if len(ops) == 0 {
+			return nil
+		}
+		tr, err := s.cli.Txn(ctx).If(g.cmps...).Then(ops...).Commit()
+		if err != nil {
+			return fmt.Errorf("writing %d job copies to nodes: %w", len(ops), err)
+		}
+		if !tr.Succeeded {
+			return ErrConflict
+		}
+		done = append(done, batch...)
+		ops, batch, size = ops[:0], batch[:0], 0
+		return nil
 	}
-	return nil
+	add := func(op clientv3.Op, c NodeJobCopy, n int) error {
+		if len(ops) > 0 && (len(ops)+1 > maxTxnOps-len(g.cmps) || size+n > maxCopyBytes) {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		ops = append(ops, op)
+		batch = append(batch, c)
+		size += n
+		return nil
+	}
+	for _, c := range put {
+		if err := ctx.Err(); err != nil {
+			return done, gone, err
+		}
+		k := version{c.Namespace, c.Job, c.Version}
+		val, ok := encoded[k]
+		if !ok {
+			j, err := s.GetJobVersion(ctx, c.Namespace, c.Job, c.Version)
+			switch {
+			case errors.Is(err, ErrNotFound):
+				val = ""
+			case err != nil:
+				return done, gone, fmt.Errorf("reading job %q version %d: %w", c.Job, c.Version, err)
+			default:
+				val = compressedJob(j)
+			}
+			encoded[k] = val
+		}
+		if val == "" {
+			gone = append(gone, c)
+			continue
+		}
+		key := s.keys.NodeJob(c.Node, c.Namespace, c.Job, c.Version)
+		if err := add(clientv3.OpPut(key, val), c, len(key)+len(val)); err != nil {
+			return done, gone, err
+		}
+	}
+	for _, c := range del {
+		key := s.keys.NodeJob(c.Node, c.Namespace, c.Job, c.Version)
+		if err := add(clientv3.OpDelete(key), c, len(key)); err != nil {
+			return done, gone, err
+		}
+	}
+	return done, gone, flush()
 }
 
 // GetNodeJob reads a node's copy of a job version. Until the leader wrote
@@ -53,13 +113,55 @@ func (s *Store) DeleteNodeJob(ctx context.Context, node, ns, job string, version
 // role grants only its own tree may not read: ErrNotFound then, and the
 // caller waits for the copy.
 func (s *Store) GetNodeJob(ctx context.Context, node, ns, job string, version uint64) (*api.Job, error) {
-	j, _, err := getOne[api.Job](ctx, s, s.keys.NodeJob(node, ns, job, version))
-	if !errors.Is(err, ErrNotFound) {
-		return j, err
+	key := s.keys.NodeJob(node, ns, job, version)
+	resp, err := s.cli.Get(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", key, err)
 	}
-	j, err = s.GetJobVersion(ctx, ns, job, version)
+	if len(resp.Kvs) > 0 {
+		kv := *resp.Kvs[0]
+		if kv.Value, err = uncompressedJob(kv.Value); err != nil {
+			return nil, fmt.Errorf("decoding %s: %w", key, err)
+		}
+		return decodeKV[api.Job](&kv)
+	}
+	j, err := s.GetJobVersion(ctx, ns, job, version)
 	if errors.Is(err, rpctypes.ErrPermissionDenied) {
 		return nil, fmt.Errorf("job %q version %d is not copied to node %s yet: %w", job, version, node, ErrNotFound)
 	}
 	return j, err
+}
+
+// A node's copy of a job version is its JSON, gzipped: a node has a copy
+// of each version its allocations run, so a cluster holds about as many
+// copies as allocations when jobs spread over many nodes, and job specs
+// compress 5-10x. The value is told from plain JSON by gzip's magic bytes.
+func compressedJob(j *api.Job) string {
+	var b bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&b, gzip.BestSpeed)
+	_, _ = zw.Write([]byte(encode(j)))
+	_ = zw.Close()
+	return b.String()
+}
+
+// maxJobCopyBytes bounds a job copy once uncompressed: far above what
+// etcd stores for a job (1.5 MiB), so only a corrupt value reaches it.
+const maxJobCopyBytes = 64 << 20
+
+func uncompressedJob(v []byte) ([]byte, error) {
+	if len(v) < 2 || v[0] != 0x1f || v[1] != 0x8b {
+		return v, nil
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(v))
+	if err != nil {
+		return nil, err
+	}
+	out, err := io.ReadAll(io.LimitReader(zr, maxJobCopyBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(out) > maxJobCopyBytes {
+		return nil, fmt.Errorf("job copy is over %d bytes uncompressed", maxJobCopyBytes)
+	}
+	return out, nil
 }
