@@ -55,8 +55,10 @@ type NodeCopies struct {
 	sources map[svcKey]source
 	index   map[svcKey][]byte
 	dirtyJ  map[jobCopy]bool
-	dirtyS  map[svcKey]bool
-	wake    chan struct{}
+	// versions are the job versions read for copies, compressed.
+	versions store.JobCopyCache
+	dirtyS   map[svcKey]bool
+	wake     chan struct{}
 }
 
 type allocRef struct {
@@ -327,7 +329,7 @@ func (c *NodeCopies) syncJobs(ctx context.Context, keys []jobCopy) error {
 		}
 		return a.Node < b.Node
 	})
-	done, _, err := c.Store.SyncNodeJobs(ctx, put, del, c.Guard)
+	done, _, err := c.Store.SyncNodeJobs(ctx, put, del, c.Guard, &c.versions)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	deleted := map[store.NodeJobCopy]bool{}

@@ -13,6 +13,7 @@ import (
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/loop"
 	"github.com/nomadic-project/nomadic/pkg/store"
+	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // A hollow node is a simulated node agent that costs almost nothing, as
@@ -27,7 +28,8 @@ import (
 // job versions their allocations name (read once for all), counters.
 type hollowShared struct {
 	st      *store.Store
-	ttl     time.Duration
+	cli     *clientv3.Client
+	leases  *leaseKeeper
 	running atomic.Int64 // allocations reported running, now
 	written atomic.Int64 // status writes sent
 
@@ -84,40 +86,23 @@ type hollowNode struct {
 	node *api.Node
 
 	mu      sync.Mutex
+	lease   clientv3.LeaseID
 	allocs  map[string]*allocState
 	pending map[string]*api.AllocStatus
-	kick    chan struct{}
+	writing bool // a write is scheduled or on the wire
 }
 
 func newHollowNode(h *hollowShared, n *api.Node) *hollowNode {
-	return &hollowNode{h: h, node: n, allocs: map[string]*allocState{}, pending: map[string]*api.AllocStatus{}, kick: make(chan struct{}, 1)}
+	return &hollowNode{h: h, node: n, allocs: map[string]*allocState{}, pending: map[string]*api.AllocStatus{}}
 }
 
-// run registers the node and follows its allocations until ctx ends.
+// run registers the node and follows its allocations until ctx ends. A
+// hollow node costs two goroutines: this one and its watch's; its lease
+// is renewed by the sim's shared keeper, its statuses written by a timer.
 func (n *hollowNode) run(ctx context.Context) {
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		n.h.st.KeepSession(ctx, n.h.ttl, "hollow node", func(sctx context.Context, sess *store.Session) bool {
-			if err := n.h.st.PutNode(sctx, n.node); err != nil {
-				slog.Warn("registering hollow node", "node", n.node.Name, "err", err)
-				loop.Sleep(sctx, time.Second)
-				return false
-			}
-			if err := n.h.st.PutHeartbeat(sctx, n.node.ID, sess.Lease()); err != nil {
-				slog.Warn("heartbeat of hollow node", "node", n.node.Name, "err", err)
-				loop.Sleep(sctx, time.Second)
-				return false
-			}
-			<-sctx.Done()
-			return ctx.Err() != nil
-		})
-	}()
-	go func() {
-		defer wg.Done()
-		n.writeLoop(ctx)
-	}()
+	if !n.register(ctx) {
+		return
+	}
 	n.h.st.WatchNodeAllocs(ctx, n.node.ID, store.Subscriber{
 		Resync: func(all []store.Change) {
 			for _, c := range all {
@@ -126,7 +111,43 @@ func (n *hollowNode) run(ctx context.Context) {
 		},
 		Changed: func(c store.Change) { n.changed(ctx, c) },
 	})
-	wg.Wait()
+	// Leaving: the node goes down at once, as an agent that stops does.
+	n.mu.Lock()
+	lease := n.lease
+	n.mu.Unlock()
+	n.h.leases.forget(lease)
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	_, _ = n.h.cli.Revoke(rctx, lease)
+}
+
+// register grants the node a lease and writes its record and heartbeat,
+// retrying until it has or ctx ends.
+func (n *hollowNode) register(ctx context.Context) bool {
+	backoff := loop.Backoff{Min: 500 * time.Millisecond, Max: 10 * time.Second}
+	for ctx.Err() == nil {
+		lease, err := n.h.leases.grant(ctx, func() {
+			slog.Warn("hollow node lease lost; registering again", "node", n.node.Name)
+			n.register(ctx)
+		})
+		if err == nil {
+			if err = n.h.st.PutNode(ctx, n.node); err == nil {
+				err = n.h.st.PutHeartbeat(ctx, n.node.ID, store.Lease(lease))
+			}
+			if err == nil {
+				n.mu.Lock()
+				n.lease = lease
+				n.mu.Unlock()
+				return true
+			}
+			n.h.leases.forget(lease)
+		}
+		if ctx.Err() == nil {
+			slog.Warn("registering hollow node", "node", n.node.Name, "err", err)
+			loop.Sleep(ctx, backoff.Next())
+		}
+	}
+	return false
 }
 
 func (n *hollowNode) changed(ctx context.Context, c store.Change) {
@@ -174,30 +195,29 @@ func (n *hollowNode) changed(ctx context.Context, c store.Change) {
 	n.mu.Lock()
 	n.allocs[a.ID] = &allocState{state: state, cpu: int32(a.Resources.CPU), mem: int32(a.Resources.MemoryMB), name: a.Name}
 	n.pending[a.ID] = st
+	start := !n.writing
+	n.writing = true
 	n.mu.Unlock()
-	select {
-	case n.kick <- struct{}{}:
-	default:
+	if start {
+		// Statuses that come within 10 ms go in one transaction, as a
+		// real agent coalesces them.
+		time.AfterFunc(10*time.Millisecond, func() { n.write(ctx) })
 	}
 }
 
-// writeLoop writes pending statuses, coalescing those that arrive within
-// a few milliseconds into one transaction, as a real agent does.
-func (n *hollowNode) writeLoop(ctx context.Context) {
+// write writes pending statuses until none are left; statuses that come
+// while a write is on the wire go in the next one.
+func (n *hollowNode) write(ctx context.Context) {
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-n.kick:
-		}
-		loop.Sleep(ctx, 10*time.Millisecond)
 		n.mu.Lock()
 		batch := n.pending
+		if len(batch) == 0 || ctx.Err() != nil {
+			n.writing = false
+			n.mu.Unlock()
+			return
+		}
 		n.pending = map[string]*api.AllocStatus{}
 		n.mu.Unlock()
-		if len(batch) == 0 {
-			continue
-		}
 		backoff := loop.Backoff{Min: 200 * time.Millisecond, Max: 5 * time.Second}
 		for ctx.Err() == nil {
 			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)

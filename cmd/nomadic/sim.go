@@ -77,7 +77,14 @@ func runSim(args []string) error {
 	started := time.Now()
 	tick := time.NewTicker(time.Second / time.Duration(max(*rate, 1)))
 	defer tick.Stop()
-	shared := &hollowShared{st: st, ttl: *ttl, jobs: map[string]*jobTasks{}}
+	shared := &hollowShared{st: st, cli: cli, leases: newLeaseKeeper(cli, *ttl), jobs: map[string]*jobTasks{}}
+	if !*full {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			shared.leases.run(ctx)
+		}()
+	}
 	var hollow []*hollowNode
 	if *debugAddr != "" {
 		dbg, err := serveDebug(*debugAddr)

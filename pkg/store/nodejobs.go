@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -29,6 +30,21 @@ type NodeJobCopy struct {
 // etcd's request limit (1.5 MiB by default).
 const maxCopyBytes = 1 << 20
 
+// JobCopyCache keeps the compressed job versions SyncNodeJobs read, for
+// its next calls: a version never changes once written. Its zero value is
+// empty; it holds at most a few hundred versions.
+type JobCopyCache struct {
+	encoded map[jobVersionRef]string
+}
+
+type jobVersionRef struct {
+	ns, job string
+	v       uint64
+}
+
+// maxCachedCopies bounds a JobCopyCache: past it, the cache starts over.
+const maxCachedCopies = 512
+
 // SyncNodeJobs writes the copies in put and deletes those in del, while g
 // holds, in as few transactions as etcd's limits allow (at most
 // maxTxnOps operations and about 1 MiB each), reading each job version
@@ -37,12 +53,14 @@ const maxCopyBytes = 1 << 20
 // returns the copies it wrote or deleted and those whose version is gone
 // (a purged job: nothing to copy); on an error, what it returns was done
 // before it, and the rest is not.
-func (s *Store) SyncNodeJobs(ctx context.Context, put, del []NodeJobCopy, g Guard) (done, gone []NodeJobCopy, err error) {
-	type version struct {
-		ns, job string
-		v       uint64
+func (s *Store) SyncNodeJobs(ctx context.Context, put, del []NodeJobCopy, g Guard, cache *JobCopyCache) (done, gone []NodeJobCopy, err error) {
+	if cache == nil {
+		cache = &JobCopyCache{}
 	}
-	encoded := map[version]string{}
+	if cache.encoded == nil || len(cache.encoded) > maxCachedCopies {
+		cache.encoded = map[jobVersionRef]string{}
+	}
+	encoded := cache.encoded
 	var ops []clientv3.Op
 	var batch []NodeJobCopy
 	size := 0
@@ -76,23 +94,20 @@ func (s *Store) SyncNodeJobs(ctx context.Context, put, del []NodeJobCopy, g Guar
 		if err := ctx.Err(); err != nil {
 			return done, gone, err
 		}
-		k := version{c.Namespace, c.Job, c.Version}
+		k := jobVersionRef{c.Namespace, c.Job, c.Version}
 		val, ok := encoded[k]
 		if !ok {
 			j, err := s.GetJobVersion(ctx, c.Namespace, c.Job, c.Version)
 			switch {
 			case errors.Is(err, ErrNotFound):
-				val = ""
+				// Not kept: the version may be written yet.
+				gone = append(gone, c)
+				continue
 			case err != nil:
 				return done, gone, fmt.Errorf("reading job %q version %d: %w", c.Job, c.Version, err)
-			default:
-				val = compressedJob(j)
 			}
+			val = compressedJob(j)
 			encoded[k] = val
-		}
-		if val == "" {
-			gone = append(gone, c)
-			continue
 		}
 		key := s.keys.NodeJob(c.Node, c.Namespace, c.Job, c.Version)
 		if err := add(clientv3.OpPut(key, val), c, len(key)+len(val)); err != nil {
@@ -138,11 +153,20 @@ func (s *Store) GetNodeJob(ctx context.Context, node, ns, job string, version ui
 // compress 5-10x. The value is told from plain JSON by gzip's magic bytes.
 func compressedJob(j *api.Job) string {
 	var b bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&b, gzip.BestSpeed)
+	zw, _ := gzipWriters.Get().(*gzip.Writer)
+	if zw == nil {
+		zw, _ = gzip.NewWriterLevel(&b, gzip.BestSpeed)
+	} else {
+		zw.Reset(&b)
+	}
 	_, _ = zw.Write([]byte(encode(j)))
 	_ = zw.Close()
+	gzipWriters.Put(zw)
 	return b.String()
 }
+
+// gzipWriters are reused: a writer holds some 800 KiB of state.
+var gzipWriters sync.Pool
 
 // maxJobCopyBytes bounds a job copy once uncompressed: far above what
 // etcd stores for a job (1.5 MiB), so only a corrupt value reaches it.

@@ -39,7 +39,7 @@ func TestSyncNodeJobsBatchesCopiesAndReadsEachVersionOnce(t *testing.T) {
 	}
 	missing := NodeJobCopy{Node: "n000", Namespace: "default", Job: "purged", Version: 0}
 	before := rev()
-	done, gone, err := s.SyncNodeJobs(ctx, append(put, missing), nil, Guard{})
+	done, gone, err := s.SyncNodeJobs(ctx, append(put, missing), nil, Guard{}, nil)
 	if err != nil || len(done) != 300 || len(gone) != 1 || gone[0] != missing {
 		t.Fatalf("copies: err %v, %d done, gone %v", err, len(done), gone)
 	}
@@ -60,12 +60,12 @@ func TestSyncNodeJobsBatchesCopiesAndReadsEachVersionOnce(t *testing.T) {
 
 	// A guard that fails writes nothing.
 	failing := Guard{cmps: []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision("/test/no-such-term"), ">", 0)}}
-	done, _, err = s.SyncNodeJobs(ctx, nil, put, failing)
+	done, _, err = s.SyncNodeJobs(ctx, nil, put, failing, nil)
 	if !errors.Is(err, ErrConflict) || len(done) != 0 {
 		t.Fatalf("failing guard: %v, %d done", err, len(done))
 	}
 	before = rev()
-	done, _, err = s.SyncNodeJobs(ctx, nil, put, Guard{})
+	done, _, err = s.SyncNodeJobs(ctx, nil, put, Guard{}, nil)
 	if err != nil || len(done) != 300 || rev()-before != 3 {
 		t.Fatalf("deletes: %v, %d done, %d transactions", err, len(done), rev()-before)
 	}
@@ -91,7 +91,7 @@ func TestSyncNodeJobsSplitsLargeJobsByBytes(t *testing.T) {
 	for i := range 6 {
 		put = append(put, NodeJobCopy{Node: fmt.Sprintf("n%d", i), Namespace: "default", Job: "big"})
 	}
-	done, _, err := s.SyncNodeJobs(ctx, put, nil, Guard{})
+	done, _, err := s.SyncNodeJobs(ctx, put, nil, Guard{}, nil)
 	if err != nil || len(done) != 6 {
 		t.Fatalf("6 copies of a 600 KiB job (2.7 MiB compressed, over etcd's request limit in one): %v, %d done", err, len(done))
 	}
