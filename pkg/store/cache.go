@@ -53,8 +53,7 @@ type Cache struct {
 	// allocations of each job ("ns/job"): kept as allocations change, so
 	// that a scheduling pass costs in proportion to the nodes and its
 	// job, not to every allocation of the cluster. NodeUsage objects are
-	// replaced, never changed. A usage's allocations carry their desired
-	// state; their status may be older than the cache's (see apply).
+	// replaced, never changed.
 	usage map[string]*NodeUsage
 	byJob map[string]map[string]*api.Allocation
 	// sorted are the nodes in ID order; nil when a node changed since.
@@ -290,16 +289,7 @@ func (c *Cache) apply(ev Event) any {
 		a := *old
 		a.Status = st
 		a.Touched(ev.Rev)
-		if m := c.byJob[old.Namespace+"/"+old.JobID]; m != nil && old.Live() && a.Live() {
-			// A status that leaves the allocation live changes nothing
-			// its node's usage holds (the scheduler reads only desired
-			// state there: resources, ports, job, priority), so the usage
-			// keeps the old object rather than copying the node's list,
-			// a cost that grew with the allocations per node.
-			m[allocID] = &a
-		} else {
-			c.track(old, &a)
-		}
+		c.track(old, &a)
 		c.allocs[allocID] = &a
 		if st == nil {
 			return nil
