@@ -6,7 +6,10 @@
 #
 #   hack/c1m.sh [NODES JOBS COUNT] [extra server flags]     (default 5000 1000 1000)
 #   SIM_FLAGS="-debug-addr 127.0.0.1:6062" hack/c1m.sh ...   (extra flags of the sim)
+#   hack/c1m.sh 5000 300 1000 -log-level info                  (the server's plan conflicts logged too)
 #
+# When the check at the end fails, the server's and the sim's logs are
+# kept in a /tmp/c1m-logs.* directory (printed).
 # Prints placements/s (overall and per 10 s), time to all running,
 # evaluation latency p50/p99, the RSS of the server (with etcd) and of the
 # simulator, etcd's database size (as the run left it, then after
@@ -36,6 +39,10 @@ cleanup() {
     for _ in $(seq 1 200); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$p" 2>/dev/null || true
   done
+  if [ -n "${keep:-}" ]; then
+    mkdir -p "$keep" && cp "$dir/server.log" "$dir/sim.log" "$keep/" 2>/dev/null || true
+    echo "logs of the failed check kept in $keep"
+  fi
   rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -121,7 +128,12 @@ quantiles nomadic_server_evaluation_latency_seconds "evaluation latency"
 quantiles nomadic_server_scheduling_seconds "scheduling pass"
 echo "cpu: server+etcd $(cpu $server) s, sim $(cpu $sim) s (user + system, from the start of each process)"
 echo "memory: server+etcd $(rss $server) MiB, sim $(rss $sim) MiB ($(curl -s "http://$stats/stats"))"
-echo "check: $(curl -s "http://$stats/check?count=$count")"
+checked=$(curl -s "http://$stats/check?count=$count")
+echo "check: $checked"
+case "$checked" in
+*'"duplicate_slots":0,'*'"jobs_not_at_count":0,'*'"nodes_over_capacity":0,'*) ;;
+*) keep=$(mktemp -d /tmp/c1m-logs.XXXXXX) ;;
+esac
 echo "etcd database as left: $(curl -s "http://$etcd/metrics" | awk '$1 == "etcd_mvcc_db_total_size_in_bytes" { printf "%.0f MiB", $2 / 1048576 }')"
 echo "etcd after maintenance: $(bin/nomadic etcd-maintain -etcd-endpoints "http://$etcd")"
 echo "etcd quota alarms: $(grep -c -i 'nospace\|quota' "$dir/server.log" || true) log lines; lease losses in the sim: $(grep -c 'lease lost\|session lost' "$dir/sim.log" || true)"

@@ -174,7 +174,10 @@ func (c *Cache) Apply(ev Event) {
 	defer c.dispatch.Unlock()
 	c.mu.Lock()
 	obj := c.apply(ev)
-	c.advance(ev.Rev)
+	// The event's revision may have more events to come (a transaction
+	// of many keys): only the revisions before it are complete. Progress
+	// completes it once the watch response is applied.
+	c.advance(ev.Rev - 1)
 	// Blocking queries wait for a kind, which may change at a revision
 	// the cache has reached already (a transaction of several kinds).
 	c.moved.Broadcast()
@@ -182,7 +185,8 @@ func (c *Cache) Apply(ev Event) {
 	c.deliver(ev, obj)
 }
 
-// Progress implements progressHandler: etcd's revision moved with no
+// Progress implements progressHandler: every change up to rev has been
+// applied (the end of a watch response), or etcd's revision moved with no
 // change under the prefix.
 func (c *Cache) Progress(rev int64) {
 	c.mu.Lock()

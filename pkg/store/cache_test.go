@@ -234,3 +234,28 @@ func TestStoreListsFromItsCacheLikeFromEtcd(t *testing.T) {
 		t.Fatalf("ambiguous prefix: %v", err)
 	}
 }
+
+// A revision is complete only once every event of it is applied: a plan
+// commits many allocations in one transaction, and a scheduling pass let
+// through after the first of them saw part of its own plan and placed
+// the rest again.
+func TestCacheReachesARevisionOnlyWhenAllItsEventsAreApplied(t *testing.T) {
+	s := New(nil, "/test")
+	c := NewCache(s)
+	c.Replace(map[string]listed{}, 9)
+	if r := c.Revision(); r != 9 {
+		t.Fatalf("after the list: revision %d, want 9", r)
+	}
+	for i := range 3 {
+		id := fmt.Sprintf("alloc-%d", i)
+		a := &api.Allocation{ID: id, Namespace: "default", JobID: "web", NodeID: "n1", DesiredStatus: api.AllocDesiredRun}
+		c.Apply(Event{Key: s.keys.Alloc("n1", id), Value: []byte(encode(a)), Rev: 10, Create: 10})
+		if r := c.Revision(); r != 9 {
+			t.Fatalf("after %d of the events of revision 10: the cache says it reached %d", i+1, r)
+		}
+	}
+	c.Progress(10)
+	if r := c.Revision(); r != 10 {
+		t.Fatalf("after the whole response: revision %d, want 10", r)
+	}
+}

@@ -42,8 +42,10 @@ type handler interface {
 	Apply(ev Event)
 }
 
-// progressHandler is a handler that also learns of etcd's revision moving
-// without a change under the prefix (a progress notification).
+// progressHandler is a handler that also learns which revisions are
+// complete: after each watch response (all events of its revisions were
+// applied), and when etcd's revision moves without a change under the
+// prefix (a progress notification).
 type progressHandler interface {
 	handler
 	Progress(rev int64)
@@ -116,9 +118,14 @@ func (s *Store) watchFrom(ctx context.Context, prefix string, rev int64, h handl
 		}
 		if resp.IsProgressNotify() && resp.Header.Revision > rev {
 			rev = resp.Header.Revision
-			if p, ok := h.(progressHandler); ok {
-				p.Progress(rev)
-			}
+		}
+		// etcd never splits a revision's events over two responses, so
+		// once a response's events are applied, its last revision is
+		// complete: only now may a reader waiting for it go on (a plan
+		// of 128 allocations is one revision; a reader let through after
+		// its first event saw part of it).
+		if p, ok := h.(progressHandler); ok && (len(resp.Events) > 0 || resp.IsProgressNotify()) {
+			p.Progress(rev)
 		}
 	}
 	return rev, ctx.Err()
