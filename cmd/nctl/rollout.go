@@ -213,6 +213,19 @@ func followDeployment(ctx context.Context, g *globals, ns, jobID string, version
 			continue
 		}
 		if d.JobVersion > version {
+			// A blocking query answers with the newest state, so the end
+			// of this version's deployment may have been skipped (a
+			// failed one is followed at once by its rollback's): report
+			// that end when there is one.
+			if own := ownDeployment(ctx, c, ns, jobID, version); own != nil {
+				switch own.Status {
+				case api.DeploymentSuccessful:
+					fmt.Fprintf(g.out, "job/%s version %d is rolled out\n", jobID, version)
+					return nil
+				case api.DeploymentFailed, api.DeploymentCancelled:
+					return &exitError{code: 1, err: fmt.Errorf("deployment/%s of job/%s %s: %s", api.ShortID(own.ID), jobID, own.Status, own.StatusDescription)}
+				}
+			}
 			return &exitError{code: 1, err: fmt.Errorf("job/%s moved on to version %d (nctl rollout status %s)", jobID, d.JobVersion, jobID)}
 		}
 		line := deploymentLine(&d)
@@ -232,6 +245,21 @@ func followDeployment(ctx context.Context, g *globals, ns, jobID string, version
 			return nil
 		}
 	}
+}
+
+// ownDeployment is the newest deployment of one version of a job (nil if
+// there is none or it cannot be read).
+func ownDeployment(ctx context.Context, c *client.Client, ns, jobID string, version uint64) *api.Deployment {
+	ds, err := c.Deployments(ctx, ns, jobID)
+	if err != nil {
+		return nil
+	}
+	for _, d := range ds { // newest first
+		if d.JobVersion == version {
+			return d
+		}
+	}
+	return nil
 }
 
 // deploymentLine is one progress line of a deployment.
