@@ -218,12 +218,8 @@ func followDeployment(ctx context.Context, g *globals, ns, jobID string, version
 			// failed one is followed at once by its rollback's): report
 			// that end when there is one.
 			if own := ownDeployment(ctx, c, ns, jobID, version); own != nil {
-				switch own.Status {
-				case api.DeploymentSuccessful:
-					fmt.Fprintf(g.out, "job/%s version %d is rolled out\n", jobID, version)
-					return nil
-				case api.DeploymentFailed, api.DeploymentCancelled:
-					return &exitError{code: 1, err: fmt.Errorf("deployment/%s of job/%s %s: %s", api.ShortID(own.ID), jobID, own.Status, own.StatusDescription)}
+				if ended, err := g.deploymentEnded(own, jobID, version); ended {
+					return err
 				}
 			}
 			return &exitError{code: 1, err: fmt.Errorf("job/%s moved on to version %d (nctl rollout status %s)", jobID, d.JobVersion, jobID)}
@@ -233,18 +229,28 @@ func followDeployment(ctx context.Context, g *globals, ns, jobID string, version
 			fmt.Fprintln(g.out, line)
 			last = line
 		}
-		switch d.Status {
-		case api.DeploymentSuccessful:
-			fmt.Fprintf(g.out, "job/%s version %d is rolled out\n", jobID, version)
-			return nil
-		case api.DeploymentFailed, api.DeploymentCancelled:
-			return &exitError{code: 1, err: fmt.Errorf("deployment/%s of job/%s %s: %s", api.ShortID(d.ID), jobID, d.Status, d.StatusDescription)}
+		if ended, err := g.deploymentEnded(&d, jobID, version); ended {
+			return err
 		}
 		if waitingForPromotion(&d) {
 			fmt.Fprintf(g.out, "job/%s: the canaries are healthy and wait for promotion: nctl rollout promote %s\n", jobID, jobID)
 			return nil
 		}
 	}
+}
+
+// deploymentEnded reports whether a version's deployment has ended, and
+// then says so: nil when it succeeded, an exit error when it failed or
+// was cancelled.
+func (g *globals) deploymentEnded(d *api.Deployment, jobID string, version uint64) (bool, error) {
+	switch d.Status {
+	case api.DeploymentSuccessful:
+		fmt.Fprintf(g.out, "job/%s version %d is rolled out\n", jobID, version)
+		return true, nil
+	case api.DeploymentFailed, api.DeploymentCancelled:
+		return true, &exitError{code: 1, err: fmt.Errorf("deployment/%s of job/%s %s: %s", api.ShortID(d.ID), jobID, d.Status, d.StatusDescription)}
+	}
+	return false, nil
 }
 
 // ownDeployment is the newest deployment of one version of a job (nil if
