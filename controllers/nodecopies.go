@@ -36,13 +36,24 @@ import (
 //     during a rolling upgrade, is left to its lease.
 //
 // It is level-triggered: changes only mark keys, and a key's work reads
-// the state the subscription holds.
+// the state the subscription holds. The cache's watch hands changes to an
+// inbox and goes on; the controller's own loop records them, so that its
+// work (a sweep of every copy, say) never holds up the cache that every
+// scheduling pass waits for.
 type NodeCopies struct {
 	Store *store.Store
 	Cache *store.Cache
 	Guard store.Guard
 	// Resync is how often every key is looked at again (default 1m).
 	Resync time.Duration
+
+	// inMu guards the inbox: the changes the subscription handed over
+	// since the loop last recorded them, after a resync (all, when
+	// resynced is set) that replaces everything before it.
+	inMu     sync.Mutex
+	inbox    []store.Change
+	all      []store.Change
+	resynced bool
 
 	mu sync.Mutex
 	// allocs: allocation ID → where it runs and what.
@@ -112,8 +123,9 @@ func (c *NodeCopies) Run(ctx context.Context) {
 			return
 		case <-c.wake:
 		case <-t.C:
-			c.markAll()
+			c.sweep()
 		}
+		c.drain()
 		if c.work(ctx) {
 			backoff = 100 * time.Millisecond
 			continue
@@ -132,33 +144,71 @@ func (c *NodeCopies) poke() {
 	}
 }
 
+// resync and changed run on the cache's watch: they only queue.
 func (c *NodeCopies) resync(all []store.Change) {
-	c.mu.Lock()
-	c.allocs = map[string]allocRef{}
-	c.needed = map[jobCopy]int{}
-	c.copies = map[jobCopy]bool{}
-	c.sources = map[svcKey]source{}
-	c.index = map[svcKey][]byte{}
-	for _, ch := range all {
-		c.record(ch)
-	}
-	c.markAllLocked()
-	c.mu.Unlock()
+	c.inMu.Lock()
+	c.all, c.resynced, c.inbox = all, true, nil
+	c.inMu.Unlock()
 	c.poke()
 }
 
 func (c *NodeCopies) changed(ch store.Change) {
-	c.mu.Lock()
-	c.record(ch)
-	c.mu.Unlock()
+	c.inMu.Lock()
+	c.inbox = append(c.inbox, ch)
+	c.inMu.Unlock()
 	c.poke()
 }
 
-func (c *NodeCopies) markAll() {
+// drain records what the subscription handed over since the last drain.
+func (c *NodeCopies) drain() {
+	c.inMu.Lock()
+	all, resynced, inbox := c.all, c.resynced, c.inbox
+	c.all, c.resynced, c.inbox = nil, false, nil
+	c.inMu.Unlock()
+	if !resynced && len(inbox) == 0 {
+		return
+	}
 	c.mu.Lock()
-	c.markAllLocked()
+	defer c.mu.Unlock()
+	if resynced {
+		c.allocs = map[string]allocRef{}
+		c.needed = map[jobCopy]int{}
+		c.copies = map[jobCopy]bool{}
+		c.sources = map[svcKey]source{}
+		c.index = map[svcKey][]byte{}
+		for _, ch := range all {
+			c.record(ch)
+		}
+		c.markAllLocked()
+	}
+	for _, ch := range inbox {
+		c.record(ch)
+	}
+}
+
+// sweep looks at every key again: a job copy where what is needed and
+// what exists differ (which the changes that marked it should have
+// repaired already), and every service instance, whose validity depends
+// on the allocations.
+func (c *NodeCopies) sweep() {
+	c.mu.Lock()
+	for k := range c.needed {
+		if !c.copies[k] {
+			c.dirtyJ[k] = true
+		}
+	}
+	for k := range c.copies {
+		if c.needed[k] <= 0 {
+			c.dirtyJ[k] = true
+		}
+	}
+	for k := range c.sources {
+		c.dirtyS[k] = true
+	}
+	for k := range c.index {
+		c.dirtyS[k] = true
+	}
 	c.mu.Unlock()
-	c.poke()
 }
 
 func (c *NodeCopies) markAllLocked() {

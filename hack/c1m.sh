@@ -8,8 +8,8 @@
 #   SIM_FLAGS="-debug-addr 127.0.0.1:6062" hack/c1m.sh ...   (extra flags of the sim)
 #   hack/c1m.sh 5000 300 1000 -log-level info                  (the server's plan conflicts logged too)
 #
-# When the check at the end fails, the server's and the sim's logs are
-# kept in a /tmp/c1m-logs.* directory (printed).
+# When the check at the end fails, or KEEP_LOGS=1, the server's and the
+# sim's logs are kept in a /tmp/c1m-logs.* directory (printed).
 # Prints placements/s (overall and per 10 s), time to all running,
 # evaluation latency p50/p99, the RSS of the server (with etcd) and of the
 # simulator, etcd's database size (as the run left it, then after
@@ -41,11 +41,12 @@ cleanup() {
   done
   if [ -n "${keep:-}" ]; then
     mkdir -p "$keep" && cp "$dir/server.log" "$dir/sim.log" "$keep/" 2>/dev/null || true
-    echo "logs of the failed check kept in $keep"
+    echo "server and sim logs kept in $keep"
   fi
   rm -rf "$dir"
 }
 trap cleanup EXIT
+[ -n "${KEEP_LOGS:-}" ] && keep=$(mktemp -d /tmp/c1m-logs.XXXXXX)
 
 cpu() { awk '{ printf "%.0f", ($14 + $15) / 100 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 rss() { awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo 0; }
@@ -132,7 +133,7 @@ checked=$(curl -s "http://$stats/check?count=$count")
 echo "check: $checked"
 case "$checked" in
 *'"duplicate_slots":0,'*'"jobs_not_at_count":0,'*'"nodes_over_capacity":0,'*) ;;
-*) keep=$(mktemp -d /tmp/c1m-logs.XXXXXX) ;;
+*) keep=${keep:-$(mktemp -d /tmp/c1m-logs.XXXXXX)} ;;
 esac
 echo "etcd database as left: $(curl -s "http://$etcd/metrics" | awk '$1 == "etcd_mvcc_db_total_size_in_bytes" { printf "%.0f MiB", $2 / 1048576 }')"
 echo "etcd after maintenance: $(bin/nomadic etcd-maintain -etcd-endpoints "http://$etcd")"

@@ -86,8 +86,27 @@ func (c *Cache) reset() {
 type NodeUsage = scheduler.NodeUsage
 
 // track moves an allocation from its old object to its new one (nil:
-// gone) in the cache's indexes; c.mu is held.
+// gone) in the cache's indexes; c.mu is held. NodeUsage objects and their
+// lists are shared with snapshots, so a change makes new ones; a change
+// that leaves what the allocation uses where it is (a status update, most
+// of the cache's events) costs one copy of the node's list.
 func (c *Cache) track(old, a *api.Allocation) {
+	if old != nil && a != nil && old.ID == a.ID && old.NodeID == a.NodeID && old.Namespace == a.Namespace &&
+		old.JobID == a.JobID && old.Live() && a.Live() && sameUsage(old.Resources, a.Resources) {
+		if m := c.byJob[a.Namespace+"/"+a.JobID]; m != nil {
+			m[a.ID] = a
+		}
+		if u := c.usage[a.NodeID]; u != nil {
+			if i := indexOf(u.Allocs, old); i >= 0 {
+				next := &NodeUsage{Used: u.Used, Allocs: make([]*api.Allocation, len(u.Allocs))}
+				copy(next.Allocs, u.Allocs)
+				next.Allocs[i] = a
+				c.usage[a.NodeID] = next
+				return
+			}
+		}
+		// Not where it should be: the general way below repairs it.
+	}
 	if old != nil {
 		k := old.Namespace + "/" + old.JobID
 		if m := c.byJob[k]; m != nil {
@@ -96,16 +115,12 @@ func (c *Cache) track(old, a *api.Allocation) {
 				delete(c.byJob, k)
 			}
 		}
-		if old.Live() {
-			if u := c.usage[old.NodeID]; u != nil {
-				next := &NodeUsage{Used: u.Used, Allocs: make([]*api.Allocation, 0, len(u.Allocs))}
-				for _, x := range u.Allocs {
-					if x.ID == old.ID {
-						next.Used = subResources(next.Used, x.Resources)
-						continue
-					}
-					next.Allocs = append(next.Allocs, x)
-				}
+		// Objects never change, so old is in its node's list exactly
+		// when it was live as it was added.
+		if u := c.usage[old.NodeID]; u != nil && old.Live() {
+			if i := indexOf(u.Allocs, old); i >= 0 {
+				next := &NodeUsage{Used: subResources(u.Used, u.Allocs[i].Resources), Allocs: make([]*api.Allocation, 0, len(u.Allocs))}
+				next.Allocs = append(append(next.Allocs, u.Allocs[:i]...), u.Allocs[i+1:]...)
 				c.usage[old.NodeID] = next
 			}
 		}
@@ -132,6 +147,28 @@ func (c *Cache) track(old, a *api.Allocation) {
 		next.Allocs = append(next.Allocs, a)
 		c.usage[a.NodeID] = next
 	}
+}
+
+// indexOf finds an allocation in a node's list: by pointer (the list holds
+// the objects the cache holds), else by ID; -1 when it is not there.
+func indexOf(list []*api.Allocation, a *api.Allocation) int {
+	for i, x := range list {
+		if x == a {
+			return i
+		}
+	}
+	for i, x := range list {
+		if x.ID == a.ID {
+			return i
+		}
+	}
+	return -1
+}
+
+// sameUsage reports whether two allocations' resources count the same in
+// a node's usage.
+func sameUsage(a, b api.Resources) bool {
+	return a.CPU == b.CPU && a.Cores == b.Cores && a.MemoryMB == b.MemoryMB && a.MemoryMax == b.MemoryMax && a.DiskMB == b.DiskMB
 }
 
 func subResources(a, b api.Resources) api.Resources {
@@ -343,9 +380,16 @@ func (c *Cache) refreshNode(id string) {
 	c.nodes[id] = &n
 }
 
-// maxCacheWait bounds how long Snapshot waits for the cache to catch up
-// with etcd before reading etcd itself.
-const maxCacheWait = 2 * time.Second
+// maxCacheStall bounds how long a read waits for a cache that makes no
+// progress toward etcd's revision (a broken watch) before reading etcd
+// itself; maxCacheWait bounds the whole wait even while the cache is
+// catching up. A cache that is behind but applying events is waited for:
+// under load, reading every allocation from etcd instead would only add
+// to the load that made the cache late.
+const (
+	maxCacheStall = 2 * time.Second
+	maxCacheWait  = 30 * time.Second
+)
 
 // Snapshot returns what ReadSnapshot reads, from the cache. It first waits
 // until the cache has seen etcd's current revision, so the snapshot holds
@@ -382,18 +426,23 @@ func (c *Cache) Snapshot(ctx context.Context) (*Snapshot, error) {
 // short wait it asks etcd for a progress notification, which tells the
 // watch the current revision.
 func (c *Cache) waitFor(ctx context.Context, rev int64) bool {
-	deadline := time.Now().Add(maxCacheWait)
+	start := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var asked time.Time
+	lastRev, moved := c.rev, start
 	for !c.synced || c.rev < rev {
-		if ctx.Err() != nil || time.Now().After(deadline) {
+		now := time.Now()
+		if c.rev != lastRev {
+			lastRev, moved = c.rev, now
+		}
+		if ctx.Err() != nil || now.Sub(moved) > maxCacheStall || now.Sub(start) > maxCacheWait {
 			return false
 		}
 		// etcd answers a progress request only while every watch of the
 		// stream is synced: ask again now and then.
-		if c.synced && time.Since(asked) > 200*time.Millisecond {
-			asked = time.Now()
+		if c.synced && now.Sub(asked) > 200*time.Millisecond {
+			asked = now
 			go func() {
 				pctx, cancel := context.WithTimeout(clientv3.WithRequireLeader(context.Background()), time.Second)
 				defer cancel()
@@ -408,6 +457,9 @@ func (c *Cache) waitFor(ctx context.Context, rev int64) bool {
 		})
 		c.moved.Wait()
 		t.Stop()
+	}
+	if d := time.Since(start); d > maxCacheStall {
+		slog.Info("cache caught up with etcd after a long wait", "waited", d.Round(time.Millisecond))
 	}
 	return true
 }

@@ -37,7 +37,8 @@ func jobView(s *JobSnapshot) string {
 		}
 		ids := []string{}
 		for _, a := range u.Allocs {
-			ids = append(ids, a.ID)
+			// With its status: the list holds the current objects.
+			ids = append(ids, a.ID+":"+a.ClientStatusOf())
 		}
 		sort.Strings(ids)
 		lines = append(lines, fmt.Sprintf("usage %s %+v %v", node, u.Used, ids))
@@ -141,7 +142,7 @@ func TestCacheSnapshotsMatchEtcdAfterEveryKindOfChange(t *testing.T) {
 	if !c.waitFor(ctx, rev) {
 		t.Fatalf("cache did not reach revision %d (at %d)", rev, c.Revision())
 	}
-	if d := time.Since(start); d > maxCacheWait/2 {
+	if d := time.Since(start); d > maxCacheStall/2 {
 		t.Fatalf("catching up took %v", d)
 	}
 	same("writes elsewhere")
@@ -258,4 +259,46 @@ func TestCacheReachesARevisionOnlyWhenAllItsEventsAreApplied(t *testing.T) {
 	if r := c.Revision(); r != 10 {
 		t.Fatalf("after the whole response: revision %d, want 10", r)
 	}
+}
+
+// A cache that is behind but applying events is waited for, past the
+// stall bound; one whose revision stands still is given up on after it,
+// so that the store reads etcd instead.
+func TestCacheWaitsWhileItCatchesUpAndGivesUpWhenStuck(t *testing.T) {
+	t.Parallel()
+	c := NewCache(populated(t, 1, 1)) // never run: its revision moves by hand
+	c.mu.Lock()
+	c.synced, c.rev = true, 100
+	c.mu.Unlock()
+	ctx := context.Background()
+
+	// Stuck: no revision moves.
+	start := time.Now()
+	if c.waitFor(ctx, 200) {
+		t.Fatal("a stuck cache reported revision 200")
+	}
+	if d := time.Since(start); d < maxCacheStall || d > maxCacheStall+2*time.Second {
+		t.Fatalf("gave up after %v, want about %v", d, maxCacheStall)
+	}
+
+	// Catching up: one revision every stall/4, reaching the target
+	// after twice the stall bound.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(maxCacheStall / 4)
+		defer tick.Stop()
+		for i := 1; i <= 8; i++ {
+			<-tick.C
+			c.Progress(100 + int64(i))
+		}
+	}()
+	start = time.Now()
+	if !c.waitFor(ctx, 108) {
+		t.Fatalf("a cache catching up was given up on after %v at revision %d", time.Since(start), c.Revision())
+	}
+	if d := time.Since(start); d < maxCacheStall {
+		t.Fatalf("reached revision 108 after only %v", d)
+	}
+	<-done
 }
