@@ -63,6 +63,7 @@ type agentFlags struct {
 	etcdClientAddr string
 	etcdPeerAddr   string
 	etcdQuota      int64
+	etcdInProcess  bool
 	etcdJoin       string
 	etcdRequest    time.Duration
 
@@ -136,6 +137,7 @@ func parseAgentFlags(args []string) (*agentFlags, error) {
 	fs.StringVar(&f.etcdClientAddr, "etcd-client-addr", "127.0.0.1:4647", "embedded etcd: client address")
 	fs.StringVar(&f.etcdPeerAddr, "etcd-peer-addr", "127.0.0.1:4648", "embedded etcd: peer address")
 	fs.StringVar(&f.etcdJoin, "etcd-join", "", "embedded etcd: client URL of another server's embedded etcd, whose cluster this one joins as a new member (first start only)")
+	fs.BoolVar(&f.etcdInProcess, "etcd-in-process", true, "server on an embedded etcd, without -etcd-username or -etcd-cert: call the member in the process instead of over gRPC (false: over its client port, like any client)")
 	fs.Int64Var(&f.etcdQuota, "etcd-quota-bytes", 0, "etcd's backend quota in bytes: set on the embedded etcd; for an external one, what it was started with (default etcd's 2 GiB); the quota metrics use it")
 	fs.StringVar(&f.nodeName, "node-name", "", "node name (default: the hostname)")
 	fs.StringVar(&f.datacenter, "datacenter", "dc1", "the node's datacenter")
@@ -318,9 +320,18 @@ func (a *agent) openStore(ctx context.Context) error {
 			return err
 		}
 	}
-	cli, err := newEtcdClient(f, endpoints)
-	if err != nil {
-		return err
+	var cli *clientv3.Client
+	if a.embedded != nil && f.etcdInProcess && f.etcdUser == "" && f.etcdCert == "" {
+		// The server's own traffic — its cache's watch of every change,
+		// plan commits — goes to its member directly; nodes and other
+		// servers still come over the network.
+		cli = a.embedded.Client()
+		slog.Debug("talking to the embedded etcd in process")
+	} else {
+		var err error
+		if cli, err = newEtcdClient(f, endpoints); err != nil {
+			return err
+		}
 	}
 	a.onClose(func() { cli.Close() })
 	a.cli, a.endpoints = cli, endpoints

@@ -17,6 +17,7 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
+	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
 	"go.uber.org/zap"
 )
 
@@ -180,6 +181,13 @@ func (j *joinedMember) rollback() {
 
 // Err reports a fatal error of the running server.
 func (s *Server) Err() <-chan error { return s.etcd.Err() }
+
+// Client returns a client of this member that calls it in the process,
+// without gRPC: no encoding of requests, responses and watch events, no
+// socket. It carries no credentials, so it is what a client without a
+// user name or certificate is: the same as one over the network while
+// etcd auth is off, refused once it is on. Close it before Close.
+func (s *Server) Client() *clientv3.Client { return v3client.New(s.etcd.Server) }
 
 // Close stops etcd.
 func (s *Server) Close() { s.etcd.Close() }
