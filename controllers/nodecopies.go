@@ -24,7 +24,9 @@ import (
 //   - job copies: while an allocation on a node runs a job version, the
 //     node has a copy of it under nodejobs/<node>/; once none does, the
 //     copy is deleted. This also migrates a cluster that ran before the
-//     copies existed: the first pass copies every version in use.
+//     copies existed: the first pass copies every version in use. A node
+//     whose record says its credentials read job versions themselves
+//     (api.Node.ReadsJobs) gets no copies, and loses those it had.
 //   - service index: each service instance a node writes under
 //     nodeservices/<node>/ is mirrored into services/<ns>/<service>/, what
 //     the APIs and templates read, if the instance's allocation runs on
@@ -62,6 +64,11 @@ type NodeCopies struct {
 	needed map[jobCopy]int
 	// copies are the job copies that exist.
 	copies map[jobCopy]bool
+	// direct are the nodes that read job versions themselves, and
+	// flipped those whose flag changed since the last work (their keys
+	// are looked at again).
+	direct  map[string]bool
+	flipped map[string]bool
 	// sources are the instances nodes wrote; index those in the index.
 	sources map[svcKey]source
 	index   map[svcKey][]byte
@@ -94,6 +101,8 @@ func (c *NodeCopies) Run(ctx context.Context) {
 	c.allocs = map[string]allocRef{}
 	c.needed = map[jobCopy]int{}
 	c.copies = map[jobCopy]bool{}
+	c.direct = map[string]bool{}
+	c.flipped = map[string]bool{}
 	c.sources = map[svcKey]source{}
 	c.index = map[svcKey][]byte{}
 	c.dirtyJ = map[jobCopy]bool{}
@@ -104,7 +113,7 @@ func (c *NodeCopies) Run(ctx context.Context) {
 	go func() {
 		defer wg.Done()
 		c.Cache.Subscribe(ctx, store.Subscriber{
-			Kinds:   []store.Kind{store.KindAllocs, store.KindNodeJobs, store.KindNodeServices, store.KindServices},
+			Kinds:   []store.Kind{store.KindAllocs, store.KindNodeJobs, store.KindNodeServices, store.KindServices, store.KindNodes},
 			Resync:  c.resync,
 			Changed: c.changed,
 		})
@@ -174,6 +183,8 @@ func (c *NodeCopies) drain() {
 		c.allocs = map[string]allocRef{}
 		c.needed = map[jobCopy]int{}
 		c.copies = map[jobCopy]bool{}
+		c.direct = map[string]bool{}
+		c.flipped = map[string]bool{}
 		c.sources = map[svcKey]source{}
 		c.index = map[svcKey][]byte{}
 		for _, ch := range all {
@@ -184,6 +195,21 @@ func (c *NodeCopies) drain() {
 	for _, ch := range inbox {
 		c.record(ch)
 	}
+	if len(c.flipped) > 0 {
+		// One pass however many nodes flipped (all of them, when a
+		// cluster's agents are upgraded).
+		for k := range c.needed {
+			if c.flipped[k.node] {
+				c.dirtyJ[k] = true
+			}
+		}
+		for k := range c.copies {
+			if c.flipped[k.node] {
+				c.dirtyJ[k] = true
+			}
+		}
+		c.flipped = map[string]bool{}
+	}
 }
 
 // sweep looks at every key again: a job copy where what is needed and
@@ -193,12 +219,12 @@ func (c *NodeCopies) drain() {
 func (c *NodeCopies) sweep() {
 	c.mu.Lock()
 	for k := range c.needed {
-		if !c.copies[k] {
+		if !c.copies[k] && !c.direct[k.node] {
 			c.dirtyJ[k] = true
 		}
 	}
 	for k := range c.copies {
-		if c.needed[k] <= 0 {
+		if c.needed[k] <= 0 || c.direct[k.node] {
 			c.dirtyJ[k] = true
 		}
 	}
@@ -264,6 +290,24 @@ func (c *NodeCopies) record(ch store.Change) {
 			c.copies[k] = true
 		}
 		c.dirtyJ[k] = true
+	case store.KindNodes:
+		direct := false
+		if !ch.Deleted {
+			n, err := store.Decode[api.Node](ch)
+			if err != nil {
+				slog.Warn("node copies: skipping undecodable node", "node", ch.Node, "err", err)
+				return
+			}
+			direct = n.ReadsJobs
+		}
+		if direct != c.direct[ch.Node] {
+			if direct {
+				c.direct[ch.Node] = true
+			} else {
+				delete(c.direct, ch.Node)
+			}
+			c.flipped[ch.Node] = true
+		}
 	case store.KindNodeServices:
 		k := svcKey{ns: ch.Namespace, name: ch.Name, id: ch.ID}
 		if ch.Deleted {
@@ -351,7 +395,7 @@ func (c *NodeCopies) syncJobs(ctx context.Context, keys []jobCopy) error {
 	var put, del []store.NodeJobCopy
 	c.mu.Lock()
 	for _, k := range keys {
-		need, have := c.needed[k] > 0, c.copies[k]
+		need, have := c.needed[k] > 0 && !c.direct[k.node], c.copies[k]
 		x := store.NodeJobCopy{Node: k.node, Namespace: k.ns, Job: k.job, Version: k.version}
 		switch {
 		case need && !have:

@@ -114,3 +114,76 @@ func TestNodeCopiesCopyJobVersionsToTheirNodesAndIndexOnlyTheNodesOwnInstances(t
 		return copies() == 0, fmt.Sprintf("%d copies left on n1", copies())
 	})
 }
+
+// A node whose record says its credentials read job versions gets no
+// copies; one that stops saying so gets them, and one that starts saying
+// so loses them.
+func TestNodeCopiesSkipNodesThatReadJobVersionsThemselves(t *testing.T) {
+	t.Parallel()
+	cli := testutil.Etcd(t)
+	st := store.New(cli, "/ncdirect")
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	job := &api.Job{ID: "web", Namespace: "default", Type: "service",
+		Groups: []*api.TaskGroup{{Name: "g", Count: 2, Tasks: []*api.Task{{Name: "t", Driver: "mock"}}}}}
+	if _, err := st.RegisterJob(ctx, job, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	j, _, err := st.GetJob(ctx, "default", "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	record := func(node string, reads bool) {
+		t.Helper()
+		if err := st.PutNode(ctx, &api.Node{ID: node, Name: node, ReadsJobs: reads}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	record("n1", false)
+	record("n2", true)
+	var allocs []*api.Allocation
+	for _, n := range []string{"n1", "n2"} {
+		allocs = append(allocs, &api.Allocation{ID: "a-" + n, Namespace: "default", JobID: "web", JobVersion: j.Version,
+			TaskGroup: "g", NodeID: n, DesiredStatus: api.AllocDesiredRun})
+	}
+	if _, err := st.CommitPlan(ctx, &store.Commit{Allocs: allocs}); err != nil {
+		t.Fatal(err)
+	}
+	cache := store.NewCache(st)
+	wg.Add(2)
+	go func() { defer wg.Done(); cache.Run(ctx) }()
+	go func() {
+		defer wg.Done()
+		(&NodeCopies{Store: st, Cache: cache, Resync: 200 * time.Millisecond}).Run(ctx)
+	}()
+	keys := store.NewKeys("/ncdirect")
+	copies := func(node string) int {
+		n := 0
+		if _, err := st.List(ctx, keys.NodeJobs(node), func(string, []byte) error { n++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	state := func() (string, string) {
+		got := fmt.Sprintf("n1 %d, n2 %d", copies("n1"), copies("n2"))
+		return got, got
+	}
+	eventually := func(want string) {
+		t.Helper()
+		testutil.Eventually(t, 10*time.Second, func() (bool, string) {
+			got, msg := state()
+			return got == want, msg
+		})
+	}
+	eventually("n1 1, n2 0")
+	// A few sweeps later still none on n2.
+	time.Sleep(time.Second)
+	if got, _ := state(); got != "n1 1, n2 0" {
+		t.Fatalf("after sweeps: %s", got)
+	}
+	record("n2", false)
+	eventually("n1 1, n2 1")
+	record("n1", true)
+	eventually("n1 0, n2 1")
+}

@@ -83,6 +83,9 @@ type Agent struct {
 	lease atomic.Int64
 	// statuses coalesces the status writes of the agent's runners.
 	statuses *statusWriter
+	// readsJobs is whether the agent's etcd credentials read job
+	// versions (api.Node.ReadsJobs): 0 not known yet, 1 no, 2 yes.
+	readsJobs atomic.Int32
 
 	vars Variables
 	ids  *identities
@@ -256,6 +259,7 @@ func (a *Agent) heartbeat(ctx context.Context) {
 				return a.cfg.StopTasksOnShutdown
 			case <-refresh.C:
 				a.node = a.fingerprint(ctx)
+				a.node.ReadsJobs = a.probeReadsJobs(ctx)
 				if err := a.store.PutNode(ctx, a.node); err != nil {
 					slog.Warn("updating node", "err", err)
 				}
@@ -265,10 +269,36 @@ func (a *Agent) heartbeat(ctx context.Context) {
 }
 
 func (a *Agent) register(ctx context.Context, sess Session) error {
+	a.node.ReadsJobs = a.probeReadsJobs(ctx)
 	if err := a.store.PutNode(ctx, a.node); err != nil {
 		return err
 	}
 	return a.store.PutHeartbeat(ctx, a.cfg.NodeID, sess.Lease())
+}
+
+// probeReadsJobs finds out, once, whether the agent's credentials read job
+// versions. Until etcd answered it says no, which only costs the copies.
+func (a *Agent) probeReadsJobs(ctx context.Context) bool {
+	switch a.readsJobs.Load() {
+	case 1:
+		return false
+	case 2:
+		return true
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	ok, err := a.store.ReadsJobs(pctx)
+	if err != nil {
+		slog.Debug("cannot tell yet whether this node's credentials read job versions", "err", err)
+		return false
+	}
+	if ok {
+		a.readsJobs.Store(2)
+	} else {
+		a.readsJobs.Store(1)
+		slog.Info("this node's etcd credentials do not read job versions: it runs them from the copies the servers make in its tree")
+	}
+	return ok
 }
 
 // allocHandler applies the agent's allocation prefix to its runners.

@@ -111,6 +111,8 @@ func allocChange(node, id string, value []byte, rev int64) store.Change {
 	return store.Change{Ref: store.Ref{Kind: store.KindAllocs, Node: node, ID: id}, Value: value, Rev: rev}
 }
 
+func (f *fakeStore) ReadsJobs(context.Context) (bool, error) { return true, nil }
+
 func (f *fakeStore) GetJobVersion(_ context.Context, _, ns, id string, version uint64) (*api.Job, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -21,6 +21,9 @@ type Store interface {
 	// store.ErrNotFound when there is none (yet: the leader copies the
 	// versions a node's allocations run into its tree).
 	GetJobVersion(ctx context.Context, nodeID, ns, id string, version uint64) (*api.Job, error)
+	// ReadsJobs reports whether the agent's credentials read job
+	// versions themselves, so that it needs no copies (api.Node.ReadsJobs).
+	ReadsJobs(ctx context.Context) (bool, error)
 
 	// OpenSession grants a lease of the given TTL and keeps it alive
 	// until the session is done.
@@ -78,6 +81,8 @@ func (s etcdStore) WatchAllocs(ctx context.Context, nodeID string, sub store.Sub
 func (s etcdStore) GetJobVersion(ctx context.Context, nodeID, ns, id string, version uint64) (*api.Job, error) {
 	return s.st.GetNodeJob(ctx, nodeID, ns, id, version)
 }
+
+func (s etcdStore) ReadsJobs(ctx context.Context) (bool, error) { return s.st.ReadsJobs(ctx) }
 
 func (s etcdStore) OpenSession(ctx context.Context, ttl time.Duration) (Session, error) {
 	sess, err := s.st.NewSession(ctx, ttl)

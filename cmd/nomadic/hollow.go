@@ -240,6 +240,10 @@ func hollowNodeRecord(i int, cpu, mem, racks int) *api.Node {
 	return &api.Node{
 		ID: id, Name: name, Datacenter: fmt.Sprintf("dc%d", i%4), NodePool: api.DefaultNodePool, Eligible: true,
 		Address: "127.0.0.1", RegisterTime: time.Now().UTC(),
+		// The sim's credentials are the servers' (it writes every hollow
+		// node's keys), which read job versions: as a real agent on them
+		// reports, no copies are needed.
+		ReadsJobs: true,
 		Attributes: map[string]string{"kernel.name": "linux", "os.name": "linux", "cpu.numcores": "16",
 			"unique.hostname": name, "simulated": "true"},
 		Meta:      map[string]string{"rack": fmt.Sprintf("r%02d", i%max(racks, 1))},

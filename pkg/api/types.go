@@ -233,6 +233,13 @@ type Node struct {
 	// HTTPTLS is set when the node agent serves over mutual TLS: servers
 	// call it with a client certificate of the cluster's node CA.
 	HTTPTLS bool `json:"http_tls,omitempty"`
+	// ReadsJobs is set by a node agent whose etcd credentials may read
+	// the job versions themselves (shared credentials, or etcd without
+	// authentication): the leader makes no copies of job versions in its
+	// tree. Unset — a node with its own confined etcd user, or an agent
+	// of an older version — it gets the copies. A node that claims it
+	// falsely only denies itself its copies.
+	ReadsJobs bool `json:"reads_jobs,omitempty"`
 	// Eligible is false when the node takes no new allocations.
 	Eligible bool `json:"eligible"`
 	// Drain is set while the node is being drained.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -14,6 +15,22 @@ import (
 // last written at.
 func (s *Store) GetJob(ctx context.Context, ns, id string) (*api.Job, int64, error) {
 	return getOne[api.Job](ctx, s, s.keys.Job(ns, id))
+}
+
+// ReadsJobs reports whether the store's credentials may read job versions
+// and the current jobs (what GetJobVersion reads): a node agent with its
+// own confined etcd user may not, and reads the copies in its tree.
+func (s *Store) ReadsJobs(ctx context.Context) (bool, error) {
+	for _, k := range []Kind{KindJobVersions, KindJobs} {
+		_, err := s.cli.Get(ctx, s.keys.Kind(k), clientv3.WithPrefix(), clientv3.WithKeysOnly(), clientv3.WithLimit(1))
+		if errors.Is(err, rpctypes.ErrPermissionDenied) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("reading %s: %w", s.keys.Kind(k), err)
+		}
+	}
+	return true, nil
 }
 
 // A job is stored once per version: the current version in the job's key,
