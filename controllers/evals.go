@@ -240,9 +240,11 @@ func (c *EvalController) process(ctx context.Context, ns, jobID string) error {
 			}
 		}
 		n, err := c.Store.CommitPlan(ctx, commit)
+		// What was written counts, also from a pass that conflicted.
+		p, u := writtenOf(plan, commit.Written)
+		placed, stopped = placed+p, stopped+u
+		metricRefits.Add(float64(commit.Refitted))
 		if err == nil {
-			placed += len(plan.Place)
-			stopped += len(plan.Update)
 			break
 		}
 		if !errors.Is(err, store.ErrConflict) {
@@ -301,6 +303,26 @@ func (c *EvalController) process(ctx context.Context, ns, jobID string) error {
 	}
 	c.mu.Unlock()
 	return c.trimEvals(ctx, evals, guard)
+}
+
+// writtenOf counts the placements and the updates of a plan among the
+// allocations a commit wrote.
+func writtenOf(plan *scheduler.Plan, written []*api.Allocation) (placed, updated int) {
+	if len(written) == 0 {
+		return 0, 0
+	}
+	place := make(map[string]bool, len(plan.Place))
+	for _, a := range plan.Place {
+		place[a.ID] = true
+	}
+	for _, a := range written {
+		if place[a.ID] {
+			placed++
+		} else {
+			updated++
+		}
+	}
+	return placed, updated
 }
 
 // followUps creates the evaluations a plan calls for: a delayed one for

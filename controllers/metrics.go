@@ -26,6 +26,10 @@ var (
 		Namespace: "nomadic", Subsystem: "server", Name: "plan_conflicts_total",
 		Help: "Plans that lost a race with another server's plan and were made again.",
 	})
+	metricRefits = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "nomadic", Subsystem: "server", Name: "plan_refits_total",
+		Help: "Nodes that another plan had placed on since a plan's snapshot, where the plan's placements still fit and were committed without a new pass.",
+	})
 	metricPlaced = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "nomadic", Subsystem: "server", Name: "allocations_placed_total",
 		Help: "Allocations placed by this server's plans.",
@@ -79,7 +83,7 @@ var (
 )
 
 func init() {
-	prometheus.MustRegister(metricEvalLatency, metricNodesHeld, metricEvals, metricSchedule, metricConflicts, metricPlaced, metricDeployments, metricCompactions,
+	prometheus.MustRegister(metricEvalLatency, metricNodesHeld, metricEvals, metricSchedule, metricConflicts, metricRefits, metricPlaced, metricDeployments, metricCompactions,
 		metricNodes, metricAllocs, metricPendingEvals, metricDBSize, metricDBQuota, metricDBQuotaUsed, metricEtcdLatency)
 }
 

@@ -581,3 +581,89 @@ func (c *Cache) JobAllocs(ctx context.Context, ns, job string) ([]*api.Allocatio
 	}
 	return out, nil
 }
+
+// refit looks at the nodes a plan's units place on whose plan key the
+// cache shows moved past revs — another plan placed there since the
+// snapshot — and, for each, whether the plan's placements there still fit
+// in what the node has left as the cache holds it. Where they do, revs
+// takes the node's current plan revision, so the commit compares against
+// exactly the state it checked; where they do not (or a unit there is
+// not a plain placement, or the node is no longer ready and eligible),
+// the units touching the node are dropped, to be planned again. onMoved,
+// when set, is called for each moved node. It reports whether it dropped
+// any unit.
+func (c *Cache) refit(units [][]*api.Allocation, revs map[string]int64, commit *Commit, onMoved func(node string)) ([][]*api.Allocation, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var moved map[string]int64
+	for _, u := range units {
+		for _, a := range u {
+			if !commit.Placing[a.NodeID] {
+				continue
+			}
+			if cur := c.plans[a.NodeID]; cur > revs[a.NodeID] {
+				if moved == nil {
+					moved = map[string]int64{}
+				}
+				moved[a.NodeID] = cur
+			}
+		}
+	}
+	if len(moved) == 0 {
+		return units, false
+	}
+	add := map[string]api.Resources{}
+	bad := map[string]bool{}
+	for _, u := range units {
+		plain := true
+		for _, a := range u {
+			plain = plain && c.plainPlacement(a)
+		}
+		for _, a := range u {
+			if _, ok := moved[a.NodeID]; !ok {
+				continue
+			}
+			if !plain {
+				bad[a.NodeID] = true
+			}
+			add[a.NodeID] = add[a.NodeID].Add(a.Resources)
+		}
+	}
+	drop := map[string]bool{}
+	for node, cur := range moved {
+		if onMoved != nil {
+			onMoved(node)
+		}
+		n := c.nodes[node]
+		var used api.Resources
+		if u := c.usage[node]; u != nil {
+			used = u.Used
+		}
+		if bad[node] || n == nil || n.Status != api.NodeStatusReady || !n.Eligible || n.Drain != nil ||
+			!fitsIn(used.Add(add[node]), n.Resources) {
+			drop[node] = true
+			continue
+		}
+		revs[node] = cur
+		commit.Refitted++
+	}
+	if len(drop) == 0 {
+		return units, false
+	}
+	return dropConflicting(units, drop), true
+}
+
+// plainPlacement reports whether an allocation is a new placement that
+// asks for nothing but CPU, memory and disk: what refit can check from a
+// node's usage alone. c.mu is held.
+func (c *Cache) plainPlacement(a *api.Allocation) bool {
+	return c.allocs[a.ID] == nil && a.DesiredStatus == api.AllocDesiredRun && len(a.Ports) == 0 &&
+		a.Resources.Cores == 0 && len(a.Resources.Devices) == 0
+}
+
+// fitsIn reports whether used stays within a node's capacity, as the
+// scheduler checks it for plain placements.
+func fitsIn(used, capacity api.Resources) bool {
+	return used.CPU <= capacity.CPU && used.MemoryMB <= capacity.MemoryMB &&
+		(capacity.DiskMB <= 0 || used.DiskMB <= capacity.DiskMB)
+}

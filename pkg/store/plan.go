@@ -114,6 +114,13 @@ type Commit struct {
 	// the plan's allocations name, so that it exists as soon as they do,
 	// and older ones the plan cancels.
 	Deployments []*api.Deployment
+
+	// Set by CommitPlan: the allocations written (also when it reports
+	// a conflict for the rest), and how many nodes another plan had
+	// placed on meanwhile that still had room for this plan's
+	// placements, which were committed there without a new pass.
+	Written  []*api.Allocation
+	Refitted int
 }
 
 // CommitPlan writes a plan in as few transactions as etcd's limits allow.
@@ -128,6 +135,16 @@ type Commit struct {
 // reported as ErrConflict with the count written: the caller re-plans from
 // a new snapshot, which holds what was committed, so only the dropped part
 // is planned again.
+//
+// With a cache (UseCache), a node another plan placed on since the
+// snapshot is first looked at as the cache now has it: if the plan's new
+// placements there (plain ones: no ports, reserved cores or devices, no
+// stop or move of an existing allocation in their unit) still fit in what
+// the node has left, they are kept and compared against the node's new
+// plan revision, instead of being dropped and planned again. That is most
+// conflicts when many plans spread over the same nodes. This happens before
+// a transaction is sent, for the nodes the cache already shows moved, and
+// after one failed, once the cache has caught up with it.
 func (s *Store) CommitPlan(ctx context.Context, c *Commit) (int, error) {
 	units := inUnits(c.Allocs)
 	revs := make(map[string]int64, len(c.NodePlanRevs))
@@ -136,11 +153,18 @@ func (s *Store) CommitPlan(ctx context.Context, c *Commit) (int, error) {
 	}
 	written := 0
 	conflicted := false
+	cache := s.cache.Load()
+	failures := 0
 	var extra []clientv3.Op
 	for _, d := range c.Deployments {
 		extra = append(extra, clientv3.OpPut(s.keys.Deployment(d.Namespace, d.JobID, d.ID), encode(d)))
 	}
 	for len(units) > 0 || len(extra) > 0 {
+		if cache != nil {
+			var dropped bool
+			units, dropped = cache.refit(units, revs, c, nil)
+			conflicted = conflicted || dropped
+		}
 		cmps := append([]clientv3.Cmp(nil), c.Guard.cmps...)
 		ops := append([]clientv3.Op(nil), extra...)
 		chunkExtra := extra
@@ -177,6 +201,19 @@ func (s *Store) CommitPlan(ctx context.Context, c *Commit) (int, error) {
 		if err != nil {
 			return written, fmt.Errorf("committing plan: %w", err)
 		}
+		if !resp.Succeeded && cache != nil && cache.waitFor(ctx, resp.Header.Revision) {
+			// The cache holds what made the compares fail: refit there.
+			var dropped bool
+			var moved int
+			units, dropped = cache.refit(units, revs, c, func(string) { moved++ })
+			if failures++; moved == 0 || failures > maxRefits {
+				// No node moved: a guard failed (the claim is gone).
+				return written, ErrConflict
+			}
+			extra = chunkExtra
+			conflicted = conflicted || dropped
+			continue
+		}
 		if !resp.Succeeded {
 			moved, err := s.movedPlanKeys(ctx, bumped, revs)
 			if err != nil {
@@ -196,6 +233,9 @@ func (s *Store) CommitPlan(ctx context.Context, c *Commit) (int, error) {
 			revs[node] = resp.Header.Revision
 		}
 		written += allocs
+		for _, u := range units[:n] {
+			c.Written = append(c.Written, u...)
+		}
 		units = units[n:]
 	}
 	if conflicted {
@@ -203,6 +243,10 @@ func (s *Store) CommitPlan(ctx context.Context, c *Commit) (int, error) {
 	}
 	return written, nil
 }
+
+// maxRefits bounds the failed transactions of one commit that refit
+// after: past it, what is left is planned again.
+const maxRefits = 16
 
 // inUnits groups a plan's allocations into units of linked allocations
 // (previous and next allocation, followed both ways), ordered by the node

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -454,5 +456,76 @@ func TestEachVersionIsStoredOnce(t *testing.T) {
 	}
 	if got, err := s.GetJobVersion(ctx, "default", "j", 1); err != nil || got.Groups[0].Tasks[0].Config["command"] != "b" {
 		t.Fatalf("version 1 after the purge: %v", err)
+	}
+}
+
+// With a cache, a plan whose node another plan placed on since its
+// snapshot is committed anyway when its plain placements still fit in
+// what the node has left; one that no longer fits, or asks for ports, is
+// dropped to be planned again.
+func TestCommitPlanRefitsWhereTheNodeStillHasRoom(t *testing.T) {
+	t.Parallel()
+	s := New(testutil.Etcd(t), "/refit")
+	ctx := context.Background()
+	sess, err := s.NewSession(ctx, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Revoke(context.Background())
+	for _, id := range []string{"n1", "n2"} {
+		if err := s.PutNode(ctx, &api.Node{ID: id, Name: id, Eligible: true, Resources: api.Resources{CPU: 1000, MemoryMB: 1000}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutHeartbeat(ctx, id, sess.Lease()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := runCache(t, s)
+	s.UseCache(c)
+	defer s.UseCache(nil)
+	snap, err := s.ReadJobSnapshot(ctx, "default", "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit := func(allocs ...*api.Allocation) (*Commit, error) {
+		placing := map[string]bool{}
+		for _, a := range allocs {
+			placing[a.NodeID] = true
+		}
+		cm := &Commit{Allocs: allocs, Placing: placing, NodePlanRevs: snap.NodePlanRevs}
+		_, err := s.CommitPlan(ctx, cm)
+		return cm, err
+	}
+	if _, err := commit(alloc("theirs", "n1")); err != nil {
+		t.Fatal(err)
+	}
+	// Same stale snapshot, room left on n1: committed, refitted.
+	cm, err := commit(alloc("mine", "n1"), alloc("mine-n2", "n2"))
+	if err != nil || cm.Refitted != 1 || len(cm.Written) != 2 {
+		t.Fatalf("refit: %v, refitted %d, written %d", err, cm.Refitted, len(cm.Written))
+	}
+	// No room left for 900 MHz more: dropped.
+	big := alloc("big", "n1")
+	big.Resources.CPU = 900
+	if cm, err := commit(big); !errors.Is(err, ErrConflict) || len(cm.Written) != 0 {
+		t.Fatalf("a placement that no longer fits: %v, written %d", err, len(cm.Written))
+	}
+	// Ports cannot be checked from the node's usage: dropped.
+	ported := alloc("ported", "n1")
+	ported.Ports = []api.AllocatedPort{{Label: "http", Value: 25000}}
+	if _, err := commit(ported); !errors.Is(err, ErrConflict) {
+		t.Fatalf("a placement with ports: %v", err)
+	}
+	allocs, err := s.ListAllocs(ctx, AllocFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, a := range allocs {
+		ids = append(ids, a.ID)
+	}
+	sort.Strings(ids)
+	if got := strings.Join(ids, ","); got != "mine,mine-n2,theirs" {
+		t.Fatalf("allocations %s", got)
 	}
 }
