@@ -47,6 +47,48 @@ type NodeLiveness struct {
 	releasing time.Time
 	// stallSeen is the end of the last stall the worker acted on.
 	stallSeen time.Time
+
+	// seen are the nodes this controller has seen with a heartbeat.
+	seenMu sync.Mutex
+	seen   map[string]bool
+}
+
+// joinGrace is how long after it registered a node that has not been
+// ready yet counts as joining rather than down.
+const joinGrace = time.Minute
+
+// census counts the nodes that are down, and all nodes, for the hold. A
+// node that registered less than joinGrace ago and was never seen with a
+// heartbeat is joining, not down (an agent writes its record, then its
+// heartbeat): it counts in neither, so that a cluster's first nodes
+// registering together are not taken for a mass failure.
+func (c *NodeLiveness) census(nodes []*api.Node, now time.Time) (down, total int) {
+	c.seenMu.Lock()
+	defer c.seenMu.Unlock()
+	for _, n := range nodes {
+		if n.Status == api.NodeStatusReady {
+			total++
+			continue
+		}
+		if age := now.Sub(n.RegisterTime); !c.seen[n.ID] && !n.RegisterTime.IsZero() && age < joinGrace && age > -joinGrace {
+			continue
+		}
+		down++
+		total++
+	}
+	return down, total
+}
+
+// sawReady notes nodes seen with a heartbeat.
+func (c *NodeLiveness) sawReady(ids ...string) {
+	c.seenMu.Lock()
+	defer c.seenMu.Unlock()
+	if c.seen == nil {
+		c.seen = map[string]bool{}
+	}
+	for _, id := range ids {
+		c.seen[id] = true
+	}
 }
 
 // holdKey is the queue key that re-checks the hold.
@@ -93,11 +135,19 @@ func (c *NodeLiveness) Run(ctx context.Context) {
 		defer wg.Done()
 		c.Cache.Subscribe(ctx, store.Subscriber{
 			Kinds:  []store.Kind{store.KindHeartbeats},
-			Resync: func([]store.Change) { enqueueAll() },
+			Resync: func(all []store.Change) {
+				ids := make([]string, 0, len(all))
+				for _, ch := range all {
+					ids = append(ids, ch.Node)
+				}
+				c.sawReady(ids...)
+				enqueueAll()
+			},
 			Changed: func(ch store.Change) {
 				if ch.Deleted {
 					q.addAfter(ch.Node, settle)
 				} else {
+					c.sawReady(ch.Node)
 					// A node that joined or came back: system jobs may
 					// now run on it, and a hold may end.
 					q.add(systemPrefix + ch.Node)
@@ -135,15 +185,14 @@ func (c *NodeLiveness) work(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	down, alive := 0, false
+	alive := false
 	for _, n := range nodes {
-		if n.Status != api.NodeStatusReady {
-			down++
-		} else if n.ID == nodeID {
+		if n.Status == api.NodeStatusReady && n.ID == nodeID {
 			alive = true
 		}
 	}
-	held, err := c.hold(ctx, down, len(nodes))
+	down, total := c.census(nodes, c.Now())
+	held, err := c.hold(ctx, down, total)
 	if err != nil || held || alive || nodeID == holdKey {
 		// Held nodes are looked at again when the hold ends.
 		return err

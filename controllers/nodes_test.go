@@ -231,3 +231,35 @@ func TestEtcdUsersOfNodesWithoutARecordAreRemovedAfterNodeAge(t *testing.T) {
 		}
 	}
 }
+
+// A node that just registered and was never ready is joining, not down:
+// a cluster's first nodes registering together do not look like a mass
+// failure. One seen ready before, or registered long ago, is down.
+func TestNodesJoiningAreNotCountedDown(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	c := &NodeLiveness{}
+	node := func(id, status string, registered time.Duration) *api.Node {
+		return &api.Node{ID: id, Status: status, RegisterTime: now.Add(-registered)}
+	}
+	nodes := []*api.Node{
+		node("ready", api.NodeStatusReady, time.Hour),
+		node("new1", api.NodeStatusDown, time.Second),
+		node("new2", api.NodeStatusDown, 2*time.Second),
+		node("new3", api.NodeStatusDown, 3*time.Second),
+		node("old", api.NodeStatusDown, time.Hour),
+		{ID: "unknown-age", Status: api.NodeStatusDown},
+	}
+	if down, total := c.census(nodes, now); down != 2 || total != 3 {
+		t.Fatalf("down %d of %d, want 2 of 3 (the joining ones not counted)", down, total)
+	}
+	// new1 had a heartbeat once: its going down counts.
+	c.sawReady("new1")
+	if down, total := c.census(nodes, now); down != 3 || total != 4 {
+		t.Fatalf("down %d of %d after new1 was seen ready, want 3 of 4", down, total)
+	}
+	// Past the grace, every node that is not ready is down.
+	if down, total := c.census(nodes, now.Add(joinGrace)); down != 5 || total != 6 {
+		t.Fatalf("down %d of %d after the grace, want 5 of 6", down, total)
+	}
+}
