@@ -134,7 +134,7 @@ func (c *NodeLiveness) Run(ctx context.Context) {
 	go func() {
 		defer wg.Done()
 		c.Cache.Subscribe(ctx, store.Subscriber{
-			Kinds:  []store.Kind{store.KindHeartbeats},
+			Kinds: []store.Kind{store.KindHeartbeats},
 			Resync: func(all []store.Change) {
 				ids := make([]string, 0, len(all))
 				for _, ch := range all {
