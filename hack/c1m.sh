@@ -7,6 +7,8 @@
 #   hack/c1m.sh [NODES JOBS COUNT] [extra server flags]     (default 5000 1000 1000)
 #   SIM_FLAGS="-debug-addr 127.0.0.1:6062" hack/c1m.sh ...   (extra flags of the sim)
 #   hack/c1m.sh 5000 300 1000 -log-level info                  (the server's plan conflicts logged too)
+#   ETCD_MEMBERS=3 SERVERS=2 hack/c1m.sh ...   (a 3-member cluster of Debian's etcd, separate
+#                                                processes, and 2 servers on it)
 #
 # When the check at the end fails, or KEEP_LOGS=1, the server's and the
 # sim's logs are kept in a /tmp/c1m-logs.* directory (printed).
@@ -24,6 +26,10 @@ jobs=${2:-1000}
 count=${3:-1000}
 [ $# -ge 3 ] && shift 3 || shift $#
 total=$((jobs * count))
+members=${ETCD_MEMBERS:-1}
+nservers=${SERVERS:-1}
+if [ "$members" != 1 ] && [ "$members" != 3 ]; then echo "ETCD_MEMBERS is 1 (embedded) or 3" >&2; exit 2; fi
+if [ "$members" = 1 ] && [ "$nservers" != 1 ]; then echo "SERVERS > 1 needs ETCD_MEMBERS=3" >&2; exit 2; fi
 make build >/dev/null
 base=/dev/shm
 [ -d "$base" ] || base=/tmp
@@ -33,6 +39,9 @@ api=127.0.0.1:$port
 etcd=127.0.0.1:$((port + 1))
 stats=127.0.0.1:$((port + 3))
 pids=()
+servers=() # server PIDs
+apis=()    # their API addresses
+etcds=()   # PIDs of external etcd members
 cleanup() {
   for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do
@@ -40,7 +49,7 @@ cleanup() {
     kill -KILL "$p" 2>/dev/null || true
   done
   if [ -n "${keep:-}" ]; then
-    mkdir -p "$keep" && cp "$dir/server.log" "$dir/sim.log" "$keep/" 2>/dev/null || true
+    mkdir -p "$keep" && cp "$dir"/*.log "$keep/" 2>/dev/null || true
     echo "server and sim logs kept in $keep"
   fi
   rm -rf "$dir"
@@ -48,16 +57,51 @@ cleanup() {
 trap cleanup EXIT
 [ -n "${KEEP_LOGS:-}" ] && keep=$(mktemp -d /tmp/c1m-logs.XXXXXX)
 
-cpu() { awk '{ printf "%.0f", ($14 + $15) / 100 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
-rss() { awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo 0; }
-metric() { curl -s "http://$api/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+# CPU seconds and RSS (MiB) of one or more processes, summed.
+cpu() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{ printf "%.0f", ($14 + $15) / 100 }' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo $t; }
+rss() { local t=0 p; for p in "$@"; do t=$((t + $(awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$p/status" 2>/dev/null || echo 0))); done; echo $t; }
 
-bin/nomadic agent -server -name c1m -data-dir "$dir/server" -http-addr "$api" -etcd-client-addr "$etcd" \
-  -etcd-peer-addr 127.0.0.1:$((port + 2)) -log-level warn -gc-interval 1h "$@" >"$dir/server.log" 2>&1 &
-server=$!
-pids+=($server)
-for _ in $(seq 1 100); do bin/nctl --addr "$api" server members >/dev/null 2>&1 && break; sleep 0.2; done
-bin/nomadic sim -nodes "$nodes" -start-rate 1000 -etcd-endpoints "http://$etcd" -data-dir "$dir/sim" \
+endpoints=http://$etcd
+if [ "$members" = 3 ]; then
+  # Debian's etcd, three members on loopback, default settings but the
+  # quota written out (2 GiB, etcd's default).
+  bin_etcd=$(command -v etcd) || { echo "ETCD_MEMBERS=3 needs etcd (apt-get install etcd-server)" >&2; exit 2; }
+  initial=""
+  for i in 0 1 2; do initial="$initial${initial:+,}m$i=http://127.0.0.1:$((port + 10 + 2 * i + 1))"; done
+  endpoints=""
+  for i in 0 1 2; do
+    c=127.0.0.1:$((port + 10 + 2 * i))
+    p=127.0.0.1:$((port + 10 + 2 * i + 1))
+    endpoints="$endpoints${endpoints:+,}http://$c"
+    "$bin_etcd" --name "m$i" --data-dir "$dir/etcd$i" --listen-client-urls "http://$c" --advertise-client-urls "http://$c" \
+      --listen-peer-urls "http://$p" --initial-advertise-peer-urls "http://$p" --initial-cluster "$initial" \
+      --initial-cluster-state new --initial-cluster-token "c1m-$port" --quota-backend-bytes 2147483648 \
+      >"$dir/etcd$i.log" 2>&1 &
+    etcds+=($!)
+    pids+=($!)
+  done
+  etcd=127.0.0.1:$((port + 10))
+  for _ in $(seq 1 100); do curl -s "http://$etcd/health" | grep -q '"health":"true"' && break; sleep 0.2; done
+  for i in $(seq 1 "$nservers"); do
+    a=127.0.0.1:$((port + 20 + i))
+    bin/nomadic agent -server -name "c1m-$i" -data-dir "$dir/server$i" -http-addr "$a" -etcd-endpoints "$endpoints" \
+      -log-level warn -gc-interval 1h "$@" >"$dir/server$i.log" 2>&1 &
+    servers+=($!)
+    pids+=($!)
+    apis+=("$a")
+  done
+  api=${apis[0]}
+else
+  bin/nomadic agent -server -name c1m -data-dir "$dir/server" -http-addr "$api" -etcd-client-addr "$etcd" \
+    -etcd-peer-addr 127.0.0.1:$((port + 2)) -log-level warn -gc-interval 1h "$@" >"$dir/server.log" 2>&1 &
+  servers+=($!)
+  pids+=($!)
+  apis+=("$api")
+fi
+for a in "${apis[@]}"; do
+  for _ in $(seq 1 100); do bin/nctl --addr "$a" server members >/dev/null 2>&1 && break; sleep 0.2; done
+done
+bin/nomadic sim -nodes "$nodes" -start-rate 1000 -etcd-endpoints "$endpoints" -data-dir "$dir/sim" \
   -stats-addr "$stats" ${SIM_FLAGS:-} >"$dir/sim.log" 2>&1 &
 sim=$!
 pids+=($sim)
@@ -97,7 +141,7 @@ for _ in $(seq 1 7200); do
   running=${running:-0}
   now=$(date +%s.%N)
   if awk -v n="$now" -v l="$lastt" 'BEGIN { exit !(n - l >= 10) }'; then
-    awk -v n="$now" -v s="$start" -v r="$running" -v l="$last" -v lt="$lastt" -v srv="$(rss $server)" -v sm="$(rss $sim)" \
+    awk -v n="$now" -v s="$start" -v r="$running" -v l="$last" -v lt="$lastt" -v srv="$(rss "${servers[@]}" "${etcds[@]}")" -v sm="$(rss $sim)" \
       'BEGIN { printf "%6.1f s: %8d running, %6.0f/s in the last interval; server+etcd %d MiB, sim %d MiB\n", n - s, r, (r - l) / (n - lt), srv, sm }'
     last=$running
     lastt=$now
@@ -109,15 +153,19 @@ end=$(date +%s.%N)
 wait "$submit" || true
 awk -v s="$start" -v e="$end" -v n="$nodes" -v j="$jobs" -v r="$running" -v c="$total" -v f="${*:-none}" \
   'BEGIN { d = e - s; printf "C1M: nodes %d, %d jobs x %d: %d of %d running in %.1f s: %.0f placements/s (server flags: %s)\n", n, j, c / j, r, c, d, r / d, f }'
+echo "layout: $nservers server(s) on $([ "$members" = 3 ] && echo "3 etcd members (Debian's etcd $(etcd --version 2>/dev/null | awk 'NR == 1 { print $3 }'), separate processes)" || echo "the embedded etcd")"
 
 # Quantiles (upper bucket bounds) of the server's histograms: evaluation
 # latency (creation to end, queueing included: a burst of 1,000 jobs
 # queues behind the workers) and one scheduling pass (snapshot, plan,
 # commit).
 quantiles() {
-  curl -s "http://$api/metrics" | awk -v m="$1" -v what="$2" '
+  for a in "${apis[@]}"; do curl -s "http://$a/metrics"; done | awk -v m="$1" -v what="$2" '
     index($0, m "_bucket") == 1 {
-      match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5); n[++k] = $2; b[k] = le
+      # Summed over the servers, bucket by bucket (the same buckets, in order).
+      match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5)
+      if (!(le in at)) { at[le] = ++k; b[k] = le }
+      n[at[le]] += $2
     }
     END {
       tot = n[k]; if (tot == 0) { print what ": none"; exit }
@@ -127,8 +175,11 @@ quantiles() {
 }
 quantiles nomadic_server_evaluation_latency_seconds "evaluation latency"
 quantiles nomadic_server_scheduling_seconds "scheduling pass"
-echo "cpu: server+etcd $(cpu $server) s, sim $(cpu $sim) s (user + system, from the start of each process)"
-echo "memory: server+etcd $(rss $server) MiB, sim $(rss $sim) MiB ($(curl -s "http://$stats/stats"))"
+echo "cpu: server+etcd $(cpu "${servers[@]}" "${etcds[@]}") s, sim $(cpu $sim) s (user + system, from the start of each process)"
+echo "memory: server+etcd $(rss "${servers[@]}" "${etcds[@]}") MiB, sim $(rss $sim) MiB ($(curl -s "http://$stats/stats"))"
+if [ "$members" = 3 ]; then
+  echo "  by process: servers $(for p in "${servers[@]}"; do echo -n "$(rss $p) MiB/$(cpu $p) s "; done)etcd members $(for p in "${etcds[@]}"; do echo -n "$(rss $p) MiB/$(cpu $p) s "; done)"
+fi
 checked=$(curl -s "http://$stats/check?count=$count")
 echo "check: $checked"
 case "$checked" in
@@ -136,5 +187,5 @@ case "$checked" in
 *) keep=${keep:-$(mktemp -d /tmp/c1m-logs.XXXXXX)} ;;
 esac
 echo "etcd database as left: $(curl -s "http://$etcd/metrics" | awk '$1 == "etcd_mvcc_db_total_size_in_bytes" { printf "%.0f MiB", $2 / 1048576 }')"
-echo "etcd after maintenance: $(bin/nomadic etcd-maintain -etcd-endpoints "http://$etcd")"
-echo "etcd quota alarms: $(grep -c -i 'nospace\|quota' "$dir/server.log" || true) log lines; lease losses in the sim: $(grep -c 'lease lost\|session lost' "$dir/sim.log" || true)"
+echo "etcd after maintenance: $(bin/nomadic etcd-maintain -etcd-endpoints "$endpoints")"
+echo "etcd quota: $(cat "$dir"/server*.log "$dir/sim.log" | grep -c -i 'nospace\|database space exceeded' || true) log lines of a NOSPACE alarm, $(cat "$dir"/server*.log | grep -c 'near its quota' || true) warnings of the database near its quota; lease losses in the sim: $(grep -c 'lease lost\|session lost' "$dir/sim.log" || true)"
