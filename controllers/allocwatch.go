@@ -73,7 +73,17 @@ func (w *AllocWatcher) Run(ctx context.Context) {
 				if s != last[key] {
 					last[key] = s
 					switch strings.TrimSuffix(s, "+healthy") {
-					case api.AllocClientFailed, api.AllocClientComplete, api.AllocClientRunning:
+					case api.AllocClientRunning:
+						// Running is a step only for a replacement (a
+						// rolling update); most allocations are not
+						// one, and the cache knows (an allocation's
+						// previous one never changes) without the two
+						// etcd reads of work.
+						if a := w.Cache.CachedAlloc(ch.ID); a != nil && a.PreviousAllocation == "" {
+							break
+						}
+						q.add(key)
+					case api.AllocClientFailed, api.AllocClientComplete:
 						q.add(key)
 					}
 				}

@@ -565,6 +565,16 @@ func (c *Cache) JobSnapshot(ctx context.Context, ns, job string) (*JobSnapshot, 
 	return snap, nil
 }
 
+// CachedAlloc returns the allocation the cache holds now (with status), or
+// nil, without waiting for the cache to reach etcd's revision: for
+// subscribers that look at fields an allocation never changes
+// (PreviousAllocation, say). The object is shared: not to be changed.
+func (c *Cache) CachedAlloc(id string) *api.Allocation {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.allocs[id]
+}
+
 // JobAllocs returns copies of a job's allocations (with status), as of
 // etcd's current revision.
 func (c *Cache) JobAllocs(ctx context.Context, ns, job string) ([]*api.Allocation, error) {
