@@ -189,7 +189,7 @@ func (s *Store) UpdateAlloc(ctx context.Context, a *api.Allocation, change func(
 // PutAllocStatus writes the observed state of an allocation. Only the node
 // agent running the allocation calls it.
 func (s *Store) PutAllocStatus(ctx context.Context, nodeID, allocID string, st *api.AllocStatus) error {
-	if _, err := s.cli.Put(ctx, s.keys.AllocStatus(nodeID, allocID), encode(st)); err != nil {
+	if _, err := s.cli.Put(ctx, s.keys.AllocStatus(nodeID, allocID), encode(storedStatus(st))); err != nil {
 		return fmt.Errorf("writing status of allocation %s: %w", allocID, err)
 	}
 	return nil
@@ -212,7 +212,7 @@ func (s *Store) PutAllocStatuses(ctx context.Context, nodeID string, statuses ma
 		return nil
 	}
 	for id, st := range statuses {
-		v := encode(st)
+		v := encode(storedStatus(st))
 		if len(ops) == maxTxnOps || size+len(v) > MaxRequestBytes-txnOverhead {
 			if err := flush(); err != nil {
 				return err

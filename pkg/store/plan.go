@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -327,5 +328,32 @@ func withoutStatus(a *api.Allocation) *api.Allocation {
 	c := *a
 	c.Status = nil
 	c.Indexes = api.Indexes{}
+	c.CreateTime, c.ModifyTime = storedTime(c.CreateTime), storedTime(c.ModifyTime)
+	return &c
+}
+
+// storedTime is a time as allocation records and statuses keep it: to the
+// millisecond. A million allocations hold four times each; nanoseconds
+// would cost 24 bytes of JSON an allocation, 2 % of what etcd stores for
+// it, for a precision no reader uses.
+func storedTime(t time.Time) time.Time { return t.Truncate(time.Millisecond) }
+
+// storedStatus is a status as PutAllocStatuses stores it: its times to
+// the millisecond (storedTime), without changing the caller's.
+func storedStatus(st *api.AllocStatus) *api.AllocStatus {
+	c := *st
+	c.UpdateTime = storedTime(c.UpdateTime)
+	if len(st.Tasks) > 0 {
+		c.Tasks = make(map[string]*api.TaskState, len(st.Tasks))
+		for name, ts := range st.Tasks {
+			if ts == nil {
+				c.Tasks[name] = nil
+				continue
+			}
+			t := *ts
+			t.StartedAt, t.FinishedAt = storedTime(t.StartedAt), storedTime(t.FinishedAt)
+			c.Tasks[name] = &t
+		}
+	}
 	return &c
 }

@@ -529,3 +529,37 @@ func TestCommitPlanRefitsWhereTheNodeStillHasRoom(t *testing.T) {
 		t.Fatalf("allocations %s", got)
 	}
 }
+
+// Allocation records and statuses keep their times to the millisecond,
+// and the caller's objects are left as they were.
+func TestStoredTimesAreMilliseconds(t *testing.T) {
+	t.Parallel()
+	s := New(testutil.Etcd(t), "/ms")
+	ctx := context.Background()
+	at := time.Date(2026, 12, 2, 16, 52, 0, 123456789, time.UTC)
+	a := alloc("a1", "n1")
+	a.CreateTime, a.ModifyTime = at, at
+	if _, err := s.CommitPlan(ctx, &Commit{Allocs: []*api.Allocation{a}}); err != nil {
+		t.Fatal(err)
+	}
+	st := &api.AllocStatus{ClientStatus: api.AllocClientRunning, UpdateTime: at,
+		Tasks: map[string]*api.TaskState{"t": {State: api.TaskStateRunning, StartedAt: at}}}
+	if err := s.PutAllocStatuses(ctx, "n1", map[string]*api.AllocStatus{"a1": st}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ReadAlloc(ctx, "n1", "a1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gst, err := s.GetAllocStatus(ctx, "n1", "a1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := at.Truncate(time.Millisecond)
+	if !got.CreateTime.Equal(ms) || !got.ModifyTime.Equal(ms) || !gst.UpdateTime.Equal(ms) || !gst.Tasks["t"].StartedAt.Equal(ms) {
+		t.Fatalf("stored times %v %v %v %v, want %v", got.CreateTime, got.ModifyTime, gst.UpdateTime, gst.Tasks["t"].StartedAt, ms)
+	}
+	if !a.CreateTime.Equal(at) || !st.UpdateTime.Equal(at) || !st.Tasks["t"].StartedAt.Equal(at) {
+		t.Fatal("the caller's objects were changed")
+	}
+}
