@@ -48,9 +48,52 @@ type NodeLiveness struct {
 	// stallSeen is the end of the last stall the worker acted on.
 	stallSeen time.Time
 
-	// seen are the nodes this controller has seen with a heartbeat.
+	// seen are the nodes this controller has seen with a heartbeat, and
+	// downs when each node last lost it.
 	seenMu sync.Mutex
 	seen   map[string]bool
+	downs  map[string]time.Time
+}
+
+// Flapping: when more than flapShare of the nodes (and at least
+// scheduler.HoldMinNodes) lost their heartbeat within flapWindow, however
+// few are down at any one moment, the cause is more likely the control
+// plane than the nodes — leases starved by an overloaded etcd expire here
+// and there, and their nodes come back a few seconds later — so their
+// allocations are held as for a mass failure. Kubernetes' node lifecycle
+// controller likewise slows evictions in a zone where many nodes fail.
+const (
+	flapWindow = time.Minute
+	flapShare  = 0.1
+)
+
+// noteDown records that a node lost its heartbeat.
+func (c *NodeLiveness) noteDown(node string, at time.Time) {
+	c.seenMu.Lock()
+	defer c.seenMu.Unlock()
+	if c.downs == nil {
+		c.downs = map[string]time.Time{}
+	}
+	c.downs[node] = at
+}
+
+// recentlyDown counts the nodes that lost their heartbeat within
+// flapWindow before now, forgetting older ones.
+func (c *NodeLiveness) recentlyDown(now time.Time) int {
+	c.seenMu.Lock()
+	defer c.seenMu.Unlock()
+	for node, at := range c.downs {
+		if now.Sub(at) > flapWindow {
+			delete(c.downs, node)
+		}
+	}
+	return len(c.downs)
+}
+
+// flapping reports whether so many nodes lost their heartbeat lately that
+// their allocations are held (flapWindow, flapShare).
+func flapping(recent, total int) bool {
+	return recent >= scheduler.HoldMinNodes && float64(recent) > flapShare*float64(total)
 }
 
 // joinGrace is how long after it registered a node that has not been
@@ -145,6 +188,7 @@ func (c *NodeLiveness) Run(ctx context.Context) {
 			},
 			Changed: func(ch store.Change) {
 				if ch.Deleted {
+					c.noteDown(ch.Node, c.Now())
 					q.addAfter(ch.Node, settle)
 				} else {
 					c.sawReady(ch.Node)
@@ -267,6 +311,23 @@ func (c *NodeLiveness) hold(ctx context.Context, down, total int) (bool, error) 
 			}
 			slog.Warn("many nodes are down at once: holding their allocations instead of replacing them",
 				"down", down, "nodes", total)
+		}
+		return true, nil
+	}
+	if recent := c.recentlyDown(now); flapping(recent, total) {
+		c.releasing = time.Time{}
+		metricNodesHeld.Set(float64(down))
+		if c.q != nil {
+			// Looked at again once the window may have passed.
+			c.q.addAfter(holdKey, flapWindow/4)
+		}
+		if h == nil {
+			reason := fmt.Sprintf("%d of %d nodes lost their heartbeat within %v", recent, total, flapWindow)
+			if err := c.Store.PutNodeHold(ctx, &store.NodeHold{Since: now, Down: down, Nodes: total, Reason: reason}, c.Guard); err != nil {
+				return true, err
+			}
+			slog.Warn("many nodes lost their heartbeat lately: holding the allocations of those down instead of replacing them",
+				"recently_down", recent, "down", down, "nodes", total, "window", flapWindow)
 		}
 		return true, nil
 	}

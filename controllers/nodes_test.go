@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -261,5 +262,47 @@ func TestNodesJoiningAreNotCountedDown(t *testing.T) {
 	// Past the grace, every node that is not ready is down.
 	if down, total := c.census(nodes, now.Add(joinGrace)); down != 5 || total != 6 {
 		t.Fatalf("down %d of %d after the grace, want 5 of 6", down, total)
+	}
+}
+
+// Many nodes losing their heartbeat within a minute hold the allocations
+// of those down, even when few are down at any one moment (leases
+// starved by an overloaded etcd expire here and there); once the window
+// passed and the recovery time too, the hold ends.
+func TestNodesFlappingTogetherAreHeld(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := store.New(testutil.Etcd(t), "/flap")
+	now := time.Now()
+	c := &NodeLiveness{Store: st, Now: func() time.Time { return now }, Recovery: time.Minute}
+	// 40 of 1,000 nodes went down lately: below the share, replaced as usual.
+	for i := 0; i < 40; i++ {
+		c.noteDown(fmt.Sprintf("n%d", i), now.Add(-time.Duration(i)*time.Second))
+	}
+	if held, err := c.hold(ctx, 2, 1000); err != nil || held {
+		t.Fatalf("40 of 1,000 down within the window: held %v, %v", held, err)
+	}
+	// 150 of them: held, though only 2 are down now.
+	for i := 40; i < 150; i++ {
+		c.noteDown(fmt.Sprintf("n%d", i), now)
+	}
+	held, err := c.hold(ctx, 2, 1000)
+	if err != nil || !held {
+		t.Fatalf("150 of 1,000 down within the window: held %v, %v", held, err)
+	}
+	if h, err := st.GetNodeHold(ctx); err != nil || h == nil || !strings.Contains(h.Reason, "lost their heartbeat within") {
+		t.Fatalf("hold key %+v %v", h, err)
+	}
+	// The window passes: still held for the recovery time, then released.
+	now = now.Add(flapWindow + time.Second)
+	if held, err := c.hold(ctx, 2, 1000); err != nil || !held {
+		t.Fatalf("just after the window: held %v, %v", held, err)
+	}
+	now = now.Add(time.Minute + time.Second)
+	if held, err := c.hold(ctx, 2, 1000); err != nil || held {
+		t.Fatalf("after the recovery time: held %v, %v", held, err)
+	}
+	if h, _ := st.GetNodeHold(ctx); h != nil {
+		t.Fatalf("hold key left: %+v", h)
 	}
 }
