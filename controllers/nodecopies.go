@@ -96,8 +96,9 @@ type source struct {
 	value []byte
 }
 
-// Run keeps the copies until ctx ends.
-func (c *NodeCopies) Run(ctx context.Context) {
+// forget empties what the subscription told, before a resync tells it all
+// again.
+func (c *NodeCopies) forget() {
 	c.allocs = map[string]allocRef{}
 	c.needed = map[jobCopy]int{}
 	c.copies = map[jobCopy]bool{}
@@ -105,6 +106,11 @@ func (c *NodeCopies) Run(ctx context.Context) {
 	c.flipped = map[string]bool{}
 	c.sources = map[svcKey]source{}
 	c.index = map[svcKey][]byte{}
+}
+
+// Run keeps the copies until ctx ends.
+func (c *NodeCopies) Run(ctx context.Context) {
+	c.forget()
 	c.dirtyJ = map[jobCopy]bool{}
 	c.dirtyS = map[svcKey]bool{}
 	c.wake = make(chan struct{}, 1)
@@ -180,13 +186,7 @@ func (c *NodeCopies) drain() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if resynced {
-		c.allocs = map[string]allocRef{}
-		c.needed = map[jobCopy]int{}
-		c.copies = map[jobCopy]bool{}
-		c.direct = map[string]bool{}
-		c.flipped = map[string]bool{}
-		c.sources = map[svcKey]source{}
-		c.index = map[svcKey][]byte{}
+		c.forget()
 		for _, ch := range all {
 			c.record(ch)
 		}
