@@ -599,10 +599,9 @@ func (c *Cache) JobAllocs(ctx context.Context, ns, job string) ([]*api.Allocatio
 // takes the node's current plan revision, so the commit compares against
 // exactly the state it checked; where they do not (or a unit there is
 // not a plain placement, or the node is no longer ready and eligible),
-// the units touching the node are dropped, to be planned again. onMoved,
-// when set, is called for each moved node. It reports whether it dropped
-// any unit.
-func (c *Cache) refit(units [][]*api.Allocation, revs map[string]int64, commit *Commit, onMoved func(node string)) ([][]*api.Allocation, bool) {
+// the units touching the node are dropped, to be planned again. It
+// reports whether it dropped any unit, and how many nodes had moved.
+func (c *Cache) refit(units [][]*api.Allocation, revs map[string]int64, commit *Commit) ([][]*api.Allocation, bool, int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var moved map[string]int64
@@ -620,7 +619,7 @@ func (c *Cache) refit(units [][]*api.Allocation, revs map[string]int64, commit *
 		}
 	}
 	if len(moved) == 0 {
-		return units, false
+		return units, false, 0
 	}
 	add := map[string]api.Resources{}
 	bad := map[string]bool{}
@@ -641,9 +640,6 @@ func (c *Cache) refit(units [][]*api.Allocation, revs map[string]int64, commit *
 	}
 	drop := map[string]bool{}
 	for node, cur := range moved {
-		if onMoved != nil {
-			onMoved(node)
-		}
 		n := c.nodes[node]
 		var used api.Resources
 		if u := c.usage[node]; u != nil {
@@ -658,9 +654,9 @@ func (c *Cache) refit(units [][]*api.Allocation, revs map[string]int64, commit *
 		commit.Refitted++
 	}
 	if len(drop) == 0 {
-		return units, false
+		return units, false, len(moved)
 	}
-	return dropConflicting(units, drop), true
+	return dropConflicting(units, drop), true, len(moved)
 }
 
 // plainPlacement reports whether an allocation is a new placement that

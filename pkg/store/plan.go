@@ -163,7 +163,7 @@ func (s *Store) CommitPlan(ctx context.Context, c *Commit) (int, error) {
 	for len(units) > 0 || len(extra) > 0 {
 		if cache != nil {
 			var dropped bool
-			units, dropped = cache.refit(units, revs, c, nil)
+			units, dropped, _ = cache.refit(units, revs, c)
 			conflicted = conflicted || dropped
 		}
 		cmps := append([]clientv3.Cmp(nil), c.Guard.cmps...)
@@ -206,7 +206,7 @@ func (s *Store) CommitPlan(ctx context.Context, c *Commit) (int, error) {
 			// The cache holds what made the compares fail: refit there.
 			var dropped bool
 			var moved int
-			units, dropped = cache.refit(units, revs, c, func(string) { moved++ })
+			units, dropped, moved = cache.refit(units, revs, c)
 			if failures++; moved == 0 || failures > maxRefits {
 				// No node moved: a guard failed (the claim is gone).
 				return written, ErrConflict
