@@ -55,6 +55,9 @@ type Store struct {
 	keys  Keys
 	cache atomic.Pointer[Cache]
 	users atomic.Pointer[NodeUsers]
+	// progress: whether etcd's progress notifications can be trusted
+	// (progress.go).
+	progress progressTrust
 }
 
 // UseNodeUsers makes PurgeNode also remove the purged node's etcd user

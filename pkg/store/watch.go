@@ -116,7 +116,11 @@ func (s *Store) watchFrom(ctx context.Context, prefix string, rev int64, h handl
 			})
 			rev = ev.Kv.ModRevision
 		}
-		if resp.IsProgressNotify() && resp.Header.Revision > rev {
+		// A notification's revision counts only where etcd sends it in
+		// order with events (progress.go): an early one would make a
+		// resumed watch skip the events it overtook.
+		notified := resp.IsProgressNotify() && s.progressTrusted()
+		if notified && resp.Header.Revision > rev {
 			rev = resp.Header.Revision
 		}
 		// etcd never splits a revision's events over two responses, so
@@ -124,7 +128,7 @@ func (s *Store) watchFrom(ctx context.Context, prefix string, rev int64, h handl
 		// complete: only now may a reader waiting for it go on (a plan
 		// of 128 allocations is one revision; a reader let through after
 		// its first event saw part of it).
-		if p, ok := h.(progressHandler); ok && (len(resp.Events) > 0 || resp.IsProgressNotify()) {
+		if p, ok := h.(progressHandler); ok && (len(resp.Events) > 0 || notified) {
 			p.Progress(rev)
 		}
 	}
