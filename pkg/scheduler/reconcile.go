@@ -212,6 +212,7 @@ func (r *reconciler) group(g *api.TaskGroup) *decisions {
 	d := &decisions{}
 	view := r.reconcileDisconnected(g, d)
 	c := r.classify(g, view, d)
+	r.dropDuplicates(&c, d)
 	r.scaleDown(g, &c, d)
 	stillLive := map[string]bool{}
 	for _, a := range c.live {
@@ -356,6 +357,55 @@ func (r *reconciler) classify(g *api.TaskGroup, view map[string]*api.Allocation,
 		}
 	}
 	return c
+}
+
+// dropDuplicates stops every live allocation whose name (its index in
+// the group) another live one holds, keeping the one that runs, then the
+// older: two allocations named job.group[3] are never what the job asks
+// for (tasks read their index to pick a shard, a volume, a peer), and only
+// a plan made from a view that missed the first can make the second. The
+// stopped one no longer counts, so its slot is placed again at a free
+// index by the same pass.
+func (r *reconciler) dropDuplicates(c *classes, d *decisions) {
+	holder := make(map[int]*api.Allocation, len(c.live))
+	dup := false
+	for _, a := range c.live {
+		if h := holder[a.Index]; h == nil || keepFirst(a, h) {
+			dup = dup || h != nil
+			holder[a.Index] = a
+		} else {
+			dup = true
+		}
+	}
+	if !dup {
+		return
+	}
+	kept := c.live[:0:0]
+	for _, a := range c.live {
+		if holder[a.Index] == a {
+			kept = append(kept, a)
+			continue
+		}
+		d.stopAlloc(a, fmt.Sprintf("allocation %s holds the same index (%d)", api.ShortID(holder[a.Index].ID), a.Index), false)
+		d.changes.Stop++
+	}
+	c.live = kept
+}
+
+// keepFirst orders two live allocations of the same name: the one that
+// runs, then the one created first (the lower ID when both are equal).
+func keepFirst(a, b *api.Allocation) bool {
+	ar, br := a.ClientStatusOf() == api.AllocClientRunning, b.ClientStatusOf() == api.AllocClientRunning
+	if ar != br {
+		return ar
+	}
+	if a.CreateIndex != b.CreateIndex {
+		return a.CreateIndex < b.CreateIndex
+	}
+	if !a.CreateTime.Equal(b.CreateTime) {
+		return a.CreateTime.Before(b.CreateTime)
+	}
+	return a.ID < b.ID
 }
 
 // scaleDown keeps the group at its count: it stops live allocations, old

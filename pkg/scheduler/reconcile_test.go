@@ -291,6 +291,21 @@ func TestReconcile(t *testing.T) {
 				"changes": {"stop=1"}},
 		},
 		{
+			name: "a name held twice: the later one stops and its slot goes to a free index",
+			job:  service(3), nodes: ready,
+			allocs: []*api.Allocation{alloc("a0", 0), alloc("a1", 1), alloc("b1", 1, func(a *api.Allocation) { a.CreateTime = now })},
+			want: sets{"stop": {"b1: allocation a1 holds the same index (1)"}, "place": {"2"}, "ignore": {"a0", "a1"},
+				"changes": {"stop=1"}},
+		},
+		{
+			name: "a name held twice: the running one stays, and a job over its count stops no other",
+			job:  service(2), nodes: ready,
+			allocs: []*api.Allocation{alloc("a0", 0), alloc("a1", 1, pendingAlloc()), alloc("b1", 1, func(a *api.Allocation) { a.CreateTime = now }),
+				alloc("a2", 2, pendingAlloc())},
+			want: sets{"stop": {"a1: allocation b1 holds the same index (1)", "a2: scaled down"}, "ignore": {"a0", "b1"},
+				"changes": {"stop=2"}},
+		},
+		{
 			name: "replacements beyond the count are dropped, the latest first",
 			job:  service(1), nodes: withDown,
 			allocs: []*api.Allocation{alloc("a0", 0, onNode("n2")), alloc("a1", 1, endedAgo(api.AllocClientFailed, time.Hour))},
