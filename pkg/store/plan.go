@@ -251,14 +251,24 @@ const maxRefits = 16
 
 // inUnits groups a plan's allocations into units of linked allocations
 // (previous and next allocation, followed both ways), ordered by the node
-// of their first allocation.
+// of their first allocation, and on one node the stops first: a
+// placement may rely on the room a stop of the same plan frees there
+// without being linked to it (a scale-down, a name held twice), and
+// transactions commit in order, so the stop is written in the same
+// transaction as the placement or in an earlier one — never a placement
+// whose stop a failed transaction left unwritten.
 func inUnits(in []*api.Allocation) [][]*api.Allocation {
 	byID := make(map[string]*api.Allocation, len(in))
 	for _, a := range in {
 		byID[a.ID] = a
 	}
 	sorted := append([]*api.Allocation(nil), in...)
-	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].NodeID < sorted[j].NodeID })
+	sort.SliceStable(sorted, func(i, j int) bool {
+		if sorted[i].NodeID != sorted[j].NodeID {
+			return sorted[i].NodeID < sorted[j].NodeID
+		}
+		return sorted[i].DesiredStatus != api.AllocDesiredRun && sorted[j].DesiredStatus == api.AllocDesiredRun
+	})
 	var units [][]*api.Allocation
 	seen := make(map[string]bool, len(in))
 	for _, a := range sorted {
