@@ -297,11 +297,13 @@ const (
 // Allocation is a task group of a job placed on a node. The servers write it
 // (its desired state); the node agent writes its Status under a separate key.
 type Allocation struct {
-	ID         string `json:"id"`
-	Name       string `json:"name"`
-	Namespace  string `json:"namespace"`
-	JobID      string `json:"job_id"`
-	JobVersion uint64 `json:"job_version"`
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	Namespace string `json:"namespace"`
+	JobID     string `json:"job_id"`
+	// JobVersion is left out of the JSON when 0, the first version: a
+	// million allocations in etcd are 16 MB smaller for it.
+	JobVersion uint64 `json:"job_version,omitempty"`
 	// JobPriority is the job's priority when placed, for preemption.
 	JobPriority int       `json:"job_priority,omitempty"`
 	TaskGroup   string    `json:"task_group"`

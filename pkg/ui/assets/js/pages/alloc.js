@@ -110,7 +110,7 @@ export default {
       const h = a.manual_health || a.status?.health;
       const stopped = a.desired_status === 'stop' || ['complete', 'failed', 'lost'].includes(status);
       body.innerHTML = html`<div class="head"><div><h1>Allocation <span class="id" title="${a.id}">${short(a.id)}</span> ${badge(status)}</h1>
-          <p class="muted">${a.name} of <a href="${jobHref(a.namespace, a.job_id)}">${a.job_id}</a> version ${a.job_version} on node ${idLink(nodeHref(a.node_id), a.node_id)}</p></div>
+          <p class="muted">${a.name} of <a href="${jobHref(a.namespace, a.job_id)}">${a.job_id}</a> version ${a.job_version ?? 0} on node ${idLink(nodeHref(a.node_id), a.node_id)}</p></div>
           <div class="actions">${action('Restart', 'restart', stopped ? 'the allocation is not running' : '')}${action('Stop', 'stop', stopped ? 'the allocation is stopped already' : '', 'danger')}</div></div>
         <div class="grid2"><div class="panel"><dl class="props">
           <dt>Desired</dt><dd>${a.desired_status}${a.desired_description ? ` — ${a.desired_description}` : ''}</dd>

@@ -31,7 +31,7 @@ export function allocTable(allocs, { showJob = false, showNode = true, nodes = {
       const h = a.manual_health || a.status?.health;
       return html`<tr data-alloc="${a.id}"><td>${idLink(allocHref(a.id), a.id)}</td><td>${a.name}${a.canary ? html` ${badge('canary')}` : ''}</td>
       ${showJob ? html`<td><a href="${jobHref(a.namespace, a.job_id)}">${a.job_id}</a></td>` : ''}
-      <td>${badge(allocStatus(a))}</td><td>${a.desired_status}</td><td>${a.job_version}</td>
+      <td>${badge(allocStatus(a))}</td><td>${a.desired_status}</td><td>${a.job_version ?? 0}</td>
       ${showNode ? html`<td>${idLink(nodeHref(a.node_id), a.node_id)} ${nodes[a.node_id] ? html`<span class="muted">${nodes[a.node_id]}</span>` : ''}</td>` : ''}
       <td>${mhz(a.resources?.cpu || 0)}</td><td>${mib(a.resources?.memory || 0)}</td>
       <td>${h ? badge(h.healthy ? 'healthy' : 'unhealthy') : html`<span class="muted">–</span>`}</td><td>${when(a.modify_time)}</td></tr>`;
