@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -33,8 +34,9 @@ type hollowShared struct {
 	running atomic.Int64 // allocations reported running, now
 	written atomic.Int64 // status writes sent
 
-	mu   sync.Mutex
-	jobs map[string]*jobTasks
+	mu     sync.Mutex
+	jobs   map[string]*jobTasks
+	groups map[string]*string // interned job.group names (groupName)
 }
 
 // jobTasks are the task names of each group of one job version.
@@ -43,8 +45,8 @@ type jobTasks struct {
 	groups map[string][]string
 }
 
-func (h *hollowShared) tasks(ctx context.Context, a *api.Allocation) []string {
-	key := a.Namespace + "/" + a.JobID + "/" + strconv.FormatUint(a.JobVersion, 10)
+func (h *hollowShared) tasks(ctx context.Context, ns, job string, version uint64, group string) []string {
+	key := ns + "/" + job + "/" + strconv.FormatUint(version, 10)
 	h.mu.Lock()
 	jt := h.jobs[key]
 	if jt == nil {
@@ -54,7 +56,7 @@ func (h *hollowShared) tasks(ctx context.Context, a *api.Allocation) []string {
 	h.mu.Unlock()
 	jt.once.Do(func() {
 		jt.groups = map[string][]string{}
-		j, err := h.st.GetJobVersion(ctx, a.Namespace, a.JobID, a.JobVersion)
+		j, err := h.st.GetJobVersion(ctx, ns, job, version)
 		if err != nil {
 			return
 		}
@@ -64,22 +66,141 @@ func (h *hollowShared) tasks(ctx context.Context, a *api.Allocation) []string {
 			}
 		}
 	})
-	return jt.groups[a.TaskGroup]
+	return jt.groups[group]
 }
 
 // allocState is what a hollow node remembers of an allocation: enough to
 // check, at the end of a run, that nothing runs twice and no node is over
-// its capacity.
+// its capacity — 24 bytes, with the allocation's ID as the map's key in
+// 16 bytes: a sim of 1,000,000 allocations keeps them in about 60 MB.
 type allocState struct {
-	state    uint8
+	group    *string // "job.group", shared by the group's allocations
+	index    int32
 	cpu, mem int32
-	name     string // job.group[index], which names one allocation slot
+	state    uint8
 }
+
+// name is the allocation's slot, job.group[index].
+func (s allocState) name() string { return *s.group + "[" + strconv.Itoa(int(s.index)) + "]" }
 
 const (
 	stateRunning uint8 = iota + 1
 	stateDone
 )
+
+// allocKey is an allocation ID (a UUID, as servers make them) in 16 bytes.
+type allocKey [16]byte
+
+// keyOf parses a UUID; ok is false for any other ID.
+func keyOf(id string) (k allocKey, ok bool) {
+	if len(id) != 36 || id[8] != '-' || id[13] != '-' || id[18] != '-' || id[23] != '-' {
+		return k, false
+	}
+	j := 0
+	for i := 0; i < 36; i += 2 {
+		if id[i] == '-' {
+			i--
+			continue
+		}
+		hi, lo := unhex(id[i]), unhex(id[i+1])
+		if hi > 15 || lo > 15 {
+			return k, false
+		}
+		k[j] = hi<<4 | lo
+		j++
+	}
+	return k, j == 16
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0'
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10
+	}
+	return 255
+}
+
+// allocStates are a hollow node's allocations: by 16-byte key, and by
+// their string ID for the rare one that is not a UUID.
+type allocStates struct {
+	byKey   map[allocKey]allocState
+	byOther map[string]allocState
+}
+
+func (m *allocStates) get(id string) (allocState, bool) {
+	if k, ok := keyOf(id); ok {
+		s, found := m.byKey[k]
+		return s, found
+	}
+	s, found := m.byOther[id]
+	return s, found
+}
+
+func (m *allocStates) set(id string, s allocState) {
+	if k, ok := keyOf(id); ok {
+		if m.byKey == nil {
+			m.byKey = map[allocKey]allocState{}
+		}
+		m.byKey[k] = s
+		return
+	}
+	if m.byOther == nil {
+		m.byOther = map[string]allocState{}
+	}
+	m.byOther[id] = s
+}
+
+func (m *allocStates) del(id string) {
+	if k, ok := keyOf(id); ok {
+		delete(m.byKey, k)
+		return
+	}
+	delete(m.byOther, id)
+}
+
+func (m *allocStates) each(fn func(allocState)) {
+	for _, s := range m.byKey {
+		fn(s)
+	}
+	for _, s := range m.byOther {
+		fn(s)
+	}
+}
+
+// hollowAlloc is what a hollow node decodes of an allocation record: the
+// few fields it looks at (decoding the whole record cost the sim a third
+// of its memory in garbage).
+type hollowAlloc struct {
+	ID            string        `json:"id"`
+	Namespace     string        `json:"namespace"`
+	JobID         string        `json:"job_id"`
+	JobVersion    uint64        `json:"job_version"`
+	TaskGroup     string        `json:"task_group"`
+	Index         int           `json:"index"`
+	DesiredStatus string        `json:"desired_status"`
+	Resources     api.Resources `json:"resources"`
+}
+
+// groupName interns "job.group", so that a million allocations share a
+// thousand strings.
+func (h *hollowShared) groupName(job, group string) *string {
+	key := job + "." + group
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	p := h.groups[key]
+	if p == nil {
+		p = &key
+		if h.groups == nil {
+			h.groups = map[string]*string{}
+		}
+		h.groups[key] = p
+	}
+	return p
+}
 
 type hollowNode struct {
 	h    *hollowShared
@@ -87,13 +208,13 @@ type hollowNode struct {
 
 	mu      sync.Mutex
 	lease   clientv3.LeaseID
-	allocs  map[string]*allocState
+	allocs  allocStates
 	pending map[string]*api.AllocStatus
 	writing bool // a write is scheduled or on the wire
 }
 
 func newHollowNode(h *hollowShared, n *api.Node) *hollowNode {
-	return &hollowNode{h: h, node: n, allocs: map[string]*allocState{}, pending: map[string]*api.AllocStatus{}}
+	return &hollowNode{h: h, node: n, pending: map[string]*api.AllocStatus{}}
 }
 
 // run registers the node and follows its allocations until ctx ends. A
@@ -153,47 +274,45 @@ func (n *hollowNode) register(ctx context.Context) bool {
 func (n *hollowNode) changed(ctx context.Context, c store.Change) {
 	if c.Deleted {
 		n.mu.Lock()
-		if s := n.allocs[c.ID]; s != nil && s.state == stateRunning {
+		if s, ok := n.allocs.get(c.ID); ok && s.state == stateRunning {
 			n.h.running.Add(-1)
 		}
-		delete(n.allocs, c.ID)
+		n.allocs.del(c.ID)
 		delete(n.pending, c.ID)
 		n.mu.Unlock()
 		return
 	}
-	a, err := store.Decode[api.Allocation](c)
-	if err != nil {
+	var a hollowAlloc
+	if err := json.Unmarshal(c.Value, &a); err != nil {
 		return
 	}
 	n.mu.Lock()
-	var state uint8
-	if s := n.allocs[a.ID]; s != nil {
-		state = s.state
-	}
+	s, known := n.allocs.get(a.ID)
 	n.mu.Unlock()
 	now := time.Now().UTC()
 	var st *api.AllocStatus
 	switch {
-	case a.DesiredStatus == api.AllocDesiredRun && state == 0:
+	case a.DesiredStatus == api.AllocDesiredRun && !known:
 		st = &api.AllocStatus{ClientStatus: api.AllocClientRunning, UpdateTime: now, Tasks: map[string]*api.TaskState{}}
-		for _, t := range n.h.tasks(ctx, a) {
+		for _, t := range n.h.tasks(ctx, a.Namespace, a.JobID, a.JobVersion, a.TaskGroup) {
 			st.Tasks[t] = &api.TaskState{State: api.TaskStateRunning, StartedAt: now}
 		}
-		state = stateRunning
+		s = allocState{group: n.h.groupName(a.JobID, a.TaskGroup), index: int32(a.Index),
+			cpu: int32(a.Resources.CPU), mem: int32(a.Resources.MemoryMB), state: stateRunning}
 		n.h.running.Add(1)
-	case a.DesiredStatus != api.AllocDesiredRun && state == stateRunning:
+	case a.DesiredStatus != api.AllocDesiredRun && known && s.state == stateRunning:
 		st = &api.AllocStatus{ClientStatus: api.AllocClientComplete, UpdateTime: now, Tasks: map[string]*api.TaskState{}}
 		zero := 0
-		for _, t := range n.h.tasks(ctx, a) {
+		for _, t := range n.h.tasks(ctx, a.Namespace, a.JobID, a.JobVersion, a.TaskGroup) {
 			st.Tasks[t] = &api.TaskState{State: api.TaskStateDead, ExitCode: &zero, FinishedAt: now}
 		}
-		state = stateDone
+		s.state = stateDone
 		n.h.running.Add(-1)
 	default:
 		return
 	}
 	n.mu.Lock()
-	n.allocs[a.ID] = &allocState{state: state, cpu: int32(a.Resources.CPU), mem: int32(a.Resources.MemoryMB), name: a.Name}
+	n.allocs.set(a.ID, s)
 	n.pending[a.ID] = st
 	start := !n.writing
 	n.writing = true
@@ -270,20 +389,20 @@ func check(nodes []*hollowNode) *simCheck {
 	for _, n := range nodes {
 		cpu, mem := 0, 0
 		n.mu.Lock()
-		for _, s := range n.allocs {
+		n.allocs.each(func(s allocState) {
 			if s.state != stateRunning {
-				continue
+				return
 			}
 			out.Running++
-			slots[s.name]++
-			job := s.name
+			slots[s.name()]++
+			job := *s.group
 			if i := strings.LastIndexByte(job, '.'); i > 0 {
 				job = job[:i]
 			}
 			out.Jobs[job]++
 			cpu += int(s.cpu)
 			mem += int(s.mem)
-		}
+		})
 		n.mu.Unlock()
 		if cpu > n.node.Resources.CPU || mem > n.node.Resources.MemoryMB {
 			out.Overfull++
