@@ -26,8 +26,9 @@ type NodeLiveness struct {
 	Now    func() time.Time
 	Resync time.Duration
 	// Settle is how long a node that went down waits before its
-	// allocations are replaced (default 2 s): long enough to tell one
-	// node failing from many failing together, which holds them
+	// allocations are replaced (default scheduler.DefaultDownSettle, 2 s,
+	// which the scheduler waits too): long enough to tell one node
+	// failing from many failing together, which holds them
 	// (scheduler.HoldDown).
 	Settle time.Duration
 
@@ -141,7 +142,7 @@ const holdKey = "hold:"
 func (c *NodeLiveness) Run(ctx context.Context) {
 	settle := c.Settle
 	if settle == 0 {
-		settle = 2 * time.Second
+		settle = scheduler.DefaultDownSettle
 	}
 	q := newQueue()
 	c.q = q

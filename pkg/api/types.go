@@ -248,6 +248,11 @@ type Node struct {
 
 	// Status is computed from the node's heartbeat when read.
 	Status string `json:"status,omitempty"`
+	// DownSince is when the server reading the node saw its heartbeat
+	// go, when it did (zero: up, or down since before it looked). The
+	// scheduler replaces a down node's allocations only once it has been
+	// down a moment (scheduler.Config.DownSettle).
+	DownSince time.Time `json:"-"`
 
 	Indexes
 }
@@ -301,8 +306,8 @@ type Allocation struct {
 	Name      string `json:"name"`
 	Namespace string `json:"namespace"`
 	JobID     string `json:"job_id"`
-	// JobVersion is left out of the JSON when 0, the first version: a
-	// million allocations in etcd are 16 MB smaller for it.
+	// JobVersion is left out of the JSON when 0, the first version (16
+	// bytes of every such allocation record written, watched and sent).
 	JobVersion uint64 `json:"job_version,omitempty"`
 	// JobPriority is the job's priority when placed, for preemption.
 	JobPriority int       `json:"job_priority,omitempty"`

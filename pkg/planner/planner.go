@@ -63,7 +63,7 @@ func Compute(ctx context.Context, st *store.Store, ns, jobID string, job *api.Jo
 		State:  scheduler.NewStateFromUsage(snap.Nodes, snap.Usage, snap.JobAllocs),
 		EvalID: evalID, Now: now, NewID: api.NewID,
 		Config: scheduler.Config{Algorithm: cfg.Algorithm, DisablePreemption: cfg.PreemptionDisabled, Seed: seedOf(evalID),
-			HoldDownNodes: hold != nil || holdDown(snap.Nodes)},
+			HoldDownNodes: hold != nil || holdDown(snap.Nodes), DownSettle: scheduler.DefaultDownSettle},
 		Cancelled: func() bool { return ctx.Err() != nil },
 	})
 	if plan.Cancelled {

@@ -32,6 +32,11 @@
 // update in place, to replace (lost, reschedule, destructive, migrate,
 // canary, disconnect), to reschedule later, new indexes to place — without
 // looking at any node's capacity. Placement (place.go) consumes the sets.
+// Each live allocation holds one index of its group (its name is
+// job.group[index]); when two hold the same one, the one not running (or
+// else the newer) stops and a free index is placed instead, and a group
+// over its count stops old versions first, then those not running, then
+// the highest indexes.
 //
 // # Placement
 //

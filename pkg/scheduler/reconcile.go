@@ -164,6 +164,9 @@ type reconciler struct {
 	now      time.Time
 	// hold leaves the allocations of down nodes alone (Config.HoldDownNodes).
 	hold bool
+	// settle is how long a node must be down before its allocations are
+	// lost (Config.DownSettle).
+	settle time.Duration
 }
 
 // held reports whether an allocation sits on a down node whose
@@ -179,6 +182,17 @@ func (r *reconciler) held(a *api.Allocation) bool {
 func (r *reconciler) nodeDown(id string) bool {
 	n := r.node(id)
 	return n == nil || n.Status != api.NodeStatusReady
+}
+
+// justDown reports whether a node is down since less than the settle time
+// (Config.DownSettle): its allocations are waited for, not replaced yet.
+func (r *reconciler) justDown(id string) bool {
+	n := r.node(id)
+	return n != nil && justDown(n, r.settle, r.now)
+}
+
+func justDown(n *api.Node, settle time.Duration, now time.Time) bool {
+	return n.Status != api.NodeStatusReady && !n.DownSince.IsZero() && now.Sub(n.DownSince) < settle
 }
 
 // stopAll stops every allocation of a stopped or purged job.
@@ -308,6 +322,15 @@ func (r *reconciler) classify(g *api.TaskGroup, view map[string]*api.Allocation,
 			c.occupying = append(c.occupying, a)
 			d.ignore = append(d.ignore, a)
 			d.changes.Ignore++
+		case r.justDown(a.NodeID) && !a.Terminal():
+			// Its node went down a moment ago: wait, and look again
+			// when the settle time is up (this server may have seen
+			// the node go later than the leader, whose evaluation
+			// came with its own settle time).
+			c.occupying = append(c.occupying, a)
+			d.ignore = append(d.ignore, a)
+			d.changes.Ignore++
+			d.wake(r.node(a.NodeID).DownSince.Add(r.settle))
 		case r.nodeDown(a.NodeID) && !a.Terminal() && r.keepDisconnected(g, a, d):
 			d.disconnect = append(d.disconnect, a)
 			if g.ReplaceDisconnected() {

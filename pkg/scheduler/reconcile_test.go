@@ -674,3 +674,55 @@ func TestReplaceKindNamesItsKind(t *testing.T) {
 		}
 	}
 }
+
+// A node down for less than the settle time keeps its allocations (they
+// are waited for, and the job looked at again when the time is up); one
+// down longer, or since before the server looked, has them replaced.
+func TestReconcileWaitsForANodeDownAMomentAgo(t *testing.T) {
+	job := service(2)
+	for _, c := range []struct {
+		name      string
+		downSince time.Time
+		want      sets
+	}{
+		{"down a second ago", now.Add(-time.Second),
+			sets{"ignore": {"a0", "a1"}, "changes": {"ignore=1"}, "wake": {"+1s"}}},
+		{"down three seconds ago", now.Add(-3 * time.Second),
+			sets{"stop": {"a1: node is down: allocation lost"}, "lost": {"a1"}, "replace": {"lost a1@1"},
+				"ignore": {"a0"}, "changes": {"lost=1"}}},
+		{"down since before the server looked", time.Time{},
+			sets{"stop": {"a1: node is down: allocation lost"}, "lost": {"a1"}, "replace": {"lost a1@1"},
+				"ignore": {"a0"}, "changes": {"lost=1"}}},
+	} {
+		n2 := downNode("n2")
+		n2.DownSince = c.downSince
+		nodes := map[string]*api.Node{"n1": readyNode("n1"), "n2": n2}
+		allocs := []*api.Allocation{alloc("a0", 0), alloc("a1", 1, onNode("n2"))}
+		r := &reconciler{job: job, allocs: allocs, byID: map[string]*api.Allocation{"a0": allocs[0], "a1": allocs[1]},
+			node: func(id string) *api.Node { return nodes[id] }, now: now, settle: 2 * time.Second}
+		d := r.group(job.Groups[0])
+		got := sets{}
+		for _, s := range d.stop {
+			got["stop"] = append(got["stop"], s.alloc.ID+": "+s.why)
+			if s.lost {
+				got["lost"] = append(got["lost"], s.alloc.ID)
+			}
+		}
+		for _, rp := range d.replace {
+			got["replace"] = append(got["replace"], fmt.Sprintf("%s %s@%d", rp.kind, rp.prev.ID, rp.index))
+		}
+		for _, a := range d.ignore {
+			got["ignore"] = append(got["ignore"], a.ID)
+		}
+		sort.Strings(got["ignore"])
+		if !d.wakeAt.IsZero() {
+			got["wake"] = []string{fmt.Sprintf("+%v", d.wakeAt.Sub(now))}
+		}
+		if ch := changesString(d.changes); ch != "" {
+			got["changes"] = []string{ch}
+		}
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s: got %v, want %v", c.name, got, c.want)
+		}
+	}
+}

@@ -35,7 +35,20 @@ type Config struct {
 	// that the cause is more likely the control plane or the network
 	// than the nodes (HoldDown).
 	HoldDownNodes bool
+	// DownSettle is how long a node must have been down (api.Node's
+	// DownSince) before its allocations count as lost and are replaced:
+	// an overloaded etcd lets a lease run out here and there and its
+	// node registers again a second later, and every pass that looked
+	// in between used to replace its work. The leader's liveness
+	// controller evaluates the node's jobs once the time is up (the same
+	// DefaultDownSettle). 0: at once.
+	DownSettle time.Duration
 }
+
+// DefaultDownSettle is how long a down node waits before its allocations
+// are replaced, for the scheduler (Config.DownSettle) and the liveness
+// controller alike.
+const DefaultDownSettle = 2 * time.Second
 
 // Mass failure: when at least HoldMinNodes nodes and more than HoldShare
 // of all nodes are down at once, their allocations are held instead of
@@ -179,7 +192,7 @@ func Compute(in *Input) *Plan {
 	sort.SliceStable(p.jobAllocs, func(i, j int) bool { return p.jobAllocs[i].Index < p.jobAllocs[j].Index })
 	job := in.Job
 	p.rec = &reconciler{job: job, versions: in.Versions, allocs: p.jobAllocs, byID: p.byID, node: p.node, now: in.Now,
-		hold: p.cfg.HoldDownNodes}
+		hold: p.cfg.HoldDownNodes, settle: p.cfg.DownSettle}
 	if job == nil || job.Stop {
 		for _, s := range p.rec.stopAll() {
 			p.stop(s.alloc, s.why, s.lost, false)

@@ -38,7 +38,7 @@ func (p *planner) reconcileSystem(g *api.TaskGroup) {
 		n := ns.node
 		allocs := onNode[n.ID]
 		if n.Status != api.NodeStatusReady {
-			if p.cfg.HoldDownNodes {
+			if p.cfg.HoldDownNodes || justDown(n, p.cfg.DownSettle, p.in.Now) {
 				continue
 			}
 			for _, a := range allocs {

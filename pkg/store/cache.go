@@ -35,10 +35,13 @@ type Cache struct {
 
 	records map[string]*api.Node // node records as their agents wrote them
 	live    map[string]bool
-	admin   map[string]*NodeAdmin
-	nodes   map[string]*api.Node       // records with status, eligibility and drain applied
-	plans   map[string]int64           // node plan key mod revisions
-	allocs  map[string]*api.Allocation // desired state with status attached
+	// downAt is when the cache saw each down node's heartbeat go; kept
+	// over a relist, so that nodes still down keep their time.
+	downAt map[string]time.Time
+	admin  map[string]*NodeAdmin
+	nodes  map[string]*api.Node       // records with status, eligibility and drain applied
+	plans  map[string]int64           // node plan key mod revisions
+	allocs map[string]*api.Allocation // desired state with status attached
 	// orphans are statuses whose allocation is not (yet) here: a relist
 	// applies keys in no particular order.
 	orphans map[string]orphan
@@ -68,7 +71,7 @@ type Cache struct {
 
 // NewCache returns a cache of the store's cluster; Run fills it.
 func NewCache(s *Store) *Cache {
-	c := &Cache{s: s, subs: map[*subscription]bool{}}
+	c := &Cache{s: s, subs: map[*subscription]bool{}, downAt: map[string]time.Time{}}
 	c.moved = sync.NewCond(&c.mu)
 	c.reset()
 	return c
@@ -254,6 +257,7 @@ func (c *Cache) apply(ev Event) any {
 		var n *api.Node
 		if ev.Delete {
 			delete(c.records, ref.Node)
+			delete(c.downAt, ref.Node)
 		} else if n = decodeOrWarn[api.Node](ev); n != nil {
 			c.records[ref.Node] = n
 		}
@@ -264,9 +268,13 @@ func (c *Cache) apply(ev Event) any {
 		return n
 	case KindHeartbeats:
 		if ev.Delete {
+			if c.live[ref.Node] {
+				c.downAt[ref.Node] = time.Now()
+			}
 			delete(c.live, ref.Node)
 		} else {
 			c.live[ref.Node] = true
+			delete(c.downAt, ref.Node)
 		}
 		c.nodeRev[ref.Node] = ev.Rev
 		c.refreshNode(ref.Node)
@@ -373,6 +381,8 @@ func (c *Cache) refreshNode(id string) {
 	n.Status = api.NodeStatusDown
 	if c.live[id] {
 		n.Status = api.NodeStatusReady
+	} else {
+		n.DownSince = c.downAt[id]
 	}
 	if a := c.admin[id]; a != nil {
 		n.Eligible, n.Drain = a.Eligible, a.Drain

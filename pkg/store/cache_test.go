@@ -302,3 +302,31 @@ func TestCacheWaitsWhileItCatchesUpAndGivesUpWhenStuck(t *testing.T) {
 	}
 	<-done
 }
+
+// A node's DownSince is when the cache saw its heartbeat go; it is cleared
+// when the heartbeat comes back.
+func TestCacheRecordsWhenANodeWentDown(t *testing.T) {
+	s := New(nil, "/test")
+	c := NewCache(s)
+	c.Replace(map[string]listed{}, 1)
+	n := &api.Node{ID: "n1", Name: "n1", Eligible: true}
+	c.Apply(Event{Key: s.keys.Node("n1"), Value: []byte(encode(n)), Rev: 2, Create: 2})
+	c.Apply(Event{Key: s.keys.Heartbeat("n1"), Rev: 3, Create: 3})
+	node := func() *api.Node {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.nodes["n1"]
+	}
+	if got := node(); got.Status != api.NodeStatusReady || !got.DownSince.IsZero() {
+		t.Fatalf("with its heartbeat: %s since %v", got.Status, got.DownSince)
+	}
+	before := time.Now()
+	c.Apply(Event{Key: s.keys.Heartbeat("n1"), Delete: true, Rev: 4})
+	if got := node(); got.Status != api.NodeStatusDown || got.DownSince.Before(before) || time.Since(got.DownSince) > time.Minute {
+		t.Fatalf("heartbeat gone: %s since %v", got.Status, got.DownSince)
+	}
+	c.Apply(Event{Key: s.keys.Heartbeat("n1"), Rev: 5, Create: 5})
+	if got := node(); got.Status != api.NodeStatusReady || !got.DownSince.IsZero() {
+		t.Fatalf("heartbeat back: %s since %v", got.Status, got.DownSince)
+	}
+}
