@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"syscall"
@@ -45,6 +46,7 @@ func runSim(args []string) error {
 	full := fs.Bool("full-agents", false, "run real node agents with the mock driver instead of hollow nodes (costs a goroutine set per allocation)")
 	debugAddr := fs.String("debug-addr", "", "serve Go's profiler (/debug/pprof/) on this address")
 	statsAddr := fs.String("stats-addr", "", "serve the simulation's counters (JSON) on this address: allocations running, status writes, memory")
+	gcPercent := fs.Int("gc-percent", 50, "Go's GC target percent for the sim (GOGC, which overrides it): lower keeps it smaller at some CPU")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -52,6 +54,11 @@ func runSim(args []string) error {
 		return err
 	}
 	setupLogging(*logLevel)
+	if os.Getenv("GOGC") == "" {
+		// Most of a sim's memory is garbage between collections: the
+		// watch events and statuses of a million allocations.
+		debug.SetGCPercent(*gcPercent)
+	}
 	if *endpoints == "" {
 		return errors.New("-etcd-endpoints is required")
 	}
