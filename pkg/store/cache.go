@@ -440,7 +440,14 @@ func (c *Cache) waitFor(ctx context.Context, rev int64) bool {
 	start := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	// A progress request costs etcd little and is sent at once; a write
+	// of the cache's own key (progress.go) costs a raft entry, and a busy
+	// cluster's events reach the revision sooner: it waits 50 ms first.
+	trusted := c.s.progressTrusted()
 	var asked time.Time
+	if !trusted {
+		asked = start.Add(-150 * time.Millisecond) // the first write 50 ms from now
+	}
 	lastRev, moved := c.rev, start
 	for !c.synced || c.rev < rev {
 		now := time.Now()
@@ -456,7 +463,6 @@ func (c *Cache) waitFor(ctx context.Context, rev int64) bool {
 		// comes back in order instead.
 		if c.synced && now.Sub(asked) > 200*time.Millisecond {
 			asked = now
-			trusted := c.s.progressTrusted()
 			go func() {
 				pctx, cancel := context.WithTimeout(clientv3.WithRequireLeader(context.Background()), time.Second)
 				defer cancel()
