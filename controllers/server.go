@@ -139,7 +139,7 @@ func (s *Server) singletons(ctx context.Context, guard store.Guard) {
 	c := s.cache
 	run((&DeploymentWatcher{Store: s.Store, Cache: c, Guard: guard, Now: s.Now}).Run)
 	run((&PeriodicLauncher{Store: s.Store, Cache: c, Guard: guard, Now: s.Now, Tick: time.Second}).Run)
-	run((&Census{Store: s.Store, Interval: 15 * time.Second, QuotaBytes: s.Cfg.EtcdQuotaBytes}).Run)
+	run((&Census{Store: s.Store, Cache: c, Interval: 15 * time.Second, QuotaBytes: s.Cfg.EtcdQuotaBytes}).Run)
 	run((&DrainWatcher{Store: s.Store, Guard: guard, Now: s.Now, Interval: 2 * time.Second}).Run)
 	run((&NodeLiveness{Store: s.Store, Cache: c, Guard: guard, Now: s.Now, Resync: s.Cfg.LivenessResync, Stalls: s.stalls}).Run)
 	run((&AllocWatcher{Store: s.Store, Cache: c, Guard: guard, Now: s.Now}).Run)

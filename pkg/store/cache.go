@@ -59,6 +59,9 @@ type Cache struct {
 	// replaced, never changed.
 	usage map[string]*NodeUsage
 	byJob map[string]map[string]*api.Allocation
+	// byStatus counts the allocations by client status, for the
+	// metrics (counting a million objects each time cost more).
+	byStatus map[string]int
 	// sorted are the nodes in ID order; nil when a node changed since.
 	sorted []*api.Node
 
@@ -83,6 +86,7 @@ func (c *Cache) reset() {
 	c.allocs, c.orphans, c.nodeRev = map[string]*api.Allocation{}, map[string]orphan{}, map[string]int64{}
 	c.kindRev = map[Kind]int64{}
 	c.usage, c.byJob, c.sorted = map[string]*NodeUsage{}, map[string]map[string]*api.Allocation{}, nil
+	c.byStatus = map[string]int{}
 }
 
 // NodeUsage is what the live allocations of a node use.
@@ -94,6 +98,15 @@ type NodeUsage = scheduler.NodeUsage
 // that leaves what the allocation uses where it is (a status update, most
 // of the cache's events) costs one copy of the node's list.
 func (c *Cache) track(old, a *api.Allocation) {
+	if old != nil {
+		st := old.ClientStatusOf()
+		if c.byStatus[st]--; c.byStatus[st] <= 0 {
+			delete(c.byStatus, st)
+		}
+	}
+	if a != nil {
+		c.byStatus[a.ClientStatusOf()]++
+	}
 	if old != nil && a != nil && old.ID == a.ID && old.NodeID == a.NodeID && old.Namespace == a.Namespace &&
 		old.JobID == a.JobID && old.Live() && a.Live() && sameUsage(old.Resources, a.Resources) {
 		if m := c.byJob[a.Namespace+"/"+a.JobID]; m != nil {
@@ -587,6 +600,18 @@ func (c *Cache) JobSnapshot(ctx context.Context, ns, job string) (*JobSnapshot, 
 		snap.JobAllocs = append(snap.JobAllocs, a)
 	}
 	return snap, nil
+}
+
+// AllocCounts returns how many allocations the cache holds now by client
+// status, without waiting for etcd's revision (for metrics).
+func (c *Cache) AllocCounts() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]int, len(c.byStatus))
+	for k, v := range c.byStatus {
+		out[k] = v
+	}
+	return out
 }
 
 // CachedAlloc returns the allocation the cache holds now (with status), or
