@@ -32,6 +32,7 @@ type Cache struct {
 	synced bool
 	rev    int64
 	moved  *sync.Cond // broadcast when rev moves
+	asked  time.Time  // when a reader last asked etcd for progress (waitFor)
 
 	records map[string]*api.Node // node records as their agents wrote them
 	live    map[string]bool
@@ -456,10 +457,13 @@ func (c *Cache) waitFor(ctx context.Context, rev int64) bool {
 	// A progress request costs etcd little and is sent at once; a write
 	// of the cache's own key (progress.go) costs a raft entry, and a busy
 	// cluster's events reach the revision sooner: it waits 50 ms first.
+	// Either is sent at most every 200 ms for all the readers waiting:
+	// its answer comes after everything they wait for, unless etcd's
+	// revision moved again since (the next one is for those).
 	trusted := c.s.progressTrusted()
-	var asked time.Time
+	first := start
 	if !trusted {
-		asked = start.Add(-150 * time.Millisecond) // the first write 50 ms from now
+		first = start.Add(50 * time.Millisecond)
 	}
 	lastRev, moved := c.rev, start
 	for !c.synced || c.rev < rev {
@@ -474,8 +478,8 @@ func (c *Cache) waitFor(ctx context.Context, rev int64) bool {
 		// stream is synced: ask again now and then. Where its answer may
 		// overtake events (progress.go), a write of the cache's own key
 		// comes back in order instead.
-		if c.synced && now.Sub(asked) > 200*time.Millisecond {
-			asked = now
+		if c.synced && !now.Before(first) && now.Sub(c.asked) > 200*time.Millisecond {
+			c.asked = now
 			go func() {
 				pctx, cancel := context.WithTimeout(clientv3.WithRequireLeader(context.Background()), time.Second)
 				defer cancel()
