@@ -11,14 +11,32 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
-// leaseKeeper keeps every hollow node's lease alive over one keep-alive
-// stream, as clientv3's lessor does for the leases of one process, but
+// leaseKeeper keeps every hollow node's lease alive over a few keep-alive
+// streams, as clientv3's lessor does for the leases of one process, but
 // without the four goroutines per lease that a concurrency.Session and
 // its keep-alive channel cost: etcd sees the same keep-alive requests
 // (each lease renewed every third of its TTL), the sim holds no goroutine
 // per node for them. A lease etcd no longer knows (expired while the sim
 // or etcd was frozen) is reported to its node, which registers again.
+//
+// The leases are spread over keepAliveStreams streams, which the client
+// spreads over the etcd members as 5,000 agents would be: etcd answers the
+// keep-alives of one stream one after the other, and a member that is not
+// the leader forwards each to the leader over HTTP and waits, so one
+// stream for 5,000 nodes that happened to reach a follower renewed too
+// slowly and every lease ran out at its TTL (with -node-ttl 30s on a
+// 3-member etcd 3.4, all 5,000 within 30 s of registering), where real
+// agents, a stream each, would have renewed — and cost etcd the forwarded
+// keep-alives that one stream never delivered.
 type leaseKeeper struct {
+	shards []*leaseShard
+}
+
+// keepAliveStreams is how many keep-alive streams the sim's leases share.
+const keepAliveStreams = 32
+
+// leaseShard is the leases of one keep-alive stream.
+type leaseShard struct {
 	cli *clientv3.Client
 	ttl time.Duration
 
@@ -32,36 +50,60 @@ type keptLease struct {
 }
 
 func newLeaseKeeper(cli *clientv3.Client, ttl time.Duration) *leaseKeeper {
-	return &leaseKeeper{cli: cli, ttl: ttl, leases: map[clientv3.LeaseID]*keptLease{}}
+	k := &leaseKeeper{}
+	for range keepAliveStreams {
+		k.shards = append(k.shards, &leaseShard{cli: cli, ttl: ttl, leases: map[clientv3.LeaseID]*keptLease{}})
+	}
+	return k
+}
+
+func (k *leaseKeeper) shard(id clientv3.LeaseID) *leaseShard {
+	return k.shards[uint64(id)%uint64(len(k.shards))]
 }
 
 // grant grants a lease and keeps it alive until it is lost, forgotten or
 // ctx of run ends; lost is called (once, on its own goroutine) if etcd
 // reports it gone.
 func (k *leaseKeeper) grant(ctx context.Context, lost func()) (clientv3.LeaseID, error) {
-	secs := int64(max(k.ttl, 2*time.Second) / time.Second)
-	resp, err := k.cli.Grant(ctx, secs)
+	sh := k.shards[0]
+	secs := int64(max(sh.ttl, 2*time.Second) / time.Second)
+	resp, err := sh.cli.Grant(ctx, secs)
 	if err != nil {
 		return 0, err
 	}
-	k.mu.Lock()
-	k.leases[resp.ID] = &keptLease{next: time.Now().Add(k.interval()), lost: lost}
-	k.mu.Unlock()
+	sh = k.shard(resp.ID)
+	sh.mu.Lock()
+	sh.leases[resp.ID] = &keptLease{next: time.Now().Add(sh.interval()), lost: lost}
+	sh.mu.Unlock()
 	return resp.ID, nil
 }
 
 // forget stops renewing a lease.
 func (k *leaseKeeper) forget(id clientv3.LeaseID) {
-	k.mu.Lock()
-	delete(k.leases, id)
-	k.mu.Unlock()
+	sh := k.shard(id)
+	sh.mu.Lock()
+	delete(sh.leases, id)
+	sh.mu.Unlock()
 }
 
-func (k *leaseKeeper) interval() time.Duration { return max(k.ttl, 2*time.Second) / 3 }
-
-// run renews the leases until ctx ends, opening the stream again when it
-// breaks.
+// run renews the leases until ctx ends, each stream on its own.
 func (k *leaseKeeper) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, sh := range k.shards {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sh.run(ctx)
+		}()
+	}
+	wg.Wait()
+}
+
+func (k *leaseShard) interval() time.Duration { return max(k.ttl, 2*time.Second) / 3 }
+
+// run renews the shard's leases until ctx ends, opening the stream again
+// when it breaks.
+func (k *leaseShard) run(ctx context.Context) {
 	backoff := loop.Backoff{Min: 200 * time.Millisecond, Max: 5 * time.Second}
 	for ctx.Err() == nil {
 		if err := k.stream(ctx); err != nil && ctx.Err() == nil {
@@ -74,7 +116,7 @@ func (k *leaseKeeper) run(ctx context.Context) {
 }
 
 // stream renews due leases every 100 ms over one stream until it fails.
-func (k *leaseKeeper) stream(ctx context.Context) error {
+func (k *leaseShard) stream(ctx context.Context) error {
 	sctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
 	conn := k.cli.ActiveConnection()
@@ -133,7 +175,7 @@ func (k *leaseKeeper) stream(ctx context.Context) error {
 }
 
 // gone forgets a lease etcd no longer has and tells its node.
-func (k *leaseKeeper) gone(id clientv3.LeaseID) {
+func (k *leaseShard) gone(id clientv3.LeaseID) {
 	k.mu.Lock()
 	l := k.leases[id]
 	delete(k.leases, id)
