@@ -9,6 +9,7 @@
 #   hack/c1m.sh 5000 300 1000 -log-level info                  (the server's plan conflicts logged too)
 #   ETCD_MEMBERS=3 SERVERS=2 hack/c1m.sh ...   (a 3-member cluster of Debian's etcd, separate
 #                                                processes, and 2 servers on it)
+#   ETCD_FLAGS="--enable-pprof" ...           (extra flags of those etcd members)
 #
 # When the check at the end fails, or KEEP_LOGS=1, the server's and the
 # sim's logs are kept in a /tmp/c1m-logs.* directory (printed).
@@ -75,7 +76,7 @@ if [ "$members" = 3 ]; then
     endpoints="$endpoints${endpoints:+,}http://$c"
     "$bin_etcd" --name "m$i" --data-dir "$dir/etcd$i" --listen-client-urls "http://$c" --advertise-client-urls "http://$c" \
       --listen-peer-urls "http://$p" --initial-advertise-peer-urls "http://$p" --initial-cluster "$initial" \
-      --initial-cluster-state new --initial-cluster-token "c1m-$port" --quota-backend-bytes 2147483648 \
+      --initial-cluster-state new --initial-cluster-token "c1m-$port" --quota-backend-bytes 2147483648 ${ETCD_FLAGS:-} \
       >"$dir/etcd$i.log" 2>&1 &
     etcds+=($!)
     pids+=($!)

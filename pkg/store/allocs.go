@@ -202,10 +202,21 @@ func (s *Store) PutAllocStatuses(ctx context.Context, nodeID string, statuses ma
 	ops := make([]clientv3.Op, 0, min(len(statuses), maxTxnOps))
 	size := 0
 	flush := func() error {
-		if len(ops) == 0 {
+		var err error
+		switch len(ops) {
+		case 0:
 			return nil
+		case 1:
+			// One status (most writes: an agent's allocations seldom
+			// change together) goes as a plain put: etcd before 3.5
+			// copies its whole pending write buffer to evaluate any
+			// transaction, compares or not — a third of each member's
+			// CPU on a 3-member etcd 3.4 under C1M load.
+			_, err = s.cli.Do(ctx, ops[0])
+		default:
+			_, err = s.cli.Txn(ctx).Then(ops...).Commit()
 		}
-		if _, err := s.cli.Txn(ctx).Then(ops...).Commit(); err != nil {
+		if err != nil {
 			return fmt.Errorf("writing %d allocation statuses of node %s: %w", len(ops), nodeID, err)
 		}
 		ops, size = ops[:0], 0
