@@ -857,3 +857,34 @@ func TestDisconnectedAllocationsAreKeptForLostAfter(t *testing.T) {
 		t.Fatalf("no disconnect block: %+v", p.Changes["g"])
 	}
 }
+
+// A system job's allocation on a node down a moment ago stays, and the job
+// is looked at again when the settle time is up; down longer, it is lost.
+func TestSystemJobsWaitForANodeDownAMomentAgo(t *testing.T) {
+	sys := func(j *api.Job) { j.Type = api.JobTypeSystem }
+	nodes := []*api.Node{node("n1", 1000, 1000), node("n2", 1000, 1000)}
+	placed := running(compute(job("sys", 1, sys), nodes, nil).Place...)
+	settle := func(in *Input) { in.Config.DownSettle = 2 * time.Second }
+	for _, c := range []struct {
+		ago        time.Duration
+		lost       int
+		nextEvalIn time.Duration
+	}{{time.Second, 0, time.Second}, {3 * time.Second, 1, 0}} {
+		down := node("n2", 1000, 1000, withStatus(api.NodeStatusDown))
+		down.DownSince = now.Add(-c.ago)
+		p := compute(job("sys", 1, sys), []*api.Node{nodes[0], down}, placed, settle)
+		lost := 0
+		for _, a := range p.Update {
+			if a.NodeLost {
+				lost++
+			}
+		}
+		var next time.Duration
+		if !p.NextEvalAt.IsZero() {
+			next = p.NextEvalAt.Sub(now)
+		}
+		if lost != c.lost || next != c.nextEvalIn {
+			t.Errorf("down %v ago: %d lost, next evaluation in %v; want %d, %v", c.ago, lost, next, c.lost, c.nextEvalIn)
+		}
+	}
+}

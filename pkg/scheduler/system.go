@@ -38,7 +38,13 @@ func (p *planner) reconcileSystem(g *api.TaskGroup) {
 		n := ns.node
 		allocs := onNode[n.ID]
 		if n.Status != api.NodeStatusReady {
-			if p.cfg.HoldDownNodes || justDown(n, p.cfg.DownSettle, p.in.Now) {
+			if p.cfg.HoldDownNodes {
+				continue
+			}
+			if justDown(n, p.cfg.DownSettle, p.in.Now) {
+				// Down a moment ago: look again when the settle time
+				// is up (as the reconciler does for other jobs).
+				p.wakeAt(n.DownSince.Add(p.cfg.DownSettle))
 				continue
 			}
 			for _, a := range allocs {
