@@ -98,6 +98,24 @@ func TestWebUIFollowsTheClusterLive(t *testing.T) {
 	// Set once: a reload would lose it.
 	b.exec(t, `window.noReload = true; window.confirm = () => true`)
 
+	// A page's follower matches again, after its read, an event it could
+	// place only with what that read brings (an allocation's status that
+	// overtakes the read listing the new allocation).
+	b.exec(t, `(async () => {
+	  const { follow } = await import('./js/follow.js');
+	  window.followProbe = { renders: 0 };
+	  const f = follow({
+	    parts: { nodes: '/v1/nodes' },
+	    match: (ev, data) => (ev.key === 'probe' && data.nodes ? ['nodes'] : []),
+	    render: () => { window.followProbe.renders++; },
+	  });
+	  for (const fn of nomadic.model.watchers) fn({ topic: 'Allocation', type: 'AllocationStatus', key: 'probe' });
+	  await f.ready;
+	  window.followProbe.stop = () => f.stop();
+	})()`)
+	b.waitJS(t, 10*time.Second, "a held event read again after the first read", `window.followProbe && window.followProbe.renders === 2`)
+	b.exec(t, `window.followProbe.stop()`)
+
 	// A pasted job file is planned, then submitted.
 	b.goTo(t, "run")
 	b.exec(t, `document.getElementById('run-src').value = `+js(uiJob)+`; document.getElementById('run-form').requestSubmit()`)
