@@ -10,6 +10,7 @@
 #   ETCD_MEMBERS=3 SERVERS=2 hack/c1m.sh ...   (a 3-member cluster of Debian's etcd, separate
 #                                                processes, and 2 servers on it)
 #   ETCD_FLAGS="--enable-pprof" ...           (extra flags of those etcd members)
+#   ETCD_USAGE=1 ...                           (what etcd holds at the end, by kind of key)
 #
 # When the check at the end fails, or KEEP_LOGS=1, the server's and the
 # sim's logs are kept in a /tmp/c1m-logs.* directory (printed).
@@ -188,5 +189,9 @@ case "$checked" in
 *) keep=${keep:-$(mktemp -d /tmp/c1m-logs.XXXXXX)} ;;
 esac
 echo "etcd database as left: $(curl -s "http://$etcd/metrics" | awk '$1 == "etcd_mvcc_db_total_size_in_bytes" { printf "%.0f MiB", $2 / 1048576 }')"
+if [ -n "${ETCD_USAGE:-}" ]; then
+  echo "etcd keys by kind:"
+  go run ./hack/etcdusage -endpoints "$endpoints" | sed 's/^/  /'
+fi
 echo "etcd after maintenance: $(bin/nomadic etcd-maintain -etcd-endpoints "$endpoints")"
 echo "etcd quota: $(cat "$dir"/server*.log "$dir/sim.log" | grep -c -i 'nospace\|database space exceeded' || true) log lines of a NOSPACE alarm, $(cat "$dir"/server*.log | grep -c 'near its quota' || true) warnings of the database near its quota; lease losses in the sim: $(grep -c 'lease lost\|session lost' "$dir/sim.log" || true)"
