@@ -359,7 +359,11 @@ type Allocation struct {
 	Signal  *TaskRequest `json:"signal,omitempty"`
 
 	CreateTime time.Time `json:"create_time"`
-	ModifyTime time.Time `json:"modify_time"`
+	// ModifyTime is left out of a stored record while it equals
+	// CreateTime (40 bytes of each of a million records: the difference
+	// between six and seven records in one of etcd's pages); the store
+	// fills it in as it reads.
+	ModifyTime time.Time `json:"modify_time,omitzero"`
 
 	// Status is what the node agent reported; nil until it reports.
 	Status *AllocStatus `json:"status,omitempty"`

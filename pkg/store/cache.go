@@ -376,6 +376,7 @@ func decodeOrWarn[T any](ev Event) *T {
 		slog.Warn("cache: skipping undecodable key", "key", ev.Key, "err", err)
 		return nil
 	}
+	afterDecode(&v)
 	if ix, ok := any(&v).(indexed); ok {
 		ix.SetIndexes(ev.Create, ev.Rev)
 	}

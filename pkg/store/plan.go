@@ -339,7 +339,26 @@ func withoutStatus(a *api.Allocation) *api.Allocation {
 	c.Status = nil
 	c.Indexes = api.Indexes{}
 	c.CreateTime, c.ModifyTime = storedTime(c.CreateTime), storedTime(c.ModifyTime)
+	if c.ModifyTime.Equal(c.CreateTime) {
+		// Read back as CreateTime (readAllocRecord).
+		c.ModifyTime = time.Time{}
+	}
 	return &c
+}
+
+// readAllocRecord completes an allocation as read from its record: a
+// modify time left out equals the create time (withoutStatus).
+func readAllocRecord(a *api.Allocation) {
+	if a.ModifyTime.IsZero() {
+		a.ModifyTime = a.CreateTime
+	}
+}
+
+// afterDecode completes an object decoded from etcd.
+func afterDecode(v any) {
+	if a, ok := v.(*api.Allocation); ok {
+		readAllocRecord(a)
+	}
 }
 
 // storedTime is a time as allocation records and statuses keep it: to the

@@ -94,6 +94,7 @@ func decode[T any](key string, b []byte) (*T, error) {
 	if err := json.Unmarshal(b, &v); err != nil {
 		return nil, fmt.Errorf("decoding %s: %w", key, err)
 	}
+	afterDecode(&v)
 	return &v, nil
 }
 

@@ -39,6 +39,7 @@ func Decode[T any](c Change) (*T, error) {
 	if err := json.Unmarshal(c.Value, &v); err != nil {
 		return nil, fmt.Errorf("decoding %s %s: %w", c.Kind, c.ID, err)
 	}
+	afterDecode(&v)
 	return &v, nil
 }
 

@@ -80,7 +80,7 @@ function allocRow(a, prev) {
     id: a.id, ns: a.namespace, job: a.job_id, tg: a.task_group, name: a.name, node: a.node_id, ds: a.desired_status,
     lost: !!a.node_lost, disc: !!(a.disconnect_time && !a.disconnect_time.startsWith('0001')), cpu: a.resources?.cpu || 0,
     mem: a.resources?.memory || 0, ver: a.job_version ?? 0, canary: !!a.canary, dep: a.deployment_id,
-    mt: Date.parse(a.modify_time) || 0, st: prev ? prev.st : '', sh: prev ? prev.sh : undefined,
+    mt: Date.parse(a.modify_time || a.create_time) || 0, st: prev ? prev.st : '', sh: prev ? prev.sh : undefined,
     mh: a.manual_health ? a.manual_health.healthy : undefined,
   };
   r.healthy = r.mh ?? r.sh;
