@@ -31,6 +31,7 @@ type hollowShared struct {
 	st      *store.Store
 	cli     *clientv3.Client
 	leases  *leaseKeeper
+	watches *watchMux
 	running atomic.Int64 // allocations reported running, now
 	written atomic.Int64 // status writes sent
 
@@ -217,29 +218,40 @@ func newHollowNode(h *hollowShared, n *api.Node) *hollowNode {
 	return &hollowNode{h: h, node: n, pending: map[string]*api.AllocStatus{}}
 }
 
-// run registers the node and follows its allocations until ctx ends. A
-// hollow node costs two goroutines: this one and its watch's; its lease
-// is renewed by the sim's shared keeper, its statuses written by a timer.
-func (n *hollowNode) run(ctx context.Context) {
+// run registers the node and has the sim's watches follow its
+// allocations (hollowwatch.go), then returns: a hollow node keeps no
+// goroutine; its lease is renewed by the sim's shared keeper, its watch
+// served by a shared stream, its statuses written by a timer.
+func (n *hollowNode) run(ctx context.Context, seq int) {
 	if !n.register(ctx) {
 		return
 	}
-	n.h.st.WatchNodeAllocs(ctx, n.node.ID, store.Subscriber{
-		Resync: func(all []store.Change) {
-			for _, c := range all {
-				n.changed(ctx, c)
-			}
-		},
-		Changed: func(c store.Change) { n.changed(ctx, c) },
-	})
-	// Leaving: the node goes down at once, as an agent that stops does.
+	backoff := loop.Backoff{Min: 500 * time.Millisecond, Max: 10 * time.Second}
+	for ctx.Err() == nil {
+		err := n.h.watches.add(ctx, n, seq)
+		if err == nil {
+			return
+		}
+		if ctx.Err() == nil {
+			slog.Warn("hollow node: listing its allocations", "node", n.node.Name, "err", err)
+			loop.Sleep(ctx, backoff.Next())
+		}
+	}
+}
+
+// leave revokes the node's lease: it goes down at once, as an agent that
+// stops does.
+func (n *hollowNode) leave() {
 	n.mu.Lock()
 	lease := n.lease
 	n.mu.Unlock()
+	if lease == 0 {
+		return
+	}
 	n.h.leases.forget(lease)
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	_, _ = n.h.cli.Revoke(rctx, lease)
+	_, _ = n.h.cli.Revoke(ctx, lease)
 }
 
 // register grants the node a lease and writes its record and heartbeat,
@@ -271,19 +283,21 @@ func (n *hollowNode) register(ctx context.Context) bool {
 	return false
 }
 
-func (n *hollowNode) changed(ctx context.Context, c store.Change) {
-	if c.Deleted {
+// changed follows a change of one of the node's allocations: its ID, and
+// its record unless it was deleted.
+func (n *hollowNode) changed(ctx context.Context, id string, deleted bool, value []byte) {
+	if deleted {
 		n.mu.Lock()
-		if s, ok := n.allocs.get(c.ID); ok && s.state == stateRunning {
+		if s, ok := n.allocs.get(id); ok && s.state == stateRunning {
 			n.h.running.Add(-1)
 		}
-		n.allocs.del(c.ID)
-		delete(n.pending, c.ID)
+		n.allocs.del(id)
+		delete(n.pending, id)
 		n.mu.Unlock()
 		return
 	}
 	var a hollowAlloc
-	if err := json.Unmarshal(c.Value, &a); err != nil {
+	if err := json.Unmarshal(value, &a); err != nil {
 		return
 	}
 	n.mu.Lock()

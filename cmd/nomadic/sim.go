@@ -84,12 +84,16 @@ func runSim(args []string) error {
 	started := time.Now()
 	tick := time.NewTicker(time.Second / time.Duration(max(*rate, 1)))
 	defer tick.Stop()
-	shared := &hollowShared{st: st, cli: cli, leases: newLeaseKeeper(cli, *ttl), jobs: map[string]*jobTasks{}}
+	shared := &hollowShared{st: st, cli: cli, leases: newLeaseKeeper(cli, *ttl), watches: newWatchMux(cli, st), jobs: map[string]*jobTasks{}}
 	if !*full {
-		wg.Add(1)
+		wg.Add(2)
 		go func() {
 			defer wg.Done()
 			shared.leases.run(ctx)
+		}()
+		go func() {
+			defer wg.Done()
+			shared.watches.run(ctx)
 		}()
 	}
 	var hollow []*hollowNode
@@ -117,7 +121,7 @@ func runSim(args []string) error {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				n.run(ctx)
+				n.run(ctx, i)
 			}()
 			continue
 		}
@@ -142,7 +146,29 @@ func runSim(args []string) error {
 	fmt.Fprintf(os.Stderr, "%d simulated nodes running; Ctrl-C stops them\n", *nodes)
 	<-ctx.Done()
 	wg.Wait()
+	leave(hollow)
 	return nil
+}
+
+// leave revokes the hollow nodes' leases, 32 at a time: they go down at
+// once, as agents that stop do.
+func leave(nodes []*hollowNode) {
+	work := make(chan *hollowNode)
+	var wg sync.WaitGroup
+	for range min(32, len(nodes)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := range work {
+				n.leave()
+			}
+		}()
+	}
+	for _, n := range nodes {
+		work <- n
+	}
+	close(work)
+	wg.Wait()
 }
 
 // serveSimStats serves the simulation's counters as JSON.

@@ -98,6 +98,9 @@ func decode[T any](key string, b []byte) (*T, error) {
 	return &v, nil
 }
 
+// Keys are the store's key names.
+func (s *Store) Keys() Keys { return s.keys }
+
 // List calls fn for every key under prefix, in key order, reading pages of
 // pageSize keys at one revision so the result is a consistent snapshot. It
 // returns that revision.
