@@ -241,7 +241,7 @@ func (n *hollowNode) run(ctx context.Context, seq int) {
 
 // leave revokes the node's lease: it goes down at once, as an agent that
 // stops does.
-func (n *hollowNode) leave() {
+func (n *hollowNode) leave(ctx context.Context) {
 	n.mu.Lock()
 	lease := n.lease
 	n.mu.Unlock()
@@ -249,9 +249,9 @@ func (n *hollowNode) leave() {
 		return
 	}
 	n.h.leases.forget(lease)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	_, _ = n.h.cli.Revoke(ctx, lease)
+	if ctx.Err() == nil {
+		_, _ = n.h.cli.Revoke(ctx, lease)
+	}
 }
 
 // register grants the node a lease and writes its record and heartbeat,

@@ -150,9 +150,12 @@ func runSim(args []string) error {
 	return nil
 }
 
-// leave revokes the hollow nodes' leases, 32 at a time: they go down at
-// once, as agents that stop do.
+// leave revokes the hollow nodes' leases, 32 at a time and for 5 s at
+// most (etcd may be gone too): they go down at once, as agents that stop
+// do.
 func leave(nodes []*hollowNode) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
 	work := make(chan *hollowNode)
 	var wg sync.WaitGroup
 	for range min(32, len(nodes)) {
@@ -160,11 +163,14 @@ func leave(nodes []*hollowNode) {
 		go func() {
 			defer wg.Done()
 			for n := range work {
-				n.leave()
+				n.leave(ctx)
 			}
 		}()
 	}
 	for _, n := range nodes {
+		if ctx.Err() != nil {
+			break
+		}
 		work <- n
 	}
 	close(work)
