@@ -10,6 +10,7 @@
 #   ETCD_MEMBERS=3 SERVERS=2 hack/c1m.sh ...   (a 3-member cluster of Debian's etcd, separate
 #                                                processes, and 2 servers on it)
 #   ETCD_FLAGS="--enable-pprof" ...           (extra flags of those etcd members)
+#   ETCD_BIN=/path/to/etcd ...                 (another etcd than Debian's for the members)
 #   ETCD_USAGE=1 ...                           (what etcd holds at the end, by kind of key)
 #
 # When the check at the end fails, or KEEP_LOGS=1, the server's and the
@@ -67,7 +68,7 @@ endpoints=http://$etcd
 if [ "$members" = 3 ]; then
   # Debian's etcd, three members on loopback, default settings but the
   # quota written out (2 GiB, etcd's default).
-  bin_etcd=$(command -v etcd) || { echo "ETCD_MEMBERS=3 needs etcd (apt-get install etcd-server)" >&2; exit 2; }
+  bin_etcd=${ETCD_BIN:-$(command -v etcd)} || { echo "ETCD_MEMBERS=3 needs etcd (apt-get install etcd-server)" >&2; exit 2; }
   initial=""
   for i in 0 1 2; do initial="$initial${initial:+,}m$i=http://127.0.0.1:$((port + 10 + 2 * i + 1))"; done
   endpoints=""
@@ -155,7 +156,7 @@ end=$(date +%s.%N)
 wait "$submit" || true
 awk -v s="$start" -v e="$end" -v n="$nodes" -v j="$jobs" -v r="$running" -v c="$total" -v f="${*:-none}" \
   'BEGIN { d = e - s; printf "C1M: nodes %d, %d jobs x %d: %d of %d running in %.1f s: %.0f placements/s (server flags: %s)\n", n, j, c / j, r, c, d, r / d, f }'
-echo "layout: $nservers server(s) on $([ "$members" = 3 ] && echo "3 etcd members (Debian's etcd $(etcd --version 2>/dev/null | awk 'NR == 1 { print $3 }'), separate processes)" || echo "the embedded etcd")"
+echo "layout: $nservers server(s) on $([ "$members" = 3 ] && echo "3 etcd members (etcd $("${bin_etcd:-etcd}" --version 2>/dev/null | awk 'NR == 1 { print $3 }'), separate processes)" || echo "the embedded etcd")"
 
 # Quantiles (upper bucket bounds) of the server's histograms: evaluation
 # latency (creation to end, queueing included: a burst of 1,000 jobs
