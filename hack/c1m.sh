@@ -12,6 +12,7 @@
 #   ETCD_FLAGS="--enable-pprof" ...           (extra flags of those etcd members)
 #   ETCD_BIN=/path/to/etcd ...                 (another etcd than Debian's for the members)
 #   ETCD_USAGE=1 ...                           (what etcd holds at the end, by kind of key)
+#   CEILING=0 ...                              (skip etcd's batched ceiling, measured first)
 #
 # When the check at the end fails, or KEEP_LOGS=1, the server's and the
 # sim's logs are kept in a /tmp/c1m-logs.* directory (printed).
@@ -34,6 +35,13 @@ nservers=${SERVERS:-1}
 if [ "$members" != 1 ] && [ "$members" != 3 ]; then echo "ETCD_MEMBERS is 1 (embedded) or 3" >&2; exit 2; fi
 if [ "$members" = 1 ] && [ "$nservers" != 1 ]; then echo "SERVERS > 1 needs ETCD_MEMBERS=3" >&2; exit 2; fi
 make build >/dev/null
+if [ "${CEILING:-1}" != 0 ]; then
+  # etcd's batched ceiling on this machine, before the run: an embedded
+  # etcd taking transactions of 128 allocation-sized puts (pkg/store
+  # BenchmarkEtcdPut).
+  echo "etcd's batched ceiling: $(go test -run '^$' -bench 'EtcdPut/batched' -benchtime 300x ./pkg/store 2>&1 |
+    awk '/keys\/s/ { for (i = 1; i <= NF; i++) if ($i == "keys/s") v = $(i - 1); n = $1; sub(/^BenchmarkEtcdPut\//, "", n); printf "%s%s %.0f keys/s", sep, n, v; sep = ", " }')"
+fi
 base=/dev/shm
 [ -d "$base" ] || base=/tmp
 dir=$(mktemp -d "$base/c1m.XXXXXX")

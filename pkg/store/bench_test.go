@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/testutil"
@@ -118,8 +119,10 @@ func BenchmarkCacheSnapshot(b *testing.B) {
 }
 
 // BenchmarkEtcdPut is the floor under every placement: one small put to
-// the embedded etcd, from one writer and from 16 at once (go test -run
-// '^$' -bench EtcdPut ./pkg/store).
+// the embedded etcd, from one writer and from 16 at once; and its batched
+// ceiling, transactions of 128 puts of an allocation record's size as
+// plans commit them, one writer and 4 at once, in keys/s (go test -run
+// '^$' -bench EtcdPut ./pkg/store; hack/c1m.sh prints the batched ones).
 func BenchmarkEtcdPut(b *testing.B) {
 	cli := testutil.Etcd(b)
 	ctx := context.Background()
@@ -144,5 +147,34 @@ func BenchmarkEtcdPut(b *testing.B) {
 				}
 			}
 		})
+	})
+	record := string(make([]byte, 360)) // an allocation record (plan.go)
+	var txns atomic.Int64
+	batch := func(b *testing.B) {
+		id := txns.Add(1)
+		ops := make([]clientv3.Op, 0, maxTxnOps)
+		for k := range maxTxnOps {
+			ops = append(ops, clientv3.OpPut(fmt.Sprintf("/bench/txn/%d/%d", id, k), record))
+		}
+		if _, err := cli.Txn(ctx).Then(ops...).Commit(); err != nil {
+			b.Error(err)
+		}
+	}
+	b.Run("batched-128-one-writer", func(b *testing.B) {
+		start := time.Now()
+		for b.Loop() {
+			batch(b)
+		}
+		b.ReportMetric(float64(b.N*maxTxnOps)/time.Since(start).Seconds(), "keys/s")
+	})
+	b.Run("batched-128-4-writers", func(b *testing.B) {
+		b.SetParallelism(2) // 2 × GOMAXPROCS(2)
+		start := time.Now()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				batch(b)
+			}
+		})
+		b.ReportMetric(float64(b.N*maxTxnOps)/time.Since(start).Seconds(), "keys/s")
 	})
 }
