@@ -151,7 +151,9 @@ func NewState(nodes []*api.Node, allocs []*api.Allocation) *State {
 type NodeUsage struct {
 	Used api.Resources
 	// Allocs are the node's live allocations; the scheduler does not
-	// change the slice.
+	// change the slice. It reads their records (job, priority,
+	// resources, ports), not their statuses: a cache may hand over an
+	// earlier object of an allocation whose status changed since.
 	Allocs []*api.Allocation
 }
 

@@ -95,10 +95,15 @@ type NodeUsage = scheduler.NodeUsage
 
 // track moves an allocation from its old object to its new one (nil:
 // gone) in the cache's indexes; c.mu is held. NodeUsage objects and their
-// lists are shared with snapshots, so a change makes new ones; a change
-// that leaves what the allocation uses where it is (a status update, most
-// of the cache's events) costs one copy of the node's list.
-func (c *Cache) track(old, a *api.Allocation) {
+// lists are shared with snapshots, so a change makes new ones. A new
+// status that leaves the allocation live (statusOnly: the record is the
+// same) changes nothing on its node: the node's list may hold an earlier
+// object of the allocation, whose record is the one it has, and the
+// scheduler reads only the record of a node's live allocations. Copying
+// the list for it (half of the cache's events) cost a copy of up to a
+// few hundred pointers an event, which grew with the allocations a node
+// runs: at 1,000,000 allocations, 9 % of the server's CPU.
+func (c *Cache) track(old, a *api.Allocation, statusOnly bool) {
 	if old != nil {
 		st := old.ClientStatusOf()
 		if c.byStatus[st]--; c.byStatus[st] <= 0 {
@@ -112,6 +117,9 @@ func (c *Cache) track(old, a *api.Allocation) {
 		old.JobID == a.JobID && old.Live() && a.Live() && sameUsage(old.Resources, a.Resources) {
 		if m := c.byJob[a.Namespace+"/"+a.JobID]; m != nil {
 			m[a.ID] = a
+		}
+		if statusOnly {
+			return
 		}
 		if u := c.usage[a.NodeID]; u != nil {
 			if i := indexOf(u.Allocs, old); i >= 0 {
@@ -310,7 +318,7 @@ func (c *Cache) apply(ev Event) any {
 		allocID := ref.ID
 		old := c.allocs[allocID]
 		if ev.Delete {
-			c.track(old, nil)
+			c.track(old, nil, false)
 			delete(c.allocs, allocID)
 			return nil
 		}
@@ -326,7 +334,7 @@ func (c *Cache) apply(ev Event) any {
 			a.Status = old.Status
 			a.Touched(int64(old.ModifyIndex))
 		}
-		c.track(old, a)
+		c.track(old, a, false)
 		c.allocs[allocID] = a
 		return a
 	case KindAllocStatus:
@@ -353,7 +361,7 @@ func (c *Cache) apply(ev Event) any {
 		a := *old
 		a.Status = st
 		a.Touched(ev.Rev)
-		c.track(old, &a)
+		c.track(old, &a, true)
 		c.allocs[allocID] = &a
 		if st == nil {
 			return nil

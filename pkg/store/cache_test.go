@@ -37,8 +37,9 @@ func jobView(s *JobSnapshot) string {
 		}
 		ids := []string{}
 		for _, a := range u.Allocs {
-			// With its status: the list holds the current objects.
-			ids = append(ids, a.ID+":"+a.ClientStatusOf())
+			// With its record, not its status: a node's list may hold
+			// an earlier object of a live allocation (Cache.track).
+			ids = append(ids, fmt.Sprintf("%s:%s:v%d:%s", a.ID, a.JobID, a.JobVersion, a.DesiredStatus))
 		}
 		sort.Strings(ids)
 		lines = append(lines, fmt.Sprintf("usage %s %+v %v", node, u.Used, ids))
@@ -328,5 +329,50 @@ func TestCacheRecordsWhenANodeWentDown(t *testing.T) {
 	c.Apply(Event{Key: s.keys.Heartbeat("n1"), Rev: 5, Create: 5})
 	if got := node(); got.Status != api.NodeStatusReady || !got.DownSince.IsZero() {
 		t.Fatalf("heartbeat back: %s since %v", got.Status, got.DownSince)
+	}
+}
+
+// A new status that leaves an allocation live changes nothing on its
+// node (no copy of the node's list); one that ends it takes the
+// allocation off, found by its ID.
+func TestCacheLeavesANodesListAloneForAStatusThatKeepsItsAllocationLive(t *testing.T) {
+	s := populated(t, 2, 10) // alloc-000000 runs on node-00000, with four others
+	ctx := context.Background()
+	c := runCache(t, s)
+	snap, err := c.JobSnapshot(ctx, "default", "job0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := snap.Usage["node-00000"]
+	if before == nil || len(before.Allocs) != 5 {
+		t.Fatalf("node-00000's usage: %+v", before)
+	}
+	if err := s.PutAllocStatus(ctx, "node-00000", "alloc-000000", &api.AllocStatus{ClientStatus: api.AllocClientRunning,
+		Health: &api.AllocHealth{Healthy: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if snap, err = c.JobSnapshot(ctx, "default", "job0"); err != nil {
+		t.Fatal(err)
+	}
+	if snap.Usage["node-00000"] != before {
+		t.Fatal("a status that keeps the allocation live made a new list for its node")
+	}
+	if a := snap.JobAllocs[0]; a.ID != "alloc-000000" || a.Status == nil || a.Status.Health == nil {
+		t.Fatalf("the job's allocation is not the current object: %+v", a)
+	}
+	if err := s.PutAllocStatus(ctx, "node-00000", "alloc-000000", &api.AllocStatus{ClientStatus: api.AllocClientComplete}); err != nil {
+		t.Fatal(err)
+	}
+	if snap, err = c.JobSnapshot(ctx, "default", "job0"); err != nil {
+		t.Fatal(err)
+	}
+	after := snap.Usage["node-00000"]
+	if len(after.Allocs) != 4 || after.Used.CPU != before.Used.CPU-100 {
+		t.Fatalf("after the allocation completed: %d allocations, %+v used (before %+v)", len(after.Allocs), after.Used, before.Used)
+	}
+	for _, a := range after.Allocs {
+		if a.ID == "alloc-000000" {
+			t.Fatal("the completed allocation is still in its node's list")
+		}
 	}
 }
