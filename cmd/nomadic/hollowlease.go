@@ -88,32 +88,36 @@ func (k *leaseKeeper) forget(id clientv3.LeaseID) {
 
 // run renews the leases until ctx ends, each stream on its own.
 func (k *leaseKeeper) run(ctx context.Context) {
+	streams := make([]func(context.Context) error, len(k.shards))
+	for i, sh := range k.shards {
+		streams[i] = sh.stream
+	}
+	keepStreams(ctx, "lease keep-alive", streams)
+}
+
+// keepStreams runs each stream on its own goroutine until ctx ends,
+// opening it again, after a backoff, whenever it breaks.
+func keepStreams(ctx context.Context, what string, streams []func(context.Context) error) {
 	var wg sync.WaitGroup
-	for _, sh := range k.shards {
+	for _, stream := range streams {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sh.run(ctx)
+			backoff := loop.Backoff{Min: 200 * time.Millisecond, Max: 5 * time.Second}
+			for ctx.Err() == nil {
+				if err := stream(ctx); err != nil && ctx.Err() == nil {
+					slog.Warn("hollow nodes' "+what+" stream broke; opening another", "err", err)
+					loop.Sleep(ctx, backoff.Next())
+					continue
+				}
+				backoff.Reset()
+			}
 		}()
 	}
 	wg.Wait()
 }
 
 func (k *leaseShard) interval() time.Duration { return max(k.ttl, 2*time.Second) / 3 }
-
-// run renews the shard's leases until ctx ends, opening the stream again
-// when it breaks.
-func (k *leaseShard) run(ctx context.Context) {
-	backoff := loop.Backoff{Min: 200 * time.Millisecond, Max: 5 * time.Second}
-	for ctx.Err() == nil {
-		if err := k.stream(ctx); err != nil && ctx.Err() == nil {
-			slog.Warn("hollow nodes' lease keep-alive stream broke; opening another", "err", err)
-			loop.Sleep(ctx, backoff.Next())
-			continue
-		}
-		backoff.Reset()
-	}
-}
 
 // stream renews due leases every 100 ms over one stream until it fails.
 func (k *leaseShard) stream(ctx context.Context) error {

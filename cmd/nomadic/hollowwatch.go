@@ -112,31 +112,14 @@ func (s *watchShard) wake() {
 	}
 }
 
-// run keeps the watches of every shard until ctx ends.
+// run keeps the watches of every shard until ctx ends, each stream on
+// its own (keepStreams).
 func (m *watchMux) run(ctx context.Context) {
-	var wg sync.WaitGroup
-	for _, sh := range m.shards {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sh.run(ctx)
-		}()
+	streams := make([]func(context.Context) error, len(m.shards))
+	for i, sh := range m.shards {
+		streams[i] = sh.stream
 	}
-	wg.Wait()
-}
-
-// run keeps the shard's watches on one stream after another until ctx
-// ends.
-func (s *watchShard) run(ctx context.Context) {
-	backoff := loop.Backoff{Min: 200 * time.Millisecond, Max: 5 * time.Second}
-	for ctx.Err() == nil {
-		if err := s.stream(ctx); err != nil && ctx.Err() == nil {
-			slog.Warn("hollow nodes' watch stream broke; opening another", "err", err)
-			loop.Sleep(ctx, backoff.Next())
-			continue
-		}
-		backoff.Reset()
-	}
+	keepStreams(ctx, "watch", streams)
 }
 
 // stream creates the shard's watches on a new stream and hands their
