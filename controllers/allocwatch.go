@@ -28,7 +28,7 @@ type AllocWatcher struct {
 func (w *AllocWatcher) Run(ctx context.Context) {
 	q := newQueue()
 	var mu sync.Mutex
-	last := map[string]string{}
+	last := newLastStatuses()
 	// What is watched: the client status, and whether the allocation was
 	// judged healthy (a drain moves on when a replacement is).
 	status := func(ch store.Change) string {
@@ -49,29 +49,27 @@ func (w *AllocWatcher) Run(ctx context.Context) {
 			Resync: func(all []store.Change) {
 				mu.Lock()
 				defer mu.Unlock()
-				last = map[string]string{}
+				last = newLastStatuses()
 				for _, ch := range all {
-					key := ch.Node + "/" + ch.ID
 					s := status(ch)
-					last[key] = s
+					last.swap(ch.Node, ch.ID, s)
 					// After a restart of the leader, failures it may have
 					// missed are looked at again.
 					if s == api.AllocClientFailed {
-						q.add(key)
+						q.add(ch.Node + "/" + ch.ID)
 					}
 				}
 			},
 			Changed: func(ch store.Change) {
 				mu.Lock()
 				defer mu.Unlock()
-				key := ch.Node + "/" + ch.ID
 				if ch.Deleted {
-					delete(last, key)
+					last.del(ch.Node, ch.ID)
 					return
 				}
 				s := status(ch)
-				if s != last[key] {
-					last[key] = s
+				if last.swap(ch.Node, ch.ID, s) {
+					key := ch.Node + "/" + ch.ID
 					switch strings.TrimSuffix(s, "+healthy") {
 					case api.AllocClientRunning:
 						// Running is a step only for a replacement (a
@@ -92,6 +90,69 @@ func (w *AllocWatcher) Run(ctx context.Context) {
 	}()
 	runWorkers(ctx, q, 2, func(ctx context.Context, key string) error { return w.work(ctx, key) })
 	<-done
+}
+
+// lastStatuses remembers what each allocation last reported, as a code
+// under a 32-byte key (its node's UUID and its own): over a million
+// allocations the map holds no pointer for Go's collector to scan, where
+// a map of "node/alloc" strings held two an allocation.
+type lastStatuses struct {
+	byKey map[[32]byte]uint8
+	other map[string]uint8 // IDs that are not UUIDs
+}
+
+func newLastStatuses() *lastStatuses {
+	return &lastStatuses{byKey: map[[32]byte]uint8{}, other: map[string]uint8{}}
+}
+
+// statusCodes number the statuses the watcher tells apart; any other is
+// 255 (a change between two such is not a step).
+var statusCodes = func() map[string]uint8 {
+	m := map[string]uint8{}
+	for i, s := range []string{"", api.AllocClientPending, api.AllocClientRunning, api.AllocClientComplete,
+		api.AllocClientFailed, api.AllocClientLost, api.AllocClientUnknown} {
+		m[s] = uint8(2 * i)
+		m[s+"+healthy"] = uint8(2*i + 1)
+	}
+	return m
+}()
+
+func statusCode(s string) uint8 {
+	if c, ok := statusCodes[s]; ok {
+		return c
+	}
+	return 255
+}
+
+func watchKey(node, id string) (k [32]byte, ok bool) {
+	n, ok1 := api.UUIDBytes(node)
+	a, ok2 := api.UUIDBytes(id)
+	copy(k[:16], n[:])
+	copy(k[16:], a[:])
+	return k, ok1 && ok2
+}
+
+// swap records an allocation's status; it reports whether it differs
+// from the last one (an allocation never seen differs from any but "").
+func (l *lastStatuses) swap(node, id, status string) bool {
+	c := statusCode(status)
+	if k, ok := watchKey(node, id); ok {
+		old := l.byKey[k]
+		l.byKey[k] = c
+		return old != c
+	}
+	key := node + "/" + id
+	old := l.other[key]
+	l.other[key] = c
+	return old != c
+}
+
+func (l *lastStatuses) del(node, id string) {
+	if k, ok := watchKey(node, id); ok {
+		delete(l.byKey, k)
+		return
+	}
+	delete(l.other, node+"/"+id)
 }
 
 // work looks at one allocation ("node/alloc") and creates an evaluation of

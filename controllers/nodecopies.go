@@ -58,10 +58,9 @@ type NodeCopies struct {
 	resynced bool
 
 	mu sync.Mutex
-	// allocs: allocation ID → where it runs and what.
-	allocs map[string]allocRef
-	// needed counts the allocations that run each job copy key.
-	needed map[jobCopy]int
+	// refs: the job copy each allocation needs (where it runs and
+	// what), and the copies some allocation needs.
+	refs *allocCopies
 	// copies are the job copies that exist.
 	copies map[jobCopy]bool
 	// direct are the nodes that read job versions themselves, and
@@ -79,11 +78,6 @@ type NodeCopies struct {
 	wake     chan struct{}
 }
 
-type allocRef struct {
-	node, ns, job string
-	version       uint64
-}
-
 type jobCopy struct {
 	node, ns, job string
 	version       uint64
@@ -99,8 +93,7 @@ type source struct {
 // forget empties what the subscription told, before a resync tells it all
 // again.
 func (c *NodeCopies) forget() {
-	c.allocs = map[string]allocRef{}
-	c.needed = map[jobCopy]int{}
+	c.refs = newAllocCopies()
 	c.copies = map[jobCopy]bool{}
 	c.direct = map[string]bool{}
 	c.flipped = map[string]bool{}
@@ -198,7 +191,7 @@ func (c *NodeCopies) drain() {
 	if len(c.flipped) > 0 {
 		// One pass however many nodes flipped (all of them, when a
 		// cluster's agents are upgraded).
-		for k := range c.needed {
+		for k := range c.refs.idx {
 			if c.flipped[k.node] {
 				c.dirtyJ[k] = true
 			}
@@ -218,13 +211,13 @@ func (c *NodeCopies) drain() {
 // on the allocations.
 func (c *NodeCopies) sweep() {
 	c.mu.Lock()
-	for k := range c.needed {
+	for k := range c.refs.idx {
 		if !c.copies[k] && !c.direct[k.node] {
 			c.dirtyJ[k] = true
 		}
 	}
 	for k := range c.copies {
-		if c.needed[k] <= 0 || c.direct[k.node] {
+		if !c.refs.needed(k) || c.direct[k.node] {
 			c.dirtyJ[k] = true
 		}
 	}
@@ -238,7 +231,7 @@ func (c *NodeCopies) sweep() {
 }
 
 func (c *NodeCopies) markAllLocked() {
-	for k := range c.needed {
+	for k := range c.refs.idx {
 		c.dirtyJ[k] = true
 	}
 	for k := range c.copies {
@@ -257,26 +250,24 @@ func (c *NodeCopies) markAllLocked() {
 func (c *NodeCopies) record(ch store.Change) {
 	switch ch.Kind {
 	case store.KindAllocs:
-		if old, ok := c.allocs[ch.ID]; ok {
-			k := jobCopy(old)
-			if c.needed[k]--; c.needed[k] <= 0 {
-				delete(c.needed, k)
-			}
-			c.dirtyJ[k] = true
-			delete(c.allocs, ch.ID)
-		}
 		if ch.Deleted {
+			if old, ok := c.refs.del(ch.ID); ok {
+				c.dirtyJ[old] = true
+			}
 			return
 		}
 		a, err := store.Decode[api.Allocation](ch)
 		if err != nil {
+			if old, ok := c.refs.del(ch.ID); ok {
+				c.dirtyJ[old] = true
+			}
 			slog.Warn("node copies: skipping undecodable allocation", "alloc", ch.ID, "err", err)
 			return
 		}
-		ref := allocRef{node: a.NodeID, ns: a.Namespace, job: a.JobID, version: a.JobVersion}
-		c.allocs[ch.ID] = ref
-		k := jobCopy(ref)
-		c.needed[k]++
+		k := jobCopy{node: a.NodeID, ns: a.Namespace, job: a.JobID, version: a.JobVersion}
+		if old, ok := c.refs.set(ch.ID, k); ok && old != k {
+			c.dirtyJ[old] = true
+		}
 		c.dirtyJ[k] = true
 	case store.KindNodeJobs:
 		v, err := strconv.ParseUint(ch.ID, 10, 64)
@@ -395,7 +386,7 @@ func (c *NodeCopies) syncJobs(ctx context.Context, keys []jobCopy) error {
 	var put, del []store.NodeJobCopy
 	c.mu.Lock()
 	for _, k := range keys {
-		need, have := c.needed[k] > 0 && !c.direct[k.node], c.copies[k]
+		need, have := c.refs.needed(k) && !c.direct[k.node], c.copies[k]
 		x := store.NodeJobCopy{Node: k.node, Namespace: k.ns, Job: k.job, Version: k.version}
 		switch {
 		case need && !have:
@@ -499,7 +490,7 @@ func (c *NodeCopies) validSource(k svcKey, src source) bool {
 	if err := json.Unmarshal(src.value, reg); err != nil {
 		return false
 	}
-	a, ok := c.allocs[reg.AllocID]
+	a, ok := c.refs.get(reg.AllocID)
 	if !ok || reg.NodeID != src.node || a.node != src.node || a.ns != k.ns || reg.Namespace != k.ns ||
 		reg.ServiceName != k.name || reg.ID != k.id {
 		return false

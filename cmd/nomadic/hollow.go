@@ -93,37 +93,7 @@ const (
 type allocKey [16]byte
 
 // keyOf parses a UUID; ok is false for any other ID.
-func keyOf(id string) (k allocKey, ok bool) {
-	if len(id) != 36 || id[8] != '-' || id[13] != '-' || id[18] != '-' || id[23] != '-' {
-		return k, false
-	}
-	j := 0
-	for i := 0; i < 36; i += 2 {
-		if id[i] == '-' {
-			i--
-			continue
-		}
-		hi, lo := unhex(id[i]), unhex(id[i+1])
-		if hi > 15 || lo > 15 {
-			return k, false
-		}
-		k[j] = hi<<4 | lo
-		j++
-	}
-	return k, j == 16
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0'
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10
-	case c >= 'A' && c <= 'F':
-		return c - 'A' + 10
-	}
-	return 255
-}
+func keyOf(id string) (allocKey, bool) { return api.UUIDBytes(id) }
 
 // allocStates are a hollow node's allocations: by 16-byte key, and by
 // their string ID for the rare one that is not a UUID.
