@@ -133,8 +133,11 @@ func (s *watchShard) stream(ctx context.Context) error {
 	}
 	// Every watch is created again on a new stream, from its revision.
 	s.mu.Lock()
+	// (A watch waiting to be listed again is created from its old
+	// revision too: etcd answers that it was compacted, as before.)
 	s.byID = map[int64]*nodeWatch{}
 	s.create = append(s.create[:0], s.all...)
+	s.relist = nil
 	s.mu.Unlock()
 	recvErr := make(chan error, 1)
 	go func() { recvErr <- s.receive(ctx, ws) }()
