@@ -31,6 +31,21 @@ func (s *Store) ListAllocs(ctx context.Context, f AllocFilter) ([]*api.Allocatio
 		if !errors.Is(err, errBehind) {
 			return nil, err
 		}
+	} else if c != nil && f.NodeID != "" {
+		out, err := c.NodeAllocs(ctx, f.NodeID)
+		if err == nil {
+			kept := out[:0]
+			for _, a := range out {
+				if (f.Namespace == "" || a.Namespace == f.Namespace) && (f.JobID == "" || a.JobID == f.JobID) {
+					kept = append(kept, a)
+				}
+			}
+			sortAllocs(kept)
+			return kept, nil
+		}
+		if !errors.Is(err, errBehind) {
+			return nil, err
+		}
 	} else if c != nil {
 		out, err := c.Allocs(ctx, func(a *api.Allocation) bool {
 			return (f.NodeID == "" || a.NodeID == f.NodeID) && (f.Namespace == "" || a.Namespace == f.Namespace) &&

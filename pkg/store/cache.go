@@ -60,6 +60,11 @@ type Cache struct {
 	// replaced, never changed.
 	usage map[string]*NodeUsage
 	byJob map[string]map[string]*api.Allocation
+	// byNode are the allocations of each node, live or not: what a
+	// node's allocation list reads (the liveness controller's, for each
+	// node that comes back), which scanning every allocation made cost
+	// nodes × allocations after a mass reconnect.
+	byNode map[string]map[string]*api.Allocation
 	// byStatus counts the allocations by client status, for the
 	// metrics (counting a million objects each time cost more).
 	byStatus map[string]int
@@ -87,6 +92,7 @@ func (c *Cache) reset() {
 	c.allocs, c.orphans, c.nodeRev = map[string]*api.Allocation{}, map[string]orphan{}, map[string]int64{}
 	c.kindRev = map[Kind]int64{}
 	c.usage, c.byJob, c.sorted = map[string]*NodeUsage{}, map[string]map[string]*api.Allocation{}, nil
+	c.byNode = map[string]map[string]*api.Allocation{}
 	c.byStatus = map[string]int{}
 }
 
@@ -118,6 +124,9 @@ func (c *Cache) track(old, a *api.Allocation, statusOnly bool) {
 		if m := c.byJob[a.Namespace+"/"+a.JobID]; m != nil {
 			m[a.ID] = a
 		}
+		if m := c.byNode[a.NodeID]; m != nil {
+			m[a.ID] = a
+		}
 		if statusOnly {
 			return
 		}
@@ -140,6 +149,12 @@ func (c *Cache) track(old, a *api.Allocation, statusOnly bool) {
 				delete(c.byJob, k)
 			}
 		}
+		if m := c.byNode[old.NodeID]; m != nil {
+			delete(m, old.ID)
+			if len(m) == 0 {
+				delete(c.byNode, old.NodeID)
+			}
+		}
 		// Objects never change, so old is in its node's list exactly
 		// when it was live as it was added.
 		if u := c.usage[old.NodeID]; u != nil && old.Live() {
@@ -160,6 +175,11 @@ func (c *Cache) track(old, a *api.Allocation, statusOnly bool) {
 		c.byJob[k] = m
 	}
 	m[a.ID] = a
+	if n := c.byNode[a.NodeID]; n != nil {
+		n[a.ID] = a
+	} else {
+		c.byNode[a.NodeID] = map[string]*api.Allocation{a.ID: a}
+	}
 	if a.Live() {
 		u := c.usage[a.NodeID]
 		next := &NodeUsage{}
@@ -635,6 +655,23 @@ func (c *Cache) CachedAlloc(id string) *api.Allocation {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.allocs[id]
+}
+
+// NodeAllocs returns copies of a node's allocations (with status), as of
+// etcd's current revision.
+func (c *Cache) NodeAllocs(ctx context.Context, node string) ([]*api.Allocation, error) {
+	if err := c.readable(ctx); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := c.byNode[node]
+	out := make([]*api.Allocation, 0, len(m))
+	for _, a := range m {
+		cp := *a
+		out = append(out, &cp)
+	}
+	return out, nil
 }
 
 // JobAllocs returns copies of a job's allocations (with status), as of

@@ -96,6 +96,26 @@ func TestCacheSnapshotsMatchEtcdAfterEveryKindOfChange(t *testing.T) {
 				t.Fatalf("%s: job %v: cache's indexes and etcd differ\ncache:\n%s\netcd:\n%s", step, j, got, want)
 			}
 		}
+		byNode := map[string][]string{}
+		for _, a := range fromEtcd.Allocs {
+			byNode[a.NodeID] = append(byNode[a.NodeID], a.ID+" "+a.ClientStatusOf())
+		}
+		for _, n := range fromEtcd.Nodes {
+			got, err := c.NodeAllocs(ctx, n.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, a := range got {
+				ids = append(ids, a.ID+" "+a.ClientStatusOf())
+			}
+			sort.Strings(ids)
+			want := byNode[n.ID]
+			sort.Strings(want)
+			if strings.Join(ids, ",") != strings.Join(want, ",") {
+				t.Fatalf("%s: node %s: cache's index has %v, etcd %v", step, n.ID, ids, want)
+			}
+		}
 	}
 	same("after the list")
 	put := func(key string, v any) {
