@@ -273,6 +273,32 @@ func TestNodesHoldOnlyTheirOwnKeysOnAnAuthEnabledEtcd(t *testing.T) {
 	denied("creating an evaluation", err)
 	_, err = thief.UserList(ctx)
 	denied("listing etcd users", err)
+	_, err = thief.Get(ctx, prefix+"/nodeauth/", clientv3.WithPrefix())
+	denied("reading the nodes' password hashes", err)
+
+	// The nodes handed their statuses to the server's relay, which takes
+	// a node's statuses only with that node's password.
+	relay := func(node, password string) int {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPut, "http://"+addr+"/v1/node/"+node+"/allocation-statuses",
+			strings.NewReader(`{"statuses":{"`+onNode2.ID+`":{"client_status":"failed"}}}`))
+		req.SetBasicAuth("node", password)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := relay(c2.NodeID, c1.EtcdPassword); code != http.StatusForbidden {
+		t.Errorf("relaying node 2's status with node 1's password: %d, want 403", code)
+	}
+	if code := relay(c2.NodeID, ""); code != http.StatusForbidden {
+		t.Errorf("relaying node 2's status without a password: %d, want 403", code)
+	}
+	if got := metricValue(t, addr, "nomadic_server_relayed_statuses_total"); got < 2 {
+		t.Errorf("the server relayed %v statuses, want the nodes' (at least 2)", got)
+	}
 
 	// The node agents serve only callers with a server's certificate of
 	// the node CA; the servers read the logs through that.
@@ -404,4 +430,29 @@ func mustPair(t *testing.T, cert, key string) tls.Certificate {
 		t.Fatal(err)
 	}
 	return pair
+}
+
+// metricValue reads one series without labels from an agent's /metrics.
+func metricValue(t *testing.T, addr, name string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			var f float64
+			if _, err := fmt.Sscan(v, &f); err != nil {
+				t.Fatalf("%s: %q: %v", name, line, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("%s does not serve %s", addr, name)
+	return 0
 }

@@ -61,6 +61,17 @@ type Config struct {
 	// JobWait is how long an allocation waits for the servers to copy its
 	// job version into the node's tree before it fails (default 90 s).
 	JobWait time.Duration
+	// StatusRelay, when set, is tried first for status writes: the
+	// servers write many nodes' statuses in one transaction. When it
+	// fails the agent writes to etcd itself, and leaves the relay alone
+	// for a while.
+	StatusRelay StatusRelay
+}
+
+// StatusRelay hands a node's allocation statuses to the servers
+// (nodes.RelayClient).
+type StatusRelay interface {
+	PutAllocStatuses(ctx context.Context, node string, statuses map[string]*api.AllocStatus) error
 }
 
 // Agent is a running node agent.

@@ -31,6 +31,10 @@ var (
 		Namespace: "nomadic", Subsystem: "client", Name: "status_writes_total",
 		Help: "Allocation statuses written; coalesced writes of one allocation count once.",
 	})
+	metricStatusRelayed = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "nomadic", Subsystem: "client", Name: "status_relayed_total",
+		Help: "Allocation statuses of status_writes_total that the servers' status relay wrote (the others the agent wrote to etcd itself).",
+	})
 	metricTasks = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: "nomadic", Subsystem: "client", Name: "tasks",
 		Help: "Tasks of this node's allocations, by state.",
@@ -38,7 +42,7 @@ var (
 )
 
 func init() {
-	prometheus.MustRegister(metricTaskStarts, metricTaskRestarts, metricOOMKills, metricDriverErrors, metricStartLatency, metricStatusWrites, metricTasks)
+	prometheus.MustRegister(metricTaskStarts, metricTaskRestarts, metricOOMKills, metricDriverErrors, metricStartLatency, metricStatusWrites, metricStatusRelayed, metricTasks)
 }
 
 // countTasks refreshes the tasks-by-state gauge from the runners.

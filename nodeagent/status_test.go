@@ -1,10 +1,13 @@
 package nodeagent
 
 import (
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -223,4 +226,68 @@ func TestAnAllocationWaitsForItsJobVersionToBeCopiedToTheNode(t *testing.T) {
 	time.Sleep(700 * time.Millisecond)
 	h.store.putJob(j)
 	h.waitRunning(a, "t")
+}
+
+// flakyRelay hands statuses to the store while it is up, and fails while
+// it is down.
+type flakyRelay struct {
+	mu      sync.Mutex
+	store   *fakeStore
+	down    bool
+	relayed int
+	failed  int
+}
+
+func (r *flakyRelay) PutAllocStatuses(ctx context.Context, node string, statuses map[string]*api.AllocStatus) error {
+	r.mu.Lock()
+	st, down := r.store, r.down
+	if down || st == nil {
+		r.failed++
+	} else {
+		r.relayed += len(statuses)
+	}
+	r.mu.Unlock()
+	if down || st == nil {
+		return errors.New("relay down")
+	}
+	return st.PutAllocStatuses(ctx, node, statuses)
+}
+
+func (r *flakyRelay) set(f func(*flakyRelay)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f(r)
+}
+
+func (r *flakyRelay) counts() (relayed, failed int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.relayed, r.failed
+}
+
+// Statuses go through the servers' relay while it works; when it fails,
+// the agent writes them itself, and keeps doing so for a while rather
+// than trying a failing relay for every write.
+func TestStatusesGoThroughTheRelayAndToEtcdWhenItFails(t *testing.T) {
+	t.Parallel()
+	relay := &flakyRelay{}
+	h := newHarness(t, func(c *Config) { c.StatusRelay = relay })
+	relay.set(func(r *flakyRelay) { r.store = h.store })
+
+	first := h.place(newJob(api.JobTypeService, mockTask("t", forever())))
+	h.waitRunning(first, "t")
+	if relayed, failed := relay.counts(); relayed == 0 || failed != 0 {
+		t.Fatalf("with the relay up: %d statuses relayed, %d relay failures", relayed, failed)
+	}
+
+	relay.set(func(r *flakyRelay) { r.down = true })
+	before, _ := relay.counts()
+	second := h.place(newJob(api.JobTypeService, mockTask("t", forever())))
+	h.waitRunning(second, "t")
+	third := h.place(newJob(api.JobTypeService, mockTask("t", forever())))
+	h.waitRunning(third, "t")
+	relayed, failed := relay.counts()
+	if relayed != before || failed != 1 {
+		t.Fatalf("with the relay down: %d more statuses relayed, %d relay attempts failed; want 0 and 1 (then a pause)", relayed-before, failed)
+	}
 }

@@ -2,8 +2,10 @@ package nodeagent
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
@@ -28,7 +30,23 @@ type statusWriter struct {
 	pending map[string]*api.AllocStatus
 	waiters []chan error
 	kick    chan struct{}
+	// relayOff is until when (unix nanoseconds) writes skip the relay
+	// after it failed.
+	relayOff atomic.Int64
 }
+
+// relayTimeout bounds one relay request: longer than a server's own
+// bound on its transaction, so that the server answers first.
+const relayTimeout = 10 * time.Second
+
+// relayPause is how long the agent writes to etcd itself after the relay
+// failed, and relayRefusedPause after the servers refused it for good
+// (a node they do not know the password of, servers without a relay):
+// asking again at every write would double its writes and fill the log.
+const (
+	relayPause        = 30 * time.Second
+	relayRefusedPause = 10 * time.Minute
+)
 
 func newStatusWriter(a *Agent) *statusWriter {
 	return &statusWriter{a: a, pending: map[string]*api.AllocStatus{}, kick: make(chan struct{}, 1)}
@@ -95,8 +113,29 @@ func (w *statusWriter) flush(ctx context.Context) {
 	}
 }
 
-// send writes a batch, retrying a few times.
+// send writes a batch through the relay, or else to etcd, retrying a few
+// times.
 func (w *statusWriter) send(ctx context.Context, batch map[string]*api.AllocStatus) error {
+	if relay := w.a.cfg.StatusRelay; relay != nil && time.Now().UnixNano() >= w.relayOff.Load() {
+		c, cancel := context.WithTimeout(ctx, relayTimeout)
+		err := relay.PutAllocStatuses(c, w.a.cfg.NodeID, batch)
+		cancel()
+		if err == nil {
+			metricStatusWrites.Add(float64(len(batch)))
+			metricStatusRelayed.Add(float64(len(batch)))
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		pause := relayPause
+		var refused interface{ Permanent() bool }
+		if errors.As(err, &refused) && refused.Permanent() {
+			pause = relayRefusedPause
+		}
+		w.relayOff.Store(time.Now().Add(pause).UnixNano())
+		slog.Warn("status relay failed: writing statuses to etcd, and so for a while", "pause", pause, "err", err)
+	}
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
 		c, cancel := context.WithTimeout(ctx, 5*time.Second)

@@ -22,12 +22,14 @@ import (
 	"github.com/nomadic-project/nomadic/nodeagent"
 	"github.com/nomadic-project/nomadic/pkg/access"
 	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/client"
 	"github.com/nomadic-project/nomadic/pkg/driver"
 	"github.com/nomadic-project/nomadic/pkg/driver/containerd"
 	"github.com/nomadic-project/nomadic/pkg/driver/mock"
 	"github.com/nomadic-project/nomadic/pkg/driver/rawexec"
 	"github.com/nomadic-project/nomadic/pkg/etcdembed"
 	"github.com/nomadic-project/nomadic/pkg/httpapi"
+	"github.com/nomadic-project/nomadic/pkg/nodes"
 	"github.com/nomadic-project/nomadic/pkg/nomadapi"
 	"github.com/nomadic-project/nomadic/pkg/store"
 	"github.com/nomadic-project/nomadic/pkg/variables"
@@ -76,6 +78,7 @@ type agentFlags struct {
 	dockerPrivileged bool
 	clientHTTP       string
 	enableMock       bool
+	statusRelay      bool
 	nodeClass        string
 	nodeMeta         string
 
@@ -146,11 +149,12 @@ func parseAgentFlags(args []string) (*agentFlags, error) {
 	fs.StringVar(&f.containerd, "containerd-address", defaultContainerd(), "containerd socket of the containerd driver; empty disables it")
 	fs.BoolVar(&f.dockerPrivileged, "docker-allow-privileged", false, "let docker and podman tasks run privileged containers and use pid_mode \"host\"")
 	fs.BoolVar(&f.enableMock, "enable-mock-driver", false, "enable the mock driver (for tests and simulations)")
+	fs.BoolVar(&f.statusRelay, "status-relay", true, "client: hand allocation statuses to the servers, which write many nodes' statuses in one etcd transaction (the agent writes to etcd itself when they do not answer); false: always write them to etcd")
 	fs.StringVar(&f.clientHTTP, "client-http-addr", "127.0.0.1:0", "address the node agent serves task logs on, for the servers (port 0: any free port)")
 	fs.StringVar(&f.nodeClass, "node-class", "", "the node's class, for constraints on ${node.class}")
 	fs.StringVar(&f.nodeMeta, "meta", "", "node metadata as comma-separated key=value pairs, for ${meta.KEY}")
 	fs.StringVar(&f.keyringFile, "keyring-file", "", "server: the keyring file (nctl operator keyring generate) whose keys encrypt variables and sign workload identities; give every server the same one (dev mode keeps one in its data dir; without one a server serves no variables)")
-	fs.StringVar(&f.servers, "servers", "", "client: comma-separated API addresses of the servers, which the node agent reads task variables from (default: the addresses the servers registered)")
+	fs.StringVar(&f.servers, "servers", "", "client: comma-separated API addresses of the servers, which the node agent reads task variables from and hands its allocation statuses to (default: the addresses the servers registered)")
 	fs.StringVar(&f.serverCA, "server-ca", "", "client: CA certificate (PEM) of the servers' API, for https:// -servers")
 	fs.DurationVar(&f.serverTTL, "server-ttl", 10*time.Second, "server lease TTL: a dead server's work is taken over after this long")
 	fs.IntVar(&f.workers, "eval-workers", 2, "evaluation workers per server")
@@ -283,6 +287,9 @@ type agent struct {
 	// tokens; nodeTLS is what the server calls node agents with.
 	joiner  http.Handler
 	nodeTLS *tls.Config
+	// relay serves node agents' status writes on a server (in front of
+	// the API tokens: a node shows its own password).
+	relay *nodes.StatusRelay
 }
 
 func (a *agent) onClose(fn func()) { a.closers = append(a.closers, fn) }
@@ -359,11 +366,18 @@ func (a *agent) serve(what, addr string, handlerFor func(addr string) http.Handl
 	if tokens != nil && !a.f.acl {
 		handler = httpapi.RequireTokens(handler, tokens)
 	}
-	if a.joiner != nil && what == "HTTP API" {
-		// The join token authenticates a join, not the API's tokens.
+	if (a.joiner != nil || a.relay != nil) && what == "HTTP API" {
 		mux := http.NewServeMux()
-		// POST only: GET /v1/node/join is still the node named "join".
-		mux.Handle("POST /v1/node/join", a.joiner)
+		if a.joiner != nil {
+			// The join token authenticates a join, not the API's
+			// tokens. POST only: GET /v1/node/join is still the node
+			// named "join".
+			mux.Handle("POST /v1/node/join", a.joiner)
+		}
+		if a.relay != nil {
+			// A node authenticates with its own password.
+			mux.Handle("PUT "+nodes.RelayPath, a.relay)
+		}
 		mux.Handle("/", handler)
 		handler = mux
 	}
@@ -420,6 +434,12 @@ func (a *agent) startServer(ctx context.Context, apiTLS *tls.Config, tokens []st
 	if err := a.startJoiner(); err != nil {
 		return nil, err
 	}
+	a.relay = &nodes.StatusRelay{Store: a.st, Open: !f.acl && len(tokens) == 0, Timeout: f.etcdRequest}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		a.relay.Run(ctx)
+	}()
 	now := time.Now
 	if off := f.clockOffset; off != 0 {
 		now = func() time.Time { return time.Now().Add(off) }
@@ -463,6 +483,36 @@ func (a *agent) startServer(ctx context.Context, apiTLS *tls.Config, tokens []st
 	return servers, nil
 }
 
+// statusRelay is how the node agent hands its statuses to the servers:
+// none in a process that runs a server too (its one node has nothing to
+// batch with), nor with -status-relay=false.
+func (a *agent) statusRelay() (nodeagent.StatusRelay, error) {
+	if a.f.server || !a.f.statusRelay {
+		return nil, nil
+	}
+	var opts []client.Option
+	if a.f.serverCA != "" {
+		opts = append(opts, client.WithTLSFiles(a.f.serverCA, "", ""))
+	}
+	hc, err := client.New("", opts...).HTTP()
+	if err != nil {
+		return nil, fmt.Errorf("-server-ca: %w", err)
+	}
+	rc := &nodes.RelayClient{HTTP: hc, Addrs: nodeagent.StoreServers(a.st)}
+	if a.f.serverCA != "" {
+		// The servers register host:port; with a CA for their API it
+		// is served with TLS.
+		rc.Scheme = "https"
+	}
+	if addrs := splitList(a.f.servers); len(addrs) > 0 {
+		rc.Addrs = func(context.Context) []string { return addrs }
+	}
+	if a.creds != nil {
+		rc.Password = a.creds.EtcdPassword
+	}
+	return rc, nil
+}
+
 // startClient runs the node agent and its log server until ctx ends; the
 // returned channel is closed once the agent stopped.
 func (a *agent) startClient(ctx context.Context) (<-chan struct{}, error) {
@@ -499,6 +549,11 @@ func (a *agent) startClient(ctx context.Context) (<-chan struct{}, error) {
 	if a.creds != nil {
 		nodeID = a.creds.NodeID
 	}
+	relay, err := a.statusRelay()
+	if err != nil {
+		agentLn.Close()
+		return nil, err
+	}
 	na, err := nodeagent.New(a.st, nodeagent.Config{
 		NodeID: nodeID,
 		Name:   f.nodeName, Datacenter: f.datacenter, NodeClass: f.nodeClass, Meta: meta,
@@ -508,6 +563,7 @@ func (a *agent) startClient(ctx context.Context) (<-chan struct{}, error) {
 		HTTPAddr:            agentLn.Addr().String(),
 		HTTPTLS:             agentTLS != nil,
 		Variables:           a.clientVariables(),
+		StatusRelay:         relay,
 	})
 	if err != nil {
 		agentLn.Close()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/nomadic-project/nomadic/nodeagent"
@@ -120,5 +121,19 @@ func (a *agent) clientVariables() nodeagent.Variables {
 	if addrs := splitList(a.f.servers); len(addrs) > 0 {
 		return nodeagent.ServerVariables(func(context.Context) []string { return addrs }, opts...)
 	}
-	return nodeagent.ServerVariables(nodeagent.StoreServers(a.st), opts...)
+	registered := nodeagent.StoreServers(a.st)
+	if a.f.serverCA == "" {
+		return nodeagent.ServerVariables(registered, opts...)
+	}
+	// The servers register host:port; with a CA for their API it is
+	// served with TLS.
+	return nodeagent.ServerVariables(func(ctx context.Context) []string {
+		addrs := registered(ctx)
+		for i, addr := range addrs {
+			if !strings.Contains(addr, "://") {
+				addrs[i] = "https://" + addr
+			}
+		}
+		return addrs
+	}, opts...)
 }

@@ -28,3 +28,16 @@ type NodeJoinResponse struct {
 	Cert   string `json:"cert,omitempty"`
 	Key    string `json:"key,omitempty"`
 }
+
+// StatusRelayRequest is what a node agent sends to PUT
+// /v1/node/<node>/allocation-statuses: the newest statuses of some of its
+// allocations, by allocation ID, for a server to write to etcd with other
+// nodes' statuses.
+type StatusRelayRequest struct {
+	Statuses map[string]*AllocStatus `json:"statuses"`
+}
+
+// StatusRelayResponse says how many statuses the server wrote.
+type StatusRelayResponse struct {
+	Written int `json:"written"`
+}

@@ -90,6 +90,11 @@ func New(addr string, opts ...Option) *Client {
 	return c
 }
 
+// HTTP returns the client's HTTP client (its TLS settings, a 30 s
+// timeout) for requests the Client has no method for, or the error its
+// options left.
+func (c *Client) HTTP() (*http.Client, error) { return c.http, c.err }
+
 // streaming is an HTTP client without an overall timeout, for blocking
 // queries and followed logs.
 func (c *Client) streaming() *http.Client { return &http.Client{Transport: c.transport} }

@@ -106,9 +106,7 @@ func (j *Joiner) validToken(token string) bool {
 }
 
 func joinError(w http.ResponseWriter, code int, err error) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(api.ErrorResponse{Error: err.Error()})
+	writeJSON(w, code, api.ErrorResponse{Error: err.Error()})
 }
 
 // Join asks a server (its API address, such as https://10.0.0.1:4646) for

@@ -15,6 +15,7 @@ import (
 //	evalclaims/<ns>/<job>                server working the job's evals; bound to that server's lease
 //	nodes/<node>                         node record, rewritten only when it changes (node agent)
 //	nodeadmin/<node>                     eligibility and drain, set by operators (servers)
+//	nodeauth/<node>                      SHA-256 of a joined node's etcd password: how servers check the node's status relay requests (servers)
 //	heartbeats/<node>                    empty key bound to the node's lease: the node is ready while it exists
 //	nodeplans/<node>                     bumped by every plan that places onto the node; plans compare it
 //	allocs/<node>/<alloc>                allocation, desired state (servers); the node agent watches allocs/<node>/
@@ -61,6 +62,7 @@ const (
 	KindEvalClaims  Kind = "evalclaims"
 	KindNodes       Kind = "nodes"
 	KindNodeAdmin   Kind = "nodeadmin"
+	KindNodeAuth    Kind = "nodeauth"
 	KindHeartbeats  Kind = "heartbeats"
 	KindNodePlans   Kind = "nodeplans"
 	KindAllocs      Kind = "allocs"
@@ -99,6 +101,7 @@ var keyParts = map[Kind][]keyPart{
 	KindEvalClaims:  {partNamespace, partJob},
 	KindNodes:       {partNode},
 	KindNodeAdmin:   {partNode},
+	KindNodeAuth:    {partNode},
 	KindHeartbeats:  {partNode},
 	KindNodePlans:   {partNode},
 	KindAllocs:      {partNode, partID},
@@ -232,6 +235,10 @@ func (k Keys) NodeAdmin(id string) string { return k.join(KindNodeAdmin, id) }
 
 // Heartbeat is the key bound to a node's lease.
 func (k Keys) Heartbeat(id string) string { return k.join(KindHeartbeats, id) }
+
+// NodeAuth is the key of the SHA-256 hash of a joined node's etcd
+// password, which servers check a node's status relay requests against.
+func (k Keys) NodeAuth(node string) string { return k.join(KindNodeAuth, node) }
 
 // NodePlan is the key every plan placing on the node bumps.
 func (k Keys) NodePlan(id string) string { return k.join(KindNodePlans, id) }

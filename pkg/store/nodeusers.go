@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -107,7 +109,16 @@ func (u *NodeUsers) Join(ctx context.Context, node, current string) (*Credential
 	default:
 		return nil, fmt.Errorf("reading etcd user %s: %w", name, err)
 	}
-	if err := u.grant(ctx, node, name); err != nil {
+	err = u.grant(ctx, node, name)
+	if err == nil {
+		// The servers check a node's status relay requests against
+		// the password's hash (a SHA-256 of 256 random bits: nothing to
+		// guess from it), as they check API tokens.
+		if _, err = u.cli.Put(ctx, u.keys.NodeAuth(node), PasswordHash(password)); err != nil {
+			err = fmt.Errorf("recording the password hash of node %s: %w", node, err)
+		}
+	}
+	if err != nil {
 		if created {
 			// Nobody knows the password: let the node join again.
 			_ = u.Remove(context.WithoutCancel(ctx), node)
@@ -115,6 +126,26 @@ func (u *NodeUsers) Join(ctx context.Context, node, current string) (*Credential
 		return nil, err
 	}
 	return &Credentials{Username: name, Password: password}, nil
+}
+
+// PasswordHash is what nodeauth/<node> holds for a node's password: its
+// SHA-256, in hex.
+func PasswordHash(password string) string {
+	h := sha256.Sum256([]byte(password))
+	return hex.EncodeToString(h[:])
+}
+
+// NodeAuthHash reads the hash of a joined node's password; "" when the
+// node never joined (or joined before the servers recorded hashes).
+func (s *Store) NodeAuthHash(ctx context.Context, node string) (string, error) {
+	resp, err := s.cli.Get(ctx, s.keys.NodeAuth(node))
+	if err != nil {
+		return "", fmt.Errorf("reading the password hash of node %s: %w", node, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return "", nil
+	}
+	return string(resp.Kvs[0].Value), nil
 }
 
 // checkPassword asks etcd whether a user's password is current. Without
@@ -177,6 +208,9 @@ func (u *NodeUsers) grant(ctx context.Context, node, name string) error {
 // error.
 func (u *NodeUsers) Remove(ctx context.Context, node string) error {
 	name := u.keys.NodeUser(node)
+	if _, err := u.cli.Delete(ctx, u.keys.NodeAuth(node)); err != nil {
+		return fmt.Errorf("deleting the password hash of node %s: %w", node, err)
+	}
 	if _, err := u.cli.UserDelete(ctx, name); err != nil && !errors.Is(err, rpctypes.ErrUserNotFound) {
 		return fmt.Errorf("deleting etcd user %s: %w", name, err)
 	}

@@ -18,6 +18,10 @@ import (
 // cluster keeps its defaults, so plans are cut to fit.
 const maxTxnOps = 128
 
+// MaxTxnOps is how many operations nomadic puts in one etcd transaction
+// at most (etcd's default --max-txn-ops).
+const MaxTxnOps = maxTxnOps
+
 // Snapshot is what a scheduler needs to plan: the nodes, every allocation
 // (with status), and the plan revision of each node it read. It is read
 // node revisions first, so that any plan committed while the snapshot was

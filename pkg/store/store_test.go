@@ -563,3 +563,42 @@ func TestStoredTimesAreMilliseconds(t *testing.T) {
 		t.Fatal("the caller's objects were changed")
 	}
 }
+
+// The statuses of many nodes are written in transactions within etcd's
+// limits (128 operations each), each under its own node's key.
+func TestManyNodesStatusesAreWrittenInTransactionsEtcdTakes(t *testing.T) {
+	t.Parallel()
+	cli := testutil.Etcd(t)
+	s := New(cli, "/many")
+	ctx := context.Background()
+	byNode := map[string]map[string]*api.AllocStatus{}
+	for n := range 3 {
+		m := map[string]*api.AllocStatus{}
+		for a := range 100 {
+			m[fmt.Sprintf("a%d-%d", n, a)] = &api.AllocStatus{ClientStatus: api.AllocClientRunning}
+		}
+		byNode[fmt.Sprintf("n%d", n)] = m
+	}
+	before, err := s.Revision(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutNodesAllocStatuses(ctx, byNode); err != nil {
+		t.Fatal(err)
+	}
+	after, err := s.Revision(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if txns := after - before; txns != 3 {
+		t.Fatalf("300 statuses took %d transactions, want 3 (128 + 128 + 44)", txns)
+	}
+	for node, m := range byNode {
+		for id := range m {
+			st, err := s.GetAllocStatus(ctx, node, id)
+			if err != nil || st.ClientStatus != api.AllocClientRunning {
+				t.Fatalf("%s/%s: %+v %v", node, id, st, err)
+			}
+		}
+	}
+}
