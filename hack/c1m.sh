@@ -6,6 +6,9 @@
 #
 #   hack/c1m.sh [NODES JOBS COUNT] [extra server flags]     (default 5000 1000 1000)
 #   SIM_FLAGS="-debug-addr 127.0.0.1:6062" hack/c1m.sh ...   (extra flags of the sim)
+#   SERVER_DEBUG=1 ETCD_MEMBERS=3 ...          (Go's profiler on server i at 127.0.0.1:606<i>)
+#   SIM_FLAGS=-status-relay=false ...         (nodes write their statuses to etcd themselves,
+#                                                not through the servers' status relay)
 #   hack/c1m.sh 5000 300 1000 -log-level info                  (the server's plan conflicts logged too)
 #   ETCD_MEMBERS=3 SERVERS=2 hack/c1m.sh ...   (a 3-member cluster of Debian's etcd, separate
 #                                                processes, and 2 servers on it)
@@ -96,7 +99,7 @@ if [ "$members" = 3 ]; then
   for i in $(seq 1 "$nservers"); do
     a=127.0.0.1:$((port + 20 + i))
     bin/nomadic agent -server -name "c1m-$i" -data-dir "$dir/server$i" -http-addr "$a" -etcd-endpoints "$endpoints" \
-      -log-level warn -gc-interval 1h "$@" >"$dir/server$i.log" 2>&1 &
+      -log-level warn -gc-interval 1h ${SERVER_DEBUG:+-debug-addr 127.0.0.1:$((6060 + i))} "$@" >"$dir/server$i.log" 2>&1 &
     servers+=($!)
     pids+=($!)
     apis+=("$a")
@@ -197,6 +200,7 @@ case "$checked" in
 *'"duplicate_slots":0,'*'"jobs_not_at_count":0,'*'"nodes_over_capacity":0,'*) ;;
 *) keep=${keep:-$(mktemp -d /tmp/c1m-logs.XXXXXX)} ;;
 esac
+echo "etcd raft proposals committed: $(curl -s "http://$etcd/metrics" | awk '$1 == "etcd_server_proposals_committed_total" { printf "%.0f", $2 }')"
 echo "etcd database as left: $(curl -s "http://$etcd/metrics" | awk '$1 == "etcd_mvcc_db_total_size_in_bytes" { printf "%.0f MiB", $2 / 1048576 }')"
 if [ -n "${ETCD_USAGE:-}" ]; then
   echo "etcd keys by kind:"

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nomadic-project/nomadic/nodeagent"
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/loop"
 	"github.com/nomadic-project/nomadic/pkg/store"
@@ -34,6 +35,10 @@ type hollowShared struct {
 	watches *watchMux
 	running atomic.Int64 // allocations reported running, now
 	written atomic.Int64 // status writes sent
+	txns    atomic.Int64 // transactions (or relay requests) that carried them
+	// relay, when set, takes the nodes' statuses first (-status-relay).
+	relay    nodeagent.StatusRelay
+	relayOff atomic.Int64 // unix nanoseconds: direct writes until then
 
 	mu     sync.Mutex
 	jobs   map[string]*jobTasks
@@ -324,16 +329,31 @@ func (n *hollowNode) write(ctx context.Context) {
 		backoff := loop.Backoff{Min: 200 * time.Millisecond, Max: 5 * time.Second}
 		for ctx.Err() == nil {
 			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			err := n.h.st.PutAllocStatuses(wctx, n.node.ID, batch)
+			err := n.h.put(wctx, n.node.ID, batch)
 			cancel()
 			if err == nil {
 				n.h.written.Add(int64(len(batch)))
+				n.h.txns.Add(1)
 				break
 			}
 			slog.Warn("hollow node: writing statuses", "node", n.node.Name, "err", err)
 			loop.Sleep(ctx, backoff.Next())
 		}
 	}
+}
+
+// put writes a node's statuses as a node agent does: through the servers'
+// relay, or to etcd when it is off or failed in the last 30 seconds.
+func (h *hollowShared) put(ctx context.Context, node string, batch map[string]*api.AllocStatus) error {
+	if h.relay != nil && time.Now().UnixNano() >= h.relayOff.Load() {
+		err := h.relay.PutAllocStatuses(ctx, node, batch)
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		h.relayOff.Store(time.Now().Add(30 * time.Second).UnixNano())
+		slog.Warn("hollow nodes: status relay failed: writing statuses to etcd for 30 s", "err", err)
+	}
+	return h.st.PutAllocStatuses(ctx, node, batch)
 }
 
 // hollowNodeRecord is the record a hollow node registers.

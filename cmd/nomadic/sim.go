@@ -23,6 +23,7 @@ import (
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/driver"
 	"github.com/nomadic-project/nomadic/pkg/driver/mock"
+	nodepkg "github.com/nomadic-project/nomadic/pkg/nodes"
 	"github.com/nomadic-project/nomadic/pkg/store"
 )
 
@@ -46,6 +47,7 @@ func runSim(args []string) error {
 	full := fs.Bool("full-agents", false, "run real node agents with the mock driver instead of hollow nodes (costs a goroutine set per allocation)")
 	debugAddr := fs.String("debug-addr", "", "serve Go's profiler (/debug/pprof/) on this address")
 	statsAddr := fs.String("stats-addr", "", "serve the simulation's counters (JSON) on this address: allocations running, status writes, memory")
+	relay := fs.Bool("status-relay", true, "hand the nodes' allocation statuses to the servers' status relay, as node agents do by default (false: write them to etcd, one transaction per node)")
 	gcPercent := fs.Int("gc-percent", 50, "Go's GC target percent for the sim (GOGC, which overrides it): lower keeps it smaller at some CPU")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -85,6 +87,18 @@ func runSim(args []string) error {
 	tick := time.NewTicker(time.Second / time.Duration(max(*rate, 1)))
 	defer tick.Stop()
 	shared := &hollowShared{st: st, cli: cli, leases: newLeaseKeeper(cli, *ttl), watches: newWatchMux(cli, st), jobs: map[string]*jobTasks{}}
+	var statusRelay nodeagent.StatusRelay
+	if *relay {
+		// One pool of connections for all the nodes (a real agent has
+		// its own): the servers see a few hundred connections, not 5,000.
+		// A burst waits for one of them: beyond the idle limit each
+		// request dialled a connection and closed it after (a quarter of
+		// the sim's CPU in a profile).
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost, tr.MaxConnsPerHost = 256, 256
+		statusRelay = &nodepkg.RelayClient{HTTP: &http.Client{Transport: tr, Timeout: 30 * time.Second}, Addrs: nodeagent.StoreServers(st)}
+		shared.relay = statusRelay
+	}
 	if !*full {
 		wg.Add(2)
 		go func() {
@@ -129,9 +143,10 @@ func runSim(args []string) error {
 		a, err := nodeagent.New(st, nodeagent.Config{
 			Name: name, Datacenter: fmt.Sprintf("dc%d", i%4), DataDir: filepath.Join(*dataDir, name), TTL: *ttl,
 			Drivers: []driver.Driver{drv}, StopTasksOnShutdown: true,
-			Resources:  &api.Resources{CPU: *cpu, MemoryMB: *mem, DiskMB: 1 << 20},
-			Meta:       map[string]string{"rack": fmt.Sprintf("r%02d", i%max(*racks, 1))},
-			Attributes: map[string]string{"simulated": "true"},
+			Resources:   &api.Resources{CPU: *cpu, MemoryMB: *mem, DiskMB: 1 << 20},
+			Meta:        map[string]string{"rack": fmt.Sprintf("r%02d", i%max(*racks, 1))},
+			Attributes:  map[string]string{"simulated": "true"},
+			StatusRelay: statusRelay,
 		})
 		if err != nil {
 			return err
@@ -189,7 +204,7 @@ func serveSimStats(addr string, h *hollowShared, nodes int, list func() []*hollo
 		runtime.ReadMemStats(&m)
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{
-			"nodes": nodes, "running": h.running.Load(), "status_writes": h.written.Load(),
+			"nodes": nodes, "running": h.running.Load(), "status_writes": h.written.Load(), "status_txns": h.txns.Load(),
 			"heap_bytes": m.HeapInuse, "sys_bytes": m.Sys, "goroutines": runtime.NumGoroutine(),
 		})
 	})
