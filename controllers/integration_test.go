@@ -350,6 +350,18 @@ func TestSystemJobFollowsNodes(t *testing.T) {
 	if len(nodes) != 3 {
 		t.Fatalf("system allocations on %d nodes", len(nodes))
 	}
+	// A system job registered after the liveness controller last read
+	// the jobs (for n3) reaches a node that comes later.
+	j2 := sleepJob("sys2", 1)
+	j2.Type = api.JobTypeSystem
+	j2.Canonicalize()
+	if _, err := c.store.RegisterJob(ctx, j2, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	c.waitStatus("sys2", api.AllocClientRunning, 3)
+	c.agent("n4", true)
+	c.waitStatus("sys", api.AllocClientRunning, 4)
+	c.waitStatus("sys2", api.AllocClientRunning, 4)
 }
 
 func TestRollingUpdateReplacesOneAtATime(t *testing.T) {
