@@ -16,6 +16,7 @@
 #   ETCD_BIN=/path/to/etcd ...                 (another etcd than Debian's for the members)
 #   ETCD_USAGE=1 ...                           (what etcd holds at the end, by kind of key)
 #   CEILING=0 ...                              (skip etcd's batched ceiling, measured first)
+#   DATA_DIR=/var/tmp ...                      (data there instead of /dev/shm: disk, not memory)
 #
 # When the check at the end fails, or KEEP_LOGS=1, the server's and the
 # sim's logs are kept in a /tmp/c1m-logs.* directory (printed).
@@ -45,7 +46,7 @@ if [ "${CEILING:-1}" != 0 ]; then
   echo "etcd's batched ceiling: $(go test -run '^$' -bench 'EtcdPut/batched' -benchtime 300x ./pkg/store 2>&1 |
     awk '/keys\/s/ { for (i = 1; i <= NF; i++) if ($i == "keys/s") v = $(i - 1); n = $1; sub(/^BenchmarkEtcdPut\//, "", n); printf "%s%s %.0f keys/s", sep, n, v; sep = ", " }')"
 fi
-base=/dev/shm
+base=${DATA_DIR:-/dev/shm}
 [ -d "$base" ] || base=/tmp
 dir=$(mktemp -d "$base/c1m.XXXXXX")
 port=$((20000 + RANDOM % 20000))
@@ -206,5 +207,6 @@ if [ -n "${ETCD_USAGE:-}" ]; then
   echo "etcd keys by kind:"
   go run ./hack/etcdusage -endpoints "$endpoints" | sed 's/^/  /'
 fi
+lost_in_run=$(grep -c 'lease lost\|session lost' "$dir/sim.log" || true)
 echo "etcd after maintenance: $(bin/nomadic etcd-maintain -etcd-endpoints "$endpoints")"
-echo "etcd quota: $(cat "$dir"/server*.log "$dir/sim.log" | grep -c -i 'nospace\|database space exceeded' || true) log lines of a NOSPACE alarm, $(cat "$dir"/server*.log | grep -c 'near its quota' || true) warnings of the database near its quota; lease losses in the sim: $(grep -c 'lease lost\|session lost' "$dir/sim.log" || true)"
+echo "etcd quota: $(cat "$dir"/server*.log "$dir/sim.log" | grep -c -i 'nospace\|database space exceeded' || true) log lines of a NOSPACE alarm, $(cat "$dir"/server*.log | grep -c 'near its quota' || true) warnings of the database near its quota; lease losses in the sim: $lost_in_run during the run, $(grep -c 'lease lost\|session lost' "$dir/sim.log" || true) with the maintenance"
