@@ -296,6 +296,9 @@ func TestNodesHoldOnlyTheirOwnKeysOnAnAuthEnabledEtcd(t *testing.T) {
 	if code := relay(c2.NodeID, ""); code != http.StatusForbidden {
 		t.Errorf("relaying node 2's status without a password: %d, want 403", code)
 	}
+	if code := relay("no-such-node", c1.EtcdPassword); code != http.StatusServiceUnavailable {
+		t.Errorf("relaying for a node the server does not know: %d, want 503", code)
+	}
 	if got := metricValue(t, addr, "nomadic_server_relayed_statuses_total"); got < 2 {
 		t.Errorf("the server relayed %v statuses, want the nodes' (at least 2)", got)
 	}

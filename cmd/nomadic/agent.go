@@ -434,7 +434,7 @@ func (a *agent) startServer(ctx context.Context, apiTLS *tls.Config, tokens []st
 	if err := a.startJoiner(); err != nil {
 		return nil, err
 	}
-	a.relay = &nodes.StatusRelay{Store: a.st, Open: !f.acl && len(tokens) == 0, Timeout: f.etcdRequest}
+	a.relay = &nodes.StatusRelay{Store: a.st, Open: !f.acl && len(tokens) == 0, Timeout: f.etcdRequest, Known: a.st.KnowsNode}
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,13 +39,36 @@ type RelayClient struct {
 	addrsAt time.Time
 }
 
-// PutAllocStatuses sends a node's statuses; an error means no server
-// wrote them (the caller writes them to etcd itself).
+// relayMargin is what a request keeps of its budget for the way back.
+const relayMargin = 500 * time.Millisecond
+
+// PutAllocStatuses sends a node's statuses, at most relayMaxStatuses a
+// request; an error means some were not written (the caller writes them
+// all to etcd itself).
 func (c *RelayClient) PutAllocStatuses(ctx context.Context, node string, statuses map[string]*api.AllocStatus) error {
 	addrs := c.servers(ctx)
 	if len(addrs) == 0 {
 		return errors.New("no server to relay statuses through")
 	}
+	chunk := make(map[string]*api.AllocStatus, min(len(statuses), relayMaxStatuses))
+	for id, st := range statuses {
+		chunk[id] = st
+		if len(chunk) == relayMaxStatuses {
+			if err := c.send(ctx, addrs, node, chunk); err != nil {
+				return err
+			}
+			clear(chunk)
+		}
+	}
+	if len(chunk) == 0 {
+		return nil
+	}
+	return c.send(ctx, addrs, node, chunk)
+}
+
+// send hands one request to one server after another until one writes
+// it, while enough of ctx's time is left for a server to.
+func (c *RelayClient) send(ctx context.Context, addrs []string, node string, statuses map[string]*api.AllocStatus) error {
 	body, err := json.Marshal(api.StatusRelayRequest{Statuses: statuses})
 	if err != nil {
 		return err
@@ -52,8 +76,18 @@ func (c *RelayClient) PutAllocStatuses(ctx context.Context, node string, statuse
 	start := int(c.next.Load() % uint64(len(addrs)))
 	var last error
 	for i := range addrs {
+		budget := time.Minute
+		if d, ok := ctx.Deadline(); ok {
+			budget = time.Until(d) - relayMargin
+		}
+		if budget < time.Second {
+			if last == nil {
+				last = errors.New("too little time left to relay statuses")
+			}
+			return last
+		}
 		addr := addrs[(start+i)%len(addrs)]
-		if last = c.put(ctx, addr, node, body); last == nil || ctx.Err() != nil {
+		if last = c.put(ctx, addr, node, body, budget); last == nil || ctx.Err() != nil {
 			return last
 		}
 		c.next.Add(1)
@@ -61,7 +95,7 @@ func (c *RelayClient) PutAllocStatuses(ctx context.Context, node string, statuse
 	return last
 }
 
-func (c *RelayClient) put(ctx context.Context, addr, node string, body []byte) error {
+func (c *RelayClient) put(ctx context.Context, addr, node string, body []byte, budget time.Duration) error {
 	if !strings.Contains(addr, "://") {
 		scheme := c.Scheme
 		if scheme == "" {
@@ -75,6 +109,7 @@ func (c *RelayClient) put(ctx context.Context, addr, node string, body []byte) e
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(RelayBudgetHeader, strconv.FormatInt(budget.Milliseconds(), 10))
 	if c.Password != "" {
 		req.SetBasicAuth("node", c.Password)
 	}
@@ -114,7 +149,12 @@ func (e *RelayError) Error() string {
 // server refused who the node is or what it sent, or has no relay (a
 // server from before it), rather than being overloaded.
 func (e *RelayError) Permanent() bool {
-	return e.Code >= 400 && e.Code < 500 && e.Code != http.StatusRequestTimeout && e.Code != http.StatusTooManyRequests
+	switch e.Code {
+	case http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusRequestEntityTooLarge:
+		// Too large: this batch; the next is likely smaller.
+		return false
+	}
+	return e.Code >= 400 && e.Code < 500
 }
 
 // servers returns the servers' addresses, read at most every 10 seconds.

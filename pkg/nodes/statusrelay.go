@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -37,9 +39,17 @@ import (
 const (
 	// RelayPath is the relay's route on the servers' API.
 	RelayPath = "/v1/node/{node}/allocation-statuses"
-	// relayMaxStatuses and relayMaxBytes bound one request.
-	relayMaxStatuses = 1024
-	relayMaxBytes    = 1 << 20
+	// relayMaxStatuses and relayMaxBytes bound one request, and
+	// relayMaxStatusBytes one status in it: stored, a status may grow
+	// up to sixfold (JSON escapes <, > and & as \u003c), and one etcd
+	// request holds at most store.MaxRequestBytes.
+	relayMaxStatuses    = 1024
+	relayMaxBytes       = 1 << 20
+	relayMaxStatusBytes = 192 << 10
+	// RelayBudgetHeader carries how long (milliseconds) the agent waits
+	// for this request before it writes the statuses itself: the server
+	// starts no transaction that could end after that.
+	RelayBudgetHeader = "X-Nomadic-Relay-Budget-Ms"
 	// relayWindow is how long a writer gathers requests for one
 	// transaction once it has one.
 	relayWindow = 5 * time.Millisecond
@@ -88,17 +98,25 @@ type StatusRelay struct {
 	// agent waits longer than that before it writes to etcd itself.
 	Timeout time.Duration
 
+	// Known, when set, tells whether this server knows a node (its
+	// cache holds the node's record): a node it does not know gets a 503
+	// before any etcd read, so made-up node IDs cost nothing.
+	Known func(node string) (known, ok bool)
+
 	initOnce sync.Once
 	queue    chan *relayRequest
 	running  chan struct{}
+	stopped  chan struct{}
 
 	mu     sync.Mutex
 	hashes map[string]relayHash
 }
 
 type relayRequest struct {
-	ctx      context.Context
-	at       time.Time // queued
+	ctx context.Context
+	// deadline is when the agent stops waiting and writes the statuses
+	// itself, as far as this server can tell.
+	deadline time.Time
 	node     string
 	statuses map[string]*api.AllocStatus
 	done     chan error
@@ -113,6 +131,7 @@ func (r *StatusRelay) init() {
 	r.initOnce.Do(func() {
 		r.queue = make(chan *relayRequest, relayQueue)
 		r.running = make(chan struct{})
+		r.stopped = make(chan struct{})
 		r.hashes = map[string]relayHash{}
 	})
 }
@@ -130,54 +149,62 @@ func (r *StatusRelay) Run(ctx context.Context) {
 		}()
 	}
 	wg.Wait()
+	close(r.stopped)
+	r.drain(ctx.Err())
 }
 
 func (r *StatusRelay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.init()
+	arrived := time.Now()
+	deadline := arrived.Add(relayMaxWait + r.timeout())
+	if ms, err := strconv.ParseInt(req.Header.Get(RelayBudgetHeader), 10, 64); err == nil && ms > 0 {
+		deadline = arrived.Add(time.Duration(min(ms, int64(time.Minute/time.Millisecond))) * time.Millisecond)
+	}
 	node := req.PathValue("node")
 	if !nodeIDPattern.MatchString(node) {
 		r.refuse(w, http.StatusBadRequest, "invalid", fmt.Errorf("node id %q: want letters, digits, '-' or '_', at most 64", node))
 		return
 	}
 	if code, err := r.authorize(req, node); err != nil {
-		r.refuse(w, code, "forbidden", err)
+		reason := "forbidden"
+		switch {
+		case errors.Is(err, errUnknownNode):
+			reason = "unknown_node"
+		case code == http.StatusServiceUnavailable:
+			reason = "failed"
+		}
+		r.refuse(w, code, reason, err)
 		return
 	}
-	var body api.StatusRelayRequest
-	if err := json.NewDecoder(http.MaxBytesReader(w, req.Body, relayMaxBytes)).Decode(&body); err != nil {
+	raw, err := io.ReadAll(http.MaxBytesReader(w, req.Body, relayMaxBytes))
+	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
 			r.refuse(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Errorf("a status relay request holds at most %d bytes", relayMaxBytes))
 			return
 		}
-		r.refuse(w, http.StatusBadRequest, "invalid", fmt.Errorf("decoding the statuses: %w", err))
+		r.refuse(w, http.StatusBadRequest, "invalid", fmt.Errorf("reading the statuses: %w", err))
 		return
 	}
-	if len(body.Statuses) > relayMaxStatuses {
-		r.refuse(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Errorf("%d statuses: a status relay request holds at most %d", len(body.Statuses), relayMaxStatuses))
+	statuses, code, reason, err := decodeRelayed(raw)
+	if err != nil {
+		r.refuse(w, code, reason, err)
 		return
 	}
-	for id, st := range body.Statuses {
-		if !nodeIDPattern.MatchString(id) {
-			r.refuse(w, http.StatusBadRequest, "invalid", fmt.Errorf("allocation id %q: want letters, digits, '-' or '_', at most 64", id))
-			return
-		}
-		if st == nil {
-			r.refuse(w, http.StatusBadRequest, "invalid", fmt.Errorf("allocation %s: no status", id))
-			return
-		}
-	}
-	if len(body.Statuses) == 0 {
+	if len(statuses) == 0 {
 		writeJSON(w, http.StatusOK, api.StatusRelayResponse{})
 		return
 	}
 	select {
+	case <-r.stopped:
+		r.refuse(w, http.StatusServiceUnavailable, "overloaded", errors.New("this server's status relay stopped"))
+		return
 	case <-r.running:
 	default:
 		r.refuse(w, http.StatusServiceUnavailable, "overloaded", errors.New("this server's status relay is not running"))
 		return
 	}
-	rr := &relayRequest{ctx: req.Context(), at: time.Now(), node: node, statuses: body.Statuses, done: make(chan error, 1)}
+	rr := &relayRequest{ctx: req.Context(), deadline: deadline, node: node, statuses: statuses, done: make(chan error, 1)}
 	select {
 	case r.queue <- rr:
 	default:
@@ -190,11 +217,58 @@ func (r *StatusRelay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			r.refuse(w, http.StatusServiceUnavailable, "failed", err)
 			return
 		}
-		writeJSON(w, http.StatusOK, api.StatusRelayResponse{Written: len(body.Statuses)})
+		writeJSON(w, http.StatusOK, api.StatusRelayResponse{Written: len(statuses)})
+	case <-r.stopped:
+		// Queued after the writers' last drain: nobody will write it.
+		r.refuse(w, http.StatusServiceUnavailable, "overloaded", errors.New("this server's status relay stopped"))
 	case <-req.Context().Done():
 		// The agent gave up and writes to etcd itself; the writer drops
 		// the request if it has not sent it yet.
 	}
+}
+
+// decodeRelayed reads a relay request's statuses, or says why not (an HTTP
+// code and a reason for the metric).
+func decodeRelayed(raw []byte) (map[string]*api.AllocStatus, int, string, error) {
+	var statuses map[string]*api.AllocStatus
+	if len(raw) <= relayMaxStatusBytes {
+		// No status in it can be larger than the request: one pass.
+		var body api.StatusRelayRequest
+		if err := json.Unmarshal(raw, &body); err != nil {
+			return nil, http.StatusBadRequest, "invalid", fmt.Errorf("decoding the statuses: %w", err)
+		}
+		statuses = body.Statuses
+	} else {
+		var body struct {
+			Statuses map[string]json.RawMessage `json:"statuses"`
+		}
+		if err := json.Unmarshal(raw, &body); err != nil {
+			return nil, http.StatusBadRequest, "invalid", fmt.Errorf("decoding the statuses: %w", err)
+		}
+		statuses = make(map[string]*api.AllocStatus, len(body.Statuses))
+		for id, one := range body.Statuses {
+			if len(one) > relayMaxStatusBytes {
+				return nil, http.StatusRequestEntityTooLarge, "too_large", fmt.Errorf("allocation %s: a relayed status holds at most %d bytes", id, relayMaxStatusBytes)
+			}
+			var st *api.AllocStatus
+			if err := json.Unmarshal(one, &st); err != nil {
+				return nil, http.StatusBadRequest, "invalid", fmt.Errorf("allocation %s: %w", id, err)
+			}
+			statuses[id] = st
+		}
+	}
+	if len(statuses) > relayMaxStatuses {
+		return nil, http.StatusRequestEntityTooLarge, "too_large", fmt.Errorf("%d statuses: a status relay request holds at most %d", len(statuses), relayMaxStatuses)
+	}
+	for id, st := range statuses {
+		if !nodeIDPattern.MatchString(id) {
+			return nil, http.StatusBadRequest, "invalid", fmt.Errorf("allocation id %q: want letters, digits, '-' or '_', at most 64", id)
+		}
+		if st == nil {
+			return nil, http.StatusBadRequest, "invalid", fmt.Errorf("allocation %s: no status", id)
+		}
+	}
+	return statuses, 0, "", nil
 }
 
 // authorize checks that the request comes from the node it names.
@@ -204,10 +278,10 @@ func (r *StatusRelay) authorize(req *http.Request, node string) (int, error) {
 	if err != nil {
 		return http.StatusServiceUnavailable, err
 	}
-	if want != "" && hasPassword && !samePassword(password, want) {
-		// A node that rotated its password sends the new one before
-		// this server's cached hash expires: read it again (at most
-		// once a second a node).
+	if hasPassword && (want == "" || !samePassword(password, want)) {
+		// A node that joined or rotated its password sends the new one
+		// before this server's cached hash (or its absence) expires:
+		// read it again (at most once a second a node).
 		if want, err = r.hash(req.Context(), node, time.Second); err != nil {
 			return http.StatusServiceUnavailable, err
 		}
@@ -228,6 +302,9 @@ func (r *StatusRelay) authorize(req *http.Request, node string) (int, error) {
 	return http.StatusForbidden, fmt.Errorf("Permission denied: node %s has no password of its own (it did not join) and this server's API needs tokens", node)
 }
 
+// errUnknownNode answers for a node this server's cache has no record of.
+var errUnknownNode = errors.New("this server does not know the node (yet): write to etcd directly")
+
 func samePassword(password, hash string) bool {
 	return subtle.ConstantTimeCompare([]byte(store.PasswordHash(password)), []byte(hash)) == 1
 }
@@ -240,6 +317,11 @@ func (r *StatusRelay) hash(ctx context.Context, node string, maxAge time.Duratio
 	r.mu.Unlock()
 	if ok && now.Sub(h.at) < maxAge {
 		return h.hash, nil
+	}
+	if r.Known != nil {
+		if known, ok := r.Known(node); ok && !known {
+			return "", errUnknownNode
+		}
 	}
 	c, cancel := context.WithTimeout(ctx, r.timeout())
 	defer cancel()
@@ -314,7 +396,9 @@ func (r *StatusRelay) write(ctx context.Context, batch []*relayRequest) {
 			q.done <- q.ctx.Err()
 			continue
 		}
-		if time.Since(q.at) > relayMaxWait {
+		if time.Now().Add(r.timeout()).After(q.deadline) {
+			// The transaction could end after its agent gave up and
+			// wrote this status, and newer ones, itself.
 			q.done <- errors.New("the status relay is behind: write to etcd directly")
 			continue
 		}

@@ -123,6 +123,7 @@ func TestStatusRelayWritesOnlyWhatANodeMayWriteItself(t *testing.T) {
 		"an allocation id with a slash":             {"n1", n1.Password, []byte(`{"Statuses":{"../x":{"ClientStatus":"running"}}}`), http.StatusBadRequest},
 		"an allocation without a status":            {"n1", n1.Password, []byte(`{"Statuses":{"a3":null}}`), http.StatusBadRequest},
 		"a body that is not JSON":                   {"n1", n1.Password, []byte(`{`), http.StatusBadRequest},
+		"a status larger than a request holds one":  {"n1", n1.Password, []byte(`{"statuses":{"a3":{"client_status":"running","description":"` + strings.Repeat("<", relayMaxStatusBytes) + `"}}}`), http.StatusRequestEntityTooLarge},
 		"more statuses than a request holds": {"n1", n1.Password, statusBody(t, func() map[string]*api.AllocStatus {
 			m := map[string]*api.AllocStatus{}
 			for i := range relayMaxStatuses + 1 {
@@ -146,6 +147,21 @@ func TestStatusRelayWritesOnlyWhatANodeMayWriteItself(t *testing.T) {
 		t.Fatalf("%d statuses in etcd after the refused requests, want the 2 written", resp.Count)
 	}
 
+	// A batch larger than a request holds goes in several.
+	many := map[string]*api.AllocStatus{}
+	for i := range relayMaxStatuses + 10 {
+		many[fmt.Sprintf("c%d", i)] = &api.AllocStatus{ClientStatus: api.AllocClientRunning}
+	}
+	if err := rc.PutAllocStatuses(ctx, "n1", many); err != nil {
+		t.Fatalf("relaying %d statuses: %v", len(many), err)
+	}
+	if got, _ := readStatus(t, root, keys.AllocStatus("n1", fmt.Sprintf("c%d", relayMaxStatuses+5))); got == nil {
+		t.Fatal("the second request's statuses are not in etcd")
+	}
+	if (&RelayError{Code: http.StatusRequestEntityTooLarge}).Permanent() || !(&RelayError{Code: http.StatusForbidden}).Permanent() {
+		t.Fatal("a batch too large is not a reason to stop relaying; a refusal is")
+	}
+
 	// A rotated password passes at once, also where the old hash is
 	// cached; the old one no longer passes a server that reads the new
 	// hash; a removed node's passes nowhere.
@@ -153,6 +169,9 @@ func TestStatusRelayWritesOnlyWhatANodeMayWriteItself(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The wrong passwords above made the server read the hash again
+	// less than a second ago, the most it reads a node's.
+	time.Sleep(1100 * time.Millisecond)
 	if code, msg := relayPut(t, base, "n1", n1b.Password, one); code != http.StatusOK {
 		t.Fatalf("the new password on a server that read the old hash: %d %s", code, msg)
 	}
@@ -203,7 +222,7 @@ func TestStatusRelayWritesManyNodesInOneTransaction(t *testing.T) {
 	gone, cancel := context.WithCancel(context.Background())
 	cancel()
 	mk := func(ctx context.Context, node, alloc string) *relayRequest {
-		return &relayRequest{ctx: ctx, at: time.Now(), node: node, statuses: map[string]*api.AllocStatus{alloc: {ClientStatus: api.AllocClientRunning}}, done: make(chan error, 1)}
+		return &relayRequest{ctx: ctx, deadline: time.Now().Add(time.Minute), node: node, statuses: map[string]*api.AllocStatus{alloc: {ClientStatus: api.AllocClientRunning}}, done: make(chan error, 1)}
 	}
 	batch := []*relayRequest{
 		mk(context.Background(), "n1", "a1"),
@@ -211,7 +230,7 @@ func TestStatusRelayWritesManyNodesInOneTransaction(t *testing.T) {
 		mk(gone, "n3", "a3"),
 		mk(context.Background(), "n4", "a4"),
 	}
-	batch[3].at = time.Now().Add(-time.Minute)
+	batch[3].deadline = time.Now().Add(time.Second) // less than a transaction may take
 	r.write(context.Background(), batch)
 	for i, q := range batch {
 		err := <-q.done
@@ -229,5 +248,35 @@ func TestStatusRelayWritesManyNodesInOneTransaction(t *testing.T) {
 	}
 	if got, _ := readStatus(t, root, keys.AllocStatus("n4", "a4")); got != nil {
 		t.Fatalf("a request queued for longer than its agent waits was written: %+v", got)
+	}
+}
+
+// A node the server does not know costs no etcd read; a relay whose
+// writers stopped answers at once.
+func TestStatusRelayAnswersUnknownNodesAndAfterItStopped(t *testing.T) {
+	root, _ := authEtcd(t)
+	st := store.New(root, "/u")
+	one := statusBody(t, map[string]*api.AllocStatus{"a1": {ClientStatus: api.AllocClientRunning}})
+	known := func(node string) (bool, bool) { return node == "n1", true }
+	base := relayServer(t, &StatusRelay{Store: st, Open: true, Known: known})
+	if code, msg := relayPut(t, base, "made-up", "", one); code != http.StatusServiceUnavailable {
+		t.Fatalf("an unknown node: %d %s", code, msg)
+	}
+	if code, msg := relayPut(t, base, "n1", "", one); code != http.StatusOK {
+		t.Fatalf("a known node: %d %s", code, msg)
+	}
+
+	r := &StatusRelay{Store: st, Open: true}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); r.Run(ctx) }()
+	cancel()
+	<-done
+	req := httptest.NewRequest(http.MethodPut, "/v1/node/n1/allocation-statuses", bytes.NewReader(one))
+	req.SetPathValue("node", "n1")
+	rec := httptest.NewRecorder()
+	r.ServeHTTP(rec, req)
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("a stopped relay: %d %s", rec.Code, rec.Body)
 	}
 }

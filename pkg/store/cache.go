@@ -657,6 +657,14 @@ func (c *Cache) CachedAlloc(id string) *api.Allocation {
 	return c.allocs[id]
 }
 
+// HasNode reports whether the cache holds a record of the node, as of
+// the events it applied (no wait for etcd's current revision).
+func (c *Cache) HasNode(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.records[id] != nil
+}
+
 // NodeAllocs returns copies of a node's allocations (with status), as of
 // etcd's current revision.
 func (c *Cache) NodeAllocs(ctx context.Context, node string) ([]*api.Allocation, error) {

@@ -98,6 +98,12 @@ func (u *NodeUsers) Join(ctx context.Context, node, current string) (*Credential
 		if err := u.checkPassword(ctx, name, current); err != nil {
 			return nil, err
 		}
+		// The old password's hash goes first: should what follows
+		// fail, the old password passes the servers' status relay no
+		// more than etcd.
+		if _, err := u.cli.Delete(ctx, u.keys.NodeAuth(node)); err != nil {
+			return nil, fmt.Errorf("deleting the password hash of node %s: %w", node, err)
+		}
 		if _, err := u.cli.UserChangePassword(ctx, name, password); err != nil {
 			return nil, fmt.Errorf("changing the password of etcd user %s: %w", name, err)
 		}

@@ -71,6 +71,16 @@ func (s *Store) NodeUsers() *NodeUsers { return s.users.Load() }
 // cluster (nil: from etcd again).
 func (s *Store) UseCache(c *Cache) { s.cache.Store(c) }
 
+// KnowsNode reports whether the store's cache holds a record of the node;
+// ok is false when the store reads etcd without a cache.
+func (s *Store) KnowsNode(id string) (known, ok bool) {
+	c := s.cache.Load()
+	if c == nil {
+		return false, false
+	}
+	return c.HasNode(id), true
+}
+
 // DropCache stops reading from c, if the store still uses it (several
 // servers in one process may share a store, each with its own cache).
 func (s *Store) DropCache(c *Cache) { s.cache.CompareAndSwap(c, nil) }
