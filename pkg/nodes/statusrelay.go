@@ -331,7 +331,8 @@ func (r *StatusRelay) hash(ctx context.Context, node string, maxAge time.Duratio
 	}
 	r.mu.Lock()
 	if len(r.hashes) >= 1<<17 {
-		// Bounded: start over rather than grow with made-up node IDs.
+		// Bounded: start over rather than grow with node IDs (made-up
+		// ones, when no cache tells which nodes exist).
 		r.hashes = map[string]relayHash{}
 	}
 	r.hashes[node] = relayHash{hash: hash, at: now}
@@ -355,8 +356,7 @@ func (r *StatusRelay) writer(ctx context.Context) {
 		var first *relayRequest
 		select {
 		case <-ctx.Done():
-			r.drain(ctx.Err())
-			return
+			return // Run answers what is still queued
 		case first = <-r.queue:
 		}
 		batch := []*relayRequest{first}
