@@ -202,6 +202,11 @@ case "$checked" in
 *) keep=${keep:-$(mktemp -d /tmp/c1m-logs.XXXXXX)} ;;
 esac
 echo "etcd raft proposals committed: $(curl -s "http://$etcd/metrics" | awk '$1 == "etcd_server_proposals_committed_total" { printf "%.0f", $2 }')"
+echo "etcd mvcc: $(curl -s "http://$etcd/metrics" | awk '
+  $1 == "etcd_mvcc_put_total" { p = $2 } $1 == "etcd_mvcc_range_total" { r = $2 }
+  $1 == "etcd_mvcc_txn_total" { t = $2 } $1 == "etcd_mvcc_delete_total" { d = $2 }
+  $1 == "etcd_debugging_mvcc_current_revision" { v = $2 }
+  END { printf "%.0f puts, %.0f deletes, %.0f ranges, %.0f txns, revision %.0f", p, d, r, t, v }')"
 echo "etcd database as left: $(curl -s "http://$etcd/metrics" | awk '$1 == "etcd_mvcc_db_total_size_in_bytes" { printf "%.0f MiB", $2 / 1048576 }')"
 if [ -n "${ETCD_USAGE:-}" ]; then
   echo "etcd keys by kind:"

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -147,20 +146,6 @@ func (m *allocStates) each(fn func(allocState)) {
 	}
 }
 
-// hollowAlloc is what a hollow node decodes of an allocation record: the
-// few fields it looks at (decoding the whole record cost the sim a third
-// of its memory in garbage).
-type hollowAlloc struct {
-	ID            string        `json:"id"`
-	Namespace     string        `json:"namespace"`
-	JobID         string        `json:"job_id"`
-	JobVersion    uint64        `json:"job_version"`
-	TaskGroup     string        `json:"task_group"`
-	Index         int           `json:"index"`
-	DesiredStatus string        `json:"desired_status"`
-	Resources     api.Resources `json:"resources"`
-}
-
 // groupName interns "job.group", so that a million allocations share a
 // thousand strings.
 func (h *hollowShared) groupName(job, group string) *string {
@@ -271,8 +256,8 @@ func (n *hollowNode) changed(ctx context.Context, id string, deleted bool, value
 		n.mu.Unlock()
 		return
 	}
-	var a hollowAlloc
-	if err := json.Unmarshal(value, &a); err != nil {
+	a, err := store.DecodeAlloc(id, value)
+	if err != nil {
 		return
 	}
 	n.mu.Lock()

@@ -233,11 +233,14 @@ func decodeRelayed(raw []byte) (map[string]*api.AllocStatus, int, string, error)
 	var statuses map[string]*api.AllocStatus
 	if len(raw) <= relayMaxStatusBytes {
 		// No status in it can be larger than the request: one pass.
-		var body api.StatusRelayRequest
-		if err := json.Unmarshal(raw, &body); err != nil {
-			return nil, http.StatusBadRequest, "invalid", fmt.Errorf("decoding the statuses: %w", err)
+		var ok bool
+		if statuses, ok = store.DecodeStatusRelay(raw); !ok {
+			var body api.StatusRelayRequest
+			if err := json.Unmarshal(raw, &body); err != nil {
+				return nil, http.StatusBadRequest, "invalid", fmt.Errorf("decoding the statuses: %w", err)
+			}
+			statuses = body.Statuses
 		}
-		statuses = body.Statuses
 	} else {
 		var body struct {
 			Statuses map[string]json.RawMessage `json:"statuses"`

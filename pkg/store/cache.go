@@ -70,6 +70,9 @@ type Cache struct {
 	byStatus map[string]int
 	// sorted are the nodes in ID order; nil when a node changed since.
 	sorted []*api.Node
+	// intern holds one copy of the IDs and names allocation records and
+	// statuses repeat; used under mu.
+	intern *interner
 
 	// dispatch is held while changes are handed to subscribers, and by
 	// Subscribe while it lists what a new subscriber starts from; it is
@@ -80,7 +83,7 @@ type Cache struct {
 
 // NewCache returns a cache of the store's cluster; Run fills it.
 func NewCache(s *Store) *Cache {
-	c := &Cache{s: s, subs: map[*subscription]bool{}, downAt: map[string]time.Time{}}
+	c := &Cache{s: s, subs: map[*subscription]bool{}, downAt: map[string]time.Time{}, intern: newInterner()}
 	c.moved = sync.NewCond(&c.mu)
 	c.reset()
 	return c
@@ -300,7 +303,7 @@ func (c *Cache) apply(ev Event) any {
 		if ev.Delete {
 			delete(c.records, ref.Node)
 			delete(c.downAt, ref.Node)
-		} else if n = decodeOrWarn[api.Node](ev); n != nil {
+		} else if n = decodeOrWarn[api.Node](ev, nil); n != nil {
 			c.records[ref.Node] = n
 		}
 		c.refreshNode(ref.Node)
@@ -323,7 +326,7 @@ func (c *Cache) apply(ev Event) any {
 	case KindNodeAdmin:
 		if ev.Delete {
 			delete(c.admin, ref.Node)
-		} else if a := decodeOrWarn[NodeAdmin](ev); a != nil {
+		} else if a := decodeOrWarn[NodeAdmin](ev, nil); a != nil {
 			c.admin[ref.Node] = a
 		}
 		c.nodeRev[ref.Node] = ev.Rev
@@ -342,7 +345,7 @@ func (c *Cache) apply(ev Event) any {
 			delete(c.allocs, allocID)
 			return nil
 		}
-		a := decodeOrWarn[api.Allocation](ev)
+		a := decodeOrWarn[api.Allocation](ev, c.intern)
 		if a == nil {
 			return nil
 		}
@@ -361,7 +364,7 @@ func (c *Cache) apply(ev Event) any {
 		allocID := ref.ID
 		var st *api.AllocStatus
 		if !ev.Delete {
-			if st = decodeOrWarn[api.AllocStatus](ev); st == nil {
+			if st = decodeOrWarn[api.AllocStatus](ev, c.intern); st == nil {
 				return nil
 			}
 		}
@@ -398,17 +401,20 @@ type orphan struct {
 	rev    int64
 }
 
-func decodeOrWarn[T any](ev Event) *T {
-	var v T
-	if err := json.Unmarshal(ev.Value, &v); err != nil {
-		slog.Warn("cache: skipping undecodable key", "key", ev.Key, "err", err)
-		return nil
+func decodeOrWarn[T any](ev Event, in *interner) *T {
+	v := fastDecode[T](ev.Value, in)
+	if v == nil {
+		v = new(T)
+		if err := json.Unmarshal(ev.Value, v); err != nil {
+			slog.Warn("cache: skipping undecodable key", "key", ev.Key, "err", err)
+			return nil
+		}
 	}
-	afterDecode(&v)
-	if ix, ok := any(&v).(indexed); ok {
+	afterDecode(v)
+	if ix, ok := any(v).(indexed); ok {
 		ix.SetIndexes(ev.Create, ev.Rev)
 	}
-	return &v
+	return v
 }
 
 // refreshNode stores a new node object from its record, heartbeat and

@@ -100,12 +100,15 @@ func encode(v any) string {
 }
 
 func decode[T any](key string, b []byte) (*T, error) {
-	var v T
-	if err := json.Unmarshal(b, &v); err != nil {
-		return nil, fmt.Errorf("decoding %s: %w", key, err)
+	v := fastDecode[T](b, nil)
+	if v == nil {
+		v = new(T)
+		if err := json.Unmarshal(b, v); err != nil {
+			return nil, fmt.Errorf("decoding %s: %w", key, err)
+		}
 	}
-	afterDecode(&v)
-	return &v, nil
+	afterDecode(v)
+	return v, nil
 }
 
 // Keys are the store's key names.
