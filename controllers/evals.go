@@ -33,11 +33,14 @@ type EvalController struct {
 	Store *store.Store
 	// Cache is the server's informer, whose watch tells the controller
 	// of evaluations, claims and nodes.
-	Cache   *store.Cache
-	Server  string
-	Lease   store.Lease
-	Workers int
-	Now     func() time.Time
+	Cache  *store.Cache
+	Server string
+	Lease  store.Lease
+	// PlanLock, when set, is the session's plan lock, under which plans
+	// are committed (store.PlanLock).
+	PlanLock *store.PlanLock
+	Workers  int
+	Now      func() time.Time
 	// PassTimeout bounds one scheduling pass (0: none); a pass cut short
 	// is retried.
 	PassTimeout time.Duration
@@ -233,6 +236,7 @@ func (c *EvalController) process(ctx context.Context, ns, jobID string) error {
 			Placing:      plan.Placing(),
 			NodePlanRevs: snap.NodePlanRevs,
 			Guard:        guard,
+			Lock:         c.PlanLock,
 		}
 		for _, d := range append(plan.DeploymentUpdates, plan.Deployment) {
 			if d != nil {

@@ -94,7 +94,14 @@ func (s *Server) Run(ctx context.Context) {
 }
 
 func (s *Server) runSession(ctx context.Context, sess *store.Session) {
-	member := &api.Server{Name: s.Cfg.Name, HTTPAddr: s.Cfg.HTTPAddr, Version: s.Cfg.Version, StartTime: s.Now()}
+	// Plans are committed under the servers' plan lock, which needs the
+	// cache (a server without one bumps a plan key per node, as servers
+	// from before the lock do).
+	var lock *store.PlanLock
+	if !s.Cfg.NoCache {
+		lock = sess.PlanLock()
+	}
+	member := &api.Server{Name: s.Cfg.Name, HTTPAddr: s.Cfg.HTTPAddr, Version: s.Cfg.Version, StartTime: s.Now(), PlanLock: lock != nil}
 	if err := s.Store.RegisterServer(ctx, member, sess.Lease()); err != nil {
 		slog.Warn("registering server", "err", err)
 		return
@@ -107,7 +114,7 @@ func (s *Server) runSession(ctx context.Context, sess *store.Session) {
 	}()
 	go func() {
 		defer wg.Done()
-		(&EvalController{Store: s.Store, Cache: s.cache, Server: s.Cfg.Name, Lease: sess.Lease(), Workers: s.Cfg.Workers, Now: s.Now, PassTimeout: s.Cfg.PassTimeout}).Run(ctx)
+		(&EvalController{Store: s.Store, Cache: s.cache, Server: s.Cfg.Name, Lease: sess.Lease(), PlanLock: lock, Workers: s.Cfg.Workers, Now: s.Now, PassTimeout: s.Cfg.PassTimeout}).Run(ctx)
 	}()
 	go func() {
 		defer wg.Done()

@@ -152,8 +152,14 @@ running=0
 last=0
 lastt=$start
 for _ in $(seq 1 7200); do
-  running=$(curl -s "http://$stats/stats" | sed -n 's/.*"running":\([0-9]*\).*/\1/p')
-  running=${running:-0}
+  # Reported running: the sim runs an allocation when it sees it and
+  # counts it written once the status write was acknowledged (through
+  # the relay or etcd). C1M only places, one running status each: the
+  # smaller of the two is what its nodes have reported.
+  stats_now=$(curl -s "http://$stats/stats")
+  running=$(echo "$stats_now" | sed -n 's/.*"running":\([0-9]*\).*/\1/p')
+  written=$(echo "$stats_now" | sed -n 's/.*"status_writes":\([0-9]*\).*/\1/p')
+  running=$(( ${running:-0} < ${written:-0} ? ${running:-0} : ${written:-0} ))
   now=$(date +%s.%N)
   if awk -v n="$now" -v l="$lastt" 'BEGIN { exit !(n - l >= 10) }'; then
     awk -v n="$now" -v s="$start" -v r="$running" -v l="$last" -v lt="$lastt" -v srv="$(rss "${servers[@]}" "${etcds[@]}")" -v sm="$(rss $sim)" \

@@ -553,6 +553,10 @@ type Server struct {
 	Version   string    `json:"version"`
 	StartTime time.Time `json:"start_time"`
 	Leader    bool      `json:"leader,omitempty"`
+	// PlanLock says the server commits plans under the servers' plan
+	// lock; servers from before it bump a key per node instead, and the
+	// others do too while one of them is live.
+	PlanLock bool `json:"plan_lock,omitempty"`
 }
 
 // RegisterResponse is the API's answer to a job submission.

@@ -40,8 +40,12 @@ type Cache struct {
 	// over a relist, so that nodes still down keep their time.
 	downAt map[string]time.Time
 	admin  map[string]*NodeAdmin
-	nodes  map[string]*api.Node       // records with status, eligibility and drain applied
-	plans  map[string]int64           // node plan key mod revisions
+	nodes  map[string]*api.Node // records with status, eligibility and drain applied
+	// plans is, for each node, the newest revision at which its plan key
+	// or one of its allocation records was written: what tells a plan
+	// whether another placed on the node since its snapshot. Plans made
+	// under the plan lock write no plan key.
+	plans  map[string]int64
 	allocs map[string]*api.Allocation // desired state with status attached
 	// orphans are statuses whose allocation is not (yet) here: a relist
 	// applies keys in no particular order.
@@ -335,7 +339,7 @@ func (c *Cache) apply(ev Event) any {
 		if ev.Delete {
 			delete(c.plans, ref.Node)
 		} else {
-			c.plans[ref.Node] = ev.Rev
+			c.plans[ref.Node] = max(c.plans[ref.Node], ev.Rev)
 		}
 	case KindAllocs:
 		allocID := ref.ID
@@ -349,6 +353,7 @@ func (c *Cache) apply(ev Event) any {
 		if a == nil {
 			return nil
 		}
+		c.plans[ref.Node] = max(c.plans[ref.Node], ev.Rev)
 		if st, ok := c.orphans[allocID]; ok {
 			a.Status = st.status
 			a.Touched(st.rev)

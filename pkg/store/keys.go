@@ -73,6 +73,7 @@ const (
 	KindServers     Kind = "servers"
 	KindEtcdMembers Kind = "etcdmembers"
 	KindElection    Kind = "election"
+	KindPlanLock    Kind = "planlock"
 	KindCompact     Kind = "compact"
 	KindSchedConfig Kind = "schedconfig"
 	KindGCRequest   Kind = "gcrequest"
@@ -112,6 +113,7 @@ var keyParts = map[Kind][]keyPart{
 	KindServers:     {partName},
 	KindEtcdMembers: {partName},
 	KindElection:    {partName, partID},
+	KindPlanLock:    {partID},
 	KindCompact:     {},
 	KindSchedConfig: {},
 	KindGCRequest:   {},
@@ -325,6 +327,9 @@ func (k Keys) SchedulerConfig() string { return k.join(KindSchedConfig) }
 
 // Election is the prefix of the leader election.
 func (k Keys) Election() string { return k.join(KindElection, "leader") }
+
+// PlanLock is the prefix of the servers' plan lock (PlanLock).
+func (k Keys) PlanLock() string { return k.join(KindPlanLock) }
 
 // lastSegments returns the last n segments of a key.
 func lastSegments(key string, n int) []string {

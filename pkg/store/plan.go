@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -92,6 +93,17 @@ func (s *Store) readSnapshot(ctx context.Context) (*Snapshot, error) {
 	for _, kv := range resp.Kvs {
 		revs[strings.TrimPrefix(string(kv.Key), prefix)] = kv.ModRevision
 	}
+	// A node's allocation records count as its plan revision too, as in
+	// the cache (Cache.plans): plans made under the plan lock bump no
+	// plan key. Read at the same revision, before anything else.
+	if _, err := s.rangeKVs(ctx, s.keys.Kind(KindAllocs), resp.Header.Revision, func(kv *mvccpb.KeyValue) error {
+		if ref, ok := s.keys.Parse(string(kv.Key)); ok {
+			revs[ref.Node] = max(revs[ref.Node], kv.ModRevision)
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("reading node plan revisions: %w", err)
+	}
 	nodes, err := s.ListNodes(ctx)
 	if err != nil {
 		return nil, err
@@ -115,6 +127,10 @@ type Commit struct {
 	// Guard must hold for every transaction, such as the server still
 	// holding its claim on the job.
 	Guard Guard
+	// Lock, when set, is the server's plan lock: the commit is made
+	// holding it, against the cache, without a plan key per node
+	// (PlanLock). It needs the store's cache.
+	Lock *PlanLock
 	// Deployments are written by the first transaction: the deployment
 	// the plan's allocations name, so that it exists as soon as they do,
 	// and older ones the plan cancels.
@@ -150,7 +166,7 @@ type Commit struct {
 // conflicts when many plans spread over the same nodes. This happens before
 // a transaction is sent, for the nodes the cache already shows moved, and
 // after one failed, once the cache has caught up with it.
-func (s *Store) CommitPlan(ctx context.Context, c *Commit) (int, error) {
+func (s *Store) CommitPlan(ctx context.Context, c *Commit) (n int, err error) {
 	units := inUnits(c.Allocs)
 	revs := make(map[string]int64, len(c.NodePlanRevs))
 	for k, v := range c.NodePlanRevs {
@@ -160,6 +176,37 @@ func (s *Store) CommitPlan(ctx context.Context, c *Commit) (int, error) {
 	conflicted := false
 	cache := s.cache.Load()
 	failures := 0
+	// bump: each transaction compares and bumps the plan key of the
+	// nodes it places on; always without the plan lock, and with it while
+	// a server from before it is live.
+	bump := true
+	var lockCmp []clientv3.Cmp
+	if l := c.Lock; l != nil {
+		if cache == nil {
+			return 0, errors.New("committing a plan under the plan lock: the server's cache is not in use")
+		}
+		if err := l.acquire(ctx); err != nil {
+			return 0, err
+		}
+		lost := false
+		defer func() {
+			// A transaction that failed may have lost the lock (its
+			// session's lease); let it go, to take it again next time.
+			l.release(lost || errors.Is(err, ErrConflict))
+		}()
+		// Every plan committed before the lock was ours, and our own
+		// last one, must be in the cache before it is checked against.
+		if !cache.waitFor(ctx, l.need) {
+			return 0, fmt.Errorf("committing a plan: the cache did not reach revision %d in time", l.need)
+		}
+		bump = l.bumpNodes(ctx)
+		lockCmp = []clientv3.Cmp{l.owner()}
+		defer func() {
+			if err != nil && !errors.Is(err, ErrConflict) {
+				lost = true
+			}
+		}()
+	}
 	var extra []clientv3.Op
 	for _, d := range c.Deployments {
 		extra = append(extra, clientv3.OpPut(s.keys.Deployment(d.Namespace, d.JobID, d.ID), encode(d)))
@@ -170,10 +217,12 @@ func (s *Store) CommitPlan(ctx context.Context, c *Commit) (int, error) {
 			units, dropped, _ = cache.refit(units, revs, c)
 			conflicted = conflicted || dropped
 		}
-		cmps := append([]clientv3.Cmp(nil), c.Guard.cmps...)
+		cmps := append(append([]clientv3.Cmp(nil), c.Guard.cmps...), lockCmp...)
 		ops := append([]clientv3.Op(nil), extra...)
 		chunkExtra := extra
 		extra = nil
+		// The nodes this transaction places on, whose plan key it bumps
+		// when bump is set.
 		bumped := map[string]bool{}
 		n, allocs := 0, 0
 		for n < len(units) {
@@ -182,7 +231,7 @@ func (s *Store) CommitPlan(ctx context.Context, c *Commit) (int, error) {
 			nodes := map[string]bool{}
 			for _, a := range unit {
 				need++
-				if c.Placing[a.NodeID] && !bumped[a.NodeID] && !nodes[a.NodeID] {
+				if bump && c.Placing[a.NodeID] && !bumped[a.NodeID] && !nodes[a.NodeID] {
 					nodes[a.NodeID] = true
 					need++
 				}
@@ -192,9 +241,13 @@ func (s *Store) CommitPlan(ctx context.Context, c *Commit) (int, error) {
 			}
 			for _, a := range unit {
 				if c.Placing[a.NodeID] && !bumped[a.NodeID] {
-					key := s.keys.NodePlan(a.NodeID)
-					cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(key), "=", revs[a.NodeID]))
-					ops = append(ops, clientv3.OpPut(key, ""))
+					if bump {
+						key := s.keys.NodePlan(a.NodeID)
+						// Not bumped since the plan's snapshot (revs may be
+						// later than the key's own revision: see Cache.plans).
+						cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(key), "<", revs[a.NodeID]+1))
+						ops = append(ops, clientv3.OpPut(key, ""))
+					}
 					bumped[a.NodeID] = true
 				}
 				ops = append(ops, clientv3.OpPut(s.keys.Alloc(a.NodeID, a.ID), encode(withoutStatus(a))))
@@ -205,6 +258,10 @@ func (s *Store) CommitPlan(ctx context.Context, c *Commit) (int, error) {
 		resp, err := s.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
 		if err != nil {
 			return written, fmt.Errorf("committing plan: %w", err)
+		}
+		if !resp.Succeeded && c.Lock != nil && !bump {
+			// Nothing but the guard or the lock can fail.
+			return written, ErrConflict
 		}
 		if !resp.Succeeded && cache != nil && cache.waitFor(ctx, resp.Header.Revision) {
 			// The cache holds what made the compares fail: refit there.
@@ -236,6 +293,9 @@ func (s *Store) CommitPlan(ctx context.Context, c *Commit) (int, error) {
 		// A node split across transactions was bumped by this one.
 		for node := range bumped {
 			revs[node] = resp.Header.Revision
+		}
+		if c.Lock != nil {
+			c.Lock.need = resp.Header.Revision
 		}
 		written += allocs
 		for _, u := range units[:n] {
@@ -316,7 +376,7 @@ func (s *Store) movedPlanKeys(ctx context.Context, nodes map[string]bool, revs m
 		if kvs := r.GetResponseRange().Kvs; len(kvs) > 0 {
 			rev = kvs[0].ModRevision
 		}
-		if rev != revs[order[i]] {
+		if rev > revs[order[i]] {
 			moved[order[i]] = true
 		}
 	}
