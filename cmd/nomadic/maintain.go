@@ -37,6 +37,9 @@ func runMaintain(args []string) error {
 		return err
 	}
 	fmt.Printf("compacted to revision %d; database %d bytes before, %d bytes after", m.CompactedTo, m.DBSizeBefore, m.DBSizeAfter)
+	if m.MovedLeader {
+		fmt.Printf("; the leader handed its leadership over before its defragmentation")
+	}
 	if len(m.Disarmed) > 0 {
 		fmt.Printf("; alarms cleared: %s", strings.Join(m.Disarmed, ", "))
 	}

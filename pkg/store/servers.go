@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"sort"
 	"strconv"
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -153,6 +156,22 @@ type Maintenance struct {
 	CompactedTo int64
 	// Disarmed lists the alarms that were cleared.
 	Disarmed []string
+	// MovedLeader says the leader handed its leadership to a member
+	// already defragmented before its own defragmentation.
+	MovedLeader bool
+}
+
+// moveLeader asks the leader at ep to hand its leadership to member to.
+// The request must reach the leader itself: it goes on a connection to
+// that endpoint alone, with the client's credentials.
+func (s *Store) moveLeader(ctx context.Context, ep string, to uint64) error {
+	conn, err := s.cli.Dial(ep)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	_, err = pb.NewMaintenanceClient(conn).MoveLeader(ctx, &pb.MoveLeaderRequest{TargetID: to})
+	return err
 }
 
 // Maintain compacts etcd's history up to its current revision, then
@@ -173,9 +192,37 @@ func (s *Store) Maintain(ctx context.Context, disarm bool) (*Maintenance, error)
 		return nil, fmt.Errorf("compacting etcd to revision %d: %w", rev, err)
 	}
 	out.CompactedTo = rev
+	// Followers first, the leader last, once it handed its leadership to
+	// a member already defragmented. Defragmenting blocks a member's
+	// applies, and the leader renews no lease while its applies are
+	// behind (etcd waits for its applied index first): defragmenting a
+	// database of a gigabyte on a slow disk on the leader let every
+	// node's lease run out at once.
+	type member struct {
+		ep         string
+		id, leader uint64
+	}
+	var members []member
 	for _, ep := range s.cli.Endpoints() {
-		if _, err := s.cli.Defragment(ctx, ep); err != nil {
-			return nil, fmt.Errorf("defragmenting etcd member %s: %w", ep, err)
+		st, err := s.cli.Status(ctx, ep)
+		if err != nil {
+			return nil, fmt.Errorf("reading the status of etcd member %s: %w", ep, err)
+		}
+		members = append(members, member{ep, st.Header.MemberId, st.Leader})
+	}
+	sort.SliceStable(members, func(i, j int) bool {
+		return members[i].id != members[i].leader && members[j].id == members[j].leader
+	})
+	for i, m := range members {
+		if m.id == m.leader && i > 0 {
+			if err := s.moveLeader(ctx, m.ep, members[0].id); err != nil {
+				slog.Warn("etcd maintenance: could not hand the leadership over before defragmenting the leader", "member", m.ep, "err", err)
+			} else {
+				out.MovedLeader = true
+			}
+		}
+		if _, err := s.cli.Defragment(ctx, m.ep); err != nil {
+			return nil, fmt.Errorf("defragmenting etcd member %s: %w", m.ep, err)
 		}
 	}
 	if disarm {
