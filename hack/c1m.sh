@@ -6,7 +6,7 @@
 #
 #   hack/c1m.sh [NODES JOBS COUNT] [extra server flags]     (default 5000 1000 1000)
 #   SIM_FLAGS="-debug-addr 127.0.0.1:6062" hack/c1m.sh ...   (extra flags of the sim)
-#   SERVER_DEBUG=1 ETCD_MEMBERS=3 ...          (Go's profiler on server i at 127.0.0.1:606<i>)
+#   SERVER_DEBUG=1 ...                         (Go's profiler on server i at 127.0.0.1:606<i>, from 1)
 #   SIM_FLAGS=-status-relay=false ...         (nodes write their statuses to etcd themselves,
 #                                                not through the servers' status relay)
 #   hack/c1m.sh 5000 300 1000 -log-level info                  (the server's plan conflicts logged too)
@@ -108,7 +108,7 @@ if [ "$members" = 3 ]; then
   api=${apis[0]}
 else
   bin/nomadic agent -server -name c1m -data-dir "$dir/server" -http-addr "$api" -etcd-client-addr "$etcd" \
-    -etcd-peer-addr 127.0.0.1:$((port + 2)) -log-level warn -gc-interval 1h "$@" >"$dir/server.log" 2>&1 &
+    -etcd-peer-addr 127.0.0.1:$((port + 2)) -log-level warn -gc-interval 1h ${SERVER_DEBUG:+-debug-addr 127.0.0.1:6061} "$@" >"$dir/server.log" 2>&1 &
   servers+=($!)
   pids+=($!)
   apis+=("$api")

@@ -349,11 +349,13 @@ func (c *Cache) apply(ev Event) any {
 			delete(c.allocs, allocID)
 			return nil
 		}
+		// Before decoding: a record that cannot be decoded still moves
+		// its node, so that plans there are checked again (and dropped).
+		c.plans[ref.Node] = max(c.plans[ref.Node], ev.Rev)
 		a := decodeOrWarn[api.Allocation](ev, c.intern)
 		if a == nil {
 			return nil
 		}
-		c.plans[ref.Node] = max(c.plans[ref.Node], ev.Rev)
 		if st, ok := c.orphans[allocID]; ok {
 			a.Status = st.status
 			a.Touched(st.rev)
@@ -481,7 +483,10 @@ func (c *Cache) Snapshot(ctx context.Context) (*Snapshot, error) {
 		snap.Allocs = append(snap.Allocs, a)
 	}
 	for k, v := range c.plans {
-		snap.NodePlanRevs[k] = v
+		// At most the last complete revision: a node written by a
+		// transaction the cache is still applying counts as moved when a
+		// plan made on this snapshot commits, and is checked again then.
+		snap.NodePlanRevs[k] = min(v, c.rev)
 	}
 	return snap, nil
 }
@@ -638,7 +643,7 @@ func (c *Cache) JobSnapshot(ctx context.Context, ns, job string) (*JobSnapshot, 
 		snap.Usage[k] = v
 	}
 	for k, v := range c.plans {
-		snap.NodePlanRevs[k] = v
+		snap.NodePlanRevs[k] = min(v, c.rev) // as in Snapshot
 	}
 	for _, a := range c.byJob[ns+"/"+job] {
 		snap.JobAllocs = append(snap.JobAllocs, a)

@@ -101,7 +101,7 @@ func (s *Store) readSnapshot(ctx context.Context) (*Snapshot, error) {
 			revs[ref.Node] = max(revs[ref.Node], kv.ModRevision)
 		}
 		return nil
-	}); err != nil {
+	}, clientv3.WithKeysOnly()); err != nil {
 		return nil, fmt.Errorf("reading node plan revisions: %w", err)
 	}
 	nodes, err := s.ListNodes(ctx)
@@ -120,8 +120,9 @@ type Commit struct {
 	// Allocs are written as they are: new placements and updated existing
 	// allocations (stops, lost marks).
 	Allocs []*api.Allocation
-	// Placing names the nodes whose capacity the plan uses: their plan
-	// key must still be at the revision in NodePlanRevs (0: absent).
+	// Placing names the nodes whose capacity the plan uses: no other
+	// plan may have placed on them since the revision in NodePlanRevs
+	// (their plan key's, or under the plan lock the cache's; 0: none).
 	Placing      map[string]bool
 	NodePlanRevs map[string]int64
 	// Guard must hold for every transaction, such as the server still
@@ -150,7 +151,9 @@ type Commit struct {
 // for — and a unit is never split across transactions: whatever a reader
 // sees between two transactions is a plan the scheduler could have made.
 // Each transaction holds whole units (desired state and job index) and
-// compares the plan keys of the nodes it places on. When a compare fails
+// compares the plan keys of the nodes it places on — or, under the plan
+// lock (Commit.Lock), only that the lock is still ours, the nodes having
+// been checked against the cache (PlanLock). When a compare fails
 // because another plan placed on some of those nodes, only the units
 // touching those nodes are dropped; the rest is committed. The result is
 // reported as ErrConflict with the count written: the caller re-plans from
@@ -194,13 +197,17 @@ func (s *Store) CommitPlan(ctx context.Context, c *Commit) (n int, err error) {
 			// session's lease); let it go, to take it again next time.
 			l.release(lost || errors.Is(err, ErrConflict))
 		}()
-		// Every plan committed before the lock was ours, and our own
-		// last one, must be in the cache before it is checked against.
+		bump = l.bumpNodes(ctx)
+		// Every plan committed before the lock was ours, our own last
+		// one, and those of servers from before the lock until they
+		// left, must be in the cache before it is checked against.
 		if !cache.waitFor(ctx, l.need) {
 			return 0, fmt.Errorf("committing a plan: the cache did not reach revision %d in time", l.need)
 		}
-		bump = l.bumpNodes(ctx)
 		lockCmp = []clientv3.Cmp{l.owner()}
+		if !bump {
+			lockCmp = append(lockCmp, l.noNewServer())
+		}
 		defer func() {
 			if err != nil && !errors.Is(err, ErrConflict) {
 				lost = true
@@ -260,7 +267,9 @@ func (s *Store) CommitPlan(ctx context.Context, c *Commit) (n int, err error) {
 			return written, fmt.Errorf("committing plan: %w", err)
 		}
 		if !resp.Succeeded && c.Lock != nil && !bump {
-			// Nothing but the guard or the lock can fail.
+			// Nothing but the guard, the lock or a new server can fail:
+			// read the servers again before the next commit.
+			c.Lock.recheck()
 			return written, ErrConflict
 		}
 		if !resp.Succeeded && cache != nil && cache.waitFor(ctx, resp.Header.Revision) {

@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,11 +46,14 @@ type PlanLock struct {
 	waiting atomic.Int32 // commits of this server waiting for mu
 	mu      sync.Mutex   // held by the commit in progress
 	held    bool         // the etcd lock is ours
+	stale   bool         // letting it go failed: its key may still be there (retryUnlock)
+	retries int          // of retryUnlock
 	since   time.Time    // when it was taken
 	need    int64        // the cache must reach it before a commit: when the lock was taken, or our last commit
 
 	legacyAt time.Time // when legacy was last read
 	legacy   bool
+	listRev  int64 // the revision the servers were read at
 }
 
 // planLockHold is how long a server keeps the plan lock while its own
@@ -73,10 +78,19 @@ func (l *PlanLock) acquire(ctx context.Context) error {
 		return nil
 	}
 	if err := l.m.Lock(ctx); err != nil {
+		// The request may have put our key in the queue: left there, it
+		// would hold the lock for no commit once its turn came.
+		if key := l.m.Key(); strings.HasPrefix(key, l.s.keys.PlanLock()) {
+			dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if _, derr := l.s.cli.Delete(dctx, key); derr != nil {
+				slog.Warn("removing a plan lock request that failed", "key", key, "err", derr)
+			}
+			cancel()
+		}
 		l.mu.Unlock()
 		return fmt.Errorf("taking the plan lock: %w", err)
 	}
-	l.held, l.since = true, time.Now()
+	l.held, l.stale, l.since = true, false, time.Now()
 	l.need = max(l.need, l.m.Header().Revision)
 	return nil
 }
@@ -88,8 +102,15 @@ func (l *PlanLock) release(lost bool) {
 	if l.held && (lost || l.waiting.Load() == 0 || time.Since(l.since) > planLockHold) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if err := l.m.Unlock(ctx); err != nil {
-			// The key goes with the session's lease at the latest.
-			slog.Warn("letting the plan lock go", "err", err)
+			// Left there, the key would hold the lock from the other
+			// servers until this one commits again: try again soon.
+			slog.Warn("letting the plan lock go; trying again in a second", "err", err)
+			if !l.stale {
+				l.stale, l.retries = true, 0
+				time.AfterFunc(time.Second, l.retryUnlock)
+			}
+		} else {
+			l.stale = false
 		}
 		cancel()
 		l.held = false
@@ -97,8 +118,51 @@ func (l *PlanLock) release(lost bool) {
 	l.mu.Unlock()
 }
 
+// maxUnlockRetries bounds retryUnlock: by then (two minutes) etcd has
+// answered, or the session's lease, and the key with it, is gone.
+const maxUnlockRetries = 120
+
+// retryUnlock lets go of a plan lock whose release failed, unless a
+// commit took it again since (it lets it go itself).
+func (l *PlanLock) retryUnlock() {
+	if !l.mu.TryLock() {
+		// A commit is in progress: it lets the lock go, or keeps it
+		// for the next one.
+		time.AfterFunc(time.Second, l.retryUnlock)
+		return
+	}
+	defer l.mu.Unlock()
+	if l.held || !l.stale {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := l.m.Unlock(ctx)
+	if err == nil || errors.Is(err, concurrency.ErrLockReleased) {
+		l.stale = false
+		return
+	}
+	if l.retries++; l.retries >= maxUnlockRetries {
+		slog.Error("could not let the plan lock go; it goes with the server's session", "err", err)
+		l.stale = false
+		return
+	}
+	time.AfterFunc(time.Second, l.retryUnlock)
+}
+
 // owner is the compare that holds while the lock is ours.
 func (l *PlanLock) owner() clientv3.Cmp { return l.m.IsOwner() }
+
+// noNewServer is the compare that holds while no server registered since
+// the servers were read: a server from before the plan lock that starts
+// after bumpNodes said none was live fails the commits that bump no
+// node plan key, until the servers are read again (recheck).
+func (l *PlanLock) noNewServer() clientv3.Cmp {
+	return clientv3.Compare(clientv3.CreateRevision(l.s.keys.Kind(KindServers)), "<", l.listRev+1).WithPrefix()
+}
+
+// recheck makes the next commit read the servers again.
+func (l *PlanLock) recheck() { l.legacyAt = time.Time{} }
 
 // bumpNodes reports whether a server from before the plan lock is live,
 // so that plans must also bump and compare the node plan keys. A failed
@@ -107,7 +171,7 @@ func (l *PlanLock) bumpNodes(ctx context.Context) bool {
 	if time.Since(l.legacyAt) < legacyCheck {
 		return l.legacy
 	}
-	servers, _, err := listAll[api.Server](ctx, l.s, l.s.keys.Kind(KindServers))
+	servers, rev, err := listAll[api.Server](ctx, l.s, l.s.keys.Kind(KindServers))
 	legacy := err != nil
 	for _, srv := range servers {
 		legacy = legacy || !srv.PlanLock
@@ -118,6 +182,11 @@ func (l *PlanLock) bumpNodes(ctx context.Context) bool {
 	case !legacy && l.legacy:
 		slog.Info("every server takes the plan lock: plans no longer bump the node plan keys")
 	}
-	l.legacy, l.legacyAt = legacy, time.Now()
+	l.legacy, l.legacyAt, l.listRev = legacy, time.Now(), rev
+	if !legacy {
+		// The plans a server from before the lock committed until it
+		// left are checked against from the cache.
+		l.need = max(l.need, rev)
+	}
 	return legacy
 }

@@ -108,12 +108,20 @@ func TestPlanLockCommitsOneServerAtATime(t *testing.T) {
 		t.Fatalf("the other server after the first let the lock go: %v", err)
 	}
 
-	// A server from before the lock: plans bump the node plan keys. (A
-	// new lock object, which has not looked at the servers yet.)
+	// A server from before the lock starts: the next commit made
+	// without node plan keys (the servers were read less than
+	// legacyCheck ago) fails and writes nothing; the one after reads the
+	// servers again and bumps the node plan keys.
+	if _, err := servers[0].s.CommitPlan(ctx, plan(servers[0], "warm", "n2", 0)); err != nil {
+		t.Fatal(err)
+	}
 	if err := servers[0].s.RegisterServer(ctx, &api.Server{Name: "old"}, servers[0].sess.Lease()); err != nil {
 		t.Fatal(err)
 	}
-	servers[0].lock = servers[0].sess.PlanLock()
+	early := plan(servers[0], "d", "n2", 2)
+	if _, err := servers[0].s.CommitPlan(ctx, early); !errors.Is(err, ErrConflict) || len(early.Written) != 0 {
+		t.Fatalf("a commit without node plan keys after an old server started: %v, %d written; want a conflict, none", err, len(early.Written))
+	}
 	if _, err := servers[0].s.CommitPlan(ctx, plan(servers[0], "d", "n2", 2)); err != nil {
 		t.Fatal(err)
 	}

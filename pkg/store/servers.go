@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 	"strconv"
 	"time"
 
@@ -198,32 +197,51 @@ func (s *Store) Maintain(ctx context.Context, disarm bool) (*Maintenance, error)
 	// behind (etcd waits for its applied index first): defragmenting a
 	// database of a gigabyte on a slow disk on the leader let every
 	// node's lease run out at once.
-	type member struct {
-		ep         string
-		id, leader uint64
-	}
-	var members []member
-	for _, ep := range s.cli.Endpoints() {
-		st, err := s.cli.Status(ctx, ep)
-		if err != nil {
-			return nil, fmt.Errorf("reading the status of etcd member %s: %w", ep, err)
+	eps := s.cli.Endpoints()
+	done := map[string]bool{}
+	for range eps {
+		// Read again before each member: the leadership may have moved
+		// while the one before was defragmented.
+		type member struct {
+			ep                string
+			id                uint64
+			learner, isLeader bool
 		}
-		members = append(members, member{ep, st.Header.MemberId, st.Leader})
-	}
-	sort.SliceStable(members, func(i, j int) bool {
-		return members[i].id != members[i].leader && members[j].id == members[j].leader
-	})
-	for i, m := range members {
-		if m.id == m.leader && i > 0 {
-			if err := s.moveLeader(ctx, m.ep, members[0].id); err != nil {
-				slog.Warn("etcd maintenance: could not hand the leadership over before defragmenting the leader", "member", m.ep, "err", err)
+		var next *member
+		var targets []uint64 // defragmented voters, to hand the leadership to
+		for _, ep := range eps {
+			st, err := s.cli.Status(ctx, ep)
+			if err != nil {
+				return nil, fmt.Errorf("reading the status of etcd member %s: %w", ep, err)
+			}
+			m := &member{ep, st.Header.MemberId, st.IsLearner, st.Header.MemberId == st.Leader}
+			if done[ep] {
+				if !m.learner && !m.isLeader {
+					targets = append(targets, m.id)
+				}
+				continue
+			}
+			if next == nil || next.isLeader && !m.isLeader {
+				next = m
+			}
+		}
+		if next == nil {
+			break
+		}
+		if next.isLeader && len(targets) > 0 {
+			mctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+			err := s.moveLeader(mctx, next.ep, targets[0])
+			cancel()
+			if err != nil {
+				slog.Warn("etcd maintenance: could not hand the leadership over before defragmenting the leader", "member", next.ep, "err", err)
 			} else {
 				out.MovedLeader = true
 			}
 		}
-		if _, err := s.cli.Defragment(ctx, m.ep); err != nil {
-			return nil, fmt.Errorf("defragmenting etcd member %s: %w", m.ep, err)
+		if _, err := s.cli.Defragment(ctx, next.ep); err != nil {
+			return nil, fmt.Errorf("defragmenting etcd member %s: %w", next.ep, err)
 		}
+		done[next.ep] = true
 	}
 	if disarm {
 		alarms, err := s.cli.AlarmList(ctx)

@@ -126,12 +126,13 @@ func (s *Store) listAt(ctx context.Context, prefix string, rev int64, fn func(ke
 	return s.rangeKVs(ctx, prefix, rev, func(kv *mvccpb.KeyValue) error { return fn(string(kv.Key), kv.Value) })
 }
 
-// rangeKVs is listAt handing out the keys with their revisions.
-func (s *Store) rangeKVs(ctx context.Context, prefix string, rev int64, fn func(kv *mvccpb.KeyValue) error) (int64, error) {
+// rangeKVs is listAt handing out the keys with their revisions; more are
+// further options of each page's range (clientv3.WithKeysOnly).
+func (s *Store) rangeKVs(ctx context.Context, prefix string, rev int64, fn func(kv *mvccpb.KeyValue) error, more ...clientv3.OpOption) (int64, error) {
 	end := clientv3.GetPrefixRangeEnd(prefix)
 	key := prefix
 	for {
-		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(pageSize)}
+		opts := append([]clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(pageSize)}, more...)
 		if rev != 0 {
 			opts = append(opts, clientv3.WithRev(rev))
 		}
