@@ -17,6 +17,7 @@
 #   ETCD_USAGE=1 ...                           (what etcd holds at the end, by kind of key)
 #   CEILING=0 ...                              (skip etcd's batched ceiling, measured first)
 #   DATA_DIR=/var/tmp ...                      (data there instead of /dev/shm: disk, not memory)
+#   GOGC_CONTROL=200 ...                       (Go's GC target of the servers and etcd members, not the sim)
 #
 # When the check at the end fails, or KEEP_LOGS=1, the server's and the
 # sim's logs are kept in a /tmp/c1m-logs.* directory (printed).
@@ -88,7 +89,7 @@ if [ "$members" = 3 ]; then
     c=127.0.0.1:$((port + 10 + 2 * i))
     p=127.0.0.1:$((port + 10 + 2 * i + 1))
     endpoints="$endpoints${endpoints:+,}http://$c"
-    "$bin_etcd" --name "m$i" --data-dir "$dir/etcd$i" --listen-client-urls "http://$c" --advertise-client-urls "http://$c" \
+    env ${GOGC_CONTROL:+GOGC=$GOGC_CONTROL} "$bin_etcd" --name "m$i" --data-dir "$dir/etcd$i" --listen-client-urls "http://$c" --advertise-client-urls "http://$c" \
       --listen-peer-urls "http://$p" --initial-advertise-peer-urls "http://$p" --initial-cluster "$initial" \
       --initial-cluster-state new --initial-cluster-token "c1m-$port" --quota-backend-bytes 2147483648 ${ETCD_FLAGS:-} \
       >"$dir/etcd$i.log" 2>&1 &
@@ -99,7 +100,7 @@ if [ "$members" = 3 ]; then
   for _ in $(seq 1 100); do curl -s "http://$etcd/health" | grep -q '"health":"true"' && break; sleep 0.2; done
   for i in $(seq 1 "$nservers"); do
     a=127.0.0.1:$((port + 20 + i))
-    bin/nomadic agent -server -name "c1m-$i" -data-dir "$dir/server$i" -http-addr "$a" -etcd-endpoints "$endpoints" \
+    env ${GOGC_CONTROL:+GOGC=$GOGC_CONTROL} bin/nomadic agent -server -name "c1m-$i" -data-dir "$dir/server$i" -http-addr "$a" -etcd-endpoints "$endpoints" \
       -log-level warn -gc-interval 1h ${SERVER_DEBUG:+-debug-addr 127.0.0.1:$((6060 + i))} "$@" >"$dir/server$i.log" 2>&1 &
     servers+=($!)
     pids+=($!)
@@ -107,7 +108,7 @@ if [ "$members" = 3 ]; then
   done
   api=${apis[0]}
 else
-  bin/nomadic agent -server -name c1m -data-dir "$dir/server" -http-addr "$api" -etcd-client-addr "$etcd" \
+  env ${GOGC_CONTROL:+GOGC=$GOGC_CONTROL} bin/nomadic agent -server -name c1m -data-dir "$dir/server" -http-addr "$api" -etcd-client-addr "$etcd" \
     -etcd-peer-addr 127.0.0.1:$((port + 2)) -log-level warn -gc-interval 1h ${SERVER_DEBUG:+-debug-addr 127.0.0.1:6061} "$@" >"$dir/server.log" 2>&1 &
   servers+=($!)
   pids+=($!)
