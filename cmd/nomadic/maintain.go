@@ -36,7 +36,11 @@ func runMaintain(args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("compacted to revision %d; database %d bytes before, %d bytes after", m.CompactedTo, m.DBSizeBefore, m.DBSizeAfter)
+	members := "members"
+	if m.Defragmented == 1 {
+		members = "member"
+	}
+	fmt.Printf("compacted to revision %d; %d %s defragmented; database %d bytes before, %d bytes after", m.CompactedTo, m.Defragmented, members, m.DBSizeBefore, m.DBSizeAfter)
 	if m.MovedLeader {
 		fmt.Printf("; the leader handed its leadership over before its defragmentation")
 	}

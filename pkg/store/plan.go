@@ -188,31 +188,35 @@ func (s *Store) CommitPlan(ctx context.Context, c *Commit) (n int, err error) {
 		if cache == nil {
 			return 0, errors.New("committing a plan under the plan lock: the server's cache is not in use")
 		}
+		// Our own last commit reaches the cache before the lock is
+		// taken, not while the other servers wait for it.
+		if !cache.waitFor(ctx, l.need.Load()) {
+			return 0, fmt.Errorf("committing a plan: the cache did not reach revision %d in time", l.need.Load())
+		}
 		if err := l.acquire(ctx); err != nil {
 			return 0, err
 		}
-		lost := false
 		defer func() {
-			// A transaction that failed may have lost the lock (its
-			// session's lease); let it go, to take it again next time.
-			l.release(lost || errors.Is(err, ErrConflict))
+			// A transaction that failed (a conflict too) may have lost
+			// the lock (its session's lease); let it go, to take it
+			// again next time.
+			l.release(err != nil)
 		}()
 		bump = l.bumpNodes(ctx)
 		// Every plan committed before the lock was ours, our own last
 		// one, and those of servers from before the lock until they
 		// left, must be in the cache before it is checked against.
-		if !cache.waitFor(ctx, l.need) {
-			return 0, fmt.Errorf("committing a plan: the cache did not reach revision %d in time", l.need)
+		// Meanwhile no server commits: the wait is bounded.
+		wctx, cancel := context.WithTimeout(ctx, lockedCacheWait)
+		caught := cache.waitFor(wctx, l.need.Load())
+		cancel()
+		if !caught {
+			return 0, fmt.Errorf("committing a plan: the cache did not reach revision %d in time", l.need.Load())
 		}
 		lockCmp = []clientv3.Cmp{l.owner()}
 		if !bump {
 			lockCmp = append(lockCmp, l.noNewServer())
 		}
-		defer func() {
-			if err != nil && !errors.Is(err, ErrConflict) {
-				lost = true
-			}
-		}()
 	}
 	var extra []clientv3.Op
 	for _, d := range c.Deployments {
@@ -304,7 +308,7 @@ func (s *Store) CommitPlan(ctx context.Context, c *Commit) (n int, err error) {
 			revs[node] = resp.Header.Revision
 		}
 		if c.Lock != nil {
-			c.Lock.need = resp.Header.Revision
+			c.Lock.raise(resp.Header.Revision)
 		}
 		written += allocs
 		for _, u := range units[:n] {

@@ -40,16 +40,18 @@ import (
 // the lock and also bump and compare the node plan keys, so that both
 // see each other's placements.
 type PlanLock struct {
-	s *Store
-	m *concurrency.Mutex
+	s    *Store
+	sess *concurrency.Session
+	m    *concurrency.Mutex
 
-	waiting atomic.Int32 // commits of this server waiting for mu
-	mu      sync.Mutex   // held by the commit in progress
-	held    bool         // the etcd lock is ours
-	stale   bool         // letting it go failed: its key may still be there (retryUnlock)
-	retries int          // of retryUnlock
-	since   time.Time    // when it was taken
-	need    int64        // the cache must reach it before a commit: when the lock was taken, or our last commit
+	waiting  atomic.Int32 // commits of this server waiting for mu
+	retrying atomic.Bool  // a retryDelete chain is running
+	need     atomic.Int64 // the cache must reach it before a commit: when the lock was taken, or our last commit
+
+	mu     sync.Mutex // held by the commit in progress
+	held   bool       // the etcd lock is ours
+	orphan string     // a key of ours under planlock/ that could not be deleted (retryDelete)
+	since  time.Time  // when it was taken
 
 	legacyAt time.Time // when legacy was last read
 	legacy   bool
@@ -64,9 +66,25 @@ const planLockHold = 100 * time.Millisecond
 // plan lock.
 const legacyCheck = 5 * time.Second
 
+// lockedCacheWait bounds how long a commit holding the plan lock waits
+// for the cache to catch up (with the commits before the lock was ours):
+// meanwhile no server commits. The commit fails and lets the lock go; its
+// evaluation is tried again.
+const lockedCacheWait = 5 * time.Second
+
 // PlanLock returns the session's plan lock.
 func (x *Session) PlanLock() *PlanLock {
-	return &PlanLock{s: x.s, m: concurrency.NewMutex(x.cs, x.s.keys.PlanLock())}
+	return &PlanLock{s: x.s, sess: x.cs, m: concurrency.NewMutex(x.cs, x.s.keys.PlanLock())}
+}
+
+// raise makes the cache reach rev before the next commit.
+func (l *PlanLock) raise(rev int64) {
+	for {
+		cur := l.need.Load()
+		if rev <= cur || l.need.CompareAndSwap(cur, rev) {
+			return
+		}
+	}
 }
 
 // acquire takes the lock for one commit; release ends it.
@@ -77,40 +95,58 @@ func (l *PlanLock) acquire(ctx context.Context) error {
 	if l.held {
 		return nil
 	}
+	if l.orphan != "" {
+		// A key of ours left from a failed release or request: taking the
+		// lock would reuse it, and its revision, which a transaction
+		// sent before could still match. Deleted, the lock is taken
+		// under a new one.
+		if err := l.deleteOrphan(ctx); err != nil {
+			l.mu.Unlock()
+			return fmt.Errorf("taking the plan lock: removing our earlier key: %w", err)
+		}
+	}
 	if err := l.m.Lock(ctx); err != nil {
 		// The request may have put our key in the queue: left there, it
 		// would hold the lock for no commit once its turn came.
 		if key := l.m.Key(); strings.HasPrefix(key, l.s.keys.PlanLock()) {
-			dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			if _, derr := l.s.cli.Delete(dctx, key); derr != nil {
-				slog.Warn("removing a plan lock request that failed", "key", key, "err", derr)
+			l.orphan = key
+			if derr := l.deleteOrphan(context.Background()); derr != nil {
+				slog.Warn("removing a plan lock request that failed; trying again in a second", "key", key, "err", derr)
+				l.startRetry()
 			}
-			cancel()
 		}
 		l.mu.Unlock()
 		return fmt.Errorf("taking the plan lock: %w", err)
 	}
-	l.held, l.stale, l.since = true, false, time.Now()
-	l.need = max(l.need, l.m.Header().Revision)
+	l.held, l.since = true, time.Now()
+	l.raise(l.m.Header().Revision)
+	return nil
+}
+
+// deleteOrphan deletes l.orphan, within 5 seconds. Called with mu held.
+func (l *PlanLock) deleteOrphan(ctx context.Context) error {
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := l.s.cli.Delete(dctx, l.orphan); err != nil {
+		return err
+	}
+	l.orphan = ""
 	return nil
 }
 
 // release ends a commit. The etcd lock is let go when no other commit of
 // this server waits, when it was held planLockHold, or when the commit
-// found it may be lost (a failed compare).
-func (l *PlanLock) release(lost bool) {
-	if l.held && (lost || l.waiting.Load() == 0 || time.Since(l.since) > planLockHold) {
+// failed (it may have lost the lock).
+func (l *PlanLock) release(failed bool) {
+	if l.held && (failed || l.waiting.Load() == 0 || time.Since(l.since) > planLockHold) {
+		key := l.m.Key()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if err := l.m.Unlock(ctx); err != nil {
+		if err := l.m.Unlock(ctx); err != nil && !errors.Is(err, concurrency.ErrLockReleased) {
 			// Left there, the key would hold the lock from the other
 			// servers until this one commits again: try again soon.
 			slog.Warn("letting the plan lock go; trying again in a second", "err", err)
-			if !l.stale {
-				l.stale, l.retries = true, 0
-				time.AfterFunc(time.Second, l.retryUnlock)
-			}
-		} else {
-			l.stale = false
+			l.orphan = key
+			l.startRetry()
 		}
 		cancel()
 		l.held = false
@@ -118,47 +154,57 @@ func (l *PlanLock) release(lost bool) {
 	l.mu.Unlock()
 }
 
-// maxUnlockRetries bounds retryUnlock: by then (two minutes) etcd has
-// answered, or the session's lease, and the key with it, is gone.
-const maxUnlockRetries = 120
+// startRetry starts retryDelete unless it runs already.
+func (l *PlanLock) startRetry() {
+	if l.retrying.CompareAndSwap(false, true) {
+		time.AfterFunc(time.Second, func() { l.retryDelete(time.Second) })
+	}
+}
 
-// retryUnlock lets go of a plan lock whose release failed, unless a
-// commit took it again since (it lets it go itself).
-func (l *PlanLock) retryUnlock() {
+// retryDelete deletes the orphan key, unless a commit did since, trying
+// again with a growing delay (up to 30 s) for as long as the session
+// lives: once its lease is gone, so is the key.
+func (l *PlanLock) retryDelete(delay time.Duration) {
+	again := func() {
+		delay = min(2*delay, 30*time.Second)
+		time.AfterFunc(delay, func() { l.retryDelete(delay) })
+	}
+	select {
+	case <-l.sess.Done():
+		l.retrying.Store(false)
+		return
+	default:
+	}
 	if !l.mu.TryLock() {
-		// A commit is in progress: it lets the lock go, or keeps it
-		// for the next one.
-		time.AfterFunc(time.Second, l.retryUnlock)
+		// A commit is in progress: it deletes the key before it takes
+		// the lock again.
+		again()
 		return
 	}
 	defer l.mu.Unlock()
-	if l.held || !l.stale {
+	if l.held || l.orphan == "" {
+		l.retrying.Store(false)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err := l.m.Unlock(ctx)
-	if err == nil || errors.Is(err, concurrency.ErrLockReleased) {
-		l.stale = false
+	if err := l.deleteOrphan(context.Background()); err != nil {
+		slog.Warn("removing a plan lock key of ours; trying again", "key", l.orphan, "in", min(2*delay, 30*time.Second), "err", err)
+		again()
 		return
 	}
-	if l.retries++; l.retries >= maxUnlockRetries {
-		slog.Error("could not let the plan lock go; it goes with the server's session", "err", err)
-		l.stale = false
-		return
-	}
-	time.AfterFunc(time.Second, l.retryUnlock)
+	l.retrying.Store(false)
 }
 
 // owner is the compare that holds while the lock is ours.
 func (l *PlanLock) owner() clientv3.Cmp { return l.m.IsOwner() }
 
-// noNewServer is the compare that holds while no server registered since
-// the servers were read: a server from before the plan lock that starts
-// after bumpNodes said none was live fails the commits that bump no
-// node plan key, until the servers are read again (recheck).
+// noNewServer is the compare that holds while no server registered (or
+// registered again, under the same name) since the servers were read: a
+// server from before the plan lock that starts after bumpNodes said none
+// was live fails the commits that bump no node plan key, until the
+// servers are read again (recheck). Only a server's registration writes
+// its record.
 func (l *PlanLock) noNewServer() clientv3.Cmp {
-	return clientv3.Compare(clientv3.CreateRevision(l.s.keys.Kind(KindServers)), "<", l.listRev+1).WithPrefix()
+	return clientv3.Compare(clientv3.ModRevision(l.s.keys.Kind(KindServers)), "<", l.listRev+1).WithPrefix()
 }
 
 // recheck makes the next commit read the servers again.
@@ -166,19 +212,24 @@ func (l *PlanLock) recheck() { l.legacyAt = time.Time{} }
 
 // bumpNodes reports whether a server from before the plan lock is live,
 // so that plans must also bump and compare the node plan keys. A failed
-// read counts as yes. Called with mu held.
+// read counts as yes (and is not kept). Called with mu held.
 func (l *PlanLock) bumpNodes(ctx context.Context) bool {
 	if time.Since(l.legacyAt) < legacyCheck {
 		return l.legacy
 	}
 	servers, rev, err := listAll[api.Server](ctx, l.s, l.s.keys.Kind(KindServers))
-	legacy := err != nil
+	if err != nil {
+		// Bump this time; read again at the next commit.
+		slog.Warn("reading the servers, to know whether plans must bump the node plan keys: this one does", "err", err)
+		return true
+	}
+	legacy := false
 	for _, srv := range servers {
 		legacy = legacy || !srv.PlanLock
 	}
 	switch {
 	case legacy && !l.legacy:
-		slog.Info("a server from before the plan lock is live (or the servers could not be read): plans bump the node plan keys too")
+		slog.Info("a server from before the plan lock is live: plans bump the node plan keys too")
 	case !legacy && l.legacy:
 		slog.Info("every server takes the plan lock: plans no longer bump the node plan keys")
 	}
@@ -186,7 +237,7 @@ func (l *PlanLock) bumpNodes(ctx context.Context) bool {
 	if !legacy {
 		// The plans a server from before the lock committed until it
 		// left are checked against from the cache.
-		l.need = max(l.need, rev)
+		l.raise(rev)
 	}
 	return legacy
 }

@@ -136,3 +136,136 @@ func TestPlanLockCommitsOneServerAtATime(t *testing.T) {
 		t.Fatalf("a lock-less commit on a stale snapshot: %v, want a conflict", err)
 	}
 }
+
+// lockServer is a server of its own prefix with one node, n1, for the
+// plan lock tests below.
+func lockServer(t *testing.T, prefix string) (*Store, *Session) {
+	t.Helper()
+	cli := testutil.Etcd(t)
+	ctx := context.Background()
+	s := New(cli, prefix)
+	sess, err := s.NewSession(ctx, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sess.Revoke(context.Background()) })
+	if err := s.PutNode(ctx, &api.Node{ID: "n1", Name: "n1", Eligible: true, Resources: api.Resources{CPU: 100000, MemoryMB: 100000}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutHeartbeat(ctx, "n1", sess.Lease()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RegisterServer(ctx, &api.Server{Name: "s0", PlanLock: true}, sess.Lease()); err != nil {
+		t.Fatal(err)
+	}
+	s.UseCache(runCache(t, s))
+	return s, sess
+}
+
+// lockCommit is a commit of n allocations on n1 under lock, made on a
+// snapshot read now.
+func lockCommit(t *testing.T, s *Store, lock *PlanLock, prefix string, n int) *Commit {
+	t.Helper()
+	snap, err := s.ReadJobSnapshot(context.Background(), "default", "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm := &Commit{Placing: map[string]bool{"n1": true}, NodePlanRevs: snap.NodePlanRevs, Lock: lock}
+	for i := range n {
+		cm.Allocs = append(cm.Allocs, alloc(fmt.Sprintf("%s-%d", prefix, i), "n1"))
+	}
+	return cm
+}
+
+// A server that registers again under the same name, now from before
+// the plan lock (a rollback), is seen by the next commit without node
+// plan keys as a new server would be: it fails, and the one after bumps
+// the keys.
+func TestPlanLockSeesAServerRegisterAgainWithoutTheLock(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, sess := lockServer(t, "/planlock-again")
+	lock := sess.PlanLock()
+	if _, err := s.CommitPlan(ctx, lockCommit(t, s, lock, "a", 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RegisterServer(ctx, &api.Server{Name: "s0"}, sess.Lease()); err != nil {
+		t.Fatal(err)
+	}
+	early := lockCommit(t, s, lock, "b", 1)
+	if _, err := s.CommitPlan(ctx, early); !errors.Is(err, ErrConflict) || len(early.Written) != 0 {
+		t.Fatalf("a commit without node plan keys after a server registered again from before the lock: %v, %d written; want a conflict, none", err, len(early.Written))
+	}
+	if _, err := s.CommitPlan(ctx, lockCommit(t, s, lock, "b", 1)); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := s.cli.Get(ctx, s.keys.NodePlan("n1"))
+	if err != nil || len(resp.Kvs) != 1 {
+		t.Fatalf("n1's plan key: %v, %v; want it bumped", resp, err)
+	}
+}
+
+// A key of ours that could not be deleted when the lock was let go is
+// deleted before the lock is taken again, so that the lock is held under
+// a new revision: a transaction that compared the old one (sent before,
+// delayed) fails. Left alone, retryDelete deletes it.
+func TestPlanLockLeftKeyIsDeletedBeforeTheNextHold(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, sess := lockServer(t, "/planlock-left")
+	lock := sess.PlanLock()
+	if err := lock.acquire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// As release does when etcd does not answer its delete.
+	oldOwner := lock.owner()
+	lock.orphan, lock.held = lock.m.Key(), false
+	lock.mu.Unlock()
+	if _, err := s.CommitPlan(ctx, lockCommit(t, s, lock, "a", 1)); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := s.cli.Txn(ctx).If(oldOwner).Commit()
+	if err != nil || resp.Succeeded {
+		t.Fatalf("the compare of the lock's earlier hold: %v, succeeded %v; want it to fail", err, resp != nil && resp.Succeeded)
+	}
+	if lock.orphan != "" {
+		t.Fatalf("orphan %q left after the next hold", lock.orphan)
+	}
+
+	// Taken and left with its key again, and no commit coming: the retry
+	// deletes the key within a second or two.
+	if err := lock.acquire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	key := lock.m.Key()
+	lock.orphan, lock.held = key, false
+	lock.startRetry()
+	lock.mu.Unlock()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := s.cli.Get(ctx, key, clientv3.WithCountOnly())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.Count == 0 && !lock.retrying.Load() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the left key %s is still there (%d) or the retry still runs (%v) after 10 s", key, resp.Count, lock.retrying.Load())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// And the lock is free for everyone: another session takes it at once.
+	other, err := s.NewSession(ctx, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Revoke(context.Background()) })
+	tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	ol := other.PlanLock()
+	if err := ol.acquire(tctx); err != nil {
+		t.Fatalf("another server taking the lock after the retry: %v", err)
+	}
+	ol.release(false)
+}

@@ -158,6 +158,9 @@ type Maintenance struct {
 	// MovedLeader says the leader handed its leadership to a member
 	// already defragmented before its own defragmentation.
 	MovedLeader bool
+	// Defragmented counts the members defragmented (each once, however
+	// many of the endpoints reach it).
+	Defragmented int
 }
 
 // moveLeader asks the leader at ep to hand its leadership to member to.
@@ -198,7 +201,8 @@ func (s *Store) Maintain(ctx context.Context, disarm bool) (*Maintenance, error)
 	// database of a gigabyte on a slow disk on the leader let every
 	// node's lease run out at once.
 	eps := s.cli.Endpoints()
-	done := map[string]bool{}
+	// By member: two endpoints may reach the same member.
+	done := map[uint64]bool{}
 	for range eps {
 		// Read again before each member: the leadership may have moved
 		// while the one before was defragmented.
@@ -209,13 +213,18 @@ func (s *Store) Maintain(ctx context.Context, disarm bool) (*Maintenance, error)
 		}
 		var next *member
 		var targets []uint64 // defragmented voters, to hand the leadership to
+		seen := map[uint64]bool{}
 		for _, ep := range eps {
 			st, err := s.cli.Status(ctx, ep)
 			if err != nil {
 				return nil, fmt.Errorf("reading the status of etcd member %s: %w", ep, err)
 			}
 			m := &member{ep, st.Header.MemberId, st.IsLearner, st.Header.MemberId == st.Leader}
-			if done[ep] {
+			if seen[m.id] {
+				continue
+			}
+			seen[m.id] = true
+			if done[m.id] {
 				if !m.learner && !m.isLeader {
 					targets = append(targets, m.id)
 				}
@@ -241,7 +250,8 @@ func (s *Store) Maintain(ctx context.Context, disarm bool) (*Maintenance, error)
 		if _, err := s.cli.Defragment(ctx, next.ep); err != nil {
 			return nil, fmt.Errorf("defragmenting etcd member %s: %w", next.ep, err)
 		}
-		done[next.ep] = true
+		done[next.id] = true
+		out.Defragmented++
 	}
 	if disarm {
 		alarms, err := s.cli.AlarmList(ctx)
