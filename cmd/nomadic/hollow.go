@@ -38,6 +38,11 @@ type hollowShared struct {
 	// relay, when set, takes the nodes' statuses first (-status-relay).
 	relay    nodeagent.StatusRelay
 	relayOff atomic.Int64 // unix nanoseconds: direct writes until then
+	// writeq, when set, takes the nodes that have statuses to write to
+	// the writers (startWriters), whose stacks have grown for the HTTP
+	// client already: a goroutine started per write grew its stack
+	// anew each time (5 % of the sim's CPU). Its room is one per node.
+	writeq chan *hollowNode
 
 	mu     sync.Mutex
 	jobs   map[string]*jobTasks
@@ -294,7 +299,36 @@ func (n *hollowNode) changed(ctx context.Context, id string, deleted bool, value
 	if start {
 		// Statuses that come within 10 ms go in one transaction, as a
 		// real agent coalesces them.
-		time.AfterFunc(10*time.Millisecond, func() { n.write(ctx) })
+		time.AfterFunc(10*time.Millisecond, func() {
+			if n.h.writeq == nil {
+				n.write(ctx)
+				return
+			}
+			n.h.writeq <- n
+		})
+	}
+}
+
+// simWriters is how many statuses the sim's nodes write at once: more
+// than the relay's connections to two servers (256 each).
+const simWriters = 1024
+
+// startWriters starts the writers of the statuses of the nodes writeq
+// holds, until ctx ends; a node is there at most once
+// (hollowNode.writing). Called before any node starts.
+func (h *hollowShared) startWriters(ctx context.Context, nodes int) {
+	h.writeq = make(chan *hollowNode, nodes)
+	for range simWriters {
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case n := <-h.writeq:
+					n.write(ctx)
+				}
+			}
+		}()
 	}
 }
 
