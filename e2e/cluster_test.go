@@ -17,6 +17,12 @@ import (
 // etcdCluster starts a 3-member etcd cluster of Debian's etcd and returns
 // its client URLs.
 func etcdCluster(t *testing.T) string {
+	endpoints, _ := etcdClusterProcs(t)
+	return endpoints
+}
+
+// etcdClusterProcs is etcdCluster with its members' processes.
+func etcdClusterProcs(t *testing.T) (string, []*proc) {
 	etcdBin, err := exec.LookPath("etcd")
 	if err != nil {
 		t.Fatal("etcd is not installed (make test installs Debian's etcd-server): ", err)
@@ -28,14 +34,51 @@ func etcdCluster(t *testing.T) string {
 		initial = append(initial, fmt.Sprintf("e%d=%s", i, peers[i]))
 	}
 	token := fmt.Sprintf("e2e-%d", time.Now().UnixNano())
+	var procs []*proc
 	for i := 0; i < 3; i++ {
-		start(t, etcdBin, "--name", fmt.Sprintf("e%d", i), "--data-dir", t.TempDir(),
+		procs = append(procs, start(t, etcdBin, "--name", fmt.Sprintf("e%d", i), "--data-dir", t.TempDir(),
 			"--listen-client-urls", clients[i], "--advertise-client-urls", clients[i],
 			"--listen-peer-urls", peers[i], "--initial-advertise-peer-urls", peers[i],
 			"--initial-cluster", strings.Join(initial, ","), "--initial-cluster-state", "new",
-			"--initial-cluster-token", token)
+			"--initial-cluster-token", token))
 	}
-	return strings.Join(clients, ",")
+	return strings.Join(clients, ","), procs
+}
+
+// TestNodeLeaseOutlivesAnEtcdMemberThatStopsAnswering stops each member
+// of a 3-member etcd in turn (SIGSTOP) for more than twice the node TTL:
+// a member alive but not answering (defragmenting, stopped, its disk
+// stuck) held the lease renewals of the clients whose stream was on it
+// until their leases ran out (etcd-io/etcd#13313: in a C1M maintenance,
+// 3,660 of 5,000 nodes). Renewals now move to another member, so the
+// node keeps its lease throughout, whichever member its renewals used.
+func TestNodeLeaseOutlivesAnEtcdMemberThatStopsAnswering(t *testing.T) {
+	t.Parallel()
+	endpoints, members := etcdClusterProcs(t)
+	addr := freeAddr(t)
+	start(t, filepath.Join(binDir, "nomadic"), "agent", "-server", "-name", "server-0",
+		"-etcd-endpoints", endpoints, "-http-addr", addr, "-data-dir", t.TempDir(), "-server-ttl", "3s")
+	client := start(t, filepath.Join(binDir, "nomadic"), "agent", "-client", "-enable-mock-driver",
+		"-node-name", "client-0", "-etcd-endpoints", endpoints, "-data-dir", t.TempDir(),
+		"-node-ttl", "3s", "-client-http-addr", freeAddr(t))
+	waitReadyNodes(t, addr, 1)
+	for i, m := range members {
+		if err := m.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(7 * time.Second)
+		if err := m.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+			t.Fatal(err)
+		}
+		if out := client.out.String(); strings.Contains(out, "node lease lost") {
+			t.Fatalf("the node lost its lease while etcd member %d was stopped:\n%s", i, out)
+		}
+		time.Sleep(2 * time.Second)
+	}
+	if out := client.out.String(); strings.Contains(out, "node lease lost") {
+		t.Fatalf("the node lost its lease:\n%s", out)
+	}
+	waitReadyNodes(t, addr, 1)
 }
 
 func mockJob(t *testing.T, dir, id string, count int) string {

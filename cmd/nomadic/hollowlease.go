@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -128,6 +129,12 @@ func (k *leaseShard) stream(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// A member alive but not answering (defragmenting: etcd-io/etcd#13313)
+	// holds the stream: when renewals sent get no answer for a quarter of
+	// the TTL, the stream is dropped and another opened, which goes to
+	// the next member, as node agents do (store.steadyLease).
+	var mu sync.Mutex
+	pending, heard := 0, time.Now() // renewals unanswered; when last answered (or asked, from none pending)
 	recvErr := make(chan error, 1)
 	go func() {
 		for {
@@ -136,11 +143,15 @@ func (k *leaseShard) stream(ctx context.Context) error {
 				recvErr <- err
 				return
 			}
+			mu.Lock()
+			pending, heard = max(pending-1, 0), time.Now()
+			mu.Unlock()
 			if resp.TTL <= 0 {
 				k.gone(clientv3.LeaseID(resp.ID))
 			}
 		}
 	}()
+	stall := max(k.ttl, 2*time.Second) / 4
 	// Every lease is due at once on a new stream: a broken one may have
 	// missed renewals.
 	k.mu.Lock()
@@ -170,6 +181,17 @@ func (k *leaseShard) stream(ctx context.Context) error {
 			}
 		}
 		k.mu.Unlock()
+		mu.Lock()
+		if pending > 0 && now.Sub(heard) > stall {
+			n := pending
+			mu.Unlock()
+			return fmt.Errorf("%d renewals unanswered for %v", n, now.Sub(heard).Round(time.Millisecond))
+		}
+		if pending == 0 && len(due) > 0 {
+			heard = now
+		}
+		pending += len(due)
+		mu.Unlock()
 		for _, id := range due {
 			if err := s.Send(&pb.LeaseKeepAliveRequest{ID: int64(id)}); err != nil {
 				return err

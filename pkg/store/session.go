@@ -29,7 +29,10 @@ type Session struct {
 // and keeps it alive until ctx ends, Revoke or Orphan.
 func (s *Store) NewSession(ctx context.Context, ttl time.Duration) (*Session, error) {
 	secs := int(max(ttl, 2*time.Second) / time.Second)
-	cs, err := concurrency.NewSession(s.cli, concurrency.WithTTL(secs), concurrency.WithContext(ctx))
+	// Renewals that move to another member when one does not answer
+	// (steadyLease).
+	cli := sessionClient(s.cli, time.Duration(secs)*time.Second)
+	cs, err := concurrency.NewSession(cli, concurrency.WithTTL(secs), concurrency.WithContext(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("opening a session: %w", err)
 	}
