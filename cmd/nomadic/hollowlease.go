@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"github.com/nomadic-project/nomadic/pkg/loop"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc"
 )
 
 // leaseKeeper keeps every hollow node's lease alive over a few keep-alive
@@ -40,6 +42,12 @@ const keepAliveStreams = 32
 type leaseShard struct {
 	cli *clientv3.Client
 	ttl time.Duration
+	// conns, when set, are one connection per etcd member: the shard's
+	// streams go to member (n + opened) % len(conns), so that a stream
+	// dropped for its member's silence is opened again on the next one.
+	conns  []*grpc.ClientConn
+	n      int
+	opened int
 
 	mu     sync.Mutex
 	leases map[clientv3.LeaseID]*keptLease
@@ -52,8 +60,8 @@ type keptLease struct {
 
 func newLeaseKeeper(cli *clientv3.Client, ttl time.Duration) *leaseKeeper {
 	k := &leaseKeeper{}
-	for range keepAliveStreams {
-		k.shards = append(k.shards, &leaseShard{cli: cli, ttl: ttl, leases: map[clientv3.LeaseID]*keptLease{}})
+	for i := range keepAliveStreams {
+		k.shards = append(k.shards, &leaseShard{cli: cli, ttl: ttl, n: i, leases: map[clientv3.LeaseID]*keptLease{}})
 	}
 	return k
 }
@@ -89,8 +97,22 @@ func (k *leaseKeeper) forget(id clientv3.LeaseID) {
 
 // run renews the leases until ctx ends, each stream on its own.
 func (k *leaseKeeper) run(ctx context.Context) {
+	var conns []*grpc.ClientConn
+	if eps := k.shards[0].cli.Endpoints(); len(eps) > 1 {
+		for _, ep := range eps {
+			conn, err := k.shards[0].cli.Dial(ep)
+			if err != nil {
+				slog.Warn("hollow nodes: a connection to each etcd member for the lease streams; using the client's", "endpoint", ep, "err", err)
+				conns = nil
+				break
+			}
+			defer conn.Close()
+			conns = append(conns, conn)
+		}
+	}
 	streams := make([]func(context.Context) error, len(k.shards))
 	for i, sh := range k.shards {
+		sh.conns = conns
 		streams[i] = sh.stream
 	}
 	keepStreams(ctx, "lease keep-alive", streams)
@@ -108,6 +130,10 @@ func keepStreams(ctx context.Context, what string, streams []func(context.Contex
 			for ctx.Err() == nil {
 				if err := stream(ctx); err != nil && ctx.Err() == nil {
 					slog.Warn("hollow nodes' "+what+" stream broke; opening another", "err", err)
+					if errors.Is(err, errStalled) {
+						// At once: the next goes to another member.
+						continue
+					}
 					loop.Sleep(ctx, backoff.Next())
 					continue
 				}
@@ -125,6 +151,10 @@ func (k *leaseShard) stream(ctx context.Context) error {
 	sctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
 	conn := k.cli.ActiveConnection()
+	if len(k.conns) > 0 {
+		conn = k.conns[(k.n+k.opened)%len(k.conns)]
+	}
+	k.opened++
 	s, err := pb.NewLeaseClient(conn).LeaseKeepAlive(sctx)
 	if err != nil {
 		return err
@@ -185,7 +215,7 @@ func (k *leaseShard) stream(ctx context.Context) error {
 		if pending > 0 && now.Sub(heard) > stall {
 			n := pending
 			mu.Unlock()
-			return fmt.Errorf("%d renewals unanswered for %v", n, now.Sub(heard).Round(time.Millisecond))
+			return fmt.Errorf("%w: %d renewals unanswered for %v", errStalled, n, now.Sub(heard).Round(time.Millisecond))
 		}
 		if pending == 0 && len(due) > 0 {
 			heard = now
@@ -199,6 +229,9 @@ func (k *leaseShard) stream(ctx context.Context) error {
 		}
 	}
 }
+
+// errStalled says a stream's member stopped answering.
+var errStalled = errors.New("the etcd member does not answer")
 
 // gone forgets a lease etcd no longer has and tells its node.
 func (k *leaseShard) gone(id clientv3.LeaseID) {
