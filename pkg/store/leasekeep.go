@@ -39,7 +39,10 @@ func (l *steadyLease) KeepAlive(ctx context.Context, id clientv3.LeaseID) (<-cha
 // so that a member that does not answer leaves time for the others.
 func renewTry(ttl time.Duration) time.Duration { return max(ttl/6, minRenewTry) }
 
-const minRenewTry = 500 * time.Millisecond
+const (
+	minRenewTry = 500 * time.Millisecond
+	retryRenew  = 50 * time.Millisecond
+)
 
 func (l *steadyLease) keep(ctx context.Context, id clientv3.LeaseID, ch chan *clientv3.LeaseKeepAliveResponse) {
 	defer close(ch)
@@ -80,9 +83,10 @@ func (l *steadyLease) keep(ctx context.Context, id clientv3.LeaseID, ch chan *cl
 		case ctx.Err() != nil, errors.Is(err, rpctypes.ErrLeaseNotFound):
 			return
 		default:
-			// No answer in time, or an error: again at once, on a new
-			// stream (another member).
-			wait = 0
+			// No answer in time, or an error: again almost at once (not
+			// in a loop, should errors come back fast), on a new stream
+			// (another member).
+			wait = retryRenew
 		}
 	}
 }
