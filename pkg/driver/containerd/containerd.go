@@ -255,11 +255,16 @@ func (d *Driver) run(ctx context.Context, c *containerd.Client, tc *driver.TaskC
 		return nil, fmt.Errorf("creating task: %w", err)
 	}
 	h := d.newHandle(ctx, container, task)
+	h.logPath = tc.StdoutPath
+	h.drain = watchLogDrain(tc.StdoutPath)
 	if err := h.arm(ctx); err != nil {
+		h.drain.close()
 		d.remove(ctx, container)
 		return nil, err
 	}
 	if err := task.Start(ctx); err != nil {
+		h.cancel()
+		h.drain.close()
 		d.remove(ctx, container)
 		return nil, fmt.Errorf("starting task: %w", err)
 	}
@@ -430,7 +435,15 @@ func (d *Driver) Recover(ctx context.Context, state map[string]string) (driver.H
 		return nil, fmt.Errorf("loading task of %s: %w", id, err)
 	}
 	h := d.newHandle(ctx, container, task)
+	// A task that is still running holds its log file open: its last
+	// output is waited for as after a start.
+	if h.logPath = state["log_path"]; h.logPath != "" {
+		if st, err := task.Status(ctx); err == nil && st.Status == containerd.Running {
+			h.drain = watchLogDrain(h.logPath)
+		}
+	}
 	if err := h.arm(ctx); err != nil {
+		h.drain.close()
 		return nil, err
 	}
 	return h, nil
@@ -447,6 +460,10 @@ type handle struct {
 	result *driver.ExitResult
 	oom    chan struct{}
 	cancel context.CancelFunc
+
+	logPath string
+	drain   *logDrain // nil: the task is deleted at once at its exit
+	drained bool      // the shim closed the log before the deletion
 }
 
 func (d *Driver) newHandle(ctx context.Context, container containerd.Container, task containerd.Task) *handle {
@@ -526,6 +543,8 @@ func (h *handle) finish(r *driver.ExitResult) {
 	h.once.Do(func() {
 		// The container goes before the exit is reported, so that whoever
 		// sees the exit finds it gone.
+		// Its last output is in the log file first (see logDrain).
+		h.drained = h.drain.wait(logDrainTimeout)
 		ctx := h.d.ns(context.Background())
 		_, _ = h.task.Delete(ctx)
 		_ = h.container.Delete(ctx, containerd.WithSnapshotCleanup)
@@ -538,7 +557,11 @@ func (h *handle) finish(r *driver.ExitResult) {
 func (h *handle) PID() int { return h.pid }
 
 func (h *handle) State() map[string]string {
-	return map[string]string{"container_id": h.container.ID()}
+	st := map[string]string{"container_id": h.container.ID()}
+	if h.logPath != "" {
+		st["log_path"] = h.logPath
+	}
+	return st
 }
 
 func (h *handle) Wait(ctx context.Context) (*driver.ExitResult, error) {
