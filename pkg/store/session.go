@@ -31,7 +31,7 @@ func (s *Store) NewSession(ctx context.Context, ttl time.Duration) (*Session, er
 	secs := int(max(ttl, 2*time.Second) / time.Second)
 	// Renewals that move to another member when one does not answer
 	// (steadyLease).
-	cli := sessionClient(s.cli, time.Duration(secs)*time.Second)
+	cli := s.sessionClient(time.Duration(secs) * time.Second)
 	cs, err := concurrency.NewSession(cli, concurrency.WithTTL(secs), concurrency.WithContext(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("opening a session: %w", err)

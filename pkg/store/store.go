@@ -58,6 +58,9 @@ type Store struct {
 	// progress: whether etcd's progress notifications can be trusted
 	// (progress.go).
 	progress progressTrust
+	// memberConns: the sessions' connections to each etcd member
+	// (leasekeep.go).
+	memberConns memberConns
 }
 
 // UseNodeUsers makes PurgeNode also remove the purged node's etcd user
@@ -87,7 +90,9 @@ func (s *Store) DropCache(c *Cache) { s.cache.CompareAndSwap(c, nil) }
 
 // New returns a store for the cluster under prefix.
 func New(cli *clientv3.Client, prefix string) *Store {
-	return &Store{cli: cli, keys: NewKeys(prefix)}
+	s := &Store{cli: cli, keys: NewKeys(prefix)}
+	s.memberConns.cli = cli
+	return s
 }
 
 func encode(v any) string {
