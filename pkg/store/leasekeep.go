@@ -327,11 +327,16 @@ func (m *memberConns) close() {
 	}
 }
 
-// sessionClient is a client for a concurrency.Session: cli, with
+// sessionClient is a client for a concurrency.Session: the store's, with
 // steadyLease for its grant and keep-alive. It is not to be closed (its
-// parts are cli's); it ends with cli.
+// parts are the store's client's); it ends with it.
 func (s *Store) sessionClient(ttl time.Duration) *clientv3.Client {
 	cli := s.cli
+	if cli.ActiveConnection() == nil {
+		// In-process (an embedded etcd's own client, v3client): no
+		// member to leave, no connection to renew on.
+		return cli
+	}
 	c := clientv3.NewCtxClient(cli.Ctx())
 	c.Cluster, c.KV, c.Watcher, c.Auth, c.Maintenance = cli.Cluster, cli.KV, cli.Watcher, cli.Auth, cli.Maintenance
 	c.Lease = &steadyLease{Lease: cli.Lease, ttl: ttl, conns: &s.memberConns, cliCtx: cli.Ctx(), granted: map[clientv3.LeaseID]time.Time{}}

@@ -2,11 +2,13 @@ package store
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/nomadic-project/nomadic/pkg/etcdembed"
 	"github.com/nomadic-project/nomadic/pkg/testutil"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
@@ -195,5 +197,34 @@ func TestSessionEndsWithItsClient(t *testing.T) {
 	time.Sleep(time.Second)
 	if n := k.counts(); n != before {
 		t.Fatalf("%d keep-alive streams opened after the client closed", n-before)
+	}
+}
+
+// An embedded etcd's in-process client has no connection: its sessions
+// renew with the client's own keep-alive.
+func TestSessionOnAnInProcessClient(t *testing.T) {
+	t.Parallel()
+	srv, err := etcdembed.Start(etcdembed.Config{
+		Name: "inproc", DataDir: filepath.Join(t.TempDir(), "etcd"),
+		ClientAddr: testutil.FreeAddr(t), PeerAddr: testutil.FreeAddr(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	cli := srv.Client()
+	defer cli.Close()
+	ctx := context.Background()
+	sess, err := New(cli, "/leasekeep-inproc").NewSession(ctx, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second)
+	resp, err := cli.TimeToLive(ctx, clientv3.LeaseID(sess.Lease()))
+	if err != nil || resp.TTL <= 0 {
+		t.Fatalf("lease TTL %v (%v) after 1.5 TTLs", resp, err)
+	}
+	if err := sess.Revoke(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
