@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/maphash"
+	"hash/fnv"
 	"io"
 	"net/http"
 	"net/url"
@@ -33,9 +33,7 @@ type RelayClient struct {
 	// servers' API has TLS (default "http").
 	Scheme string
 
-	next     atomic.Uint64
-	seedOnce sync.Once
-	seed     maphash.Seed
+	next atomic.Uint64
 
 	mu      sync.Mutex
 	addrs   []string
@@ -76,11 +74,11 @@ func (c *RelayClient) send(ctx context.Context, addrs []string, node string, sta
 	if err != nil {
 		return err
 	}
-	// Each node starts at a server of its own (a hash of its ID), so that
+	// Each node starts at a server of its own (its ID's hash), so that
 	// the nodes' statuses spread over the servers: in order, every node
 	// asked the first, which did all the relay's work (twice the CPU of
 	// the second in a C1M run on 2 servers).
-	start := int((c.next.Load() + c.nodeSpread(node)) % uint64(len(addrs)))
+	start := int((c.next.Load() + nodeSpread(node)) % uint64(len(addrs)))
 	var last error
 	for i := range addrs {
 		budget := time.Minute
@@ -141,13 +139,11 @@ func (c *RelayClient) put(ctx context.Context, addr, node string, body []byte, b
 	return &RelayError{Addr: addr, Code: resp.StatusCode, Message: e.Error}
 }
 
-// nodeSpread is a node's place among the servers, the same on every call
-// of this client: a hash seeded at random per client, so that agents
-// spread however their IDs look (FNV's low bits were the same for every
-// ID of the sim, whose IDs hold their number twice).
-func (c *RelayClient) nodeSpread(node string) uint64 {
-	c.seedOnce.Do(func() { c.seed = maphash.MakeSeed() })
-	return maphash.String(c.seed, node)
+// nodeSpread is a node's place among the servers, the same on every call.
+func nodeSpread(node string) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(node))
+	return h.Sum64()
 }
 
 // RelayError is a server's refusal of a relay request.

