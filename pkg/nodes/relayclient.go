@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"net/http"
 	"net/url"
@@ -74,11 +73,7 @@ func (c *RelayClient) send(ctx context.Context, addrs []string, node string, sta
 	if err != nil {
 		return err
 	}
-	// Each node starts at a server of its own (its ID's hash), so that
-	// the nodes' statuses spread over the servers: in order, every node
-	// asked the first, which did all the relay's work (twice the CPU of
-	// the second in a C1M run on 2 servers).
-	start := int((c.next.Load() + nodeSpread(node)) % uint64(len(addrs)))
+	start := int(c.next.Load() % uint64(len(addrs)))
 	var last error
 	for i := range addrs {
 		budget := time.Minute
@@ -137,13 +132,6 @@ func (c *RelayClient) put(ctx context.Context, addr, node string, body []byte, b
 		e.Error = resp.Status
 	}
 	return &RelayError{Addr: addr, Code: resp.StatusCode, Message: e.Error}
-}
-
-// nodeSpread is a node's place among the servers, the same on every call.
-func nodeSpread(node string) uint64 {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(node))
-	return h.Sum64()
 }
 
 // RelayError is a server's refusal of a relay request.

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -279,51 +278,5 @@ func TestStatusRelayAnswersUnknownNodesAndAfterItStopped(t *testing.T) {
 	r.ServeHTTP(rec, req)
 	if rec.Code != http.StatusServiceUnavailable {
 		t.Fatalf("a stopped relay: %d %s", rec.Code, rec.Body)
-	}
-}
-
-// Nodes start at servers of their own, so that the relay's work spreads
-// over the servers; each node keeps to its own while it answers.
-func TestRelayClientSpreadsNodesOverTheServers(t *testing.T) {
-	root, _ := authEtcd(t)
-	st := store.New(root, "/spread")
-	var bases []string
-	counts := make([]map[string]int, 2)
-	var mu sync.Mutex
-	for i := range 2 {
-		r := &StatusRelay{Store: st, Open: true}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { defer close(done); r.Run(ctx) }()
-		counts[i] = map[string]int{}
-		mux := http.NewServeMux()
-		mux.Handle("PUT "+RelayPath, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-			mu.Lock()
-			counts[i][req.PathValue("node")]++
-			mu.Unlock()
-			r.ServeHTTP(w, req)
-		}))
-		srv := httptest.NewServer(mux)
-		t.Cleanup(func() { srv.Close(); cancel(); <-done })
-		bases = append(bases, srv.URL)
-	}
-	rc := &RelayClient{Addrs: func(context.Context) []string { return bases }}
-	for round := range 2 {
-		for n := range 16 {
-			node := fmt.Sprintf("n%d", n)
-			if err := rc.PutAllocStatuses(context.Background(), node, map[string]*api.AllocStatus{fmt.Sprintf("a%d", round): {ClientStatus: api.AllocClientRunning}}); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(counts[0]) == 0 || len(counts[1]) == 0 {
-		t.Fatalf("nodes by server: %v", counts)
-	}
-	for node, n := range counts[0] {
-		if n != 2 || counts[1][node] != 0 {
-			t.Fatalf("node %s went to both servers: %v", node, counts)
-		}
 	}
 }
