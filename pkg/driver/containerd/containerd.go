@@ -57,6 +57,8 @@ type Driver struct {
 	// pulls holds one lock per image, so that tasks starting together
 	// fetch an image once instead of racing on its content.
 	pulls map[string]*sync.Mutex
+	// drains watches the tasks' log files for the shim's last write.
+	drains drainWatch
 }
 
 // Name returns "containerd".
@@ -89,6 +91,7 @@ func (d *Driver) connect() (*containerd.Client, error) {
 
 // Close closes the connection to containerd.
 func (d *Driver) Close() error {
+	d.drains.close()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.client == nil {
@@ -256,7 +259,7 @@ func (d *Driver) run(ctx context.Context, c *containerd.Client, tc *driver.TaskC
 	}
 	h := d.newHandle(ctx, container, task)
 	h.logPath = tc.StdoutPath
-	h.drain = watchLogDrain(tc.StdoutPath)
+	h.drain = d.drains.watch(tc.StdoutPath)
 	if err := h.arm(ctx); err != nil {
 		h.drain.close()
 		d.remove(ctx, container)
@@ -439,7 +442,13 @@ func (d *Driver) Recover(ctx context.Context, state map[string]string) (driver.H
 	// output is waited for as after a start.
 	if h.logPath = state["log_path"]; h.logPath != "" {
 		if st, err := task.Status(ctx); err == nil && st.Status == containerd.Running {
-			h.drain = watchLogDrain(h.logPath)
+			h.drain = d.drains.watch(h.logPath)
+			// It may have ended, and its log closed, before the watch:
+			// no close would come then.
+			if st, err := task.Status(ctx); err != nil || st.Status != containerd.Running {
+				h.drain.close()
+				h.drain = nil
+			}
 		}
 	}
 	if err := h.arm(ctx); err != nil {

@@ -14,7 +14,9 @@ func TestLogDrainSeesTheWriterClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := watchLogDrain(path)
+	var dw drainWatch
+	defer dw.close()
+	d := dw.watch(path)
 	if d == nil {
 		t.Fatal("no inotify watch")
 	}
@@ -38,26 +40,46 @@ func TestLogDrainSeesTheWriterClose(t *testing.T) {
 
 func TestLogDrainWaitIsBounded(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "log")
-	w, err := os.Create(path)
+	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer w.Close()
-	d := watchLogDrain(path)
-	if d == nil {
+	defer f.Close()
+	var w drainWatch
+	defer w.close()
+	// Two tasks' watches share one inotify instance; each is released
+	// after its wait.
+	other := filepath.Join(t.TempDir(), "other")
+	ow, err := os.Create(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, d2 := w.watch(path), w.watch(other)
+	if d == nil || d2 == nil {
 		t.Fatal("no inotify watch")
 	}
 	if d.wait(50 * time.Millisecond) {
 		t.Fatal("drained with the writer still open")
 	}
-	// The watch is released: its reader ends.
-	select {
-	case <-d.done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the watch's reader did not end")
+	ow.Close()
+	if !d2.wait(10 * time.Second) {
+		t.Fatal("the second file's close was not seen")
 	}
-	if watchLogDrain(filepath.Join(t.TempDir(), "missing")) != nil {
+	w.mu.Lock()
+	left := len(w.watches)
+	w.mu.Unlock()
+	if left != 0 {
+		t.Fatalf("%d watches left after their waits", left)
+	}
+	if w.watch(filepath.Join(t.TempDir(), "missing")) != nil {
 		t.Fatal("a watch on a missing file")
+	}
+	// A closed instance ends the waits still pending.
+	w2 := &drainWatch{}
+	d3 := w2.watch(path)
+	w2.close()
+	if d3 == nil || !d3.wait(10*time.Second) {
+		t.Fatal("a wait outlived its instance")
 	}
 	var none *logDrain
 	none.close()
