@@ -27,10 +27,9 @@ import (
 // on a new stream to another member. The stream is long-lived because
 // opening one costs etcd an authentication when it has auth on (the
 // client asks for a new token at every stream: a bcrypt and a raft write).
-// The first stream goes through the client's balanced connection; after a
-// member fails to answer, streams go to the members in turn, each on a
-// connection of its own (memberConns), so the next try is never the same
-// member again.
+// Streams go to the members in turn, from one picked at random, each on
+// a connection of its own (memberConns), so the next try is never the
+// same member again (the client's balanced connection may pick it).
 type steadyLease struct {
 	clientv3.Lease // the client's own, for everything but Grant and KeepAlive
 	ttl            time.Duration
@@ -96,6 +95,14 @@ func (l *steadyLease) keep(ctx context.Context, id clientv3.LeaseID, ch chan *cl
 	r := &renewer{conns: l.conns}
 	defer r.drop()
 	backoff := time.Duration(0)
+	// unanswered counts renewals in a row that got no answer in time.
+	// One member that does not answer is left at once; when the next
+	// does not either, the cluster as a whole is slow, and the renewal
+	// waits on its stream as long as the lease allows rather than open
+	// stream after stream (with auth on, each opening costs etcd an
+	// authentication: thousands of sessions doing that at once would
+	// slow it further).
+	unanswered := 0
 	for {
 		t := time.NewTimer(wait)
 		select {
@@ -118,7 +125,7 @@ func (l *steadyLease) keep(ctx context.Context, id clientv3.LeaseID, ch chan *cl
 			return
 		}
 		d := try
-		if left < 2*try {
+		if left < 2*try || unanswered >= 2 {
 			d = left
 		}
 		resp, err := r.renew(ctx, id, d)
@@ -131,13 +138,14 @@ func (l *steadyLease) keep(ctx context.Context, id clientv3.LeaseID, ch chan *cl
 		case err == nil:
 			// Renewed at the latest when it was sent.
 			expiry = sent.Add(time.Duration(resp.TTL) * time.Second)
-			wait, backoff = l.ttl/3, 0
+			wait, backoff, unanswered = l.ttl/3, 0, 0
 			select {
 			case ch <- &clientv3.LeaseKeepAliveResponse{ResponseHeader: resp.Header, ID: clientv3.LeaseID(resp.ID), TTL: resp.TTL}:
 			default:
 			}
 		case errors.Is(err, errNoAnswer):
 			// At once, on another member.
+			unanswered++
 			wait = 0
 		default:
 			// An error (the member restarting, its connection down, the
@@ -153,7 +161,7 @@ func (l *steadyLease) keep(ctx context.Context, id clientv3.LeaseID, ch chan *cl
 // on another member when that stream fails.
 type renewer struct {
 	conns  *memberConns
-	member int // which of conns the next stream goes to; -1: the balanced connection
+	member int // which of conns the next stream goes to
 	opened bool
 
 	stream pb.Lease_LeaseKeepAliveClient
@@ -204,7 +212,8 @@ func (r *renewer) renew(ctx context.Context, id clientv3.LeaseID, d time.Duratio
 // accepts connections but does not answer holds the opening too.
 func (r *renewer) open(ctx context.Context, timeout <-chan time.Time) error {
 	if !r.opened {
-		r.opened, r.member = true, -1
+		// Sessions spread over the members.
+		r.opened, r.member = true, rand.IntN(1<<20)
 	}
 	conn, err := r.conns.conn(r.member)
 	if err != nil {
@@ -263,15 +272,8 @@ func (r *renewer) drop() {
 	r.stream, r.cancel, r.recvd = nil, nil, nil
 }
 
-// next moves the next stream to another member: from the balanced
-// connection to a member picked at random, then to the members in turn.
-func (r *renewer) next() {
-	if r.member < 0 {
-		r.member = rand.IntN(1 << 20)
-		return
-	}
-	r.member++
-}
+// next moves the next stream to the next member.
+func (r *renewer) next() { r.member++ }
 
 // memberConns are connections of their own to each of the client's
 // endpoints, dialled when first needed and closed with the client.
@@ -283,8 +285,8 @@ type memberConns struct {
 }
 
 // conn returns the connection to member i of the client's endpoints (in
-// turn, i modulo their number); i < 0, or a single endpoint, is the
-// client's own balanced connection.
+// turn, i modulo their number); with a single endpoint, the client's own
+// connection.
 func (m *memberConns) conn(i int) (*grpc.ClientConn, error) {
 	var eps []string
 	seen := map[string]bool{}
@@ -294,7 +296,7 @@ func (m *memberConns) conn(i int) (*grpc.ClientConn, error) {
 			eps = append(eps, ep)
 		}
 	}
-	if i < 0 || len(eps) < 2 {
+	if len(eps) < 2 {
 		return m.cli.ActiveConnection(), nil
 	}
 	ep := eps[i%len(eps)]
@@ -329,15 +331,16 @@ func (m *memberConns) close() {
 
 // sessionClient is a client for a concurrency.Session: the store's, with
 // steadyLease for its grant and keep-alive. It is not to be closed (its
-// parts are the store's client's); it ends with it.
-func (s *Store) sessionClient(ttl time.Duration) *clientv3.Client {
+// parts are the store's client's); ctx, a child of the store client's,
+// is cancelled when the session ends.
+func (s *Store) sessionClient(ctx context.Context, ttl time.Duration) *clientv3.Client {
 	cli := s.cli
 	if cli.ActiveConnection() == nil {
 		// In-process (an embedded etcd's own client, v3client): no
 		// member to leave, no connection to renew on.
 		return cli
 	}
-	c := clientv3.NewCtxClient(cli.Ctx())
+	c := clientv3.NewCtxClient(ctx)
 	c.Cluster, c.KV, c.Watcher, c.Auth, c.Maintenance = cli.Cluster, cli.KV, cli.Watcher, cli.Auth, cli.Maintenance
 	c.Lease = &steadyLease{Lease: cli.Lease, ttl: ttl, conns: &s.memberConns, cliCtx: cli.Ctx(), granted: map[clientv3.LeaseID]time.Time{}}
 	return c

@@ -31,11 +31,17 @@ func (s *Store) NewSession(ctx context.Context, ttl time.Duration) (*Session, er
 	secs := int(max(ttl, 2*time.Second) / time.Second)
 	// Renewals that move to another member when one does not answer
 	// (steadyLease).
-	cli := s.sessionClient(time.Duration(secs) * time.Second)
+	cctx, cancel := context.WithCancel(s.cli.Ctx())
+	cli := s.sessionClient(cctx, time.Duration(secs)*time.Second)
 	cs, err := concurrency.NewSession(cli, concurrency.WithTTL(secs), concurrency.WithContext(ctx))
 	if err != nil {
+		cancel()
 		return nil, fmt.Errorf("opening a session: %w", err)
 	}
+	go func() {
+		<-cs.Done()
+		cancel()
+	}()
 	return &Session{s: s, cs: cs}, nil
 }
 
