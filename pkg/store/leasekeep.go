@@ -92,7 +92,8 @@ func (l *steadyLease) keep(ctx context.Context, id clientv3.LeaseID, ch chan *cl
 		// Not granted here: renewed at once, which tells its expiry.
 		expiry, wait = time.Now().Add(l.ttl), 0
 	}
-	r := &renewer{conns: l.conns}
+	// Sessions spread over the members.
+	r := &renewer{conns: l.conns, member: rand.IntN(1 << 20)}
 	defer r.drop()
 	backoff := time.Duration(0)
 	// unanswered counts renewals in a row that got no answer in time.
@@ -162,7 +163,6 @@ func (l *steadyLease) keep(ctx context.Context, id clientv3.LeaseID, ch chan *cl
 type renewer struct {
 	conns  *memberConns
 	member int // which of conns the next stream goes to
-	opened bool
 
 	stream pb.Lease_LeaseKeepAliveClient
 	cancel context.CancelFunc
@@ -211,10 +211,6 @@ func (r *renewer) renew(ctx context.Context, id clientv3.LeaseID, d time.Duratio
 // open opens a stream, giving up when timeout fires: a member that
 // accepts connections but does not answer holds the opening too.
 func (r *renewer) open(ctx context.Context, timeout <-chan time.Time) error {
-	if !r.opened {
-		// Sessions spread over the members.
-		r.opened, r.member = true, rand.IntN(1<<20)
-	}
 	conn, err := r.conns.conn(r.member)
 	if err != nil {
 		return err
