@@ -187,21 +187,18 @@ func (r *renewer) renew(ctx context.Context, id clientv3.LeaseID, d time.Duratio
 		}
 	}
 	if err := r.stream.Send(&pb.LeaseKeepAliveRequest{ID: int64(id)}); err != nil {
-		r.drop()
-		r.next()
+		r.leave()
 		return nil, err
 	}
 	select {
 	case got := <-r.recvd:
 		if got.err != nil {
-			r.drop()
-			r.next()
+			r.leave()
 			return nil, got.err
 		}
 		return got.resp, nil
 	case <-t.C:
-		r.drop()
-		r.next()
+		r.leave()
 		return nil, errNoAnswer
 	case <-ctx.Done():
 		return nil, ctx.Err()
@@ -270,6 +267,12 @@ func (r *renewer) drop() {
 
 // next moves the next stream to the next member.
 func (r *renewer) next() { r.member++ }
+
+// leave drops the stream; the next goes to the next member.
+func (r *renewer) leave() {
+	r.drop()
+	r.next()
+}
 
 // memberConns are connections of their own to each of the client's
 // endpoints, dialled when first needed and closed with the client.
