@@ -16,6 +16,7 @@
 #   ETCD_BIN=/path/to/etcd ...                 (another etcd than Debian's for the members)
 #   ETCD_USAGE=1 ...                           (what etcd holds at the end, by kind of key)
 #   CEILING=0 ...                              (skip etcd's batched ceiling, measured first)
+#   NO_BUILD=1 ...                             (run bin/ as it is, to compare builds)
 #   DATA_DIR=/var/tmp ...                      (data there instead of /dev/shm: disk, not memory)
 #   GOGC_CONTROL=200 ...                       (Go's GC target of the servers and etcd members, not the sim)
 #
@@ -39,7 +40,7 @@ members=${ETCD_MEMBERS:-1}
 nservers=${SERVERS:-1}
 if [ "$members" != 1 ] && [ "$members" != 3 ]; then echo "ETCD_MEMBERS is 1 (embedded) or 3" >&2; exit 2; fi
 if [ "$members" = 1 ] && [ "$nservers" != 1 ]; then echo "SERVERS > 1 needs ETCD_MEMBERS=3" >&2; exit 2; fi
-make build >/dev/null
+[ -n "${NO_BUILD:-}" ] || make build >/dev/null
 if [ "${CEILING:-1}" != 0 ]; then
   # etcd's batched ceiling on this machine, before the run: an embedded
   # etcd taking transactions of 128 allocation-sized puts (pkg/store
