@@ -13,7 +13,8 @@ import (
 // allocation that left a draining node, per its migrate block):
 //   - healthy once its main tasks have run, without a restart, for
 //     min_healthy_time and (health_check = "checks") every check of its
-//     services passed for that whole time;
+//     services passed for that whole time (a check with on_update =
+//     "ignore_warnings" may be warning, one with "ignore" is left out);
 //   - unhealthy when a main task fails or ends, or when healthy_deadline
 //     passes first.
 // With health_check = "manual" an operator judges through the API.
@@ -76,15 +77,23 @@ func (j *healthJudge) look(now time.Time, tasks []*api.TaskState, names []string
 	return nil
 }
 
-// groupChecks counts the checks of a group's services.
+// groupChecks counts the checks of a group's services that count towards
+// its health: all but those with on_update = "ignore".
 func groupChecks(g *api.TaskGroup) int {
 	n := 0
+	count := func(s *api.Service) {
+		for _, c := range s.Checks {
+			if firstNonEmpty(c.OnUpdate, s.OnUpdate) != "ignore" {
+				n++
+			}
+		}
+	}
 	for _, s := range g.Services {
-		n += len(s.Checks)
+		count(s)
 	}
 	for _, t := range g.Tasks {
 		for _, s := range t.Services {
-			n += len(s.Checks)
+			count(s)
 		}
 	}
 	return n
@@ -155,8 +164,16 @@ func (r *allocRunner) watchHealth(ctx context.Context, g *api.TaskGroup, main []
 		r.mu.Unlock()
 		if set != nil {
 			set.mu.Lock()
-			for _, reg := range set.regs {
-				checks = append(checks, reg.Checks...)
+			for _, cr := range set.runs {
+				// Each check as its on_update counts it: a warning
+				// passes with ignore_warnings, ignore leaves it out.
+				st := set.regs[cr.regID].Checks[cr.idx]
+				if healthy, counts := cr.countsAsHealthy(st.Status); counts {
+					if healthy {
+						st.Status = api.CheckPassing
+					}
+					checks = append(checks, st)
+				}
 			}
 			set.mu.Unlock()
 		}

@@ -2,16 +2,24 @@ package nodeagent
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
 // The built-in service catalog, node side: an allocation's services are
@@ -28,6 +36,7 @@ type serviceSet struct {
 	writeMu sync.Mutex
 	mu      sync.Mutex
 	regs    map[string]*api.ServiceRegistration // by instance ID
+	runs    []*checkRun                         // the instances' checks
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 }
@@ -70,18 +79,23 @@ func (r *allocRunner) startServices(ctx context.Context, job *api.Job, g *api.Ta
 			reg.Address = x.s.Address
 		}
 		for _, c := range x.s.Checks {
-			reg.Checks = append(reg.Checks, api.CheckStatus{Name: checkName(c), Type: c.Type, Status: api.CheckPending})
+			reg.Checks = append(reg.Checks, api.CheckStatus{Name: checkName(c), Type: c.Type, Status: initialStatus(c)})
 		}
 		set.regs[reg.ID] = reg
 		starts = append(starts, func() {
 			_ = r.a.writeInstance(sctx, set, reg.ID) // the checks write it again if this failed
 		})
 		for ci, c := range x.s.Checks {
-			caddr, cport := addr, port
-			if c.Port != "" {
-				caddr, cport = r.a.serviceAddress(alloc, g, c.Port, x.s.AddressMode, netAddr)
+			cr := &checkRun{c: c, regID: reg.ID, idx: ci, addr: addr, port: port, task: x.task,
+				onUpdate: firstNonEmpty(c.OnUpdate, x.s.OnUpdate, "require_healthy"), restart: c.CheckRestart}
+			if cr.restart == nil {
+				cr.restart = x.s.CheckRestart
 			}
-			starts = append(starts, func() { r.runCheck(sctx, set, reg.ID, ci, c, caddr, cport, job, g) })
+			if c.Port != "" {
+				cr.addr, cr.port = r.a.serviceAddress(alloc, g, c.Port, x.s.AddressMode, netAddr)
+			}
+			set.runs = append(set.runs, cr)
+			starts = append(starts, func() { r.runCheck(sctx, set, cr, job, g) })
 		}
 	}
 	r.mu.Lock()
@@ -92,12 +106,16 @@ func (r *allocRunner) startServices(ctx context.Context, job *api.Job, g *api.Ta
 	}
 }
 
-func checkName(c *api.ServiceCheck) string {
-	if c.Name != "" {
-		return c.Name
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
 	}
-	return c.Type + " check"
+	return ""
 }
+
+func checkName(c *api.ServiceCheck) string { return c.DisplayName() }
 
 // stopServices stops the checks and removes the allocation's instances.
 func (r *allocRunner) stopServices() {
@@ -198,9 +216,83 @@ func (a *Agent) reregisterServices(ctx context.Context) {
 	}
 }
 
+// checkRun is one check of a service instance and what its runs keep.
+type checkRun struct {
+	c     *api.ServiceCheck
+	regID string
+	idx   int // in the instance's Checks
+	addr  string
+	port  int
+	// onUpdate is how the check counts towards deployment health:
+	// require_healthy, ignore_warnings or ignore (the check's, else its
+	// service's).
+	onUpdate string
+	// restart is the check's check_restart (else its service's); task is
+	// the task it restarts, "" for every task of the allocation (a group
+	// service's check).
+	restart *api.CheckRestart
+	task    string
+
+	oks, fails int // consecutive passing and failing results
+	unhealthy  int // consecutive unhealthy statuses past check_restart's grace
+}
+
+// countsAsHealthy reports whether status counts as healthy for a
+// deployment under the check's on_update, and whether the check counts
+// at all.
+func (cr *checkRun) countsAsHealthy(status string) (healthy, counts bool) {
+	switch cr.onUpdate {
+	case "ignore":
+		return false, false
+	case "ignore_warnings":
+		return status == api.CheckPassing || status == api.CheckWarning, true
+	}
+	return status == api.CheckPassing, true
+}
+
+// nextStatus is the check's status after a run whose own result is raw,
+// from its status before: success_before_passing passing results in a
+// row make it passing, failures_before_warning and
+// failures_before_critical failing ones (warning or critical) make it
+// warning and then the result; one of each by default.
+func (cr *checkRun) nextStatus(prev, raw string) string {
+	if raw == api.CheckPassing {
+		cr.fails = 0
+		cr.oks++
+		if cr.oks >= max(cr.c.SuccessBeforePassing, 1) {
+			return api.CheckPassing
+		}
+		return prev
+	}
+	cr.oks = 0
+	cr.fails++
+	critical := max(cr.c.FailuresBeforeCritical, 1)
+	warning := cr.c.FailuresBeforeWarning
+	if warning <= 0 {
+		warning = critical
+	}
+	switch {
+	case cr.fails >= critical:
+		return raw
+	case cr.fails >= warning:
+		return api.CheckWarning
+	}
+	return prev
+}
+
+// initialStatus is a check's status before its first run.
+func initialStatus(c *api.ServiceCheck) string {
+	switch c.InitialStatus {
+	case api.CheckPassing, api.CheckWarning, api.CheckCritical:
+		return c.InitialStatus
+	}
+	return api.CheckPending
+}
+
 // runCheck runs one check every interval and writes the instance again
 // when the result changes.
-func (r *allocRunner) runCheck(ctx context.Context, set *serviceSet, regID string, idx int, c *api.ServiceCheck, addr string, port int, job *api.Job, g *api.TaskGroup) {
+func (r *allocRunner) runCheck(ctx context.Context, set *serviceSet, cr *checkRun, job *api.Job, g *api.TaskGroup) {
+	c := cr.c
 	interval := max(c.Interval.Std(), 100*time.Millisecond)
 	timeout := max(c.Timeout.Std(), 100*time.Millisecond)
 	t := time.NewTimer(0)
@@ -212,17 +304,99 @@ func (r *allocRunner) runCheck(ctx context.Context, set *serviceSet, regID strin
 			return
 		case <-t.C:
 		}
-		status, output := r.check(ctx, c, addr, port, timeout, job, g)
+		raw, output := r.check(ctx, c, cr.addr, cr.port, timeout, job, g)
+		if ctx.Err() != nil {
+			return // stopped mid-run: the result says nothing of the service
+		}
 		set.mu.Lock()
-		reg := set.regs[regID]
-		changed := reg.Checks[idx].Status != status || reg.Checks[idx].Output != output
-		reg.Checks[idx].Status, reg.Checks[idx].Output, reg.Checks[idx].Time = status, output, time.Now().UTC()
+		reg := set.regs[cr.regID]
+		st := &reg.Checks[cr.idx]
+		status := cr.nextStatus(st.Status, raw)
+		changed := st.Status != status || st.Output != output
+		st.Status, st.Output, st.Time = status, output, time.Now().UTC()
 		set.mu.Unlock()
 		if changed || unsaved {
-			unsaved = !r.a.writeInstance(ctx, set, regID)
+			unsaved = !r.a.writeInstance(ctx, set, cr.regID)
 		}
+		r.watchRestart(cr, status)
 		t.Reset(interval)
 	}
+}
+
+// watchRestart applies the check's check_restart to its status after a
+// run: limit unhealthy statuses in a row (critical, and warning unless
+// ignore_warnings), each seen when the tasks it restarts have been running
+// for longer than grace, restart them, under the group's restart policy.
+func (r *allocRunner) watchRestart(cr *checkRun, status string) {
+	rs := cr.restart
+	if rs == nil || rs.Limit <= 0 {
+		return
+	}
+	if status == api.CheckPassing || status == api.CheckPending || (status == api.CheckWarning && rs.IgnoreWarnings) {
+		cr.unhealthy = 0
+		return
+	}
+	grace := rs.Grace.Std()
+	if rs.Grace == 0 {
+		grace = time.Second // Nomad's default
+	}
+	now := time.Now()
+	service := r.serviceOf(cr)
+	r.mu.Lock()
+	var targets []*taskRunner
+	for name, tr := range r.tasks {
+		if cr.task != "" && name != cr.task {
+			continue
+		}
+		ts := r.status.Tasks[name]
+		if ts == nil || ts.State != api.TaskStateRunning || tr.hook() != "" && !tr.sidecar() {
+			continue
+		}
+		if now.Sub(ts.StartedAt) < grace {
+			// Too early to judge this start of the task.
+			r.mu.Unlock()
+			cr.unhealthy = 0
+			return
+		}
+		targets = append(targets, tr)
+	}
+	if len(targets) == 0 {
+		r.mu.Unlock()
+		cr.unhealthy = 0
+		return
+	}
+	cr.unhealthy++
+	if cr.unhealthy < rs.Limit {
+		r.mu.Unlock()
+		return
+	}
+	cr.unhealthy = 0
+	why := fmt.Sprintf("check %q of service %q is %s: restarted by its check_restart (limit %d)", checkName(cr.c), service, status, rs.Limit)
+	r.requests.Add(len(targets))
+	r.mu.Unlock()
+	slog.Info("restarting tasks for an unhealthy check", "alloc", r.current().ID, "check", checkName(cr.c), "status", status)
+	for _, tr := range targets {
+		go func() {
+			defer r.requests.Done()
+			tr.restartUnhealthy(why)
+		}()
+	}
+}
+
+// serviceOf is the name of the service a check belongs to.
+func (r *allocRunner) serviceOf(cr *checkRun) string {
+	r.mu.Lock()
+	set := r.services
+	r.mu.Unlock()
+	if set == nil {
+		return ""
+	}
+	set.mu.Lock()
+	defer set.mu.Unlock()
+	if reg := set.regs[cr.regID]; reg != nil {
+		return reg.ServiceName
+	}
+	return ""
 }
 
 func (r *allocRunner) check(ctx context.Context, c *api.ServiceCheck, addr string, port int, timeout time.Duration, job *api.Job, g *api.TaskGroup) (string, string) {
@@ -238,32 +412,9 @@ func (r *allocRunner) check(ctx context.Context, c *api.ServiceCheck, addr strin
 		conn.Close()
 		return api.CheckPassing, "connected to " + target
 	case "http":
-		proto := "http"
-		if c.Protocol == "https" {
-			proto = "https"
-		}
-		req, err := http.NewRequestWithContext(cctx, c.Method, proto+"://"+target+c.Path, nil)
-		if err != nil {
-			return api.CheckCritical, err.Error()
-		}
-		for k, vs := range c.Header {
-			for _, v := range vs {
-				req.Header.Add(k, v)
-			}
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return api.CheckCritical, err.Error()
-		}
-		resp.Body.Close()
-		ok := resp.StatusCode >= 200 && resp.StatusCode < 300
-		if c.ExpectedStatus != 0 {
-			ok = resp.StatusCode == c.ExpectedStatus
-		}
-		if !ok {
-			return api.CheckCritical, "HTTP " + resp.Status
-		}
-		return api.CheckPassing, "HTTP " + resp.Status
+		return httpCheck(cctx, c, target)
+	case "grpc":
+		return grpcCheck(cctx, c, target)
 	case "script":
 		// Scripts run on the node with the task's environment.
 		cmd := exec.CommandContext(cctx, c.Command, c.Args...)
@@ -280,12 +431,103 @@ func (r *allocRunner) check(ctx context.Context, c *api.ServiceCheck, addr strin
 			cmd.Env = taskEnv(r.a, job, g, t, alloc, allocDir, allocDir+"/"+t.Name)
 		}
 		out, err := cmd.CombinedOutput()
-		if err != nil {
-			return api.CheckCritical, fmt.Sprintf("%v: %s", err, trim(out))
+		var exit *exec.ExitError
+		switch {
+		case err == nil:
+			return api.CheckPassing, trim(out)
+		case cctx.Err() != nil:
+			return api.CheckCritical, fmt.Sprintf("timed out after %s: %s", timeout, trim(out))
+		case errors.As(err, &exit) && exit.ExitCode() == 1:
+			// Exit code 1 is a warning, as Nomad's and Consul's scripts.
+			return api.CheckWarning, trim(out)
 		}
-		return api.CheckPassing, trim(out)
+		return api.CheckCritical, fmt.Sprintf("%v: %s", err, trim(out))
 	}
-	return api.CheckCritical, fmt.Sprintf("%s checks are not supported yet", c.Type)
+	return api.CheckCritical, fmt.Sprintf("%s checks are not supported", c.Type)
+}
+
+// httpCheck sends the check's request: any 2xx answer passes (or exactly
+// expected_status, when set). A Host header sets the request's host.
+func httpCheck(ctx context.Context, c *api.ServiceCheck, target string) (string, string) {
+	proto := "http"
+	if c.Protocol == "https" {
+		proto = "https"
+	}
+	method := c.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	var body io.Reader
+	if c.Body != "" {
+		body = strings.NewReader(c.Body)
+	}
+	path := c.Path
+	if !strings.HasPrefix(path, "/") {
+		path = "/" + path
+	}
+	req, err := http.NewRequestWithContext(ctx, method, proto+"://"+target+path, body)
+	if err != nil {
+		return api.CheckCritical, err.Error()
+	}
+	for k, vs := range c.Header {
+		if strings.EqualFold(k, "Host") && len(vs) > 0 {
+			req.Host = vs[0]
+			continue
+		}
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	client := http.DefaultClient
+	if proto == "https" && (c.TLSSkipVerify || c.TLSServerName != "") {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: c.TLSSkipVerify, ServerName: c.TLSServerName} //nolint:gosec // the job asked for it
+		tr.DisableKeepAlives = true
+		client = &http.Client{Transport: tr}
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return api.CheckCritical, err.Error()
+	}
+	out, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	resp.Body.Close()
+	if client != http.DefaultClient {
+		client.CloseIdleConnections()
+	}
+	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
+	if c.ExpectedStatus != 0 {
+		ok = resp.StatusCode == c.ExpectedStatus
+	}
+	output := "HTTP " + resp.Status
+	if s := strings.TrimSpace(string(out)); s != "" {
+		output += ": " + s
+	}
+	if !ok {
+		return api.CheckCritical, output
+	}
+	return api.CheckPassing, output
+}
+
+// grpcCheck asks the target's gRPC health service (grpc.health.v1) of
+// the check's grpc_service ("" is the server as a whole): SERVING passes.
+func grpcCheck(ctx context.Context, c *api.ServiceCheck, target string) (string, string) {
+	creds := insecure.NewCredentials()
+	if c.GRPCUseTLS {
+		creds = credentials.NewTLS(&tls.Config{InsecureSkipVerify: c.TLSSkipVerify, ServerName: c.TLSServerName}) //nolint:gosec // the job asked for it
+	}
+	conn, err := grpc.NewClient("passthrough:///"+target, grpc.WithTransportCredentials(creds))
+	if err != nil {
+		return api.CheckCritical, err.Error()
+	}
+	defer conn.Close()
+	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{Service: c.GRPCService})
+	if err != nil {
+		return api.CheckCritical, "gRPC health check: " + err.Error()
+	}
+	if s := resp.GetStatus(); s != healthpb.HealthCheckResponse_SERVING {
+		return api.CheckCritical, "gRPC health: " + s.String()
+	}
+	return api.CheckPassing, "gRPC health: SERVING"
 }
 
 func trim(b []byte) string {

@@ -29,6 +29,7 @@ type taskRunner struct {
 	killed    chan struct{}
 	killOnce  sync.Once
 	forced    atomic.Bool // an operator's restart is under way
+	unhealthy atomic.Bool // a check_restart's restart is under way
 
 	// files is what the prestart hooks keep (templates.go); the watches
 	// of the templates' data belong to watches and end with watchCtx,
@@ -43,7 +44,16 @@ type taskRunner struct {
 func (tr *taskRunner) restart() { tr.restartFor("restart requested by an operator") }
 
 // restartFor is restart with the reason the task's events show.
-func (tr *taskRunner) restartFor(why string) {
+func (tr *taskRunner) restartFor(why string) { tr.stopToRestart(why, &tr.forced) }
+
+// restartUnhealthy stops the running task for a check that stays
+// unhealthy: its runner restarts it as a failed task, under the group's
+// restart policy (which may give up on it).
+func (tr *taskRunner) restartUnhealthy(why string) { tr.stopToRestart(why, &tr.unhealthy) }
+
+// stopToRestart stops the running task, setting flag first so that its
+// runner knows why it ended.
+func (tr *taskRunner) stopToRestart(why string, flag *atomic.Bool) {
 	r := tr.r
 	r.mu.Lock()
 	h := r.handles[tr.task.Name]
@@ -56,7 +66,7 @@ func (tr *taskRunner) restartFor(why string) {
 	if h == nil || !running {
 		return
 	}
-	tr.forced.Store(true)
+	flag.Store(true)
 	if err := h.Stop(context.Background(), parseSignal(tr.task.KillSignal), max(tr.task.KillTimeout.Std(), time.Second)); err != nil {
 		slog.Warn("restarting task", "task", tr.task.Name, "err", err)
 	}
@@ -149,6 +159,9 @@ func (tr *taskRunner) run(ctx context.Context) {
 				return // the agent detached
 			}
 			failed = r.taskExited(t, res, tr.wasKilled())
+			if tr.unhealthy.CompareAndSwap(true, false) {
+				failed = true // whatever its exit code: a check failed it
+			}
 		}
 		if tr.wasKilled() || r.stopping() {
 			tr.settle(ctx, false)

@@ -19,7 +19,7 @@ const (
 
 var palette = map[string]string{
 	"running": green, "ready": green, "successful": green, "complete": green, "healthy": green, "passing": green, "eligible": green,
-	"pending": yellow, "paused": yellow, "blocked": yellow, "undecided": yellow,
+	"pending": yellow, "paused": yellow, "warning": yellow, "blocked": yellow, "undecided": yellow,
 	"failed": red, "lost": red, "down": red, "unhealthy": red, "cancelled": red, "critical": red, "ineligible": red,
 }
 

@@ -208,6 +208,15 @@ type ServiceCheck struct {
 	CheckRestart *CheckRestart `json:"check_restart,omitempty"`
 }
 
+// DisplayName is the name a check's results go by: its name, else its
+// type and "check".
+func (c *ServiceCheck) DisplayName() string {
+	if c.Name != "" {
+		return c.Name
+	}
+	return c.Type + " check"
+}
+
 // EphemeralDisk is the allocation directory's disk.
 type EphemeralDisk struct {
 	SizeMB  int  `json:"size"`

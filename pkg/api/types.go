@@ -669,6 +669,7 @@ func (s *ServiceRegistration) Healthy() bool {
 const (
 	CheckPending  = "pending"
 	CheckPassing  = "passing"
+	CheckWarning  = "warning"
 	CheckCritical = "critical"
 )
 

@@ -59,14 +59,8 @@ func (j *Job) FieldWarnings() []Warning {
 				if s.Connect != nil && s.Connect.Native {
 					add(p+".connect", "%s: service %q is Connect-native: it is registered as a plain service, without Consul's mTLS", where, s.Name)
 				}
-				if s.CheckRestart != nil {
-					add(p+".check_restart", "%s: service %q: check_restart is kept but not acted on yet", where, s.Name)
-				}
 				for ci, c := range s.Checks {
 					cp := fmt.Sprintf("%s.checks[%d]", p, ci)
-					if c.CheckRestart != nil {
-						add(cp+".check_restart", "%s: check_restart is kept but not acted on yet: a failing check does not restart the task", where)
-					}
 					if c.Expose {
 						add(cp+".expose", "%s: expose is a Consul Connect setting and is ignored", where)
 					}

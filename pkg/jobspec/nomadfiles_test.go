@@ -127,7 +127,7 @@ func TestNomadUsersJobFilesAreRead(t *testing.T) {
 			c := j.Groups[0].Services[0].Checks[0]
 			return c.InitialStatus == "passing" && c.AddressMode == "host" && c.SuccessBeforePassing == 2 && c.OnUpdate == "ignore_warnings" &&
 				c.Expose && c.Header["Authorization"][0] == "Basic x" && c.CheckRestart.Limit == 3 && c.CheckRestart.Grace == dur("90s")
-		}, "check_restart is kept but not acted on yet"},
+		}, "expose is a Consul Connect setting and is ignored"},
 		{"template uid, gid, wait and volume_mount selinux_label", "", `volume "data" {
       type = "host"
       source = "data"

@@ -180,6 +180,28 @@ func (s *Server) allocChecks(w http.ResponseWriter, r *http.Request) error {
 		StatusCode int
 		Timestamp  int64
 	}
+	// The checks with on_update = "ignore" are readiness checks: they do
+	// not count towards the allocation's health.
+	ignored := map[string]bool{} // by service and check name
+	if job, err := s.Store.GetJobVersion(ctx, a.Namespace, a.JobID, a.JobVersion); err == nil {
+		if g := job.LookupGroup(a.TaskGroup); g != nil {
+			note := func(svc *api.Service) {
+				for _, c := range svc.Checks {
+					if c.OnUpdate == "ignore" || c.OnUpdate == "" && svc.OnUpdate == "ignore" {
+						ignored[svc.Name+"\x00"+c.DisplayName()] = true
+					}
+				}
+			}
+			for _, svc := range g.Services {
+				note(svc)
+			}
+			for _, t := range g.Tasks {
+				for _, svc := range t.Services {
+					note(svc)
+				}
+			}
+		}
+	}
 	out := map[string]checkResult{}
 	for _, reg := range regs {
 		if reg.AllocID != a.ID {
@@ -191,10 +213,14 @@ func (s *Server) allocChecks(w http.ResponseWriter, r *http.Request) error {
 			switch c.Status {
 			case api.CheckPassing:
 				status = "success"
-			case api.CheckCritical:
+			case api.CheckCritical, api.CheckWarning:
 				status = "failure"
 			}
-			out[id] = checkResult{ID: id, Check: c.Name, Group: a.TaskGroup, Mode: "healthiness", Output: c.Output,
+			mode := "healthiness"
+			if ignored[reg.ServiceName+"\x00"+c.Name] {
+				mode = "readiness" // on_update = "ignore": not counted for health
+			}
+			out[id] = checkResult{ID: id, Check: c.Name, Group: a.TaskGroup, Mode: mode, Output: c.Output,
 				Service: reg.ServiceName, Task: reg.Task, Status: status, Timestamp: c.Time.Unix()}
 		}
 	}
