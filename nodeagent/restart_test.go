@@ -64,22 +64,25 @@ func TestTasksAreRestartedInPlacePerTheRestartPolicy(t *testing.T) {
 		name         string
 		jobType      string
 		policy       *api.RestartPolicy
+		taskPolicy   *api.RestartPolicy // the task's own
 		cfg          map[string]any
 		wantStatus   string
 		wantRestarts int
 		wantStarts   int
 		wantEvent    string
 	}{
-		{"a failing task is restarted its attempts, then fails the allocation", api.JobTypeBatch, fail(2), runFor("10ms", 1),
+		{"a failing task is restarted its attempts, then fails the allocation", api.JobTypeBatch, fail(2), nil, runFor("10ms", 1),
 			api.AllocClientFailed, 2, 3, "Not Restarting"},
-		{"a batch task that succeeds is not restarted", api.JobTypeBatch, fail(2), runFor("10ms", 0),
+		{"a batch task that succeeds is not restarted", api.JobTypeBatch, fail(2), nil, runFor("10ms", 0),
 			api.AllocClientComplete, 0, 1, "Terminated"},
-		{"a service task that keeps exiting fails once its attempts are used", api.JobTypeService, fail(1), runFor("10ms", 0),
+		{"a service task that keeps exiting fails once its attempts are used", api.JobTypeService, fail(1), nil, runFor("10ms", 0),
 			api.AllocClientFailed, 1, 2, "Not Restarting"},
-		{"without a restart policy the first failure fails the allocation", api.JobTypeBatch, nil, runFor("10ms", 1),
+		{"without a restart policy the first failure fails the allocation", api.JobTypeBatch, nil, nil, runFor("10ms", 1),
 			api.AllocClientFailed, 0, 1, "Terminated"},
-		{"a task its driver cannot start uses its attempts too", api.JobTypeBatch, fail(1), map[string]any{"start_error": "boom"},
+		{"a task its driver cannot start uses its attempts too", api.JobTypeBatch, fail(1), nil, map[string]any{"start_error": "boom"},
 			api.AllocClientFailed, 1, 0, "Driver Failure"},
+		{"a task's own restart policy is the one applied", api.JobTypeBatch, fail(0), fail(3), runFor("10ms", 1),
+			api.AllocClientFailed, 3, 4, "Not Restarting"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -87,6 +90,7 @@ func TestTasksAreRestartedInPlacePerTheRestartPolicy(t *testing.T) {
 			h := newHarness(t)
 			j := newJob(c.jobType, mockTask("t", c.cfg))
 			j.Groups[0].Restart = c.policy
+			j.Groups[0].Tasks[0].Restart = c.taskPolicy
 			a := h.place(j)
 			st := h.waitTerminal(a)
 			ts := st.Tasks["t"]

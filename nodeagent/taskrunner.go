@@ -223,6 +223,9 @@ func (tr *taskRunner) run(ctx context.Context) {
 // interval to free an attempt and mode "fail" gives up.
 func (tr *taskRunner) restartDelay(restarts *[]time.Time) (time.Duration, bool) {
 	pol := tr.group.Restart
+	if tr.task != nil && tr.task.Restart != nil {
+		pol = tr.task.Restart // the task's own, over its group's
+	}
 	if pol == nil {
 		return 0, false
 	}

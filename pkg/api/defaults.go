@@ -171,6 +171,19 @@ func (j *Job) canonicalizeGroup(g *TaskGroup) {
 		if t == nil {
 			continue
 		}
+		if r := t.Restart; r != nil {
+			// A task's own restart block takes what it leaves out from its
+			// group's (the job file decoder merges them already).
+			if r.Mode == "" {
+				r.Mode = g.Restart.Mode
+			}
+			if r.Interval == 0 {
+				r.Interval = g.Restart.Interval
+			}
+			if r.Delay == 0 {
+				r.Delay = g.Restart.Delay
+			}
+		}
 		if t.Resources == nil {
 			t.Resources = &Resources{}
 		}

@@ -87,9 +87,6 @@ func (j *Job) FieldWarnings() []Warning {
 					break
 				}
 			}
-			if t.Restart != nil {
-				add(tp+".restart", "%s: a task's own restart block is kept, but the node agent applies the group's restart policy for now", tw)
-			}
 			if t.MaxRunDuration > 0 {
 				add(tp+".max_run_duration", "%s: max_run_duration is kept but not enforced yet", tw)
 			}

@@ -93,7 +93,7 @@ func (d *decoder) job(b *hcl.Block) *api.Job {
 			break
 		}
 	}
-	inherit := inherited{vault: jb.Vault, consul: jb.Consul}
+	inherit := inherited{vault: jb.Vault, consul: jb.Consul, jobType: job.Type}
 	for i, g := range jb.Groups {
 		job.Groups = append(job.Groups, d.group(fmt.Sprintf("groups[%d]", i), g, inherit))
 	}
@@ -102,6 +102,7 @@ func (d *decoder) job(b *hcl.Block) *api.Job {
 
 // inherited are blocks a job or group gives the tasks that lack their own.
 type inherited struct {
+	jobType        string
 	vault          *vaultBlock
 	consul         *consulBlock
 	maxRunDuration hcl.Expression
@@ -308,7 +309,14 @@ func (d *decoder) task(path string, b *taskBlock, g *api.TaskGroup, inherit inhe
 			t.Logs.Disabled = !*l.Enabled
 		}
 	}
-	t.Restart = d.restart(path+".restart", b.Restart)
+	if b.Restart != nil {
+		// A task's restart block is its group's with what it sets.
+		base := g.Restart
+		if base == nil {
+			base = api.DefaultRestart(inherit.jobType) // "": a service job's
+		}
+		t.Restart = d.restartOver(path+".restart", b.Restart, *base)
+	}
 	d.taskExtras(path, b, t, inherit)
 	if b.Dispatch != nil {
 		d.at(path+".dispatch_payload", b.Dispatch.DefRange)
@@ -558,8 +566,14 @@ func (d *decoder) restart(path string, b *restartBlock) *api.RestartPolicy {
 	if b == nil {
 		return nil
 	}
+	return d.restartOver(path, b, api.RestartPolicy{})
+}
+
+// restartOver decodes a restart block over base: what the block does not
+// set stays base's.
+func (d *decoder) restartOver(path string, b *restartBlock, base api.RestartPolicy) *api.RestartPolicy {
 	d.at(path, b.DefRange)
-	r := &api.RestartPolicy{}
+	r := &base
 	d.intv(b.Attempts, &r.Attempts)
 	d.atExpr(path+".attempts", b.Attempts)
 	d.dur(b.Interval, &r.Interval)

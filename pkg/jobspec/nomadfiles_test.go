@@ -173,6 +173,22 @@ func TestNomadUsersJobFilesAreRead(t *testing.T) {
 			tk := j.Groups[0].Tasks[0]
 			return tk.MaxRunDuration == dur("1h") && tk.Restart.Attempts == 1
 		}, "max_run_duration is kept but not enforced yet"},
+		{"a task's restart block is its group's with what it sets", "", `restart {
+      attempts = 5
+      delay = "3s"
+      mode = "delay"
+    }`, `restart {
+        attempts = 1
+      }`, func(j *api.Job) bool {
+			r := j.Groups[0].Tasks[0].Restart
+			return r.Attempts == 1 && r.Delay == dur("3s") && r.Mode == "delay" && j.Groups[0].Restart.Attempts == 5
+		}, ""},
+		{"a task's restart block without a group's takes the job type's default", `type = "batch"`, "", `restart {
+        delay = "1s"
+      }`, func(j *api.Job) bool {
+			r := j.Groups[0].Tasks[0].Restart
+			return r.Attempts == 3 && r.Delay == dur("1s") && r.Mode == "fail" && r.Interval == dur("24h")
+		}, ""},
 		{"a network inside resources moves to the group, with a deprecation warning", "", "", `resources {
         cpu = 100
         memory = 64

@@ -158,6 +158,9 @@ func toTask(t *api.Task, g *api.TaskGroup) *Task {
 		RestartPolicy: toRestart(g.Restart),
 		Actions:       []*Action{},
 	}
+	if t.Restart != nil {
+		out.RestartPolicy = toRestart(t.Restart)
+	}
 	if l := t.Lifecycle; l != nil {
 		out.Lifecycle = &TaskLifecycle{Hook: l.Hook, Sidecar: l.Sidecar}
 	}
