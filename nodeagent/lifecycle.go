@@ -2,6 +2,7 @@ package nodeagent
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -35,6 +36,11 @@ type lifecycle struct {
 	runners               map[string]*taskRunner
 	// ended receives each main task once it is dead for good.
 	ended chan *taskRunner
+	// overdue receives a main task that ran past its max_run_duration.
+	overdue chan *taskRunner
+	// timedOut is set when the allocation ends for a max_run_duration:
+	// its poststop tasks do not run.
+	timedOut bool
 }
 
 // runTasks runs an allocation's tasks in their lifecycle order until they
@@ -56,7 +62,9 @@ func (r *allocRunner) runTasks(ctx context.Context, job *api.Job, g *api.TaskGro
 	if r.detached() {
 		return
 	}
-	lc.poststop()
+	if !lc.timedOut {
+		lc.poststop()
+	}
 	r.abandonPending()
 }
 
@@ -87,6 +95,7 @@ func newLifecycle(ctx context.Context, r *allocRunner, job *api.Job, g *api.Task
 		}
 	}
 	lc.ended = make(chan *taskRunner, len(lc.main))
+	lc.overdue = make(chan *taskRunner, len(lc.main))
 	return lc
 }
 
@@ -142,6 +151,11 @@ func (lc *lifecycle) runMain() (why string, detached bool) {
 	r.tasks = lc.runners
 	r.mu.Unlock()
 	lc.helper(func(ctx context.Context) { r.watchHealth(ctx, lc.group, lc.main) })
+	for _, tr := range lc.main {
+		if d := tr.task.MaxRunDuration.Std(); d > 0 && (lc.job.Type == api.JobTypeBatch || lc.job.Type == api.JobTypeSysbatch) {
+			lc.helper(func(ctx context.Context) { lc.watchRunDuration(ctx, tr, d) })
+		}
+	}
 	started := make(chan struct{})
 	lc.helper(func(ctx context.Context) {
 		for _, tr := range lc.main {
@@ -171,6 +185,14 @@ func (lc *lifecycle) runMain() (why string, detached bool) {
 			case tr.task.Leader:
 				return "leader task " + tr.task.Name + " ended", false
 			}
+		case <-lc.overdue:
+			// The whole allocation ends, and its poststop tasks do not
+			// run (as Nomad's batch timeouts): complete, not failed.
+			lc.timedOut = true
+			r.mu.Lock()
+			r.stopWhy = api.AllocExceededMaxRunDuration
+			r.mu.Unlock()
+			return api.AllocExceededMaxRunDuration, false
 		case <-r.stopCh:
 			return "allocation stopped", false
 		case <-r.detachCh:
@@ -178,6 +200,35 @@ func (lc *lifecycle) runMain() (why string, detached bool) {
 		}
 	}
 	return "main tasks ended", false
+}
+
+// watchRunDuration reports a main task of a batch or sysbatch job that
+// still runs limit after it started (its start before an agent restart
+// counts: the status keeps it).
+func (lc *lifecycle) watchRunDuration(ctx context.Context, tr *taskRunner, limit time.Duration) {
+	select {
+	case <-tr.started:
+	case <-ctx.Done():
+		return
+	}
+	r := lc.r
+	start := time.Now()
+	r.mu.Lock()
+	if ts := r.status.Tasks[tr.task.Name]; ts != nil && !ts.StartedAt.IsZero() {
+		start = ts.StartedAt
+	}
+	r.mu.Unlock()
+	t := time.NewTimer(time.Until(start.Add(limit)))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-tr.done:
+		return
+	case <-ctx.Done():
+		return
+	}
+	slog.Info("task exceeded max_run_duration", "alloc", api.ShortID(r.current().ID), "task", tr.task.Name, "max_run_duration", limit)
+	lc.overdue <- tr
 }
 
 // shutdown stops what still runs: the group's services leave the catalog,

@@ -665,6 +665,11 @@ func (s *ServiceRegistration) Healthy() bool {
 	return true
 }
 
+// AllocExceededMaxRunDuration is the description of an allocation of a
+// batch or sysbatch job that its node stopped at max_run_duration (Nomad's
+// words, which its tools read).
+const AllocExceededMaxRunDuration = "allocation exceeded max_run_duration"
+
 // Check statuses.
 const (
 	CheckPending  = "pending"

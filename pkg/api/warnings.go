@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"fmt"
 
 	"github.com/nomadic-project/nomadic/pkg/driver/drivercfg"
@@ -87,8 +88,8 @@ func (j *Job) FieldWarnings() []Warning {
 					break
 				}
 			}
-			if t.MaxRunDuration > 0 {
-				add(tp+".max_run_duration", "%s: max_run_duration is kept but not enforced yet", tw)
+			if typ := cmp.Or(j.Type, JobTypeService); t.MaxRunDuration > 0 && typ != JobTypeBatch && typ != JobTypeSysbatch {
+				add(tp+".max_run_duration", "%s: max_run_duration bounds the tasks of batch and sysbatch jobs: it is ignored in a %s job", tw, typ)
 			}
 			if t.Resources != nil && len(t.Resources.Devices) > 0 {
 				add(tp+".resources.devices[0]", "%s: device requests are kept but not scheduled: no nomadic node offers devices yet, so the task would run without %q", tw, t.Resources.Devices[0].Name)

@@ -172,7 +172,10 @@ func TestNomadUsersJobFilesAreRead(t *testing.T) {
       }`, func(j *api.Job) bool {
 			tk := j.Groups[0].Tasks[0]
 			return tk.MaxRunDuration == dur("1h") && tk.Restart.Attempts == 1
-		}, "max_run_duration is kept but not enforced yet"},
+		}, ""},
+		{"max_run_duration in a service job is ignored, with a warning", "", "", `max_run_duration = "1h"`, func(j *api.Job) bool {
+			return j.Groups[0].Tasks[0].MaxRunDuration == dur("1h")
+		}, "max_run_duration bounds the tasks of batch and sysbatch jobs: it is ignored in a service job"},
 		{"a task's restart block is its group's with what it sets", "", `restart {
       attempts = 5
       delay = "3s"
