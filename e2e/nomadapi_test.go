@@ -551,3 +551,82 @@ func TestNomadsGoClientOnTwoServersOfAnExternalEtcd(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestNomadsServiceDiscoveryAPI(t *testing.T) {
+	t.Parallel()
+	_, nomadAddr, _ := devAgentWithNomadAPI(t)
+	c := nomadClient(t, nomadAddr)
+	job := shellJob("svc", 2, "sleep 300")
+	tg := job.TaskGroups[0]
+	tg.Networks = []*napi.NetworkResource{{DynamicPorts: []napi.Port{{Label: "http"}}}}
+	tg.Services = []*napi.Service{{Name: "web-svc", PortLabel: "http", Tags: []string{"v1", "api"}, Provider: "nomad"}}
+	if _, _, err := c.Jobs().Register(job, nil); err != nil {
+		t.Fatal(err)
+	}
+	allocs := waitJobRunning(t, c, "svc", 2)
+
+	var regs []*napi.ServiceRegistration
+	eventually(t, 30*time.Second, func() (bool, string) {
+		var err error
+		regs, _, err = c.Services().Get("web-svc", nil)
+		if err != nil {
+			return false, err.Error()
+		}
+		return len(regs) == 2, fmt.Sprintf("%d instances", len(regs))
+	})
+	for _, reg := range regs {
+		if reg.Namespace != "default" || reg.JobID != "svc" || reg.AllocID == "" || reg.NodeID == "" || reg.Datacenter != "dc1" ||
+			reg.Address == "" || reg.Port <= 0 || strings.Join(reg.Tags, ",") != "v1,api" || reg.CreateIndex == 0 || reg.ModifyIndex < reg.CreateIndex {
+			t.Fatalf("instance %+v", reg)
+		}
+	}
+
+	list, meta, err := c.Services().List(nil)
+	if err != nil || len(list) != 1 || list[0].Namespace != "default" || len(list[0].Services) != 1 ||
+		list[0].Services[0].ServiceName != "web-svc" || strings.Join(list[0].Services[0].Tags, ",") != "api,v1" || meta.LastIndex == 0 {
+		t.Fatalf("service list %+v (%v)", list, err)
+	}
+	if list, _, err := c.Services().List(&napi.QueryOptions{Filter: `ServiceName == "other"`}); err != nil || len(list) != 0 {
+		t.Fatalf("a filter that matches nothing: %+v (%v)", list, err)
+	}
+
+	// choose=N|KEY: the same key picks the same instance.
+	pick := func(key string) string {
+		got, _, err := c.Services().Get("web-svc", &napi.QueryOptions{Params: map[string]string{"choose": "1|" + key}})
+		if err != nil || len(got) != 1 {
+			t.Fatalf("choose 1|%s: %+v (%v)", key, got, err)
+		}
+		return got[0].ID
+	}
+	if a, b := pick("client-a"), pick("client-a"); a != b {
+		t.Fatalf("choose picked %s, then %s, for the same key", a, b)
+	}
+	if _, _, err := c.Services().Get("web-svc", &napi.QueryOptions{Params: map[string]string{"choose": "x"}}); err == nil || !strings.Contains(err.Error(), "400") {
+		t.Fatalf("a malformed choose: %v", err)
+	}
+
+	if byJob, _, err := c.Jobs().Services("svc", nil); err != nil || len(byJob) != 2 {
+		t.Fatalf("job services %+v (%v)", byJob, err)
+	}
+	byAlloc, _, err := c.Allocations().Services(allocs[0].ID, nil)
+	if err != nil || len(byAlloc) != 1 || byAlloc[0].AllocID != allocs[0].ID {
+		t.Fatalf("allocation services %+v (%v)", byAlloc, err)
+	}
+	if none, _, err := c.Services().Get("no-such-service", nil); err != nil || len(none) != 0 {
+		t.Fatalf("an unknown service: %+v (%v)", none, err)
+	}
+
+	if _, err := c.Services().Delete("web-svc", byAlloc[0].ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, func() (bool, string) {
+		left, _, err := c.Services().Get("web-svc", nil)
+		if err != nil {
+			return false, err.Error()
+		}
+		return len(left) == 1 && left[0].ID != byAlloc[0].ID, fmt.Sprintf("%d instances left", len(left))
+	})
+	if _, err := c.Services().Delete("web-svc", "no-such-id", nil); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("deleting an unknown instance: %v", err)
+	}
+}

@@ -653,6 +653,7 @@ type ServiceRegistration struct {
 	Tags        []string          `json:"tags,omitempty"`
 	Meta        map[string]string `json:"meta,omitempty"`
 	Checks      []CheckStatus     `json:"checks,omitempty"`
+	Indexes
 }
 
 // Healthy reports whether every check of the instance passes.

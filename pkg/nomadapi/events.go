@@ -301,8 +301,18 @@ type ServiceRegistration struct {
 	ModifyIndex uint64
 }
 
+// toServiceRegistration shapes an instance; rev, when not 0, is the
+// revision of the change an event reports, else the instance's own
+// indexes are used.
 func toServiceRegistration(r *api.ServiceRegistration, rev int64) *ServiceRegistration {
-	return &ServiceRegistration{ID: r.ID, ServiceName: r.ServiceName, Namespace: r.Namespace, NodeID: r.NodeID,
+	out := &ServiceRegistration{ID: r.ID, ServiceName: r.ServiceName, Namespace: r.Namespace, NodeID: r.NodeID,
 		JobID: r.JobID, AllocID: r.AllocID, Tags: r.Tags, Address: r.Address, Port: r.Port,
-		CreateIndex: uint64(rev), ModifyIndex: uint64(rev)}
+		CreateIndex: r.CreateIndex, ModifyIndex: r.ModifyIndex}
+	if rev > 0 {
+		out.CreateIndex, out.ModifyIndex = uint64(rev), uint64(rev)
+	}
+	if out.Tags == nil {
+		out.Tags = []string{}
+	}
+	return out
 }

@@ -94,7 +94,10 @@ var (
 	evalKinds   = []store.Kind{store.KindEvals}
 	nodeKinds   = []store.Kind{store.KindNodes, store.KindHeartbeats, store.KindNodeAdmin}
 	deployKinds = []store.Kind{store.KindDeployments}
-	anyKinds    = []store.Kind{store.KindJobs, store.KindAllocs, store.KindAllocStatus, store.KindEvals,
+	// Node agents write instances under their own tree; the API reads the
+	// index the leader mirrors them into.
+	serviceKinds = []store.Kind{store.KindServices}
+	anyKinds     = []store.Kind{store.KindJobs, store.KindAllocs, store.KindAllocStatus, store.KindEvals,
 		store.KindNodes, store.KindHeartbeats, store.KindNodeAdmin, store.KindDeployments, store.KindServices}
 )
 
@@ -143,6 +146,7 @@ func (s *Server) routes() *access.Mux {
 	get("/v1/job/{id}/deployment", deployKinds, s.jobDeployment)
 	get("/v1/job/{id}/summary", jobKinds, s.jobSummary)
 	get("/v1/job/{id}/scale", jobKinds, s.jobScaleStatus)
+	get("/v1/job/{id}/services", serviceKinds, s.jobServices)
 	write("PUT,POST", "/v1/job/{id}/plan", s.planJob)
 	write("PUT,POST", "/v1/job/{id}/dispatch", s.dispatchJob)
 	write("PUT,POST", "/v1/job/{id}/revert", s.revertJob)
@@ -157,8 +161,13 @@ func (s *Server) routes() *access.Mux {
 	write("PUT,POST", "/v1/client/allocation/{id}/signal", s.allocRequest("signal"))
 	mux.HandleFunc("GET /v1/client/allocation/{id}/stats", s.plain(s.unsupported("resource usage statistics of allocations")))
 	mux.HandleFunc("GET /v1/client/allocation/{id}/checks", s.plain(s.allocChecks))
+	get("/v1/allocation/{id}/services", serviceKinds, s.allocationServices)
 	mux.HandleFunc("GET /v1/client/fs/logs/{alloc}", s.plain(s.allocLogs))
 	mux.HandleFunc("GET /v1/client/stats", s.plain(s.unsupported("resource usage statistics of nodes")))
+	// Service discovery.
+	get("/v1/services", serviceKinds, s.listServices)
+	get("/v1/service/{name}", serviceKinds, s.getService)
+	write("DELETE", "/v1/service/{name}/{id}", s.deleteService)
 	// Evaluations.
 	get("/v1/evaluations", evalKinds, s.listEvaluations)
 	get("/v1/evaluation/{id}", evalKinds, s.getEvaluation)
