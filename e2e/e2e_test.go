@@ -304,8 +304,12 @@ func TestDevAgentRunsAJobAndStopsIt(t *testing.T) {
 	if out := mustNctl(t, addr, dir, "alloc", "fs", first.ID[:8], "../../.."); !strings.Contains(out, "alloc/") || !strings.Contains(out, "server/") {
 		t.Fatalf("alloc fs ../../..: %q", out)
 	}
-	if _, errOut, code := nctl(t, addr, dir, "alloc", "fs", first.ID[:8], "nope"); code == 0 || !strings.Contains(errOut, "no such directory") {
+	if _, errOut, code := nctl(t, addr, dir, "alloc", "fs", first.ID[:8], "nope"); code == 0 || !strings.Contains(errOut, "no such file or directory") {
 		t.Fatalf("alloc fs of a missing directory: %d %q", code, errOut)
+	}
+	// A file is printed.
+	if out := mustNctl(t, addr, dir, "alloc", "fs", first.ID[:8], "alloc/logs/server.stdout.0"); !strings.Contains(out, "hello from "+first.Name) {
+		t.Fatalf("alloc fs of a log file: %q", out)
 	}
 
 	mustNctl(t, addr, dir, "delete", "job", "example")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -628,5 +629,87 @@ func TestNomadsServiceDiscoveryAPI(t *testing.T) {
 	})
 	if _, err := c.Services().Delete("web-svc", "no-such-id", nil); err == nil || !strings.Contains(err.Error(), "404") {
 		t.Fatalf("deleting an unknown instance: %v", err)
+	}
+}
+
+func TestNomadsAllocFSAPIReadsTheNodesFiles(t *testing.T) {
+	t.Parallel()
+	_, nomadAddr, _ := devAgentWithNomadAPI(t)
+	c := nomadClient(t, nomadAddr)
+	job := shellJob("files", 1, `printf 'hello world\n' > "$NOMAD_TASK_DIR/hello.txt"; echo s3cret > "$NOMAD_SECRETS_DIR/token";
+i=0; while [ $i -lt 600 ]; do echo "line $i" >> "$NOMAD_ALLOC_DIR/data/grow.log"; i=$((i+1)); sleep 0.2; done`)
+	if _, _, err := c.Jobs().Register(job, nil); err != nil {
+		t.Fatal(err)
+	}
+	stub := waitJobRunning(t, c, "files", 1)[0]
+	alloc, _, err := c.Allocations().Info(stub.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := c.AllocFS()
+	var hello *napi.AllocFileInfo
+	eventually(t, 30*time.Second, func() (bool, string) {
+		hello, _, err = fs.Stat(alloc, "t/local/hello.txt", nil)
+		if err != nil {
+			return false, err.Error()
+		}
+		return true, ""
+	})
+	if hello.Name != "hello.txt" || hello.IsDir || hello.Size != 12 || hello.FileMode == "" || hello.ModTime.IsZero() {
+		t.Fatalf("stat %+v", hello)
+	}
+	root, _, err := fs.List(alloc, "/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range root {
+		names = append(names, f.Name)
+	}
+	if strings.Join(names, ",") != "alloc,t" {
+		t.Fatalf("the allocation directory holds %v", names)
+	}
+	read := func(rc io.ReadCloser, err error) (string, error) {
+		if err != nil {
+			return "", err
+		}
+		defer rc.Close()
+		b, err := io.ReadAll(rc)
+		return string(b), err
+	}
+	if got, err := read(fs.Cat(alloc, "t/local/hello.txt", nil)); err != nil || got != "hello world\n" {
+		t.Fatalf("cat %q (%v)", got, err)
+	}
+	if got, err := read(fs.ReadAt(alloc, "t/local/hello.txt", 6, 5, nil)); err != nil || got != "world" {
+		t.Fatalf("readat %q (%v)", got, err)
+	}
+	if _, err := read(fs.Cat(alloc, "t/secrets/token", nil)); err == nil || !strings.Contains(err.Error(), "403") {
+		t.Fatalf("reading a secret: %v", err)
+	}
+	if _, err := read(fs.Cat(alloc, "../../../../etc/passwd", nil)); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("reading out of the allocation: %v", err)
+	}
+
+	// Stream follows what is appended.
+	cancel := make(chan struct{})
+	defer close(cancel)
+	frames, errs := fs.Stream(alloc, "alloc/data/grow.log", "start", 0, cancel, nil)
+	var got strings.Builder
+	deadline := time.After(30 * time.Second)
+	for !strings.Contains(got.String(), "line 12\n") {
+		select {
+		case f, ok := <-frames:
+			if !ok {
+				t.Fatalf("the stream ended after %q", got.String())
+			}
+			got.Write(f.Data)
+		case err := <-errs:
+			t.Fatalf("stream: %v (after %q)", err, got.String())
+		case <-deadline:
+			t.Fatalf("the stream gave %q in 30s", got.String())
+		}
+	}
+	if !strings.HasPrefix(got.String(), "line 0\nline 1\n") {
+		t.Fatalf("the stream began with %q", got.String())
 	}
 }

@@ -197,6 +197,8 @@ func (a *Agent) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/client/logs/{alloc}/{task}", a.serveLogs)
 	mux.HandleFunc("GET /v1/client/ls/{alloc}", a.serveList)
+	mux.HandleFunc("GET /v1/client/stat/{alloc}", a.serveStat)
+	mux.HandleFunc("GET /v1/client/cat/{alloc}", a.serveCat)
 	metrics := promhttp.Handler()
 	mux.Handle("GET /metrics", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.countTasks()
@@ -241,21 +243,140 @@ func (a *Agent) serveLogs(w http.ResponseWriter, req *http.Request) {
 	}
 }
 
-// serveList lists a directory inside an allocation's directory.
-func (a *Agent) serveList(w http.ResponseWriter, req *http.Request) {
+// allocPath resolves the path query of a request inside the directory of
+// its allocation, links included: a path that leaves it (through "..",
+// or a link pointing out) is answered 404, as one that does not exist.
+// It writes the answer itself when it reports false.
+func (a *Agent) allocPath(w http.ResponseWriter, req *http.Request, what string) (full, rel string, ok bool) {
 	allocID := req.PathValue("alloc")
-	if strings.ContainsAny(allocID, "/.") {
+	if allocID == "" || strings.ContainsAny(allocID, "/.") {
 		http.Error(w, `{"error":"bad allocation ID"}`, http.StatusBadRequest)
-		return
+		return "", "", false
 	}
 	root := a.AllocDir(allocID)
-	rel := filepath.Clean("/" + req.URL.Query().Get("path"))
-	dir := filepath.Join(root, rel)
-	// The path stays inside the allocation directory, links included.
-	if resolved, err := filepath.EvalSymlinks(dir); err != nil || !strings.HasPrefix(resolved+"/", root+"/") {
-		http.Error(w, fmt.Sprintf(`{"error":"no such directory %s in allocation %s"}`, rel, allocID), http.StatusNotFound)
+	rel = filepath.Clean("/" + req.URL.Query().Get("path"))
+	resolved, err := filepath.EvalSymlinks(filepath.Join(root, rel))
+	if err != nil || !strings.HasPrefix(resolved+"/", root+"/") {
+		http.Error(w, fmt.Sprintf(`{"error":"no such %s %s in allocation %s"}`, what, rel, allocID), http.StatusNotFound)
+		return "", "", false
+	}
+	return resolved, rel, true
+}
+
+// inSecrets reports whether full (resolved) is inside a task's secrets
+// directory of the allocation directory root: root/<task>/secrets/...
+func inSecrets(full, root string) bool {
+	rel, err := filepath.Rel(root, full)
+	if err != nil {
+		return true
+	}
+	parts := strings.Split(rel, string(filepath.Separator))
+	return len(parts) >= 2 && parts[0] != "alloc" && parts[1] == "secrets"
+}
+
+func fileInfo(name string, fi os.FileInfo) api.FileInfo {
+	return api.FileInfo{Name: name, IsDir: fi.IsDir(), Size: fi.Size(), Mode: fi.Mode().String(), ModTime: fi.ModTime().UTC()}
+}
+
+// serveStat describes one file or directory of an allocation.
+func (a *Agent) serveStat(w http.ResponseWriter, req *http.Request) {
+	full, rel, ok := a.allocPath(w, req, "file or directory")
+	if !ok {
 		return
 	}
+	fi, err := os.Stat(full)
+	if err != nil {
+		http.Error(w, fmt.Sprintf(`{"error":"no such file %s"}`, rel), http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(fileInfo(filepath.Base(rel), fi))
+}
+
+// serveCat sends a file of an allocation: from offset (from the end with
+// origin=end), at most limit bytes (0: to its end); with follow=true it
+// goes on with what is appended until the request ends.
+func (a *Agent) serveCat(w http.ResponseWriter, req *http.Request) {
+	full, rel, ok := a.allocPath(w, req, "file")
+	if !ok {
+		return
+	}
+	if inSecrets(full, a.AllocDir(req.PathValue("alloc"))) {
+		// Tokens and rendered secrets stay with the task, as in Nomad:
+		// read-fs is not a way to a task's credentials.
+		http.Error(w, `{"error":"reading files of a task's secrets directory is not allowed"}`, http.StatusForbidden)
+		return
+	}
+	q := req.URL.Query()
+	var offset, limit int64
+	for name, dst := range map[string]*int64{"offset": &offset, "limit": &limit} {
+		if v := q.Get(name); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 0 {
+				http.Error(w, fmt.Sprintf(`{"error":"%s %q is not a number of bytes"}`, name, v), http.StatusBadRequest)
+				return
+			}
+			*dst = n
+		}
+	}
+	f, err := os.Open(full)
+	if err != nil {
+		http.Error(w, fmt.Sprintf(`{"error":"no such file %s"}`, rel), http.StatusNotFound)
+		return
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || fi.IsDir() {
+		http.Error(w, fmt.Sprintf(`{"error":"%s is a directory"}`, rel), http.StatusBadRequest)
+		return
+	}
+	if q.Get("origin") == "end" {
+		offset = max(fi.Size()-offset, 0)
+	}
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		http.Error(w, fmt.Sprintf(`{"error":%q}`, err.Error()), http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.WriteHeader(http.StatusOK)
+	var src io.Reader = f
+	if limit > 0 {
+		src = io.LimitReader(f, limit)
+	}
+	n, err := io.Copy(w, src)
+	if err != nil || q.Get("follow") != "true" || (limit > 0 && n >= limit) {
+		return
+	}
+	flusher, _ := w.(http.Flusher)
+	if flusher != nil {
+		flusher.Flush()
+	}
+	// Following: what is appended, until the client goes.
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-req.Context().Done():
+			return
+		case <-t.C:
+		}
+		m, err := io.Copy(w, f)
+		if err != nil {
+			return
+		}
+		if m > 0 && flusher != nil {
+			flusher.Flush()
+		}
+	}
+}
+
+// serveList lists a directory inside an allocation's directory.
+func (a *Agent) serveList(w http.ResponseWriter, req *http.Request) {
+	dir, rel, ok := a.allocPath(w, req, "directory")
+	if !ok {
+		return
+	}
+	allocID := req.PathValue("alloc")
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		http.Error(w, fmt.Sprintf(`{"error":"no such directory %s in allocation %s"}`, rel, allocID), http.StatusNotFound)
@@ -267,7 +388,7 @@ func (a *Agent) serveList(w http.ResponseWriter, req *http.Request) {
 		if err != nil {
 			continue
 		}
-		out = append(out, api.FileInfo{Name: e.Name(), IsDir: e.IsDir(), Size: fi.Size(), Mode: fi.Mode().String(), ModTime: fi.ModTime().UTC()})
+		out = append(out, fileInfo(e.Name(), fi))
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(out)

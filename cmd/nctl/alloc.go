@@ -1,7 +1,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"os"
+	"os/signal"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -14,7 +18,7 @@ func newAllocCmd(g *globals) *cobra.Command {
 	alloc := &cobra.Command{Use: "alloc", Short: "Allocation commands: stop, restart, signal, fs"}
 	alloc.AddCommand(&cobra.Command{
 		Use:   "fs ALLOC [PATH]",
-		Short: "List a directory of an allocation (alloc/, alloc/logs/, <task>/local, ...)",
+		Short: "List a directory of an allocation (alloc/, alloc/logs/, <task>/local, ...), or print one of its files",
 		Args:  cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path := "/"
@@ -23,6 +27,22 @@ func newAllocCmd(g *globals) *cobra.Command {
 			}
 			ctx, cancel := g.ctx()
 			defer cancel()
+			fi, err := g.client().StatAllocFile(ctx, args[0], path)
+			if err != nil {
+				return err
+			}
+			if !fi.IsDir {
+				// A file: its contents, as nomad alloc fs prints them.
+				rctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+				defer stop()
+				body, err := g.client().CatAllocFile(rctx, args[0], path)
+				if err != nil {
+					return err
+				}
+				defer body.Close()
+				_, err = io.Copy(g.out, body)
+				return err
+			}
 			files, err := g.client().ListAllocDir(ctx, args[0], path)
 			if err != nil {
 				return err

@@ -361,12 +361,21 @@ func (c *Client) Logs(ctx context.Context, alloc, task string, stderr, follow bo
 	if tailBytes > 0 {
 		q.Set("tail_bytes", fmt.Sprint(tailBytes))
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.addr+"/v1/client/fs/logs/"+url.PathEscape(alloc)+"?"+q.Encode(), nil)
+	return c.stream(ctx, "/v1/client/fs/logs/"+url.PathEscape(alloc), q)
+}
+
+// stream GETs path and hands its body over as it comes, for the caller to
+// close: no overall timeout, a followed log lasts as long as the caller
+// wants.
+func (c *Client) stream(ctx context.Context, path string, q url.Values) (io.ReadCloser, error) {
+	if c.err != nil {
+		return nil, c.err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.addr+path+"?"+q.Encode(), nil)
 	if err != nil {
 		return nil, err
 	}
 	c.authorize(req)
-	// No overall timeout: a followed log lasts as long as the caller wants.
 	resp, err := c.streaming().Do(req)
 	if err != nil {
 		return nil, c.reachError(err)
@@ -471,6 +480,17 @@ func (c *Client) ListAllocDir(ctx context.Context, alloc, path string) ([]api.Fi
 	q := url.Values{}
 	q.Set("path", path)
 	return out, c.do(ctx, http.MethodGet, "/v1/client/fs/ls/"+url.PathEscape(alloc), q, nil, &out)
+}
+
+// StatAllocFile describes a file or directory of an allocation.
+func (c *Client) StatAllocFile(ctx context.Context, alloc, path string) (*api.FileInfo, error) {
+	var out api.FileInfo
+	return &out, c.do(ctx, http.MethodGet, "/v1/client/fs/stat/"+url.PathEscape(alloc), url.Values{"path": {path}}, nil, &out)
+}
+
+// CatAllocFile reads a file of an allocation; the caller closes it.
+func (c *Client) CatAllocFile(ctx context.Context, alloc, path string) (io.ReadCloser, error) {
+	return c.stream(ctx, "/v1/client/fs/cat/"+url.PathEscape(alloc), url.Values{"path": {path}})
 }
 
 // DispatchJob launches a parameterized job; it returns the child job's ID

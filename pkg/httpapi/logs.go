@@ -12,16 +12,19 @@ import (
 	"github.com/nomadic-project/nomadic/pkg/nodes"
 )
 
-// allocList lists a directory of an allocation, from its node.
-func (s *Server) allocList(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := reqCtx(r)
-	defer cancel()
-	a, err := s.Store.GetAlloc(ctx, r.PathValue("alloc"))
-	if err != nil {
-		storeError(w, fmt.Sprintf("allocation %q", r.PathValue("alloc")), err)
-		return
+// allocFile proxies a file request of an allocation (ls, stat, cat) to the
+// node agent that has it; a task's secrets directory is not read.
+func (s *Server) allocFile(nodePath string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := reqCtx(r)
+		defer cancel()
+		a, err := s.Store.GetAlloc(ctx, r.PathValue("alloc"))
+		if err != nil {
+			storeError(w, fmt.Sprintf("allocation %q", r.PathValue("alloc")), err)
+			return
+		}
+		s.proxyToNode(w, r, a.NodeID, nodePath+url.PathEscape(a.ID), url.Values{"path": {r.URL.Query().Get("path")}})
 	}
-	s.proxyToNode(w, r, a.NodeID, "/v1/client/ls/"+url.PathEscape(a.ID), r.URL.Query())
 }
 
 // allocLogs streams a task's logs from the node that runs it: the API

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/nodes"
 )
 
@@ -69,9 +70,6 @@ func (s *Server) allocLogs(w http.ResponseWriter, r *http.Request) error {
 	if origin != "start" && origin != "end" {
 		return badRequest("origin must be start or end")
 	}
-	if node.HTTPAddr == "" {
-		return &httpError{code: http.StatusServiceUnavailable, msg: fmt.Sprintf("node %s does not serve logs", node.Name)}
-	}
 	nq := url.Values{"type": {typ}}
 	if follow {
 		nq.Set("follow", "true")
@@ -79,47 +77,91 @@ func (s *Server) allocLogs(w http.ResponseWriter, r *http.Request) error {
 	if origin == "end" {
 		nq.Set("tail_bytes", strconv.FormatInt(max(offset, 1), 10))
 	}
-	u := url.URL{Scheme: "http", Host: node.HTTPAddr, Path: "/v1/client/logs/" + url.PathEscape(a.ID) + "/" + url.PathEscape(task), RawQuery: nq.Encode()}
-	hc := http.DefaultClient
-	if node.HTTPTLS {
-		if s.NodeTLS == nil {
-			return &httpError{code: http.StatusServiceUnavailable, msg: fmt.Sprintf("node %s serves over mutual TLS and this server has no node CA (-node-ca-cert)", node.Name)}
-		}
-		u.Scheme = "https"
-		tr := &http.Transport{TLSClientConfig: nodes.ForNode(s.NodeTLS, node.ID), ForceAttemptHTTP2: true}
-		defer tr.CloseIdleConnections()
-		hc = &http.Client{Transport: tr}
-	}
-	req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, u.String(), nil)
+	resp, err := s.nodeGet(r, node, "/v1/client/logs/"+url.PathEscape(a.ID)+"/"+url.PathEscape(task), nq)
 	if err != nil {
 		return err
 	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return &httpError{code: http.StatusBadGateway, msg: fmt.Sprintf("node %s (%s) did not answer: %v", node.Name, node.HTTPAddr, err)}
-	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		var e struct{ Error string }
-		if json.Unmarshal(b, &e) == nil && e.Error != "" {
-			b = []byte(e.Error)
-		}
-		return &httpError{code: resp.StatusCode, msg: string(b)}
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	// The client waits for the headers before it reads anything; a quiet
-	// log must not hold them back until its first heartbeat.
-	if f, ok := w.(http.Flusher); ok {
-		f.Flush()
-	}
+	startFrames(w)
 	file := fmt.Sprintf("alloc/logs/%s.%s.0", task, typ)
 	skip := int64(0)
 	if origin == "start" {
 		skip = offset
 	}
 	return streamFrames(r.Context(), w, resp.Body, file, skip, follow)
+}
+
+// nodeGet asks the agent of node for path (its answer, 200, for the
+// caller to close), through this server: over mutual TLS when the node
+// serves it. An answer other than 200 is returned as its error.
+func (s *Server) nodeGet(r *http.Request, node *api.Node, path string, q url.Values) (*http.Response, error) {
+	if node.HTTPAddr == "" {
+		return nil, &httpError{code: http.StatusServiceUnavailable, msg: fmt.Sprintf("node %s does not serve files or logs", node.Name)}
+	}
+	u := url.URL{Scheme: "http", Host: node.HTTPAddr, Path: path, RawQuery: q.Encode()}
+	hc := http.DefaultClient
+	if node.HTTPTLS {
+		if s.NodeTLS == nil {
+			return nil, &httpError{code: http.StatusServiceUnavailable, msg: fmt.Sprintf("node %s serves over mutual TLS and this server has no node CA (-node-ca-cert)", node.Name)}
+		}
+		u.Scheme = "https"
+		tr := &http.Transport{TLSClientConfig: nodes.ForNode(s.NodeTLS, node.ID), ForceAttemptHTTP2: true}
+		hc = &http.Client{Transport: closingTransport{tr}}
+	}
+	req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, &httpError{code: http.StatusBadGateway, msg: fmt.Sprintf("node %s (%s) did not answer: %v", node.Name, node.HTTPAddr, err)}
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		var e struct{ Error string }
+		if json.Unmarshal(b, &e) == nil && e.Error != "" {
+			b = []byte(e.Error)
+		}
+		return nil, &httpError{code: resp.StatusCode, msg: string(b)}
+	}
+	return resp, nil
+}
+
+// closingTransport is a transport of one request's: its idle connection
+// is closed once the answer's body is.
+type closingTransport struct{ *http.Transport }
+
+func (t closingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.Transport.RoundTrip(req)
+	if err != nil {
+		t.CloseIdleConnections()
+		return nil, err
+	}
+	resp.Body = closeWith{resp.Body, t.CloseIdleConnections}
+	return resp, nil
+}
+
+type closeWith struct {
+	io.ReadCloser
+	after func()
+}
+
+func (c closeWith) Close() error {
+	err := c.ReadCloser.Close()
+	c.after()
+	return err
+}
+
+// startFrames answers 200 for a stream of frames at once: the client
+// waits for the headers before it reads anything, and a quiet file must
+// not hold them back until its first heartbeat.
+func startFrames(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
 }
 
 // streamFrames reads body and writes it as frames, after skipping skip

@@ -163,6 +163,11 @@ func (s *Server) routes() *access.Mux {
 	mux.HandleFunc("GET /v1/client/allocation/{id}/checks", s.plain(s.allocChecks))
 	get("/v1/allocation/{id}/services", serviceKinds, s.allocationServices)
 	mux.HandleFunc("GET /v1/client/fs/logs/{alloc}", s.plain(s.allocLogs))
+	mux.HandleFunc("GET /v1/client/fs/ls/{alloc}", s.plain(s.fsList))
+	mux.HandleFunc("GET /v1/client/fs/stat/{alloc}", s.plain(s.fsStat))
+	mux.HandleFunc("GET /v1/client/fs/cat/{alloc}", s.plain(s.fsCat(false)))
+	mux.HandleFunc("GET /v1/client/fs/readat/{alloc}", s.plain(s.fsCat(true)))
+	mux.HandleFunc("GET /v1/client/fs/stream/{alloc}", s.plain(s.fsStream))
 	mux.HandleFunc("GET /v1/client/stats", s.plain(s.unsupported("resource usage statistics of nodes")))
 	// Service discovery.
 	get("/v1/services", serviceKinds, s.listServices)
