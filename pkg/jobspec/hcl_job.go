@@ -654,7 +654,7 @@ func (d *decoder) service(path string, b *serviceBlock) *api.Service {
 	s.CanaryTags = b.CanaryTags
 	s.CanaryMeta = d.meta(b.CanaryMetaAttr, b.CanaryMeta)
 	setb(&s.EnableTagOverride, b.EnableTagOverride)
-	s.TaggedAddresses = b.TaggedAddresses
+	s.TaggedAddresses = d.meta(b.TaggedAddressesAttr, b.TaggedAddresses) // a map or a block, as Nomad reads it
 	d.str(b.OnUpdate, &s.OnUpdate)
 	d.atExpr(path+".on_update", b.OnUpdate)
 	s.CheckRestart = d.checkRestart(path+".check_restart", b.CheckRestart)

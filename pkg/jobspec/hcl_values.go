@@ -161,6 +161,9 @@ func (d *decoder) freeformBody(body hcl.Body, syn *hclsyntax.Body) map[string]an
 	for name := range syn.Attributes {
 		schema.Attributes = append(schema.Attributes, hcl.AttributeSchema{Name: name})
 	}
+	if mixedLabels(syn) {
+		return d.freeformMixed(syn, schema)
+	}
 	seen := map[string]bool{}
 	for _, blk := range syn.Blocks {
 		typ, labels := blk.Type, len(blk.Labels)
@@ -195,9 +198,59 @@ func (d *decoder) freeformBody(body hcl.Body, syn *hclsyntax.Body) map[string]an
 		} else {
 			m = d.freeform(blk.Body)
 		}
-		if len(blk.Labels) > 0 {
-			m = map[string]any{blk.Labels[0]: m}
+		m = nestLabels(blk.Labels, m)
+		list, _ := out[blk.Type].([]any)
+		out[blk.Type] = append(list, m)
+	}
+	return out
+}
+
+// nestLabels puts a labeled block's body under its labels, the first
+// outermost, as Nomad's parsers hand them to drivers.
+func nestLabels(labels []string, m map[string]any) map[string]any {
+	for i := len(labels) - 1; i >= 0; i-- {
+		m = map[string]any{labels[i]: m}
+	}
+	return m
+}
+
+// mixedLabels reports whether a block type appears in body with different
+// numbers of labels, which no HCL schema describes.
+func mixedLabels(syn *hclsyntax.Body) bool {
+	n := map[string]int{}
+	for _, blk := range syn.Blocks {
+		if blk.Type == "dynamic" {
+			continue
 		}
+		if k, ok := n[blk.Type]; ok && k != len(blk.Labels) {
+			return true
+		}
+		n[blk.Type] = len(blk.Labels)
+	}
+	return false
+}
+
+// freeformMixed reads a free-form body with a block type repeated with
+// different numbers of labels straight from its syntax (its dynamic
+// blocks, which need a schema to expand, are refused, and the iterators
+// of enclosing dynamic blocks are not in scope).
+func (d *decoder) freeformMixed(body *hclsyntax.Body, attrs *hcl.BodySchema) map[string]any {
+	out := map[string]any{}
+	content, _, diags := body.PartialContent(attrs)
+	d.add(diags)
+	if content != nil {
+		for name, a := range content.Attributes {
+			if v, ok := d.jsonValue(a.Expr); ok {
+				out[d.quoted.name(name)] = v
+			}
+		}
+	}
+	for _, blk := range body.Blocks {
+		if blk.Type == "dynamic" {
+			d.errorf(blk.TypeRange, "a dynamic block cannot be used beside blocks of one type with different numbers of labels")
+			continue
+		}
+		m := nestLabels(blk.Labels, d.freeformBody(blk.Body, blk.Body))
 		list, _ := out[blk.Type].([]any)
 		out[blk.Type] = append(list, m)
 	}

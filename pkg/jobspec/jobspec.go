@@ -88,11 +88,28 @@ func ParseWithOptions(filename string, src []byte, opts *Options) (*api.Job, err
 		if !errors.As(err, &ve) {
 			return nil, err
 		}
+		// A block the decoder found missing a required argument is not
+		// reported again by the validation (task "t" needs a driver;
+		// driver is required).
+		missing := map[string]bool{} // line and argument
+		for _, d := range diags {
+			if d.Severity != hcl.DiagError || d.Subject == nil || !strings.HasPrefix(d.Summary, "Missing required argument") {
+				continue
+			}
+			arg := "driver" // the decoder's own: task "t" needs a driver
+			if _, rest, ok := strings.Cut(d.Detail, `The argument "`); ok {
+				arg, _, _ = strings.Cut(rest, `"`)
+			}
+			missing[fmt.Sprint(d.Subject.Start.Line, arg)] = true
+		}
 		for _, p := range ve.Problems {
 			rng, found := locate(ranges, p.Path)
 			msg := p.Message
 			if !found {
 				msg = p.String()
+			}
+			if found && missing[fmt.Sprint(rng.Start.Line, p.Path[strings.LastIndex(p.Path, ".")+1:])] {
+				continue
 			}
 			if rng.Filename == "" {
 				rng.Filename = filename

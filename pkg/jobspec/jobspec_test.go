@@ -56,6 +56,8 @@ func TestParseErrorsNameTheirPlace(t *testing.T) {
 			[]string{"f.hcl:5:7: Unsupported argument"}},
 		{"a task without driver", "job \"j\" {\n  group \"g\" {\n    task \"t\" {\n    }\n  }\n}\n",
 			[]string{"f.hcl:3:5: Missing required argument; task \"t\" needs a driver"}},
+		{"a template without anything is told each problem once", "job \"j\" {\n  group \"g\" {\n    task \"t\" {\n      driver = \"raw_exec\"\n      template {\n      }\n    }\n  }\n}\n",
+			[]string{"f.hcl:5:7: a template needs data or source", "f.hcl:5:16: Missing required argument; The argument \"destination\" is required, but no definition was found."}},
 		{"a group without task", "job \"j\" {\n  group \"g\" {\n  }\n}\n",
 			[]string{"f.hcl:2:9: group \"g\" has no task"}},
 		{"a bad kill_timeout and a zero memory at once", "job \"j\" {\n  group \"g\" {\n    task \"t\" {\n      driver = \"raw_exec\"\n      kill_timeout = \"soon\"\n      resources {\n        memory = 0\n      }\n    }\n  }\n}\n",
@@ -124,5 +126,55 @@ func TestAnUnknownDriverIsAcceptedWithALocatedWarning(t *testing.T) {
 	}
 	if w := job.Warnings(); len(w) != 1 || !strings.HasPrefix(w[0], `4:16: group "g" task "u": nomadic ships no "dockerz" driver`) {
 		t.Fatalf("warnings %q", w)
+	}
+}
+
+func TestFreeFormConfigBlocksKeepTheirLabels(t *testing.T) {
+	src := `job "j" {
+  group "g" {
+    task "t" {
+      driver = "somedriver"
+      config {
+        multi "a" "b" {
+          k = 1
+        }
+        rep "l1" {
+          a = 1
+        }
+        rep "l2" "l21" {
+          a = 2
+        }
+        rep {
+          a = 3
+        }
+      }
+    }
+  }
+}`
+	job, err := Parse("f.hcl", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := job.Groups[0].Tasks[0].Config
+	multi := cfg["multi"].([]any)[0].(map[string]any)["a"].(map[string]any)["b"].(map[string]any)
+	if multi["k"] != float64(1) {
+		t.Fatalf("multi-labeled block: %#v", cfg["multi"])
+	}
+	rep := cfg["rep"].([]any)
+	if len(rep) != 3 || rep[0].(map[string]any)["l1"].(map[string]any)["a"] != float64(1) ||
+		rep[1].(map[string]any)["l2"].(map[string]any)["l21"].(map[string]any)["a"] != float64(2) || rep[2].(map[string]any)["a"] != float64(3) {
+		t.Fatalf("a block type repeated with 1, 2 and no labels: %#v", rep)
+	}
+}
+
+func TestAMissingArgumentIsReportedOnce(t *testing.T) {
+	src := "job \"j\" {\n  group \"g\" {\n    task \"t\" {\n      template {\n        data = \"x\"\n      }\n    }\n  }\n}\n"
+	_, err := Parse("f.hcl", []byte(src))
+	if err == nil {
+		t.Fatal("parsed without error")
+	}
+	msg := err.Error()
+	if strings.Count(msg, "driver") != 1 || strings.Count(msg, "destination") != 1 {
+		t.Fatalf("each missing argument once:\n%s", msg)
 	}
 }

@@ -176,6 +176,25 @@ func TestNomadUsersJobFilesAreRead(t *testing.T) {
 		{"max_run_duration in a service job is ignored, with a warning", "", "", `max_run_duration = "1h"`, func(j *api.Job) bool {
 			return j.Groups[0].Tasks[0].MaxRunDuration == dur("1h")
 		}, "max_run_duration bounds the tasks of batch and sysbatch jobs: it is ignored in a service job"},
+		{"tagged_addresses as a block, as Nomad writes it, or as a map", "", `network {
+      port "http" {}
+    }
+    service {
+      port = "http"
+      tagged_addresses {
+        public_wan = "1.2.3.4"
+      }
+    }
+    service {
+      name = "b"
+      port = "http"
+      tagged_addresses = {
+        lan = "10.0.0.1"
+      }
+    }`, "", func(j *api.Job) bool {
+			ss := j.Groups[0].Services
+			return ss[0].TaggedAddresses["public_wan"] == "1.2.3.4" && ss[1].TaggedAddresses["lan"] == "10.0.0.1"
+		}, ""},
 		{"a task's restart block is its group's with what it sets", "", `restart {
       attempts = 5
       delay = "3s"

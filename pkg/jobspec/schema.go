@@ -300,29 +300,30 @@ type portBlock struct {
 }
 
 type serviceBlock struct {
-	Name              *string            `hcl:"name,optional"`
-	Tags              []string           `hcl:"tags,optional"`
-	Port              hcl.Expression     `hcl:"port,optional"`
-	Provider          hcl.Expression     `hcl:"provider,optional"`
-	AddressMode       hcl.Expression     `hcl:"address_mode,optional"`
-	Address           *string            `hcl:"address,optional"`
-	Task              *string            `hcl:"task,optional"`
-	MetaAttr          map[string]string  `hcl:"meta,optional"`
-	Meta              []*kvBlock         `hcl:"meta,block"`
-	Checks            []*checkBlock      `hcl:"check,block"`
-	CanaryTags        []string           `hcl:"canary_tags,optional"`
-	CanaryMetaAttr    map[string]string  `hcl:"canary_meta,optional"`
-	CanaryMeta        []*kvBlock         `hcl:"canary_meta,block"`
-	EnableTagOverride *bool              `hcl:"enable_tag_override,optional"`
-	TaggedAddresses   map[string]string  `hcl:"tagged_addresses,optional"`
-	OnUpdate          hcl.Expression     `hcl:"on_update,optional"`
-	Connect           *bodyBlock         `hcl:"connect,block"`
-	CheckRestart      *checkRestartBlock `hcl:"check_restart,block"`
-	Identity          *identityBlock     `hcl:"identity,block"`
-	Cluster           *string            `hcl:"cluster,optional"`
-	Kind              *string            `hcl:"kind,optional"`
-	Weights           *bodyBlock         `hcl:"weights,block"`
-	DefRange          hcl.Range          `hcl:",def_range"`
+	Name                *string            `hcl:"name,optional"`
+	Tags                []string           `hcl:"tags,optional"`
+	Port                hcl.Expression     `hcl:"port,optional"`
+	Provider            hcl.Expression     `hcl:"provider,optional"`
+	AddressMode         hcl.Expression     `hcl:"address_mode,optional"`
+	Address             *string            `hcl:"address,optional"`
+	Task                *string            `hcl:"task,optional"`
+	MetaAttr            map[string]string  `hcl:"meta,optional"`
+	Meta                []*kvBlock         `hcl:"meta,block"`
+	Checks              []*checkBlock      `hcl:"check,block"`
+	CanaryTags          []string           `hcl:"canary_tags,optional"`
+	CanaryMetaAttr      map[string]string  `hcl:"canary_meta,optional"`
+	CanaryMeta          []*kvBlock         `hcl:"canary_meta,block"`
+	EnableTagOverride   *bool              `hcl:"enable_tag_override,optional"`
+	TaggedAddressesAttr map[string]string  `hcl:"tagged_addresses,optional"`
+	TaggedAddresses     []*kvBlock         `hcl:"tagged_addresses,block"`
+	OnUpdate            hcl.Expression     `hcl:"on_update,optional"`
+	Connect             *bodyBlock         `hcl:"connect,block"`
+	CheckRestart        *checkRestartBlock `hcl:"check_restart,block"`
+	Identity            *identityBlock     `hcl:"identity,block"`
+	Cluster             *string            `hcl:"cluster,optional"`
+	Kind                *string            `hcl:"kind,optional"`
+	Weights             *bodyBlock         `hcl:"weights,block"`
+	DefRange            hcl.Range          `hcl:",def_range"`
 }
 
 type checkBlock struct {
