@@ -135,6 +135,43 @@ node {
 	if _, errOut, code := as(team.SecretID, "get", "nodes"); code == 0 || !strings.Contains(errOut, "node:read") {
 		t.Fatalf("the team token lists nodes: exit %d: %s", code, errOut)
 	}
+	// Exec: alloc-exec, and for a raw_exec task (run on the node itself)
+	// alloc-node-exec, which a namespace's write policy does not give.
+	shJob := filepath.Join(dir, "sh.hcl")
+	if err := os.WriteFile(shJob, []byte(`job "sh" {
+  namespace = "team-a"
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["300"]
+      }
+      resources {
+        cpu    = 10
+        memory = 10
+      }
+    }
+  }
+}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mgmt("apply", "-f", shJob)
+	var shAllocs []api.Allocation
+	if err := json.Unmarshal([]byte(mgmt("get", "allocs", "-n", "team-a", "--job", "sh", "-o", "json")), &shAllocs); err != nil || len(shAllocs) != 1 {
+		t.Fatalf("the sh job's allocations: %v %+v", err, shAllocs)
+	}
+	shAlloc := shAllocs[0].ID[:8]
+	if _, errOut, code := as(ro.SecretID, "-n", "team-a", "alloc", "exec", shAlloc, "--", "true"); code == 0 || !strings.Contains(errOut, "alloc-exec") {
+		t.Fatalf("a read-only token execs: exit %d: %s", code, errOut)
+	}
+	if _, errOut, code := as(team.SecretID, "-n", "team-a", "alloc", "exec", shAlloc, "--", "true"); code == 0 || !strings.Contains(errOut, "alloc-node-exec") {
+		t.Fatalf("a namespace's write token execs in a raw_exec task: exit %d: %s", code, errOut)
+	}
+	if out, errOut, code := as(boot.SecretID, "-n", "team-a", "alloc", "exec", shAlloc, "--", "echo", "managed"); code != 0 || out != "managed\n" {
+		t.Fatalf("a management token execs: exit %d: %q %s", code, out, errOut)
+	}
 	if out := mustNctl(t, addr, dir, "--token", ro.SecretID, "acl", "token", "self"); !strings.Contains(out, ro.AccessorID) || strings.Contains(out, ro.SecretID) {
 		t.Fatalf("token self: %s", out)
 	}

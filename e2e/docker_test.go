@@ -121,6 +121,15 @@ func TestADockerJobRunsOnContainerd(t *testing.T) {
 	if !strings.Contains(fs, "index.html") {
 		t.Fatalf("alloc fs of the bind:\n%s", fs)
 	}
+	// A command runs inside the container: its root, its environment, its
+	// exit code.
+	out, errOut, code := nctl(t, addr, dir, "alloc", "exec", alloc.ID[:8], "--", "sh", "-c", `cat /www/index.html; echo "task=$NOMAD_TASK_NAME"; echo to-stderr >&2; exit 4`)
+	if code != 4 || !strings.Contains(out, "hello from docker") || !strings.Contains(out, "task=httpd") || !strings.Contains(errOut, "to-stderr") {
+		t.Fatalf("alloc exec in the container: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if out, _, code := nctl(t, addr, dir, "alloc", "exec", alloc.ID[:8], "-t", "--", "sh", "-c", "test -t 0 && echo on a tty"); code != 0 || !strings.Contains(out, "on a tty") {
+		t.Fatalf("alloc exec -t in the container: exit %d, %q", code, out)
+	}
 
 	// Scaling stays within the group's scaling block.
 	if out, errOut, code := nctl(t, addr, dir, "job", "scale", "web", "web", "3"); code == 0 || !strings.Contains(errOut, "outside the scaling bounds") {

@@ -713,3 +713,46 @@ i=0; while [ $i -lt 600 ]; do echo "line $i" >> "$NOMAD_ALLOC_DIR/data/grow.log"
 		t.Fatalf("the stream began with %q", got.String())
 	}
 }
+
+func TestNomadsAllocExecRunsCommandsInATask(t *testing.T) {
+	t.Parallel()
+	_, nomadAddr, _ := devAgentWithNomadAPI(t)
+	c := nomadClient(t, nomadAddr)
+	job := shellJob("shell", 1, `echo inside > "$NOMAD_TASK_DIR/marker"; exec sleep 300`)
+	if _, _, err := c.Jobs().Register(job, nil); err != nil {
+		t.Fatal(err)
+	}
+	stub := waitJobRunning(t, c, "shell", 1)[0]
+	alloc, _, err := c.Allocations().Info(stub.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(tty bool, stdin string, cmd ...string) (int, string, string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		var out, errOut strings.Builder
+		code, err := c.Allocations().Exec(ctx, alloc, "t", tty, cmd, strings.NewReader(stdin), &out, &errOut, nil, nil)
+		if err != nil {
+			t.Fatalf("exec %v: %v", cmd, err)
+		}
+		return code, out.String(), errOut.String()
+	}
+	// The task's environment and directory, stdin, both streams and the
+	// exit code.
+	code, out, errOut := run(false, "hello\n", "/bin/sh", "-c", `cat local/marker; echo "$NOMAD_ALLOC_ID"; read x; echo "got $x"; echo oops >&2; exit 3`)
+	if code != 3 || out != "inside\n"+alloc.ID+"\ngot hello\n" || errOut != "oops\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	// On a terminal.
+	if code, out, _ := run(true, "", "/bin/sh", "-c", `test -t 1 && echo on a tty`); code != 0 || !strings.Contains(out, "on a tty") {
+		t.Fatalf("tty: exit %d, %q", code, out)
+	}
+	// A command that does not exist fails with a message, not a hang.
+	if code, _, errOut := run(false, "", "/no/such/command"); code == 0 || !strings.Contains(errOut, "no such file") {
+		t.Fatalf("a missing command: exit %d, %q", code, errOut)
+	}
+	if _, err := c.Allocations().Exec(context.Background(), alloc, "nope", false, []string{"true"}, strings.NewReader(""), io.Discard, io.Discard, nil, nil); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("exec in a task the allocation lacks: %v", err)
+	}
+}

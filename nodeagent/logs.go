@@ -199,6 +199,7 @@ func (a *Agent) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/client/ls/{alloc}", a.serveList)
 	mux.HandleFunc("GET /v1/client/stat/{alloc}", a.serveStat)
 	mux.HandleFunc("GET /v1/client/cat/{alloc}", a.serveCat)
+	mux.HandleFunc("GET /v1/client/exec/{alloc}/{task}", a.serveExec)
 	metrics := promhttp.Handler()
 	mux.Handle("GET /metrics", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.countTasks()

@@ -6,6 +6,7 @@ package driver
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"syscall"
 	"time"
@@ -59,6 +60,51 @@ type ExitResult struct {
 // Successful reports whether the task ended well.
 func (r *ExitResult) Successful() bool {
 	return r.Err == nil && r.ExitCode == 0 && r.Signal == 0
+}
+
+// ExecRequest is a command to run inside a running task, as `nomad alloc
+// exec` asks: its streams are the caller's, for as long as it runs.
+type ExecRequest struct {
+	Cmd []string
+	// Env and Dir are the task's environment and directory, for drivers
+	// whose tasks run on the host (raw_exec); isolated tasks keep theirs.
+	Env []string
+	Dir string
+	// TTY runs the command on a terminal: its output comes on Stdout,
+	// and Resize changes the terminal's size.
+	TTY    bool
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Resize <-chan TerminalSize
+}
+
+// TerminalSize is the size of an exec session's terminal.
+type TerminalSize struct{ Width, Height uint16 }
+
+// ForwardResizes calls resize with each size of sizes until sizes is
+// closed or done is; it returns at once, the forwarding goes on in a
+// goroutine.
+func ForwardResizes(sizes <-chan TerminalSize, done <-chan struct{}, resize func(TerminalSize)) {
+	go func() {
+		for {
+			select {
+			case sz, ok := <-sizes:
+				if !ok {
+					return
+				}
+				resize(sz)
+			case <-done:
+				return
+			}
+		}
+	}()
+}
+
+// Execer is a driver that can run commands inside its running tasks. The
+// command ends with ctx; the exit code is the command's.
+type Execer interface {
+	Exec(ctx context.Context, h Handle, req *ExecRequest) (exitCode int, err error)
 }
 
 // Handle is a running task.

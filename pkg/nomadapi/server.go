@@ -161,6 +161,7 @@ func (s *Server) routes() *access.Mux {
 	write("PUT,POST", "/v1/client/allocation/{id}/signal", s.allocRequest("signal"))
 	mux.HandleFunc("GET /v1/client/allocation/{id}/stats", s.plain(s.unsupported("resource usage statistics of allocations")))
 	mux.HandleFunc("GET /v1/client/allocation/{id}/checks", s.plain(s.allocChecks))
+	mux.HandleFunc("GET /v1/client/allocation/{id}/exec", s.plain(s.allocExec))
 	get("/v1/allocation/{id}/services", serviceKinds, s.allocationServices)
 	mux.HandleFunc("GET /v1/client/fs/logs/{alloc}", s.plain(s.allocLogs))
 	mux.HandleFunc("GET /v1/client/fs/ls/{alloc}", s.plain(s.fsList))
