@@ -716,9 +716,10 @@ i=0; while [ $i -lt 600 ]; do echo "line $i" >> "$NOMAD_ALLOC_DIR/data/grow.log"
 
 func TestNomadsAllocExecRunsCommandsInATask(t *testing.T) {
 	t.Parallel()
-	_, nomadAddr, _ := devAgentWithNomadAPI(t)
+	addr, nomadAddr, _ := devAgentWithNomadAPI(t)
 	c := nomadClient(t, nomadAddr)
 	job := shellJob("shell", 1, `echo inside > "$NOMAD_TASK_DIR/marker"; exec sleep 300`)
+	job.TaskGroups[0].Tasks[0].Actions = []*napi.Action{{Name: "hello", Command: "/bin/sh", Args: []string{"-c", `echo "action in $NOMAD_TASK_NAME"; exit 7`}}}
 	if _, _, err := c.Jobs().Register(job, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -751,6 +752,25 @@ func TestNomadsAllocExecRunsCommandsInATask(t *testing.T) {
 	// A command that does not exist fails with a message, not a hang.
 	if code, _, errOut := run(false, "", "/no/such/command"); code == 0 || !strings.Contains(errOut, "no such file") {
 		t.Fatalf("a missing command: exit %d, %q", code, errOut)
+	}
+	// nomad action: a task's action block, run as an exec session.
+	var actOut strings.Builder
+	code, err = c.Jobs().ActionExec(context.Background(), alloc, "shell", "t", false, []string{}, "hello", strings.NewReader(""), &actOut, io.Discard, nil, nil)
+	if err != nil || code != 7 || actOut.String() != "action in t\n" {
+		t.Fatalf("action: exit %d, %q, %v", code, actOut.String(), err)
+	}
+	if _, err := c.Jobs().ActionExec(context.Background(), alloc, "shell", "t", false, []string{}, "nope", strings.NewReader(""), io.Discard, io.Discard, nil, nil); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("an unknown action: %v", err)
+	}
+	// The same through nctl.
+	if out, errOut, code := nctl(t, addr, t.TempDir(), "alloc", "action", alloc.ID[:8], "hello"); code != 7 || out != "action in t\n" {
+		t.Fatalf("nctl alloc action: exit %d, %q %s", code, out, errOut)
+	}
+	if _, errOut, code := nctl(t, addr, t.TempDir(), "alloc", "action", alloc.ID[:8], "nope"); code == 0 || !strings.Contains(errOut, "t/hello") {
+		t.Fatalf("nctl alloc action of an unknown action: exit %d, %s", code, errOut)
+	}
+	if info, _, err := c.Jobs().Info("shell", nil); err != nil || len(info.TaskGroups[0].Tasks[0].Actions) != 1 {
+		t.Fatalf("the job's actions: %+v %v", info.TaskGroups[0].Tasks[0].Actions, err)
 	}
 	if _, err := c.Allocations().Exec(context.Background(), alloc, "nope", false, []string{"true"}, strings.NewReader(""), io.Discard, io.Discard, nil, nil); err == nil || !strings.Contains(err.Error(), "404") {
 		t.Fatalf("exec in a task the allocation lacks: %v", err)

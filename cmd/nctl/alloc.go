@@ -15,7 +15,7 @@ import (
 )
 
 func newAllocCmd(g *globals) *cobra.Command {
-	alloc := &cobra.Command{Use: "alloc", Short: "Allocation commands: stop, restart, signal, fs, exec"}
+	alloc := &cobra.Command{Use: "alloc", Short: "Allocation commands: stop, restart, signal, fs, exec, action"}
 	alloc.AddCommand(&cobra.Command{
 		Use:   "fs ALLOC [PATH]",
 		Short: "List a directory of an allocation (alloc/, alloc/logs/, <task>/local, ...), or print one of its files",
@@ -118,6 +118,6 @@ func newAllocCmd(g *globals) *cobra.Command {
 		},
 	}
 	signal.Flags().StringVarP(&sig, "signal", "s", "SIGTERM", "the signal, such as SIGHUP or HUP")
-	alloc.AddCommand(signal, newAllocExecCmd(g))
+	alloc.AddCommand(signal, newAllocExecCmd(g), newAllocActionCmd(g))
 	return alloc
 }

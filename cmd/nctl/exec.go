@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
+	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/client"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -73,5 +75,68 @@ func newAllocExecCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&task, "task", "", "the task to run the command in (default: the allocation's only task)")
 	cmd.Flags().BoolVarP(&interactive, "interactive", "i", true, "pass stdin on to the command")
 	cmd.Flags().BoolVarP(&tty, "tty", "t", false, "run the command on a terminal (default: when stdin is one)")
+	return cmd
+}
+
+func newAllocActionCmd(g *globals) *cobra.Command {
+	var task string
+	cmd := &cobra.Command{
+		Use:   "action ALLOC NAME [--task TASK]",
+		Short: "Run one of a task's action blocks in an allocation, as nomad action does",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := g.ctx()
+			a, err := g.client().Alloc(ctx, args[0])
+			if err != nil {
+				cancel()
+				return err
+			}
+			versions, err := g.client().JobVersions(ctx, a.Namespace, a.JobID)
+			cancel()
+			if err != nil {
+				return err
+			}
+			var job *api.Job
+			for _, v := range versions {
+				if v.Version == a.JobVersion {
+					job = v
+				}
+			}
+			if job == nil {
+				return fmt.Errorf("version %d of job %q, which allocation %s runs, is no longer kept", a.JobVersion, a.JobID, api.ShortID(a.ID))
+			}
+			g0 := job.LookupGroup(a.TaskGroup)
+			var found *api.Action
+			var names []string
+			for _, t := range g0.Tasks {
+				if task != "" && t.Name != task {
+					continue
+				}
+				for _, x := range t.Actions {
+					names = append(names, t.Name+"/"+x.Name)
+					if x.Name == args[1] {
+						if found != nil && task == "" {
+							return fmt.Errorf("several tasks have an action %q: name the task with --task", args[1])
+						}
+						found, task = x, t.Name
+					}
+				}
+			}
+			if found == nil {
+				return fmt.Errorf("allocation %s has no action %q (it has: %s)", api.ShortID(a.ID), args[1], strings.Join(names, ", "))
+			}
+			rctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			code, err := g.client().Exec(rctx, a.ID, task, append([]string{found.Command}, found.Args...), client.ExecOptions{Stdout: g.out, Stderr: g.errOut})
+			if err != nil {
+				return err
+			}
+			if code != 0 {
+				return &exitError{code: code}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&task, "task", "", "the task whose action it is (default: the one task that has it)")
 	return cmd
 }

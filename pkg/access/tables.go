@@ -211,6 +211,7 @@ func nomadRules() map[string]Rule {
 		"GET /v1/service/{name}":                   NS(acl.CapReadJob),
 		"DELETE /v1/service/{name}/{id}":           NS(acl.CapSubmitJob),
 		"GET /v1/job/{id}/services":                NS(acl.CapReadJob),
+		"GET /v1/job/{id}/action":                  NS(acl.CapAllocExec),
 		"GET /v1/allocation/{id}/services":         NSAlloc(acl.CapReadJob, "id"),
 		"GET /v1/evaluations":                      NSResult(acl.CapReadJob),
 		"GET /v1/evaluation/{id}":                  NSResult(acl.CapReadJob),

@@ -94,9 +94,6 @@ func (j *Job) FieldWarnings() []Warning {
 			if t.Resources != nil && len(t.Resources.Devices) > 0 {
 				add(tp+".resources.devices[0]", "%s: device requests are kept but not scheduled: no nomadic node offers devices yet, so the task would run without %q", tw, t.Resources.Devices[0].Name)
 			}
-			if len(t.Actions) > 0 {
-				add(tp+".actions[0]", "%s: actions are kept but cannot be run yet", tw)
-			}
 			schema := drivercfg.Lookup(t.Driver)
 			if !drivercfg.Known(t.Driver) && t.Driver != "" {
 				add(tp+".driver", "%s: nomadic ships no %q driver: the job is placed only on nodes whose agent has one", tw, t.Driver)

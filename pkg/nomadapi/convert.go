@@ -161,6 +161,9 @@ func toTask(t *api.Task, g *api.TaskGroup) *Task {
 	if t.Restart != nil {
 		out.RestartPolicy = toRestart(t.Restart)
 	}
+	for _, a := range t.Actions {
+		out.Actions = append(out.Actions, &Action{Name: a.Name, Command: a.Command, Args: a.Args})
+	}
 	if l := t.Lifecycle; l != nil {
 		out.Lifecycle = &TaskLifecycle{Hook: l.Hook, Sidecar: l.Sidecar}
 	}

@@ -147,6 +147,7 @@ func (s *Server) routes() *access.Mux {
 	get("/v1/job/{id}/summary", jobKinds, s.jobSummary)
 	get("/v1/job/{id}/scale", jobKinds, s.jobScaleStatus)
 	get("/v1/job/{id}/services", serviceKinds, s.jobServices)
+	mux.HandleFunc("GET /v1/job/{id}/action", s.plain(s.jobAction))
 	write("PUT,POST", "/v1/job/{id}/plan", s.planJob)
 	write("PUT,POST", "/v1/job/{id}/dispatch", s.dispatchJob)
 	write("PUT,POST", "/v1/job/{id}/revert", s.revertJob)
