@@ -776,3 +776,58 @@ func TestNomadsAllocExecRunsCommandsInATask(t *testing.T) {
 		t.Fatalf("exec in a task the allocation lacks: %v", err)
 	}
 }
+
+func TestNomadsServerSideParseAndValidate(t *testing.T) {
+	t.Parallel()
+	_, nomadAddr, _ := devAgentWithNomadAPI(t)
+	c := nomadClient(t, nomadAddr)
+	src := `variable "greeting" {
+  type = string
+}
+job "parsed" {
+  datacenters = ["dc1"]
+  group "g" {
+    count = 2
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo ${var.greeting}; sleep 300"]
+      }
+      resources {
+        cpu    = 50
+        memory = 32
+      }
+    }
+  }
+}
+`
+	// As Terraform's Nomad provider does: parse on the server, register
+	// what came back.
+	job, err := c.Jobs().ParseHCLOpts(&napi.JobsParseRequest{JobHCL: src, Variables: `greeting = "hi there"`, Canonicalize: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *job.ID != "parsed" || *job.TaskGroups[0].Count != 2 || job.TaskGroups[0].Tasks[0].Config["args"].([]any)[1] != "echo hi there; sleep 300" {
+		t.Fatalf("parsed job %+v", job)
+	}
+	if _, err := c.Jobs().ParseHCL("job \"broken\" {\n  group \"g\" {\n    count = \"many\"\n  }\n}\n", true); err == nil || !strings.Contains(err.Error(), "400") || !strings.Contains(err.Error(), "3:") {
+		t.Fatalf("a broken file: %v", err)
+	}
+	if _, err := c.Jobs().ParseHCL(src, true); err == nil || !strings.Contains(err.Error(), "greeting") {
+		t.Fatalf("a variable without a value: %v", err)
+	}
+	v, _, err := c.Jobs().Validate(job, nil)
+	if err != nil || len(v.ValidationErrors) != 0 || v.Error != "" {
+		t.Fatalf("validate a good job: %+v %v", v, err)
+	}
+	bad := *job
+	bad.TaskGroups = []*napi.TaskGroup{{Name: ptrTo("g"), Count: ptrTo(-1), Tasks: job.TaskGroups[0].Tasks}}
+	if v, _, err := c.Jobs().Validate(&bad, nil); err != nil || len(v.ValidationErrors) == 0 || !strings.Contains(v.Error, "count") {
+		t.Fatalf("validate a bad job: %+v %v", v, err)
+	}
+	if _, _, err := c.Jobs().Register(job, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitJobRunning(t, c, "parsed", 2)
+}

@@ -234,6 +234,7 @@ func nomadRules() map[string]Rule {
 		for path, rule := range map[string]Rule{
 			"/v1/jobs":                              NSBody(acl.CapSubmitJob),
 			"/v1/jobs/parse":                        NS(acl.CapParseJob),
+			"/v1/validate/job":                      NSBody(acl.CapReadJob),
 			"/v1/job/{id}":                          NSBody(acl.CapSubmitJob),
 			"/v1/job/{id}/plan":                     NSBody(acl.CapSubmitJob),
 			"/v1/job/{id}/dispatch":                 NS(acl.CapDispatchJob),

@@ -41,8 +41,9 @@ func FromNomadAPI(src []byte) (*api.Job, error) {
 
 // dropNomadDefaults removes what Nomad's api package fills in when it
 // canonicalizes a job and nomadic keeps elsewhere or not at all: a task's
-// copy of its group's restart policy (nomadic has the group's only; a
-// task's own becomes the group's when the group has none), the Consul
+// copy of its group's restart policy (nomadic keeps a task's own only
+// where it differs from its group's; a task's own becomes the group's
+// when the group has none), the Consul
 // cluster named "default", and the default on_update of services and
 // checks.
 func dropNomadDefaults(job map[string]any) {

@@ -135,7 +135,8 @@ func (s *Server) routes() *access.Mux {
 	// Jobs.
 	get("/v1/jobs", jobKinds, s.listJobs)
 	write("PUT,POST", "/v1/jobs", s.registerJob)
-	write("PUT,POST", "/v1/jobs/parse", s.unsupported("parsing job files on the server (the CLI parses them itself)"))
+	write("PUT,POST", "/v1/jobs/parse", s.parseJob)
+	write("PUT,POST", "/v1/validate/job", s.validateJob)
 	get("/v1/job/{id}", jobKinds, s.getJob)
 	write("PUT,POST", "/v1/job/{id}", s.registerJob)
 	write("DELETE", "/v1/job/{id}", s.deregisterJob)
