@@ -548,6 +548,12 @@ func TestNomadsGoClientOnTwoServersOfAnExternalEtcd(t *testing.T) {
 			t.Fatalf("leader %q %v", leader, err)
 		}
 	}
+	// nomad operator raft list-peers: the raft group is etcd's.
+	raft, err := b.Operator().RaftGetConfiguration(nil)
+	if err != nil || len(raft.Servers) != 1 || raft.Servers[0].Node != "nomadapi" || raft.Servers[0].Address != peerAddr ||
+		!raft.Servers[0].Leader || !raft.Servers[0].Voter || raft.Index == 0 {
+		t.Fatalf("raft configuration %+v %v", raft, err)
+	}
 	if _, _, err := b.Jobs().Deregister("shared", true, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -224,6 +224,7 @@ func nomadRules() map[string]Rule {
 		"GET /v1/node/{id}/allocations":            NodeRead().And(NSResult(acl.CapReadJob)),
 		"GET /v1/node/pools":                       NodeRead(),
 		"GET /v1/operator/scheduler/configuration": OperatorRead(),
+		"GET /v1/operator/raft/configuration":      OperatorRead(),
 		"GET /v1/event/stream":                     NS(acl.CapReadJob).And(Custom(nodeEvents)),
 		"GET /v1/vars":                             Var(acl.VarList),
 		"GET /v1/var/{path...}":                    Var(acl.VarRead),

@@ -298,3 +298,34 @@ func (s *Server) systemGC(w http.ResponseWriter, r *http.Request) error {
 	}
 	return s.reply(w, r, struct{}{})
 }
+
+// RaftServer is a member of the raft group, as `nomad operator raft
+// list-peers` shows it: nomadic's raft group is etcd's members.
+type RaftServer struct {
+	ID           string
+	Node         string
+	Address      string
+	Leader       bool
+	Voter        bool
+	RaftProtocol string
+}
+
+// raftConfiguration answers the raft group: etcd's members (their member
+// IDs, names and peer addresses), since etcd is nomadic's consensus and
+// its servers are stateless.
+func (s *Server) raftConfiguration(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	peers, index, err := s.Store.RaftPeers(ctx)
+	if err != nil {
+		return &httpError{code: http.StatusServiceUnavailable, msg: err.Error()}
+	}
+	out := struct {
+		Servers []*RaftServer
+		Index   uint64
+	}{Servers: []*RaftServer{}, Index: index}
+	for _, p := range peers {
+		out.Servers = append(out.Servers, &RaftServer{ID: p.ID, Node: p.Name, Address: p.Address, Leader: p.Leader, Voter: p.Voter, RaftProtocol: "3"})
+	}
+	return s.reply(w, r, out)
+}

@@ -207,6 +207,7 @@ func (s *Server) routes() *access.Mux {
 	get("/v1/namespace/{name}", nil, s.getNamespace)
 	write("PUT,POST", "/v1/search", s.search)
 	get("/v1/operator/scheduler/configuration", []store.Kind{store.KindSchedConfig}, s.getSchedulerConfig)
+	get("/v1/operator/raft/configuration", []store.Kind{store.KindEtcdMembers}, s.raftConfiguration)
 	write("PUT,POST", "/v1/operator/scheduler/configuration", s.setSchedulerConfig)
 	write("PUT,POST", "/v1/system/gc", s.systemGC)
 	write("PUT,POST", "/v1/system/reconcile/summaries", s.systemGC)

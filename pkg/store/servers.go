@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -269,4 +270,44 @@ func (s *Store) Maintain(ctx context.Context, disarm bool) (*Maintenance, error)
 		return nil, err
 	}
 	return out, nil
+}
+
+// RaftPeer is a member of etcd's raft group: nomadic's consensus is
+// etcd's.
+type RaftPeer struct {
+	ID      string // the member ID, in hex
+	Name    string
+	Address string // its first peer URL's host:port
+	Leader  bool
+	Voter   bool // not a learner
+}
+
+// RaftPeers lists etcd's members and which one leads, and the raft index,
+// as the first member that answers sees them.
+func (s *Store) RaftPeers(ctx context.Context) ([]RaftPeer, uint64, error) {
+	members, err := s.cli.MemberList(ctx)
+	if err != nil {
+		return nil, 0, fmt.Errorf("listing etcd members: %w", err)
+	}
+	var leader, index uint64
+	for _, ep := range s.cli.Endpoints() {
+		if st, err := s.cli.Status(ctx, ep); err == nil {
+			leader, index = st.Leader, st.RaftIndex
+			break
+		}
+	}
+	out := make([]RaftPeer, 0, len(members.Members))
+	for _, m := range members.Members {
+		p := RaftPeer{ID: strconv.FormatUint(m.ID, 16), Name: m.Name, Leader: m.ID == leader, Voter: !m.IsLearner}
+		if len(m.PeerURLs) > 0 {
+			if u, err := url.Parse(m.PeerURLs[0]); err == nil {
+				p.Address = u.Host
+			}
+		}
+		if p.Name == "" {
+			p.Name = "(unstarted)"
+		}
+		out = append(out, p)
+	}
+	return out, index, nil
 }
