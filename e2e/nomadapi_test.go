@@ -7,6 +7,7 @@ import (
 	"io"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -836,4 +837,63 @@ job "parsed" {
 		t.Fatal(err)
 	}
 	waitJobRunning(t, c, "parsed", 2)
+}
+
+func TestNomadsNamespaceCommands(t *testing.T) {
+	t.Parallel()
+	_, nomadAddr, _ := devAgentWithNomadAPI(t)
+	c := nomadClient(t, nomadAddr)
+	ns := c.Namespaces()
+	// nomad namespace apply -description ... prod
+	if _, err := ns.Register(&napi.Namespace{Name: "prod", Description: "production", Meta: map[string]string{"team": "core"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := ns.Info("prod", nil)
+	if err != nil || got.Description != "production" || got.Meta["team"] != "core" || got.CreateIndex == 0 {
+		t.Fatalf("namespace info %+v %v", got, err)
+	}
+	if _, err := ns.Register(&napi.Namespace{Name: "prod", Description: "production, again"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	// A job in a namespace nobody created is listed too.
+	job := shellJob("web", 1, "sleep 300")
+	job.Namespace = ptrTo("adhoc")
+	if _, _, err := c.Jobs().Register(job, nil); err != nil {
+		t.Fatal(err)
+	}
+	list, _, err := ns.List(nil)
+	var names []string
+	for _, n := range list {
+		names = append(names, n.Name)
+		if n.Name == "prod" && n.Description != "production, again" {
+			t.Fatalf("the updated namespace: %+v", n)
+		}
+	}
+	sort.Strings(names) // the api package orders them by index
+	if err != nil || strings.Join(names, ",") != "adhoc,default,prod" {
+		t.Fatalf("namespaces %v %v", names, err)
+	}
+	if _, err := ns.Register(&napi.Namespace{Name: "bad name"}, nil); err == nil || !strings.Contains(err.Error(), "400") {
+		t.Fatalf("a bad name: %v", err)
+	}
+	if _, err := ns.Delete("default", nil); err == nil || !strings.Contains(err.Error(), "default") {
+		t.Fatalf("deleting default: %v", err)
+	}
+	// A namespace with jobs stays.
+	job.Namespace = ptrTo("prod")
+	if _, _, err := c.Jobs().Register(job, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ns.Delete("prod", nil); err == nil || !strings.Contains(err.Error(), "has jobs") {
+		t.Fatalf("deleting a namespace with jobs: %v", err)
+	}
+	if _, _, err := c.Jobs().Deregister("web", true, &napi.WriteOptions{Namespace: "prod"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ns.Delete("prod", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ns.Info("prod", nil); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("a deleted namespace: %v", err)
+	}
 }

@@ -175,15 +175,16 @@ var NomadRules = aclRoutes(nomadRules())
 
 func nomadRules() map[string]Rule {
 	m := map[string]Rule{
-		"/":                        Open(), // 404
-		"GET /v1/agent/health":     Open(),
-		"GET /v1/agent/self":       AgentRead(),
-		"GET /v1/agent/members":    NodeRead(), // as in Nomad
-		"GET /v1/status/leader":    Open(),
-		"GET /v1/status/peers":     Open(),
-		"GET /v1/regions":          Open(),
-		"GET /v1/namespaces":       Namespaces(),
-		"GET /v1/namespace/{name}": Namespaces(),
+		"/":                           Open(), // 404
+		"GET /v1/agent/health":        Open(),
+		"GET /v1/agent/self":          AgentRead(),
+		"GET /v1/agent/members":       NodeRead(), // as in Nomad
+		"GET /v1/status/leader":       Open(),
+		"GET /v1/status/peers":        Open(),
+		"GET /v1/regions":             Open(),
+		"GET /v1/namespaces":          Namespaces(),
+		"GET /v1/namespace/{name}":    Namespaces(),
+		"DELETE /v1/namespace/{name}": Management(),
 
 		"GET /v1/jobs":                             NSResult(acl.CapListJobs),
 		"GET /v1/job/{id}":                         NS(acl.CapReadJob),
@@ -259,6 +260,8 @@ func nomadRules() map[string]Rule {
 			"/v1/system/reconcile/summaries":        Management(),
 			"/v1/var/{path...}":                     Var(acl.VarWrite),
 			"/v1/operator/keyring/rotate":           Management(),
+			"/v1/namespace/{name}":                  Management(),
+			"/v1/namespace":                         Management(),
 		} {
 			m[method+" "+path] = rule
 		}

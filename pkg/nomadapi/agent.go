@@ -1,6 +1,8 @@
 package nomadapi
 
 import (
+	"context"
+	"errors"
 	"net"
 	"net/http"
 	"sort"
@@ -137,43 +139,128 @@ func (s *Server) regions(w http.ResponseWriter, r *http.Request) error {
 	return s.reply(w, r, []string{s.Region})
 }
 
-// namespaces lists the namespaces jobs use, and default.
+// namespaces lists the namespaces operators created, those jobs use,
+// and default.
 func (s *Server) namespaces(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := s.ctx(r)
 	defer cancel()
-	list, err := s.Store.ListJobs(ctx, "")
+	all, err := s.allNamespaces(ctx)
 	if err != nil {
 		return err
 	}
-	names := map[string]bool{api.DefaultNamespace: true}
-	for _, j := range list {
-		names[j.Namespace] = true
-	}
 	prefix := r.URL.Query().Get("prefix")
 	out := []*Namespace{}
-	for _, n := range sortedKeys(names) {
-		if strings.HasPrefix(n, prefix) {
-			out = append(out, &Namespace{Name: n, Description: "", Meta: map[string]string{}})
+	for _, n := range all {
+		if strings.HasPrefix(n.Name, prefix) {
+			out = append(out, n)
 		}
 	}
 	return s.reply(w, r, out)
 }
 
-func (s *Server) getNamespace(w http.ResponseWriter, r *http.Request) error {
-	name := r.PathValue("name")
-	if name == api.DefaultNamespace {
-		return s.reply(w, r, &Namespace{Name: name, Description: "Default shared namespace", Meta: map[string]string{}})
+// allNamespaces is every namespace, by name: created, used by jobs, and
+// default.
+func (s *Server) allNamespaces(ctx context.Context) ([]*Namespace, error) {
+	created, err := s.Store.ListNamespaces(ctx)
+	if err != nil {
+		return nil, err
 	}
+	jobs, err := s.Store.ListJobs(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]*Namespace{api.DefaultNamespace: {Name: api.DefaultNamespace, Description: "Default shared namespace", Meta: map[string]string{}}}
+	for _, j := range jobs {
+		if byName[j.Namespace] == nil {
+			byName[j.Namespace] = &Namespace{Name: j.Namespace, Meta: map[string]string{}}
+		}
+	}
+	for _, n := range created {
+		byName[n.Name] = toNamespace(n)
+	}
+	out := make([]*Namespace, 0, len(byName))
+	for _, name := range sortedKeys(byName) {
+		out = append(out, byName[name])
+	}
+	return out, nil
+}
+
+func toNamespace(n *api.Namespace) *Namespace {
+	meta := n.Meta
+	if meta == nil {
+		meta = map[string]string{}
+	}
+	return &Namespace{Name: n.Name, Description: n.Description, Meta: meta, CreateIndex: n.CreateIndex, ModifyIndex: n.ModifyIndex}
+}
+
+func (s *Server) getNamespace(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := s.ctx(r)
 	defer cancel()
-	list, err := s.Store.ListJobs(ctx, name)
+	all, err := s.allNamespaces(ctx)
 	if err != nil {
 		return err
 	}
-	if len(list) == 0 {
-		return notFound("namespace not found")
+	for _, n := range all {
+		if n.Name == r.PathValue("name") {
+			return s.reply(w, r, n)
+		}
 	}
-	return s.reply(w, r, &Namespace{Name: name, Meta: map[string]string{}})
+	return notFound("namespace not found")
+}
+
+// putNamespace is `nomad namespace apply`: create or update a namespace
+// (its description and meta; quotas, node pool and Vault or Consul
+// settings are Nomad Enterprise's or not nomadic's, and are refused).
+func (s *Server) putNamespace(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		Name        string
+		Description string
+		Meta        map[string]string
+		Quota       string
+	}
+	if err := decode(r, &body); err != nil {
+		return err
+	}
+	if name := r.PathValue("name"); name != "" {
+		if body.Name != "" && body.Name != name {
+			return badRequest("namespace name %q in the path does not match the body's %q", name, body.Name)
+		}
+		body.Name = name
+	}
+	if body.Quota != "" {
+		return badRequest("namespace quotas are a Nomad Enterprise feature that nomadic does not have")
+	}
+	n := &api.Namespace{Name: body.Name, Description: body.Description, Meta: body.Meta}
+	if err := n.Validate(); err != nil {
+		return badRequest("%v", err)
+	}
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	if err := s.Store.PutNamespace(ctx, n); err != nil {
+		return err
+	}
+	return s.reply(w, r, struct{}{})
+}
+
+// deleteNamespace removes a namespace an operator created, if no job is
+// in it; default is never deleted.
+func (s *Server) deleteNamespace(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("name")
+	if name == api.DefaultNamespace {
+		return badRequest("default namespace can not be deleted")
+	}
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	err := s.Store.DeleteNamespace(ctx, name)
+	switch {
+	case errors.Is(err, store.ErrNamespaceInUse):
+		return badRequest("namespace %q %v", name, err)
+	case errors.Is(err, store.ErrNotFound):
+		return notFound("namespace %q not found", name)
+	case err != nil:
+		return err
+	}
+	return s.reply(w, r, struct{}{})
 }
 
 // search answers a prefix search over jobs, allocations, evaluations,

@@ -29,6 +29,7 @@ import (
 //	etcdmembers/<name>                   etcd member ID of a server's embedded etcd (force-leave removes it)
 //	election/leader                      election of the leader that runs singleton controllers
 //	schedconfig                          cluster-wide scheduler configuration
+//	namespaces/<name>                    namespace created by an operator: description and meta (servers)
 //	compact                              revision of the last compaction round (servers take turns)
 //	gcrequest                            time of the last operator request for garbage collection
 //	nodehold                             set while a mass outage holds down nodes' allocations (leader)
@@ -76,6 +77,7 @@ const (
 	KindPlanLock    Kind = "planlock"
 	KindCompact     Kind = "compact"
 	KindSchedConfig Kind = "schedconfig"
+	KindNamespaces  Kind = "namespaces"
 	KindGCRequest   Kind = "gcrequest"
 	KindNodeHold    Kind = "nodehold"
 	KindVariables   Kind = "variables"
@@ -116,6 +118,7 @@ var keyParts = map[Kind][]keyPart{
 	KindPlanLock:    {partID},
 	KindCompact:     {},
 	KindSchedConfig: {},
+	KindNamespaces:  {partName},
 	KindGCRequest:   {},
 	KindNodeHold:    {},
 	KindVariables:   {partNamespace, partName},
@@ -324,6 +327,9 @@ func (k Keys) NodeHold() string { return k.join(KindNodeHold) }
 
 // SchedulerConfig is the key of the scheduler configuration.
 func (k Keys) SchedulerConfig() string { return k.join(KindSchedConfig) }
+
+// Namespace is the key of a namespace an operator created.
+func (k Keys) Namespace(name string) string { return k.join(KindNamespaces, name) }
 
 // Election is the prefix of the leader election.
 func (k Keys) Election() string { return k.join(KindElection, "leader") }
