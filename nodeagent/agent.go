@@ -103,8 +103,12 @@ type Agent struct {
 	cat  *catalog
 	// runCtx is Run's context, which the agent's own watches (the
 	// catalog's namespaces) live in; watchers waits for them.
-	runCtx   context.Context
-	watchers sync.WaitGroup
+	runCtx context.Context
+	// ended is closed when Run returns: exec sessions, whose connections
+	// the HTTP server no longer owns, end with it.
+	ended     chan struct{}
+	endedOnce sync.Once
+	watchers  sync.WaitGroup
 }
 
 // New prepares an agent: it loads or creates the node ID and fingerprints
@@ -134,7 +138,8 @@ func newAgent(st Store, cfg Config) (*Agent, error) {
 		}
 		cfg.NodeID = id
 	}
-	a := &Agent{store: st, cfg: cfg, drivers: map[string]driver.Driver{}, runners: map[string]*allocRunner{}, ready: make(chan struct{})}
+	a := &Agent{store: st, cfg: cfg, drivers: map[string]driver.Driver{}, runners: map[string]*allocRunner{}, ready: make(chan struct{}),
+		ended: make(chan struct{})}
 	a.statuses = newStatusWriter(a)
 	for _, d := range cfg.Drivers {
 		a.drivers[d.Name()] = d
@@ -202,6 +207,7 @@ func (a *Agent) Run(ctx context.Context) {
 		<-writerDone
 	}()
 	a.runCtx = ctx
+	defer a.endedOnce.Do(func() { close(a.ended) })
 	defer a.watchers.Wait()
 	var wg sync.WaitGroup
 	wg.Add(5)

@@ -77,7 +77,16 @@ func (a *Agent) serveExec(w http.ResponseWriter, req *http.Request) {
 	conn.SetReadLimit(maxExecFrame)
 	execReq.Cmd, execReq.TTY = cmd, tty
 	slog.Info("exec in a task", "alloc", api.ShortID(allocID), "task", task, "command", strings.Join(cmd, " "), "tty", tty)
-	code, err := runExec(req.Context(), conn, d, h, execReq)
+	ctx, cancel := context.WithCancel(req.Context())
+	defer cancel()
+	go func() {
+		select {
+		case <-a.ended:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	code, err := runExec(ctx, conn, d, h, execReq)
 	var out api.ExecOutput
 	if err != nil {
 		msg := "exec: " + err.Error() + "\r\n"
