@@ -130,6 +130,21 @@ func TestADockerJobRunsOnContainerd(t *testing.T) {
 	if out, _, code := nctl(t, addr, dir, "alloc", "exec", alloc.ID[:8], "-t", "--", "sh", "-c", "test -t 0 && echo on a tty"); code != 0 || !strings.Contains(out, "on a tty") {
 		t.Fatalf("alloc exec -t in the container: exit %d, %q", code, out)
 	}
+	// Its usage is its container's cgroup's.
+	eventually(t, 20*time.Second, func() (bool, string) {
+		resp, err := http.Get("http://" + addr + "/v1/client/allocation/" + alloc.ID + "/stats")
+		if err != nil {
+			return false, err.Error()
+		}
+		defer resp.Body.Close()
+		var u api.AllocUsage
+		b, _ := io.ReadAll(resp.Body)
+		if err := json.Unmarshal(b, &u); err != nil || u.Tasks["httpd"] == nil {
+			return false, string(b)
+		}
+		ts := u.Tasks["httpd"]
+		return ts.Usage > 0 && len(ts.MemoryMeasured) == 5, string(b)
+	})
 
 	// Scaling stays within the group's scaling block.
 	if out, errOut, code := nctl(t, addr, dir, "job", "scale", "web", "web", "3"); code == 0 || !strings.Contains(errOut, "outside the scaling bounds") {

@@ -897,3 +897,47 @@ func TestNomadsNamespaceCommands(t *testing.T) {
 		t.Fatalf("a deleted namespace: %v", err)
 	}
 }
+
+func TestNomadsStatsOfAllocationsAndNodes(t *testing.T) {
+	t.Parallel()
+	_, nomadAddr, _ := devAgentWithNomadAPI(t)
+	c := nomadClient(t, nomadAddr)
+	// A task that keeps a core busy and holds some memory.
+	job := shellJob("busy", 1, `x=$(head -c 4000000 /dev/zero | tr '\0' a); while :; do :; done`)
+	if _, _, err := c.Jobs().Register(job, nil); err != nil {
+		t.Fatal(err)
+	}
+	stub := waitJobRunning(t, c, "busy", 1)[0]
+	alloc, _, err := c.Allocations().Info(stub.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st *napi.AllocResourceUsage
+	eventually(t, 30*time.Second, func() (bool, string) {
+		st, err = c.Allocations().Stats(alloc, nil)
+		if err != nil {
+			return false, err.Error()
+		}
+		ts := st.Tasks["t"]
+		if ts == nil {
+			return false, "no task stats"
+		}
+		return ts.ResourceUsage.CpuStats.Percent > 20 && ts.ResourceUsage.MemoryStats.RSS > 1<<20,
+			fmt.Sprintf("cpu %.1f%%, rss %d", ts.ResourceUsage.CpuStats.Percent, ts.ResourceUsage.MemoryStats.RSS)
+	})
+	ts := st.Tasks["t"].ResourceUsage
+	if ts.CpuStats.TotalTicks <= 0 || ts.CpuStats.UserMode <= 0 || len(ts.MemoryStats.Measured) == 0 || st.ResourceUsage.MemoryStats.RSS < ts.MemoryStats.RSS {
+		t.Fatalf("task stats %+v %+v, allocation %+v", ts.CpuStats, ts.MemoryStats, st.ResourceUsage.MemoryStats)
+	}
+	nodes, _, err := c.Nodes().List(nil)
+	if err != nil || len(nodes) != 1 {
+		t.Fatalf("nodes %v %v", nodes, err)
+	}
+	host, err := c.Nodes().Stats(nodes[0].ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if host.Memory.Total == 0 || host.Memory.Used == 0 || len(host.CPU) == 0 || host.Uptime == 0 || host.AllocDirStats == nil || host.AllocDirStats.Size == 0 {
+		t.Fatalf("host stats %+v, memory %+v", host, host.Memory)
+	}
+}

@@ -108,7 +108,9 @@ type Agent struct {
 	// the HTTP server no longer owns, end with it.
 	ended     chan struct{}
 	endedOnce sync.Once
-	watchers  sync.WaitGroup
+	// usage keeps the previous CPU samples of tasks and host.
+	usage    usageState
+	watchers sync.WaitGroup
 }
 
 // New prepares an agent: it loads or creates the node ID and fingerprints

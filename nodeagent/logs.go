@@ -200,6 +200,8 @@ func (a *Agent) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/client/stat/{alloc}", a.serveStat)
 	mux.HandleFunc("GET /v1/client/cat/{alloc}", a.serveCat)
 	mux.HandleFunc("GET /v1/client/exec/{alloc}/{task}", a.serveExec)
+	mux.HandleFunc("GET /v1/client/usage/{alloc}", a.serveAllocUsage)
+	mux.HandleFunc("GET /v1/client/usage", a.serveHostUsage)
 	metrics := promhttp.Handler()
 	mux.Handle("GET /metrics", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.countTasks()

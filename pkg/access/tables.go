@@ -133,6 +133,7 @@ var NativeRules = aclRoutes(map[string]Rule{
 	"GET /v1/client/fs/logs/{alloc}":             NSAlloc(acl.CapReadLogs, "alloc"),
 	"GET /v1/client/fs/ls/{alloc}":               NSAlloc(acl.CapReadFS, "alloc"),
 	"GET /v1/client/allocation/{id}/exec":        NSAlloc(acl.CapAllocExec, "id"),
+	"GET /v1/client/allocation/{alloc}/stats":    NSAlloc(acl.CapReadJob, "alloc"),
 	"GET /v1/client/fs/stat/{alloc}":             NSAlloc(acl.CapReadFS, "alloc"),
 	"GET /v1/client/fs/cat/{alloc}":              NSAlloc(acl.CapReadFS, "alloc"),
 	"GET /v1/evaluations":                        NSResult(acl.CapReadJob),

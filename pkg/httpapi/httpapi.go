@@ -97,6 +97,7 @@ func (s *Server) routes() *access.Mux {
 	mux.HandleFunc("GET /v1/client/fs/logs/{alloc}", s.allocLogs)
 	mux.HandleFunc("GET /v1/client/fs/ls/{alloc}", s.allocFile("/v1/client/ls/"))
 	mux.HandleFunc("GET /v1/client/allocation/{id}/exec", s.allocExec)
+	mux.HandleFunc("GET /v1/client/allocation/{alloc}/stats", s.allocFile("/v1/client/usage/"))
 	mux.HandleFunc("GET /v1/client/fs/stat/{alloc}", s.allocFile("/v1/client/stat/"))
 	mux.HandleFunc("GET /v1/client/fs/cat/{alloc}", s.allocFile("/v1/client/cat/"))
 	mux.HandleFunc("POST /v1/allocation/{id}/stop", s.allocStop)

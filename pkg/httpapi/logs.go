@@ -12,8 +12,9 @@ import (
 	"github.com/nomadic-project/nomadic/pkg/nodes"
 )
 
-// allocFile proxies a file request of an allocation (ls, stat, cat) to the
-// node agent that has it; a task's secrets directory is not read.
+// allocFile proxies a request about an allocation (its files: ls, stat,
+// cat; its usage) to the node agent that has it; a task's secrets
+// directory is not read.
 func (s *Server) allocFile(nodePath string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := reqCtx(r)

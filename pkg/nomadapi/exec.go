@@ -26,17 +26,13 @@ func (s *Server) allocExec(w http.ResponseWriter, r *http.Request) error {
 // execAlloc reads an allocation, the version of its job it runs and its
 // node.
 func (s *Server) execAlloc(r *http.Request, id string) (*api.Allocation, *api.Job, *api.Node, error) {
+	a, node, err := s.allocNode(r, id)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	ctx, cancel := s.ctx(r)
 	defer cancel()
-	a, err := s.findAlloc(ctx, id)
-	if err != nil {
-		return nil, nil, nil, err
-	}
 	job, err := s.Store.GetJobVersion(ctx, a.Namespace, a.JobID, a.JobVersion)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	node, err := s.Store.GetNode(ctx, a.NodeID)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -34,14 +34,7 @@ func toAllocFileInfo(fi api.FileInfo) *AllocFileInfo {
 // fsNode finds the allocation of the request and asks its node for
 // nodePath (the node's route, the allocation ID appended) with q.
 func (s *Server) fsNode(r *http.Request, nodePath string, q url.Values) (*http.Response, error) {
-	ctx, cancel := s.ctx(r)
-	a, err := s.findAlloc(ctx, r.PathValue("alloc"))
-	if err != nil {
-		cancel()
-		return nil, err
-	}
-	node, err := s.Store.GetNode(ctx, a.NodeID)
-	cancel()
+	a, node, err := s.allocNode(r, r.PathValue("alloc"))
 	if err != nil {
 		return nil, err
 	}

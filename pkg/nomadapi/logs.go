@@ -25,14 +25,7 @@ const frameSize = 64 << 10
 // reach a node (nodes show an empty HTTPAddr).
 func (s *Server) allocLogs(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	ctx, cancel := s.ctx(r)
-	a, err := s.findAlloc(ctx, r.PathValue("alloc"))
-	if err != nil {
-		cancel()
-		return err
-	}
-	node, err := s.Store.GetNode(ctx, a.NodeID)
-	cancel()
+	a, node, err := s.allocNode(r, r.PathValue("alloc"))
 	if err != nil {
 		return err
 	}

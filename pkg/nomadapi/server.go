@@ -161,7 +161,7 @@ func (s *Server) routes() *access.Mux {
 	write("PUT,POST", "/v1/allocation/{id}/stop", s.stopAllocation)
 	write("PUT,POST", "/v1/client/allocation/{id}/restart", s.allocRequest("restart"))
 	write("PUT,POST", "/v1/client/allocation/{id}/signal", s.allocRequest("signal"))
-	mux.HandleFunc("GET /v1/client/allocation/{id}/stats", s.plain(s.unsupported("resource usage statistics of allocations")))
+	mux.HandleFunc("GET /v1/client/allocation/{id}/stats", s.plain(s.allocStats))
 	mux.HandleFunc("GET /v1/client/allocation/{id}/checks", s.plain(s.allocChecks))
 	mux.HandleFunc("GET /v1/client/allocation/{id}/exec", s.plain(s.allocExec))
 	get("/v1/allocation/{id}/services", serviceKinds, s.allocationServices)
@@ -171,7 +171,7 @@ func (s *Server) routes() *access.Mux {
 	mux.HandleFunc("GET /v1/client/fs/cat/{alloc}", s.plain(s.fsCat(false)))
 	mux.HandleFunc("GET /v1/client/fs/readat/{alloc}", s.plain(s.fsCat(true)))
 	mux.HandleFunc("GET /v1/client/fs/stream/{alloc}", s.plain(s.fsStream))
-	mux.HandleFunc("GET /v1/client/stats", s.plain(s.unsupported("resource usage statistics of nodes")))
+	mux.HandleFunc("GET /v1/client/stats", s.plain(s.hostStats))
 	// Service discovery.
 	get("/v1/services", serviceKinds, s.listServices)
 	get("/v1/service/{name}", serviceKinds, s.getService)
@@ -242,13 +242,6 @@ func badRequest(format string, args ...any) error {
 
 func notFound(format string, args ...any) error {
 	return &httpError{code: http.StatusNotFound, msg: fmt.Sprintf(format, args...)}
-}
-
-// unsupported answers 501, saying what is not served.
-func (s *Server) unsupported(what string) handler {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		return &httpError{code: http.StatusNotImplemented, msg: "nomadic does not serve " + what + " (docs/nomad-compat.md)"}
-	}
 }
 
 // writeErr answers an error the way Nomad does: the status code and a

@@ -80,8 +80,20 @@ func runOnPTY(ctx context.Context, cmd *exec.Cmd, req *driver.ExecRequest) (int,
 		_ = pty.Setsize(ptmx, &pty.Winsize{Cols: sz.Width, Rows: sz.Height})
 	})
 	code, err := wait(ctx, cmd)
+	// The output the command left in the terminal is read to its end
+	// (the read fails once no process holds the terminal), for at most a
+	// moment: something it left running may hold it.
+	drained := make(chan struct{})
+	go func() {
+		copies.Wait()
+		close(drained)
+	}()
+	select {
+	case <-drained:
+	case <-time.After(2 * time.Second):
+	}
 	ptmx.Close()
-	copies.Wait()
+	<-drained
 	return code, err
 }
 
