@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -33,5 +35,49 @@ func TestExecIsServedOnlyToTheServers(t *testing.T) {
 				t.Fatalf("answered %d (%s), want %d", rec.Code, strings.TrimSpace(rec.Body.String()), c.wantCode)
 			}
 		})
+	}
+}
+
+func TestAllocFilesStayInTheAllocationAndOutOfSecrets(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	dir := h.agent.AllocDir("a1")
+	for _, d := range []string{"t/local", "t/secrets", "alloc/data"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	outside := filepath.Join(t.TempDir(), "outside")
+	for name, body := range map[string]string{"t/local/ok.txt": "fine", "t/secrets/token": "s3cret"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(outside, []byte("host file"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A task's links: one out of the allocation, one into its secrets.
+	if err := os.Symlink(outside, filepath.Join(dir, "t/local/out")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../secrets/token", filepath.Join(dir, "t/local/tok")); err != nil {
+		t.Fatal(err)
+	}
+	cat := func(path string) (int, string) {
+		rec := httptest.NewRecorder()
+		h.agent.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/client/cat/a1?"+url.Values{"path": {path}}.Encode(), nil))
+		return rec.Code, rec.Body.String()
+	}
+	for path, want := range map[string]int{
+		"t/local/ok.txt": http.StatusOK, "t/local/out": http.StatusNotFound, "../../../etc/passwd": http.StatusNotFound,
+		"t/secrets/token": http.StatusForbidden, "t/local/tok": http.StatusForbidden, "t/local": http.StatusBadRequest,
+	} {
+		code, body := cat(path)
+		if code != want || strings.Contains(body, "s3cret") || strings.Contains(body, "host file") {
+			t.Errorf("cat %s: %d %q, want %d", path, code, body, want)
+		}
+	}
+	if code, body := cat("t/local/ok.txt"); body != "fine" {
+		t.Errorf("cat of a task's file: %d %q", code, body)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -246,34 +247,54 @@ func (a *Agent) serveLogs(w http.ResponseWriter, req *http.Request) {
 	}
 }
 
-// allocPath resolves the path query of a request inside the directory of
-// its allocation, links included: a path that leaves it (through "..",
-// or a link pointing out) is answered 404, as one that does not exist.
-// It writes the answer itself when it reports false.
-func (a *Agent) allocPath(w http.ResponseWriter, req *http.Request, what string) (full, rel string, ok bool) {
+// allocOpen opens the path query of a request inside the directory of
+// its allocation, through an os.Root: a path that leaves it (through "..",
+// or a link pointing out, even one swapped in meanwhile) is answered 404,
+// as one that does not exist. It also returns where the opened file is,
+// relative to the allocation directory, links resolved. It writes the
+// answer itself when it reports false; the caller closes the file.
+func (a *Agent) allocOpen(w http.ResponseWriter, req *http.Request, what string) (f *os.File, where, rel string, ok bool) {
 	allocID := req.PathValue("alloc")
 	if allocID == "" || strings.ContainsAny(allocID, "/.") {
 		http.Error(w, `{"error":"bad allocation ID"}`, http.StatusBadRequest)
-		return "", "", false
+		return nil, "", "", false
 	}
-	root := a.AllocDir(allocID)
 	rel = filepath.Clean("/" + req.URL.Query().Get("path"))
-	resolved, err := filepath.EvalSymlinks(filepath.Join(root, rel))
-	if err != nil || !strings.HasPrefix(resolved+"/", root+"/") {
+	notFound := func() {
 		http.Error(w, fmt.Sprintf(`{"error":"no such %s %s in allocation %s"}`, what, rel, allocID), http.StatusNotFound)
-		return "", "", false
 	}
-	return resolved, rel, true
+	dir := a.AllocDir(allocID)
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		notFound()
+		return nil, "", "", false
+	}
+	defer root.Close()
+	name := strings.TrimPrefix(rel, "/")
+	if name == "" {
+		name = "."
+	}
+	f, err = root.Open(name)
+	if err != nil {
+		notFound()
+		return nil, "", "", false
+	}
+	// Where the opened file is: the kernel's name of the descriptor.
+	real, err1 := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", f.Fd()))
+	top, err2 := filepath.EvalSymlinks(dir)
+	where, err3 := filepath.Rel(top, real)
+	if err1 != nil || err2 != nil || err3 != nil || strings.HasPrefix(where, "..") {
+		f.Close()
+		notFound()
+		return nil, "", "", false
+	}
+	return f, where, rel, true
 }
 
-// inSecrets reports whether full (resolved) is inside a task's secrets
-// directory of the allocation directory root: root/<task>/secrets/...
-func inSecrets(full, root string) bool {
-	rel, err := filepath.Rel(root, full)
-	if err != nil {
-		return true
-	}
-	parts := strings.Split(rel, string(filepath.Separator))
+// inSecrets reports whether where (relative to the allocation directory,
+// links resolved) is inside a task's secrets directory: <task>/secrets/...
+func inSecrets(where string) bool {
+	parts := strings.Split(where, string(filepath.Separator))
 	return len(parts) >= 2 && parts[0] != "alloc" && parts[1] == "secrets"
 }
 
@@ -283,11 +304,12 @@ func fileInfo(name string, fi os.FileInfo) api.FileInfo {
 
 // serveStat describes one file or directory of an allocation.
 func (a *Agent) serveStat(w http.ResponseWriter, req *http.Request) {
-	full, rel, ok := a.allocPath(w, req, "file or directory")
+	f, _, rel, ok := a.allocOpen(w, req, "file or directory")
 	if !ok {
 		return
 	}
-	fi, err := os.Stat(full)
+	defer f.Close()
+	fi, err := f.Stat()
 	if err != nil {
 		http.Error(w, fmt.Sprintf(`{"error":"no such file %s"}`, rel), http.StatusNotFound)
 		return
@@ -300,11 +322,12 @@ func (a *Agent) serveStat(w http.ResponseWriter, req *http.Request) {
 // origin=end), at most limit bytes (0: to its end); with follow=true it
 // goes on with what is appended until the request ends.
 func (a *Agent) serveCat(w http.ResponseWriter, req *http.Request) {
-	full, rel, ok := a.allocPath(w, req, "file")
+	f, where, rel, ok := a.allocOpen(w, req, "file")
 	if !ok {
 		return
 	}
-	if inSecrets(full, a.AllocDir(req.PathValue("alloc"))) {
+	defer f.Close()
+	if inSecrets(where) {
 		// Tokens and rendered secrets stay with the task, as in Nomad:
 		// read-fs is not a way to a task's credentials.
 		http.Error(w, `{"error":"reading files of a task's secrets directory is not allowed"}`, http.StatusForbidden)
@@ -322,12 +345,6 @@ func (a *Agent) serveCat(w http.ResponseWriter, req *http.Request) {
 			*dst = n
 		}
 	}
-	f, err := os.Open(full)
-	if err != nil {
-		http.Error(w, fmt.Sprintf(`{"error":"no such file %s"}`, rel), http.StatusNotFound)
-		return
-	}
-	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil || fi.IsDir() {
 		http.Error(w, fmt.Sprintf(`{"error":"%s is a directory"}`, rel), http.StatusBadRequest)
@@ -375,16 +392,18 @@ func (a *Agent) serveCat(w http.ResponseWriter, req *http.Request) {
 
 // serveList lists a directory inside an allocation's directory.
 func (a *Agent) serveList(w http.ResponseWriter, req *http.Request) {
-	dir, rel, ok := a.allocPath(w, req, "directory")
+	f, _, rel, ok := a.allocOpen(w, req, "directory")
 	if !ok {
 		return
 	}
+	defer f.Close()
 	allocID := req.PathValue("alloc")
-	entries, err := os.ReadDir(dir)
+	entries, err := f.ReadDir(-1)
 	if err != nil {
 		http.Error(w, fmt.Sprintf(`{"error":"no such directory %s in allocation %s"}`, rel, allocID), http.StatusNotFound)
 		return
 	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
 	out := make([]api.FileInfo, 0, len(entries))
 	for _, e := range entries {
 		fi, err := e.Info()
