@@ -160,11 +160,7 @@ func (s *Server) allocRequest(kind string) handler {
 func (s *Server) allocChecks(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := s.ctx(r)
 	defer cancel()
-	a, err := s.findAlloc(ctx, r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	regs, err := s.Store.ListServices(ctx, a.Namespace, "")
+	a, regs, err := s.allocRegistrations(ctx, r.PathValue("id"))
 	if err != nil {
 		return err
 	}

@@ -185,18 +185,33 @@ func (s *Server) jobServices(w http.ResponseWriter, r *http.Request) error {
 	return s.reply(w, r, out)
 }
 
+// allocRegistrations reads an allocation and its service instances.
+func (s *Server) allocRegistrations(ctx context.Context, id string) (*api.Allocation, []*api.ServiceRegistration, error) {
+	a, err := s.findAlloc(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	all, err := s.Store.ListServices(ctx, a.Namespace, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	var regs []*api.ServiceRegistration
+	for _, reg := range all {
+		if reg.AllocID == a.ID {
+			regs = append(regs, reg)
+		}
+	}
+	return a, regs, nil
+}
+
 func (s *Server) allocationServices(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := s.ctx(r)
 	defer cancel()
-	a, err := s.findAlloc(ctx, r.PathValue("id"))
+	_, regs, err := s.allocRegistrations(ctx, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	regs, err := s.Store.ListServices(ctx, a.Namespace, "")
-	if err != nil {
-		return err
-	}
-	out, err := s.serviceRegistrations(ctx, regs, func(reg *ServiceRegistration) bool { return reg.AllocID == a.ID })
+	out, err := s.serviceRegistrations(ctx, regs, func(*ServiceRegistration) bool { return true })
 	if err != nil {
 		return err
 	}
