@@ -307,6 +307,10 @@ func TestDevAgentRunsAJobAndStopsIt(t *testing.T) {
 	if _, errOut, code := nctl(t, addr, dir, "alloc", "fs", first.ID[:8], "nope"); code == 0 || !strings.Contains(errOut, "no such file or directory") {
 		t.Fatalf("alloc fs of a missing directory: %d %q", code, errOut)
 	}
+	// describe shows what the running task uses.
+	if out := mustNctl(t, addr, dir, "describe", "alloc", first.ID[:8]); !strings.Contains(out, "Using: cpu ") || !strings.Contains(out, "MiB") {
+		t.Fatalf("describe alloc without usage:\n%s", out)
+	}
 	// A command runs beside a raw_exec task, with its environment.
 	if out, _, code := nctl(t, addr, dir, "alloc", "exec", first.ID[:8], "--", "sh", "-c", `echo "alloc=$NOMAD_ALLOC_ID"; exit 5`); code != 5 || !strings.Contains(out, "alloc="+first.ID) {
 		t.Fatalf("alloc exec: exit %d, %q", code, out)

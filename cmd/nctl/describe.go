@@ -55,7 +55,13 @@ func newDescribeCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				describeAlloc(w, a)
+				var usage *api.AllocUsage
+				if a.ClientStatusOf() == api.AllocClientRunning {
+					// What its tasks use, when its node answers; the rest
+					// is shown without.
+					usage, _ = c.AllocUsage(ctx, a.ID)
+				}
+				describeAlloc(w, a, usage)
 			case "nodes":
 				n, err := c.Node(ctx, args[1])
 				if err != nil {
@@ -167,7 +173,7 @@ func sortedKeys(m map[string]int) []string {
 	return out
 }
 
-func describeAlloc(w io.Writer, a *api.Allocation) {
+func describeAlloc(w io.Writer, a *api.Allocation, usage *api.AllocUsage) {
 	kv(w, "ID", a.ID)
 	kv(w, "Name", a.Name)
 	kv(w, "Job", fmt.Sprintf("%s (version %d)", a.JobID, a.JobVersion))
@@ -211,11 +217,21 @@ func describeAlloc(w io.Writer, a *api.Allocation) {
 		if ts.Failed {
 			fmt.Fprint(w, ", failed")
 		}
+		if u := usageOf(usage, n); u != nil {
+			fmt.Fprintf(w, "\n  Using: cpu %.1f%% of a core (%.1fs user, %.1fs system), memory %.1f MiB", u.Percent, u.UserSeconds, u.SystemSeconds, float64(max(u.Usage, u.RSS))/(1<<20))
+		}
 		fmt.Fprintln(w, "\n  Recent events:")
 		for _, ev := range ts.Events {
 			fmt.Fprintf(w, "  %s  %-16s %s\n", ev.Time.Local().Format("2006-01-02T15:04:05"), ev.Type, ev.Message)
 		}
 	}
+}
+
+func usageOf(u *api.AllocUsage, task string) *api.TaskUsage {
+	if u == nil {
+		return nil
+	}
+	return u.Tasks[task]
 }
 
 func describeNode(w io.Writer, n *api.Node, allocs []*api.Allocation) {

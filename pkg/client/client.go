@@ -488,6 +488,13 @@ func (c *Client) StatAllocFile(ctx context.Context, alloc, path string) (*api.Fi
 	return &out, c.do(ctx, http.MethodGet, "/v1/client/fs/stat/"+url.PathEscape(alloc), url.Values{"path": {path}}, nil, &out)
 }
 
+// AllocUsage reads what an allocation's running tasks use, as its node
+// measures it.
+func (c *Client) AllocUsage(ctx context.Context, alloc string) (*api.AllocUsage, error) {
+	var out api.AllocUsage
+	return &out, c.do(ctx, http.MethodGet, "/v1/client/allocation/"+url.PathEscape(alloc)+"/stats", nil, nil, &out)
+}
+
 // CatAllocFile reads a file of an allocation; the caller closes it.
 func (c *Client) CatAllocFile(ctx context.Context, alloc, path string) (io.ReadCloser, error) {
 	return c.stream(ctx, "/v1/client/fs/cat/"+url.PathEscape(alloc), url.Values{"path": {path}})
