@@ -41,14 +41,32 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// handedOut are the addresses freeAddr gave: the kernel may give a port
+// again once its listener closed, and one etcd got the same port for its
+// client and peer URLs.
+var (
+	handedMu  sync.Mutex
+	handedOut = map[string]bool{}
+)
+
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	handedMu.Lock()
+	defer handedMu.Unlock()
+	for range 1000 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		if !handedOut[addr] {
+			handedOut[addr] = true
+			return addr
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatal("no free port not given before in 1000 tries")
+	return ""
 }
 
 // proc is a process started by a test; it is stopped when the test ends.
