@@ -110,7 +110,8 @@ func (s *Server) runSession(ctx context.Context, sess *store.Session) {
 	wg.Add(3)
 	go func() {
 		defer wg.Done()
-		loop.Every(ctx, max(s.Cfg.CompactInterval, time.Second), "compaction failed", s.compact)
+		c := s.Store.Compactor()
+		loop.Every(ctx, max(s.Cfg.CompactInterval, time.Second), "compaction failed", func(ctx context.Context) error { return s.compact(ctx, c) })
 	}()
 	go func() {
 		defer wg.Done()
@@ -124,9 +125,9 @@ func (s *Server) runSession(ctx context.Context, sess *store.Session) {
 }
 
 // compact takes this server's turn at compacting etcd's history
-// (store.CompactRound).
-func (s *Server) compact(ctx context.Context) error {
-	rev, err := s.Store.CompactRound(ctx)
+// (store.Compactor).
+func (s *Server) compact(ctx context.Context, c *store.Compactor) error {
+	rev, err := c.Round(ctx)
 	if err == nil && rev > 0 {
 		slog.Debug("compacted etcd history", "revision", rev)
 		metricCompactions.Inc()

@@ -16,7 +16,7 @@
 //     and typed subscriptions of every controller (subscribe.go).
 //   - WatchNodeAllocs is a node agent's watch of its own prefix;
 //     WatchChanges replays the cluster's history for event streams.
-//   - CompactRound takes a server's turn at compacting etcd's history.
+//   - Compactor takes a server's turns at compacting etcd's history.
 package store
 
 import (
