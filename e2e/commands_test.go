@@ -135,6 +135,23 @@ func TestTheRestOfTheCommandsAgainstADevAgent(t *testing.T) {
 		t.Fatalf("get-config after set: %q", out)
 	}
 
+	// namespaces: apply, list, show, delete; default is never deleted.
+	mustNctl(t, addr, dir, "namespace", "apply", "prod", "--description", "production", "--meta", "team=infra")
+	if out := mustNctl(t, addr, dir, "get", "namespaces", "-o", "wide"); !strings.Contains(out, "production") || !strings.Contains(out, "team=infra") || !strings.Contains(out, "default") {
+		t.Fatalf("get namespaces: %q", out)
+	}
+	var prod api.Namespace
+	if err := json.Unmarshal([]byte(mustNctl(t, addr, dir, "get", "ns", "prod", "-o", "json")), &prod); err != nil || prod.Description != "production" {
+		t.Fatalf("get ns prod: %v %+v", err, prod)
+	}
+	if _, errOut, code := nctl(t, addr, dir, "namespace", "delete", "default"); code == 0 || !strings.Contains(errOut, "cannot be deleted") {
+		t.Fatalf("delete default: exit %d, %q", code, errOut)
+	}
+	mustNctl(t, addr, dir, "namespace", "delete", "prod")
+	if out := mustNctl(t, addr, dir, "get", "namespaces", "-o", "name"); strings.TrimSpace(out) != "namespace/default" {
+		t.Fatalf("after the delete: %q", out)
+	}
+
 	// job dispatch of a parameterized job, with meta and a payload.
 	param := `job "shout" {
   type = "batch"

@@ -22,12 +22,13 @@ var kinds = map[string]string{
 	"server": "servers", "servers": "servers",
 	"service": "services", "services": "services", "svc": "services",
 	"deployment": "deployments", "deployments": "deployments", "deploy": "deployments",
+	"namespace": "namespaces", "namespaces": "namespaces", "ns": "namespaces",
 }
 
 func kindOf(s string) (string, error) {
 	k, ok := kinds[strings.ToLower(s)]
 	if !ok {
-		return "", fmt.Errorf("unknown resource type %q (jobs, allocs, nodes, evals, deployments, services, servers)", s)
+		return "", fmt.Errorf("unknown resource type %q (jobs, allocs, nodes, evals, deployments, services, servers, namespaces)", s)
 	}
 	return k, nil
 }
@@ -43,7 +44,7 @@ type getOpts struct {
 func newGetCmd(g *globals) *cobra.Command {
 	var o getOpts
 	cmd := &cobra.Command{
-		Use:   "get jobs|allocs|nodes|evals|deployments|services|servers [NAME]",
+		Use:   "get jobs|allocs|nodes|evals|deployments|services|servers|namespaces [NAME]",
 		Short: "List resources, or show one",
 		Example: `  nctl get jobs
   nctl get allocs --job example -o wide
@@ -128,6 +129,12 @@ func fetch(g *globals, kind, name string, o *getOpts) (any, error) {
 		return c.Deployments(ctx, ns, o.job)
 	case "servers":
 		return c.Servers(ctx)
+	case "namespaces":
+		if name != "" {
+			n, err := c.Namespace(ctx, name)
+			return []*api.Namespace{n}, err
+		}
+		return c.Namespaces(ctx)
 	case "services":
 		if name != "" {
 			return c.Service(ctx, g.namespace, name, false)
@@ -172,6 +179,8 @@ func first(objs any) any {
 	case []*api.Evaluation:
 		return l[0]
 	case []*api.Deployment:
+		return l[0]
+	case []*api.Namespace:
 		return l[0]
 	}
 	return objs

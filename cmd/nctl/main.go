@@ -147,6 +147,7 @@ func newRoot(g *globals) *cobra.Command {
 		newConfigCmd(g),
 		newVarCmd(g),
 		newACLCmd(g),
+		newNamespaceCmd(g),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print the version of nctl",

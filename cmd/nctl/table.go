@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
 	"net"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -65,6 +67,8 @@ func gridOf(objs any, now time.Time, wide bool) (*grid, error) {
 		return serviceTable.grid(list, now, wide), nil
 	case []*api.ServiceRegistration:
 		return instanceTable.grid(list, now, wide), nil
+	case []*api.Namespace:
+		return namespaceTable.grid(list, now, wide), nil
 	}
 	return nil, fmt.Errorf("cannot print %T", objs)
 }
@@ -211,6 +215,20 @@ var serviceTable = table[*api.ServiceSummary]{
 	name:   func(s *api.ServiceSummary) string { return s.Name },
 	row: func(s *api.ServiceSummary, _ time.Time) []string {
 		return []string{s.Name, s.Namespace, fmt.Sprint(s.Instances), fmt.Sprint(s.Healthy), strings.Join(s.Tags, ",")}
+	},
+}
+
+var namespaceTable = table[*api.Namespace]{
+	prefix: "namespace",
+	cols:   []string{"NAME", "DESCRIPTION"},
+	wide:   []string{"META"},
+	name:   func(n *api.Namespace) string { return n.Name },
+	row: func(n *api.Namespace, _ time.Time) []string {
+		meta := make([]string, 0, len(n.Meta))
+		for _, k := range slices.Sorted(maps.Keys(n.Meta)) {
+			meta = append(meta, k+"="+n.Meta[k])
+		}
+		return []string{n.Name, n.Description, strings.Join(meta, ",")}
 	},
 }
 

@@ -150,6 +150,12 @@ var NativeRules = aclRoutes(map[string]Rule{
 	"GET /v1/event/stream":                       NodeRead().And(Custom(uiSnapshot)), // every namespace, as the UI snapshot
 	"GET /v1/ui/snapshot":                        NodeRead().And(Custom(uiSnapshot)),
 
+	"GET /v1/namespaces":          Namespaces(),
+	"GET /v1/namespace/{name}":    Namespaces(),
+	"PUT /v1/namespace/{name}":    Management(),
+	"POST /v1/namespace/{name}":   Management(),
+	"DELETE /v1/namespace/{name}": Management(),
+
 	"GET /v1/nodes":                            NodeRead(),
 	"GET /v1/node/{id}":                        NodeRead(),
 	"PUT /v1/node/{id}/eligibility":            NodeWrite(),

@@ -579,3 +579,29 @@ func retryAfter(resp *http.Response) (time.Duration, bool) {
 	}
 	return min(max(wait, 100*time.Millisecond), 10*time.Second), true
 }
+
+// Namespaces lists every namespace: created by operators, used by jobs,
+// and default.
+func (c *Client) Namespaces(ctx context.Context) ([]*api.Namespace, error) {
+	var out []*api.Namespace
+	return out, c.do(ctx, http.MethodGet, "/v1/namespaces", nil, nil, &out)
+}
+
+// Namespace reads one namespace.
+func (c *Client) Namespace(ctx context.Context, name string) (*api.Namespace, error) {
+	var out api.Namespace
+	return &out, c.do(ctx, http.MethodGet, "/v1/namespace/"+url.PathEscape(name), nil, nil, &out)
+}
+
+// PutNamespace creates or updates a namespace (needs a management token
+// when ACLs are on).
+func (c *Client) PutNamespace(ctx context.Context, n *api.Namespace) (*api.Namespace, error) {
+	var out api.Namespace
+	return &out, c.do(ctx, http.MethodPut, "/v1/namespace/"+url.PathEscape(n.Name), nil, n, &out)
+}
+
+// DeleteNamespace removes a namespace an operator created; one with jobs
+// is refused.
+func (c *Client) DeleteNamespace(ctx context.Context, name string) error {
+	return c.do(ctx, http.MethodDelete, "/v1/namespace/"+url.PathEscape(name), nil, nil, nil)
+}

@@ -161,26 +161,13 @@ func (s *Server) namespaces(w http.ResponseWriter, r *http.Request) error {
 // allNamespaces is every namespace, by name: created, used by jobs, and
 // default.
 func (s *Server) allNamespaces(ctx context.Context) ([]*Namespace, error) {
-	created, err := s.Store.ListNamespaces(ctx)
+	all, err := s.Store.AllNamespaces(ctx)
 	if err != nil {
 		return nil, err
 	}
-	jobs, err := s.Store.ListJobs(ctx, "")
-	if err != nil {
-		return nil, err
-	}
-	byName := map[string]*Namespace{api.DefaultNamespace: {Name: api.DefaultNamespace, Description: "Default shared namespace", Meta: map[string]string{}}}
-	for _, j := range jobs {
-		if byName[j.Namespace] == nil {
-			byName[j.Namespace] = &Namespace{Name: j.Namespace, Meta: map[string]string{}}
-		}
-	}
-	for _, n := range created {
-		byName[n.Name] = toNamespace(n)
-	}
-	out := make([]*Namespace, 0, len(byName))
-	for _, name := range sortedKeys(byName) {
-		out = append(out, byName[name])
+	out := make([]*Namespace, len(all))
+	for i, n := range all {
+		out[i] = toNamespace(n)
 	}
 	return out, nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
 )
@@ -55,4 +57,33 @@ func (s *Store) DeleteNamespace(ctx context.Context, name string) error {
 		return ErrNotFound
 	}
 	return nil
+}
+
+// AllNamespaces lists every namespace by name: those operators created,
+// those jobs are in (a job may go into a namespace nobody created), and
+// default, which always exists.
+func (s *Store) AllNamespaces(ctx context.Context) ([]*api.Namespace, error) {
+	created, err := s.ListNamespaces(ctx)
+	if err != nil {
+		return nil, err
+	}
+	jobs, err := s.ListJobs(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]*api.Namespace{api.DefaultNamespace: {Name: api.DefaultNamespace, Description: "Default shared namespace"}}
+	for _, j := range jobs {
+		if byName[j.Namespace] == nil {
+			byName[j.Namespace] = &api.Namespace{Name: j.Namespace}
+		}
+	}
+	for _, n := range created {
+		byName[n.Name] = n
+	}
+	out := make([]*api.Namespace, 0, len(byName))
+	for _, n := range byName {
+		out = append(out, n)
+	}
+	slices.SortFunc(out, func(a, b *api.Namespace) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
 }
