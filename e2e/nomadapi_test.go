@@ -118,6 +118,11 @@ func TestNomadsGoClientDrivesADevAgent(t *testing.T) {
 		if err != nil || node.ID != nodes[0].ID || node.HTTPAddr != "" || node.Attributes["kernel.name"] != "linux" {
 			t.Fatalf("node %+v %v", node, err)
 		}
+		// nomad node status NODE subtracts ReservedResources from
+		// NodeResources without a nil check.
+		if node.NodeResources == nil || node.ReservedResources == nil || node.NodeResources.Cpu.CpuShares <= 0 {
+			t.Fatalf("node resources %+v, reserved %+v", node.NodeResources, node.ReservedResources)
+		}
 	})
 
 	job := shellJob("web", 2, "echo hello from $NOMAD_ALLOC_INDEX; sleep 300")
@@ -170,12 +175,56 @@ func TestNomadsGoClientDrivesADevAgent(t *testing.T) {
 		if err != nil || len(evals) == 0 {
 			t.Fatalf("evaluations %+v %v", evals, err)
 		}
+		// Lists take Nomad's filter expressions (nomad eval list -filter)
+		// and UUID prefixes without their dashes.
+		filtered, _, err := c.Evaluations().List(&napi.QueryOptions{Filter: `JobID == "worker"`})
+		if err != nil || len(filtered) == 0 {
+			t.Fatalf("filtered evaluations %+v %v", filtered, err)
+		}
+		for _, e := range filtered {
+			if e.JobID != "worker" {
+				t.Fatalf("filter JobID == worker listed an evaluation of %s", e.JobID)
+			}
+		}
+		if _, _, err := c.Allocations().List(&napi.QueryOptions{Filter: `ClientStatus ~ "x"`}); err == nil || !strings.Contains(err.Error(), "400") {
+			t.Fatalf("a filter outside the grammar: %v", err)
+		}
+		byPrefix, _, err := c.Allocations().PrefixList(strings.ReplaceAll(allocs[0].ID[:13], "-", ""))
+		if err != nil || len(byPrefix) != 1 || byPrefix[0].ID != allocs[0].ID {
+			t.Fatalf("allocations by a prefix without dashes: %+v %v", byPrefix, err)
+		}
 		eallocs, _, err := c.Evaluations().Allocations(evalID, nil)
 		if err != nil || len(eallocs) != 2 {
 			t.Fatalf("evaluation allocations %+v %v", eallocs, err)
 		}
 		if dep, _, err := c.Jobs().LatestDeployment("web", nil); err != nil || dep != nil {
 			t.Fatalf("a job without an update block has no deployment: %+v %v", dep, err)
+		}
+	})
+
+	t.Run("run -preserve-counts and -preserve-resources keep what the cluster has", func(t *testing.T) {
+		j := shellJob("keep", 1, "sleep 300")
+		if _, _, err := c.Jobs().Register(j, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := c.Jobs().Scale("keep", "g", new(2), "by hand", false, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		again := shellJob("keep", 1, "sleep 301")
+		again.TaskGroups[0].Tasks[0].Resources.MemoryMB = new(64)
+		if _, _, err := c.Jobs().RegisterOpts(again, &napi.RegisterOptions{PreserveCounts: true, PreserveResources: true}, nil); err != nil {
+			t.Fatal(err)
+		}
+		info, _, err := c.Jobs().Info("keep", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tg := info.TaskGroups[0]
+		if *tg.Count != 2 || *tg.Tasks[0].Resources.MemoryMB != 32 || tg.Tasks[0].Config["args"].([]any)[1] != "sleep 301" {
+			t.Fatalf("after run -preserve-counts -preserve-resources: count %d, memory %d, config %v", *tg.Count, *tg.Tasks[0].Resources.MemoryMB, tg.Tasks[0].Config)
+		}
+		if _, _, err := c.Jobs().Deregister("keep", true, nil); err != nil {
+			t.Fatal(err)
 		}
 	})
 

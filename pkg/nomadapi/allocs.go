@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"sort"
-	"strings"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/store"
@@ -16,6 +15,10 @@ func (s *Server) listAllocations(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	ns := nsFilter(namespace(r))
 	prefix := r.URL.Query().Get("prefix")
+	f, err := parseFilter(r.URL.Query().Get("filter"))
+	if err != nil {
+		return err
+	}
 	allocs, err := s.Store.ListAllocs(ctx, store.AllocFilter{Namespace: ns})
 	if err != nil {
 		return err
@@ -30,8 +33,11 @@ func (s *Server) listAllocations(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := []*AllocationListStub{}
 	for _, a := range allocs {
-		if strings.HasPrefix(a.ID, prefix) {
-			out = append(out, toAllocStub(a, types[jobKey(a.Namespace, a.JobID)], names[a.NodeID]))
+		if !idPrefix(a.ID, prefix) {
+			continue
+		}
+		if stub := toAllocStub(a, types[jobKey(a.Namespace, a.JobID)], names[a.NodeID]); f.match(stub) {
+			out = append(out, stub)
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].ID < out[j].ID })

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"sort"
-	"strings"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/deploy"
@@ -20,10 +19,17 @@ func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	prefix := r.URL.Query().Get("prefix")
+	f, err := parseFilter(r.URL.Query().Get("filter"))
+	if err != nil {
+		return err
+	}
 	out := []*Deployment{}
 	for i := len(ds) - 1; i >= 0; i-- {
-		if strings.HasPrefix(ds[i].ID, prefix) {
-			out = append(out, toDeployment(ds[i]))
+		if !idPrefix(ds[i].ID, prefix) {
+			continue
+		}
+		if d := toDeployment(ds[i]); f.match(d) {
+			out = append(out, d)
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].ID < out[j].ID })

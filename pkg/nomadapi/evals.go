@@ -135,9 +135,13 @@ func (s *Server) listEvaluations(w http.ResponseWriter, r *http.Request) error {
 	}
 	q := r.URL.Query()
 	prefix, job, status := q.Get("prefix"), q.Get("job"), q.Get("status")
+	f, err := parseFilter(q.Get("filter"))
+	if err != nil {
+		return err
+	}
 	out := []*Evaluation{}
 	for _, e := range all {
-		if strings.HasPrefix(e.ID, prefix) && (job == "" || e.JobID == job) && (status == "" || e.Status == status) {
+		if idPrefix(e.ID, prefix) && (job == "" || e.JobID == job) && (status == "" || e.Status == status) && f.match(e) {
 			out = append(out, e)
 		}
 	}

@@ -16,13 +16,14 @@ import (
 //	Attributes["kernel.name"] == "linux" and NodePool != "gpu"
 //	Name contains "web"  /  Meta.owner is not empty  /  "prod" in Tags
 //	Name matches "^web-[0-9]+$"
+//	ParentID == "" and ParameterizedJob is not nil
 //
 // Anything else answers 400 naming what was not understood.
 
 type filterTerm struct {
 	not      bool
 	selector []string // path into the item
-	op       string   // ==, !=, contains, not contains, matches, not matches, is empty, is not empty, in, not in
+	op       string   // ==, !=, contains, not contains, matches, not matches, is empty, is not empty, is nil, is not nil, in, not in
 	value    string
 	re       *regexp.Regexp
 }
@@ -31,7 +32,7 @@ type filterTerm struct {
 // matches everything.
 type filter struct{ any [][]filterTerm }
 
-var termPattern = regexp.MustCompile(`^(not\s+)?(?:("(?:[^"\\]|\\.)*"|[\w.\-]+)\s+(not\s+in|in)\s+([\w.\[\]"\-]+)|([\w.\[\]"\-]+)\s+(==|!=|not\s+contains|contains|not\s+matches|matches|is\s+not\s+empty|is\s+empty)\s*("(?:[^"\\]|\\.)*"|[\w.\-]*))$`)
+var termPattern = regexp.MustCompile(`^(not\s+)?(?:("(?:[^"\\]|\\.)*"|[\w.\-]+)\s+(not\s+in|in)\s+([\w.\[\]"\-]+)|([\w.\[\]"\-]+)\s+(==|!=|not\s+contains|contains|not\s+matches|matches|is\s+not\s+empty|is\s+empty|is\s+not\s+nil|is\s+nil)\s*("(?:[^"\\]|\\.)*"|[\w.\-]*))$`)
 
 func parseFilter(expr string) (*filter, error) {
 	f := &filter{}
@@ -76,7 +77,7 @@ func parseTerm(t string) (filterTerm, error) {
 	t = strings.TrimSuffix(strings.TrimPrefix(t, "("), ")")
 	m := termPattern.FindStringSubmatch(strings.TrimSpace(t))
 	if m == nil {
-		return filterTerm{}, badRequest("filter expression %q is not supported: nomadic reads comparisons (==, !=, contains, matches, in, is empty) joined by and/or (docs/nomad-compat.md)", t)
+		return filterTerm{}, badRequest("filter expression %q is not supported: nomadic reads comparisons (==, !=, contains, matches, in, is empty, is nil) joined by and/or (docs/nomad-compat.md)", t)
 	}
 	term := filterTerm{not: m[1] != ""}
 	var sel, val string
@@ -136,6 +137,10 @@ func parseSelector(s string) ([]string, error) {
 	}
 	return path, nil
 }
+
+// filters says whether the filter keeps anything out (an empty one keeps
+// everything).
+func (f *filter) filters() bool { return len(f.any) > 0 }
 
 // match reports whether an item (any JSON-encodable value) passes.
 func (f *filter) match(item any) bool {
@@ -232,6 +237,33 @@ func (t filterTerm) eval(doc any) bool {
 		return empty()
 	case "is not empty":
 		return !empty()
+	case "is nil":
+		return v == nil
+	case "is not nil":
+		return v != nil
 	}
 	return false
+}
+
+// idPrefix is a prefix match of a UUID as Nomad's index does it: dashes
+// do not count, so "05b58d0fd019" and "05b58d0f-d019" both match
+// 05b58d0f-d019-…; the CLI strips them from some prefixes.
+func idPrefix(id, prefix string) bool {
+	if strings.HasPrefix(id, prefix) {
+		return true
+	}
+	i := 0
+	for j := 0; j < len(prefix); j++ {
+		if prefix[j] == '-' {
+			continue
+		}
+		for i < len(id) && id[i] == '-' {
+			i++
+		}
+		if i == len(id) || id[i] != prefix[j] {
+			return false
+		}
+		i++
+	}
+	return true
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -102,6 +103,12 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	prefix := r.URL.Query().Get("prefix")
+	// As in Nomad, a filter reads the whole job (ParameterizedJob,
+	// Periodic and TaskGroups are not on the list's stubs).
+	f, err := parseFilter(r.URL.Query().Get("filter"))
+	if err != nil {
+		return err
+	}
 	out := []*JobListStub{}
 	for _, j := range list {
 		if !strings.HasPrefix(j.ID, prefix) {
@@ -109,6 +116,9 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) error {
 		}
 		k := jobKey(j.Namespace, j.ID)
 		j.Status = jobs.Status(j, v.allocs[k], v.evals[k])
+		if f.filters() && !f.match(toJob(j, s.Region)) {
+			continue
+		}
 		out = append(out, toJobStub(j, summarize(j, v.allocs[k], v.evals[k])))
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].ID < out[j].ID })
@@ -158,6 +168,11 @@ func (s *Server) registerJob(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx, cancel := s.ctx(r)
 	defer cancel()
+	if req.PreserveCounts || req.PreserveResources {
+		if err := s.preserve(ctx, job, req); err != nil {
+			return err
+		}
+	}
 	now := s.Now().UTC()
 	var resp *api.RegisterResponse
 	if req.EnforceIndex {
@@ -195,6 +210,40 @@ func (s *Server) registerJob(w http.ResponseWriter, r *http.Request) error {
 	out := &JobRegisterResponse{EvalID: evalID, JobModifyIndex: cur.ModifyIndex, EvalCreateIndex: cur.ModifyIndex,
 		Warnings: strings.Join(job.Warnings(), "\n"), KnownLeader: true}
 	return s.reply(w, r, out)
+}
+
+// preserve is job run's -preserve-counts and -preserve-resources: the
+// groups the registered job already has keep their current count, and
+// its tasks their current resources (a scaled job is not scaled back by
+// its file). New groups and tasks take the file's.
+func (s *Server) preserve(ctx context.Context, job *api.Job, req *JobRegisterRequest) error {
+	cur, _, err := s.Store.GetJob(ctx, job.Namespace, job.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, g := range job.Groups {
+		i := slices.IndexFunc(cur.Groups, func(c *api.TaskGroup) bool { return c.Name == g.Name })
+		if i < 0 {
+			continue
+		}
+		cg := cur.Groups[i]
+		if req.PreserveCounts {
+			g.Count = cg.Count
+		}
+		if !req.PreserveResources {
+			continue
+		}
+		for _, t := range g.Tasks {
+			if j := slices.IndexFunc(cg.Tasks, func(c *api.Task) bool { return c.Name == t.Name }); j >= 0 && cg.Tasks[j].Resources != nil {
+				res := *cg.Tasks[j].Resources
+				t.Resources = &res
+			}
+		}
+	}
+	return nil
 }
 
 func (s *Server) deregisterJob(w http.ResponseWriter, r *http.Request) error {

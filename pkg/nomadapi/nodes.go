@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
@@ -26,7 +25,7 @@ func (s *Server) listNodes(w http.ResponseWriter, r *http.Request) error {
 	prefix := r.URL.Query().Get("prefix")
 	out := []*NodeListStub{}
 	for _, n := range list {
-		if !strings.HasPrefix(n.ID, prefix) {
+		if !idPrefix(n.ID, prefix) {
 			continue
 		}
 		stub := toNodeStub(n, s.Version)

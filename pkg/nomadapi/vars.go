@@ -115,13 +115,19 @@ func (s *Server) listVars(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return s.varErr(w, r, err)
 	}
+	f, err := parseFilter(r.URL.Query().Get("filter"))
+	if err != nil {
+		return err
+	}
 	list, err := s.Vars.List(ctx, who, nsFilter(namespace(r)), r.URL.Query().Get("prefix"))
 	if err != nil {
 		return s.varErr(w, r, err)
 	}
 	out := make([]*Variable, 0, len(list))
 	for _, v := range list {
-		out = append(out, toNomadVar(v))
+		if nv := toNomadVar(v); f.match(nv) {
+			out = append(out, nv)
+		}
 	}
 	return s.reply(w, r, out)
 }

@@ -369,7 +369,10 @@ type JobRegisterRequest struct {
 	JobModifyIndex uint64 `json:",omitempty"`
 	PolicyOverride bool   `json:",omitempty"`
 	PreserveCounts bool   `json:",omitempty"`
-	EvalPriority   int    `json:",omitempty"`
+	// PreserveResources keeps the tasks' current resources (Nomad 1.9's
+	// job run -preserve-resources).
+	PreserveResources bool `json:",omitempty"`
+	EvalPriority      int  `json:",omitempty"`
 }
 
 // JobRegisterResponse answers a registration.
@@ -728,6 +731,7 @@ type Node struct {
 	TLSEnabled            bool
 	Attributes            map[string]string
 	NodeResources         *NodeResources
+	ReservedResources     *NodeReservedResources
 	Resources             *Resources
 	Reserved              *Resources
 	Links                 map[string]string
@@ -760,6 +764,16 @@ type NodeCpuResources struct {
 	CpuShares          int64
 	TotalCpuCores      uint16
 	ReservableCpuCores []uint16
+}
+
+// NodeReservedResources is what a node keeps back from allocations.
+// nomadic's NodeResources are already what is left after the agent's
+// reservation, so this is zero; the CLI subtracts it.
+type NodeReservedResources struct {
+	Cpu      struct{ CpuShares uint64 }
+	Memory   struct{ MemoryMB uint64 }
+	Disk     struct{ DiskMB uint64 }
+	Networks struct{ ReservedHostPorts string }
 }
 
 // NodeMemoryResources is a node's memory.
