@@ -13,6 +13,7 @@ import (
 	"time"
 
 	napi "github.com/hashicorp/nomad/api"
+	"github.com/hashicorp/nomad/api/contexts"
 )
 
 // Tests of the Nomad-compatible API with Nomad's own Go client (the
@@ -551,6 +552,20 @@ func TestNomadsGoClientDrivesADevAgent(t *testing.T) {
 		_, _, err = c.Jobs().Register(bad, nil)
 		if err == nil || !strings.Contains(err.Error(), "400") {
 			t.Fatalf("invalid job: %v", err)
+		}
+		// A feature nomadic does not have says so (nomad volume status).
+		if _, _, err := c.CSIVolumes().List(nil); err == nil || !strings.Contains(err.Error(), "501") || !strings.Contains(err.Error(), "CSI") {
+			t.Fatalf("CSI volumes: %v", err)
+		}
+		// The CLI's -namespace completion searches the namespaces context.
+		res, _, err := c.Search().PrefixSearch("def", contexts.Namespaces, nil)
+		if err != nil || len(res.Matches[contexts.Namespaces]) != 1 || res.Matches[contexts.Namespaces][0] != "default" {
+			t.Fatalf("namespace search: %+v %v", res, err)
+		}
+		// operator raft list-peers marks the dev agent's etcd as leader.
+		rc, err := c.Operator().RaftGetConfiguration(nil)
+		if err != nil || len(rc.Servers) != 1 || !rc.Servers[0].Leader {
+			t.Fatalf("raft configuration %+v %v", rc, err)
 		}
 	})
 }

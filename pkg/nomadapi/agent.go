@@ -324,6 +324,17 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) error {
 			add("deployment", d.ID)
 		}
 	}
+	if want("namespaces") {
+		// The CLI's -namespace completion.
+		all, err := s.Store.AllNamespaces(ctx)
+		if err != nil {
+			return err
+		}
+		out.Matches["namespaces"] = []string{}
+		for _, n := range all {
+			add("namespaces", n.Name)
+		}
+	}
 	return s.reply(w, r, out)
 }
 

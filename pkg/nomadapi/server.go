@@ -219,9 +219,34 @@ func (s *Server) routes() *access.Mux {
 	s.varsRoutes(get, write)
 	s.aclRoutes(get, write)
 	mux.HandleFunc("/", s.plain(func(w http.ResponseWriter, r *http.Request) error {
+		for _, u := range unsupported {
+			if strings.HasPrefix(r.URL.Path, u.prefix) {
+				return &httpError{code: http.StatusNotImplemented, msg: fmt.Sprintf("nomadic does not serve %s %s: %s (docs/nomad-compat.md)", r.Method, r.URL.Path, u.why)}
+			}
+		}
 		return &httpError{code: http.StatusNotFound, msg: fmt.Sprintf("no such endpoint in nomadic's Nomad API: %s %s (docs/nomad-compat.md lists what is served)", r.Method, r.URL.Path)}
 	}))
 	return mux
+}
+
+// unsupported are Nomad's endpoints of features nomadic does not have:
+// they answer 501 saying why, where an unknown path answers 404.
+var unsupported = []struct{ prefix, why string }{
+	{"/v1/volume", "CSI and dynamic host volumes are not supported; use host_volume blocks in the node agent's configuration"},
+	{"/v1/plugin", "CSI plugins are not supported"},
+	{"/v1/quota", "resource quotas are a Nomad Enterprise feature"},
+	{"/v1/sentinel", "Sentinel policies are a Nomad Enterprise feature"},
+	{"/v1/recommendation", "recommendations are a Nomad Enterprise feature"},
+	{"/v1/scaling/polic", "scaling policies (the autoscaler's) are not stored; nomad job scale works"},
+	{"/v1/operator/autopilot", "the servers hold no raft state (etcd is the consensus); see etcd's own member health"},
+	{"/v1/operator/snapshot", "the state is etcd's: back it up with etcdctl snapshot save"},
+	{"/v1/operator/license", "there is no license"},
+	{"/v1/agent/monitor", "agent logs are not streamed over the API; read the agent's standard error"},
+	{"/v1/agent/pprof", "profiles are served on the agent's -debug-addr"},
+	{"/v1/acl/auth-method", "SSO auth methods are not supported; use ACL tokens"},
+	{"/v1/acl/binding-rule", "SSO auth methods are not supported; use ACL tokens"},
+	{"/v1/acl/oidc", "SSO auth methods are not supported; use ACL tokens"},
+	{"/v1/acl/login", "SSO auth methods are not supported; use ACL tokens"},
 }
 
 // handler serves one request; it writes its answer or returns an error,

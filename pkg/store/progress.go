@@ -64,12 +64,7 @@ func (s *Store) progressTrusted() bool {
 func (s *Store) checkProgress() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	eps := s.cli.Endpoints()
-	if len(eps) == 0 {
-		// A client calling its member in process has no endpoints; its
-		// maintenance calls reach that member whatever they name.
-		eps = []string{""}
-	}
+	eps := s.statusEndpoints()
 	trusted := true
 	var old []string
 	for _, ep := range eps {

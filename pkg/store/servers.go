@@ -124,11 +124,22 @@ func (s *Store) PutSchedulerConfig(ctx context.Context, c *api.SchedulerConfig) 
 	return nil
 }
 
+// statusEndpoints are the endpoints to ask etcd's maintenance calls
+// (Status) of. A client calling its member in process (the dev agent's)
+// has no endpoints; its maintenance calls reach that member whatever they
+// name.
+func (s *Store) statusEndpoints() []string {
+	if eps := s.cli.Endpoints(); len(eps) > 0 {
+		return eps
+	}
+	return []string{""}
+}
+
 // DBSize is the size in bytes of etcd's database, as the first member
 // that answers reports it.
 func (s *Store) DBSize(ctx context.Context) (int64, error) {
 	var last error = errors.New("no etcd endpoint")
-	for _, ep := range s.cli.Endpoints() {
+	for _, ep := range s.statusEndpoints() {
 		st, err := s.cli.Status(ctx, ep)
 		if err == nil {
 			return st.DbSize, nil
@@ -201,7 +212,7 @@ func (s *Store) Maintain(ctx context.Context, disarm bool) (*Maintenance, error)
 	// behind (etcd waits for its applied index first): defragmenting a
 	// database of a gigabyte on a slow disk on the leader let every
 	// node's lease run out at once.
-	eps := s.cli.Endpoints()
+	eps := s.statusEndpoints()
 	// By member: two endpoints may reach the same member.
 	done := map[uint64]bool{}
 	for range eps {
@@ -290,7 +301,7 @@ func (s *Store) RaftPeers(ctx context.Context) ([]RaftPeer, uint64, error) {
 		return nil, 0, fmt.Errorf("listing etcd members: %w", err)
 	}
 	var leader, index uint64
-	for _, ep := range s.cli.Endpoints() {
+	for _, ep := range s.statusEndpoints() {
 		if st, err := s.cli.Status(ctx, ep); err == nil {
 			leader, index = st.Leader, st.RaftIndex
 			break
