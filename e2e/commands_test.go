@@ -70,18 +70,21 @@ func TestTheRestOfTheCommandsAgainstADevAgent(t *testing.T) {
 	})
 	// alloc signal: SIGWINCH leaves a shell running.
 	mustNctl(t, addr, dir, "alloc", "signal", a.ID[:8], "-s", "SIGWINCH")
-	// alloc stop: a replacement takes its place.
+	// alloc stop: a replacement takes its place, linked to it both ways.
 	mustNctl(t, addr, dir, "alloc", "stop", a.ID[:8])
 	eventually(t, 30*time.Second, func() (bool, string) {
-		n, stopped := 0, false
+		n, stopped, next, prev := 0, false, "", ""
 		for _, x := range allocs(t, addr, "example") {
 			if x.ID == a.ID {
-				stopped = x.DesiredStatus == api.AllocDesiredStop
+				stopped, next = x.DesiredStatus == api.AllocDesiredStop, x.NextAllocation
 			} else if x.DesiredStatus == api.AllocDesiredRun && x.ClientStatusOf() == api.AllocClientRunning {
 				n++
+				if x.PreviousAllocation == a.ID {
+					prev = x.ID
+				}
 			}
 		}
-		return stopped && n == 2, fmt.Sprintf("stopped %v, %d others running", stopped, n)
+		return stopped && n == 2 && next != "" && next == prev, fmt.Sprintf("stopped %v, %d others running, next %q, replacement %q", stopped, n, next, prev)
 	})
 
 	// job history and revert.

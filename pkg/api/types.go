@@ -337,6 +337,10 @@ type Allocation struct {
 	RescheduleTracker []RescheduleEvent `json:"reschedule_tracker,omitempty"`
 	// PreemptedBy names the allocation that evicted this one.
 	PreemptedBy string `json:"preempted_by,omitempty"`
+	// StopRequested is set by an operator's alloc stop: the scheduler
+	// stops the allocation and places its replacement (linked both ways),
+	// as Nomad's alloc stop does.
+	StopRequested bool `json:"stop_requested,omitempty"`
 	// Migrate is set on allocations stopped to leave a draining node.
 	Migrate bool `json:"migrate,omitempty"`
 	// Migrated is set on the replacement of such an allocation: its node

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -19,13 +20,14 @@ func (s *Server) allocStop(w http.ResponseWriter, r *http.Request) {
 		storeError(w, fmt.Sprintf("allocation %q", r.PathValue("id")), err)
 		return
 	}
-	now := s.Now().UTC()
-	u, err := s.Store.UpdateAlloc(ctx, a, func(cur *api.Allocation, txn *store.Txn) {
-		cur.DesiredStatus = api.AllocDesiredStop
-		cur.DesiredDescription = "stopped by an operator"
-		cur.ModifyTime = now
-		txn.CreateEval(cur.Namespace, cur.JobID, "alloc-stop", cur.NodeID, now)
-	})
+	jobType := ""
+	if j, _, err := s.Store.GetJob(ctx, a.Namespace, a.JobID); err == nil {
+		jobType = j.Type
+	} else if !errors.Is(err, store.ErrNotFound) {
+		storeError(w, "job", err)
+		return
+	}
+	u, _, err := s.Store.OperatorStopAlloc(ctx, a, jobType, s.Now().UTC())
 	if err != nil {
 		storeError(w, "allocation", err)
 		return

@@ -100,14 +100,13 @@ func (s *Server) stopAllocation(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	now := s.Now().UTC()
-	var evalID string
-	_, err = s.Store.UpdateAlloc(ctx, a, func(cur *api.Allocation, txn *store.Txn) {
-		cur.DesiredStatus = api.AllocDesiredStop
-		cur.DesiredDescription = "alloc was stopped by an operator"
-		cur.ModifyTime = now
-		evalID = txn.CreateEval(cur.Namespace, cur.JobID, "alloc-stop", cur.NodeID, now).ID
-	})
+	jobType := ""
+	if j, _, err := s.Store.GetJob(ctx, a.Namespace, a.JobID); err == nil {
+		jobType = j.Type
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	_, evalID, err := s.Store.OperatorStopAlloc(ctx, a, jobType, s.Now().UTC())
 	if err != nil {
 		return err
 	}

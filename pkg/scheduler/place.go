@@ -165,6 +165,10 @@ func (p *planner) placeReplacement(sel *selector, g *api.TaskGroup, r replacemen
 	case replaceDisconnect:
 		p.update(r.prev).NextAllocation = a.ID
 		ch.Place++
+	case replaceStopped:
+		// Stopped already, in this plan.
+		p.update(r.prev).NextAllocation = a.ID
+		ch.Place++
 	}
 	return true
 }

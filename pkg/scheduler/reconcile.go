@@ -46,6 +46,10 @@ const (
 	// a disconnected node, away from that node; the unknown allocation
 	// is kept and linked to its replacement.
 	replaceDisconnect
+	// replaceStopped replaces an allocation an operator stopped (alloc
+	// stop): it is stopped whether or not its replacement finds a node,
+	// and linked to its replacement.
+	replaceStopped
 )
 
 var replaceKindNames = [...]string{
@@ -55,6 +59,7 @@ var replaceKindNames = [...]string{
 	replaceMigrate:     "migrate",
 	replaceCanary:      "canary",
 	replaceDisconnect:  "disconnect",
+	replaceStopped:     "stopped",
 }
 
 // String names the kind as the plan's counts do.
@@ -64,6 +69,10 @@ func (k replaceKind) String() string {
 	}
 	return fmt.Sprintf("replaceKind(%d)", int(k))
 }
+
+// prevStopped reports whether the replaced allocation was stopped when
+// the replacement was decided on.
+func (k replaceKind) prevStopped() bool { return k == replaceLost || k == replaceStopped }
 
 // avoidsPrevNode reports whether the replacement is penalized on the node
 // of the allocation it replaces.
@@ -331,6 +340,10 @@ func (r *reconciler) classify(g *api.TaskGroup, view map[string]*api.Allocation,
 			d.ignore = append(d.ignore, a)
 			d.changes.Ignore++
 			d.wake(r.node(a.NodeID).DownSince.Add(r.settle))
+		case a.StopRequested && !a.Terminal():
+			d.stopAlloc(a, "alloc was stopped by an operator", false)
+			c.repl = append(c.repl, replacement{prev: a, kind: replaceStopped, index: a.Index})
+			d.changes.Stop++
 		case r.nodeDown(a.NodeID) && !a.Terminal() && r.keepDisconnected(g, a, d):
 			d.disconnect = append(d.disconnect, a)
 			if g.ReplaceDisconnected() {
@@ -449,8 +462,8 @@ func (r *reconciler) scaleDown(g *api.TaskGroup, c *classes, d *decisions) {
 	for extra > 0 && len(c.repl) > 0 {
 		rp := c.repl[len(c.repl)-1]
 		c.repl = c.repl[:len(c.repl)-1]
-		if rp.kind != replaceLost {
-			// A lost allocation is stopped already.
+		if !rp.kind.prevStopped() {
+			// A lost or operator-stopped allocation is stopped already.
 			d.stopAlloc(rp.prev, "scaled down", false)
 		}
 		extra--

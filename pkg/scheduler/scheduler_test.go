@@ -888,3 +888,40 @@ func TestSystemJobsWaitForANodeDownAMomentAgo(t *testing.T) {
 		}
 	}
 }
+
+// An operator's alloc stop: the allocation stops and its replacement is
+// placed in the same plan, linked both ways (nomad job restart
+// -reschedule follows NextAllocation); the node it ran on is not avoided.
+func TestAnOperatorStopReplacesAndLinksTheAllocation(t *testing.T) {
+	nodes := []*api.Node{node("n1", 10000, 10000)}
+	placed := compute(job("j", 2), nodes, nil).Place
+	for _, a := range placed {
+		withStatusOf(a, api.AllocClientRunning, now.Add(-time.Minute))
+	}
+	stopped := *placed[1]
+	stopped.StopRequested = true
+	p := compute(job("j", 2), nodes, []*api.Allocation{placed[0], &stopped})
+	if len(p.Place) != 1 || len(p.Update) != 1 {
+		t.Fatalf("placed %d, updated %d: %+v", len(p.Place), len(p.Update), p.Changes["g"])
+	}
+	u, repl := p.Update[0], p.Place[0]
+	if u.ID != stopped.ID || u.DesiredStatus != api.AllocDesiredStop || u.NextAllocation != repl.ID || u.NodeLost {
+		t.Fatalf("the stopped allocation: %+v", u)
+	}
+	if repl.PreviousAllocation != stopped.ID || repl.Index != stopped.Index || repl.NodeID != "n1" {
+		t.Fatalf("the replacement: %+v", repl)
+	}
+	// Once stopped it is not replaced again.
+	withStatusOf(u, api.AllocClientComplete, now)
+	if p := compute(job("j", 2), nodes, []*api.Allocation{placed[0], u, repl}); len(p.Place) != 0 || len(p.Update) != 0 {
+		t.Fatalf("a second pass placed %d, updated %d", len(p.Place), len(p.Update))
+	}
+	// With no node for the replacement the allocation still stops.
+	ineligible := []*api.Node{node("n1", 10000, 10000)}
+	ineligible[0].Eligible = false
+	s2 := stopped
+	p = compute(job("j", 2), ineligible, []*api.Allocation{placed[0], &s2})
+	if len(p.Place) != 0 || len(p.Update) != 1 || p.Update[0].DesiredStatus != api.AllocDesiredStop || p.Update[0].NextAllocation != "" {
+		t.Fatalf("with no node: placed %d, updated %+v", len(p.Place), p.Update)
+	}
+}

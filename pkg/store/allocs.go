@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -296,4 +297,26 @@ func (s *Store) DeleteAllocs(ctx context.Context, allocs []*api.Allocation, g Gu
 		}
 	}
 	return nil
+}
+
+// OperatorStopAlloc is an operator's alloc stop. An allocation of a
+// service or batch job that still runs gets StopRequested: the job's
+// evaluation, created in the same transaction, stops it and places its
+// replacement, linking the two (Nomad's alloc stop, which nomad job
+// restart -reschedule follows). A system job's allocation, or one that
+// ended, is stopped at once. It returns the allocation as written and the
+// evaluation's ID.
+func (s *Store) OperatorStopAlloc(ctx context.Context, a *api.Allocation, jobType string, now time.Time) (*api.Allocation, string, error) {
+	var evalID string
+	u, err := s.UpdateAlloc(ctx, a, func(cur *api.Allocation, txn *Txn) {
+		if cur.DesiredStatus == api.AllocDesiredRun && !cur.Terminal() && (jobType == api.JobTypeService || jobType == api.JobTypeBatch) {
+			cur.StopRequested = true
+		} else {
+			cur.DesiredStatus = api.AllocDesiredStop
+			cur.DesiredDescription = "alloc was stopped by an operator"
+		}
+		cur.ModifyTime = now
+		evalID = txn.CreateEval(cur.Namespace, cur.JobID, "alloc-stop", cur.NodeID, now).ID
+	})
+	return u, evalID, err
 }
