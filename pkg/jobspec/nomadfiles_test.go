@@ -714,3 +714,57 @@ job "j" {
 		t.Fatalf("env %v", env)
 	}
 }
+
+func TestNetworkFunctionsAndLengthOfAString(t *testing.T) {
+	src := []byte(`variable "name" {
+  type    = string
+  default = "web"
+  validation {
+    condition     = length(var.name) > 0
+    error_message = "a name is needed"
+  }
+}
+job "j" {
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config { command = "/bin/true" }
+      env {
+        HOST    = cidrhost("10.12.112.0/20", 16)
+        LAST    = cidrhost("10.12.112.0/20", -2)
+        HOST6   = cidrhost("fd00:fd12:3456:7890::/56", 16)
+        MASK    = cidrnetmask("172.16.0.0/12")
+        SUBNET  = cidrsubnet("172.16.0.0/12", 4, 2)
+        SUBNET6 = cidrsubnet("fd00:fd12:3456:7890::/56", 16, 162)
+        SUBNETS = join(",", cidrsubnets("10.1.0.0/16", 4, 4, 8, 4))
+        LEN     = length("héllo")
+        LENLIST = length([1, 2, 3])
+        LENOBJ  = length({a = 1, b = "x"})
+      }
+    }
+  }
+}
+`)
+	job, err := Parse("j.nomad.hcl", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"HOST": "10.12.112.16", "LAST": "10.12.127.254", "HOST6": "fd00:fd12:3456:7800::10",
+		"MASK": "255.240.0.0", "SUBNET": "172.18.0.0/16", "SUBNET6": "fd00:fd12:3456:7800:a200::/72",
+		"SUBNETS": "10.1.0.0/20,10.1.16.0/20,10.1.32.0/24,10.1.48.0/20",
+		"LEN":     "5", "LENLIST": "3", "LENOBJ": "2",
+	}
+	env := job.Groups[0].Tasks[0].Env
+	for k, v := range want {
+		if env[k] != v {
+			t.Errorf("%s = %q, want %q", k, env[k], v)
+		}
+	}
+	for _, bad := range []string{`cidrhost("10.0.0.0/30", 4)`, `cidrsubnet("10.0.0.0/30", 4, 0)`, `cidrnetmask("fd00::/8")`, `cidrhost("nope", 1)`, `cidrsubnets("10.0.0.0/30", 1, 1, 1)`} {
+		src := []byte("job \"j\" {\n  meta { x = " + bad + " }\n  group \"g\" {\n    task \"t\" {\n      driver = \"raw_exec\"\n      config { command = \"/bin/true\" }\n    }\n  }\n}\n")
+		if _, err := Parse("j.nomad.hcl", src); err == nil || !strings.Contains(err.Error(), "j.nomad.hcl:2:") {
+			t.Errorf("%s: %v", bad, err)
+		}
+	}
+}
