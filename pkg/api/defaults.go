@@ -156,11 +156,13 @@ func (j *Job) canonicalizeGroup(g *TaskGroup) {
 	} else if g.EphemeralDisk.SizeMB == 0 {
 		g.EphemeralDisk.SizeMB = DefaultDiskMB
 	}
-	if g.Network != nil && g.Network.Mode == "" {
+	if g.Network != nil && (g.Network.Mode == "" || g.Network.Mode == "host") {
 		g.Network.Mode = "host"
 		if DockerPortsMapped(g) {
-			// As Docker's default network: a docker task's ports reach
-			// the container's own port (to) through a bridge.
+			// As in Nomad, where a docker task of a host-mode group is
+			// on Docker's default network: its ports reach the
+			// container's own port (to) through a bridge. A task that
+			// wants the node's network says network_mode = "host".
 			g.Network.Mode = "bridge"
 		}
 	}

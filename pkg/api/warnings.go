@@ -3,6 +3,7 @@ package api
 import (
 	"cmp"
 	"fmt"
+	"strings"
 
 	"github.com/nomadic-project/nomadic/pkg/driver/drivercfg"
 )
@@ -42,7 +43,9 @@ func (j *Job) FieldWarnings() []Warning {
 		}
 		gp := fmt.Sprintf("groups[%d]", gi)
 		where := fmt.Sprintf("group %q", g.Name)
-		bridge := g.Network != nil && g.Network.Mode == "bridge"
+		// Bridge and CNI modes give the allocation a network of its own,
+		// where each port is mapped to its container port (to).
+		bridge := g.Network != nil && (g.Network.Mode == "bridge" || strings.HasPrefix(g.Network.Mode, "cni/"))
 		if n := g.Network; n != nil {
 			if len(n.CNIArgs) > 0 {
 				add(gp+".network", "%s: cni args are kept but not passed to any CNI plugin", where)

@@ -71,7 +71,7 @@ func ParseWithOptions(filename string, src []byte, opts *Options) (*api.Job, err
 	}
 	implicit := map[int]bool{}
 	for i, g := range job.Groups {
-		if g != nil && g.Network != nil && g.Network.Mode == "" {
+		if g != nil && g.Network != nil && (g.Network.Mode == "" || g.Network.Mode == "host") {
 			implicit[i] = true
 		}
 	}
@@ -80,7 +80,7 @@ func ParseWithOptions(filename string, src []byte, opts *Options) (*api.Job, err
 		if g := job.Groups[i]; g.Network.Mode == "bridge" && ranges != nil {
 			rng, _ := locate(ranges, fmt.Sprintf("groups[%d].network", i))
 			warns = append(warns, &hcl.Diagnostic{Severity: hcl.DiagWarning, Subject: rng.Ptr(), Summary: fmt.Sprintf(
-				"group %q: network mode bridge, as on Docker's default network, so that each port reaches its container port (to); write mode = \"host\" to share the node's network", g.Name)})
+				"group %q: its docker tasks get a bridge network, as on Docker's default network in Nomad, so that each port reaches its container port (to); a task that needs the node's network sets network_mode = \"host\" in its config", g.Name)})
 		}
 	}
 	if err := catalog.ValidateJob(job); err != nil {

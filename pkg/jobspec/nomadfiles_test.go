@@ -467,7 +467,12 @@ func TestDockerJobsAreCheckedAndWarnedAtTheirOptions(t *testing.T) {
 	}
 	j := mustParse(t, strings.Replace(src, "colour = \"red\"", "", 1))
 	w := strings.Join(j.Warnings(), "\n")
-	for _, want := range []string{`6:14: group "g" task "redis": port "db" maps to 6379`, "14:9: group \"g\" task \"redis\": config.logging: a logging driver",
+	// An explicit host mode is Nomad's default: the docker task's mapped
+	// port gets a bridge, as on Docker's default network.
+	if j.Groups[0].Network.Mode != "bridge" {
+		t.Errorf("mode %q", j.Groups[0].Network.Mode)
+	}
+	for _, want := range []string{`3:5: group "g": its docker tasks get a bridge network`, "14:9: group \"g\" task \"redis\": config.logging: a logging driver",
 		`17:9: group "g" task "redis": config.pid_mode: pid_mode "host" runs only on nodes`} {
 		if !strings.Contains(w, want) {
 			t.Errorf("warnings lack %q:\n%s", want, w)
@@ -508,8 +513,17 @@ func TestADockerGroupThatMapsPortsAndNamesNoModeGetsBridgeMode(t *testing.T) {
 	if j.Groups[0].Network.Mode != "bridge" {
 		t.Fatalf("mode %q", j.Groups[0].Network.Mode)
 	}
-	if w := j.Warnings(); len(w) != 1 || !strings.HasPrefix(w[0], `3:5: group "g": network mode bridge, as on Docker's default network`) {
+	if w := j.Warnings(); len(w) != 1 || !strings.HasPrefix(w[0], `3:5: group "g": its docker tasks get a bridge network, as on Docker's default network`) {
 		t.Fatalf("warnings %q", w)
+	}
+	if m := mustParse(t, strings.Replace(src, "network {", "network {\n      mode = \"host\"", 1)).Groups[0].Network.Mode; m != "bridge" {
+		t.Errorf("an explicit host mode (Nomad's default) got %q", m)
+	}
+	// A task on the node's network keeps the group on it, and its mapped
+	// port is warned about.
+	hostTask := mustParse(t, strings.Replace(src, `image = "nginx"`, `image = "nginx"`+"\n        network_mode = \"host\"", 1))
+	if w := strings.Join(hostTask.Warnings(), "\n"); !strings.Contains(w, `port "http" maps to 80, but in host network mode`) {
+		t.Errorf("warnings %q", w)
 	}
 	// The host's network, asked for, stays; so does a group without mapped ports.
 	for _, edit := range []func(string) string{
