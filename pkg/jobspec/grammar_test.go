@@ -516,7 +516,7 @@ func TestInvalidFilesReportMessageAndLine(t *testing.T) {
         destination = "x"
       }`, []string{"7:1: a template needs data or source"}},
 		{"two leaders are fine alone but not two", "", "", `leader = true`, nil},
-		{"undefined variable", "", `count = var.nope`, "", []string{"4:12: Unsupported attribute"}},
+		{"undefined variable", "", `count = var.nope`, "", []string{`4:12: Reference to undeclared input variable; no variable "nope" is declared`}},
 		{"unknown function", "", `count = nope(1)`, "", []string{"4:9: Call to unknown function"}},
 		{"several errors at once", `priority = 0`, `count = -3`, `kill_timeout = "x"`, []string{
 			"2:12: priority must be between 1 and 100", "4:9: count -3 must not be negative", `7:16: kill_timeout "x" is not a duration`}},

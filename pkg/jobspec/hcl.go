@@ -1,9 +1,12 @@
 package jobspec
 
 import (
+	"bytes"
 	"fmt"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -52,6 +55,8 @@ type decoder struct {
 	missingFiles []string
 	// moved are the ports moved from tasks' resources to their group.
 	moved map[*api.TaskGroup]map[string]bool
+	// declared are the variables the file declares.
+	declared map[string]bool
 }
 
 // nameOf names the attribute an expression is the value of.
@@ -82,6 +87,63 @@ func (d *decoder) add(diags hcl.Diagnostics) {
 			d.diags = append(d.diags, diag)
 		}
 	}
+}
+
+// literalRange is where file("s") first stands in src, or def when the
+// path is not written as a literal.
+func literalRange(src []byte, filename, s string, def hcl.Range) hcl.Range {
+	q := "file(" + strconv.Quote(s) + ")"
+	i := bytes.Index(src, []byte(q))
+	if i < 0 {
+		return def
+	}
+	line := 1 + bytes.Count(src[:i], []byte("\n"))
+	col := i - bytes.LastIndexByte(src[:i], '\n')
+	return hcl.Range{Filename: filename, Start: hcl.Pos{Line: line, Column: col, Byte: i}, End: hcl.Pos{Line: line, Column: col + len(q), Byte: i + len(q)}}
+}
+
+// explain makes the errors of an evaluation say what went wrong first: a
+// reference to a variable the file does not declare is named as such; a
+// reference to one that has no value (reported already) and the
+// "value must be known" that every error leaves downstream are dropped;
+// and when placeholders stood in for variables or files, the warnings
+// saying so come with the errors, which they may explain.
+func (d *decoder) explain(diags hcl.Diagnostics) hcl.Diagnostics {
+	if !diags.HasErrors() {
+		return diags
+	}
+	out := diags[:0:0]
+	for _, diag := range diags {
+		if diag.Severity == hcl.DiagError && diag.Summary == "Unsupported attribute" {
+			if sc, ok := diag.Expression.(*hclsyntax.ScopeTraversalExpr); ok && sc.Traversal.RootName() == "var" && len(sc.Traversal) > 1 {
+				if attr, ok := sc.Traversal[1].(hcl.TraverseAttr); ok {
+					if d.declared[attr.Name] {
+						continue // its missing value is reported at its block
+					}
+					c := *diag
+					c.Summary = "Reference to undeclared input variable"
+					c.Detail = fmt.Sprintf("no variable %q is declared in the job file: declare it with a variable %q block", attr.Name, attr.Name)
+					out = append(out, &c)
+					continue
+				}
+			}
+		}
+		if diag.Severity == hcl.DiagError && strings.Contains(diag.Detail, "value must be known") && len(diags) > 1 {
+			continue
+		}
+		out = append(out, diag)
+	}
+	if !out.HasErrors() {
+		return diags
+	}
+	for _, w := range d.warns {
+		if strings.Contains(w.Summary, "validated with a placeholder") {
+			c := *w
+			c.Summary = "note: " + c.Summary
+			out = append(out, &c)
+		}
+	}
+	return out
 }
 
 // parseHCL decodes an HCL job file. It may return a job together with
@@ -150,9 +212,10 @@ func parseHCL(filename string, src []byte, opts *Options) (*api.Job, map[string]
 	for _, p := range d.missingFiles {
 		if !seen[p] && len(jobs) > 0 {
 			seen[p] = true
-			d.warnf(jobs[0].DefRange, "file %q was not found: validated with a placeholder (apply needs it)", p)
+			d.warnf(literalRange(escaped, filename, p, jobs[0].DefRange), "file %q was not found: validated with a placeholder (apply needs it)", p)
 		}
 	}
+	d.diags = d.explain(d.diags)
 	for path, rng := range d.ranges {
 		d.ranges[path] = shifts.fixRange(rng)
 	}

@@ -80,6 +80,10 @@ func (d *decoder) variables(blocks []*hcl.Block, opts *Options) cty.Value {
 		given[n] = raw{text: opts.Vars[n], from: "-var " + n}
 	}
 
+	d.declared = map[string]bool{}
+	for name := range declared {
+		d.declared[name] = true
+	}
 	values := map[string]cty.Value{}
 	for name, v := range declared {
 		ty := cty.DynamicPseudoType

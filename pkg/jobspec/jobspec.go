@@ -83,7 +83,10 @@ func ParseWithOptions(filename string, src []byte, opts *Options) (*api.Job, err
 				"group %q: its docker tasks get a bridge network, as on Docker's default network in Nomad, so that each port reaches its container port (to); a task that needs the node's network sets network_mode = \"host\" in its config", g.Name)})
 		}
 	}
-	if err := catalog.ValidateJob(job); err != nil {
+	// A job whose file had errors of evaluation is missing what they
+	// left out, and its validation would only report that again (a
+	// template whose data is an undeclared variable "needs data").
+	if err := catalog.ValidateJob(job); err != nil && !evaluationFailed(diags) {
 		var ve *api.ValidationError
 		if !errors.As(err, &ve) {
 			return nil, err
@@ -298,4 +301,15 @@ func parseYAML(filename string, src []byte) (*api.Job, error) {
 		}
 	}
 	return job, err
+}
+
+// evaluationFailed reports whether an expression of the file could not be
+// evaluated.
+func evaluationFailed(diags hcl.Diagnostics) bool {
+	for _, d := range diags {
+		if d.Severity == hcl.DiagError && d.Expression != nil {
+			return true
+		}
+	}
+	return false
 }

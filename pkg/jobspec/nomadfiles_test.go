@@ -782,3 +782,71 @@ job "j" {
 		}
 	}
 }
+
+// An expression that cannot be evaluated is reported once, as what it is;
+// what it leaves out is not reported again, and the placeholders of
+// validation are named with the errors they may cause.
+func TestEvaluationErrorsAreReportedWithoutTheirCascade(t *testing.T) {
+	src := `job "p" {
+  group "g" {
+    task "t" {
+      driver = "docker"
+      config { image = var.image }
+      template {
+        data        = var.firewall_config
+        destination = "local/x"
+      }
+    }
+  }
+}
+`
+	_, err := Parse("p.hcl", []byte(src))
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	msg := err.Error()
+	for _, want := range []string{`p.hcl:5:27: Reference to undeclared input variable; no variable "image" is declared`, `p.hcl:7:26: Reference to undeclared input variable; no variable "firewall_config"`} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("lacks %q:\n%s", want, msg)
+		}
+	}
+	for _, not := range []string{"is required by the docker driver", "needs data or source", "must be known"} {
+		if strings.Contains(msg, not) {
+			t.Errorf("reports the cascade %q:\n%s", not, msg)
+		}
+	}
+	placeholders := `variable "config_file" { type = string }
+locals { cfg = jsondecode(file(var.config_file)) }
+job "p" {
+  datacenters = local.cfg.datacenters
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config { command = "/bin/true" }
+      template {
+        data        = file("missing.tpl")
+        destination = "local/x"
+      }
+    }
+  }
+}
+`
+	_, err = ParseWithOptions("p.hcl", []byte(placeholders), &Options{Placeholders: true})
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	msg = err.Error()
+	for _, want := range []string{`p.hcl:1:1: note: variable "config_file" has no value: validated with a placeholder`, `p.hcl:4:26: Unsupported attribute`} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("lacks %q:\n%s", want, msg)
+		}
+	}
+	// A missing file is named where the file() call is.
+	j, err := ParseWithOptions("p.hcl", []byte(strings.Replace(placeholders, "local.cfg.datacenters", `["dc1"]`, 1)), &Options{Placeholders: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := strings.Join(j.Warnings(), "\n"); !strings.Contains(w, `10:23: file "missing.tpl" was not found`) {
+		t.Errorf("warnings:\n%s", w)
+	}
+}
