@@ -278,6 +278,16 @@ func TestNomadsGoClientDrivesADevAgent(t *testing.T) {
 		if allocs, _, err := c.Jobs().Allocations("cron", false, nil); err != nil || len(allocs) != 0 {
 			t.Fatalf("the periodic job itself ran: %d allocations (%v)", len(allocs), err)
 		}
+		// nomad job periodic force, then nomad job status cron, which
+		// lists the children by Nomad's prefix cron/periodic-.
+		child, _, err := c.Jobs().PeriodicForce("cron", nil)
+		if err != nil || child == "" {
+			t.Fatalf("periodic force: %q %v", child, err)
+		}
+		kids, _, err := c.Jobs().PrefixList("cron" + napi.JobPeriodicLaunchSuffix)
+		if err != nil || len(kids) != 1 || kids[0].ParentID != "cron" {
+			t.Fatalf("children by Nomad's prefix: %+v %v", kids, err)
+		}
 	})
 
 	t.Run("logs come as frames, read through the server", func(t *testing.T) {

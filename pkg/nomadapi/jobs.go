@@ -102,7 +102,7 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	prefix := r.URL.Query().Get("prefix")
+	prefix := childPrefix(r.URL.Query().Get("prefix"))
 	// As in Nomad, a filter reads the whole job (ParameterizedJob,
 	// Periodic and TaskGroups are not on the list's stubs).
 	f, err := parseFilter(r.URL.Query().Get("filter"))
@@ -586,4 +586,18 @@ func (s *Server) forcePeriodic(w http.ResponseWriter, r *http.Request) error {
 		EvalCreateIndex uint64
 		Index           uint64
 	}{EvalID: resp.EvalID})
+}
+
+// childPrefix translates Nomad's names of a periodic or parameterized
+// job's children into nomadic's: Nomad names them parent/periodic-<time>
+// and parent/dispatch-<time>-<id>, nomadic parent-periodic-<time> and
+// parent-dispatch-<time>-<id> (a job ID is one segment of its etcd keys).
+// nomad job status lists a parent's children by such a prefix.
+func childPrefix(prefix string) string {
+	for _, suffix := range []string{"/periodic-", "/dispatch-"} {
+		if parent, rest, ok := strings.Cut(prefix, suffix); ok && !strings.Contains(parent, "/") {
+			return parent + "-" + suffix[1:] + rest
+		}
+	}
+	return prefix
 }
