@@ -532,18 +532,23 @@ func TestOperatorRestartSignalAndStopOfAnAllocation(t *testing.T) {
 		t.Fatal("signal to a task that does not exist accepted")
 	}
 	stopped, err := cl.StopAlloc(ctx, a.ID)
-	if err != nil || stopped.DesiredStatus != api.AllocDesiredStop {
+	if err != nil || !stopped.StopRequested {
 		t.Fatalf("stop: %v %+v", err, stopped)
 	}
-	// The job still wants one: a replacement runs.
+	// The job still wants one: the scheduler stops it and a replacement,
+	// linked to it, runs.
 	testutil.Eventually(t, 20*time.Second, func() (bool, string) {
 		var runningNew int
+		linked := false
 		for _, x := range c.allocs("ops") {
-			if x.ID != a.ID && x.ClientStatusOf() == api.AllocClientRunning {
+			if x.ID != a.ID && x.ClientStatusOf() == api.AllocClientRunning && x.PreviousAllocation == a.ID {
 				runningNew++
 			}
+			if x.ID == a.ID {
+				linked = x.DesiredStatus == api.AllocDesiredStop && x.NextAllocation != ""
+			}
 		}
-		return runningNew == 1, fmt.Sprintf("%d replacements running", runningNew)
+		return runningNew == 1 && linked, fmt.Sprintf("%d replacements running, stopped and linked %v", runningNew, linked)
 	})
 }
 

@@ -140,6 +140,12 @@ func (p *planner) placeReplacement(sel *selector, g *api.TaskGroup, r replacemen
 	}
 	if a == nil {
 		fail(m)
+		if r.forced {
+			// The drain's deadline passed: the node is left whether or
+			// not the work finds another (Nomad's forced drain); the
+			// blocked evaluation places it when a node frees up.
+			p.stop(r.prev, "node drain deadline passed: stopped with no node for its replacement", false, true)
+		}
 		return false
 	}
 	switch r.kind {

@@ -92,6 +92,9 @@ type replacement struct {
 	// for a canary the one after the group's highest (placement gives it
 	// to the next canary if this one finds no node).
 	index int
+	// forced is a migration past its drain's deadline: the allocation
+	// leaves the node even when its replacement finds no other.
+	forced bool
 }
 
 // stopping is an allocation that reconciliation stops, and why.
@@ -613,7 +616,7 @@ func (r *reconciler) planMigrations(g *api.TaskGroup, draining []*api.Allocation
 			continue
 		}
 		budget--
-		repl = append(repl, replacement{prev: a, kind: replaceMigrate, index: a.Index})
+		repl = append(repl, replacement{prev: a, kind: replaceMigrate, index: a.Index, forced: force})
 	}
 	return repl
 }

@@ -641,6 +641,23 @@ func TestDrainingNodesAreMigratedWithinMigrateParallelism(t *testing.T) {
 	if p.Changes["g"].Migrate != 3 {
 		t.Fatalf("after the deadline all move: %+v", p.Changes["g"])
 	}
+	// With nowhere to go, before the deadline they stay; after it they
+	// stop anyway (the drain ends), and their placements wait.
+	only := nodes[:1]
+	only[0].Drain = &api.DrainStrategy{Deadline: now.Add(time.Hour)}
+	if p := compute(v, only, placed); len(p.Update) != 0 {
+		t.Fatalf("stopped before the deadline with no other node: %+v", p.Update)
+	}
+	only[0].Drain = &api.DrainStrategy{Deadline: now.Add(-time.Second)}
+	p = compute(v, only, placed)
+	if len(p.Place) != 0 || len(p.Update) != 3 || p.Changes["g"].Failed == 0 {
+		t.Fatalf("after the deadline with no other node: placed %d, updated %d, %+v", len(p.Place), len(p.Update), p.Changes["g"])
+	}
+	for _, u := range p.Update {
+		if u.DesiredStatus != api.AllocDesiredStop || !u.Migrate {
+			t.Fatalf("left on the node past its deadline: %+v", u)
+		}
+	}
 }
 
 func TestSystemJobsRunOncePerFeasibleNode(t *testing.T) {
