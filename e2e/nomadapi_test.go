@@ -288,6 +288,29 @@ func TestNomadsGoClientDrivesADevAgent(t *testing.T) {
 		if err != nil || len(kids) != 1 || kids[0].ParentID != "cron" {
 			t.Fatalf("children by Nomad's prefix: %+v %v", kids, err)
 		}
+		// nomad job dispatch -idempotency-token -id-prefix-template.
+		pj := napi.NewBatchJob("param", "param", "global", 50)
+		pj.Datacenters = []string{"dc1"}
+		pj.ParameterizedJob = &napi.ParameterizedJobConfig{Payload: "optional"}
+		pj.AddTaskGroup(napi.NewTaskGroup("g", 1).AddTask(napi.NewTask("t", "raw_exec").SetConfig("command", "/bin/true")))
+		if _, _, err := c.Jobs().Register(pj, nil); err != nil {
+			t.Fatal(err)
+		}
+		first, _, err := c.Jobs().DispatchOpts(&napi.DispatchOptions{JobID: "param", IdPrefixTemplate: "nightly", Priority: 70}, &napi.WriteOptions{IdempotencyToken: "run-1"})
+		if err != nil || !strings.Contains(first.DispatchedJobID, "-dispatch-nightly-") || first.EvalID == "" {
+			t.Fatalf("dispatch: %+v %v", first, err)
+		}
+		again, _, err := c.Jobs().DispatchOpts(&napi.DispatchOptions{JobID: "param"}, &napi.WriteOptions{IdempotencyToken: "run-1"})
+		if err != nil || again.DispatchedJobID != first.DispatchedJobID {
+			t.Fatalf("a second dispatch with the token launched %+v (%v), want %s", again, err, first.DispatchedJobID)
+		}
+		if ci, _, err := c.Jobs().Info(first.DispatchedJobID, nil); err != nil || *ci.Priority != 70 {
+			t.Fatalf("dispatched child: %v", err)
+		}
+		other, _, err := c.Jobs().DispatchOpts(&napi.DispatchOptions{JobID: "param"}, &napi.WriteOptions{IdempotencyToken: "run-2"})
+		if err != nil || other.DispatchedJobID == first.DispatchedJobID {
+			t.Fatalf("another token: %+v %v", other, err)
+		}
 	})
 
 	t.Run("logs come as frames, read through the server", func(t *testing.T) {

@@ -59,6 +59,9 @@ type Job struct {
 	// launched from; Payload is the input it was dispatched with.
 	ParentID string `json:"parent_id,omitempty"`
 	Payload  []byte `json:"payload,omitempty"`
+	// DispatchIdempotencyToken is the token a dispatched child was
+	// launched with: another dispatch with it returns this child.
+	DispatchIdempotencyToken string `json:"dispatch_idempotency_token,omitempty"`
 
 	// Version counts the changes of the job's specification, from 0.
 	Version uint64 `json:"version"`

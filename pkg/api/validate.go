@@ -14,6 +14,10 @@ import (
 
 var namePattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`)
 
+// ValidName reports whether s may name a job, group or task: 1 to 128
+// letters, digits, '_', '.' or '-', starting with a letter or digit.
+func ValidName(s string) bool { return namePattern.MatchString(s) }
+
 var serviceNamePattern = regexp.MustCompile(`^(?i:[a-z0-9]|[a-z0-9][a-z0-9\-]{0,61}[a-z0-9])$`)
 
 var portLabelPattern = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_-]*$`)

@@ -61,10 +61,28 @@ func Status(j *api.Job, allocs []*api.Allocation, evals []*api.Evaluation) strin
 // MaxPayload bounds a dispatch payload, as Nomad's 16 KiB.
 const MaxPayload = 16 << 10
 
+// DispatchOptions are a dispatch's optional settings.
+type DispatchOptions struct {
+	// IdempotencyToken: while a child dispatched with the same token
+	// exists and is not stopped, the dispatch returns it instead of
+	// launching another.
+	IdempotencyToken string
+	// IDPrefix goes into the child's ID after "-dispatch-".
+	IDPrefix string
+	// Priority, when set, is the child's instead of the parent's.
+	Priority int
+}
+
 // Dispatch launches a child of a parameterized job with a payload and
 // metadata, checked against the job's parameterized block. It returns the
-// child and how its registration went.
+// child and how its registration went (a nil response when an earlier
+// child of the same idempotency token was returned).
 func Dispatch(ctx context.Context, st *store.Store, ns, id string, payload []byte, meta map[string]string, now time.Time) (*api.Job, *api.RegisterResponse, error) {
+	return DispatchWith(ctx, st, ns, id, payload, meta, DispatchOptions{}, now)
+}
+
+// DispatchWith is Dispatch with options.
+func DispatchWith(ctx context.Context, st *store.Store, ns, id string, payload []byte, meta map[string]string, o DispatchOptions, now time.Time) (*api.Job, *api.RegisterResponse, error) {
 	parent, _, err := st.GetJob(ctx, ns, id)
 	if err != nil {
 		return nil, nil, fmt.Errorf("job %q: %w", id, err)
@@ -105,12 +123,37 @@ func Dispatch(ctx context.Context, st *store.Store, ns, id string, payload []byt
 	for _, k := range unknown {
 		problems = append(problems, fmt.Sprintf("meta %q is neither required nor optional for this job", k))
 	}
+	if o.IDPrefix != "" && !api.ValidName(o.IDPrefix) {
+		problems = append(problems, fmt.Sprintf("id prefix template %q must be letters, digits, '_', '.' or '-'", o.IDPrefix))
+	}
+	if o.Priority != 0 && (o.Priority < 1 || o.Priority > 100) {
+		problems = append(problems, fmt.Sprintf("priority %d must be between 1 and 100", o.Priority))
+	}
 	if len(problems) > 0 {
 		return nil, nil, fmt.Errorf("cannot dispatch job %q: %s: %w", id, strings.Join(problems, "; "), ErrInvalid)
 	}
+	if o.IdempotencyToken != "" {
+		children, err := st.ListJobs(ctx, ns)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, c := range children {
+			if c.ParentID == parent.ID && c.DispatchIdempotencyToken == o.IdempotencyToken && !c.Stop {
+				return c, nil, nil
+			}
+		}
+	}
 	child := *parent
 	child.Indexes = api.Indexes{}
-	child.ID = fmt.Sprintf("%s-dispatch-%d-%s", parent.ID, now.Unix(), api.ShortID(api.NewID()))
+	prefix := ""
+	if o.IDPrefix != "" {
+		prefix = o.IDPrefix + "-"
+	}
+	child.ID = fmt.Sprintf("%s-dispatch-%s%d-%s", parent.ID, prefix, now.Unix(), api.ShortID(api.NewID()))
+	child.DispatchIdempotencyToken = o.IdempotencyToken
+	if o.Priority != 0 {
+		child.Priority = o.Priority
+	}
 	child.Name = child.ID
 	child.ParentID = parent.ID
 	child.Parameterized = nil

@@ -509,19 +509,26 @@ func invalid(err error) error {
 
 func (s *Server) dispatchJob(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
-		Payload []byte
-		Meta    map[string]string
+		Payload          []byte
+		Meta             map[string]string
+		IdPrefixTemplate string
+		Priority         int
 	}
 	if err := decode(r, &req); err != nil {
 		return err
 	}
 	ctx, cancel := s.ctx(r)
 	defer cancel()
-	child, resp, err := jobs.Dispatch(ctx, s.Store, namespace(r), r.PathValue("id"), req.Payload, req.Meta, s.Now().UTC())
+	o := jobs.DispatchOptions{IdempotencyToken: r.URL.Query().Get("idempotency_token"), IDPrefix: req.IdPrefixTemplate, Priority: req.Priority}
+	child, resp, err := jobs.DispatchWith(ctx, s.Store, namespace(r), r.PathValue("id"), req.Payload, req.Meta, o, s.Now().UTC())
 	if err != nil {
 		return invalid(err)
 	}
-	return s.reply(w, r, &JobDispatchResponse{DispatchedJobID: child.ID, EvalID: resp.EvalID})
+	out := &JobDispatchResponse{DispatchedJobID: child.ID}
+	if resp != nil {
+		out.EvalID = resp.EvalID
+	}
+	return s.reply(w, r, out)
 }
 
 func (s *Server) revertJob(w http.ResponseWriter, r *http.Request) error {
