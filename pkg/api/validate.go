@@ -254,6 +254,14 @@ func (v *validator) group(path string, j *Job, g *TaskGroup) {
 		v.nonNegative(path+".disconnect.stop_after", d.StopAfter)
 		v.oneOf(path+".disconnect.reconcile", "reconcile", d.Reconcile, "best_score", "keep_original", "keep_replacement", "longest_running")
 	}
+	for _, s := range g.Services {
+		if s != nil && s.Connect.Mesh() != "" {
+			// Nomad allocates the ports of sidecars and gateways itself
+			// (connect-proxy-<service>, connect-mesh-<service>-lan, …);
+			// checks may name them. Such a group is not placed anyway.
+			ports[meshPorts] = true
+		}
+	}
 	for si, s := range g.Services {
 		v.service(fmt.Sprintf("%s.services[%d]", path, si), s, ports, g)
 	}
@@ -534,10 +542,14 @@ func (v *validator) portRef(path, ref string, ports map[string]bool) {
 		}
 		return
 	}
-	if !ports[ref] {
+	if !ports[ref] && !(strings.HasPrefix(ref, "connect-") && ports[meshPorts]) {
 		v.add(path, "port %q is not defined in the group's network block", ref)
 	}
 }
+
+// meshPorts marks, in a group's port labels, a group with a sidecar or
+// gateway, whose connect-… ports Nomad allocates (no label has a '*').
+const meshPorts = "connect-*"
 
 func (v *validator) constraints(path string, cs []*Constraint) {
 	for i, c := range cs {

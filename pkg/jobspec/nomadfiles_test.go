@@ -850,3 +850,19 @@ job "p" {
 		t.Errorf("warnings:\n%s", w)
 	}
 }
+
+// Nomad allocates the ports of a sidecar or gateway itself, and checks
+// may name them; without a mesh such a label is not a port of the group.
+func TestMeshPortLabelsAreNomadsOwn(t *testing.T) {
+	src, err := os.ReadFile("testdata/mesh-gateway.nomad.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Parse("mesh.hcl", src); err != nil {
+		t.Fatal(err)
+	}
+	plain := strings.Replace(string(src), "connect {\n        gateway {\n          mesh {}\n        }\n      }\n", "", 1)
+	if _, err := Parse("mesh.hcl", []byte(plain)); err == nil || !strings.Contains(err.Error(), `port "connect-mesh-mesh-gateway-lan" is not defined`) {
+		t.Fatalf("without the gateway: %v", err)
+	}
+}
