@@ -95,7 +95,7 @@ func (j *Job) FieldWarnings() []Warning {
 				add(tp+".max_run_duration", "%s: max_run_duration bounds the tasks of batch and sysbatch jobs: it is ignored in a %s job", tw, typ)
 			}
 			if t.Resources != nil && len(t.Resources.Devices) > 0 {
-				add(tp+".resources.devices[0]", "%s: device requests are kept but not scheduled: no nomadic node offers devices yet, so the task would run without %q", tw, t.Resources.Devices[0].Name)
+				add(tp+".resources.devices[0]", "%s: no nomadic node offers devices yet, so a group asking for %q is accepted but not placed (its placement says why)", tw, t.Resources.Devices[0].Name)
 			}
 			schema := drivercfg.Lookup(t.Driver)
 			if !drivercfg.Known(t.Driver) && t.Driver != "" {

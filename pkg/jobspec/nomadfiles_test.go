@@ -229,7 +229,7 @@ func TestNomadUsersJobFilesAreRead(t *testing.T) {
         device "nvidia/gpu" {
           count = 2
         }
-      }`, func(j *api.Job) bool { return j.Groups[0].Tasks[0].Resources.Devices[0].Count == 2 }, "device requests are kept but not scheduled"},
+      }`, func(j *api.Job) bool { return j.Groups[0].Tasks[0].Resources.Devices[0].Count == 2 }, "is accepted but not placed"},
 		{"the ui block and node_pool", `node_pool = "gpu"
   ui {
     description = "web shop"

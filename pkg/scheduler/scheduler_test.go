@@ -121,6 +121,9 @@ func TestFeasibilityChecksFilterNodesAndSayWhy(t *testing.T) {
 		{"a Connect sidecar", node("n", 1000, 1000), func(j *api.Job) {
 			j.Groups[0].Services = []*api.Service{{Name: "api", Connect: &api.Connect{SidecarService: map[string]any{}}}}
 		}, `no service mesh for service "api" (Consul Connect sidecar_service)`},
+		{"a device", node("n", 1000, 1000), func(j *api.Job) {
+			j.Groups[0].Tasks[0].Resources.Devices = []*api.RequestedDevice{{Name: "nvidia/gpu", Count: 1}}
+		}, `missing device "nvidia/gpu" for task "t" (no nomadic node offers devices)`},
 		{"a job constraint", node("n", 1000, 1000), func(j *api.Job) {
 			j.Constraints = []*api.Constraint{{Attribute: "${attr.kernel.name}", Operator: "=", Value: "windows"}}
 		}, "constraint ${attr.kernel.name} = windows"},

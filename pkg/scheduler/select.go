@@ -551,5 +551,12 @@ func (s *selector) unsupported() string {
 			return fmt.Sprintf("no service mesh for service %q (Consul Connect %s)", svc.Name, what)
 		}
 	}
+	for _, t := range s.group.Tasks {
+		if t.Resources != nil && len(t.Resources.Devices) > 0 {
+			// Running it without the device would change what the job
+			// means; Nomad does not place it on nodes without one either.
+			return fmt.Sprintf("missing device %q for task %q (no nomadic node offers devices)", t.Resources.Devices[0].Name, t.Name)
+		}
+	}
 	return ""
 }
