@@ -108,6 +108,21 @@ func (j *Job) FieldWarnings() []Warning {
 			for _, w := range schema.Warnings(t.Config) {
 				add(tp+".config."+w.Option, "%s: %s", tw, w.Message)
 			}
+			if t.Driver == "docker" || t.Driver == "podman" {
+				declared := map[string]bool{}
+				if g.Network != nil {
+					for _, p := range g.Network.Ports {
+						declared[p.Label] = true
+					}
+				}
+				if ps, ok := t.Config["ports"].([]any); ok {
+					for pi, p := range ps {
+						if l, ok := p.(string); ok && !declared[l] && !strings.Contains(l, "${") {
+							add(fmt.Sprintf("%s.config.ports[%d]", tp, pi), "%s: config.ports names %q, which the group's network block does not declare: nothing is mapped for it, and Nomad fails such a task at its start (declare it with port %q {} in the group's network)", tw, l, l)
+						}
+					}
+				}
+			}
 			if (t.Driver == "docker" || t.Driver == "podman") && g.Network != nil && !bridge {
 				ports := map[string]Port{}
 				for _, p := range g.Network.Ports {

@@ -866,3 +866,10 @@ func TestMeshPortLabelsAreNomadsOwn(t *testing.T) {
 		t.Fatalf("without the gateway: %v", err)
 	}
 }
+
+func TestADockerPortLabelTheGroupDoesNotDeclareIsWarnedAbout(t *testing.T) {
+	j := mustParse(t, "job \"p\" {\n  group \"g\" {\n    task \"t\" {\n      driver = \"docker\"\n      config {\n        image = \"mysql\"\n        ports = [\"db\"]\n      }\n    }\n  }\n}\n")
+	if w := strings.Join(j.Warnings(), "\n"); !strings.Contains(w, `7:9: group "g" task "t": config.ports names "db", which the group's network block does not declare`) {
+		t.Fatalf("warnings:\n%s", w)
+	}
+}
