@@ -412,8 +412,18 @@ func toAllocStub(a *api.Allocation, jobType, nodeName string) *AllocationListStu
 		DeploymentStatus: deploymentStatus(a), NextAllocation: a.NextAllocation,
 		RescheduleTracker: rescheduleTracker(a), PreemptedByAllocation: a.PreemptedBy,
 		CreateIndex: a.CreateIndex, ModifyIndex: a.ModifyIndex,
-		CreateTime: nanos(a.CreateTime), ModifyTime: nanos(a.ModifyTime),
+		CreateTime: nanos(a.CreateTime), ModifyTime: nanos(allocModified(a)),
 	}
+}
+
+// allocModified is when the allocation last changed: the servers' last
+// write or its node's last status, whichever is later (Nomad's ModifyTime
+// moves with the client's updates).
+func allocModified(a *api.Allocation) time.Time {
+	if a.Status != nil && a.Status.UpdateTime.After(a.ModifyTime) {
+		return a.Status.UpdateTime
+	}
+	return a.ModifyTime
 }
 
 // toAlloc is a whole allocation: with its job (at the version it runs, when
@@ -426,13 +436,13 @@ func toAlloc(a *api.Allocation, job *api.Job, nodeName, region string) *Allocati
 		Resources: toResources(a.Resources), TaskResources: map[string]*Resources{},
 		Metrics:       &AllocationMetric{},
 		DesiredStatus: a.DesiredStatus, DesiredDescription: a.DesiredDescription,
-		DesiredTransition: DesiredTransition{Migrate: ptr(a.Migrate)},
+		DesiredTransition: DesiredTransition{Migrate: ptr(a.Migrate || a.StopRequested)},
 		ClientStatus:      status, ClientDescription: desc, TaskStates: toTaskStates(a),
 		DeploymentID: a.DeploymentID, DeploymentStatus: deploymentStatus(a),
 		PreviousAllocation: a.PreviousAllocation, NextAllocation: a.NextAllocation,
 		RescheduleTracker: rescheduleTracker(a), PreemptedByAllocation: a.PreemptedBy,
 		CreateIndex: a.CreateIndex, ModifyIndex: a.ModifyIndex, AllocModifyIndex: a.ModifyIndex,
-		CreateTime: nanos(a.CreateTime), ModifyTime: nanos(a.ModifyTime),
+		CreateTime: nanos(a.CreateTime), ModifyTime: nanos(allocModified(a)),
 	}
 	shared := AllocatedSharedResources{DiskMB: int64(a.Resources.DiskMB)}
 	if len(a.Ports) > 0 {
