@@ -600,6 +600,28 @@ func TestNomadsGoClientDrivesADevAgent(t *testing.T) {
 		if err != nil || len(rc.Servers) != 1 || !rc.Servers[0].Leader {
 			t.Fatalf("raft configuration %+v %v", rc, err)
 		}
+		// nomad node pool info / nodes / jobs, and the node's allocations
+		// beside them.
+		pool, _, err := c.NodePools().Info("default", nil)
+		if err != nil || pool.Name != "default" {
+			t.Fatalf("node pool info: %+v %v", pool, err)
+		}
+		if _, _, err := c.NodePools().Info("nope", nil); err == nil || !strings.Contains(err.Error(), "404") {
+			t.Fatalf("unknown node pool: %v", err)
+		}
+		pn, _, err := c.NodePools().ListNodes("default", nil)
+		if err != nil || len(pn) != 1 {
+			t.Fatalf("node pool nodes: %+v %v", pn, err)
+		}
+		if pj, _, err := c.NodePools().ListJobs("default", nil); err != nil || len(pj) == 0 {
+			t.Fatalf("node pool jobs: %+v %v", pj, err)
+		}
+		if na, _, err := c.Nodes().Allocations(pn[0].ID, nil); err != nil || len(na) == 0 {
+			t.Fatalf("node allocations: %d %v", len(na), err)
+		}
+		if _, err := c.NodePools().Register(&napi.NodePool{Name: "gpu"}, nil); err == nil || !strings.Contains(err.Error(), "501") {
+			t.Fatalf("node pool apply: %v", err)
+		}
 	})
 }
 

@@ -229,7 +229,9 @@ func nomadRules() map[string]Rule {
 		"GET /v1/deployment/allocations/{id}":      NSResult(acl.CapReadJob),
 		"GET /v1/nodes":                            NodeRead(),
 		"GET /v1/node/{id}":                        NodeRead(),
-		"GET /v1/node/{id}/allocations":            NodeRead().And(NSResult(acl.CapReadJob)),
+		"GET /v1/node/{id}/{sub}":                  NodeRead().And(NSResult(acl.CapReadJob)), // allocations, or a node pool
+		"GET /v1/node/pool/{name}/nodes":           NodeRead(),
+		"GET /v1/node/pool/{name}/jobs":            NodeRead().And(NSResult(acl.CapListJobs)),
 		"GET /v1/node/pools":                       NodeRead(),
 		"GET /v1/operator/scheduler/configuration": OperatorRead(),
 		"GET /v1/operator/raft/configuration":      OperatorRead(),

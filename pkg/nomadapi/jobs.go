@@ -91,12 +91,21 @@ func page[T any](w http.ResponseWriter, r *http.Request, items []T, key func(T) 
 }
 
 func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) error {
+	return s.jobList(w, r, nil)
+}
+
+// jobList answers a list of jobs' stubs: those keep keeps (all for nil)
+// that the request's prefix and filter select.
+func (s *Server) jobList(w http.ResponseWriter, r *http.Request, keep func(*api.Job) bool) error {
 	ctx, cancel := s.ctx(r)
 	defer cancel()
 	ns := nsFilter(namespace(r))
 	list, err := s.Store.ListJobs(ctx, ns)
 	if err != nil {
 		return err
+	}
+	if keep != nil {
+		list = slices.DeleteFunc(list, func(j *api.Job) bool { return !keep(j) })
 	}
 	v, err := s.view(ctx, ns)
 	if err != nil {

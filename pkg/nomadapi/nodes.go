@@ -1,9 +1,12 @@
 package nomadapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
@@ -157,25 +160,96 @@ func (s *Server) nodePurge(w http.ResponseWriter, r *http.Request) error {
 	return s.reply(w, r, &NodeUpdateResponse{EvalIDs: append([]string{}, evals...)})
 }
 
+// NodePool is a node pool as Nomad's API answers it. nomadic's pools are
+// the names nodes give with -node-pool, plus Nomad's built-in default and
+// all; they have no description, meta or scheduler configuration.
+type NodePool struct {
+	Name        string
+	Description string
+	Meta        map[string]string
+}
+
+var builtinPools = map[string]string{api.DefaultNodePool: "Default node pool.", "all": "Node pool with all nodes in the cluster."}
+
+// pools lists the node pools: the built-in ones and those nodes name.
+func (s *Server) pools(ctx context.Context) ([]*NodePool, []*api.Node, error) {
+	list, err := s.Store.ListNodes(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	names := map[string]bool{api.DefaultNodePool: true, "all": true}
+	for _, n := range list {
+		names[cmpOr(n.NodePool, api.DefaultNodePool)] = true
+	}
+	out := []*NodePool{}
+	for _, name := range sortedKeys(names) {
+		out = append(out, &NodePool{Name: name, Description: builtinPools[name], Meta: map[string]string{}})
+	}
+	return out, list, nil
+}
+
 func (s *Server) nodePools(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := s.ctx(r)
 	defer cancel()
-	list, err := s.Store.ListNodes(ctx)
+	out, _, err := s.pools(ctx)
 	if err != nil {
 		return err
 	}
-	pools := map[string]bool{api.DefaultNodePool: true, "all": true}
-	for _, n := range list {
-		pools[cmpOr(n.NodePool, api.DefaultNodePool)] = true
-	}
-	type pool struct {
-		Name        string
-		Description string
-		Meta        map[string]string
-	}
-	out := []pool{}
-	for _, name := range sortedKeys(pools) {
-		out = append(out, pool{Name: name, Meta: map[string]string{}})
-	}
+	prefix := r.URL.Query().Get("prefix")
+	out = slices.DeleteFunc(out, func(p *NodePool) bool { return !strings.HasPrefix(p.Name, prefix) })
 	return s.reply(w, r, out)
+}
+
+// nodeSub answers GET /v1/node/{id}/{sub}: a node's allocations, or (for
+// id "pool") nomad node pool info. One pattern serves both, as
+// /v1/node/pool/{name} and /v1/node/{id}/allocations would otherwise
+// overlap.
+func (s *Server) nodeSub(w http.ResponseWriter, r *http.Request) error {
+	if r.PathValue("id") == "pool" {
+		ctx, cancel := s.ctx(r)
+		defer cancel()
+		out, _, err := s.pools(ctx)
+		if err != nil {
+			return err
+		}
+		for _, p := range out {
+			if p.Name == r.PathValue("sub") {
+				return s.reply(w, r, p)
+			}
+		}
+		return notFound("node pool not found")
+	}
+	if r.PathValue("sub") != "allocations" {
+		return notFound("no such endpoint in nomadic's Nomad API: %s %s", r.Method, r.URL.Path)
+	}
+	return s.nodeAllocations(w, r)
+}
+
+// poolNodes is nomad node pool nodes: the nodes of a pool (every node
+// for all).
+func (s *Server) poolNodes(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	pools, nodes, err := s.pools(ctx)
+	if err != nil {
+		return err
+	}
+	name := r.PathValue("name")
+	if !slices.ContainsFunc(pools, func(p *NodePool) bool { return p.Name == name }) {
+		return notFound("node pool not found")
+	}
+	out := []*NodeListStub{}
+	for _, n := range nodes {
+		if name == "all" || cmpOr(n.NodePool, api.DefaultNodePool) == name {
+			out = append(out, toNodeStub(n, s.Version))
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return s.reply(w, r, page(w, r, out, func(n *NodeListStub) string { return n.ID }))
+}
+
+// poolJobs is nomad node pool jobs: the jobs that run in a pool.
+func (s *Server) poolJobs(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("name")
+	return s.jobList(w, r, func(j *api.Job) bool { return cmpOr(j.NodePool, api.DefaultNodePool) == name })
 }

@@ -191,7 +191,9 @@ func (s *Server) routes() *access.Mux {
 	// Nodes.
 	get("/v1/nodes", nodeKinds, s.listNodes)
 	get("/v1/node/{id}", nodeKinds, s.getNode)
-	get("/v1/node/{id}/allocations", allocKinds, s.nodeAllocations)
+	get("/v1/node/{id}/{sub}", append(append([]store.Kind{}, nodeKinds...), allocKinds...), s.nodeSub)
+	get("/v1/node/pool/{name}/nodes", nodeKinds, s.poolNodes)
+	get("/v1/node/pool/{name}/jobs", jobKinds, s.poolJobs)
 	write("PUT,POST", "/v1/node/{id}/eligibility", s.nodeEligibility)
 	write("PUT,POST", "/v1/node/{id}/drain", s.nodeDrain)
 	write("PUT,POST", "/v1/node/{id}/purge", s.nodePurge)
@@ -232,6 +234,7 @@ func (s *Server) routes() *access.Mux {
 // unsupported are Nomad's endpoints of features nomadic does not have:
 // they answer 501 saying why, where an unknown path answers 404.
 var unsupported = []struct{ prefix, why string }{
+	{"/v1/node/pool", "node pools are the names nodes give with -node-pool: they are not created, changed or deleted through the API"},
 	{"/v1/volume", "CSI and dynamic host volumes are not supported; use host_volume blocks in the node agent's configuration"},
 	{"/v1/plugin", "CSI plugins are not supported"},
 	{"/v1/quota", "resource quotas are a Nomad Enterprise feature"},
