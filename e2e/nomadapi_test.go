@@ -224,6 +224,19 @@ func TestNomadsGoClientDrivesADevAgent(t *testing.T) {
 		if *tg.Count != 2 || *tg.Tasks[0].Resources.MemoryMB != 32 || tg.Tasks[0].Config["args"].([]any)[1] != "sleep 301" {
 			t.Fatalf("after run -preserve-counts -preserve-resources: count %d, memory %d, config %v", *tg.Count, *tg.Tasks[0].Resources.MemoryMB, tg.Tasks[0].Config)
 		}
+		// nomad job history -p -diff-version 0: every version against 0.
+		versions, diffs, _, err := c.Jobs().VersionsOpts("keep", &napi.VersionsOptions{Diffs: true, DiffVersion: new(uint64(0))}, nil)
+		if err != nil || len(versions) < 2 || len(diffs) != len(versions) {
+			t.Fatalf("versions %d, diffs %d: %v", len(versions), len(diffs), err)
+		}
+		for i, v := range versions {
+			if want := map[bool]string{true: "None", false: "Edited"}[*v.Version == 0]; diffs[i].Type != want {
+				t.Errorf("version %d against 0: %s, want %s", *v.Version, diffs[i].Type, want)
+			}
+		}
+		if _, _, _, err := c.Jobs().VersionsOpts("keep", &napi.VersionsOptions{Diffs: true, DiffTag: "prod"}, nil); err == nil || !strings.Contains(err.Error(), "400") {
+			t.Fatalf("diff_tag: %v", err)
+		}
 		if _, _, err := c.Jobs().Deregister("keep", true, nil); err != nil {
 			t.Fatal(err)
 		}

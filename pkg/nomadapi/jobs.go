@@ -293,7 +293,26 @@ func (s *Server) jobVersions(w http.ResponseWriter, r *http.Request) error {
 		}
 		out.Versions = append(out.Versions, toJob(v, s.Region))
 	}
-	if r.URL.Query().Get("diffs") == "true" {
+	q := r.URL.Query()
+	if q.Get("diff_tag") != "" {
+		return badRequest("job version tags are not supported by nomadic: compare with diff_version")
+	}
+	if q.Get("diffs") == "true" {
+		if dv := q.Get("diff_version"); dv != "" {
+			// nomad job history -diff-version N: every version against N.
+			n, err := strconv.ParseUint(dv, 10, 64)
+			if err != nil {
+				return badRequest("diff_version %q is not a version number", dv)
+			}
+			i := slices.IndexFunc(out.Versions, func(j *Job) bool { return j.Version != nil && *j.Version == n })
+			if i < 0 {
+				return badRequest("job %q has no version %d to compare with", id, n)
+			}
+			for _, v := range out.Versions {
+				out.Diffs = append(out.Diffs, jobDiff(out.Versions[i], v))
+			}
+			return s.reply(w, r, out)
+		}
 		for i := 0; i+1 < len(out.Versions); i++ {
 			out.Diffs = append(out.Diffs, jobDiff(out.Versions[i+1], out.Versions[i]))
 		}
