@@ -221,6 +221,9 @@ func (s *Server) routes() *access.Mux {
 	s.varsRoutes(get, write)
 	s.aclRoutes(get, write)
 	mux.HandleFunc("/", s.plain(func(w http.ResponseWriter, r *http.Request) error {
+		if strings.HasPrefix(r.URL.Path, "/v1/job/") && strings.HasSuffix(r.URL.Path, "/tag") {
+			return &httpError{code: http.StatusNotImplemented, msg: fmt.Sprintf("nomadic does not serve %s %s: job version tags are not supported (docs/nomad-compat.md)", r.Method, r.URL.Path)}
+		}
 		for _, u := range unsupported {
 			if strings.HasPrefix(r.URL.Path, u.prefix) {
 				return &httpError{code: http.StatusNotImplemented, msg: fmt.Sprintf("nomadic does not serve %s %s: %s (docs/nomad-compat.md)", r.Method, r.URL.Path, u.why)}
