@@ -264,6 +264,16 @@ func (v *validator) group(path string, j *Job, g *TaskGroup) {
 	}
 	for si, s := range g.Services {
 		v.service(fmt.Sprintf("%s.services[%d]", path, si), s, ports, g)
+		if s != nil && s.Connect != nil && s.Connect.SidecarService != nil {
+			// As Nomad's registration refuses it: the sidecar proxy
+			// shares the allocation's network namespace.
+			switch {
+			case g.Network == nil:
+				v.add(fmt.Sprintf("%s.services[%d].connect", path, si), "a Consul Connect sidecar needs the group's network block in bridge mode (group %q has none)", g.Name)
+			case g.Network.Mode != "bridge" && !strings.HasPrefix(g.Network.Mode, "cni/"):
+				v.add(fmt.Sprintf("%s.services[%d].connect", path, si), "a Consul Connect sidecar needs the group's network in bridge mode, not %q", g.Network.Mode)
+			}
+		}
 	}
 	if len(g.Tasks) == 0 && !hasGateway(g) {
 		// (Nomad adds a gateway's proxy task itself; such a group is

@@ -30,7 +30,8 @@ func TestNomadUsersJobFilesAreRead(t *testing.T) {
 			g := j.Groups[0]
 			return g.Count == 2 && g.Scaling.Min == 2 && g.Scaling.Max == 5 && g.Scaling.Enabled && g.Scaling.Policy["cooldown"] == "1m"
 		}, ""},
-		{"a Connect sidecar is kept, with a warning that the group is not placed", "", `service {
+		{"a Connect sidecar is kept, with a warning that the group is not placed", "", `network { mode = "bridge" }
+    service {
       name = "api"
       connect {
         sidecar_service {
@@ -43,7 +44,7 @@ func TestNomadUsersJobFilesAreRead(t *testing.T) {
         }
       }
     }`, "", func(j *api.Job) bool { return j.Groups[0].Services[0].Connect.Mesh() == "sidecar_service" },
-			`6:7: Consul Connect sidecar_service needs a service mesh, which nomadic does not have: the group is accepted but not placed`},
+			`7:7: Consul Connect sidecar_service needs a service mesh, which nomadic does not have: the group is accepted but not placed`},
 		{"a CSI volume is kept, with a warning that the group is not placed", "", `volume "v" {
       type = "csi"
       source = "ebs"
@@ -871,5 +872,38 @@ func TestADockerPortLabelTheGroupDoesNotDeclareIsWarnedAbout(t *testing.T) {
 	j := mustParse(t, "job \"p\" {\n  group \"g\" {\n    task \"t\" {\n      driver = \"docker\"\n      config {\n        image = \"mysql\"\n        ports = [\"db\"]\n      }\n    }\n  }\n}\n")
 	if w := strings.Join(j.Warnings(), "\n"); !strings.Contains(w, `7:9: group "g" task "t": config.ports names "db", which the group's network block does not declare`) {
 		t.Fatalf("warnings:\n%s", w)
+	}
+}
+
+// Nomad refuses a Connect sidecar outside bridge mode: the proxy shares
+// the allocation's network namespace.
+func TestAConnectSidecarNeedsBridgeMode(t *testing.T) {
+	src := `job "j" {
+  group "g" {
+    network {
+      mode = "host"
+    }
+    service {
+      name = "api"
+      connect {
+        sidecar_service {}
+      }
+    }
+    task "t" {
+      driver = "raw_exec"
+      config { command = "/bin/true" }
+    }
+  }
+}
+`
+	if _, err := Parse("j.hcl", []byte(src)); err == nil || !strings.Contains(err.Error(), `j.hcl:8:7: a Consul Connect sidecar needs the group's network in bridge mode, not "host"`) {
+		t.Fatalf("host mode: %v", err)
+	}
+	noNet := strings.Replace(src, "    network {\n      mode = \"host\"\n    }\n", "", 1)
+	if _, err := Parse("j.hcl", []byte(noNet)); err == nil || !strings.Contains(err.Error(), `needs the group's network block in bridge mode (group "g" has none)`) {
+		t.Fatalf("no network: %v", err)
+	}
+	if _, err := Parse("j.hcl", []byte(strings.Replace(src, `mode = "host"`, `mode = "bridge"`, 1))); err != nil {
+		t.Fatal(err)
 	}
 }
