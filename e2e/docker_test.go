@@ -181,7 +181,7 @@ func TestADockerJobRunsOnContainerd(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "bridged.hcl"), []byte(bridged), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, warn, _ := nctl(t, addr, dir, "validate", "bridged.hcl"); !strings.Contains(warn, "network mode bridge, as on Docker's default network") {
+	if _, warn, _ := nctl(t, addr, dir, "validate", "bridged.hcl"); !strings.Contains(warn, "its docker tasks get a bridge network, as on Docker's default network") {
 		t.Fatalf("validate warnings:\n%s", warn)
 	}
 	mustNctl(t, addr, dir, "apply", "-f", "bridged.hcl")
