@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 
@@ -20,14 +19,7 @@ func (s *Server) allocStop(w http.ResponseWriter, r *http.Request) {
 		storeError(w, fmt.Sprintf("allocation %q", r.PathValue("id")), err)
 		return
 	}
-	jobType := ""
-	if j, _, err := s.Store.GetJob(ctx, a.Namespace, a.JobID); err == nil {
-		jobType = j.Type
-	} else if !errors.Is(err, store.ErrNotFound) {
-		storeError(w, "job", err)
-		return
-	}
-	u, _, err := s.Store.OperatorStopAlloc(ctx, a, jobType, s.Now().UTC())
+	u, _, err := s.Store.OperatorStopAlloc(ctx, a, s.Now().UTC())
 	if err != nil {
 		storeError(w, "allocation", err)
 		return

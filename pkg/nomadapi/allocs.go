@@ -100,13 +100,7 @@ func (s *Server) stopAllocation(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	jobType := ""
-	if j, _, err := s.Store.GetJob(ctx, a.Namespace, a.JobID); err == nil {
-		jobType = j.Type
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	_, evalID, err := s.Store.OperatorStopAlloc(ctx, a, jobType, s.Now().UTC())
+	_, evalID, err := s.Store.OperatorStopAlloc(ctx, a, s.Now().UTC())
 	if err != nil {
 		return err
 	}

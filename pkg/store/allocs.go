@@ -306,7 +306,13 @@ func (s *Store) DeleteAllocs(ctx context.Context, allocs []*api.Allocation, g Gu
 // restart -reschedule follows). A system job's allocation, or one that
 // ended, is stopped at once. It returns the allocation as written and the
 // evaluation's ID.
-func (s *Store) OperatorStopAlloc(ctx context.Context, a *api.Allocation, jobType string, now time.Time) (*api.Allocation, string, error) {
+func (s *Store) OperatorStopAlloc(ctx context.Context, a *api.Allocation, now time.Time) (*api.Allocation, string, error) {
+	jobType := ""
+	if j, _, err := s.GetJob(ctx, a.Namespace, a.JobID); err == nil {
+		jobType = j.Type
+	} else if !errors.Is(err, ErrNotFound) {
+		return nil, "", err
+	}
 	var evalID string
 	u, err := s.UpdateAlloc(ctx, a, func(cur *api.Allocation, txn *Txn) {
 		if cur.DesiredStatus == api.AllocDesiredRun && !cur.Terminal() && (jobType == api.JobTypeService || jobType == api.JobTypeBatch) {
