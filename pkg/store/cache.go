@@ -63,6 +63,13 @@ type Cache struct {
 	// job, not to every allocation of the cluster. NodeUsage objects are
 	// replaced, never changed.
 	usage map[string]*NodeUsage
+	// room holds, for each node, the list its NodeUsage shows with its
+	// spare capacity: a new live allocation is written in the room past
+	// the end, which no snapshot's list reaches (theirs are capped at
+	// their length), instead of copying the node's list at each new
+	// allocation — a copy that grew with the allocations a node runs (a
+	// sixth of a server's cache work at 900,000 allocations).
+	room  map[string][]*api.Allocation
 	byJob map[string]map[string]*api.Allocation
 	// byNode are the allocations of each node, live or not: what a
 	// node's allocation list reads (the liveness controller's, for each
@@ -101,6 +108,7 @@ func (c *Cache) reset() {
 	c.usage, c.byJob, c.sorted = map[string]*NodeUsage{}, map[string]map[string]*api.Allocation{}, nil
 	c.byNode = map[string]map[string]*api.Allocation{}
 	c.byStatus = map[string]int{}
+	c.room = map[string][]*api.Allocation{}
 }
 
 // NodeUsage is what the live allocations of a node use.
@@ -190,15 +198,31 @@ func (c *Cache) track(old, a *api.Allocation, statusOnly bool) {
 	if a.Live() {
 		u := c.usage[a.NodeID]
 		next := &NodeUsage{}
+		var list []*api.Allocation
 		if u != nil {
-			next.Used = u.Used
-			next.Allocs = make([]*api.Allocation, len(u.Allocs), len(u.Allocs)+1)
-			copy(next.Allocs, u.Allocs)
+			next.Used, list = u.Used, u.Allocs
 		}
 		next.Used = next.Used.Add(a.Resources)
-		next.Allocs = append(next.Allocs, a)
+		next.Allocs = c.appendLive(a.NodeID, list, a)
 		c.usage[a.NodeID] = next
 	}
+}
+
+// appendLive returns list with a after it, capped at its length so that
+// an append by a reader copies. When list is the node's room up to its
+// length (it was made here and nothing replaced it since), a goes in the
+// room without a copy; else the list is copied into a new room of twice
+// its length.
+func (c *Cache) appendLive(node string, list []*api.Allocation, a *api.Allocation) []*api.Allocation {
+	r := c.room[node]
+	n := len(list)
+	if len(r) != n || cap(r) == n || (n > 0 && &r[0] != &list[0]) {
+		r = make([]*api.Allocation, n, max(2*n, 4))
+		copy(r, list)
+	}
+	r = append(r, a)
+	c.room[node] = r
+	return r[: n+1 : n+1]
 }
 
 // indexOf finds an allocation in a node's list: by pointer (the list holds

@@ -396,3 +396,57 @@ func TestCacheLeavesANodesListAloneForAStatusThatKeepsItsAllocationLive(t *testi
 		}
 	}
 }
+
+func TestCacheAppendsToANodesListWithoutChangingOneASnapshotHolds(t *testing.T) {
+	c := &Cache{}
+	c.reset()
+	ids := func(list []*api.Allocation) string {
+		var out []string
+		for _, a := range list {
+			out = append(out, a.ID)
+		}
+		return strings.Join(out, ",")
+	}
+	alloc := func(i int) *api.Allocation { return &api.Allocation{ID: fmt.Sprintf("a%d", i)} }
+	var views [][]*api.Allocation
+	var list []*api.Allocation
+	copies := 0
+	for i := range 40 {
+		next := c.appendLive("n1", list, alloc(i))
+		if len(list) > 0 && &next[0] != &list[0] {
+			copies++
+		}
+		if cap(next) != len(next) {
+			t.Fatalf("a list handed out has room past its end: len %d cap %d", len(next), cap(next))
+		}
+		views = append(views, next)
+		list = next
+	}
+	if copies > 6 { // 4, 8, 16, 32: the room doubles
+		t.Fatalf("40 appends copied the list %d times", copies)
+	}
+	// A reader that appends to a list it holds gets a copy and leaves the
+	// cache's room alone.
+	mine := append(views[9], alloc(100))
+	if ids(views[10]) != ids(append(views[9][:10:10], alloc(10))) || mine[10].ID != "a100" {
+		t.Fatalf("a reader's append changed the cache's list: %s", ids(views[10]))
+	}
+	for i, v := range views {
+		if len(v) != i+1 || v[i].ID != fmt.Sprintf("a%d", i) || v[0].ID != "a0" {
+			t.Fatalf("view %d changed: %s", i, ids(v))
+		}
+	}
+	// A list that is not the room (the cache replaced or removed an
+	// allocation and made a new one) is copied, not appended in place
+	// over what the room holds past it.
+	replaced := append([]*api.Allocation{alloc(200)}, list[1:]...)
+	next := c.appendLive("n1", replaced, alloc(300))
+	if next[0].ID != "a200" || next[40].ID != "a300" || list[0].ID != "a0" {
+		t.Fatalf("after a replacement: %s (the old list %s)", ids(next), ids(list))
+	}
+	shorter := list[:20:20]
+	next = c.appendLive("n1", shorter, alloc(400))
+	if next[20].ID != "a400" || views[20][20].ID != "a20" {
+		t.Fatal("an append to a shorter list wrote over an allocation a snapshot holds")
+	}
+}
