@@ -197,6 +197,7 @@ func nomadRules() map[string]Rule {
 		"GET /v1/job/{id}":                         NS(acl.CapReadJob),
 		"DELETE /v1/job/{id}":                      NS(acl.CapSubmitJob),
 		"GET /v1/job/{id}/versions":                NS(acl.CapReadJob),
+		"GET /v1/job/{id}/submission":              NS(acl.CapReadJob),
 		"GET /v1/job/{id}/allocations":             NS(acl.CapReadJob),
 		"GET /v1/job/{id}/evaluations":             NS(acl.CapReadJob),
 		"GET /v1/job/{id}/deployments":             NS(acl.CapReadJob),

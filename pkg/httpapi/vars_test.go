@@ -11,8 +11,7 @@ import (
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
-	"github.com/nomadic-project/nomadic/pkg/keyring"
-	"github.com/nomadic-project/nomadic/pkg/keyring/keyfile"
+	"github.com/nomadic-project/nomadic/pkg/keyring/keyringtest"
 	"github.com/nomadic-project/nomadic/pkg/store"
 	"github.com/nomadic-project/nomadic/pkg/testutil"
 	"github.com/nomadic-project/nomadic/pkg/variables"
@@ -25,25 +24,7 @@ func newVarsServer(t *testing.T) (*httptest.Server, *variables.Service, *clientv
 	t.Helper()
 	cli := testutil.Etcd(t)
 	st := store.New(cli, "/api")
-	kr, err := keyring.New(st, keyfile.Generate())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		kr.Run(ctx)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	select {
-	case <-kr.Ready():
-	case <-time.After(10 * time.Second):
-		t.Fatal("keyring not ready")
-	}
+	kr := keyringtest.Running(t, st)
 	vs := &variables.Service{Store: st, Keyring: kr}
 	ts := httptest.NewServer((&Server{Store: st, Name: "t", Version: "test", Vars: vs}).Handler())
 	t.Cleanup(ts.Close)

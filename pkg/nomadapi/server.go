@@ -141,6 +141,7 @@ func (s *Server) routes() *access.Mux {
 	write("PUT,POST", "/v1/job/{id}", s.registerJob)
 	write("DELETE", "/v1/job/{id}", s.deregisterJob)
 	get("/v1/job/{id}/versions", []store.Kind{store.KindJobs, store.KindJobVersions}, s.jobVersions)
+	get("/v1/job/{id}/submission", []store.Kind{store.KindJobs, store.KindJobSources}, s.jobSubmission)
 	get("/v1/job/{id}/allocations", allocKinds, s.jobAllocations)
 	get("/v1/job/{id}/evaluations", evalKinds, s.jobEvaluations)
 	get("/v1/job/{id}/deployments", deployKinds, s.jobDeployments)

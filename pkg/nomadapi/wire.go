@@ -373,6 +373,22 @@ type JobRegisterRequest struct {
 	// job run -preserve-resources).
 	PreserveResources bool `json:",omitempty"`
 	EvalPriority      int  `json:",omitempty"`
+	// Submission is the job file the job was parsed from (nomad job run
+	// sends it): kept as the source of the version registered.
+	Submission *JobSubmission `json:",omitempty"`
+}
+
+// JobSubmission is the job file a version of a job was submitted from,
+// with the variables given with it (nomad job inspect -hcl -with-vars).
+type JobSubmission struct {
+	Source        string
+	Format        string
+	VariableFlags map[string]string
+	Variables     string
+	// Which version of which job it is the source of (answers only).
+	Namespace string `json:",omitempty"`
+	JobID     string `json:",omitempty"`
+	Version   uint64 `json:",omitempty"`
 }
 
 // JobRegisterResponse answers a registration.

@@ -102,11 +102,11 @@ func (s *Store) archive(ctx context.Context, cur *api.Job, rev int64) error {
 
 // DeleteJobVersions removes versions of a job, guarded.
 func (s *Store) DeleteJobVersions(ctx context.Context, ns, id string, versions []uint64, g Guard) error {
-	for start := 0; start < len(versions); start += maxTxnOps {
-		end := min(start+maxTxnOps, len(versions))
+	for start := 0; start < len(versions); start += maxTxnOps / 2 {
+		end := min(start+maxTxnOps/2, len(versions))
 		var ops []clientv3.Op
 		for _, v := range versions[start:end] {
-			ops = append(ops, clientv3.OpDelete(s.keys.JobVersion(ns, id, v)))
+			ops = append(ops, clientv3.OpDelete(s.keys.JobVersion(ns, id, v)), clientv3.OpDelete(s.keys.JobSource(ns, id, v)))
 		}
 		if _, err := s.cli.Txn(ctx).If(g.cmps...).Then(ops...).Commit(); err != nil {
 			return fmt.Errorf("deleting versions of job %q: %w", id, err)
@@ -165,7 +165,16 @@ func sameSpec(a, b *api.Job) bool {
 // whose specification did not change (and that is not stopped) is left as it
 // is and gets no evaluation.
 func (s *Store) RegisterJob(ctx context.Context, job *api.Job, now time.Time) (*api.RegisterResponse, error) {
-	return s.register(ctx, job, now, -1)
+	return s.register(ctx, job, now, -1, nil)
+}
+
+// RegisterJobFrom is RegisterJob (rev < 0) or RegisterJobAt (rev >= 0)
+// that also keeps src, the job file it was submitted from, as the source
+// of the version it registers — in the same transaction, or beside the
+// version for a job that did not change. src's Namespace, JobID and
+// Version are set here.
+func (s *Store) RegisterJobFrom(ctx context.Context, job *api.Job, now time.Time, rev int64, src *JobSource) (*api.RegisterResponse, error) {
+	return s.register(ctx, job, now, rev, src)
 }
 
 // IndexError says that a job was not at the revision a write expected.
@@ -183,7 +192,7 @@ func (e *IndexError) Error() string {
 // rev (0: must not exist), the check-and-set of Nomad's -check-index; an
 // *IndexError says it is not.
 func (s *Store) RegisterJobAt(ctx context.Context, job *api.Job, now time.Time, rev int64) (*api.RegisterResponse, error) {
-	return s.register(ctx, job, now, rev)
+	return s.register(ctx, job, now, rev, nil)
 }
 
 // MaxRequestBytes is the most one etcd request may carry: etcd's default
@@ -205,10 +214,14 @@ func (e *TooLargeError) Error() string {
 // the evaluation, compares.
 const txnOverhead = 4 << 10
 
-func (s *Store) register(ctx context.Context, job *api.Job, now time.Time, expect int64) (*api.RegisterResponse, error) {
+func (s *Store) register(ctx context.Context, job *api.Job, now time.Time, expect int64, src *JobSource) (*api.RegisterResponse, error) {
 	// Refuse a job that cannot fit in etcd's request before etcd is asked.
 	if size := len(encode(job)) + txnOverhead; size > MaxRequestBytes {
 		return nil, &TooLargeError{What: fmt.Sprintf("job %q (%d bytes, stored with its evaluation)", job.ID, len(encode(job))), Size: size, Limit: MaxRequestBytes}
+	}
+	if src != nil && len(encode(job))+txnOverhead+src.size() > MaxRequestBytes {
+		// The source is what gives way: the job is what was asked for.
+		src = nil
 	}
 	for attempt := 0; attempt < maxRetries; attempt++ {
 		old, rev, err := s.GetJob(ctx, job.Namespace, job.ID)
@@ -227,6 +240,14 @@ func (s *Store) register(ctx context.Context, job *api.Job, now time.Time, expec
 		result := "created"
 		if old != nil {
 			if !old.Stop && sameSpec(old, job) {
+				if src != nil {
+					// The same job from another file (comments, layout,
+					// variables that did not change it): the version's
+					// source is the latest submitted.
+					if err := s.putJobSource(ctx, src, old, rev); err != nil {
+						return nil, err
+					}
+				}
 				return &api.RegisterResponse{Result: "unchanged", JobID: job.ID, Namespace: job.Namespace, JobVersion: old.Version}, nil
 			}
 			next.Version = old.Version + 1
@@ -238,10 +259,18 @@ func (s *Store) register(ctx context.Context, job *api.Job, now time.Time, expec
 			next.Version = 0
 		}
 		eval := newEval(&next, api.EvalTriggerJobRegister, now)
-		txn := s.cli.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(s.keys.Job(job.Namespace, job.ID)), "=", rev)).Then(
+		ops := []clientv3.Op{
 			clientv3.OpPut(s.keys.Job(job.Namespace, job.ID), encode(&next)),
 			clientv3.OpPut(s.keys.Eval(eval.Namespace, eval.JobID, eval.ID), encode(eval)),
-		)
+		}
+		if src != nil {
+			ops = append(ops, s.jobSourceOp(src, &next))
+		} else {
+			// No source for this version: none left from a version of
+			// the same number (a job purged and submitted again).
+			ops = append(ops, clientv3.OpDelete(s.keys.JobSource(next.Namespace, next.ID, next.Version)))
+		}
+		txn := s.cli.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(s.keys.Job(job.Namespace, job.ID)), "=", rev)).Then(ops...)
 		resp, err := txn.Commit()
 		if err != nil && !s.appliedDespite(ctx, err, s.keys.Eval(eval.Namespace, eval.JobID, eval.ID)) {
 			return nil, fmt.Errorf("registering job %q: %w", job.ID, err)
@@ -297,6 +326,7 @@ func (s *Store) PurgeJobHistory(ctx context.Context, ns, job string, g Guard) er
 	cmps := append([]clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(s.keys.Job(ns, job)), "=", 0)}, g.cmps...)
 	_, err := s.cli.Txn(ctx).If(cmps...).Then(
 		clientv3.OpDelete(s.keys.JobVersions(ns, job), clientv3.WithPrefix()),
+		clientv3.OpDelete(s.keys.JobSources(ns, job), clientv3.WithPrefix()),
 		clientv3.OpDelete(s.keys.JobEvals(ns, job), clientv3.WithPrefix()),
 		clientv3.OpDelete(s.keys.Deployments(ns, job), clientv3.WithPrefix()),
 	).Commit()

@@ -11,6 +11,7 @@ import (
 //
 //	jobs/<ns>/<job>                      current job specification (servers)
 //	jobversions/<ns>/<job>/<version>     the job's versions before its current one, each written once (servers)
+//	jobsources/<ns>/<job>/<version>      the job file a version was submitted from, its variables sealed (servers)
 //	evals/<ns>/<job>/<eval>              evaluations of the job (servers)
 //	evalclaims/<ns>/<job>                server working the job's evals; bound to that server's lease
 //	nodes/<node>                         node record, rewritten only when it changes (node agent)
@@ -59,6 +60,7 @@ const (
 
 	KindJobs        Kind = "jobs"
 	KindJobVersions Kind = "jobversions"
+	KindJobSources  Kind = "jobsources"
 	KindEvals       Kind = "evals"
 	KindEvalClaims  Kind = "evalclaims"
 	KindNodes       Kind = "nodes"
@@ -100,6 +102,7 @@ var keyParts = map[Kind][]keyPart{
 
 	KindJobs:        {partNamespace, partJob},
 	KindJobVersions: {partNamespace, partJob, partID},
+	KindJobSources:  {partNamespace, partJob, partID},
 	KindEvals:       {partNamespace, partJob, partID},
 	KindEvalClaims:  {partNamespace, partJob},
 	KindNodes:       {partNode},
@@ -222,6 +225,15 @@ func (k Keys) JobVersion(ns, id string, version uint64) string {
 
 // JobVersions is the prefix of every version of a job.
 func (k Keys) JobVersions(ns, id string) string { return k.join(KindJobVersions, ns, id) + "/" }
+
+// JobSource is the key of the source a version of a job was submitted
+// from.
+func (k Keys) JobSource(ns, id string, version uint64) string {
+	return k.join(KindJobSources, ns, id, fmt.Sprintf("%020d", version))
+}
+
+// JobSources is the prefix of the sources of every version of a job.
+func (k Keys) JobSources(ns, id string) string { return k.join(KindJobSources, ns, id) + "/" }
 
 // Eval is the key of an evaluation.
 func (k Keys) Eval(ns, job, id string) string { return k.join(KindEvals, ns, job, id) }
