@@ -458,7 +458,7 @@ func (a *agent) startServer(ctx context.Context, apiTLS *tls.Config, tokens []st
 	servers := []*http.Server{httpSrv}
 	if f.nomadHTTPAddr != "" {
 		nomadSrv := &nomadapi.Server{Store: a.st, Name: f.name, Datacenter: f.datacenter, Version: version.Version,
-			RequestTimeout: f.etcdRequest, Vars: vars, Now: now, Gate: gate, ACL: aclSvc, NodeTLS: a.nodeTLS}
+			RequestTimeout: f.etcdRequest, Vars: vars, Now: now, Gate: gate, ACL: aclSvc, NodeTLS: a.nodeTLS, Logs: logHub}
 		srv, _, err := a.serve("Nomad API", f.nomadHTTPAddr, func(addr string) http.Handler {
 			nomadSrv.Addr = addr
 			return nomadSrv.Handler()

@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/nomadic-project/nomadic/pkg/driver/rawexec"
+	"github.com/nomadic-project/nomadic/pkg/logmon"
 	"github.com/nomadic-project/nomadic/pkg/version"
 )
 
@@ -83,5 +84,8 @@ func setupLogging(level string) {
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		l = slog.LevelInfo
 	}
-	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})))
+	slog.SetDefault(slog.New(logHub.Handler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))))
 }
+
+// logHub hands the process's log to its followers (nomad monitor).
+var logHub = logmon.NewHub()

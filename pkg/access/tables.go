@@ -185,6 +185,7 @@ func nomadRules() map[string]Rule {
 		"/":                           Open(), // 404
 		"GET /v1/agent/health":        Open(),
 		"GET /v1/agent/self":          AgentRead(),
+		"GET /v1/agent/monitor":       AgentRead(),
 		"GET /v1/agent/members":       NodeRead(), // as in Nomad
 		"GET /v1/status/leader":       Open(),
 		"GET /v1/status/peers":        Open(),

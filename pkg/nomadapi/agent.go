@@ -2,14 +2,19 @@ package nomadapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/logmon"
 	"github.com/nomadic-project/nomadic/pkg/store"
 )
 
@@ -413,4 +418,92 @@ func (s *Server) raftConfiguration(w http.ResponseWriter, r *http.Request) error
 		out.Servers = append(out.Servers, &RaftServer{ID: p.ID, Node: p.Name, Address: p.Address, Leader: p.Leader, Voter: p.Voter, RaftProtocol: "3"})
 	}
 	return s.reply(w, r, out)
+}
+
+// monitorLevels are the levels nomad monitor -log-level names, as Go's
+// log levels (trace is debug: nomadic logs nothing below debug).
+var monitorLevels = map[string]slog.Level{
+	"trace": slog.LevelDebug, "debug": slog.LevelDebug, "info": slog.LevelInfo,
+	"warn": slog.LevelWarn, "error": slog.LevelError,
+}
+
+// agentMonitor streams this server's log (nomad monitor,
+// GET /v1/agent/monitor?log_level=&log_json=&plain=&server_id=&node_id=):
+// frames of lines at the level asked for (info by default), which may be
+// below the level the agent logs at; plain=true sends the lines as they
+// are. A follower that falls behind is told how many lines it lost.
+func (s *Server) agentMonitor(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	if s.Logs == nil {
+		return &httpError{code: http.StatusNotImplemented, msg: "this agent does not stream its log over the API; read its standard error"}
+	}
+	name := q.Get("log_level")
+	if name == "" {
+		name = "info"
+	}
+	level, ok := monitorLevels[strings.ToLower(name)]
+	if !ok {
+		return badRequest("Unknown log level: %s", name)
+	}
+	s.mu.Lock()
+	local := s.localNode
+	s.mu.Unlock()
+	if id := q.Get("node_id"); id != "" && id != local {
+		return &httpError{code: http.StatusNotImplemented, msg: fmt.Sprintf("node %s's agent log is not streamed through the servers: it is in the standard error of that node's nomadic agent", id)}
+	}
+	if id := q.Get("server_id"); id != "" && id != s.Name && id != "leader" {
+		return &httpError{code: http.StatusNotImplemented, msg: fmt.Sprintf("server %s's log is not streamed through this server (%s): ask that server", id, s.Name)}
+	}
+	asJSON, _ := strconv.ParseBool(q.Get("log_json"))
+	plain, _ := strconv.ParseBool(q.Get("plain"))
+	f, ok := s.Logs.Follow(level, asJSON)
+	if !ok {
+		return &httpError{code: http.StatusTooManyRequests, msg: fmt.Sprintf("%d followers of this agent's log already: try again later", logmon.MaxFollowers)}
+	}
+	defer f.Close()
+	if plain {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusOK)
+		if fl, ok := w.(http.Flusher); ok {
+			fl.Flush()
+		}
+	} else {
+		startFrames(w)
+	}
+	flusher, _ := w.(http.Flusher)
+	enc := json.NewEncoder(w)
+	send := func(line []byte) error {
+		var err error
+		if plain {
+			_, err = w.Write(line)
+		} else if line == nil {
+			err = enc.Encode(struct{}{}) // a heartbeat
+		} else {
+			err = enc.Encode(&StreamFrame{Data: line})
+		}
+		if err == nil && flusher != nil {
+			flusher.Flush()
+		}
+		return err
+	}
+	heartbeat := time.NewTicker(10 * time.Second)
+	defer heartbeat.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return nil
+		case <-heartbeat.C:
+			if n := f.Dropped(); n > 0 {
+				if send(fmt.Appendf(nil, "[WARN] monitor: %d log lines dropped: this follower fell behind\n", n)) != nil {
+					return nil
+				}
+			} else if !plain && send(nil) != nil {
+				return nil
+			}
+		case line := <-f.Lines():
+			if send(line) != nil {
+				return nil
+			}
+		}
+	}
 }

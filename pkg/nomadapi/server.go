@@ -28,6 +28,7 @@ import (
 
 	"github.com/nomadic-project/nomadic/pkg/access"
 	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/logmon"
 	"github.com/nomadic-project/nomadic/pkg/store"
 	"github.com/nomadic-project/nomadic/pkg/variables"
 )
@@ -59,6 +60,9 @@ type Server struct {
 	// NodeTLS is what the server calls node agents that serve over
 	// mutual TLS with (its client certificate and the node CA).
 	NodeTLS *tls.Config
+	// Logs is the agent's log, which /v1/agent/monitor streams (nil:
+	// it answers 501).
+	Logs *logmon.Hub
 
 	mu        sync.Mutex
 	localNode string
@@ -166,6 +170,7 @@ func (s *Server) routes() *access.Mux {
 	mux.HandleFunc("GET /v1/client/allocation/{id}/checks", s.plain(s.allocChecks))
 	mux.HandleFunc("GET /v1/client/allocation/{id}/exec", s.plain(s.allocExec))
 	get("/v1/allocation/{id}/services", serviceKinds, s.allocationServices)
+	mux.HandleFunc("GET /v1/agent/monitor", s.plain(s.agentMonitor))
 	mux.HandleFunc("GET /v1/client/fs/logs/{alloc}", s.plain(s.allocLogs))
 	mux.HandleFunc("GET /v1/client/fs/ls/{alloc}", s.plain(s.fsList))
 	mux.HandleFunc("GET /v1/client/fs/stat/{alloc}", s.plain(s.fsStat))
@@ -248,7 +253,7 @@ var unsupported = []struct{ prefix, why string }{
 	{"/v1/operator/autopilot", "the servers hold no raft state (etcd is the consensus); see etcd's own member health"},
 	{"/v1/operator/snapshot", "the state is etcd's: back it up with etcdctl snapshot save"},
 	{"/v1/operator/license", "there is no license"},
-	{"/v1/agent/monitor", "agent logs are not streamed over the API; read the agent's standard error"},
+	{"/v1/agent/monitor/export", "agent logs are not exported over the API; read the agent's standard error (or its journal)"},
 	{"/v1/agent/pprof", "profiles are served on the agent's -debug-addr"},
 	{"/v1/acl/auth-method", "SSO auth methods are not supported; use ACL tokens"},
 	{"/v1/acl/binding-rule", "SSO auth methods are not supported; use ACL tokens"},
@@ -312,7 +317,14 @@ func recoverPanics(h http.Handler) http.Handler {
 				writeErr(w, errors.New("internal error"))
 			}
 		}()
+		start := time.Now()
 		h.ServeHTTP(w, r)
+		// What nomad monitor -log-level=debug shows of the API, as
+		// Nomad's agents log each request; the path only (a query may
+		// carry a variable's path or a search term).
+		if slog.Default().Enabled(r.Context(), slog.LevelDebug) && r.URL.Path != "/v1/agent/monitor" {
+			slog.Debug("Nomad API request complete", "method", r.Method, "path", r.URL.Path, "duration", time.Since(start).Round(time.Microsecond))
+		}
 	})
 }
 
