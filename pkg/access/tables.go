@@ -241,6 +241,7 @@ func nomadRules() map[string]Rule {
 		"GET /v1/vars":                             Var(acl.VarList),
 		"GET /v1/var/{path...}":                    Var(acl.VarRead),
 		"DELETE /v1/var/{path...}":                 Var(acl.VarDestroy),
+		"DELETE /v1/job/{id}/versions/{name}/tag":  NS(acl.CapSubmitJob),
 		"GET /v1/operator/keyring/keys":            Management(),
 	}
 	for _, method := range []string{"PUT", "POST"} {
@@ -252,6 +253,7 @@ func nomadRules() map[string]Rule {
 			"/v1/job/{id}/plan":                     NSBody(acl.CapSubmitJob),
 			"/v1/job/{id}/dispatch":                 NS(acl.CapDispatchJob),
 			"/v1/job/{id}/revert":                   NS(acl.CapSubmitJob),
+			"/v1/job/{id}/versions/{name}/tag":      NS(acl.CapSubmitJob),
 			"/v1/job/{id}/scale":                    NS(acl.CapScaleJob),
 			"/v1/job/{id}/evaluate":                 NS(acl.CapSubmitJob),
 			"/v1/job/{id}/periodic/force":           NS(acl.CapSubmitJob),

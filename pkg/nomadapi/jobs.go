@@ -142,7 +142,13 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return s.reply(w, r, toJob(j, s.Region))
+	tags, err := s.Store.ListJobTags(ctx, j.Namespace, j.ID)
+	if err != nil {
+		return err
+	}
+	out := toJob(j, s.Region)
+	withTags([]*Job{out}, tags)
+	return s.reply(w, r, out)
 }
 
 // readRegisterRequest reads a JobRegisterRequest: the job in Nomad's JSON
@@ -388,12 +394,23 @@ func (s *Server) jobVersions(w http.ResponseWriter, r *http.Request) error {
 		}
 		out.Versions = append(out.Versions, toJob(v, s.Region))
 	}
-	q := r.URL.Query()
-	if q.Get("diff_tag") != "" {
-		return badRequest("job version tags are not supported by nomadic: compare with diff_version")
+	tags, err := s.Store.ListJobTags(ctx, ns, id)
+	if err != nil {
+		return err
 	}
+	withTags(out.Versions, tags)
+	q := r.URL.Query()
 	if q.Get("diffs") == "true" {
-		if dv := q.Get("diff_version"); dv != "" {
+		dv := q.Get("diff_version")
+		if tag := q.Get("diff_tag"); tag != "" {
+			// nomad job history -diff-tag T: every version against T's.
+			i := slices.IndexFunc(tags, func(t *store.JobTag) bool { return t.Name == tag })
+			if i < 0 {
+				return badRequest("job %q has no version tagged %q", id, tag)
+			}
+			dv = strconv.FormatUint(tags[i].Version, 10)
+		}
+		if dv != "" {
 			// nomad job history -diff-version N: every version against N.
 			n, err := strconv.ParseUint(dv, 10, 64)
 			if err != nil {
@@ -730,4 +747,58 @@ func childPrefix(prefix string) string {
 		}
 	}
 	return prefix
+}
+
+// tagVersion is nomad job tag apply: PUT /v1/job/{id}/versions/{name}/tag
+// with the version (or Latest: the current one) and a description.
+func (s *Server) tagVersion(w http.ResponseWriter, r *http.Request) error {
+	var req TagVersionRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	ns, id, name := namespace(r), r.PathValue("id"), r.PathValue("name")
+	if err := store.ValidTagName(name); err != nil {
+		return badRequest("%v", err)
+	}
+	if req.Latest {
+		cur, _, err := s.Store.GetJob(ctx, ns, id)
+		if err != nil {
+			return err
+		}
+		req.Version = cur.Version
+	}
+	err := s.Store.TagJobVersion(ctx, ns, id, &store.JobTag{Name: name, Version: req.Version, Description: req.Description, TaggedTime: s.Now().UnixNano()})
+	var inUse *store.TagInUseError
+	if errors.As(err, &inUse) {
+		return badRequest("%v", err)
+	}
+	if err != nil {
+		return err
+	}
+	rev, _ := s.Store.Revision(ctx)
+	return s.reply(w, r, &struct{ Index uint64 }{uint64(rev)})
+}
+
+// untagVersion is nomad job tag unset.
+func (s *Server) untagVersion(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	if err := s.Store.UntagJobVersion(ctx, namespace(r), r.PathValue("id"), r.PathValue("name")); err != nil {
+		return err
+	}
+	rev, _ := s.Store.Revision(ctx)
+	return s.reply(w, r, &struct{ Index uint64 }{uint64(rev)})
+}
+
+// withTags sets the VersionTag of each version that has one.
+func withTags(versions []*Job, tags []*store.JobTag) {
+	for _, t := range tags {
+		for _, v := range versions {
+			if v.Version != nil && *v.Version == t.Version {
+				v.VersionTag = &JobVersionTag{Name: t.Name, Description: t.Description, TaggedTime: t.TaggedTime}
+			}
+		}
+	}
 }

@@ -101,3 +101,75 @@ func TestJobRunKeepsTheSourceInspectHCLReads(t *testing.T) {
 		t.Fatalf("sources left after the purge: %d %v", raw.Count, err)
 	}
 }
+
+func TestJobTagNamesVersionsHistoryAndRevertUse(t *testing.T) {
+	st := store.New(testutil.Etcd(t), "/ntag")
+	ts := httptest.NewServer((&Server{Store: st, Name: "t", Version: "test"}).Handler())
+	t.Cleanup(ts.Close)
+	c, err := napi.NewClient(&napi.Config{Address: ts.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"1s", "2s", "3s"} {
+		j := napi.NewServiceJob("tagged", "tagged", "global", 50)
+		j.AddTaskGroup(napi.NewTaskGroup("g", 1).AddTask(napi.NewTask("t", "mock").SetConfig("run_for", d)))
+		if _, _, err := c.Jobs().Register(j, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// nomad job tag apply -version 0 -name golden -description …
+	if _, err := c.Jobs().TagVersion("tagged", 0, "golden", "the one that worked", nil); err != nil {
+		t.Fatal(err)
+	}
+	// Without -version the CLI tags the latest.
+	if _, err := c.Jobs().TagVersionOpts("tagged", "newest", &napi.TagVersionRequest{Latest: true}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Jobs().TagVersion("tagged", 1, "golden", "", nil); err == nil || !strings.Contains(err.Error(), "already on version 0") {
+		t.Fatalf("a name on another version: %v", err)
+	}
+	if _, err := c.Jobs().TagVersion("tagged", 7, "nope", "", nil); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("a version that does not exist: %v", err)
+	}
+	versions, diffs, _, err := c.Jobs().VersionsOpts("tagged", &napi.VersionsOptions{Diffs: true, DiffTag: "golden"}, nil)
+	if err != nil || len(versions) != 3 || len(diffs) != 3 {
+		t.Fatalf("versions %d, diffs %d: %v", len(versions), len(diffs), err)
+	}
+	tags := map[uint64]string{}
+	for i, v := range versions {
+		if v.VersionTag != nil {
+			tags[*v.Version] = v.VersionTag.Name + ":" + v.VersionTag.Description
+		}
+		if want := map[bool]string{true: "None", false: "Edited"}[*v.Version == 0]; diffs[i].Type != want {
+			t.Errorf("version %d against golden: %s, want %s", *v.Version, diffs[i].Type, want)
+		}
+	}
+	if tags[0] != "golden:the one that worked" || tags[2] != "newest:" || len(tags) != 2 {
+		t.Fatalf("tags in the history: %v", tags)
+	}
+	// nomad job revert tagged golden: the CLI finds the version by its tag.
+	v, _, err := c.Jobs().VersionByTag("tagged", "golden", nil)
+	if err != nil || *v.Version != 0 {
+		t.Fatalf("version by tag: %+v %v", v, err)
+	}
+	info, _, err := c.Jobs().Info("tagged", nil)
+	if err != nil || info.VersionTag == nil || info.VersionTag.Name != "newest" {
+		t.Fatalf("the current version's tag: %+v %v", info.VersionTag, err)
+	}
+	// A version takes one tag: a new one replaces it.
+	if _, err := c.Jobs().TagVersion("tagged", 2, "release", "", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Jobs().UntagVersion("tagged", "newest", nil); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("the replaced tag: %v", err)
+	}
+	if _, err := c.Jobs().UntagVersion("tagged", "golden", nil); err != nil {
+		t.Fatal(err)
+	}
+	if left, err := st.ListJobTags(context.Background(), "default", "tagged"); err != nil || len(left) != 1 || left[0].Name != "release" {
+		t.Fatalf("tags left: %+v %v", left, err)
+	}
+	if _, err := c.Jobs().TagVersion("tagged", 0, strings.Repeat("x", store.MaxTagName+1), "", nil); err == nil || !strings.Contains(err.Error(), "400") {
+		t.Fatalf("a name too long: %v", err)
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -141,11 +142,13 @@ func (s *Server) routes() *access.Mux {
 	write("PUT,POST", "/v1/jobs", s.registerJob)
 	write("PUT,POST", "/v1/jobs/parse", s.parseJob)
 	write("PUT,POST", "/v1/validate/job", s.validateJob)
-	get("/v1/job/{id}", jobKinds, s.getJob)
+	get("/v1/job/{id}", append(slices.Clone(jobKinds), store.KindJobTags), s.getJob)
 	write("PUT,POST", "/v1/job/{id}", s.registerJob)
 	write("DELETE", "/v1/job/{id}", s.deregisterJob)
-	get("/v1/job/{id}/versions", []store.Kind{store.KindJobs, store.KindJobVersions}, s.jobVersions)
+	get("/v1/job/{id}/versions", []store.Kind{store.KindJobs, store.KindJobVersions, store.KindJobTags}, s.jobVersions)
 	get("/v1/job/{id}/submission", []store.Kind{store.KindJobs, store.KindJobSources}, s.jobSubmission)
+	write("PUT,POST", "/v1/job/{id}/versions/{name}/tag", s.tagVersion)
+	write("DELETE", "/v1/job/{id}/versions/{name}/tag", s.untagVersion)
 	get("/v1/job/{id}/allocations", allocKinds, s.jobAllocations)
 	get("/v1/job/{id}/evaluations", evalKinds, s.jobEvaluations)
 	get("/v1/job/{id}/deployments", deployKinds, s.jobDeployments)
@@ -227,9 +230,6 @@ func (s *Server) routes() *access.Mux {
 	s.varsRoutes(get, write)
 	s.aclRoutes(get, write)
 	mux.HandleFunc("/", s.plain(func(w http.ResponseWriter, r *http.Request) error {
-		if strings.HasPrefix(r.URL.Path, "/v1/job/") && strings.HasSuffix(r.URL.Path, "/tag") {
-			return &httpError{code: http.StatusNotImplemented, msg: fmt.Sprintf("nomadic does not serve %s %s: job version tags are not supported (docs/nomad-compat.md)", r.Method, r.URL.Path)}
-		}
 		for _, u := range unsupported {
 			if strings.HasPrefix(r.URL.Path, u.prefix) {
 				return &httpError{code: http.StatusNotImplemented, msg: fmt.Sprintf("nomadic does not serve %s %s: %s (docs/nomad-compat.md)", r.Method, r.URL.Path, u.why)}

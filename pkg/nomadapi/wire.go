@@ -11,6 +11,8 @@ import "time"
 
 // Job is a job as GET /v1/job/{id} answers it.
 type Job struct {
+	// VersionTag is the version's tag (nomad job tag apply), if any.
+	VersionTag        *JobVersionTag `json:",omitempty"`
 	Region            *string
 	Namespace         *string
 	ID                *string
@@ -376,6 +378,20 @@ type JobRegisterRequest struct {
 	// Submission is the job file the job was parsed from (nomad job run
 	// sends it): kept as the source of the version registered.
 	Submission *JobSubmission `json:",omitempty"`
+}
+
+// JobVersionTag is a name given to a version of a job.
+type JobVersionTag struct {
+	Name        string
+	Description string
+	TaggedTime  int64
+}
+
+// TagVersionRequest tags a version (PUT /v1/job/{id}/versions/{name}/tag).
+type TagVersionRequest struct {
+	Version     uint64
+	Latest      bool
+	Description string
 }
 
 // JobSubmission is the job file a version of a job was submitted from,

@@ -327,6 +327,7 @@ func (s *Store) PurgeJobHistory(ctx context.Context, ns, job string, g Guard) er
 	_, err := s.cli.Txn(ctx).If(cmps...).Then(
 		clientv3.OpDelete(s.keys.JobVersions(ns, job), clientv3.WithPrefix()),
 		clientv3.OpDelete(s.keys.JobSources(ns, job), clientv3.WithPrefix()),
+		clientv3.OpDelete(s.keys.JobTags(ns, job), clientv3.WithPrefix()),
 		clientv3.OpDelete(s.keys.JobEvals(ns, job), clientv3.WithPrefix()),
 		clientv3.OpDelete(s.keys.Deployments(ns, job), clientv3.WithPrefix()),
 	).Commit()

@@ -12,6 +12,7 @@ import (
 //	jobs/<ns>/<job>                      current job specification (servers)
 //	jobversions/<ns>/<job>/<version>     the job's versions before its current one, each written once (servers)
 //	jobsources/<ns>/<job>/<version>      the job file a version was submitted from, its variables sealed (servers)
+//	jobtags/<ns>/<job>/<name>            a version tag: its version and description; tagged versions are kept (servers)
 //	evals/<ns>/<job>/<eval>              evaluations of the job (servers)
 //	evalclaims/<ns>/<job>                server working the job's evals; bound to that server's lease
 //	nodes/<node>                         node record, rewritten only when it changes (node agent)
@@ -61,6 +62,7 @@ const (
 	KindJobs        Kind = "jobs"
 	KindJobVersions Kind = "jobversions"
 	KindJobSources  Kind = "jobsources"
+	KindJobTags     Kind = "jobtags"
 	KindEvals       Kind = "evals"
 	KindEvalClaims  Kind = "evalclaims"
 	KindNodes       Kind = "nodes"
@@ -103,6 +105,7 @@ var keyParts = map[Kind][]keyPart{
 	KindJobs:        {partNamespace, partJob},
 	KindJobVersions: {partNamespace, partJob, partID},
 	KindJobSources:  {partNamespace, partJob, partID},
+	KindJobTags:     {partNamespace, partJob, partName},
 	KindEvals:       {partNamespace, partJob, partID},
 	KindEvalClaims:  {partNamespace, partJob},
 	KindNodes:       {partNode},
@@ -234,6 +237,12 @@ func (k Keys) JobSource(ns, id string, version uint64) string {
 
 // JobSources is the prefix of the sources of every version of a job.
 func (k Keys) JobSources(ns, id string) string { return k.join(KindJobSources, ns, id) + "/" }
+
+// JobTag is the key of a job's version tag.
+func (k Keys) JobTag(ns, id, name string) string { return k.join(KindJobTags, ns, id, name) }
+
+// JobTags is the prefix of a job's version tags.
+func (k Keys) JobTags(ns, id string) string { return k.join(KindJobTags, ns, id) + "/" }
 
 // Eval is the key of an evaluation.
 func (k Keys) Eval(ns, job, id string) string { return k.join(KindEvals, ns, job, id) }
