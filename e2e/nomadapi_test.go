@@ -632,8 +632,16 @@ func TestNomadsGoClientDrivesADevAgent(t *testing.T) {
 		if na, _, err := c.Nodes().Allocations(pn[0].ID, nil); err != nil || len(na) == 0 {
 			t.Fatalf("node allocations: %d %v", len(na), err)
 		}
-		if _, err := c.NodePools().Register(&napi.NodePool{Name: "gpu"}, nil); err == nil || !strings.Contains(err.Error(), "501") {
+		// nomad node pool apply, then delete: a pool of its own, with
+		// no node in it yet.
+		if _, err := c.NodePools().Register(&napi.NodePool{Name: "gpu", Description: "later"}, nil); err != nil {
 			t.Fatalf("node pool apply: %v", err)
+		}
+		if p, _, err := c.NodePools().Info("gpu", nil); err != nil || p.Description != "later" {
+			t.Fatalf("node pool info after apply: %+v %v", p, err)
+		}
+		if _, err := c.NodePools().Delete("gpu", nil); err != nil {
+			t.Fatalf("node pool delete: %v", err)
 		}
 	})
 }

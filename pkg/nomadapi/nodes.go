@@ -2,6 +2,7 @@ package nomadapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
@@ -167,25 +168,104 @@ type NodePool struct {
 	Name        string
 	Description string
 	Meta        map[string]string
+	CreateIndex uint64
+	ModifyIndex uint64
 }
 
-var builtinPools = map[string]string{api.DefaultNodePool: "Default node pool.", "all": "Node pool with all nodes in the cluster."}
-
-// pools lists the node pools: the built-in ones and those nodes name.
+// pools lists the node pools: the built-in ones, those operators
+// created, and those nodes name.
 func (s *Server) pools(ctx context.Context) ([]*NodePool, []*api.Node, error) {
 	list, err := s.Store.ListNodes(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	names := map[string]bool{api.DefaultNodePool: true, "all": true}
+	created, err := s.Store.ListNodePools(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	byName := map[string]*NodePool{}
+	for name, desc := range store.BuiltinNodePools {
+		byName[name] = &NodePool{Name: name, Description: desc, Meta: map[string]string{}}
+	}
 	for _, n := range list {
-		names[cmpOr(n.NodePool, api.DefaultNodePool)] = true
+		name := cmpOr(n.NodePool, api.DefaultNodePool)
+		if byName[name] == nil {
+			byName[name] = &NodePool{Name: name, Meta: map[string]string{}}
+		}
+	}
+	for _, p := range created {
+		meta := p.Meta
+		if meta == nil {
+			meta = map[string]string{}
+		}
+		byName[p.Name] = &NodePool{Name: p.Name, Description: p.Description, Meta: meta, CreateIndex: p.CreateIndex, ModifyIndex: p.ModifyIndex}
 	}
 	out := []*NodePool{}
-	for _, name := range sortedKeys(names) {
-		out = append(out, &NodePool{Name: name, Description: builtinPools[name], Meta: map[string]string{}})
+	for _, name := range sortedKeys(byName) {
+		out = append(out, byName[name])
 	}
 	return out, list, nil
+}
+
+// putNodePool is nomad node pool apply (PUT /v1/node/pools): it creates
+// or updates a pool's description and meta. A pool's own scheduler
+// configuration is Nomad Enterprise's, and node identities are not
+// supported: a pool that sets either is refused, not half applied.
+func (s *Server) putNodePool(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		Name                   string
+		Description            string
+		Meta                   map[string]string
+		NodeIdentityTTL        any
+		SchedulerConfiguration json.RawMessage
+	}
+	if err := decode(r, &body); err != nil {
+		return err
+	}
+	if len(body.SchedulerConfiguration) > 0 && string(body.SchedulerConfiguration) != "null" {
+		return badRequest("node pool %q: a pool's own scheduler configuration is a Nomad Enterprise feature; nomad operator scheduler set-config sets the cluster's", body.Name)
+	}
+	switch ttl := body.NodeIdentityTTL.(type) {
+	case nil:
+	case string:
+		if ttl != "" && ttl != "0s" {
+			return badRequest("node pool %q: node identities (node_identity_ttl) are not supported", body.Name)
+		}
+	case float64:
+		if ttl != 0 {
+			return badRequest("node pool %q: node identities (node_identity_ttl) are not supported", body.Name)
+		}
+	}
+	if err := store.ValidNodePoolName(body.Name); err != nil {
+		return badRequest("%v", err)
+	}
+	if body.Name == "all" {
+		return badRequest(`node pool "all" is built in and cannot be changed`)
+	}
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	if err := s.Store.PutNodePool(ctx, &store.NodePool{Name: body.Name, Description: body.Description, Meta: body.Meta}); err != nil {
+		return err
+	}
+	rev, _ := s.Store.Revision(ctx)
+	return s.reply(w, r, &struct{ Index uint64 }{uint64(rev)})
+}
+
+// deleteNodePool is nomad node pool delete: a pool an operator created,
+// with no node or live job in it.
+func (s *Server) deleteNodePool(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	err := s.Store.DeleteNodePool(ctx, r.PathValue("name"))
+	if errors.Is(err, store.ErrNodePoolInUse) {
+		return badRequest("%v", err)
+	} else if errors.Is(err, store.ErrNotFound) {
+		return notFound("node pool not found")
+	} else if err != nil {
+		return err
+	}
+	rev, _ := s.Store.Revision(ctx)
+	return s.reply(w, r, &struct{ Index uint64 }{uint64(rev)})
 }
 
 func (s *Server) nodePools(w http.ResponseWriter, r *http.Request) error {

@@ -206,7 +206,9 @@ func (s *Server) routes() *access.Mux {
 	write("PUT,POST", "/v1/node/{id}/eligibility", s.nodeEligibility)
 	write("PUT,POST", "/v1/node/{id}/drain", s.nodeDrain)
 	write("PUT,POST", "/v1/node/{id}/purge", s.nodePurge)
-	get("/v1/node/pools", nil, s.nodePools)
+	get("/v1/node/pools", []store.Kind{store.KindNodes, store.KindNodePools}, s.nodePools)
+	write("PUT,POST", "/v1/node/pools", s.putNodePool)
+	write("DELETE", "/v1/node/pool/{name}", s.deleteNodePool)
 	// Agent, status, operator.
 	get("/v1/agent/self", nil, s.agentSelf)
 	get("/v1/agent/members", []store.Kind{store.KindServers}, s.agentMembers)
@@ -243,7 +245,6 @@ func (s *Server) routes() *access.Mux {
 // unsupported are Nomad's endpoints of features nomadic does not have:
 // they answer 501 saying why, where an unknown path answers 404.
 var unsupported = []struct{ prefix, why string }{
-	{"/v1/node/pool", "node pools are the names nodes give with -node-pool: they are not created, changed or deleted through the API"},
 	{"/v1/volume", "CSI and dynamic host volumes are not supported; use host_volume blocks in the node agent's configuration"},
 	{"/v1/plugin", "CSI plugins are not supported"},
 	{"/v1/quota", "resource quotas are a Nomad Enterprise feature"},

@@ -32,6 +32,7 @@ import (
 //	election/leader                      election of the leader that runs singleton controllers
 //	schedconfig                          cluster-wide scheduler configuration
 //	namespaces/<name>                    namespace created by an operator: description and meta (servers)
+//	nodepools/<name>                     node pool created by an operator: description and meta (servers)
 //	compact                              revision of the last compaction round (servers take turns)
 //	gcrequest                            time of the last operator request for garbage collection
 //	nodehold                             set while a mass outage holds down nodes' allocations (leader)
@@ -82,6 +83,7 @@ const (
 	KindCompact     Kind = "compact"
 	KindSchedConfig Kind = "schedconfig"
 	KindNamespaces  Kind = "namespaces"
+	KindNodePools   Kind = "nodepools"
 	KindGCRequest   Kind = "gcrequest"
 	KindNodeHold    Kind = "nodehold"
 	KindVariables   Kind = "variables"
@@ -125,6 +127,7 @@ var keyParts = map[Kind][]keyPart{
 	KindCompact:     {},
 	KindSchedConfig: {},
 	KindNamespaces:  {partName},
+	KindNodePools:   {partName},
 	KindGCRequest:   {},
 	KindNodeHold:    {},
 	KindVariables:   {partNamespace, partName},
@@ -351,6 +354,9 @@ func (k Keys) SchedulerConfig() string { return k.join(KindSchedConfig) }
 
 // Namespace is the key of a namespace an operator created.
 func (k Keys) Namespace(name string) string { return k.join(KindNamespaces, name) }
+
+// NodePool is the key of a node pool an operator created.
+func (k Keys) NodePool(name string) string { return k.join(KindNodePools, name) }
 
 // Election is the prefix of the leader election.
 func (k Keys) Election() string { return k.join(KindElection, "leader") }
