@@ -242,25 +242,15 @@ func fileFunctions(dir string, missing func(path string)) map[string]function.Fu
 		}
 		return p
 	}
-	return map[string]function.Function{
+	funcs := map[string]function.Function{
 		"file": stringFunc(func(p string) (cty.Value, error) {
-			fi, err := os.Stat(resolve(p))
+			b, err := readFileArg(resolve, p)
 			if errors.Is(err, fs.ErrNotExist) && missing != nil {
 				missing(p)
 				return cty.StringVal("{}"), nil
 			}
 			if err != nil {
-				return cty.NilVal, fmt.Errorf("reading %s: %w", p, err)
-			}
-			if !fi.Mode().IsRegular() {
-				return cty.NilVal, fmt.Errorf("reading %s: not a regular file", p)
-			}
-			if fi.Size() > maxFileSize {
-				return cty.NilVal, fmt.Errorf("reading %s: larger than %d MiB", p, maxFileSize>>20)
-			}
-			b, err := os.ReadFile(resolve(p))
-			if err != nil {
-				return cty.NilVal, fmt.Errorf("reading %s: %w", p, err)
+				return cty.NilVal, err
 			}
 			if !utf8.Valid(b) {
 				return cty.NilVal, fmt.Errorf("%s is not UTF-8 text", p)
@@ -295,4 +285,8 @@ func fileFunctions(dir string, missing func(path string)) map[string]function.Fu
 			},
 		}),
 	}
+	for name, f := range moreFileFunctions(resolve, missing) {
+		funcs[name] = f
+	}
+	return funcs
 }

@@ -907,3 +907,67 @@ func TestAConnectSidecarNeedsBridgeMode(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestFilesetFilebase64ConvertSetproductAndBase64gzip(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"conf/a.tpl", "conf/b.tpl", "conf/sub/c.tpl", "conf/readme.md"} {
+		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(f)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src := []byte(`locals {
+  tpls = fileset("conf", "*.tpl")
+  all  = fileset("conf", "**/*.tpl")
+  none = fileset("nowhere", "*")
+}
+job "j" {
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config { command = "/bin/true" }
+      dynamic "template" {
+        for_each = local.all
+        content {
+          data        = file("conf/${template.value}")
+          destination = "local/${template.value}"
+        }
+      }
+      env {
+        TPLS  = join(",", local.tpls)
+        ALL   = join(",", local.all)
+        NONE  = length(local.none)
+        B64   = filebase64("conf/a.tpl")
+        NUM   = convert(5, string)
+        LIST  = join(",", convert(["a", 1], list(string)))
+        PAIRS = length(setproduct(["a", "b"], [1, 2, 3]))
+        GZ    = length(base64gzip("hello")) > 0
+      }
+    }
+  }
+}
+`)
+	job, err := Parse(filepath.Join(dir, "j.nomad.hcl"), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := job.Groups[0].Tasks[0]
+	want := map[string]string{"TPLS": "a.tpl,b.tpl", "ALL": "a.tpl,b.tpl,sub/c.tpl", "NONE": "0", "B64": "eA==",
+		"NUM": "5", "LIST": "a,1", "PAIRS": "6", "GZ": "true"}
+	for k, v := range want {
+		if task.Env[k] != v {
+			t.Errorf("%s = %q, want %q", k, task.Env[k], v)
+		}
+	}
+	if len(task.Templates) != 3 || task.Templates[2].Destination != "local/sub/c.tpl" {
+		t.Fatalf("templates from fileset: %+v", task.Templates)
+	}
+	for _, bad := range []string{`fileset("conf", "[")`, `convert("x", number)`, `length(setproduct(range(3000), range(3000)))`} {
+		src := []byte("job \"j\" {\n  meta { x = " + bad + " }\n  group \"g\" {\n    task \"t\" {\n      driver = \"raw_exec\"\n      config { command = \"/bin/true\" }\n    }\n  }\n}\n")
+		if _, err := Parse(filepath.Join(dir, "j.nomad.hcl"), src); err == nil || !strings.Contains(err.Error(), "j.nomad.hcl:2:") {
+			t.Errorf("%s: %v", bad, err)
+		}
+	}
+}
