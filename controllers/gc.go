@@ -132,22 +132,9 @@ func (c *GC) Collect(ctx context.Context) error {
 		}
 		keep := max(c.KeepVersions, 1)
 		var old []uint64
-		var tagged map[uint64]bool
 		for i, v := range versions {
 			if i < len(versions)-keep && v.Version != j.Version && !running[j.Namespace+"/"+j.ID][v.Version] {
-				if tagged == nil {
-					tags, err := c.Store.ListJobTags(ctx, j.Namespace, j.ID)
-					if err != nil {
-						return err
-					}
-					tagged = map[uint64]bool{}
-					for _, t := range tags {
-						tagged[t.Version] = true
-					}
-				}
-				if !tagged[v.Version] {
-					old = append(old, v.Version)
-				}
+				old = append(old, v.Version) // DeleteJobVersions keeps the tagged ones
 			}
 		}
 		if len(old) > 0 {

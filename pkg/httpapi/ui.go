@@ -365,7 +365,7 @@ func (s *Server) parseJob(w http.ResponseWriter, r *http.Request) {
 	if name == "" {
 		name = "job.hcl"
 	}
-	job, err := jobspec.Parse(name, []byte(req.Source))
+	job, err := jobspec.ParseWithOptions(name, []byte(req.Source), &jobspec.Options{NoFiles: true})
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err)
 		return

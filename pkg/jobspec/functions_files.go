@@ -37,14 +37,17 @@ func init() {
 	})
 	functions["setproduct"] = stdlib.SetProductFunc
 	estimates["setproduct"] = func(args []cty.Value) int {
+		// Counted against maxStringBytes as the others are, but the
+		// product must stay within maxElements too: refuse past it
+		// before a tuple is built.
 		n := 1
 		for _, a := range args {
 			if !a.IsKnown() || a.IsNull() || !a.CanIterateElements() {
 				return 0
 			}
 			n *= max(a.LengthInt(), 1)
-			if n > maxStringBytes {
-				return n
+			if n > maxElements {
+				return maxStringBytes + 1
 			}
 		}
 		return n * max(len(args), 1)
@@ -122,6 +125,17 @@ func moreFileFunctions(resolve func(string) string, missing func(string)) map[st
 	}
 }
 
+// noFileFunc stands for a file function where files are not read.
+func noFileFunc(name string) function.Function {
+	return function.New(&function.Spec{
+		VarParam: &function.Parameter{Name: "args", Type: cty.DynamicPseudoType, AllowNull: true, AllowUnknown: true, AllowDynamicType: true},
+		Type:     function.StaticReturnType(cty.DynamicPseudoType),
+		Impl: func([]cty.Value, cty.Type) (cty.Value, error) {
+			return cty.NilVal, fmt.Errorf("%s reads files, which a server does not do for a job file it parses: parse it where its files are (nomad job run, nctl apply)", name)
+		},
+	})
+}
+
 // readFileArg reads the file a file function names: a regular file of at
 // most maxFileSize. An error wraps fs.ErrNotExist when there is none.
 func readFileArg(resolve func(string) string, p string) ([]byte, error) {
@@ -143,24 +157,35 @@ func readFileArg(resolve func(string) string, p string) ([]byte, error) {
 }
 
 // globMatch matches a path's names against a pattern's: "**" matches any
-// number of names (none too), every other name as path.Match does.
+// number of names (none too), every other name as path.Match does. It
+// fills a table of (pattern position, name position), so that many "**"
+// cost their product, not an exponential of it.
 func globMatch(pattern, names []string) bool {
-	for len(pattern) > 0 {
-		if pattern[0] == "**" {
-			for i := 0; i <= len(names); i++ {
-				if globMatch(pattern[1:], names[i:]) {
-					return true
-				}
-			}
-			return false
+	// Consecutive "**" are one.
+	var pat []string
+	for _, p := range pattern {
+		if p == "**" && len(pat) > 0 && pat[len(pat)-1] == "**" {
+			continue
 		}
-		if len(names) == 0 {
-			return false
-		}
-		if ok, err := path.Match(pattern[0], names[0]); err != nil || !ok {
-			return false
-		}
-		pattern, names = pattern[1:], names[1:]
+		pat = append(pat, p)
 	}
-	return len(names) == 0
+	// ok[i][j]: pat[i:] matches names[j:].
+	ok := make([][]bool, len(pat)+1)
+	for i := range ok {
+		ok[i] = make([]bool, len(names)+1)
+	}
+	ok[len(pat)][len(names)] = true
+	for i := len(pat) - 1; i >= 0; i-- {
+		for j := len(names); j >= 0; j-- {
+			if pat[i] == "**" {
+				ok[i][j] = ok[i+1][j] || (j < len(names) && ok[i][j+1])
+				continue
+			}
+			if j < len(names) {
+				m, err := path.Match(pat[i], names[j])
+				ok[i][j] = err == nil && m && ok[i+1][j+1]
+			}
+		}
+	}
+	return ok[0][0]
 }

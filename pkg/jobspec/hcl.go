@@ -28,6 +28,11 @@ type Options struct {
 	// its type, with a warning, instead of an error: what validating a
 	// file whose values come at apply time needs (nctl validate).
 	Placeholders bool
+	// NoFiles makes the functions that read files (file, filebase64,
+	// fileset, fileexists, abspath, pathexpand) errors: a server parsing
+	// a job file for a client must not read its own files, as Nomad's
+	// parse endpoint reads none.
+	NoFiles bool
 }
 
 var rootSchema = &hcl.BodySchema{
@@ -191,6 +196,9 @@ func parseHCL(filename string, src []byte, opts *Options) (*api.Job, map[string]
 		missing = func(p string) { d.missingFiles = append(d.missingFiles, p) }
 	}
 	for n, f := range fileFunctions(dir, missing) {
+		if opts != nil && opts.NoFiles && n != "basename" && n != "dirname" {
+			f = noFileFunc(n)
+		}
 		funcs[n] = f
 	}
 	d.ctx = &hcl.EvalContext{Variables: map[string]cty.Value{}, Functions: funcs}

@@ -971,3 +971,39 @@ job "j" {
 		}
 	}
 }
+
+func TestGlobMatchIsNotExponentialInDoubleStars(t *testing.T) {
+	deep := strings.Split(strings.Repeat("d/", 40)+"f.txt", "/")
+	for _, c := range []struct {
+		pattern string
+		names   []string
+		want    bool
+	}{
+		{"**/*.txt", []string{"f.txt"}, true},
+		{"**/*.txt", []string{"a", "b", "f.txt"}, true},
+		{"*.txt", []string{"a", "f.txt"}, false},
+		{"a/**", []string{"a"}, true},
+		{"a/**/b", []string{"a", "x", "y", "b"}, true},
+		{"a/**/b", []string{"a", "x", "y", "c"}, false},
+		{strings.Repeat("**/", 60) + "*.txt", deep, true},
+		{strings.Repeat("**/x/", 30) + "*.txt", deep, false},
+	} {
+		if got := globMatch(strings.Split(c.pattern, "/"), c.names); got != c.want {
+			t.Errorf("%.40s against %.40v: %v, want %v", c.pattern, c.names, got, c.want)
+		}
+	}
+}
+
+func TestAServerParsingAJobFileReadsNoFile(t *testing.T) {
+	for _, call := range []string{`file("/etc/hostname")`, `filebase64("/etc/hostname")`, `join(",", fileset("/etc", "*"))`, `tostring(fileexists("/etc/hostname"))`, `abspath(".")`} {
+		src := []byte("job \"j\" {\n  meta { x = " + call + " }\n  group \"g\" {\n    task \"t\" {\n      driver = \"raw_exec\"\n      config { command = \"/bin/true\" }\n    }\n  }\n}\n")
+		_, err := ParseWithOptions("job.hcl", src, &Options{NoFiles: true})
+		if err == nil || !strings.Contains(err.Error(), "job.hcl:2:") || !strings.Contains(err.Error(), "reads files") {
+			t.Errorf("%s: %v", call, err)
+		}
+	}
+	src := []byte("job \"j\" {\n  meta { x = basename(\"/a/b.txt\") }\n  group \"g\" {\n    task \"t\" {\n      driver = \"raw_exec\"\n      config { command = \"/bin/true\" }\n    }\n  }\n}\n")
+	if job, err := ParseWithOptions("job.hcl", src, &Options{NoFiles: true}); err != nil || job.Meta["x"] != "b.txt" {
+		t.Fatalf("basename: %v", err)
+	}
+}

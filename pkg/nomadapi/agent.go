@@ -427,6 +427,9 @@ var monitorLevels = map[string]slog.Level{
 	"warn": slog.LevelWarn, "error": slog.LevelError,
 }
 
+// monitorWriteTimeout bounds a write to a follower of the log.
+const monitorWriteTimeout = 30 * time.Second
+
 // agentMonitor streams this server's log (nomad monitor,
 // GET /v1/agent/monitor?log_level=&log_json=&plain=&server_id=&node_id=):
 // frames of lines at the level asked for (info by default), which may be
@@ -471,8 +474,12 @@ func (s *Server) agentMonitor(w http.ResponseWriter, r *http.Request) error {
 		startFrames(w)
 	}
 	flusher, _ := w.(http.Flusher)
+	rc := http.NewResponseController(w)
 	enc := json.NewEncoder(w)
 	send := func(line []byte) error {
+		// A follower that stops reading without closing gives up its
+		// place after a while instead of holding it for good.
+		_ = rc.SetWriteDeadline(time.Now().Add(monitorWriteTimeout))
 		var err error
 		if plain {
 			_, err = w.Write(line)

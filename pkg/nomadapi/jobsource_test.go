@@ -172,4 +172,17 @@ func TestJobTagNamesVersionsHistoryAndRevertUse(t *testing.T) {
 	if _, err := c.Jobs().TagVersion("tagged", 0, strings.Repeat("x", store.MaxTagName+1), "", nil); err == nil || !strings.Contains(err.Error(), "400") {
 		t.Fatalf("a name too long: %v", err)
 	}
+	// A purged job registered again under its name (before the collector
+	// took its history) has none of the old one's tags.
+	if _, _, err := c.Jobs().Deregister("tagged", true, nil); err != nil {
+		t.Fatal(err)
+	}
+	j := napi.NewServiceJob("tagged", "tagged", "global", 50)
+	j.AddTaskGroup(napi.NewTaskGroup("g", 1).AddTask(napi.NewTask("t", "mock").SetConfig("run_for", "9s")))
+	if _, _, err := c.Jobs().Register(j, nil); err != nil {
+		t.Fatal(err)
+	}
+	if left, err := st.ListJobTags(context.Background(), "default", "tagged"); err != nil || len(left) != 0 {
+		t.Fatalf("tags of the purged job on the new one: %+v %v", left, err)
+	}
 }

@@ -29,7 +29,7 @@ func (s *Server) parseJob(w http.ResponseWriter, r *http.Request) error {
 	if strings.TrimSpace(body.JobHCL) == "" {
 		return badRequest("JobHCL is empty: send the job file's text")
 	}
-	opts := &jobspec.Options{}
+	opts := &jobspec.Options{NoFiles: true}
 	if body.Variables != "" {
 		opts.VarFiles = map[string][]byte{"variables.hcl": []byte(body.Variables)}
 	}

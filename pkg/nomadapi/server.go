@@ -200,7 +200,7 @@ func (s *Server) routes() *access.Mux {
 	// Nodes.
 	get("/v1/nodes", nodeKinds, s.listNodes)
 	get("/v1/node/{id}", nodeKinds, s.getNode)
-	get("/v1/node/{id}/{sub}", append(append([]store.Kind{}, nodeKinds...), allocKinds...), s.nodeSub)
+	get("/v1/node/{id}/{sub}", append(append([]store.Kind{store.KindNodePools}, nodeKinds...), allocKinds...), s.nodeSub)
 	get("/v1/node/pool/{name}/nodes", nodeKinds, s.poolNodes)
 	get("/v1/node/pool/{name}/jobs", jobKinds, s.poolJobs)
 	write("PUT,POST", "/v1/node/{id}/eligibility", s.nodeEligibility)

@@ -174,8 +174,12 @@ func (c *Cache) track(old, a *api.Allocation, statusOnly bool) {
 		// when it was live as it was added.
 		if u := c.usage[old.NodeID]; u != nil && old.Live() {
 			if i := indexOf(u.Allocs, old); i >= 0 {
-				next := &NodeUsage{Used: subResources(u.Used, u.Allocs[i].Resources), Allocs: make([]*api.Allocation, 0, len(u.Allocs))}
-				next.Allocs = append(append(next.Allocs, u.Allocs[:i]...), u.Allocs[i+1:]...)
+				list := make([]*api.Allocation, 0, len(u.Allocs))
+				list = append(append(list, u.Allocs[:i]...), u.Allocs[i+1:]...)
+				// The new list is the node's room (its spare slot is
+				// the next allocation's), handed out capped.
+				c.room[old.NodeID] = list
+				next := &NodeUsage{Used: subResources(u.Used, u.Allocs[i].Resources), Allocs: list[:len(list):len(list)]}
 				c.usage[old.NodeID] = next
 			}
 		}

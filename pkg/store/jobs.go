@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
@@ -100,15 +101,27 @@ func (s *Store) archive(ctx context.Context, cur *api.Job, rev int64) error {
 	return nil
 }
 
-// DeleteJobVersions removes versions of a job, guarded.
+// DeleteJobVersions removes versions of a job with their sources,
+// guarded, but not a tagged one: each transaction holds only if no tag of
+// the job was applied since the tags were read.
 func (s *Store) DeleteJobVersions(ctx context.Context, ns, id string, versions []uint64, g Guard) error {
+	tags, _, tagsRev, err := s.jobTags(ctx, ns, id)
+	if err != nil {
+		return err
+	}
+	tagged := map[uint64]bool{}
+	for _, t := range tags {
+		tagged[t.Version] = true
+	}
+	versions = slices.DeleteFunc(slices.Clone(versions), func(v uint64) bool { return tagged[v] })
+	cmps := append([]clientv3.Cmp{s.tagsUnchanged(ns, id, tagsRev)}, g.cmps...)
 	for start := 0; start < len(versions); start += maxTxnOps / 2 {
 		end := min(start+maxTxnOps/2, len(versions))
 		var ops []clientv3.Op
 		for _, v := range versions[start:end] {
 			ops = append(ops, clientv3.OpDelete(s.keys.JobVersion(ns, id, v)), clientv3.OpDelete(s.keys.JobSource(ns, id, v)))
 		}
-		if _, err := s.cli.Txn(ctx).If(g.cmps...).Then(ops...).Commit(); err != nil {
+		if _, err := s.cli.Txn(ctx).If(cmps...).Then(ops...).Commit(); err != nil {
 			return fmt.Errorf("deleting versions of job %q: %w", id, err)
 		}
 	}
@@ -263,6 +276,10 @@ func (s *Store) register(ctx context.Context, job *api.Job, now time.Time, expec
 			clientv3.OpPut(s.keys.Job(job.Namespace, job.ID), encode(&next)),
 			clientv3.OpPut(s.keys.Eval(eval.Namespace, eval.JobID, eval.ID), encode(eval)),
 		}
+		if old == nil {
+			// A new job takes no tag of a purged one of its name.
+			ops = append(ops, clientv3.OpDelete(s.keys.JobTags(job.Namespace, job.ID), clientv3.WithPrefix()))
+		}
 		if src != nil {
 			ops = append(ops, s.jobSourceOp(src, &next))
 		} else {
@@ -295,9 +312,14 @@ func (s *Store) StopJob(ctx context.Context, ns, id string, purge bool, now time
 		if err := s.archive(ctx, old, rev); err != nil {
 			return "", err
 		}
-		var op clientv3.Op
+		ops := []clientv3.Op{clientv3.OpPut(s.keys.Eval(ns, id, eval.ID), encode(eval))}
 		if purge {
-			op = clientv3.OpDelete(key)
+			// Its tags and sources go with it: a job registered again
+			// under its name before the collector takes the rest of its
+			// history must not show them.
+			ops = append(ops, clientv3.OpDelete(key),
+				clientv3.OpDelete(s.keys.JobTags(ns, id), clientv3.WithPrefix()),
+				clientv3.OpDelete(s.keys.JobSources(ns, id), clientv3.WithPrefix()))
 		} else {
 			if old.Stop {
 				return "", nil
@@ -305,11 +327,9 @@ func (s *Store) StopJob(ctx context.Context, ns, id string, purge bool, now time
 			stopped := *old
 			stopped.Stop = true
 			stopped.Status = ""
-			op = clientv3.OpPut(key, encode(&stopped))
+			ops = append(ops, clientv3.OpPut(key, encode(&stopped)))
 		}
-		resp, err := s.cli.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", rev)).Then(
-			op, clientv3.OpPut(s.keys.Eval(ns, id, eval.ID), encode(eval)),
-		).Commit()
+		resp, err := s.cli.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", rev)).Then(ops...).Commit()
 		if err != nil && !s.appliedDespite(ctx, err, s.keys.Eval(ns, id, eval.ID)) {
 			return "", fmt.Errorf("stopping job %q: %w", id, err)
 		}

@@ -25,9 +25,10 @@ type JobSource struct {
 	SealedVariables []byte `json:"sealed_variables,omitempty"`
 }
 
-// size is about what the source takes in a transaction.
+// size is about what the source takes in a transaction: its encoding
+// (JSON escapes <, > and & in six bytes each), its key and more.
 func (src *JobSource) size() int {
-	return len(src.Source) + len(src.SealedVariables)*4/3 + 256
+	return len(encode(src)) + 512
 }
 
 // jobSourceOp writes src as the source of version v of its job.

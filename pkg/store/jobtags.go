@@ -52,26 +52,33 @@ func (e *TagInUseError) Error() string {
 
 // ListJobTags reads a job's version tags.
 func (s *Store) ListJobTags(ctx context.Context, ns, id string) ([]*JobTag, error) {
-	tags, _, err := s.jobTags(ctx, ns, id)
+	tags, _, _, err := s.jobTags(ctx, ns, id)
 	return tags, err
 }
 
-func (s *Store) jobTags(ctx context.Context, ns, id string) ([]*JobTag, map[string]int64, error) {
+// jobTags reads a job's tags, the revision of each, and the revision they
+// were read at.
+func (s *Store) jobTags(ctx context.Context, ns, id string) ([]*JobTag, map[string]int64, int64, error) {
 	resp, err := s.cli.Get(ctx, s.keys.JobTags(ns, id), clientv3.WithPrefix())
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading the version tags of job %q: %w", id, err)
+		return nil, nil, 0, fmt.Errorf("reading the version tags of job %q: %w", id, err)
 	}
 	var tags []*JobTag
 	revs := map[string]int64{}
 	for _, kv := range resp.Kvs {
 		t, err := decodeKV[JobTag](kv)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, 0, err
 		}
 		tags = append(tags, t)
 		revs[t.Name] = kv.ModRevision
 	}
-	return tags, revs, nil
+	return tags, revs, resp.Header.Revision, nil
+}
+
+// tagsUnchanged holds while no tag of the job was written since rev.
+func (s *Store) tagsUnchanged(ns, id string, rev int64) clientv3.Cmp {
+	return clientv3.Compare(clientv3.ModRevision(s.keys.JobTags(ns, id)), "<", rev+1).WithPrefix()
 }
 
 // TagJobVersion applies tag t to its version of a job, which must exist
@@ -82,32 +89,37 @@ func (s *Store) TagJobVersion(ctx context.Context, ns, id string, t *JobTag) err
 	if err := ValidTagName(t.Name); err != nil {
 		return err
 	}
-	cur, _, err := s.GetJob(ctx, ns, id)
-	if err != nil {
-		return err
-	}
-	if t.Version != cur.Version {
-		if _, err := s.GetJobVersion(ctx, ns, id, t.Version); errors.Is(err, ErrNotFound) {
-			return fmt.Errorf("job %q has no version %d: %w", id, t.Version, ErrNotFound)
-		} else if err != nil {
-			return err
-		}
-	}
 	for attempt := 0; attempt < maxRetries; attempt++ {
-		tags, revs, err := s.jobTags(ctx, ns, id)
+		// The version must still be there when the tag is written: the
+		// current one while the job is unchanged, an older one while its
+		// record exists (the collector deletes untagged ones).
+		cur, jobRev, err := s.GetJob(ctx, ns, id)
 		if err != nil {
 			return err
 		}
-		cmps := []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(s.keys.JobTag(ns, id, t.Name)), "=", revs[t.Name])}
+		exists := clientv3.Compare(clientv3.ModRevision(s.keys.Job(ns, id)), "=", jobRev)
+		if t.Version != cur.Version {
+			if _, err := s.GetJobVersion(ctx, ns, id, t.Version); errors.Is(err, ErrNotFound) {
+				return fmt.Errorf("job %q has no version %d: %w", id, t.Version, ErrNotFound)
+			} else if err != nil {
+				return err
+			}
+			exists = clientv3.Compare(clientv3.CreateRevision(s.keys.JobVersion(ns, id, t.Version)), ">", 0)
+		}
+		tags, _, tagsRev, err := s.jobTags(ctx, ns, id)
+		if err != nil {
+			return err
+		}
+		// No tag applied meanwhile: two names applied to one version at
+		// once must not both hold.
+		cmps := []clientv3.Cmp{exists, s.tagsUnchanged(ns, id, tagsRev)}
 		ops := []clientv3.Op{clientv3.OpPut(s.keys.JobTag(ns, id, t.Name), encode(t))}
 		for _, o := range tags {
 			switch {
 			case o.Name == t.Name && o.Version != t.Version:
 				return &TagInUseError{Name: o.Name, Version: o.Version}
 			case o.Name != t.Name && o.Version == t.Version:
-				key := s.keys.JobTag(ns, id, o.Name)
-				cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(key), "=", revs[o.Name]))
-				ops = append(ops, clientv3.OpDelete(key))
+				ops = append(ops, clientv3.OpDelete(s.keys.JobTag(ns, id, o.Name)))
 			}
 		}
 		resp, err := s.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
