@@ -215,11 +215,14 @@ func TestSessionOnAnInProcessClient(t *testing.T) {
 	cli := srv.Client()
 	defer cli.Close()
 	ctx := context.Background()
-	sess, err := New(cli, "/leasekeep-inproc").NewSession(ctx, 2*time.Second)
+	// A TTL long enough that a loaded machine (the whole suite runs at
+	// once on 2 cores) cannot stall three renewals in a row: with 2 s it
+	// once ran out while the suite ran.
+	sess, err := New(cli, "/leasekeep-inproc").NewSession(ctx, 6*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(3 * time.Second)
+	time.Sleep(9 * time.Second)
 	resp, err := cli.TimeToLive(ctx, clientv3.LeaseID(sess.Lease()))
 	if err != nil || resp.TTL <= 0 {
 		t.Fatalf("lease TTL %v (%v) after 1.5 TTLs", resp, err)
