@@ -78,6 +78,10 @@ func TestWebUIFollowsTheClusterLive(t *testing.T) {
 		t.Fatalf("nodes: %+v", nodes)
 	}
 	mustNctl(t, addr, dir, "node", "eligibility", second.ID[:8], "--disable")
+	// The ticker's tasks are raw_exec processes of their own, which the
+	// agents leave running when they stop: stop the job first (cleanups
+	// run last first), so that they end with the test.
+	t.Cleanup(func() { stopJobAndWait(t, addr, dir, "ticker") })
 
 	b := newBrowser(t)
 	shots := screenshotDir(t)
@@ -189,4 +193,31 @@ func TestWebUIFollowsTheClusterLive(t *testing.T) {
 	if !eval[bool](t, b, `window.noReload === true`) {
 		t.Fatal("the page was reloaded")
 	}
+}
+
+// stopJobAndWait stops a job and waits (30 s at most) until none of its
+// allocations runs, so that its tasks do not outlive the agents.
+func stopJobAndWait(t *testing.T, addr, dir, job string) {
+	t.Helper()
+	if _, errOut, code := nctl(t, addr, dir, "delete", "job", job); code != 0 {
+		t.Logf("stopping %s: %s", job, errOut)
+		return
+	}
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+		out, _, code := nctl(t, addr, dir, "get", "allocs", "--job", job, "-o", "json")
+		var allocs []*api.Allocation
+		if code != 0 || json.Unmarshal([]byte(out), &allocs) != nil {
+			continue
+		}
+		live := 0
+		for _, a := range allocs {
+			if s := a.ClientStatusOf(); s == api.AllocClientRunning || s == api.AllocClientPending {
+				live++
+			}
+		}
+		if live == 0 {
+			return
+		}
+	}
+	t.Errorf("allocations of %s still run 30 s after it was stopped", job)
 }
