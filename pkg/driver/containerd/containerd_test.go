@@ -93,7 +93,12 @@ func wait(t *testing.T, h driver.Handle, d time.Duration) *driver.ExitResult {
 
 func TestRunsToCompletionWithExitCodeLogsEnvAndMounts(t *testing.T) {
 	d := newDriver(t)
-	tc := taskConfig(t, 64, "-c", `echo "$GREETING from $NOMAD_ALLOC_DIR"; echo oops >&2; echo data > /alloc/out; exit 7`)
+	// stderr is written first: containerd's shim (1.6 and 1.7,
+	// pkg/process/io.go copyPipes) gives the stdout copy the log file
+	// itself rather than the counted closer it gives stderr, so the file
+	// is closed when stdout ends and stderr still in its pipe then is
+	// lost (seen once in a full suite). docs/drivers.md says so.
+	tc := taskConfig(t, 64, "-c", `echo oops >&2; echo "$GREETING from $NOMAD_ALLOC_DIR"; echo data > /alloc/out; exit 7`)
 	h, err := d.Start(context.Background(), tc)
 	if err != nil {
 		t.Fatal(err)
