@@ -81,7 +81,10 @@ func TestWebUIFollowsTheClusterLive(t *testing.T) {
 	// The ticker's tasks are raw_exec processes of their own, which the
 	// agents leave running when they stop: stop the job first (cleanups
 	// run last first), so that they end with the test.
-	t.Cleanup(func() { stopJobAndWait(t, addr, dir, "ticker") })
+	t.Cleanup(func() {
+		stopJobAndWait(t, addr, dir, "ticker")
+		stopJobAndWait(t, addr, dir, "web") // the canary's service
+	})
 
 	b := newBrowser(t)
 	shots := screenshotDir(t)
@@ -200,7 +203,7 @@ func TestWebUIFollowsTheClusterLive(t *testing.T) {
 func stopJobAndWait(t *testing.T, addr, dir, job string) {
 	t.Helper()
 	if _, errOut, code := nctl(t, addr, dir, "delete", "job", job); code != 0 {
-		t.Logf("stopping %s: %s", job, errOut)
+		t.Logf("stopping %s: %s", job, errOut) // the test ended before it ran it
 		return
 	}
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
