@@ -777,8 +777,7 @@ func (s *Server) tagVersion(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rev, _ := s.Store.Revision(ctx)
-	return s.reply(w, r, &struct{ Index uint64 }{uint64(rev)})
+	return s.replyWritten(ctx, w, r)
 }
 
 // untagVersion is nomad job tag unset.
@@ -788,8 +787,7 @@ func (s *Server) untagVersion(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Store.UntagJobVersion(ctx, namespace(r), r.PathValue("id"), r.PathValue("name")); err != nil {
 		return err
 	}
-	rev, _ := s.Store.Revision(ctx)
-	return s.reply(w, r, &struct{ Index uint64 }{uint64(rev)})
+	return s.replyWritten(ctx, w, r)
 }
 
 // withTags sets the VersionTag of each version that has one.
@@ -801,4 +799,11 @@ func withTags(versions []*Job, tags []*store.JobTag) {
 			}
 		}
 	}
+}
+
+// replyWritten answers a write that returns nothing but Nomad's write
+// meta: the cluster's revision as its index.
+func (s *Server) replyWritten(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+	rev, _ := s.Store.Revision(ctx)
+	return s.reply(w, r, &struct{ Index uint64 }{uint64(rev)})
 }

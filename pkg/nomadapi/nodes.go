@@ -236,19 +236,15 @@ func (s *Server) putNodePool(w http.ResponseWriter, r *http.Request) error {
 			return badRequest("node pool %q: node identities (node_identity_ttl) are not supported", body.Name)
 		}
 	}
-	if err := store.ValidNodePoolName(body.Name); err != nil {
-		return badRequest("%v", err)
-	}
-	if body.Name == "all" {
-		return badRequest(`node pool "all" is built in and cannot be changed`)
-	}
 	ctx, cancel := s.ctx(r)
 	defer cancel()
-	if err := s.Store.PutNodePool(ctx, &store.NodePool{Name: body.Name, Description: body.Description, Meta: body.Meta}); err != nil {
+	err := s.Store.PutNodePool(ctx, &store.NodePool{Name: body.Name, Description: body.Description, Meta: body.Meta})
+	if errors.Is(err, store.ErrInvalidNodePool) {
+		return badRequest("%v", err)
+	} else if err != nil {
 		return err
 	}
-	rev, _ := s.Store.Revision(ctx)
-	return s.reply(w, r, &struct{ Index uint64 }{uint64(rev)})
+	return s.replyWritten(ctx, w, r)
 }
 
 // deleteNodePool is nomad node pool delete: a pool an operator created,
@@ -264,8 +260,7 @@ func (s *Server) deleteNodePool(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return err
 	}
-	rev, _ := s.Store.Revision(ctx)
-	return s.reply(w, r, &struct{ Index uint64 }{uint64(rev)})
+	return s.replyWritten(ctx, w, r)
 }
 
 func (s *Server) nodePools(w http.ResponseWriter, r *http.Request) error {

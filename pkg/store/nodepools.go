@@ -31,6 +31,9 @@ var poolName = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,128}$`)
 // ErrNodePoolInUse is why a pool with nodes or jobs is not deleted.
 var ErrNodePoolInUse = errors.New("node pool is in use")
 
+// ErrInvalidNodePool is why a pool is not written: a bad name, or all.
+var ErrInvalidNodePool = errors.New("invalid node pool")
+
 // ValidNodePoolName says what is wrong with a pool's name, nil when
 // nothing: as Nomad's, letters, digits, '-' and '_', up to 128.
 func ValidNodePoolName(name string) error {
@@ -43,10 +46,10 @@ func ValidNodePoolName(name string) error {
 // PutNodePool creates or updates a node pool.
 func (s *Store) PutNodePool(ctx context.Context, p *NodePool) error {
 	if err := ValidNodePoolName(p.Name); err != nil {
-		return err
+		return fmt.Errorf("%w: %w", ErrInvalidNodePool, err)
 	}
 	if p.Name == "all" {
-		return errors.New(`node pool "all" is built in and cannot be changed`)
+		return fmt.Errorf(`%w: node pool "all" is built in and cannot be changed`, ErrInvalidNodePool)
 	}
 	c := *p
 	c.Indexes = api.Indexes{}
