@@ -186,7 +186,8 @@ func nomadRules() map[string]Rule {
 		"GET /v1/agent/health":        Open(),
 		"GET /v1/agent/self":          AgentRead(),
 		"GET /v1/agent/monitor":       AgentRead(),
-		"GET /v1/agent/members":       NodeRead(), // as in Nomad
+		"GET /v1/metrics":             AgentRead(), // as the native API's /metrics
+		"GET /v1/agent/members":       NodeRead(),  // as in Nomad
 		"GET /v1/status/leader":       Open(),
 		"GET /v1/status/peers":        Open(),
 		"GET /v1/regions":             Open(),

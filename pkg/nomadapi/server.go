@@ -32,6 +32,7 @@ import (
 	"github.com/nomadic-project/nomadic/pkg/logmon"
 	"github.com/nomadic-project/nomadic/pkg/store"
 	"github.com/nomadic-project/nomadic/pkg/variables"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Server answers Nomad's API from one cluster's store.
@@ -64,6 +65,9 @@ type Server struct {
 	// Logs is the agent's log, which /v1/agent/monitor streams (nil:
 	// it answers 501).
 	Logs *logmon.Hub
+	// Metrics is what GET /v1/metrics shows (nil: the process's default
+	// Prometheus registry, what the native API's /metrics serves).
+	Metrics prometheus.Gatherer
 
 	mu        sync.Mutex
 	localNode string
@@ -174,6 +178,7 @@ func (s *Server) routes() *access.Mux {
 	mux.HandleFunc("GET /v1/client/allocation/{id}/exec", s.plain(s.allocExec))
 	get("/v1/allocation/{id}/services", serviceKinds, s.allocationServices)
 	mux.HandleFunc("GET /v1/agent/monitor", s.plain(s.agentMonitor))
+	mux.HandleFunc("GET /v1/metrics", s.plain(s.metrics))
 	mux.HandleFunc("GET /v1/client/fs/logs/{alloc}", s.plain(s.allocLogs))
 	mux.HandleFunc("GET /v1/client/fs/ls/{alloc}", s.plain(s.fsList))
 	mux.HandleFunc("GET /v1/client/fs/stat/{alloc}", s.plain(s.fsStat))
@@ -423,7 +428,11 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request, v any) error {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
-	return json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	if pretty(r) {
+		enc.SetIndent("", "    ")
+	}
+	return enc.Encode(v)
 }
 
 // ctx bounds the etcd work of a request.
