@@ -134,6 +134,13 @@ func TestWebUIFollowsTheClusterLive(t *testing.T) {
 	running := `[...document.querySelectorAll('tr[data-alloc]')].filter(r => r.querySelector('.badge.s-running'))`
 	b.waitJS(t, 60*time.Second, "two allocations running on the job's page", running+`.length === 2 && window.noReload`)
 	b.screenshot(t, shots, "job")
+	// The file it was submitted from is kept with its version, and
+	// editing the job starts from that file.
+	if src := mustNctl(t, addr, dir, "job", "inspect", "ticker", "-o", "source"); strings.TrimSpace(src) != strings.TrimSpace(uiJob) {
+		t.Fatalf("the kept source: %q", src)
+	}
+	b.exec(t, `location.hash = '#/run?job=default/ticker'`)
+	b.waitJS(t, 20*time.Second, "the edit page with the job's file", `document.getElementById('run-src') && document.getElementById('run-src').value === `+js(uiJob))
 
 	b.goTo(t, "jobs")
 	b.waitJS(t, 10*time.Second, "the job in the list", `document.querySelector('tr[data-key="default/ticker"] .badge.s-running') !== null`)

@@ -24,6 +24,9 @@ import (
 type jobFile struct {
 	path string
 	job  *api.Job
+	// sub is the file as the servers keep it with the version it
+	// registers (nctl job inspect -source, nomad job inspect -hcl).
+	sub *api.JobSubmission
 }
 
 // varFlags are the -var and -var-file flags of the commands that read job
@@ -55,6 +58,7 @@ func (v *varFlags) options() (*jobspec.Options, error) {
 			return nil, fmt.Errorf("reading -var-file: %w", err)
 		}
 		opts.VarFiles[f] = b
+		opts.VarFileOrder = append(opts.VarFileOrder, f)
 	}
 	return opts, nil
 }
@@ -116,9 +120,31 @@ func readJobFiles(paths []string, stdin io.Reader, opts *jobspec.Options) ([]job
 			errs = append(errs, err)
 			continue
 		}
-		out = append(out, jobFile{path: name, job: job})
+		out = append(out, jobFile{path: name, job: job, sub: submission(name, src, opts)})
 	}
 	return out, errors.Join(errs...)
+}
+
+// submission is a job file as it is sent beside its job: the file, its
+// format, and the -var values and -var-file contents it was read with
+// (not the NOMAD_VAR_ environment, as Nomad's CLI).
+func submission(name string, src []byte, opts *jobspec.Options) *api.JobSubmission {
+	sub := &api.JobSubmission{Source: string(src), Format: jobspec.Format(name, src)}
+	if sub.Format != "hcl2" || opts == nil {
+		return sub
+	}
+	if len(opts.Vars) > 0 {
+		sub.VariableFlags = opts.Vars
+	}
+	var b strings.Builder
+	for _, f := range opts.VarFileNames() {
+		b.Write(opts.VarFiles[f])
+		if v := opts.VarFiles[f]; len(v) > 0 && v[len(v)-1] != '\n' {
+			b.WriteByte('\n')
+		}
+	}
+	sub.Variables = b.String()
+	return sub
 }
 
 func newApplyCmd(g *globals) *cobra.Command {
@@ -151,7 +177,7 @@ func newApplyCmd(g *globals) *cobra.Command {
 					jf.job.Namespace = g.namespace
 				}
 				ctx, cancel := g.ctx()
-				resp, err := c.RegisterJob(ctx, jf.job)
+				resp, err := c.RegisterJobFrom(ctx, jf.job, jf.sub)
 				cancel()
 				if err != nil {
 					return fmt.Errorf("applying %s: %w", jf.path, err)

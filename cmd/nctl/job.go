@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -67,13 +68,21 @@ func newJobInitCmd(g *globals) *cobra.Command {
 func newJobInspectCmd(g *globals) *cobra.Command {
 	var output string
 	var vf varFlags
+	var version int64
+	var withVars bool
 	inspect := &cobra.Command{
 		Use:   "inspect NAME|-f FILE",
-		Short: "Print a job as the API holds it (JSON or YAML)",
+		Short: "Print a job as the API holds it (JSON or YAML), or the job file it was submitted from (-o source)",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var job *api.Job
 			file, _ := cmd.Flags().GetString("file")
+			if output == "source" {
+				if len(args) != 1 || file != "" {
+					return errors.New("-o source needs a submitted job's name")
+				}
+				return printSource(g, args[0], version, withVars)
+			}
 			switch {
 			case file != "":
 				opts, err := vf.options()
@@ -113,9 +122,46 @@ func newJobInspectCmd(g *globals) *cobra.Command {
 		},
 	}
 	inspect.Flags().StringP("file", "f", "", "inspect a job file instead of a submitted job")
-	inspect.Flags().StringVarP(&output, "output", "o", "json", "json or yaml")
+	inspect.Flags().StringVarP(&output, "output", "o", "json", "json, yaml, or source (the job file the job was submitted from)")
+	inspect.Flags().Int64Var(&version, "version", -1, "with -o source: the version whose file to print (default the current one)")
+	inspect.Flags().BoolVar(&withVars, "with-vars", false, "with -o source: also print the -var values and -var-file contents it was submitted with")
 	vf.register(inspect)
 	return inspect
+}
+
+// printSource prints the job file a version of a job was submitted from.
+func printSource(g *globals, name string, version int64, withVars bool) error {
+	ctx, cancel := g.ctx()
+	defer cancel()
+	src, err := g.client().JobSubmission(ctx, g.namespace, name, version)
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(g.out, src.Source)
+	if !strings.HasSuffix(src.Source, "\n") {
+		fmt.Fprintln(g.out)
+	}
+	if !withVars {
+		return nil
+	}
+	if src.Variables != "" {
+		fmt.Fprintf(g.out, "\n# -var-file contents:\n%s", src.Variables)
+		if !strings.HasSuffix(src.Variables, "\n") {
+			fmt.Fprintln(g.out)
+		}
+	}
+	if len(src.VariableFlags) > 0 {
+		fmt.Fprintln(g.out, "\n# -var values:")
+		names := make([]string, 0, len(src.VariableFlags))
+		for n := range src.VariableFlags {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			fmt.Fprintf(g.out, "# %s=%s\n", n, src.VariableFlags[n])
+		}
+	}
+	return nil
 }
 
 // newJobHistoryCmd makes `nctl job history`, which lists the kept versions

@@ -118,6 +118,7 @@ var NativeRules = aclRoutes(map[string]Rule{
 	"DELETE /v1/job/{id}":                        NS(acl.CapSubmitJob),
 	"POST /v1/job/{id}/plan":                     NSBody(acl.CapSubmitJob),
 	"GET /v1/job/{id}/versions":                  NS(acl.CapReadJob),
+	"GET /v1/job/{id}/submission":                NS(acl.CapReadJob),
 	"POST /v1/job/{id}/revert":                   NS(acl.CapSubmitJob),
 	"POST /v1/job/{id}/dispatch":                 NS(acl.CapDispatchJob),
 	"POST /v1/job/{id}/scale":                    NS(acl.CapScaleJob),

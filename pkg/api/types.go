@@ -566,6 +566,29 @@ type Server struct {
 	PlanLock bool `json:"plan_lock,omitempty"`
 }
 
+// JobSubmission is the job file a job was registered from, sent beside
+// the job so that the servers keep it with the version (what `nomad job
+// inspect -hcl` shows). Variables are sealed with the keyring.
+type JobSubmission struct {
+	Source string `json:"source"`
+	// Format is hcl2, json or yaml.
+	Format string `json:"format"`
+	// VariableFlags are the -var values; Variables the -var-file
+	// contents.
+	VariableFlags map[string]string `json:"variable_flags,omitempty"`
+	Variables     string            `json:"variables,omitempty"`
+}
+
+// JobSource is what GET /v1/job/{id}/submission answers: the file a
+// version was registered from, with its variables when the server can
+// open them.
+type JobSource struct {
+	JobSubmission
+	Namespace string `json:"namespace"`
+	JobID     string `json:"job_id"`
+	Version   uint64 `json:"version"`
+}
+
 // RegisterResponse is the API's answer to a job submission.
 type RegisterResponse struct {
 	// Result is created, updated or unchanged.

@@ -240,9 +240,30 @@ func (c *Client) Health(ctx context.Context) error {
 
 // RegisterJob submits a job.
 func (c *Client) RegisterJob(ctx context.Context, job *api.Job) (*api.RegisterResponse, error) {
+	return c.RegisterJobFrom(ctx, job, nil)
+}
+
+// RegisterJobFrom is RegisterJob with the job file the job was read from,
+// which the servers keep with the version it registers (nil: none).
+func (c *Client) RegisterJobFrom(ctx context.Context, job *api.Job, sub *api.JobSubmission) (*api.RegisterResponse, error) {
+	body := map[string]any{"job": job}
+	if sub != nil {
+		body["submission"] = sub
+	}
 	var out api.RegisterResponse
-	err := c.do(ctx, http.MethodPut, "/v1/jobs", nil, map[string]any{"job": job}, &out)
+	err := c.do(ctx, http.MethodPut, "/v1/jobs", nil, body, &out)
 	return &out, err
+}
+
+// JobSubmission reads the job file a version of a job was registered
+// from (the current version when version is negative).
+func (c *Client) JobSubmission(ctx context.Context, ns, id string, version int64) (*api.JobSource, error) {
+	q := nsQuery(ns)
+	if version >= 0 {
+		q.Set("version", strconv.FormatInt(version, 10))
+	}
+	var out api.JobSource
+	return &out, c.do(ctx, http.MethodGet, "/v1/job/"+url.PathEscape(id)+"/submission", q, nil, &out)
 }
 
 // StopJob stops a job, and with purge deletes it.

@@ -4,9 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 
+	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/jobs"
 	"github.com/nomadic-project/nomadic/pkg/store"
+	"github.com/nomadic-project/nomadic/pkg/variables"
 )
 
 func (s *Server) jobVersions(w http.ResponseWriter, r *http.Request) {
@@ -61,4 +64,40 @@ func (s *Server) forceLeave(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, res)
+}
+
+// jobSubmission serves GET /v1/job/{id}/submission?version=N: the job file
+// a version was registered from (the current version without ?version=),
+// with its variables when this server's keyring still holds their key.
+func (s *Server) jobSubmission(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := reqCtx(r)
+	defer cancel()
+	ns, id := namespace(r), r.PathValue("id")
+	var version uint64
+	if v := r.URL.Query().Get("version"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("version %q is not a job version number", v))
+			return
+		}
+		version = n
+	} else {
+		cur, _, err := s.Store.GetJob(ctx, ns, id)
+		if err != nil {
+			storeError(w, fmt.Sprintf("job %q", id), err)
+			return
+		}
+		version = cur.Version
+	}
+	src, err := s.Store.GetJobSource(ctx, ns, id, version)
+	if err != nil {
+		storeError(w, fmt.Sprintf("the source of version %d of job %q", version, id), err)
+		return
+	}
+	out := &api.JobSource{JobSubmission: api.JobSubmission{Source: src.Source, Format: src.Format},
+		Namespace: src.Namespace, JobID: src.JobID, Version: src.Version}
+	if flags, file, ok := variables.JobSourceVariables(ctx, s.Vars, src); ok {
+		out.VariableFlags, out.Variables = flags, file
+	}
+	writeJSON(w, http.StatusOK, out)
 }

@@ -83,6 +83,7 @@ func (s *Server) routes() *access.Mux {
 	mux.HandleFunc("GET /v1/job/{id}", s.blocking(jobKinds, s.getJob))
 	mux.HandleFunc("POST /v1/job/{id}/plan", s.planJob)
 	mux.HandleFunc("GET /v1/job/{id}/versions", s.blocking([]store.Kind{store.KindJobs, store.KindJobVersions}, s.jobVersions))
+	mux.HandleFunc("GET /v1/job/{id}/submission", s.blocking([]store.Kind{store.KindJobs, store.KindJobSources}, s.jobSubmission))
 	mux.HandleFunc("POST /v1/job/{id}/revert", s.revertJob)
 	mux.HandleFunc("POST /v1/job/{id}/dispatch", s.dispatchJob)
 	mux.HandleFunc("POST /v1/job/{id}/scale", s.scaleJob)
@@ -235,18 +236,22 @@ func (s *Server) self(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) registerJob(w http.ResponseWriter, r *http.Request) {
-	job, ok := s.readJob(w, r)
+	job, sub, ok := s.readSubmittedJob(w, r)
 	if !ok {
 		return
 	}
 	ctx, cancel := reqCtx(r)
 	defer cancel()
-	resp, err := s.Store.RegisterJob(ctx, job, s.Now().UTC())
+	src, srcWarning := variables.KeepJobSource(s.Vars, job.Namespace, job.ID, sub)
+	resp, err := s.Store.RegisterJobFrom(ctx, job, s.Now().UTC(), -1, src)
 	if err != nil {
 		storeError(w, "job", err)
 		return
 	}
 	resp.Warnings = job.Warnings()
+	if srcWarning != "" {
+		resp.Warnings = append(resp.Warnings, srcWarning)
+	}
 	writeJSON(w, http.StatusOK, resp)
 }
 

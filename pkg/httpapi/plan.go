@@ -64,12 +64,20 @@ func (s *Server) planJob(w http.ResponseWriter, r *http.Request) {
 
 // readJob decodes, canonicalizes and validates the job of a request body.
 func (s *Server) readJob(w http.ResponseWriter, r *http.Request) (*api.Job, bool) {
+	job, _, ok := s.readSubmittedJob(w, r)
+	return job, ok
+}
+
+// readSubmittedJob is readJob that also returns the job file the body
+// names as the job's source, if any ({"job": …, "submission": …}).
+func (s *Server) readSubmittedJob(w http.ResponseWriter, r *http.Request) (*api.Job, *api.JobSubmission, bool) {
 	var req struct {
-		Job *api.Job `json:"job"`
+		Job        *api.Job           `json:"job"`
+		Submission *api.JobSubmission `json:"submission"`
 	}
 	body, ok := readBody(w, r, &req)
 	if !ok {
-		return nil, false
+		return nil, nil, false
 	}
 	// A count given as null is a mistake, not zero.
 	var counts struct {
@@ -83,21 +91,21 @@ func (s *Server) readJob(w http.ResponseWriter, r *http.Request) (*api.Job, bool
 		for i, g := range counts.Job.Groups {
 			if string(g.Count) == "null" {
 				writeError(w, http.StatusBadRequest, fmt.Errorf("groups[%d].count is null: give a number (0 or more)", i))
-				return nil, false
+				return nil, nil, false
 			}
 		}
 	}
 	if req.Job == nil {
 		writeError(w, http.StatusBadRequest, errors.New(`request body must be {"job": {...}}`))
-		return nil, false
+		return nil, nil, false
 	}
 	job := req.Job
 	job.Canonicalize()
 	if err := catalog.ValidateJob(job); err != nil {
 		writeError(w, http.StatusBadRequest, err)
-		return nil, false
+		return nil, nil, false
 	}
-	return job, true
+	return job, req.Submission, true
 }
 
 // diffJobs lists the fields that differ between two versions of a job's

@@ -22,6 +22,10 @@ type Options struct {
 	// VarFiles are the contents of -var-file files, by file name: HCL
 	// (name = value lines) or JSON objects.
 	VarFiles map[string][]byte
+	// VarFileOrder is the order the -var-file files were given in, as
+	// Nomad's CLI applies them: a later file's value wins (nil: in the
+	// order of their names).
+	VarFileOrder []string
 	// Env is the environment, for NOMAD_VAR_<name> values.
 	Env []string
 	// Placeholders gives a variable that has no value a placeholder of

@@ -51,12 +51,7 @@ func (d *decoder) variables(blocks []*hcl.Block, opts *Options) cty.Value {
 			}
 		}
 	}
-	fileNames := make([]string, 0, len(opts.VarFiles))
-	for name := range opts.VarFiles {
-		fileNames = append(fileNames, name)
-	}
-	sort.Strings(fileNames)
-	for _, name := range fileNames {
+	for _, name := range opts.VarFileNames() {
 		attrs := d.varFile(name, opts.VarFiles[name])
 		for n, a := range attrs {
 			if declared[n] == nil {
@@ -291,4 +286,26 @@ func placeholderValue(ty cty.Type, name string) cty.Value {
 		return cty.ObjectVal(attrs)
 	}
 	return cty.NullVal(ty)
+}
+
+// VarFileNames are the names of the -var-file files in the order their
+// values apply: VarFileOrder (each file once, those in VarFiles), then
+// any others by name.
+func (o *Options) VarFileNames() []string {
+	names := make([]string, 0, len(o.VarFiles))
+	seen := map[string]bool{}
+	for _, name := range o.VarFileOrder {
+		if _, ok := o.VarFiles[name]; ok && !seen[name] {
+			seen[name] = true
+			names = append(names, name)
+		}
+	}
+	var rest []string
+	for name := range o.VarFiles {
+		if !seen[name] {
+			rest = append(rest, name)
+		}
+	}
+	sort.Strings(rest)
+	return append(names, rest...)
 }

@@ -185,6 +185,15 @@ func locate(ranges map[string]hcl.Range, path string) (hcl.Range, bool) {
 	}
 }
 
+// Format is what a job file is written in, as its submission records it:
+// hcl2, json or yaml.
+func Format(filename string, src []byte) string {
+	if f := format(filename, src); f == "json" || f == "yaml" {
+		return f
+	}
+	return "hcl2"
+}
+
 func format(filename string, src []byte) string {
 	switch strings.ToLower(filepath.Ext(filename)) {
 	case ".json":

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 	"sort"
@@ -15,6 +14,7 @@ import (
 	"github.com/nomadic-project/nomadic/pkg/jobs"
 	"github.com/nomadic-project/nomadic/pkg/jobspec"
 	"github.com/nomadic-project/nomadic/pkg/store"
+	"github.com/nomadic-project/nomadic/pkg/variables"
 )
 
 // clusterView is what job lists need of the whole cluster, read once per
@@ -190,7 +190,12 @@ func (s *Server) registerJob(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	now := s.Now().UTC()
-	src, srcWarning := s.jobSource(job, req.Submission)
+	var sub *api.JobSubmission
+	if req.Submission != nil {
+		sub = &api.JobSubmission{Source: req.Submission.Source, Format: req.Submission.Format,
+			VariableFlags: req.Submission.VariableFlags, Variables: req.Submission.Variables}
+	}
+	src, srcWarning := variables.KeepJobSource(s.Vars, job.Namespace, job.ID, sub)
 	var resp *api.RegisterResponse
 	if req.EnforceIndex {
 		resp, err = s.Store.RegisterJobFrom(ctx, job, now, int64(req.JobModifyIndex), src)
@@ -233,54 +238,6 @@ func (s *Server) registerJob(w http.ResponseWriter, r *http.Request) error {
 	return s.reply(w, r, out)
 }
 
-// maxSourceBytes is the largest job file (with its variables) kept as the
-// source of a job version; a larger one is not kept, and the registration
-// says so. Nomad's default job_max_source_size is 1 MB, but here the whole
-// request (the job and its file) has 1 MiB, so half of it is the file's.
-const maxSourceBytes = 512 << 10
-
-// sourceVariables are a submission's variables as sealed.
-type sourceVariables struct {
-	Flags map[string]string `json:"flags,omitempty"`
-	File  string            `json:"file,omitempty"`
-}
-
-// sourceAAD binds sealed variables to their job.
-func sourceAAD(ns, job string) []byte { return []byte("jobsource/" + ns + "/" + job) }
-
-// jobSource is what of a registration's submission is kept: the file, and
-// its variables sealed under the keyring's active key (they may hold
-// secrets). The string is a warning for what was not kept.
-func (s *Server) jobSource(job *api.Job, sub *JobSubmission) (*store.JobSource, string) {
-	if sub == nil || sub.Source == "" {
-		return nil, ""
-	}
-	size := len(sub.Source) + len(sub.Variables)
-	for k, v := range sub.VariableFlags {
-		size += len(k) + len(v)
-	}
-	if size > maxSourceBytes {
-		return nil, fmt.Sprintf("The job's source (%d bytes with its variables) is over the %d bytes kept for a job version: it was not kept.", size, maxSourceBytes)
-	}
-	src := &store.JobSource{Source: sub.Source, Format: sub.Format}
-	if len(sub.VariableFlags) == 0 && sub.Variables == "" {
-		return src, ""
-	}
-	if s.Vars == nil || s.Vars.Keyring == nil {
-		return src, "The job's variables were not kept with its source: this server has no keyring to seal them with."
-	}
-	plain, err := json.Marshal(sourceVariables{Flags: sub.VariableFlags, File: sub.Variables})
-	if err != nil {
-		return src, fmt.Sprintf("The job's variables were not kept with its source: %v.", err)
-	}
-	id, sealed, err := s.Vars.Keyring.Seal(plain, sourceAAD(job.Namespace, job.ID))
-	if err != nil {
-		return src, fmt.Sprintf("The job's variables were not kept with its source: %v.", err)
-	}
-	src.KeyID, src.SealedVariables = id, sealed
-	return src, ""
-}
-
 // jobSubmission answers GET /v1/job/{id}/submission?version=N: the source
 // a version was submitted from (the current version without ?version=).
 // Its variables are left out when their key is no longer in the keyring.
@@ -311,13 +268,8 @@ func (s *Server) jobSubmission(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	out := &JobSubmission{Source: src.Source, Format: src.Format, Namespace: src.Namespace, JobID: src.JobID, Version: src.Version}
-	if src.KeyID != "" && s.Vars != nil && s.Vars.Keyring != nil {
-		if plain, err := s.Vars.Keyring.Open(ctx, src.KeyID, src.SealedVariables, sourceAAD(ns, id)); err == nil {
-			var v sourceVariables
-			if json.Unmarshal(plain, &v) == nil {
-				out.VariableFlags, out.Variables = v.Flags, v.File
-			}
-		}
+	if flags, file, ok := variables.JobSourceVariables(ctx, s.Vars, src); ok {
+		out.VariableFlags, out.Variables = flags, file
 	}
 	return s.reply(w, r, out)
 }

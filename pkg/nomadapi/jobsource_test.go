@@ -79,7 +79,7 @@ func TestJobRunKeepsTheSourceInspectHCLReads(t *testing.T) {
 	}
 	// A file over what is kept for a version is not kept, and the
 	// registration says so.
-	big := strings.Repeat("# padding\n", maxSourceBytes/10+1)
+	big := strings.Repeat("# padding\n", variables.MaxJobSourceBytes/10+1)
 	resp, _, err = c.Jobs().RegisterOpts(job("3s"), &napi.RegisterOptions{Submission: &napi.JobSubmission{Source: big, Format: "hcl2"}}, nil)
 	if err != nil || !strings.Contains(resp.Warnings, "was not kept") {
 		t.Fatalf("a source too large: %+v %v", resp, err)

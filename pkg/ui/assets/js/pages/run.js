@@ -49,6 +49,13 @@ export default {
       const job = await get(`/v1/job/${encodeURIComponent(id)}?namespace=${encodeURIComponent(ns)}`);
       source = JSON.stringify(spec(job), null, 2);
       filename = 'job.json';
+      // The file the current version was submitted from, when one was
+      // kept (nctl apply, nomad job run, this page): edit that instead.
+      const sub = await get(`/v1/job/${encodeURIComponent(id)}/submission?namespace=${encodeURIComponent(ns)}&version=${job.version || 0}`).catch(() => null);
+      if (sub && sub.source && !sub.variables && !sub.variable_flags) {
+        source = sub.source;
+        filename = { json: 'job.json', yaml: 'job.yaml' }[sub.format] || 'job.hcl';
+      }
     }
     const auth = can();
     root.innerHTML = html`<div class="crumbs"><a href="#/jobs">Jobs</a></div>
@@ -71,8 +78,10 @@ export default {
     const submit = root.querySelector('#submit-btn');
     const why = root.querySelector('#submit-why');
     let planned = null;
+    let plannedFrom = null;
     const reset = () => {
       planned = null;
+      plannedFrom = null;
       submit.disabled = true;
       why.textContent = can().ok ? 'plan the job first' : can().reason;
     };
@@ -86,6 +95,7 @@ export default {
         const { data: plan } = await call('POST', `/v1/job/${encodeURIComponent(job.id)}/plan`, { job });
         out.innerHTML = planHTML(job, plan);
         planned = job;
+        plannedFrom = { source: form.src.value, format: { 'job.json': 'json', 'job.yaml': 'yaml' }[form.fmt.value] || 'hcl2' };
         const a = can();
         submit.disabled = !a.ok;
         why.textContent = a.ok ? '' : a.reason;
@@ -97,7 +107,7 @@ export default {
     submit.addEventListener('click', async () => {
       if (!planned) return;
       try {
-        const { data } = await call('PUT', '/v1/jobs', { job: planned });
+        const { data } = await call('PUT', '/v1/jobs', { job: planned, submission: plannedFrom });
         toast(`Job ${data.job_id} ${data.result} (version ${data.job_version}).`);
         location.hash = jobHref(data.namespace, data.job_id);
       } catch (x) {
