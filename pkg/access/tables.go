@@ -188,7 +188,9 @@ func nomadRules() map[string]Rule {
 		"GET /v1/agent/self":          AgentRead(),
 		"GET /v1/agent/monitor":       AgentRead(),
 		"GET /v1/metrics":             AgentRead(), // as the native API's /metrics
-		"GET /v1/agent/members":       NodeRead(),  // as in Nomad
+		"GET /v1/agent/servers":       AgentRead(),
+		"GET /v1/client/metadata":     NodeRead(),
+		"GET /v1/agent/members":       NodeRead(), // as in Nomad
 		"GET /v1/status/leader":       Open(),
 		"GET /v1/status/peers":        Open(),
 		"GET /v1/regions":             Open(),
@@ -279,6 +281,7 @@ func nomadRules() map[string]Rule {
 			"/v1/operator/keyring/rotate":           Management(),
 			"/v1/namespace/{name}":                  Management(),
 			"/v1/namespace":                         Management(),
+			"/v1/agent/force-leave":                 AgentWrite(), // as DELETE /v1/server/{name}
 		} {
 			m[method+" "+path] = rule
 		}

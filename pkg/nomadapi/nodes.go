@@ -41,15 +41,18 @@ func (s *Server) listNodes(w http.ResponseWriter, r *http.Request) error {
 	return s.reply(w, r, page(w, r, out, func(n *NodeListStub) string { return n.ID }))
 }
 
-func (s *Server) findNode(r *http.Request) (*api.Node, error) {
+func (s *Server) findNode(r *http.Request) (*api.Node, error) { return s.lookupNode(r, r.PathValue("id")) }
+
+// lookupNode reads a node by ID, unique ID prefix or name.
+func (s *Server) lookupNode(r *http.Request, id string) (*api.Node, error) {
 	ctx, cancel := s.ctx(r)
 	defer cancel()
-	n, err := s.Store.GetNode(ctx, r.PathValue("id"))
+	n, err := s.Store.GetNode(ctx, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return nil, notFound("node not found")
 	case errors.Is(err, store.ErrAmbiguous):
-		return nil, badRequest("node prefix %q matches several nodes", r.PathValue("id"))
+		return nil, badRequest("node prefix %q matches several nodes", id)
 	}
 	return n, err
 }

@@ -179,6 +179,9 @@ func (s *Server) routes() *access.Mux {
 	get("/v1/allocation/{id}/services", serviceKinds, s.allocationServices)
 	mux.HandleFunc("GET /v1/agent/monitor", s.plain(s.agentMonitor))
 	mux.HandleFunc("GET /v1/metrics", s.plain(s.metrics))
+	write("PUT,POST", "/v1/agent/force-leave", s.forceLeave)
+	get("/v1/agent/servers", []store.Kind{store.KindServers}, s.agentServers)
+	get("/v1/client/metadata", nodeKinds, s.nodeMeta)
 	mux.HandleFunc("GET /v1/client/fs/logs/{alloc}", s.plain(s.allocLogs))
 	mux.HandleFunc("GET /v1/client/fs/ls/{alloc}", s.plain(s.fsList))
 	mux.HandleFunc("GET /v1/client/fs/stat/{alloc}", s.plain(s.fsStat))
@@ -261,6 +264,10 @@ var unsupported = []struct{ prefix, why string }{
 	{"/v1/operator/license", "there is no license"},
 	{"/v1/agent/monitor/export", "agent logs are not exported over the API; read the agent's standard error (or its journal)"},
 	{"/v1/agent/pprof", "profiles are served on the agent's -debug-addr"},
+	{"/v1/agent/join", "servers find each other through etcd; there is no gossip pool to join"},
+	{"/v1/agent/keyring", "there is no gossip encryption (no gossip); the keyring of variables and workload identities is /v1/operator/keyring"},
+	{"/v1/agent/servers", "node agents find the servers through etcd; their server list cannot be set"},
+	{"/v1/client/metadata", "dynamic node metadata (nomad node meta apply) is not supported: set it with the node agent's -meta"},
 	{"/v1/acl/auth-method", "SSO auth methods are not supported; use ACL tokens"},
 	{"/v1/acl/binding-rule", "SSO auth methods are not supported; use ACL tokens"},
 	{"/v1/acl/oidc", "SSO auth methods are not supported; use ACL tokens"},
