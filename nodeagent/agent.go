@@ -19,6 +19,7 @@ import (
 
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/driver"
+	"github.com/nomadic-project/nomadic/pkg/logmon"
 	"github.com/nomadic-project/nomadic/pkg/loop"
 	"github.com/nomadic-project/nomadic/pkg/store"
 )
@@ -66,6 +67,9 @@ type Config struct {
 	// fails the agent writes to etcd itself, and leaves the relay alone
 	// for a while.
 	StatusRelay StatusRelay
+	// Logs is the agent's own log, which its HTTP endpoint streams to
+	// the servers for nomad monitor -node-id (nil: it answers 501).
+	Logs *logmon.Hub
 }
 
 // StatusRelay hands a node's allocation statuses to the servers
@@ -370,6 +374,7 @@ func (a *Agent) update(key string, value []byte) string {
 		r.update(&alloc)
 		return alloc.ID
 	}
+	slog.Debug("running a new allocation", "alloc", api.ShortID(alloc.ID), "name", alloc.Name, "job", alloc.JobID, "version", alloc.JobVersion)
 	r := newAllocRunner(a, &alloc)
 	a.runners[alloc.ID] = r
 	a.wg.Add(1)

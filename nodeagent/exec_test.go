@@ -81,3 +81,21 @@ func TestAllocFilesStayInTheAllocationAndOutOfSecrets(t *testing.T) {
 		t.Errorf("cat of a task's file: %d %q", code, body)
 	}
 }
+
+func TestTheAgentsLogIsServedOnlyToTheServers(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	get := func() (int, string) {
+		rec := httptest.NewRecorder()
+		h.agent.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/client/monitor?log_level=debug", nil))
+		return rec.Code, strings.TrimSpace(rec.Body.String())
+	}
+	h.agent.cfg.HTTPAddr = "10.1.2.3:4647"
+	if code, body := get(); code != http.StatusForbidden {
+		t.Fatalf("on another address without TLS: %d %s", code, body)
+	}
+	h.agent.cfg.HTTPAddr = "127.0.0.1:4647"
+	if code, body := get(); code != http.StatusNotImplemented || !strings.Contains(body, "standard error") {
+		t.Fatalf("without a log to stream: %d %s", code, body)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/logmon"
 	"github.com/nomadic-project/nomadic/pkg/loop"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -203,6 +204,7 @@ func (a *Agent) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/client/exec/{alloc}/{task}", a.serveExec)
 	mux.HandleFunc("GET /v1/client/usage/{alloc}", a.serveAllocUsage)
 	mux.HandleFunc("GET /v1/client/usage", a.serveHostUsage)
+	mux.HandleFunc("GET /v1/client/monitor", a.serveMonitor)
 	metrics := promhttp.Handler()
 	mux.Handle("GET /metrics", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.countTasks()
@@ -414,4 +416,53 @@ func (a *Agent) serveList(w http.ResponseWriter, req *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(out)
+}
+
+// serveMonitor streams the agent's own log, lines as they are written at
+// the level asked for (?log_level=, info by default; ?log_json=true for
+// JSON lines), until the request ends: what the servers relay for nomad
+// monitor -node-id.
+func (a *Agent) serveMonitor(w http.ResponseWriter, req *http.Request) {
+	if !a.execAllowed() {
+		// Its log is the servers' to read, as exec: they authorize each
+		// follower (agent:read).
+		http.Error(w, `{"error":"this node agent serves its log only over mutual TLS (a node CA) or on a loopback address"}`, http.StatusForbidden)
+		return
+	}
+	if a.cfg.Logs == nil {
+		http.Error(w, `{"error":"this agent does not stream its log: read its standard error"}`, http.StatusNotImplemented)
+		return
+	}
+	q := req.URL.Query()
+	level, ok := logmon.ParseLevel(q.Get("log_level"))
+	if !ok {
+		b, _ := json.Marshal(map[string]string{"error": "Unknown log level: " + q.Get("log_level")})
+		http.Error(w, string(b), http.StatusBadRequest)
+		return
+	}
+	asJSON, _ := strconv.ParseBool(q.Get("log_json"))
+	f, ok := a.cfg.Logs.Follow(level, asJSON)
+	if !ok {
+		http.Error(w, fmt.Sprintf(`{"error":"%d followers of this agent's log already: try again later"}`, logmon.MaxFollowers), http.StatusTooManyRequests)
+		return
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	flusher, _ := w.(http.Flusher)
+	if flusher != nil {
+		flusher.Flush()
+	}
+	rc := http.NewResponseController(w)
+	f.Pump(req.Context(), 10*time.Second, func(line []byte) error {
+		if line == nil {
+			return nil
+		}
+		_ = rc.SetWriteDeadline(time.Now().Add(30 * time.Second))
+		_, err := w.Write(line)
+		if err == nil && flusher != nil {
+			flusher.Flush()
+		}
+		return err
+	})
 }

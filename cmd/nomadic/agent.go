@@ -564,6 +564,7 @@ func (a *agent) startClient(ctx context.Context) (<-chan struct{}, error) {
 		HTTPTLS:             agentTLS != nil,
 		Variables:           a.clientVariables(),
 		StatusRelay:         relay,
+		Logs:                logHub,
 	})
 	if err != nil {
 		agentLn.Close()

@@ -1,6 +1,8 @@
 package nomadapi
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -420,13 +423,6 @@ func (s *Server) raftConfiguration(w http.ResponseWriter, r *http.Request) error
 	return s.reply(w, r, out)
 }
 
-// monitorLevels are the levels nomad monitor -log-level names, as Go's
-// log levels (trace is debug: nomadic logs nothing below debug).
-var monitorLevels = map[string]slog.Level{
-	"trace": slog.LevelDebug, "debug": slog.LevelDebug, "info": slog.LevelInfo,
-	"warn": slog.LevelWarn, "error": slog.LevelError,
-}
-
 // monitorWriteTimeout bounds a write to a follower of the log.
 const monitorWriteTimeout = 30 * time.Second
 
@@ -437,80 +433,136 @@ const monitorWriteTimeout = 30 * time.Second
 // are. A follower that falls behind is told how many lines it lost.
 func (s *Server) agentMonitor(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	if s.Logs == nil {
-		return &httpError{code: http.StatusNotImplemented, msg: "this agent does not stream its log over the API; read its standard error"}
-	}
 	name := q.Get("log_level")
-	if name == "" {
-		name = "info"
-	}
-	level, ok := monitorLevels[strings.ToLower(name)]
+	level, ok := logmon.ParseLevel(name)
 	if !ok {
 		return badRequest("Unknown log level: %s", name)
 	}
-	s.mu.Lock()
-	local := s.localNode
-	s.mu.Unlock()
-	if id := q.Get("node_id"); id != "" && id != local {
-		return &httpError{code: http.StatusNotImplemented, msg: fmt.Sprintf("node %s's agent log is not streamed through the servers: it is in the standard error of that node's nomadic agent", id)}
-	}
+	asJSON, _ := strconv.ParseBool(q.Get("log_json"))
+	plain, _ := strconv.ParseBool(q.Get("plain"))
 	if id := q.Get("server_id"); id != "" && id != s.Name && id != "leader" {
 		return &httpError{code: http.StatusNotImplemented, msg: fmt.Sprintf("server %s's log is not streamed through this server (%s): ask that server", id, s.Name)}
 	}
-	asJSON, _ := strconv.ParseBool(q.Get("log_json"))
-	plain, _ := strconv.ParseBool(q.Get("plain"))
+	if id := q.Get("node_id"); id != "" && id != s.node() {
+		return s.nodeMonitor(w, r, id, level, asJSON, plain)
+	}
+	return s.localMonitor(w, r, level, asJSON, plain)
+}
+
+// localMonitor follows this process's own log.
+func (s *Server) localMonitor(w http.ResponseWriter, r *http.Request, level slog.Level, asJSON, plain bool) error {
+	if s.Logs == nil {
+		return &httpError{code: http.StatusNotImplemented, msg: "this agent does not stream its log over the API; read its standard error"}
+	}
 	f, ok := s.Logs.Follow(level, asJSON)
 	if !ok {
 		return &httpError{code: http.StatusTooManyRequests, msg: fmt.Sprintf("%d followers of this agent's log already: try again later", logmon.MaxFollowers)}
 	}
 	defer f.Close()
-	if plain {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.WriteHeader(http.StatusOK)
-		if fl, ok := w.(http.Flusher); ok {
-			fl.Flush()
-		}
-	} else {
-		startFrames(w)
+	startMonitor(w, plain)
+	f.Pump(r.Context(), monitorHeartbeat, monitorSender(w, plain))
+	return nil
+}
+
+// monitorHeartbeat is how often a quiet follow is sent a heartbeat (and
+// told of lines it lost).
+const monitorHeartbeat = 10 * time.Second
+
+// nodeMonitor follows the log of a node's agent, which the node serves
+// on its HTTP endpoint (as its task logs), through this server.
+func (s *Server) nodeMonitor(w http.ResponseWriter, r *http.Request, id string, level slog.Level, asJSON, plain bool) error {
+	n, err := s.lookupNode(r, id)
+	if err != nil {
+		return err
 	}
+	if n.ID == s.node() {
+		return s.localMonitor(w, r, level, asJSON, plain)
+	}
+	resp, err := s.nodeGet(r, n, "/v1/client/monitor", url.Values{"log_level": {logmon.LevelName(level)}, "log_json": {strconv.FormatBool(asJSON)}})
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	lines := make(chan []byte)
+	go func() {
+		defer close(lines)
+		br := bufio.NewReaderSize(resp.Body, 64<<10)
+		for {
+			// A line longer than the buffer comes in pieces.
+			line, err := br.ReadSlice('\n')
+			if len(line) > 0 {
+				select {
+				case lines <- bytes.Clone(line):
+				case <-r.Context().Done():
+					return
+				}
+			}
+			if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+				return
+			}
+		}
+	}()
+	startMonitor(w, plain)
+	send := monitorSender(w, plain)
+	t := time.NewTicker(monitorHeartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return nil
+		case <-t.C:
+			if send(nil) != nil {
+				return nil
+			}
+		case line, ok := <-lines:
+			if !ok || send(line) != nil {
+				// The node's agent ended the follow (it stopped).
+				return nil
+			}
+		}
+	}
+}
+
+// startMonitor sends a follow's headers: frames, or plain text.
+func startMonitor(w http.ResponseWriter, plain bool) {
+	if !plain {
+		startFrames(w)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	if fl, ok := w.(http.Flusher); ok {
+		fl.Flush()
+	}
+}
+
+// monitorSender writes log lines to a follower: as they are (plain) or in
+// Nomad's frames, a nil line a heartbeat ({}, or nothing when plain),
+// each flushed, a write that cannot go out in monitorWriteTimeout ending
+// the follow.
+func monitorSender(w http.ResponseWriter, plain bool) func(line []byte) error {
 	flusher, _ := w.(http.Flusher)
 	rc := http.NewResponseController(w)
 	enc := json.NewEncoder(w)
-	send := func(line []byte) error {
+	return func(line []byte) error {
+		if plain && line == nil {
+			return nil
+		}
 		// A follower that stops reading without closing gives up its
 		// place after a while instead of holding it for good.
 		_ = rc.SetWriteDeadline(time.Now().Add(monitorWriteTimeout))
 		var err error
-		if plain {
+		switch {
+		case plain:
 			_, err = w.Write(line)
-		} else if line == nil {
-			err = enc.Encode(struct{}{}) // a heartbeat
-		} else {
+		case line == nil:
+			err = enc.Encode(struct{}{})
+		default:
 			err = enc.Encode(&StreamFrame{Data: line})
 		}
 		if err == nil && flusher != nil {
 			flusher.Flush()
 		}
 		return err
-	}
-	heartbeat := time.NewTicker(10 * time.Second)
-	defer heartbeat.Stop()
-	for {
-		select {
-		case <-r.Context().Done():
-			return nil
-		case <-heartbeat.C:
-			if n := f.Dropped(); n > 0 {
-				if send(fmt.Appendf(nil, "[WARN] monitor: %d log lines dropped: this follower fell behind\n", n)) != nil {
-					return nil
-				}
-			} else if !plain && send(nil) != nil {
-				return nil
-			}
-		case line := <-f.Lines():
-			if send(line) != nil {
-				return nil
-			}
-		}
 	}
 }

@@ -10,13 +10,15 @@ import (
 
 	napi "github.com/hashicorp/nomad/api"
 	"github.com/nomadic-project/nomadic/pkg/logmon"
+	"github.com/nomadic-project/nomadic/pkg/store"
+	"github.com/nomadic-project/nomadic/pkg/testutil"
 )
 
 func TestNomadMonitorFollowsTheAgentsLogBelowItsLevel(t *testing.T) {
 	hub := logmon.NewHub()
 	var own bytes.Buffer
 	log := slog.New(hub.Handler(slog.NewTextHandler(&own, &slog.HandlerOptions{Level: slog.LevelWarn})))
-	ts := httptest.NewServer((&Server{Name: "s1", Version: "test", Logs: hub}).Handler())
+	ts := httptest.NewServer((&Server{Store: store.New(testutil.Etcd(t), "/monitor"), Name: "s1", Version: "test", Logs: hub}).Handler())
 	t.Cleanup(func() {
 		ts.CloseClientConnections() // the follow ends with its connection
 		ts.Close()
@@ -54,7 +56,11 @@ func TestNomadMonitorFollowsTheAgentsLogBelowItsLevel(t *testing.T) {
 		t.Fatalf("an unknown level: %v", err)
 	}
 	_, errs = c.Agent().Monitor(stop, &napi.QueryOptions{Params: map[string]string{"node_id": "some-other-node"}})
+	if err := <-errs; err == nil || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("an unknown node's log: %v", err)
+	}
+	_, errs = c.Agent().Monitor(stop, &napi.QueryOptions{Params: map[string]string{"server_id": "s2"}})
 	if err := <-errs; err == nil || !strings.Contains(err.Error(), "501") {
-		t.Fatalf("another node's log: %v", err)
+		t.Fatalf("another server's log: %v", err)
 	}
 }

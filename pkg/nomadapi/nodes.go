@@ -41,7 +41,9 @@ func (s *Server) listNodes(w http.ResponseWriter, r *http.Request) error {
 	return s.reply(w, r, page(w, r, out, func(n *NodeListStub) string { return n.ID }))
 }
 
-func (s *Server) findNode(r *http.Request) (*api.Node, error) { return s.lookupNode(r, r.PathValue("id")) }
+func (s *Server) findNode(r *http.Request) (*api.Node, error) {
+	return s.lookupNode(r, r.PathValue("id"))
+}
 
 // lookupNode reads a node by ID, unique ID prefix or name.
 func (s *Server) lookupNode(r *http.Request, id string) (*api.Node, error) {
