@@ -77,6 +77,9 @@ func newJobInspectCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var job *api.Job
 			file, _ := cmd.Flags().GetString("file")
+			if cmd.Flags().Changed("version") && output != "source" {
+				return errors.New("--version goes with -o source; nctl job history lists the versions and their changes")
+			}
 			if output == "source" {
 				if len(args) != 1 || file != "" {
 					return errors.New("-o source needs a submitted job's name")
@@ -137,6 +140,9 @@ func printSource(g *globals, name string, version int64, withVars bool) error {
 	if err != nil {
 		return err
 	}
+	if src.VariablesMissing {
+		fmt.Fprintln(g.errOut, "Warning: this version was submitted with variables the server cannot give (it had no keyring to keep them, or their key left the keyring): the file alone may not give the job.")
+	}
 	fmt.Fprint(g.out, src.Source)
 	if !strings.HasSuffix(src.Source, "\n") {
 		fmt.Fprintln(g.out)
@@ -158,7 +164,7 @@ func printSource(g *globals, name string, version int64, withVars bool) error {
 		}
 		sort.Strings(names)
 		for _, n := range names {
-			fmt.Fprintf(g.out, "# %s=%s\n", n, src.VariableFlags[n])
+			fmt.Fprintf(g.out, "# %s=%q\n", n, src.VariableFlags[n])
 		}
 	}
 	return nil

@@ -69,7 +69,7 @@ job "hello" {
 	}
 	out, errOut, code = nctl(t, "", "--addr", ts.URL, "job", "inspect", "hello", "-o", "source", "--with-vars")
 	if code != 0 || !strings.HasPrefix(out, file) || !strings.Contains(out, "greeting = \"hi\"\ngreeting = \"hello, prod\"\n") ||
-		!strings.Contains(out, "# count=2") {
+		!strings.Contains(out, `# count="2"`) {
 		t.Fatalf("the source with its variables: %d %q %s", code, out, errOut)
 	}
 	// The sealed variables are not in etcd in plain text.

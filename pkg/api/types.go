@@ -587,6 +587,11 @@ type JobSource struct {
 	Namespace string `json:"namespace"`
 	JobID     string `json:"job_id"`
 	Version   uint64 `json:"version"`
+	// VariablesMissing is set when the version was submitted with
+	// variables that are not given here (a server without a keyring did
+	// not keep them, or their key left the keyring): the file alone may
+	// not give the job.
+	VariablesMissing bool `json:"variables_missing,omitempty"`
 }
 
 // RegisterResponse is the API's answer to a job submission.

@@ -252,6 +252,12 @@ func (c *Client) RegisterJobFrom(ctx context.Context, job *api.Job, sub *api.Job
 	}
 	var out api.RegisterResponse
 	err := c.do(ctx, http.MethodPut, "/v1/jobs", nil, body, &out)
+	var ae *APIError
+	if sub != nil && errors.As(err, &ae) && ae.Status == http.StatusBadRequest && strings.Contains(ae.Message, `unknown field "submission"`) {
+		// A server from before sources were kept: the job alone.
+		out = api.RegisterResponse{}
+		err = c.do(ctx, http.MethodPut, "/v1/jobs", nil, map[string]any{"job": job}, &out)
+	}
 	return &out, err
 }
 

@@ -96,8 +96,6 @@ func (s *Server) jobSubmission(w http.ResponseWriter, r *http.Request) {
 	}
 	out := &api.JobSource{JobSubmission: api.JobSubmission{Source: src.Source, Format: src.Format},
 		Namespace: src.Namespace, JobID: src.JobID, Version: src.Version}
-	if flags, file, ok := variables.JobSourceVariables(ctx, s.Vars, src); ok {
-		out.VariableFlags, out.Variables = flags, file
-	}
+	out.VariableFlags, out.Variables, out.VariablesMissing = variables.JobSourceVariables(ctx, s.Vars, src)
 	writeJSON(w, http.StatusOK, out)
 }

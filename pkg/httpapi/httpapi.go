@@ -248,7 +248,7 @@ func (s *Server) registerJob(w http.ResponseWriter, r *http.Request) {
 		storeError(w, "job", err)
 		return
 	}
-	resp.Warnings = job.Warnings()
+	resp.Warnings = append(job.Warnings(), resp.Warnings...)
 	if srcWarning != "" {
 		resp.Warnings = append(resp.Warnings, srcWarning)
 	}

@@ -5,6 +5,7 @@ package jobspec
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -294,12 +295,17 @@ func placeholderValue(ty cty.Type, name string) cty.Value {
 func (o *Options) VarFileNames() []string {
 	names := make([]string, 0, len(o.VarFiles))
 	seen := map[string]bool{}
-	for _, name := range o.VarFileOrder {
-		if _, ok := o.VarFiles[name]; ok && !seen[name] {
-			seen[name] = true
-			names = append(names, name)
+	// A file given twice applies where it was given last (applying it
+	// at its first place too changes nothing).
+	for i := len(o.VarFileOrder) - 1; i >= 0; i-- {
+		if name := o.VarFileOrder[i]; !seen[name] {
+			if _, ok := o.VarFiles[name]; ok {
+				seen[name] = true
+				names = append(names, name)
+			}
 		}
 	}
+	slices.Reverse(names)
 	var rest []string
 	for name := range o.VarFiles {
 		if !seen[name] {

@@ -229,7 +229,7 @@ func (s *Server) registerJob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	warnings := job.Warnings()
+	warnings := append(job.Warnings(), resp.Warnings...)
 	if srcWarning != "" {
 		warnings = append(warnings, srcWarning)
 	}
@@ -268,9 +268,7 @@ func (s *Server) jobSubmission(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	out := &JobSubmission{Source: src.Source, Format: src.Format, Namespace: src.Namespace, JobID: src.JobID, Version: src.Version}
-	if flags, file, ok := variables.JobSourceVariables(ctx, s.Vars, src); ok {
-		out.VariableFlags, out.Variables = flags, file
-	}
+	out.VariableFlags, out.Variables, _ = variables.JobSourceVariables(ctx, s.Vars, src)
 	return s.reply(w, r, out)
 }
 

@@ -86,9 +86,9 @@ func summarizeMetrics(families []*dto.MetricFamily, now time.Time) *metricsSumma
 			}
 			switch f.GetType() {
 			case dto.MetricType_GAUGE:
-				out.Gauges = append(out.Gauges, gaugeValue{Name: name, Value: float32(finite(m.GetGauge().GetValue())), Labels: labels})
+				out.Gauges = append(out.Gauges, gaugeValue{Name: name, Value: gauge32(m.GetGauge().GetValue()), Labels: labels})
 			case dto.MetricType_UNTYPED:
-				out.Gauges = append(out.Gauges, gaugeValue{Name: name, Value: float32(finite(m.GetUntyped().GetValue())), Labels: labels})
+				out.Gauges = append(out.Gauges, gaugeValue{Name: name, Value: gauge32(m.GetUntyped().GetValue()), Labels: labels})
 			case dto.MetricType_COUNTER:
 				v := finite(m.GetCounter().GetValue())
 				out.Counters = append(out.Counters, sampledValue{Name: name, Count: 1, Sum: v, Min: v, Max: v, Mean: v, Labels: labels})
@@ -113,6 +113,12 @@ func sample(name string, count uint64, sum float64, labels map[string]string) sa
 		v.Mean = v.Sum / float64(count)
 	}
 	return v
+}
+
+// gauge32 is a gauge as Nomad's summary holds it, a float32: finite,
+// and clamped to float32's range.
+func gauge32(v float64) float32 {
+	return float32(max(-math.MaxFloat32, min(math.MaxFloat32, finite(v))))
 }
 
 // finite keeps JSON encodable: NaN and infinities (a gauge may hold them)

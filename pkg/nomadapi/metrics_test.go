@@ -3,6 +3,7 @@ package nomadapi
 import (
 	"bytes"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -21,7 +22,13 @@ func TestNomadMetricsInBothFormats(t *testing.T) {
 	up := prometheus.NewGauge(prometheus.GaugeOpts{Name: "test_nodes_up", Help: "Nodes up."})
 	placed := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "test_placed_total", Help: "Placements."}, []string{"job"})
 	pass := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "test_pass_seconds", Help: "Passes.", Buckets: []float64{0.1, 1}})
-	reg.MustRegister(up, placed, pass)
+	huge := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "test_huge", Help: "Out of float32's range."}, []string{"kind"})
+	lat := prometheus.NewSummary(prometheus.SummaryOpts{Name: "test_latency_seconds", Help: "Latency."})
+	reg.MustRegister(up, placed, pass, huge, lat)
+	huge.WithLabelValues("big").Set(1e300)
+	huge.WithLabelValues("nan").Set(math.NaN())
+	huge.WithLabelValues("inf").Set(math.Inf(-1))
+	lat.Observe(3)
 	up.Set(3)
 	placed.WithLabelValues("web").Add(5)
 	pass.Observe(0.5)
@@ -36,15 +43,21 @@ func TestNomadMetricsInBothFormats(t *testing.T) {
 	if sum.Timestamp != "2026-12-08 02:00:00 +0000 UTC" {
 		t.Errorf("timestamp %q", sum.Timestamp)
 	}
-	if len(sum.Gauges) != 1 || sum.Gauges[0].Name != "test_nodes_up" || sum.Gauges[0].Value != 3 {
-		t.Errorf("gauges %+v", sum.Gauges)
+	gauges := map[string]float32{}
+	for _, g := range sum.Gauges {
+		gauges[g.Name+"/"+g.DisplayLabels["kind"]] = g.Value
+	}
+	if len(gauges) != 4 || gauges["test_nodes_up/"] != 3 || gauges["test_huge/big"] != math.MaxFloat32 ||
+		gauges["test_huge/nan"] != 0 || gauges["test_huge/inf"] != 0 {
+		t.Errorf("gauges %v", gauges)
 	}
 	if len(sum.Counters) != 1 || sum.Counters[0].Name != "test_placed_total" || sum.Counters[0].AggregateSample == nil ||
 		sum.Counters[0].Sum != 5 || sum.Counters[0].DisplayLabels["job"] != "web" {
 		t.Errorf("counters %+v", sum.Counters)
 	}
-	if len(sum.Samples) != 1 || sum.Samples[0].AggregateSample == nil || sum.Samples[0].Count != 2 ||
-		sum.Samples[0].Sum != 2 || sum.Samples[0].Mean != 1 {
+	if len(sum.Samples) != 2 || sum.Samples[0].AggregateSample == nil || sum.Samples[0].Name != "test_latency_seconds" ||
+		sum.Samples[0].Count != 1 || sum.Samples[0].Sum != 3 ||
+		sum.Samples[1].AggregateSample == nil || sum.Samples[1].Count != 2 || sum.Samples[1].Sum != 2 || sum.Samples[1].Mean != 1 {
 		t.Errorf("samples %+v", sum.Samples)
 	}
 	if sum.Points == nil {

@@ -186,7 +186,19 @@ func (s *Store) RegisterJob(ctx context.Context, job *api.Job, now time.Time) (*
 // of the version it registers — in the same transaction, or beside the
 // version for a job that did not change. src's Namespace, JobID and
 // Version are set here.
+//
+// A source that would not fit in etcd's request with the job is not
+// kept; the answer's Warnings say so.
 func (s *Store) RegisterJobFrom(ctx context.Context, job *api.Job, now time.Time, rev int64, src *JobSource) (*api.RegisterResponse, error) {
+	if src != nil && len(encode(job))+txnOverhead+src.size() > MaxRequestBytes {
+		// The source is what gives way: the job is what was asked for.
+		resp, err := s.register(ctx, job, now, rev, nil)
+		if err == nil {
+			resp.Warnings = append(resp.Warnings, fmt.Sprintf("The job's source was not kept: with the job it would take %d bytes in etcd, over its request limit of %d bytes.",
+				len(encode(job))+txnOverhead+src.size(), MaxRequestBytes))
+		}
+		return resp, err
+	}
 	return s.register(ctx, job, now, rev, src)
 }
 
@@ -233,8 +245,7 @@ func (s *Store) register(ctx context.Context, job *api.Job, now time.Time, expec
 		return nil, &TooLargeError{What: fmt.Sprintf("job %q (%d bytes, stored with its evaluation)", job.ID, len(encode(job))), Size: size, Limit: MaxRequestBytes}
 	}
 	if src != nil && len(encode(job))+txnOverhead+src.size() > MaxRequestBytes {
-		// The source is what gives way: the job is what was asked for.
-		src = nil
+		src = nil // RegisterJobFrom said so
 	}
 	for attempt := 0; attempt < maxRetries; attempt++ {
 		old, rev, err := s.GetJob(ctx, job.Namespace, job.ID)

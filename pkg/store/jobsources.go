@@ -23,6 +23,10 @@ type JobSource struct {
 	// both empty when the submission had no variables.
 	KeyID           string `json:"key_id,omitempty"`
 	SealedVariables []byte `json:"sealed_variables,omitempty"`
+	// VariablesNotKept is set when the submission had variables that
+	// could not be sealed (a server without a keyring): the file alone
+	// does not give the job.
+	VariablesNotKept bool `json:"variables_not_kept,omitempty"`
 }
 
 // size is about what the source takes in a transaction: its encoding

@@ -43,6 +43,7 @@ func KeepJobSource(svc *Service, ns, job string, sub *api.JobSubmission) (*store
 	if len(sub.VariableFlags) == 0 && sub.Variables == "" {
 		return src, ""
 	}
+	src.VariablesNotKept = true
 	if svc == nil || svc.Keyring == nil {
 		return src, "The job's variables were not kept with its source: this server has no keyring to seal them with."
 	}
@@ -54,24 +55,32 @@ func KeepJobSource(svc *Service, ns, job string, sub *api.JobSubmission) (*store
 	if err != nil {
 		return src, fmt.Sprintf("The job's variables were not kept with its source: %v.", err)
 	}
+	src.VariablesNotKept = false
 	src.KeyID, src.SealedVariables = id, sealed
 	return src, ""
 }
 
 // JobSourceVariables opens a kept source's variables: the -var values
-// and the -var-file contents. ok is false when it has none, or they
-// cannot be opened (svc has no keyring, or their key is no longer in it).
-func JobSourceVariables(ctx context.Context, svc *Service, src *store.JobSource) (flags map[string]string, file string, ok bool) {
-	if src.KeyID == "" || svc == nil || svc.Keyring == nil {
+// and the -var-file contents. missing is set when the submission had
+// variables that cannot be given: they were not kept, or cannot be opened
+// (svc has no keyring, or their key is no longer in it).
+func JobSourceVariables(ctx context.Context, svc *Service, src *store.JobSource) (flags map[string]string, file string, missing bool) {
+	if src.VariablesNotKept {
+		return nil, "", true
+	}
+	if src.KeyID == "" {
 		return nil, "", false
+	}
+	if svc == nil || svc.Keyring == nil {
+		return nil, "", true
 	}
 	plain, err := svc.Keyring.Open(ctx, src.KeyID, src.SealedVariables, sourceAAD(src.Namespace, src.JobID))
 	if err != nil {
-		return nil, "", false
+		return nil, "", true
 	}
 	var v sourceVariables
 	if json.Unmarshal(plain, &v) != nil {
-		return nil, "", false
+		return nil, "", true
 	}
-	return v.Flags, v.File, true
+	return v.Flags, v.File, false
 }

@@ -51,10 +51,16 @@ export default {
       filename = 'job.json';
       // The file the current version was submitted from, when one was
       // kept (nctl apply, nomad job run, this page): edit that instead.
+      // A file read with variables, or one this page cannot read (file
+      // functions: the server reads no files), stays the JSON above.
       const sub = await get(`/v1/job/${encodeURIComponent(id)}/submission?namespace=${encodeURIComponent(ns)}&version=${job.version || 0}`).catch(() => null);
-      if (sub && sub.source && !sub.variables && !sub.variable_flags) {
-        source = sub.source;
-        filename = { json: 'job.json', yaml: 'job.yaml' }[sub.format] || 'job.hcl';
+      if (sub && sub.source && !sub.variables && !sub.variable_flags && !sub.variables_missing) {
+        const name = { json: 'job.json', yaml: 'job.yaml' }[sub.format] || 'job.hcl';
+        const parsed = await call('POST', '/v1/jobs/parse', { source: sub.source, filename: name }).catch(() => null);
+        if (parsed) {
+          source = sub.source;
+          filename = name;
+        }
       }
     }
     const auth = can();
