@@ -2,11 +2,15 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+
+	"github.com/nomadic-project/nomadic/pkg/api"
 )
 
 // A request the server answers 429 is sent again after its Retry-After,
@@ -44,5 +48,31 @@ func TestRequestsOverTheRateAreRetried(t *testing.T) {
 	}
 	if n := calls.Load(); n != -100+maxRateRetries {
 		t.Fatalf("%d attempts, want %d", n+100, maxRateRetries)
+	}
+}
+
+// A server from before job sources refuses the submission field (its
+// decoder allows no unknown field): the job goes again, alone.
+func TestAServerWithoutSourcesGetsTheJobAlone(t *testing.T) {
+	var bodies []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Job map[string]any `json:"job"`
+		}
+		dec := json.NewDecoder(r.Body)
+		dec.DisallowUnknownFields()
+		err := dec.Decode(&req)
+		bodies = append(bodies, fmt.Sprint(err))
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+			return
+		}
+		_, _ = w.Write([]byte(`{"result": "created", "job_id": "x"}`))
+	}))
+	defer srv.Close()
+	resp, err := New(srv.URL).RegisterJobFrom(context.Background(), &api.Job{ID: "x"}, &api.JobSubmission{Source: "job \"x\" {}", Format: "hcl2"})
+	if err != nil || resp.Result != "created" || len(bodies) != 2 || bodies[1] != "<nil>" {
+		t.Fatalf("%+v %v; the server read: %v", resp, err, bodies)
 	}
 }
