@@ -457,8 +457,10 @@ func (a *agent) startServer(ctx context.Context, apiTLS *tls.Config, tokens []st
 	}
 	servers := []*http.Server{httpSrv}
 	if f.nomadHTTPAddr != "" {
+		_, uiPort, _ := net.SplitHostPort(addr)
 		nomadSrv := &nomadapi.Server{Store: a.st, Name: f.name, Datacenter: f.datacenter, Version: version.Version,
-			RequestTimeout: f.etcdRequest, Vars: vars, Now: now, Gate: gate, ACL: aclSvc, NodeTLS: a.nodeTLS, Logs: logHub}
+			RequestTimeout: f.etcdRequest, Vars: vars, Now: now, Gate: gate, ACL: aclSvc, NodeTLS: a.nodeTLS, Logs: logHub,
+			UIPort: uiPort}
 		srv, _, err := a.serve("Nomad API", f.nomadHTTPAddr, func(addr string) http.Handler {
 			nomadSrv.Addr = addr
 			return nomadSrv.Handler()

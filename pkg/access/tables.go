@@ -189,6 +189,8 @@ func nomadRules() map[string]Rule {
 		"GET /v1/agent/monitor":       AgentRead(),
 		"GET /v1/metrics":             AgentRead(), // as the native API's /metrics
 		"GET /v1/agent/servers":       AgentRead(),
+		"GET /{$}":                    Open(), // a redirect to the web UI
+		"GET /ui/":                    Open(),
 		"GET /v1/client/metadata":     NodeRead(),
 		"GET /v1/agent/members":       NodeRead(), // as in Nomad
 		"GET /v1/status/leader":       Open(),

@@ -65,6 +65,9 @@ type Server struct {
 	// Logs is the agent's log, which /v1/agent/monitor streams (nil:
 	// it answers 501).
 	Logs *logmon.Hub
+	// UIPort is the port of the native API, whose /ui/ is nomadic's web
+	// UI: Nomad's UI addresses (/ui/..., and /) are sent there ("": 404).
+	UIPort string
 	// Metrics is what GET /v1/metrics shows (nil: the process's default
 	// Prometheus registry, what the native API's /metrics serves).
 	Metrics prometheus.Gatherer
@@ -179,6 +182,8 @@ func (s *Server) routes() *access.Mux {
 	get("/v1/allocation/{id}/services", serviceKinds, s.allocationServices)
 	mux.HandleFunc("GET /v1/agent/monitor", s.plain(s.agentMonitor))
 	mux.HandleFunc("GET /v1/metrics", s.plain(s.metrics))
+	mux.HandleFunc("GET /{$}", s.plain(s.uiRedirect))
+	mux.HandleFunc("GET /ui/", s.plain(s.uiRedirect))
 	write("PUT,POST", "/v1/agent/force-leave", s.forceLeave)
 	get("/v1/agent/servers", []store.Kind{store.KindServers}, s.agentServers)
 	get("/v1/client/metadata", nodeKinds, s.nodeMeta)
