@@ -154,6 +154,17 @@ func TestWebUIFollowsTheClusterLive(t *testing.T) {
 	b.waitJS(t, 10*time.Second, "a new log line", fmt.Sprintf(`document.getElementById('log').textContent.split('\n').filter(Boolean).length > %d`, lines))
 	b.screenshot(t, shots, "alloc")
 
+	// A command in the running task, from the page, line by line: its
+	// output, then its exit code once its input is closed. The session's
+	// token (this server needs one) goes as a websocket subprotocol,
+	// which the server takes off before the node.
+	b.exec(t, `document.getElementById('exec-cmd').value = '/bin/sh'; document.getElementById('exec-form').requestSubmit()`)
+	b.waitJS(t, 20*time.Second, "the exec session open", `!document.getElementById('exec-in').disabled`)
+	b.exec(t, `document.getElementById('exec-in').value = 'echo exec-$((6*7))'; document.getElementById('exec-in-form').requestSubmit()`)
+	b.waitJS(t, 10*time.Second, "the command's output", `document.getElementById('exec-out').textContent.includes('exec-42')`)
+	b.exec(t, `document.getElementById('exec-end').click()`)
+	b.waitJS(t, 10*time.Second, "the command's exit", `document.getElementById('exec-state').textContent.includes('exited with code 0')`)
+
 	// The stream drops: the indicator says so, and the stream resumes
 	// from its last index, so a change made meanwhile still shows.
 	b.goTo(t, "nodes")

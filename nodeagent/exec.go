@@ -27,11 +27,18 @@ import (
 // agent serves it only to them: over mutual TLS, or on a loopback
 // address (a dev agent).
 
+// ExecProtocol is the WebSocket subprotocol a browser's exec session
+// offers (Nomad's exec protocol); clients that offer none get none.
+const ExecProtocol = "nomadic.exec"
+
 // maxExecFrame bounds what one client frame may carry.
 const maxExecFrame = 1 << 20
 
 var execUpgrader = websocket.Upgrader{
 	ReadBufferSize: 4096, WriteBufferSize: 4096,
+	// A browser's session offers this subprotocol (beside the token one
+	// the servers take off): the answer must name one it offered.
+	Subprotocols: []string{ExecProtocol},
 	// The servers proxy the session; browsers never reach an agent.
 	CheckOrigin: func(*http.Request) bool { return true },
 }

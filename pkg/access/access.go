@@ -17,6 +17,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -174,7 +175,8 @@ func (m *Mux) Serve(g *Gate, writeErr ErrorWriter) http.Handler {
 }
 
 // Secret reads a request's token: X-Nomad-Token, or Authorization:
-// Bearer.
+// Bearer, or — for a WebSocket, which a browser opens without headers of
+// its choosing — a TokenProtocol subprotocol.
 func Secret(r *http.Request) (string, error) {
 	got := r.Header.Get("X-Nomad-Token")
 	if auth := r.Header.Get("Authorization"); got == "" && auth != "" {
@@ -184,7 +186,53 @@ func Secret(r *http.Request) (string, error) {
 		}
 		got = strings.TrimSpace(tok)
 	}
+	if got == "" && strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		for _, p := range WebSocketProtocols(r.Header) {
+			if enc, ok := strings.CutPrefix(p, TokenProtocol); ok {
+				b, err := base64.RawURLEncoding.DecodeString(enc)
+				if err != nil {
+					return "", errors.New("the token subprotocol must be " + TokenProtocol + "BASE64URL(TOKEN), unpadded")
+				}
+				return string(b), nil
+			}
+		}
+	}
 	return got, nil
+}
+
+// TokenProtocol prefixes the WebSocket subprotocol that carries a token
+// (the rest is the token in unpadded base64url), as Kubernetes' API
+// server takes a bearer token from a browser's WebSocket. Proxies drop it
+// before the request goes further (WithoutTokenProtocol).
+const TokenProtocol = "nomadic.token."
+
+// WebSocketProtocols are the subprotocols a WebSocket request offers.
+func WebSocketProtocols(h http.Header) []string {
+	var out []string
+	for _, v := range h.Values("Sec-WebSocket-Protocol") {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// WithoutTokenProtocol removes the token subprotocol from h, keeping the
+// others offered.
+func WithoutTokenProtocol(h http.Header) {
+	protos := WebSocketProtocols(h)
+	h.Del("Sec-WebSocket-Protocol")
+	var keep []string
+	for _, p := range protos {
+		if !strings.HasPrefix(p, TokenProtocol) {
+			keep = append(keep, p)
+		}
+	}
+	if len(keep) > 0 {
+		h.Set("Sec-WebSocket-Protocol", strings.Join(keep, ", "))
+	}
 }
 
 func clientIP(r *http.Request) string {

@@ -280,3 +280,33 @@ func TestARouteWithoutARulePanics(t *testing.T) {
 	}()
 	NewMux(testRules).HandleFunc("GET /unguarded", func(http.ResponseWriter, *http.Request) {})
 }
+
+func TestAWebSocketsTokenComesAsASubprotocol(t *testing.T) {
+	req := httptest.NewRequest(http.MethodGet, "/v1/client/allocation/x/exec", nil)
+	req.Header.Set("Upgrade", "websocket")
+	req.Header.Set("Sec-WebSocket-Protocol", "nomadic.exec, "+TokenProtocol+"czNjcmV0LXRva2Vu")
+	if got, err := Secret(req); err != nil || got != "s3cret-token" {
+		t.Fatalf("the token: %q %v", got, err)
+	}
+	WithoutTokenProtocol(req.Header)
+	if got := req.Header.Get("Sec-WebSocket-Protocol"); got != "nomadic.exec" {
+		t.Fatalf("forwarded protocols: %q", got)
+	}
+	// Not a websocket: the subprotocol header means nothing.
+	plain := httptest.NewRequest(http.MethodGet, "/v1/jobs", nil)
+	plain.Header.Set("Sec-WebSocket-Protocol", TokenProtocol+"czNjcmV0LXRva2Vu")
+	if got, _ := Secret(plain); got != "" {
+		t.Fatalf("a plain request's token: %q", got)
+	}
+	bad := req.Clone(req.Context())
+	bad.Header.Set("Sec-WebSocket-Protocol", TokenProtocol+"not*base64")
+	if _, err := Secret(bad); err == nil {
+		t.Fatal("a malformed token protocol was taken")
+	}
+	// A header token wins.
+	req.Header.Set("X-Nomad-Token", "from-header")
+	req.Header.Set("Sec-WebSocket-Protocol", TokenProtocol+"czNjcmV0LXRva2Vu")
+	if got, _ := Secret(req); got != "from-header" {
+		t.Fatalf("with a header too: %q", got)
+	}
+}

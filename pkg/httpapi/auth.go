@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/nomadic-project/nomadic/pkg/access"
 	"github.com/nomadic-project/nomadic/pkg/keyring"
 )
 
@@ -59,14 +60,10 @@ func RequireTokens(h http.Handler, tokens []string) http.Handler {
 			h.ServeHTTP(w, r)
 			return
 		}
-		got := r.Header.Get("X-Nomad-Token")
-		if auth := r.Header.Get("Authorization"); got == "" && auth != "" {
-			scheme, tok, ok := strings.Cut(auth, " ")
-			if !ok || !strings.EqualFold(scheme, "Bearer") {
-				writeError(w, http.StatusUnauthorized, errors.New("the Authorization header must be: Bearer TOKEN"))
-				return
-			}
-			got = strings.TrimSpace(tok)
+		got, err := access.Secret(r)
+		if err != nil {
+			writeError(w, http.StatusUnauthorized, err)
+			return
 		}
 		if identityPath(r.URL.Path) && keyring.LooksLikeJWT(got) {
 			// A task's workload identity: the handler verifies it and

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"sort"
 
+	"github.com/nomadic-project/nomadic/pkg/access"
 	"github.com/nomadic-project/nomadic/pkg/acl"
 	"github.com/nomadic-project/nomadic/pkg/api"
 )
@@ -86,6 +87,7 @@ func ExecProxy(node *api.Node, ca *tls.Config, allocID, task string, q url.Value
 			pr.Out.Host = node.HTTPAddr
 			pr.Out.Header.Del("X-Nomad-Token")
 			pr.Out.Header.Del("Authorization")
+			access.WithoutTokenProtocol(pr.Out.Header)
 		},
 		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
 			fail(w, http.StatusBadGateway, fmt.Sprintf("node %s (%s) did not answer: %v", node.Name, node.HTTPAddr, err))

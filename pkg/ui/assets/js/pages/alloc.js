@@ -2,7 +2,7 @@
 // live log of a task (stdout or stderr, followed), and the files of its
 // directory.
 
-import { call, get, stream } from '../api.js';
+import { call, get, stream, can, session } from '../api.js';
 import { follow } from '../follow.js';
 import { html, raw, badge, when, idLink, nodeHref, jobHref, evalHref, short, mhz, mib, bytes, esc } from '../util.js';
 import { toast, setQuery } from '../nav.js';
@@ -35,6 +35,13 @@ export default {
           <div><button type="button" id="log-pause" aria-pressed="false">Pause</button></div>
           <span class="why" id="log-state" role="status"></span></form>
         <pre class="log" id="log" tabindex="0" aria-label="log output"></pre></section>
+      <section aria-labelledby="exec-h"><h2 id="exec-h">Exec</h2>
+        <form class="filters" id="exec-form"><div><label for="exec-task">Task</label><select id="exec-task" name="task"></select></div>
+          <div><label for="exec-cmd">Command</label><input id="exec-cmd" name="cmd" value="/bin/sh" spellcheck="false" autocomplete="off"></div>
+          <div class="actions"><button type="submit" id="exec-run">Run</button><button type="button" id="exec-end" disabled>End</button></div>
+          <span class="why" id="exec-state" role="status"></span></form>
+        <pre class="log" id="exec-out" tabindex="0" aria-label="command output"></pre>
+        <form id="exec-in-form"><label for="exec-in">Input (a line at a time)</label><input id="exec-in" autocomplete="off" spellcheck="false" disabled></form></section>
       <section aria-labelledby="files-h"><h2 id="files-h">Files</h2><div id="files"></div></section>`;
     const body = root.querySelector('#alloc-body');
     const logEl = root.querySelector('#log');
@@ -79,6 +86,92 @@ export default {
         }
       }
     };
+
+    // Exec: a command in a running task, over the API's websocket in
+    // Nomad's exec protocol, line by line (no terminal: tty=false).
+    const execSel = root.querySelector('#exec-task');
+    const execOut = root.querySelector('#exec-out');
+    const execState = root.querySelector('#exec-state');
+    const execIn = root.querySelector('#exec-in');
+    const execEnd = root.querySelector('#exec-end');
+    let ws = null;
+    const enc = new TextEncoder();
+    const b64 = (bytes) => btoa(Array.from(bytes, (c) => String.fromCharCode(c)).join(''));
+    const unb64 = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+    const endExec = () => {
+      if (ws) ws.close();
+      ws = null;
+      execIn.disabled = true;
+      execEnd.disabled = true;
+    };
+    root.querySelector('#exec-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      const auth = can();
+      if (!auth.ok) {
+        execState.textContent = auth.reason;
+        return;
+      }
+      const argv = root.querySelector('#exec-cmd').value.trim().split(/\s+/).filter(Boolean);
+      if (!alloc || !execSel.value || !argv.length) {
+        execState.textContent = 'choose a task and a command';
+        return;
+      }
+      endExec();
+      execOut.textContent = '';
+      const dec = new TextDecoder();
+      const protocols = ['nomadic.exec'];
+      // A browser's websocket carries no headers of its choosing: the
+      // token goes as a subprotocol, which the server takes off.
+      if (session.token) protocols.push(`nomadic.token.${b64(enc.encode(session.token)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')}`);
+      const u = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/client/allocation/${alloc.id}/exec?task=${encodeURIComponent(execSel.value)}&tty=false&command=${encodeURIComponent(JSON.stringify(argv))}`;
+      const sock = new WebSocket(u, protocols);
+      ws = sock;
+      let opened = false;
+      execState.textContent = 'connecting…';
+      sock.onopen = () => {
+        opened = true;
+        execState.textContent = `running ${argv.join(' ')} in ${execSel.value}`;
+        execIn.disabled = false;
+        execEnd.disabled = false;
+        execIn.focus();
+      };
+      sock.onmessage = (m) => {
+        let f;
+        try {
+          f = JSON.parse(m.data);
+        } catch {
+          return;
+        }
+        const out = f.stdout || f.stderr;
+        if (out && out.data) {
+          execOut.textContent = (execOut.textContent + dec.decode(unb64(out.data), { stream: true })).slice(-MAX_LOG);
+          execOut.scrollTop = execOut.scrollHeight;
+        }
+        if (f.exited) {
+          execState.textContent = `exited with code ${f.result?.exit_code ?? 0}`;
+          if (ws === sock) endExec();
+        }
+      };
+      sock.onclose = (ev) => {
+        if (ws !== sock) return;
+        if (!opened) execState.textContent = `could not start the command${ev.reason ? `: ${ev.reason}` : ' (the token may not allow exec, or the task is not running)'}`;
+        else if (!/exited/.test(execState.textContent)) execState.textContent = 'the session ended';
+        endExec();
+      };
+    });
+    root.querySelector('#exec-in-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      if (!ws || ws.readyState !== WebSocket.OPEN) return;
+      const line = `${execIn.value}\n`;
+      execOut.textContent += line;
+      ws.send(JSON.stringify({ stdin: { data: b64(enc.encode(line)) } }));
+      execIn.value = '';
+    });
+    execEnd.addEventListener('click', () => {
+      if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ stdin: { close: true } }));
+      execState.textContent = 'input closed';
+      execIn.disabled = true;
+    });
 
     const files = root.querySelector('#files');
     const listFiles = async () => {
@@ -133,6 +226,14 @@ export default {
       }
       if (!q.task && tasks.length) q.task = tasks[0];
       taskSel.value = q.task;
+      const running = tasks.filter((t) => a.status.tasks[t].state === 'running');
+      if ([...execSel.options].map((o) => o.value).join(',') !== running.join(',')) {
+        const keep = execSel.value;
+        execSel.innerHTML = html`${running.map((t) => html`<option value="${t}">${t}</option>`)}`;
+        if (running.includes(keep)) execSel.value = keep;
+      }
+      root.querySelector('#exec-run').disabled = !running.length || stopped;
+      root.querySelector('#exec-run').title = running.length && !stopped ? '' : 'no task is running';
       if (first || logFailed) startLog();
       if (first) listFiles();
     };
@@ -189,6 +290,7 @@ export default {
     return {
       unmount() {
         f.stop();
+        endExec();
         if (logAbort) logAbort.abort();
       },
     };
