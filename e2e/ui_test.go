@@ -164,6 +164,9 @@ func TestWebUIFollowsTheClusterLive(t *testing.T) {
 	b.waitJS(t, 10*time.Second, "the command's output", `document.getElementById('exec-out').textContent.includes('exec-42')`)
 	b.exec(t, `document.getElementById('exec-end').click()`)
 	b.waitJS(t, 10*time.Second, "the command's exit", `document.getElementById('exec-state').textContent.includes('exited with code 0')`)
+	// A command is split into words as a shell would.
+	b.exec(t, `import('./js/pages/alloc.js').then((m) => { window.execWords = JSON.stringify(m.words(`+js(`sh -c 'echo "a  b"' x\ y ""`)+`)); })`)
+	b.waitJS(t, 5*time.Second, "the words of a command", `window.execWords === JSON.stringify(['sh', '-c', 'echo "a  b"', 'x y', ''])`)
 
 	// The stream drops: the indicator says so, and the stream resumes
 	// from its last index, so a change made meanwhile still shows.

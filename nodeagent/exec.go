@@ -39,7 +39,9 @@ var execUpgrader = websocket.Upgrader{
 	// A browser's session offers this subprotocol (beside the token one
 	// the servers take off): the answer must name one it offered.
 	Subprotocols: []string{ExecProtocol},
-	// The servers proxy the session; browsers never reach an agent.
+	// The servers proxy the session, without the browser's Origin;
+	// serveExec refuses a request that has one (a page reaching the
+	// agent's loopback port directly).
 	CheckOrigin: func(*http.Request) bool { return true },
 }
 
@@ -62,6 +64,10 @@ func (a *Agent) execAllowed() bool {
 func (a *Agent) serveExec(w http.ResponseWriter, req *http.Request) {
 	if !a.execAllowed() {
 		http.Error(w, `{"error":"this node agent serves exec only over mutual TLS (a node CA) or on a loopback address"}`, http.StatusForbidden)
+		return
+	}
+	if req.Header.Get("Origin") != "" {
+		http.Error(w, `{"error":"this node agent serves exec to the servers, not to browsers: go through a server's API"}`, http.StatusForbidden)
 		return
 	}
 	allocID, task := req.PathValue("alloc"), req.PathValue("task")

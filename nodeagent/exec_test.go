@@ -99,3 +99,17 @@ func TestTheAgentsLogIsServedOnlyToTheServers(t *testing.T) {
 		t.Fatalf("without a log to stream: %d %s", code, body)
 	}
 }
+
+func TestExecIsNotServedToBrowsers(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.agent.cfg.HTTPAddr = "127.0.0.1:4647"
+	q := url.Values{"command": {`["/bin/true"]`}}
+	req := httptest.NewRequest(http.MethodGet, "/v1/client/exec/no-such-alloc/t?"+q.Encode(), nil)
+	req.Header.Set("Origin", "http://some.page")
+	rec := httptest.NewRecorder()
+	h.agent.Handler().ServeHTTP(rec, req)
+	if rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), "not to browsers") {
+		t.Fatalf("a browser's request: %d %s", rec.Code, rec.Body.String())
+	}
+}

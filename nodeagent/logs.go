@@ -420,8 +420,8 @@ func (a *Agent) serveList(w http.ResponseWriter, req *http.Request) {
 
 // serveMonitor streams the agent's own log, lines as they are written at
 // the level asked for (?log_level=, info by default; ?log_json=true for
-// JSON lines), until the request ends: what the servers relay for nomad
-// monitor -node-id.
+// JSON lines), and an empty line every 10 s, until the request ends: what
+// the servers relay for nomad monitor -node-id.
 func (a *Agent) serveMonitor(w http.ResponseWriter, req *http.Request) {
 	if !a.execAllowed() {
 		// Its log is the servers' to read, as exec: they authorize each
@@ -456,7 +456,9 @@ func (a *Agent) serveMonitor(w http.ResponseWriter, req *http.Request) {
 	rc := http.NewResponseController(w)
 	f.Pump(req.Context(), 10*time.Second, func(line []byte) error {
 		if line == nil {
-			return nil
+			// A heartbeat, an empty line (no log line is empty): the
+			// server relaying it knows the agent is there.
+			line = []byte("\n")
 		}
 		_ = rc.SetWriteDeadline(time.Now().Add(30 * time.Second))
 		_, err := w.Write(line)

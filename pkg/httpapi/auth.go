@@ -56,7 +56,9 @@ func ReadTokens(path string) ([]string, error) {
 // 403 with an unknown one, each with a JSON error.
 func RequireTokens(h http.Handler, tokens []string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if openPaths[r.URL.Path] {
+		if openPaths[r.URL.Path] || strings.HasPrefix(r.URL.Path, "/ui/") {
+			// The UI's files, and on the Nomad API Nomad's UI
+			// addresses, which redirect to it: no data.
 			h.ServeHTTP(w, r)
 			return
 		}

@@ -27,11 +27,18 @@ func TestTokensGuardEverythingButHealth(t *testing.T) {
 		{"not bearer", "/v1/jobs", "Authorization", "Basic abc", 401},
 		{"health is open", "/v1/agent/health", "", "", 200},
 		{"metrics are not", "/metrics", "", "", 401},
+		{"the UI's addresses are open", "/ui/jobs/web@prod", "", "", 200},
+		{"the UI's snapshot is not", "/v1/ui/snapshot", "", "", 401},
+		{"a websocket's token subprotocol", "/v1/client/allocation/a/exec", "Sec-WebSocket-Protocol", "nomadic.exec, nomadic.token.Zmlyc3QtdG9rZW4tMDEyMzQ1Njc4OQ", 200},
+		{"a websocket's wrong token", "/v1/client/allocation/a/exec", "Sec-WebSocket-Protocol", "nomadic.token.Zmlyc3QtdG9rZW4", 403},
 	}
 	for _, c := range cases {
 		req := httptest.NewRequest(http.MethodGet, c.path, nil)
 		if c.header != "" {
 			req.Header.Set(c.header, c.value)
+		}
+		if c.header == "Sec-WebSocket-Protocol" {
+			req.Header.Set("Upgrade", "websocket")
 		}
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)

@@ -13,6 +13,10 @@ import (
 // API): the server checks the request, then carries the websocket to the
 // node agent that runs the allocation (pkg/nodes.ExecProxy).
 func (s *Server) allocExec(w http.ResponseWriter, r *http.Request) {
+	if why := nodes.CrossOrigin(r); why != "" {
+		writeError(w, http.StatusForbidden, errors.New(why))
+		return
+	}
 	ctx, cancel := reqCtx(r)
 	a, err := s.Store.GetAlloc(ctx, r.PathValue("id"))
 	if err != nil {

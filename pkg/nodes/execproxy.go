@@ -8,6 +8,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"sort"
+	"strings"
 
 	"github.com/nomadic-project/nomadic/pkg/access"
 	"github.com/nomadic-project/nomadic/pkg/acl"
@@ -59,6 +60,24 @@ func ExecTarget(job *api.Job, a *api.Allocation, q url.Values, allowed func(ns, 
 	return task, 0, ""
 }
 
+// CrossOrigin says why a browser's exec session from another site's page
+// is refused ("" when it is not one): a browser sends its page's Origin,
+// which must be the server's own (the web UI); a page elsewhere could
+// otherwise open sessions with the credentials the browser holds for
+// this server, or none when it needs none. Clients that are not browsers
+// send no Origin.
+func CrossOrigin(r *http.Request) string {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return ""
+	}
+	u, err := url.Parse(origin)
+	if err == nil && strings.EqualFold(u.Host, r.Host) {
+		return ""
+	}
+	return fmt.Sprintf("an exec session from a page of %s, not of this server (%s): refused", origin, r.Host)
+}
+
 // ExecProxy carries an exec session (a websocket in Nomad's exec protocol)
 // from a server's API to the node agent that runs the allocation: its
 // route /v1/client/exec/<alloc>/<task>, with the command and tty of q,
@@ -88,6 +107,8 @@ func ExecProxy(node *api.Node, ca *tls.Config, allocID, task string, q url.Value
 			pr.Out.Header.Del("X-Nomad-Token")
 			pr.Out.Header.Del("Authorization")
 			access.WithoutTokenProtocol(pr.Out.Header)
+			// The node serves no browser (it refuses an Origin).
+			pr.Out.Header.Del("Origin")
 		},
 		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
 			fail(w, http.StatusBadGateway, fmt.Sprintf("node %s (%s) did not answer: %v", node.Name, node.HTTPAddr, err))

@@ -506,17 +506,29 @@ func (s *Server) nodeMonitor(w http.ResponseWriter, r *http.Request, id string, 
 	send := monitorSender(w, plain)
 	t := time.NewTicker(monitorHeartbeat)
 	defer t.Stop()
+	heard := time.Now()
 	for {
 		select {
 		case <-r.Context().Done():
 			return nil
 		case <-t.C:
+			if time.Since(heard) > 3*monitorHeartbeat {
+				// Not even its heartbeat: the node's agent is gone
+				// without closing the connection.
+				return nil
+			}
 			if send(nil) != nil {
 				return nil
 			}
 		case line, ok := <-lines:
-			if !ok || send(line) != nil {
-				// The node's agent ended the follow (it stopped).
+			if !ok {
+				return nil // the node's agent ended the follow (it stopped)
+			}
+			heard = time.Now()
+			if string(line) == "\n" {
+				continue // its heartbeat
+			}
+			if send(line) != nil {
 				return nil
 			}
 		}

@@ -17,10 +17,11 @@ import (
 
 // forceLeave is PUT /v1/agent/force-leave?node=NAME: nomad server
 // force-leave. NAME is a member as /v1/agent/members names it
-// (NAME.REGION) or the server's own name; the server's registration and
-// lease go, and the etcd member its embedded etcd was (as nomadic's
-// DELETE /v1/server/{name}). prune is accepted: there is nothing else to
-// prune.
+// (NAME.REGION) or the server's own name. As in Nomad it is for a server
+// that is gone: a live one (registered, its lease kept) is refused; a
+// gone one's etcd member, if its embedded etcd was one, is removed (as
+// nomadic's DELETE /v1/server/{name}). prune is accepted: there is
+// nothing else to prune.
 func (s *Server) forceLeave(w http.ResponseWriter, r *http.Request) error {
 	name := r.URL.Query().Get("node")
 	if name == "" {
@@ -29,6 +30,17 @@ func (s *Server) forceLeave(w http.ResponseWriter, r *http.Request) error {
 	name = strings.TrimSuffix(name, "."+s.Region)
 	ctx, cancel := s.ctx(r)
 	defer cancel()
+	servers, err := s.Store.ListServers(ctx)
+	if err != nil {
+		return err
+	}
+	for _, srv := range servers {
+		if srv.Name == name {
+			// As in Nomad, force-leave is for servers that are gone: a
+			// live one keeps its place (its lease is kept alive).
+			return badRequest("server %q is alive: force-leave removes servers that are gone; stop it first", name)
+		}
+	}
 	if _, err := s.Store.ForceLeave(ctx, name); errors.Is(err, store.ErrNotFound) {
 		return notFound("no server %q: not a member, and no etcd member of its", name)
 	} else if err != nil {

@@ -42,6 +42,9 @@ func (s *Server) execAlloc(r *http.Request, id string) (*api.Allocation, *api.Jo
 // execSession checks an exec session of q (task, command, tty) in a,
 // then carries it to node.
 func (s *Server) execSession(w http.ResponseWriter, r *http.Request, job *api.Job, a *api.Allocation, node *api.Node, q url.Values) error {
+	if why := nodes.CrossOrigin(r); why != "" {
+		return &httpError{code: http.StatusForbidden, msg: why}
+	}
 	task, code, msg := nodes.ExecTarget(job, a, q, allowedBy(r))
 	if code != 0 {
 		return &httpError{code: code, msg: msg}

@@ -23,11 +23,13 @@ func (s *Server) uiRedirect(w http.ResponseWriter, r *http.Request) error {
 	if h, _, err := net.SplitHostPort(r.Host); err == nil {
 		host = h
 	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]") // an IPv6 address without a port
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
 	}
 	target := url.URL{Scheme: scheme, Host: net.JoinHostPort(host, s.UIPort), Path: "/ui/", Fragment: uiRoute(r)}
+	w.Header().Set("Cache-Control", "no-store") // it follows the host asked
 	http.Redirect(w, r, target.String(), http.StatusTemporaryRedirect)
 	return nil
 }

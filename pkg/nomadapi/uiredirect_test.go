@@ -35,6 +35,16 @@ func TestNomadsUIAddressesGoToNomadicsUI(t *testing.T) {
 			t.Errorf("%s: %d %s, want http://%s:4646/ui/%s", path, resp.StatusCode, loc, host, want)
 		}
 	}
+	// An IPv6 host, with or without a port.
+	for _, h := range []string{"[::1]", "[::1]:4656"} {
+		req := httptest.NewRequest(http.MethodGet, "/ui/jobs", nil)
+		req.Host = h
+		rec := httptest.NewRecorder()
+		(&Server{Name: "s1", Version: "test", UIPort: "4646"}).Handler().ServeHTTP(rec, req)
+		if loc := rec.Header().Get("Location"); loc != "http://[::1]:4646/ui/#/jobs" || rec.Header().Get("Cache-Control") != "no-store" {
+			t.Errorf("host %s: %s", h, loc)
+		}
+	}
 	// Other paths are not the UI's.
 	resp, err := noFollow.Get(ts.URL + "/uix")
 	if err != nil {

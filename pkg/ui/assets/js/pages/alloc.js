@@ -11,6 +11,36 @@ import { allocStatus, action } from './job.js';
 // MAX_LOG is how much of a log the page keeps (the newest part).
 const MAX_LOG = 256 * 1024;
 
+// words splits a command line as a shell would its simple words: by
+// spaces, '…' and "…" quoting (a backslash escapes in "…" and outside).
+export function words(line) {
+  const out = [];
+  let cur = null;
+  let quote = '';
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (quote === "'") {
+      if (c === "'") quote = '';
+      else cur += c;
+    } else if (c === '\\' && i + 1 < line.length) {
+      cur = (cur ?? '') + line[++i];
+    } else if (quote === '"') {
+      if (c === '"') quote = '';
+      else cur += c;
+    } else if (c === "'" || c === '"') {
+      quote = c;
+      cur = cur ?? '';
+    } else if (/\s/.test(c)) {
+      if (cur !== null) out.push(cur);
+      cur = null;
+    } else {
+      cur = (cur ?? '') + c;
+    }
+  }
+  if (cur !== null) out.push(cur);
+  return out;
+}
+
 function tasksHTML(a) {
   const tasks = Object.entries(a.status?.tasks || {}).sort(([x], [y]) => x.localeCompare(y));
   if (!tasks.length) return html`<p class="muted">The node has not reported the tasks yet.</p>`;
@@ -98,9 +128,11 @@ export default {
     const enc = new TextEncoder();
     const b64 = (bytes) => btoa(Array.from(bytes, (c) => String.fromCharCode(c)).join(''));
     const unb64 = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+    let beat = null;
     const endExec = () => {
       if (ws) ws.close();
       ws = null;
+      clearInterval(beat);
       execIn.disabled = true;
       execEnd.disabled = true;
     };
@@ -111,14 +143,14 @@ export default {
         execState.textContent = auth.reason;
         return;
       }
-      const argv = root.querySelector('#exec-cmd').value.trim().split(/\s+/).filter(Boolean);
+      const argv = words(root.querySelector('#exec-cmd').value);
       if (!alloc || !execSel.value || !argv.length) {
         execState.textContent = 'choose a task and a command';
         return;
       }
       endExec();
       execOut.textContent = '';
-      const dec = new TextDecoder();
+      const dec = { stdout: new TextDecoder(), stderr: new TextDecoder() };
       const protocols = ['nomadic.exec'];
       // A browser's websocket carries no headers of its choosing: the
       // token goes as a subprotocol, which the server takes off.
@@ -134,6 +166,8 @@ export default {
         execIn.disabled = false;
         execEnd.disabled = false;
         execIn.focus();
+        // A heartbeat, so that an idle session outlives proxies' timeouts.
+        beat = setInterval(() => sock.readyState === WebSocket.OPEN && sock.send('{}'), 30000);
       };
       sock.onmessage = (m) => {
         let f;
@@ -142,10 +176,11 @@ export default {
         } catch {
           return;
         }
-        const out = f.stdout || f.stderr;
-        if (out && out.data) {
-          execOut.textContent = (execOut.textContent + dec.decode(unb64(out.data), { stream: true })).slice(-MAX_LOG);
-          execOut.scrollTop = execOut.scrollHeight;
+        for (const name of ['stdout', 'stderr']) {
+          if (f[name]?.data) {
+            execOut.textContent = (execOut.textContent + dec[name].decode(unb64(f[name].data), { stream: true })).slice(-MAX_LOG);
+            execOut.scrollTop = execOut.scrollHeight;
+          }
         }
         if (f.exited) {
           execState.textContent = `exited with code ${f.result?.exit_code ?? 0}`;
