@@ -190,6 +190,7 @@ func nomadRules() map[string]Rule {
 		"GET /v1/metrics":             AgentRead(), // as the native API's /metrics
 		"GET /v1/agent/servers":       AgentRead(),
 		"GET /{$}":                    Open(), // a redirect to the web UI
+		"GET /.well-known/jwks.json":  Open(), // public keys, as in Nomad
 		"GET /ui/":                    Open(),
 		"GET /v1/client/metadata":     NodeRead(),
 		"GET /v1/agent/members":       NodeRead(), // as in Nomad

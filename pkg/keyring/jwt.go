@@ -87,3 +87,29 @@ func (k *Keyring) Verify(ctx context.Context, token string, claims any) error {
 func LooksLikeJWT(token string) bool {
 	return strings.HasPrefix(token, "eyJ") && strings.Count(token, ".") == 2
 }
+
+// PublicKey is the public half of a keyring key's signing key: what
+// verifies the workload identities it signed.
+type PublicKey struct {
+	ID  string
+	Key ed25519.PublicKey
+}
+
+// PublicKeys are the signing keys of every key in the keyring, oldest
+// first (identities signed by an inactive key still verify until it is
+// removed).
+func (k *Keyring) PublicKeys(ctx context.Context) ([]PublicKey, error) {
+	metas, err := k.Keys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]PublicKey, 0, len(metas))
+	for _, m := range metas {
+		kk, err := k.lookup(ctx, m.ID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, PublicKey{ID: m.ID, Key: kk.signer.Public().(ed25519.PublicKey)})
+	}
+	return out, nil
+}

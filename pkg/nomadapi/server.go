@@ -182,6 +182,7 @@ func (s *Server) routes() *access.Mux {
 	get("/v1/allocation/{id}/services", serviceKinds, s.allocationServices)
 	mux.HandleFunc("GET /v1/agent/monitor", s.plain(s.agentMonitor))
 	mux.HandleFunc("GET /v1/metrics", s.plain(s.metrics))
+	mux.HandleFunc("GET /.well-known/jwks.json", s.plain(s.jwks))
 	mux.HandleFunc("GET /{$}", s.plain(s.uiRedirect))
 	mux.HandleFunc("GET /ui/", s.plain(s.uiRedirect))
 	write("PUT,POST", "/v1/agent/force-leave", s.forceLeave)
