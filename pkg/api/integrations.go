@@ -159,7 +159,7 @@ func (j *Job) Scale(group string, count int) error {
 		for _, x := range j.Groups {
 			names = append(names, x.Name)
 		}
-		return fmt.Errorf("job %q has no group %q (groups: %s)", j.ID, group, strings.Join(names, ", "))
+		return fmt.Errorf("job %q has no group %q: it does not exist (groups: %s)", j.ID, group, strings.Join(names, ", "))
 	}
 	if j.Type == JobTypeSystem || j.Type == JobTypeSysbatch {
 		return fmt.Errorf("job %q is a %s job: it runs one allocation per node and cannot be scaled", j.ID, j.Type)

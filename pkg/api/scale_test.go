@@ -22,7 +22,7 @@ func TestScaleKeepsACountWithinTheGroupsBounds(t *testing.T) {
 		{"a bounded group above max", JobTypeService, "bounded", 4, `count 4 is outside the scaling bounds of group "bounded": 1 to 3`},
 		{"a bounded group below min", JobTypeService, "bounded", 0, "outside the scaling bounds"},
 		{"a negative count", JobTypeService, "free", -1, "must not be negative"},
-		{"an unknown group", JobTypeService, "nope", 1, `job "web" has no group "nope" (groups: free, bounded)`},
+		{"an unknown group", JobTypeService, "nope", 1, `job "web" has no group "nope": it does not exist (groups: free, bounded)`},
 		{"a system job", JobTypeSystem, "free", 2, "cannot be scaled"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

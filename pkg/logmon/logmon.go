@@ -137,7 +137,7 @@ func (s *sink) Write(p []byte) (int, error) {
 // as before (at its level) and to the hub's followers (at theirs).
 func (h *Hub) Handler(inner slog.Handler) slog.Handler {
 	opts := &slog.HandlerOptions{Level: slog.Level(-100)}
-	return &handler{inner: inner, hub: h, text: slog.NewTextHandler(h.text, opts), json: slog.NewJSONHandler(h.json, opts)}
+	return &handler{inner: inner, hub: h, text: newTextHandler(h.text), json: slog.NewJSONHandler(h.json, opts)}
 }
 
 type handler struct {

@@ -20,8 +20,8 @@ import (
 // (NAME.REGION) or the server's own name. As in Nomad it is for a server
 // that is gone: a live one (registered, its lease kept) is refused; a
 // gone one's etcd member, if its embedded etcd was one, is removed (as
-// nomadic's DELETE /v1/server/{name}). prune is accepted: there is
-// nothing else to prune.
+// nomadic's DELETE /v1/server/{name}); a name that is neither is no
+// error, as in Nomad. prune is accepted: there is nothing else to prune.
 func (s *Server) forceLeave(w http.ResponseWriter, r *http.Request) error {
 	name := r.URL.Query().Get("node")
 	if name == "" {
@@ -42,7 +42,9 @@ func (s *Server) forceLeave(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if _, err := s.Store.ForceLeave(ctx, name); errors.Is(err, store.ErrNotFound) {
-		return notFound("no server %q: not a member, and no etcd member of its", name)
+		// As in Nomad, a name that is no member is no error: there is
+		// nothing to remove.
+		return s.reply(w, r, nil)
 	} else if err != nil {
 		return err
 	}

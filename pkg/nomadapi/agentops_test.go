@@ -62,8 +62,8 @@ func TestAgentOperatorCommands(t *testing.T) {
 	if err != nil || len(members.Members) != 2 {
 		t.Fatalf("members after force-leave: %+v %v", members, err)
 	}
-	if err := c.Agent().ForceLeave("s9"); err == nil || !strings.Contains(err.Error(), "404") {
-		t.Fatalf("force-leave of no server: %v", err)
+	if err := c.Agent().ForceLeave("s9"); err != nil {
+		t.Fatalf("force-leave of no server (nothing to do, as in Nomad): %v", err)
 	}
 
 	v := "x"

@@ -313,7 +313,10 @@ func (s *Server) deregisterJob(w http.ResponseWriter, r *http.Request) error {
 	purge := r.URL.Query().Get("purge") == "true"
 	evalID, err := s.Store.StopJob(ctx, ns, id, purge, s.Now().UTC())
 	if errors.Is(err, store.ErrNotFound) {
-		return notFound("job not found")
+		// As in Nomad: nothing to stop, no evaluation (its CLI looks the
+		// job up first and says it is not there).
+		rev, _ := s.Store.Revision(ctx)
+		return s.reply(w, r, &JobDeregisterResponse{JobModifyIndex: uint64(max(rev, 1))})
 	} else if err != nil {
 		return err
 	}
@@ -387,7 +390,9 @@ func (s *Server) jobAllocations(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	ns, id := namespace(r), r.PathValue("id")
 	j, allocs, _, err := s.jobState(ctx, ns, id)
-	if err != nil {
+	if isNotFound(err) {
+		return s.reply(w, r, []*AllocationListStub{}) // as Nomad: none, for a job that is not there
+	} else if err != nil {
 		return err
 	}
 	names, err := s.nodeNames(ctx)
@@ -423,7 +428,9 @@ func (s *Server) jobEvaluations(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	ns, id := namespace(r), r.PathValue("id")
 	j, _, evals, err := s.jobState(ctx, ns, id)
-	if err != nil {
+	if isNotFound(err) {
+		return s.reply(w, r, []any{}) // as Nomad: none, for a job that is not there
+	} else if err != nil {
 		return err
 	}
 	return s.reply(w, r, evalList(evals, map[string]*api.Job{jobKey(ns, id): j}))
@@ -645,7 +652,11 @@ func (s *Server) revertJob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return s.reply(w, r, &JobRegisterResponse{EvalID: resp.EvalID, KnownLeader: true})
+	out := &JobRegisterResponse{EvalID: resp.EvalID, KnownLeader: true}
+	if cur, _, err := s.Store.GetJob(ctx, ns, id); err == nil {
+		out.JobModifyIndex, out.EvalCreateIndex = cur.ModifyIndex, cur.ModifyIndex
+	}
+	return s.reply(w, r, out)
 }
 
 // evaluateJob creates an evaluation of a job (nomad job eval).
@@ -756,4 +767,10 @@ func withTags(versions []*Job, tags []*store.JobTag) {
 func (s *Server) replyWritten(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
 	rev, _ := s.Store.Revision(ctx)
 	return s.reply(w, r, &struct{ Index uint64 }{uint64(rev)})
+}
+
+// isNotFound is an answer of 404.
+func isNotFound(err error) bool {
+	var he *httpError
+	return errors.As(err, &he) && he.code == http.StatusNotFound
 }

@@ -47,7 +47,7 @@ func TestNomadMonitorFollowsTheAgentsLogBelowItsLevel(t *testing.T) {
 			t.Fatalf("no line in 10 s; got %q", got)
 		}
 	}
-	if !strings.Contains(got, "level=DEBUG") || !strings.Contains(got, "job=web") || own.Len() != 0 {
+	if !strings.Contains(got, "] placing allocations: job=web") || !strings.Contains(got, " [DEBUG] ") || own.Len() != 0 {
 		t.Fatalf("the line followed: %q; the agent's own log: %q", got, own.String())
 	}
 

@@ -39,6 +39,15 @@ func TestNodePoolApplyInfoAndDelete(t *testing.T) {
 	if strings.Join(names, ",") != "all,default,gpu" {
 		t.Fatalf("pools: %v", names)
 	}
+	// Pages, as every list: per_page, then next_token.
+	first, qm, err := pools.List(&napi.QueryOptions{PerPage: 2})
+	if err != nil || len(first) != 2 || first[1].Name != "default" || qm.NextToken != "gpu" {
+		t.Fatalf("a page of 2: %v %+v %v", first, qm, err)
+	}
+	rest, _, err := pools.List(&napi.QueryOptions{PerPage: 2, NextToken: qm.NextToken})
+	if err != nil || len(rest) != 1 || rest[0].Name != "gpu" {
+		t.Fatalf("the next page: %v %v", rest, err)
+	}
 	for _, bad := range []*napi.NodePool{
 		{Name: "all", Description: "mine"},
 		{Name: "bad name"},

@@ -277,7 +277,8 @@ func (s *Server) nodePools(w http.ResponseWriter, r *http.Request) error {
 	}
 	prefix := r.URL.Query().Get("prefix")
 	out = slices.DeleteFunc(out, func(p *NodePool) bool { return !strings.HasPrefix(p.Name, prefix) })
-	return s.reply(w, r, out)
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return s.reply(w, r, page(w, r, out, func(p *NodePool) string { return p.Name }))
 }
 
 // nodeSub answers GET /v1/node/{id}/{sub}: a node's allocations, or (for
