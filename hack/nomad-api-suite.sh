@@ -6,7 +6,7 @@
 # whose Nomad API listens on the port FILE gives. Prints each test's result
 # and the counts. What fails is listed, with why, in docs/nomad-compat.md.
 #
-#   hack/nomad-api-suite.sh [go test -run pattern]
+#   hack/nomad-api-suite.sh [go test -run pattern]     (KEEP=1 keeps the work directory and its log)
 #
 # Builds bin/ first (make build). A test is bounded by the harness (10 s to
 # start an agent) and the whole run by a timeout (15 minutes). Each agent is
@@ -20,7 +20,7 @@ version=$(go list -m -f '{{.Version}}' github.com/hashicorp/nomad/api)
 src=$(go env GOMODCACHE)/github.com/hashicorp/nomad/api@$version
 [ -d "$src" ] || go mod download github.com/hashicorp/nomad/api
 work=$(mktemp -d /tmp/nomad-api-suite.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+[ -n "${KEEP:-}" ] || trap 'rm -rf "$work"' EXIT
 cp -r "$src" "$work/api"
 chmod -R u+w "$work/api"
 mkdir "$work/bin"

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
@@ -156,7 +157,48 @@ func (s *Server) getEvaluation(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if related, _ := strconv.ParseBool(r.URL.Query().Get("related")); related {
+		all, err := s.allEvals(ctx, "")
+		if err != nil {
+			return err
+		}
+		c := *e
+		c.RelatedEvals = relatedEvals(e, all)
+		e = &c
+	}
 	return s.reply(w, r, e)
+}
+
+// maxRelated bounds the chain of related evaluations shown.
+const maxRelated = 100
+
+// relatedEvals follows e's links (next, previous, blocked) and theirs,
+// breadth first, at most maxRelated; e itself is not among them.
+func relatedEvals(e *Evaluation, all []*Evaluation) []*EvaluationStub {
+	byID := make(map[string]*Evaluation, len(all))
+	for _, x := range all {
+		byID[x.ID] = x
+	}
+	seen := map[string]bool{e.ID: true}
+	queue := []*Evaluation{e}
+	out := []*EvaluationStub{}
+	for len(queue) > 0 && len(out) < maxRelated {
+		cur := queue[0]
+		queue = queue[1:]
+		for _, id := range []string{cur.NextEval, cur.PreviousEval, cur.BlockedEval} {
+			x := byID[id]
+			if id == "" || seen[id] || x == nil || len(out) >= maxRelated {
+				continue
+			}
+			seen[id] = true
+			queue = append(queue, x)
+			out = append(out, &EvaluationStub{ID: x.ID, Priority: x.Priority, Type: x.Type, TriggeredBy: x.TriggeredBy,
+				Namespace: x.Namespace, JobID: x.JobID, NodeID: x.NodeID, DeploymentID: x.DeploymentID, Status: x.Status,
+				StatusDescription: x.StatusDescription, WaitUntil: x.WaitUntil, NextEval: x.NextEval, PreviousEval: x.PreviousEval,
+				BlockedEval: x.BlockedEval, CreateIndex: x.CreateIndex, ModifyIndex: x.ModifyIndex, CreateTime: x.CreateTime, ModifyTime: x.ModifyTime})
+		}
+	}
+	return out
 }
 
 func (s *Server) evaluationAllocations(w http.ResponseWriter, r *http.Request) error {

@@ -712,6 +712,31 @@ type Evaluation struct {
 	ModifyIndex       uint64
 	CreateTime        int64
 	ModifyTime        int64
+	// RelatedEvals are, with ?related=true, the evaluations linked to
+	// this one by NextEval, PreviousEval and BlockedEval, and theirs.
+	RelatedEvals []*EvaluationStub `json:",omitempty"`
+}
+
+// EvaluationStub is an evaluation as a list of related ones shows it.
+type EvaluationStub struct {
+	ID                string
+	Priority          int
+	Type              string
+	TriggeredBy       string
+	Namespace         string
+	JobID             string
+	NodeID            string
+	DeploymentID      string
+	Status            string
+	StatusDescription string
+	WaitUntil         time.Time
+	NextEval          string
+	PreviousEval      string
+	BlockedEval       string
+	CreateIndex       uint64
+	ModifyIndex       uint64
+	CreateTime        int64
+	ModifyTime        int64
 }
 
 // Deployment is a deployment.
