@@ -9,8 +9,10 @@
 #   hack/nomad-api-suite.sh [go test -run pattern]     (KEEP=1 keeps the work directory and its log)
 #
 # Builds bin/ first (make build). A test is bounded by the harness (10 s to
-# start an agent) and the whole run by a timeout (15 minutes). Each agent is
-# started and stopped by the harness itself (SIGINT, then SIGKILL).
+# start an agent) and the whole run by a timeout (15 minutes). The harness
+# stops each agent it started (SIGINT, then SIGKILL), but not those of a
+# test that failed while starting one: the shim records every agent's PID,
+# and any still running at the end is stopped here (SIGINT, then SIGKILL).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -20,7 +22,19 @@ version=$(go list -m -f '{{.Version}}' github.com/hashicorp/nomad/api)
 src=$(go env GOMODCACHE)/github.com/hashicorp/nomad/api@$version
 [ -d "$src" ] || go mod download github.com/hashicorp/nomad/api
 work=$(mktemp -d /tmp/nomad-api-suite.XXXXXX)
-[ -n "${KEEP:-}" ] || trap 'rm -rf "$work"' EXIT
+stop_left() {
+  local pids=()
+  [ -f "$work/pids" ] && mapfile -t pids < "$work/pids"
+  for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    local alive=0
+    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 1
+  done
+  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+}
+trap 'stop_left; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 cp -r "$src" "$work/api"
 chmod -R u+w "$work/api"
 mkdir "$work/bin"
@@ -53,6 +67,8 @@ else:
     argv += ["-keyring-file", kf]
 if cfg.get("acl", {}).get("enabled"):
     argv.append("-acl")
+with open("$work/pids", "a") as f:  # the same process once it execs nomadic
+    f.write("%d\n" % os.getpid())
 os.execv(argv[0], argv)
 SHIM
 chmod +x "$work/bin/nomad"
