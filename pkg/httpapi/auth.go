@@ -17,8 +17,9 @@ import (
 )
 
 // openPaths answer without a token: load balancers and orchestrators probe
-// the health check unauthenticated.
-var openPaths = map[string]bool{"/v1/agent/health": true}
+// the health check unauthenticated, and other systems fetch the public
+// keys that verify workload identities (the Nomad API's), as from Nomad.
+var openPaths = map[string]bool{"/v1/agent/health": true, "/.well-known/jwks.json": true}
 
 // identityPath reports whether a path is served to workload identities
 // as well as to operators: the variable reads, in both APIs.

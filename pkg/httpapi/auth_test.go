@@ -28,6 +28,7 @@ func TestTokensGuardEverythingButHealth(t *testing.T) {
 		{"health is open", "/v1/agent/health", "", "", 200},
 		{"metrics are not", "/metrics", "", "", 401},
 		{"the UI's addresses are open", "/ui/jobs/web@prod", "", "", 200},
+		{"the identities' public keys are open", "/.well-known/jwks.json", "", "", 200},
 		{"the UI's snapshot is not", "/v1/ui/snapshot", "", "", 401},
 		{"a websocket's token subprotocol", "/v1/client/allocation/a/exec", "Sec-WebSocket-Protocol", "nomadic.exec, nomadic.token.Zmlyc3QtdG9rZW4tMDEyMzQ1Njc4OQ", 200},
 		{"a websocket's wrong token", "/v1/client/allocation/a/exec", "Sec-WebSocket-Protocol", "nomadic.token.Zmlyc3QtdG9rZW4", 403},
