@@ -212,6 +212,8 @@ func nomadRules() map[string]Rule {
 		"GET /v1/job/{id}/deployment":              NS(acl.CapReadJob),
 		"GET /v1/job/{id}/summary":                 NS(acl.CapReadJob),
 		"GET /v1/job/{id}/scale":                   NS(acl.CapReadJobScaling),
+		"GET /v1/scaling/policies":                 NSResult(acl.CapListScalingPolicies),
+		"GET /v1/scaling/policy/{id}":              NSResult(acl.CapReadScalingPolicy),
 		"GET /v1/allocations":                      NSResult(acl.CapReadJob),
 		"GET /v1/allocation/{id}":                  NSResult(acl.CapReadJob),
 		"GET /v1/client/allocation/{id}/stats":     NSAlloc(acl.CapReadJob, "id"),

@@ -70,6 +70,16 @@ func dropNomadDefaults(job map[string]any) {
 				gm["Count"] = sc["Min"]
 			}
 		}
+		if sc, _ := gm["Scaling"].(map[string]any); sc != nil {
+			// Nomad's servers canonicalize a policy: enabled unless
+			// it says not, its minimum the group's count.
+			if sc["Enabled"] == nil {
+				sc["Enabled"] = true
+			}
+			if sc["Min"] == nil {
+				sc["Min"] = gm["Count"]
+			}
+		}
 		fillPartial(gm["RestartPolicy"], restartDefaults(typ))
 		fillPartial(gm["ReschedulePolicy"], rescheduleDefaults(typ))
 		fillPartial(gm["EphemeralDisk"], map[string]any{"SizeMB": float64(api.DefaultDiskMB)})

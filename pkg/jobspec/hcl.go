@@ -56,9 +56,12 @@ type decoder struct {
 	quoted quotedNames
 	ctx    *hcl.EvalContext
 	bodies map[hcl.Range]*hclsyntax.Body
-	names  map[hcl.Range]string // attribute name by value range
-	ranges map[string]hcl.Range // source range by api field path
-	budget *budget              // what is left to evaluate the file and its variables
+	// labelLists: free-form blocks read now put a labeled body in a
+	// list under its label (see nest).
+	labelLists bool
+	names      map[hcl.Range]string // attribute name by value range
+	ranges     map[string]hcl.Range // source range by api field path
+	budget     *budget              // what is left to evaluate the file and its variables
 	// missingFiles are the files file() did not find, read as empty
 	// (validation with placeholders).
 	missingFiles []string

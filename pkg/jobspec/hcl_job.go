@@ -116,7 +116,10 @@ func (d *decoder) group(path string, b *groupBlock, inherit inherited) *api.Task
 	if sc := b.Scaling; sc != nil {
 		d.at(path+".scaling", sc.DefRange)
 		g.Scaling = &api.ScalingPolicy{Enabled: true}
-		d.intv(sc.Min, &g.Scaling.Min)
+		if !d.intv(sc.Min, &g.Scaling.Min) {
+			// As in Nomad: without a min, the group's count is.
+			g.Scaling.Min = g.Count
+		}
 		d.atExpr(path+".scaling.min", sc.Min)
 		if !d.intv(sc.Max, &g.Scaling.Max) {
 			d.errorf(sc.DefRange, "a scaling block needs max")
@@ -124,7 +127,9 @@ func (d *decoder) group(path string, b *groupBlock, inherit inherited) *api.Task
 		d.atExpr(path+".scaling.max", sc.Max)
 		setb(&g.Scaling.Enabled, sc.Enabled)
 		if sc.Policy != nil {
+			d.labelLists = true
 			g.Scaling.Policy = d.freeform(sc.Policy.Body)
+			d.labelLists = false
 		}
 		if !countGiven && g.Scaling.Min > 0 {
 			// As in Nomad: a scaled group without a count starts at min.

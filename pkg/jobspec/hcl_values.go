@@ -198,7 +198,7 @@ func (d *decoder) freeformBody(body hcl.Body, syn *hclsyntax.Body) map[string]an
 		} else {
 			m = d.freeform(blk.Body)
 		}
-		m = nestLabels(blk.Labels, m)
+		m = d.nest(blk.Labels, m)
 		list, _ := out[blk.Type].([]any)
 		out[blk.Type] = append(list, m)
 	}
@@ -210,6 +210,20 @@ func (d *decoder) freeformBody(body hcl.Body, syn *hclsyntax.Body) map[string]an
 func nestLabels(labels []string, m map[string]any) map[string]any {
 	for i := len(labels) - 1; i >= 0; i-- {
 		m = map[string]any{labels[i]: m}
+	}
+	return m
+}
+
+// nest puts a labeled block's body under its labels: as maps (what
+// drivers are handed), or while d.labelLists each in a list of one, the
+// shape Nomad's servers give free-form policy blocks (check "cpu" { … }
+// is "check": [{"cpu": [{…}]}]), which the Nomad Autoscaler reads.
+func (d *decoder) nest(labels []string, m map[string]any) map[string]any {
+	if !d.labelLists {
+		return nestLabels(labels, m)
+	}
+	for i := len(labels) - 1; i >= 0; i-- {
+		m = map[string]any{labels[i]: []any{m}}
 	}
 	return m
 }
@@ -250,7 +264,7 @@ func (d *decoder) freeformMixed(body *hclsyntax.Body, attrs *hcl.BodySchema) map
 			d.errorf(blk.TypeRange, "a dynamic block cannot be used beside blocks of one type with different numbers of labels")
 			continue
 		}
-		m := nestLabels(blk.Labels, d.freeformBody(blk.Body, blk.Body))
+		m := d.nest(blk.Labels, d.freeformBody(blk.Body, blk.Body))
 		list, _ := out[blk.Type].([]any)
 		out[blk.Type] = append(list, m)
 	}

@@ -76,7 +76,7 @@ func toJob(j *api.Job, region string) *Job {
 		out.ParameterizedJob = &ParameterizedJobConfig{Payload: cmpOr(p.Payload, "optional"), MetaRequired: p.MetaRequired, MetaOptional: p.MetaOptional}
 	}
 	for _, g := range j.Groups {
-		out.TaskGroups = append(out.TaskGroups, toGroup(g))
+		out.TaskGroups = append(out.TaskGroups, toGroup(j, g))
 	}
 	if out.TaskGroups == nil {
 		out.TaskGroups = []*TaskGroup{}
@@ -91,8 +91,9 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-func toGroup(g *api.TaskGroup) *TaskGroup {
+func toGroup(j *api.Job, g *api.TaskGroup) *TaskGroup {
 	out := &TaskGroup{
+		Scaling:          toScalingPolicy(j, g),
 		Name:             ptr(g.Name),
 		Count:            ptr(g.Count),
 		Constraints:      toConstraints(g.Constraints),

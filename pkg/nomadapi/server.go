@@ -162,6 +162,8 @@ func (s *Server) routes() *access.Mux {
 	get("/v1/job/{id}/deployment", deployKinds, s.jobDeployment)
 	get("/v1/job/{id}/summary", jobKinds, s.jobSummary)
 	get("/v1/job/{id}/scale", jobKinds, s.jobScaleStatus)
+	get("/v1/scaling/policies", []store.Kind{store.KindJobs}, s.listScalingPolicies)
+	get("/v1/scaling/policy/{id}", []store.Kind{store.KindJobs}, s.getScalingPolicy)
 	get("/v1/job/{id}/services", serviceKinds, s.jobServices)
 	mux.HandleFunc("GET /v1/job/{id}/action", s.plain(s.jobAction))
 	write("PUT,POST", "/v1/job/{id}/plan", s.planJob)
@@ -264,7 +266,6 @@ var unsupported = []struct{ prefix, why string }{
 	{"/v1/quota", "resource quotas are a Nomad Enterprise feature"},
 	{"/v1/sentinel", "Sentinel policies are a Nomad Enterprise feature"},
 	{"/v1/recommendation", "recommendations are a Nomad Enterprise feature"},
-	{"/v1/scaling/polic", "scaling policies (the autoscaler's) are not stored; nomad job scale works"},
 	{"/v1/operator/autopilot", "the servers hold no raft state (etcd is the consensus); see etcd's own member health"},
 	{"/v1/operator/snapshot", "the state is etcd's: back it up with etcdctl snapshot save"},
 	{"/v1/operator/license", "there is no license"},

@@ -66,6 +66,7 @@ type TaskGroup struct {
 	ShutdownDelay       *time.Duration
 	MaxClientDisconnect *time.Duration
 	Disconnect          *DisconnectStrategy
+	Scaling             *ScalingPolicy
 }
 
 // Task is a task of a TaskGroup.
