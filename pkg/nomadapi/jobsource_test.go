@@ -3,7 +3,6 @@ package nomadapi
 import (
 	"context"
 	"errors"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -19,12 +18,7 @@ func TestJobRunKeepsTheSourceInspectHCLReads(t *testing.T) {
 	cli := testutil.Etcd(t)
 	st := store.New(cli, "/nsrc")
 	kr := keyringtest.Running(t, st)
-	ts := httptest.NewServer((&Server{Store: st, Name: "t", Version: "test", Vars: &variables.Service{Store: st, Keyring: kr}}).Handler())
-	t.Cleanup(ts.Close)
-	c, err := napi.NewClient(&napi.Config{Address: ts.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := nomadClient(t, &Server{Store: st, Name: "t", Version: "test", Vars: &variables.Service{Store: st, Keyring: kr}})
 	job := func(cmd string) *napi.Job {
 		j := napi.NewServiceJob("src", "src", "global", 50)
 		j.AddTaskGroup(napi.NewTaskGroup("g", 1).AddTask(napi.NewTask("t", "mock").SetConfig("run_for", cmd)))
@@ -104,12 +98,7 @@ func TestJobRunKeepsTheSourceInspectHCLReads(t *testing.T) {
 
 func TestJobTagNamesVersionsHistoryAndRevertUse(t *testing.T) {
 	st := store.New(testutil.Etcd(t), "/ntag")
-	ts := httptest.NewServer((&Server{Store: st, Name: "t", Version: "test"}).Handler())
-	t.Cleanup(ts.Close)
-	c, err := napi.NewClient(&napi.Config{Address: ts.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := nomadClient(t, &Server{Store: st, Name: "t", Version: "test"})
 	for _, d := range []string{"1s", "2s", "3s"} {
 		j := napi.NewServiceJob("tagged", "tagged", "global", 50)
 		j.AddTaskGroup(napi.NewTaskGroup("g", 1).AddTask(napi.NewTask("t", "mock").SetConfig("run_for", d)))

@@ -5,7 +5,6 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -35,7 +34,7 @@ func TestNomadMetricsInBothFormats(t *testing.T) {
 	pass.Observe(1.5)
 
 	now := time.Date(2026, 12, 8, 2, 0, 7, 0, time.UTC)
-	ts, c := metricsServer(t, &Server{Name: "s1", Version: "test", Metrics: reg, Now: func() time.Time { return now }})
+	ts, c := serveNomad(t, &Server{Name: "s1", Version: "test", Metrics: reg, Now: func() time.Time { return now }})
 	sum, _, err := c.Operator().MetricsSummary(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -103,7 +102,7 @@ func TestNomadMetricsInBothFormats(t *testing.T) {
 }
 
 func TestNomadMetricsOfTheProcessByDefault(t *testing.T) {
-	_, c := metricsServer(t, &Server{Name: "s1", Version: "test"})
+	_, c := serveNomad(t, &Server{Name: "s1", Version: "test"})
 	sum, _, err := c.Operator().MetricsSummary(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -116,15 +115,4 @@ func TestNomadMetricsOfTheProcessByDefault(t *testing.T) {
 	if !found {
 		t.Errorf("no go_goroutines among %d gauges", len(sum.Gauges))
 	}
-}
-
-func metricsServer(t *testing.T, s *Server) (*httptest.Server, *napi.Client) {
-	t.Helper()
-	ts := httptest.NewServer(s.Handler())
-	t.Cleanup(ts.Close)
-	c, err := napi.NewClient(&napi.Config{Address: ts.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ts, c
 }

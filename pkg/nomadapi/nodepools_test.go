@@ -2,7 +2,6 @@ package nomadapi
 
 import (
 	"errors"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -13,12 +12,7 @@ import (
 
 func TestNodePoolApplyInfoAndDelete(t *testing.T) {
 	st := store.New(testutil.Etcd(t), "/npool")
-	ts := httptest.NewServer((&Server{Store: st, Name: "t", Version: "test"}).Handler())
-	t.Cleanup(ts.Close)
-	c, err := napi.NewClient(&napi.Config{Address: ts.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := nomadClient(t, &Server{Store: st, Name: "t", Version: "test"})
 	pools := c.NodePools()
 	// nomad node pool apply gpu.hcl
 	if _, err := pools.Register(&napi.NodePool{Name: "gpu", Description: "machines with GPUs", Meta: map[string]string{"team": "ml"}}, nil); err != nil {

@@ -1,7 +1,6 @@
 package nomadapi
 
 import (
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -16,18 +15,13 @@ import (
 // job's scale endpoint; `nomad scaling policy list/info` show the same.
 func TestScalingPoliciesAsTheAutoscalerReadsThem(t *testing.T) {
 	st := store.New(testutil.Etcd(t), "/scalingpol")
-	ts := httptest.NewServer((&Server{Store: st, Name: "t", Version: "test"}).Handler())
-	t.Cleanup(ts.Close)
-	c, err := napi.NewClient(&napi.Config{Address: ts.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := nomadClient(t, &Server{Store: st, Name: "t", Version: "test"})
 	lo, hi := int64(1), int64(5)
 	job := napi.NewServiceJob("web", "web", "global", 50)
 	scaled := napi.NewTaskGroup("app", 2).AddTask(napi.NewTask("t", "mock").SetConfig("run_for", "1h"))
 	scaled.Scaling = &napi.ScalingPolicy{Min: &lo, Max: &hi, Policy: map[string]any{
 		"cooldown": "1m",
-		"check": []any{map[string]any{"cpu": []any{map[string]any{"source": "nomad-apm", "query": "avg_cpu"}}}},
+		"check":    []any{map[string]any{"cpu": []any{map[string]any{"source": "nomad-apm", "query": "avg_cpu"}}}},
 	}}
 	job.AddTaskGroup(scaled)
 	job.AddTaskGroup(napi.NewTaskGroup("fixed", 1).AddTask(napi.NewTask("t", "mock").SetConfig("run_for", "1h")))
