@@ -100,17 +100,18 @@ func (s *Server) scalingPolicies(r *http.Request, ns, job string) ([]*ScalingPol
 
 // listScalingPolicies serves GET /v1/scaling/policies (`nomad scaling
 // policy list`, the autoscaler's policy source): job= selects one job's,
-// type= those whose type starts with it, as in Nomad.
+// type= those whose type starts with it, prefix= those whose ID does
+// (`nomad scaling policy info` looks a policy up so), as in Nomad.
 func (s *Server) listScalingPolicies(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	policies, err := s.scalingPolicies(r, nsFilter(namespace(r)), q.Get("job"))
 	if err != nil {
 		return err
 	}
-	typ := q.Get("type")
+	typ, prefix := q.Get("type"), q.Get("prefix")
 	out := []*ScalingPolicyListStub{}
 	for _, p := range policies {
-		if !strings.HasPrefix(p.Type, typ) {
+		if !strings.HasPrefix(p.Type, typ) || !strings.HasPrefix(p.ID, prefix) {
 			continue
 		}
 		out = append(out, &ScalingPolicyListStub{ID: p.ID, Namespace: p.Namespace, Enabled: *p.Enabled, Type: p.Type,

@@ -47,7 +47,7 @@ func TestScalingPoliciesAsTheAutoscalerReadsThem(t *testing.T) {
 	if err != nil || info.TaskGroups[0].Scaling == nil || info.TaskGroups[0].Scaling.ID != stub.ID || info.TaskGroups[1].Scaling != nil {
 		t.Fatalf("job info's scaling: %+v %v", info.TaskGroups[0].Scaling, err)
 	}
-	for q, want := range map[string]int{"job=web": 1, "job=other": 0, "type=horizontal": 1, "type=vertical": 0, "namespace=*": 1} {
+	for q, want := range map[string]int{"prefix=" + stub.ID[:4]: 1, "prefix=zz": 0, "job=web": 1, "job=other": 0, "type=horizontal": 1, "type=vertical": 0, "namespace=*": 1} {
 		var out []*napi.ScalingPolicyListStub
 		if _, err := c.Raw().Query("/v1/scaling/policies?"+q, &out, nil); err != nil || len(out) != want {
 			t.Errorf("%s: %d policies, want %d (%v)", q, len(out), want, err)
