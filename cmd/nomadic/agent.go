@@ -275,6 +275,8 @@ type agent struct {
 	wg       sync.WaitGroup
 	// nomadAPI is the Nomad API this process serves, if any.
 	nomadAPI *nomadapi.Server
+	// stopping is closed as the APIs shut down (nil: no server).
+	stopping chan struct{}
 	// vars is the variable service of this process's server, if it has a
 	// keyring; a node agent in the same process reads variables from it.
 	vars *variables.Service
@@ -449,8 +451,12 @@ func (a *agent) startServer(ctx context.Context, apiTLS *tls.Config, tokens []st
 	if err != nil {
 		return nil, err
 	}
+	// Closed as the servers shut down (which waits for requests to end):
+	// streams and blocking queries end then rather than being cut after
+	// its timeout.
+	a.stopping = make(chan struct{})
 	apiSrv := &httpapi.Server{Store: a.st, Name: f.name, Version: version.Version, RequestTimeout: f.etcdRequest, Vars: vars, Now: now,
-		Gate: gate, ACL: aclSvc, NodeTLS: a.nodeTLS}
+		Gate: gate, ACL: aclSvc, NodeTLS: a.nodeTLS, Stopping: a.stopping}
 	httpSrv, addr, err := a.serve("HTTP API", f.httpAddr, func(string) http.Handler { return apiSrv.Handler() }, apiTLS, tokens)
 	if err != nil {
 		return nil, err
@@ -460,7 +466,7 @@ func (a *agent) startServer(ctx context.Context, apiTLS *tls.Config, tokens []st
 		_, uiPort, _ := net.SplitHostPort(addr)
 		nomadSrv := &nomadapi.Server{Store: a.st, Name: f.name, Datacenter: f.datacenter, Version: version.Version,
 			RequestTimeout: f.etcdRequest, Vars: vars, Now: now, Gate: gate, ACL: aclSvc, NodeTLS: a.nodeTLS, Logs: logHub,
-			UIPort: uiPort}
+			UIPort: uiPort, Stopping: a.stopping}
 		srv, _, err := a.serve("Nomad API", f.nomadHTTPAddr, func(addr string) http.Handler {
 			nomadSrv.Addr = addr
 			return nomadSrv.Handler()
@@ -468,6 +474,7 @@ func (a *agent) startServer(ctx context.Context, apiTLS *tls.Config, tokens []st
 		if err != nil {
 			return nil, err
 		}
+
 		a.nomadAPI = nomadSrv
 		servers = append(servers, srv)
 	}
@@ -666,6 +673,9 @@ func runAgent(args []string) error {
 	case runErr = <-a.errc:
 	case err := <-embeddedErr:
 		runErr = fmt.Errorf("embedded etcd: %w", err)
+	}
+	if a.stopping != nil {
+		close(a.stopping)
 	}
 	for _, srv := range httpSrvs {
 		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -46,6 +46,9 @@ type Server struct {
 	// NodeTLS is what the server calls node agents that serve over
 	// mutual TLS with (its client certificate and the node CA).
 	NodeTLS *tls.Config
+	// Stopping, closed when the server begins to shut down, ends event
+	// streams cleanly and answers blocking queries at once (nil: never).
+	Stopping <-chan struct{}
 }
 
 // The key kinds each blocking query waits on.

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nomadic-project/nomadic/pkg/loop"
 	"github.com/nomadic-project/nomadic/pkg/store"
 )
 
@@ -45,9 +45,13 @@ func (s *Server) blocking(kinds []store.Kind, h http.HandlerFunc) http.HandlerFu
 				}
 				wait = min(d, maxWait)
 			}
-			if err := s.Store.WaitForChange(r.Context(), kinds, index, wait); err != nil {
+			wctx, wcancel := loop.WithStop(r.Context(), s.Stopping)
+			err = s.Store.WaitForChange(wctx, kinds, index, wait)
+			wcancel()
+			if err != nil && r.Context().Err() != nil {
 				return // the client went away
 			}
+			// Or the server is stopping: the answer as it is now.
 		}
 		ctx, cancel := reqCtx(r)
 		rev, err := s.Store.Revision(ctx)
@@ -161,7 +165,7 @@ func (s *Server) eventStream(w http.ResponseWriter, r *http.Request) {
 		}
 		return nil
 	}
-	ctx, cancel := context.WithCancel(r.Context())
+	ctx, cancel := loop.WithStop(r.Context(), s.Stopping)
 	defer cancel()
 	var wg sync.WaitGroup
 	wg.Add(1)

@@ -109,3 +109,21 @@ func KeepSession[S Session](ctx context.Context, what string, open func(context.
 		sess.Orphan()
 	}
 }
+
+// WithStop returns a context that ends with ctx or when stop is closed
+// (never for a nil stop): what a long request (a stream, a blocking
+// query's wait) runs under on a server that ends them as it begins to
+// shut down.
+func WithStop(ctx context.Context, stop <-chan struct{}) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	if stop != nil {
+		go func() {
+			select {
+			case <-stop:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+	}
+	return ctx, cancel
+}

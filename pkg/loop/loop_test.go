@@ -114,3 +114,29 @@ func TestKeepSessionRevokesWhenRunSaysSo(t *testing.T) {
 		t.Fatal("not revoked")
 	}
 }
+
+func TestWithStopEndsWithEither(t *testing.T) {
+	stop := make(chan struct{})
+	ctx, cancel := WithStop(context.Background(), stop)
+	defer cancel()
+	select {
+	case <-ctx.Done():
+		t.Fatal("ended before either")
+	case <-time.After(20 * time.Millisecond):
+	}
+	close(stop)
+	select {
+	case <-ctx.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("did not end when stop closed")
+	}
+	parent, pcancel := context.WithCancel(context.Background())
+	ctx2, cancel2 := WithStop(parent, nil)
+	defer cancel2()
+	pcancel()
+	select {
+	case <-ctx2.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("did not end with its parent")
+	}
+}

@@ -460,7 +460,9 @@ func (s *Server) localMonitor(w http.ResponseWriter, r *http.Request, level slog
 	}
 	defer f.Close()
 	startMonitor(w, plain)
-	f.Pump(r.Context(), monitorHeartbeat, monitorSender(w, plain))
+	ctx, cancel := s.streamCtx(r)
+	defer cancel()
+	f.Pump(ctx, monitorHeartbeat, monitorSender(w, plain))
 	return nil
 }
 
@@ -483,6 +485,8 @@ func (s *Server) nodeMonitor(w http.ResponseWriter, r *http.Request, id string, 
 		return err
 	}
 	defer resp.Body.Close()
+	ctx, cancel := s.streamCtx(r)
+	defer cancel()
 	lines := make(chan []byte)
 	go func() {
 		defer close(lines)
@@ -493,7 +497,7 @@ func (s *Server) nodeMonitor(w http.ResponseWriter, r *http.Request, id string, 
 			if len(line) > 0 {
 				select {
 				case lines <- bytes.Clone(line):
-				case <-r.Context().Done():
+				case <-ctx.Done():
 					return
 				}
 			}
@@ -509,7 +513,7 @@ func (s *Server) nodeMonitor(w http.ResponseWriter, r *http.Request, id string, 
 	heard := time.Now()
 	for {
 		select {
-		case <-r.Context().Done():
+		case <-ctx.Done():
 			return nil
 		case <-t.C:
 			if time.Since(heard) > 3*monitorHeartbeat {

@@ -42,6 +42,9 @@ func parseTopics(values []string) (topicFilter, error) {
 		if !ok {
 			key = "*"
 		}
+		if strings.Contains(key, ":") {
+			return nil, badRequest("Invalid key value pair for topic %q: want Topic or Topic:Key, with one colon", v)
+		}
 		if !known[topic] {
 			return nil, badRequest("unknown topic %q (nomadic streams Job, Allocation, Evaluation, Deployment, Node, Service)", topic)
 		}
@@ -89,14 +92,22 @@ func (s *Server) eventStream(w http.ResponseWriter, r *http.Request) error {
 		}
 		after = int64(n)
 	}
-	if after == 0 {
+	// Without an index the stream starts with the latest changes that
+	// are kept, as Nomad's starts at the oldest events of its buffer
+	// (the last 100 by default): replayRevisions before now, or from now
+	// when history is compacted closer than that.
+	replay := after == 0
+	if replay {
 		ctx, cancel := s.ctx(r)
 		rev, err := s.Store.Revision(ctx)
 		cancel()
 		if err != nil {
 			return err
 		}
-		after = rev
+		after = max(rev-replayRevisions, 0)
+		if after == 0 {
+			after = 1 // etcd's first revision holds nothing
+		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
@@ -120,7 +131,7 @@ func (s *Server) eventStream(w http.ResponseWriter, r *http.Request) error {
 	if err := send(struct{}{}); err != nil {
 		return nil
 	}
-	ctx, cancel := context.WithCancel(r.Context())
+	ctx, cancel := s.streamCtx(r)
 	defer cancel()
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -151,7 +162,7 @@ func (s *Server) eventStream(w http.ResponseWriter, r *http.Request) error {
 		frame = nil
 		return send(f)
 	}
-	err = s.Store.WatchChanges(ctx, after, func(c store.Change) error {
+	watch := func(c store.Change) error {
 		if frame != nil && frame.Index != uint64(c.Rev) {
 			if err := flush(); err != nil {
 				return err
@@ -168,7 +179,18 @@ func (s *Server) eventStream(w http.ResponseWriter, r *http.Request) error {
 		// A transaction's events all arrive before the next revision's;
 		// flushing each at once keeps the stream live.
 		return flush()
-	})
+	}
+	err = s.Store.WatchChanges(ctx, after, watch)
+	if replay && errors.Is(err, store.ErrCompacted) {
+		ctx2, cancel2 := s.ctx(r)
+		rev, rerr := s.Store.Revision(ctx2)
+		cancel2()
+		if rerr != nil {
+			return nil
+		}
+		after = rev
+		err = s.Store.WatchChanges(ctx, after, watch)
+	}
 	switch {
 	case errors.Is(err, store.ErrCompacted):
 		_ = send(map[string]any{"Error": fmt.Sprintf("index %d was compacted: read the current state and resume from its index", after)})
@@ -177,6 +199,9 @@ func (s *Server) eventStream(w http.ResponseWriter, r *http.Request) error {
 	}
 	return nil
 }
+
+// replayRevisions is how far back a stream without an index starts.
+const replayRevisions = 100
 
 // errClientGone ends a stream whose client went away.
 var errClientGone = errors.New("client gone")

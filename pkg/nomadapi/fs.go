@@ -137,5 +137,7 @@ func (s *Server) fsStream(w http.ResponseWriter, r *http.Request) error {
 	}
 	defer resp.Body.Close()
 	startFrames(w)
-	return streamFrames(r.Context(), w, resp.Body, path.Clean("/" + p)[1:], 0, true)
+	ctx, cancel := s.streamCtx(r)
+	defer cancel()
+	return streamFrames(ctx, w, resp.Body, path.Clean("/" + p)[1:], 0, true)
 }

@@ -81,7 +81,9 @@ func (s *Server) allocLogs(w http.ResponseWriter, r *http.Request) error {
 	if origin == "start" {
 		skip = offset
 	}
-	return streamFrames(r.Context(), w, resp.Body, file, skip, follow)
+	ctx, cancel := s.streamCtx(r)
+	defer cancel()
+	return streamFrames(ctx, w, resp.Body, file, skip, follow)
 }
 
 // nodeGet asks the agent of node for path (its answer, 200, for the

@@ -30,6 +30,7 @@ import (
 	"github.com/nomadic-project/nomadic/pkg/access"
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/logmon"
+	"github.com/nomadic-project/nomadic/pkg/loop"
 	"github.com/nomadic-project/nomadic/pkg/store"
 	"github.com/nomadic-project/nomadic/pkg/variables"
 	"github.com/prometheus/client_golang/prometheus"
@@ -71,6 +72,11 @@ type Server struct {
 	// Metrics is what GET /v1/metrics shows (nil: the process's default
 	// Prometheus registry, what the native API's /metrics serves).
 	Metrics prometheus.Gatherer
+	// Stopping, closed when the server begins to shut down, ends streams
+	// (the event stream, monitors, followed logs and files) as a clean
+	// end of their responses, and answers blocking queries at once, so
+	// that a graceful shutdown need not cut them (nil: never).
+	Stopping <-chan struct{}
 
 	mu        sync.Mutex
 	localNode string
@@ -380,9 +386,14 @@ func (s *Server) read(kinds []store.Kind, h handler) http.HandlerFunc {
 				wait = min(d, maxWait)
 			}
 			if index > 0 {
-				if err := s.Store.WaitForChange(r.Context(), kinds, int64(index), wait); err != nil {
+				wctx, wcancel := s.streamCtx(r)
+				err := s.Store.WaitForChange(wctx, kinds, int64(index), wait)
+				wcancel()
+				if err != nil && r.Context().Err() != nil {
 					return // the client went away
 				}
+				// Or the server is stopping (or the wait failed): the
+				// answer as it is now, as at the end of the wait.
 			}
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), s.RequestTimeout)
@@ -452,6 +463,13 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request, v any) error {
 // ctx bounds the etcd work of a request.
 func (s *Server) ctx(r *http.Request) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(r.Context(), s.RequestTimeout)
+}
+
+// streamCtx is the context of a long request (a stream, a blocking
+// query's wait): it ends with the request or when the server begins to
+// stop.
+func (s *Server) streamCtx(r *http.Request) (context.Context, context.CancelFunc) {
+	return loop.WithStop(r.Context(), s.Stopping)
 }
 
 // decode reads a JSON body. Unknown fields are allowed: Nomad's clients

@@ -1,0 +1,48 @@
+package nomadapi
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	napi "github.com/hashicorp/nomad/api"
+	"github.com/nomadic-project/nomadic/pkg/store"
+	"github.com/nomadic-project/nomadic/pkg/testutil"
+)
+
+// A stream without an index starts with the latest changes kept, as
+// Nomad's starts at the oldest of its event buffer: a job registered just
+// before is in it. A topic key with more than one colon is refused.
+func TestEventStreamWithoutAnIndexReplaysTheLatest(t *testing.T) {
+	c := nomadClient(t, &Server{Store: store.New(testutil.Etcd(t), "/evreplay"), Name: "t", Version: "test"})
+	job := napi.NewServiceJob("before", "before", "global", 50)
+	job.AddTaskGroup(napi.NewTaskGroup("g", 1).AddTask(napi.NewTask("t", "mock").SetConfig("run_for", "1h")))
+	if _, _, err := c.Jobs().Register(job, nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	events, err := c.EventStream().Stream(ctx, map[napi.Topic][]string{napi.TopicJob: {"*"}}, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seen := false; !seen; {
+		select {
+		case evs := <-events:
+			if evs == nil || evs.Err != nil {
+				t.Fatalf("stream: %+v", evs)
+			}
+			for _, e := range evs.Events {
+				if j, err := e.Job(); err == nil && j != nil && *j.ID == "before" {
+					seen = true
+				}
+			}
+		case <-ctx.Done():
+			t.Fatal("the job registered before the stream was not replayed")
+		}
+	}
+	if _, err := c.EventStream().Stream(ctx, map[napi.Topic][]string{napi.TopicEvaluation: {"::*"}}, 0, nil); err == nil || !strings.Contains(err.Error(), "Invalid key value pair") {
+		t.Fatalf("a key with colons: %v", err)
+	}
+}
