@@ -694,7 +694,7 @@ func (d *decoder) service(path string, b *serviceBlock) *api.Service {
 				ck.Header = map[string][]string{}
 			}
 			for _, hb := range c.HeaderBlocks {
-				for name, a := range hb.Attrs {
+				for name, a := range d.kvAttrs(hb) {
 					ck.Header[d.quoted.name(name)] = d.strs(a.Expr)
 				}
 			}

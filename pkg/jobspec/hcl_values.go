@@ -123,7 +123,7 @@ func (d *decoder) meta(attr map[string]string, blocks []*kvBlock) map[string]str
 		out[k] = v
 	}
 	for _, b := range blocks {
-		for name, a := range b.Attrs {
+		for name, a := range d.kvAttrs(b) {
 			var s string
 			if d.str(a.Expr, &s) {
 				out[d.quoted.name(name)] = s
@@ -131,6 +131,33 @@ func (d *decoder) meta(attr map[string]string, blocks []*kvBlock) map[string]str
 		}
 	}
 	return out
+}
+
+// kvAttrs are the attributes of a block of name = value lines (meta, env,
+// header, …). They are read through a schema of the names the syntax
+// holds, not with JustAttributes, which a dynamic block's expansion passes
+// through unwrapped, so that the expansion's iterator (group.key) is in
+// scope in them as everywhere else.
+func (d *decoder) kvAttrs(b *kvBlock) hcl.Attributes {
+	if b == nil || b.Body == nil {
+		return nil
+	}
+	syn := d.bodies[syntaxRange(b.Body)]
+	if syn == nil {
+		attrs, diags := b.Body.JustAttributes()
+		d.add(diags)
+		return attrs
+	}
+	schema := &hcl.BodySchema{}
+	for name := range syn.Attributes {
+		schema.Attributes = append(schema.Attributes, hcl.AttributeSchema{Name: name})
+	}
+	content, diags := b.Body.Content(schema)
+	d.add(diags)
+	if content == nil {
+		return nil
+	}
+	return content.Attributes
 }
 
 // freeform reads a driver config block: attributes of any type, and nested

@@ -16,7 +16,9 @@ import (
 type quotedNames map[string]string
 
 // unquoteNames rewrites the quoted argument names of src. A quoted name
-// is one at the start of a line, or after "{", followed by "=".
+// is one at the start of a line, or after "{", followed by "=", in a
+// block's body: in an object constructor ({ "TZ" = "UTC" }) a quoted key
+// is HCL's own syntax and stays as written.
 func unquoteNames(src []byte) ([]byte, quotedNames) {
 	tokens, diags := hclsyntax.LexConfig(src, "", hcl.Pos{Line: 1, Column: 1})
 	if diags.HasErrors() {
@@ -24,7 +26,21 @@ func unquoteNames(src []byte) ([]byte, quotedNames) {
 	}
 	var out []byte
 	names := quotedNames{}
+	// blocks holds, for each brace open, whether it opens a block's body
+	// (after its type or a label) rather than an object constructor.
+	var blocks []bool
 	for i := 0; i+3 < len(tokens); i++ {
+		switch tokens[i].Type {
+		case hclsyntax.TokenOBrace:
+			blocks = append(blocks, i > 0 && (tokens[i-1].Type == hclsyntax.TokenIdent || tokens[i-1].Type == hclsyntax.TokenCQuote))
+		case hclsyntax.TokenCBrace:
+			if len(blocks) > 0 {
+				blocks = blocks[:len(blocks)-1]
+			}
+		}
+		if len(blocks) > 0 && !blocks[len(blocks)-1] {
+			continue
+		}
 		if tokens[i].Type != hclsyntax.TokenOQuote || tokens[i+1].Type != hclsyntax.TokenQuotedLit ||
 			tokens[i+2].Type != hclsyntax.TokenCQuote || tokens[i+3].Type != hclsyntax.TokenEqual {
 			continue

@@ -28,7 +28,9 @@ type localsBlock struct {
 }
 
 type kvBlock struct {
-	Attrs hcl.Attributes `hcl:",remain"`
+	// Body is read with decoder.kvAttrs: the iterators of enclosing
+	// dynamic blocks reach its attributes only that way.
+	Body hcl.Body `hcl:",remain"`
 }
 
 // bodyBlock keeps a block's body for free-form decoding (driver config,

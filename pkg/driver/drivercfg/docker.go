@@ -223,7 +223,9 @@ func warnMounts(v any) string {
 	}
 	for _, m := range ms.([]map[string]any) {
 		switch t, _ := m["type"].(string); t {
-		case "", "bind", "tmpfs":
+		case "bind", "tmpfs":
+		case "":
+			return `a mount without a type is a Docker named volume (the docker driver's default type), which containerd does not have: say type = "bind" to bind a path, or use a host volume`
 		case "volume":
 			return "mounts of type \"volume\" need Docker named volumes, which containerd does not have: use a bind mount or a host volume"
 		default:

@@ -104,7 +104,7 @@ func TestNewOptionTypesReadTheShapesJobFilesGive(t *testing.T) {
 func TestDockerOptionsThatNeedADaemonAreWarnedAtTheOption(t *testing.T) {
 	w := Docker.Warnings(map[string]any{
 		"image": "redis", "logging": []any{map[string]any{"type": "loki"}}, "privileged": true, "network_mode": "weave",
-		"security_opt": []any{"no-new-privileges", "seccomp=/x.json"}, "mount": []any{map[string]any{"type": "volume"}}, "init": false,
+		"security_opt": []any{"no-new-privileges", "seccomp=/x.json"}, "mount": []any{map[string]any{"type": "volume"}}, "mounts": []any{map[string]any{"source": "x", "target": "/x"}}, "init": false,
 	})
 	got := map[string]string{}
 	for _, x := range w {
@@ -112,13 +112,13 @@ func TestDockerOptionsThatNeedADaemonAreWarnedAtTheOption(t *testing.T) {
 	}
 	for opt, want := range map[string]string{
 		"logging": "needs a Docker daemon", "privileged": "-docker-allow-privileged", "network_mode": `network_mode "weave" names a Docker network`,
-		"security_opt": `containerd cannot honour "seccomp=/x.json"`, "mount": "Docker named volumes",
+		"security_opt": `containerd cannot honour "seccomp=/x.json"`, "mount": "Docker named volumes", "mounts": "default type",
 	} {
 		if !strings.Contains(got[opt], want) {
 			t.Errorf("warning of %s is %q, want %q", opt, got[opt], want)
 		}
 	}
-	if _, warned := got["init"]; warned || len(got) != 5 {
+	if _, warned := got["init"]; warned || len(got) != 6 {
 		t.Errorf("unexpected warnings %v", got)
 	}
 }

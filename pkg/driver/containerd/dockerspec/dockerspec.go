@@ -7,6 +7,7 @@
 package dockerspec
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -314,6 +315,15 @@ func (t *translator) volumes() error {
 	return nil
 }
 
+// volumeMount says why a mount of type "volume" (Nomad's default type)
+// cannot be made.
+func volumeMount(typ string) string {
+	if typ == "" {
+		return `config.mount without a type is a Docker named volume (the docker driver's default type), which containerd does not have: say type = "bind" to bind a path, or use a host volume`
+	}
+	return `config.mount of type "volume" needs Docker named volumes, which containerd does not have: use a bind mount or a host volume`
+}
+
 func (t *translator) mounts() error {
 	all := append(append([]map[string]any{}, t.v.Objects("mount")...), t.v.Objects("mounts")...)
 	for _, m := range all {
@@ -324,7 +334,7 @@ func (t *translator) mounts() error {
 		}
 		ro := truthy(m["readonly"]) || truthy(m["read_only"])
 		switch typ {
-		case "", "bind":
+		case "bind":
 			prop := str(first(m["bind_options"])["propagation"])
 			if prop != "" && !propagations[prop] {
 				return fmt.Errorf("config.mount: bind propagation %q is not one of private, rprivate, shared, rshared, slave, rslave", prop)
@@ -348,8 +358,8 @@ func (t *translator) mounts() error {
 				opts = append(opts, "ro")
 			}
 			t.s.Mounts = append(t.s.Mounts, specs.Mount{Type: "tmpfs", Source: "tmpfs", Destination: target, Options: opts})
-		case "volume":
-			return fmt.Errorf("config.mount of type \"volume\" needs Docker named volumes, which containerd does not have: use a bind mount or a host volume")
+		case "volume", "":
+			return errors.New(volumeMount(typ))
 		default:
 			return fmt.Errorf("config.mount type %q is not supported: use bind or tmpfs", typ)
 		}

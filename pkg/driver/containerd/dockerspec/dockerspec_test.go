@@ -148,6 +148,7 @@ func TestDockerOptionsThatCannotRunAreRefusedWithTheirName(t *testing.T) {
 		{"a volume without a container path", map[string]any{"volumes": []any{"/srv"}}, Options{}, "is not host_path:container_path"},
 		{"a relative container path", map[string]any{"volumes": []any{"/srv:data"}}, Options{}, `container path "data" must be absolute`},
 		{"a named volume mount", map[string]any{"mount": []any{map[string]any{"type": "volume", "source": "pg", "target": "/data"}}}, Options{}, "named volumes"},
+		{"a mount without a type (a named volume, Nomad's default)", map[string]any{"mount": []any{map[string]any{"source": "pg", "target": "/data"}}}, Options{}, `say type = "bind"`},
 		{"a bad ulimit", map[string]any{"ulimit": map[string]any{"nofile": "2048:1024"}}, Options{}, "hard at least soft"},
 		{"an unknown ulimit", map[string]any{"ulimit": map[string]any{"files": "1"}}, Options{}, `config.ulimit "files" is not a resource limit`},
 		{"an image that is no reference", map[string]any{"image": "Redis:7"}, Options{}, `config.image "Redis:7" is not an image reference`},
