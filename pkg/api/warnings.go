@@ -85,6 +85,11 @@ func (j *Job) FieldWarnings() []Warning {
 			if t.Consul != nil {
 				add(tp+".consul", "%s: the consul block is ignored: Consul is not used", tw)
 			}
+			for ti, tpl := range t.Templates {
+				if calls := tpl.ConsulCalls(); len(calls) > 0 {
+					add(fmt.Sprintf("%s.templates[%d]", tp, ti), "%s: the template for %q calls %s, which read Consul or Vault: nomadic uses neither, and the template fails when it is rendered (read variables with nomadVar, services with nomadService)", tw, tpl.Destination, strings.Join(calls, ", "))
+				}
+			}
 			for ii, id := range t.Identities {
 				if !id.IsDefault() {
 					add(fmt.Sprintf("%s.identities[%d]", tp, ii), "%s: identity %q is kept but not issued: only the default workload identity (no name) is; Vault and Consul are not integrated", tw, id.Name)

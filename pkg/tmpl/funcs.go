@@ -12,6 +12,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/nomadic-project/nomadic/pkg/api"
 	"sigs.k8s.io/yaml"
 )
 
@@ -134,8 +135,7 @@ func (r *renderer) funcs() template.FuncMap {
 		"sprig_list":    func(v ...any) []any { return v },
 		"sprig_dict":    dict,
 	}
-	for _, name := range []string{"key", "keyOrDefault", "keyExists", "ls", "tree", "safeLs", "safeTree", "service", "services",
-		"connect", "caRoots", "caLeaf", "node", "nodes", "secret", "secrets", "pkiCert"} {
+	for _, name := range api.ConsulTemplateFunctions {
 		m[name] = consul(name)
 	}
 	return m
