@@ -550,12 +550,16 @@ func toNodeStub(n *api.Node, version string) *NodeListStub {
 		CreateIndex: n.CreateIndex, ModifyIndex: n.ModifyIndex}
 }
 
+// nodeResources is what a node offers, in Nomad's form.
+func nodeResources(n *api.Node) *NodeResources {
+	return &NodeResources{Cpu: NodeCpuResources{CpuShares: int64(n.Resources.CPU)},
+		Memory: NodeMemoryResources{MemoryMB: int64(n.Resources.MemoryMB)}, Disk: NodeDiskResources{DiskMB: int64(n.Resources.DiskMB)}}
+}
+
 func toNode(n *api.Node) *Node {
 	out := &Node{ID: n.ID, Datacenter: n.Datacenter, Name: n.Name, Attributes: attributes(n),
-		NodeResources: &NodeResources{Cpu: NodeCpuResources{CpuShares: int64(n.Resources.CPU)},
-			Memory: NodeMemoryResources{MemoryMB: int64(n.Resources.MemoryMB)}, Disk: NodeDiskResources{DiskMB: int64(n.Resources.DiskMB)}},
-		ReservedResources: &NodeReservedResources{},
-		Resources:         toResources(n.Resources), Reserved: toResources(api.Resources{}),
+		NodeResources: nodeResources(n), ReservedResources: &NodeReservedResources{},
+		Resources: toResources(n.Resources), Reserved: toResources(api.Resources{}),
 		Links: map[string]string{}, Meta: n.Meta, NodeClass: n.NodeClass, NodePool: cmpOr(n.NodePool, api.DefaultNodePool),
 		Drain: n.Drain != nil, SchedulingEligibility: eligibility(n), Status: n.Status,
 		StatusUpdatedAt: n.RegisterTime.Unix(), Events: []*NodeEvent{}, Drivers: toDrivers(n),

@@ -27,12 +27,16 @@ func (s *Server) listNodes(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	prefix := r.URL.Query().Get("prefix")
+	resources := r.URL.Query().Get("resources") == "true"
 	out := []*NodeListStub{}
 	for _, n := range list {
 		if !idPrefix(n.ID, prefix) {
 			continue
 		}
 		stub := toNodeStub(n, s.Version)
+		if resources {
+			stub.NodeResources, stub.ReservedResources = nodeResources(n), &NodeReservedResources{}
+		}
 		if f.match(stub) {
 			out = append(out, stub)
 		}

@@ -896,9 +896,12 @@ type NodeListStub struct {
 	Status                string
 	StatusDescription     string
 	Drivers               map[string]*DriverInfo
-	LastDrain             *DrainMetadata
-	CreateIndex           uint64
-	ModifyIndex           uint64
+	// NodeResources and ReservedResources are listed with ?resources=true.
+	NodeResources     *NodeResources         `json:",omitempty"`
+	ReservedResources *NodeReservedResources `json:",omitempty"`
+	LastDrain         *DrainMetadata
+	CreateIndex       uint64
+	ModifyIndex       uint64
 }
 
 // DrainMetadata describes a node's last drain.

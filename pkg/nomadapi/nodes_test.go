@@ -1,0 +1,32 @@
+package nomadapi
+
+import (
+	"context"
+	"testing"
+
+	napi "github.com/hashicorp/nomad/api"
+	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/store"
+	"github.com/nomadic-project/nomadic/pkg/testutil"
+)
+
+// The node list carries resources only when asked (?resources=true), as
+// Nomad's does; Nomad's UI and the api package's tests ask.
+func TestNodeListResourcesWhenAsked(t *testing.T) {
+	st := store.New(testutil.Etcd(t), "/noderes")
+	node := &api.Node{ID: "9f0c2d4e-0000-4000-8000-000000000002", Name: "n1", Datacenter: "dc1", Eligible: true,
+		Resources: api.Resources{CPU: 2000, MemoryMB: 4096, DiskMB: 10000}}
+	if err := st.PutNode(context.Background(), node); err != nil {
+		t.Fatal(err)
+	}
+	c := nomadClient(t, &Server{Store: st, Name: "t", Version: "test"})
+	plain, _, err := c.Nodes().List(nil)
+	if err != nil || len(plain) != 1 || plain[0].NodeResources != nil || plain[0].ReservedResources != nil {
+		t.Fatalf("plain list: %+v %v", plain, err)
+	}
+	with, _, err := c.Nodes().List(&napi.QueryOptions{Params: map[string]string{"resources": "true"}})
+	if err != nil || len(with) != 1 || with[0].NodeResources == nil || with[0].ReservedResources == nil ||
+		with[0].NodeResources.Cpu.CpuShares != 2000 || with[0].NodeResources.Memory.MemoryMB != 4096 {
+		t.Fatalf("with resources: %+v %v", with, err)
+	}
+}
