@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nomadic-project/nomadic/pkg/api"
+	"github.com/nomadic-project/nomadic/pkg/scheduler"
 )
 
 // The translation from nomadic's objects to Nomad's wire shapes. It keeps
@@ -553,7 +554,8 @@ func toNodeStub(n *api.Node, version string) *NodeListStub {
 // nodeResources is what a node offers, in Nomad's form.
 func nodeResources(n *api.Node) *NodeResources {
 	return &NodeResources{Cpu: NodeCpuResources{CpuShares: int64(n.Resources.CPU)},
-		Memory: NodeMemoryResources{MemoryMB: int64(n.Resources.MemoryMB)}, Disk: NodeDiskResources{DiskMB: int64(n.Resources.DiskMB)}}
+		Memory: NodeMemoryResources{MemoryMB: int64(n.Resources.MemoryMB)}, Disk: NodeDiskResources{DiskMB: int64(n.Resources.DiskMB)},
+		MinDynamicPort: scheduler.DefaultMinDynamicPort, MaxDynamicPort: scheduler.DefaultMaxDynamicPort}
 }
 
 func toNode(n *api.Node) *Node {

@@ -26,7 +26,8 @@ func TestNodeListResourcesWhenAsked(t *testing.T) {
 	}
 	with, _, err := c.Nodes().List(&napi.QueryOptions{Params: map[string]string{"resources": "true"}})
 	if err != nil || len(with) != 1 || with[0].NodeResources == nil || with[0].ReservedResources == nil ||
-		with[0].NodeResources.Cpu.CpuShares != 2000 || with[0].NodeResources.Memory.MemoryMB != 4096 {
+		with[0].NodeResources.Cpu.CpuShares != 2000 || with[0].NodeResources.Memory.MemoryMB != 4096 ||
+		with[0].NodeResources.MinDynamicPort != 20000 || with[0].NodeResources.MaxDynamicPort != 32000 {
 		t.Fatalf("with resources: %+v %v", with, err)
 	}
 }

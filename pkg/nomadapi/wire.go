@@ -815,6 +815,10 @@ type NodeResources struct {
 	Cpu    NodeCpuResources
 	Memory NodeMemoryResources
 	Disk   NodeDiskResources
+	// MinDynamicPort and MaxDynamicPort bound the ports the scheduler
+	// picks for dynamic ports on the node.
+	MinDynamicPort int
+	MaxDynamicPort int
 }
 
 // NodeCpuResources is a node's CPU.
