@@ -674,14 +674,25 @@ func runAgent(args []string) error {
 	case err := <-embeddedErr:
 		runErr = fmt.Errorf("embedded etcd: %w", err)
 	}
-	if a.stopping != nil {
-		close(a.stopping)
-	}
+	// The APIs shut down together, and their streams and blocking
+	// queries end once their listeners are closed (a blocking query that
+	// answered at once on a listener still open would be asked again at
+	// once).
+	var closeStopping sync.Once
+	var shutdowns sync.WaitGroup
 	for _, srv := range httpSrvs {
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = srv.Shutdown(sctx)
-		scancel()
+		if a.stopping != nil {
+			srv.RegisterOnShutdown(func() { closeStopping.Do(func() { close(a.stopping) }) })
+		}
+		shutdowns.Add(1)
+		go func() {
+			defer shutdowns.Done()
+			sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer scancel()
+			_ = srv.Shutdown(sctx)
+		}()
 	}
+	shutdowns.Wait()
 	cancel()
 	if agentDone != nil {
 		<-agentDone

@@ -37,6 +37,34 @@ func nodeEvents(r *http.Request, a *acl.ACL) *Denied {
 	return nil
 }
 
+// ScalingPolicyAccess tells whether a's token may see the scaling
+// policies of namespace ns with capability c (list-scaling-policies or
+// read-scaling-policy), or else with list-jobs and read-job, as in Nomad.
+func ScalingPolicyAccess(a *acl.ACL, ns, c string) bool {
+	return a.AllowNamespaceOp(ns, c) || (a.AllowNamespaceOp(ns, acl.CapListJobs) && a.AllowNamespaceOp(ns, acl.CapReadJob))
+}
+
+// scalingPolicies needs ScalingPolicyAccess on the namespace asked for,
+// or on some namespace for "*" and a policy by ID (whose handler answers
+// 404 for one the token may not see, so that IDs reveal nothing).
+func scalingPolicies(c string) func(*http.Request, *acl.ACL) *Denied {
+	return func(r *http.Request, a *acl.ACL) *Denied {
+		lacks := &Denied{Lacks: c + ", or list-jobs and read-job,"}
+		if ns := r.URL.Query().Get("namespace"); ns != "" && ns != "*" {
+			if !ScalingPolicyAccess(a, ns, c) {
+				lacks.Lacks += " on namespace " + ns
+				return lacks
+			}
+			return nil
+		}
+		if !a.AllowAnyNamespaceOp(c) && !(a.AllowAnyNamespaceOp(acl.CapListJobs) && a.AllowAnyNamespaceOp(acl.CapReadJob)) {
+			lacks.Lacks += " on any namespace"
+			return lacks
+		}
+		return nil
+	}
+}
+
 // ownPolicy lets a client token read a policy it holds, as Nomad does.
 func ownPolicy(r *http.Request, _ *acl.ACL) *Denied {
 	if id := FromContext(r.Context()); id != nil && id.Token != nil && slices.Contains(id.Token.Policies, pathValue(r, "name")) {
@@ -212,8 +240,8 @@ func nomadRules() map[string]Rule {
 		"GET /v1/job/{id}/deployment":              NS(acl.CapReadJob),
 		"GET /v1/job/{id}/summary":                 NS(acl.CapReadJob),
 		"GET /v1/job/{id}/scale":                   NS(acl.CapReadJobScaling),
-		"GET /v1/scaling/policies":                 NSResult(acl.CapListScalingPolicies),
-		"GET /v1/scaling/policy/{id}":              NSResult(acl.CapReadScalingPolicy),
+		"GET /v1/scaling/policies":                 Custom(scalingPolicies(acl.CapListScalingPolicies)), // the handler filters by namespace
+		"GET /v1/scaling/policy/{id}":              Custom(scalingPolicies(acl.CapReadScalingPolicy)),
 		"GET /v1/allocations":                      NSResult(acl.CapReadJob),
 		"GET /v1/allocation/{id}":                  NSResult(acl.CapReadJob),
 		"GET /v1/client/allocation/{id}/stats":     NSAlloc(acl.CapReadJob, "id"),

@@ -72,6 +72,8 @@ func (t *Template) ConsulCalls() []string {
 			walk(n.ElseList)
 		case *parse.TemplateNode:
 			walk(n.Pipe)
+		case *parse.ChainNode: // (secret "kv/x").Data.password
+			walk(n.Node)
 		}
 	}
 	for _, tr := range trees {

@@ -18,6 +18,7 @@ func TestTemplatesThatReadConsulAreWarned(t *testing.T) {
 		{`{{ range service "db" }}{{ .Address }}{{ end }} {{ key "a" }} {{ key "b" }}`, "", "", []string{"service", "key"}},
 		{`{{ if keyExists "x" }}{{ with secret "kv/x" }}{{ .Data }}{{ end }}{{ else }}{{ keyOrDefault "y" "z" }}{{ end }}`, "", "", []string{"keyExists", "secret", "keyOrDefault"}},
 		{`[[ key "a" ]] {{ not a call }}`, "[[", "]]", []string{"key"}},
+		{`{{ (secret "kv/x").Data.password }} {{ (index (service "db") 0).Address }}`, "", "", []string{"secret", "service"}},
 		{`{{ with nomadVar "nomad/jobs/j" }}{{ .x }}{{ end }} {{ env "node.unique.name" }} {{ .node }}`, "", "", nil},
 		{`{{ key "a" `, "", "", nil},
 	} {

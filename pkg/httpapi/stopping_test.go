@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,5 +76,43 @@ func TestStoppingEndsStreamsCleanly(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatal("a request still runs after the stop")
 		}
+	}
+}
+
+// A stream from a compacted revision says so and ends: the UI relists.
+func TestEventStreamFromACompactedRevisionEnds(t *testing.T) {
+	cli := testutil.Etcd(t)
+	s := &Server{Store: store.New(cli, "/compacted"), Name: "t", Version: "test"}
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(ts.Close)
+	for i := range 3 {
+		if _, err := cli.Put(t.Context(), "/compacted/jobs/default/j"+strconv.Itoa(i), "{}"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp, err := cli.Get(t.Context(), "/compacted/none")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cli.Compact(t.Context(), resp.Header.Revision); err != nil {
+		t.Fatal(err)
+	}
+	stream, err := http.Get(ts.URL + "/v1/event/stream?index=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Body.Close()
+	done := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(stream.Body)
+		done <- b
+	}()
+	select {
+	case b := <-done:
+		if !strings.Contains(string(b), "compacted") {
+			t.Fatalf("the stream said %q", b)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stream did not end after its compacted revision")
 	}
 }

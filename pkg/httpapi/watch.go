@@ -185,7 +185,10 @@ func (s *Server) eventStream(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}()
-	defer wg.Wait()
+	defer func() {
+		cancel() // the keepalives end with the stream
+		wg.Wait()
+	}()
 	err := s.Store.WatchChanges(ctx, from-1, func(c store.Change) error {
 		topic := topics[c.Kind]
 		if topic == "" || (len(want) > 0 && !want[topic]) {

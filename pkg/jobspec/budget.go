@@ -28,6 +28,15 @@ const (
 	maxExponent = 1000
 )
 
+// callSteps are the steps a call of a function costs beyond its own,
+// for functions that take far longer than an expression: a bcrypt hash
+// (up to about 0.3 s at its highest cost here) or an RSA decryption. They
+// bound a file to about ten such calls, a few seconds of a server's CPU.
+var callSteps = map[string]int{
+	"bcrypt":     maxSteps / 10,
+	"rsadecrypt": maxSteps / 20,
+}
+
 // budget is what is left of one file's evaluation budget.
 type budget struct {
 	left     int
@@ -55,6 +64,13 @@ func (g *guarded) Value(ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
 		return cty.DynamicVal, g.spent()
 	}
 	g.b.left--
+	if fc, ok := g.Expression.(*hclsyntax.FunctionCallExpr); ok {
+		// A call whose work a step does not measure pays for it
+		// before it runs.
+		if g.b.left -= callSteps[fc.Name]; g.b.left < 0 {
+			return cty.DynamicVal, g.spent()
+		}
+	}
 	v, diags := g.Expression.Value(ctx)
 	if diags.HasErrors() {
 		return v, diags

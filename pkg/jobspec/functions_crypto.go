@@ -29,9 +29,11 @@ const (
 	// bcryptMaxCost bounds the cost: each step doubles the time, and at
 	// 31 one hash takes days; a job file is read by the servers too (the
 	// Nomad API's parse endpoint), where no request may take that long.
-	bcryptMaxCost = 14
-	// rsaMaxBits bounds the private keys rsadecrypt takes.
-	rsaMaxBits = 16384
+	// Calls are bounded too (callSteps).
+	bcryptMaxCost = 12
+	// rsaMaxBits bounds the private keys rsadecrypt takes (a 16384-bit
+	// key takes about a second a decryption).
+	rsaMaxBits = 8192
 )
 
 var bcryptFunc = function.New(&function.Spec{

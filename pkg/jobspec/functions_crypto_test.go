@@ -35,7 +35,7 @@ func TestBcryptHashesAtTheCostGiven(t *testing.T) {
 			t.Errorf("%s cost %d (%v), want %d", k, c, err, want)
 		}
 	}
-	for _, bad := range []string{`bcrypt("x", 31)`, `bcrypt("x", 2)`, `bcrypt("x", 1.5)`, `bcrypt("x", 10, 11)`} {
+	for _, bad := range []string{`bcrypt("x", 13)`, `bcrypt("x", 2)`, `bcrypt("x", 1.5)`, `bcrypt("x", 10, 11)`} {
 		if _, err := Parse("j.nomad.hcl", cryptoJob("    x = "+bad)); err == nil || !strings.Contains(err.Error(), "j.nomad.hcl:3:") {
 			t.Errorf("%s: %v", bad, err)
 		}
@@ -92,5 +92,18 @@ func TestRSADecryptOpensWhatThePublicKeySealed(t *testing.T) {
 		if err != nil && strings.Contains(err.Error(), "MII") {
 			t.Errorf("%s: the error shows the key: %v", name, err)
 		}
+	}
+}
+
+// bcrypt and rsadecrypt pay for their work from the file's budget: a
+// file cannot make a server hash for hours.
+func TestCostlyCallsAreBounded(t *testing.T) {
+	t.Parallel()
+	_, err := Parse("j.nomad.hcl", cryptoJob(`    x = join(",", [for i in range(100) : bcrypt("x", 4)])`))
+	if err == nil || !strings.Contains(err.Error(), "too costly") {
+		t.Fatalf("a hundred bcrypt calls: %v", err)
+	}
+	if _, err := Parse("j.nomad.hcl", cryptoJob(`    x = join(",", [for i in range(5) : bcrypt("x", 4)])`)); err != nil {
+		t.Fatalf("five calls: %v", err)
 	}
 }

@@ -32,7 +32,7 @@ func unquoteNames(src []byte) ([]byte, quotedNames) {
 	for i := 0; i+3 < len(tokens); i++ {
 		switch tokens[i].Type {
 		case hclsyntax.TokenOBrace:
-			blocks = append(blocks, i > 0 && (tokens[i-1].Type == hclsyntax.TokenIdent || tokens[i-1].Type == hclsyntax.TokenCQuote))
+			blocks = append(blocks, opensBlock(tokens, i))
 		case hclsyntax.TokenCBrace:
 			if len(blocks) > 0 {
 				blocks = blocks[:len(blocks)-1]
@@ -67,6 +67,59 @@ func unquoteNames(src []byte) ([]byte, quotedNames) {
 		return src, nil
 	}
 	return out, names
+}
+
+// opensBlock tells whether the brace at tokens[i] opens a block's body:
+// what precedes it on its line (past inline comments, back to the line's
+// start or an enclosing brace) is a block header, a type and labels
+// (names or quoted strings), and nothing else — not "x =", "in" of a for
+// expression, or a call's parenthesis, after which a brace opens an
+// object.
+func opensBlock(tokens hclsyntax.Tokens, i int) bool {
+	header := 0
+	j := i - 1
+	for ; j >= 0; j-- {
+		t := tokens[j]
+		switch t.Type {
+		case hclsyntax.TokenComment:
+			if strings.HasSuffix(string(t.Bytes), "\n") {
+				goto start // a line comment ends the line before
+			}
+			continue
+		case hclsyntax.TokenNewline, hclsyntax.TokenOBrace, hclsyntax.TokenCBrace:
+			goto start
+		case hclsyntax.TokenIdent:
+			header++
+			continue
+		case hclsyntax.TokenCQuote:
+			if j >= 2 && tokens[j-1].Type == hclsyntax.TokenQuotedLit && tokens[j-2].Type == hclsyntax.TokenOQuote {
+				j -= 2
+				header++
+				continue
+			}
+			if j >= 1 && tokens[j-1].Type == hclsyntax.TokenOQuote { // ""
+				j--
+				header++
+				continue
+			}
+		}
+		return false
+	}
+start:
+	// The first token of a header is the block's type: a name.
+	return header > 0 && tokens[j+1].Type == hclsyntax.TokenIdent && !forKeyword(tokens, j+1, i)
+}
+
+// forKeyword tells whether the header-like run tokens[from:to] holds a for
+// expression's keyword ("for k, v in" needs a comma, but "for v in" is
+// names only).
+func forKeyword(tokens hclsyntax.Tokens, from, to int) bool {
+	for k := from; k < to; k++ {
+		if tokens[k].Type == hclsyntax.TokenIdent && string(tokens[k].Bytes) == "in" && k > from && string(tokens[from].Bytes) == "for" {
+			return true
+		}
+	}
+	return false
 }
 
 // placeholder is the n-th identifier of the given length.

@@ -102,3 +102,41 @@ func TestDynamicIteratorsReachMetaAndEnvBlocks(t *testing.T) {
 		}
 	}
 }
+
+// Where a brace opens a block, quoted argument names work past comments;
+// where it opens an object (after a for expression's "in", in a template
+// directive), its quoted keys stay as written.
+func TestQuotedNamesTellBlocksFromObjects(t *testing.T) {
+	t.Parallel()
+	src := `job "j" /* note */ {
+  meta /* x */ {
+    "com.example.x" = "y"
+    keys = join(",", [for k, v in { "a.b" = 1, "c" = 2 } : k])
+    one  = join(",", [
+      for v in { "d.e" = 1 } : v
+    ])
+    tmpl = "%{ for k, v in { "f.g" = 1 } }${k}%{ endfor }"
+  }
+  group "g" { # a comment
+    meta = { "h.i" = "j" }
+    task "t" {
+      driver = "raw_exec"
+      config { command = "/bin/true" }
+    }
+  }
+}
+`
+	job, err := Parse("j.nomad.hcl", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"com.example.x": "y", "keys": "a.b,c", "one": "1", "tmpl": "f.g"}
+	for k, v := range want {
+		if job.Meta[k] != v {
+			t.Errorf("meta %s = %q, want %q (all: %v)", k, job.Meta[k], v, job.Meta)
+		}
+	}
+	if job.Groups[0].Meta["h.i"] != "j" {
+		t.Errorf("group meta %v", job.Groups[0].Meta)
+	}
+}

@@ -3,13 +3,11 @@ package nomadapi
 import (
 	"context"
 	"encoding/json"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	napi "github.com/hashicorp/nomad/api"
-	"github.com/nomadic-project/nomadic/pkg/access"
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/store"
 	"github.com/nomadic-project/nomadic/pkg/testutil"
@@ -56,31 +54,8 @@ func TestNomadsClientUnderACLs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	res := &access.Resolver{Store: st}
-	s := &Server{Store: st, Name: "t", Version: "test", Gate: &access.Gate{ACL: res, Objects: st},
-		ACL: &access.Service{Store: st, Resolver: res}}
-	ts := httptest.NewServer(s.Handler())
-	t.Cleanup(ts.Close)
-	client := func(secret string) *napi.Client {
-		c, err := napi.NewClient(&napi.Config{Address: ts.URL, SecretID: secret})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-	boot, _, err := client("").ACLTokens().Bootstrap(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mgmt := client(boot.SecretID)
-	if _, err := mgmt.ACLPolicies().Upsert(&napi.ACLPolicy{Name: "team-a", Rules: `namespace "team-a" { policy = "write" }`}, nil); err != nil {
-		t.Fatal(err)
-	}
-	tok, _, err := mgmt.ACLTokens().Create(&napi.ACLToken{Type: "client", Policies: []string{"team-a"}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	team := client(tok.SecretID)
+	mgmt, token := aclServer(t, st)
+	team := token("team-a", `namespace "team-a" { policy = "write" }`)
 	jobs, _, err := team.Jobs().List(&napi.QueryOptions{Namespace: "*"})
 	if err != nil || len(jobs) != 1 || jobs[0].Namespace != "team-a" {
 		t.Fatalf("jobs of every namespace for the team's token: %+v, %v", jobs, err)

@@ -96,8 +96,7 @@ func (s *Server) eventStream(w http.ResponseWriter, r *http.Request) error {
 	// are kept, as Nomad's starts at the oldest events of its buffer
 	// (the last 100 by default): replayRevisions before now, or from now
 	// when history is compacted closer than that.
-	replay := after == 0
-	if replay {
+	if after == 0 {
 		ctx, cancel := s.ctx(r)
 		rev, err := s.Store.Revision(ctx)
 		cancel()
@@ -151,7 +150,10 @@ func (s *Server) eventStream(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}()
-	defer wg.Wait()
+	defer func() {
+		cancel() // the heartbeats end with the stream
+		wg.Wait()
+	}()
 	var frame *Events
 	flush := func() error {
 		if frame == nil || len(frame.Events) == 0 {
@@ -180,15 +182,17 @@ func (s *Server) eventStream(w http.ResponseWriter, r *http.Request) error {
 		// flushing each at once keeps the stream live.
 		return flush()
 	}
+	// An index etcd no longer holds starts the stream at the oldest one
+	// it does, as Nomad's starts at the closest index its buffer holds
+	// (Nomad's clients read no error frame). A few tries: each may race
+	// with another compaction.
 	err = s.Store.WatchChanges(ctx, after, watch)
-	if replay && errors.Is(err, store.ErrCompacted) {
-		ctx2, cancel2 := s.ctx(r)
-		rev, rerr := s.Store.Revision(ctx2)
-		cancel2()
-		if rerr != nil {
-			return nil
+	for try := 0; try < 3; try++ {
+		var compacted *store.CompactedError
+		if !errors.As(err, &compacted) || ctx.Err() != nil {
+			break
 		}
-		after = rev
+		after = max(compacted.Oldest-1, after)
 		err = s.Store.WatchChanges(ctx, after, watch)
 	}
 	switch {

@@ -46,3 +46,47 @@ func TestEventStreamWithoutAnIndexReplaysTheLatest(t *testing.T) {
 		t.Fatalf("a key with colons: %v", err)
 	}
 }
+
+// A stream from an index etcd compacted away starts at the oldest index
+// kept, as Nomad's starts at the closest its buffer holds, and stays live.
+func TestEventStreamFromACompactedIndexStartsAtTheOldestKept(t *testing.T) {
+	cli := testutil.Etcd(t)
+	c := nomadClient(t, &Server{Store: store.New(cli, "/evcompact"), Name: "t", Version: "test"})
+	register := func(id string) {
+		job := napi.NewServiceJob(id, id, "global", 50)
+		job.AddTaskGroup(napi.NewTaskGroup("g", 1).AddTask(napi.NewTask("t", "mock").SetConfig("run_for", "1h")))
+		if _, _, err := c.Jobs().Register(job, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	register("old")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	rev, err := cli.Get(ctx, "/evcompact/none")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cli.Compact(ctx, rev.Header.Revision); err != nil {
+		t.Fatal(err)
+	}
+	events, err := c.EventStream().Stream(ctx, map[napi.Topic][]string{napi.TopicJob: {"*"}}, 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	register("new")
+	for {
+		select {
+		case evs := <-events:
+			if evs == nil || evs.Err != nil {
+				t.Fatalf("stream: %+v", evs)
+			}
+			for _, e := range evs.Events {
+				if j, err := e.Job(); err == nil && j != nil && *j.ID == "new" {
+					return
+				}
+			}
+		case <-ctx.Done():
+			t.Fatal("no event after the compacted index")
+		}
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+	"github.com/nomadic-project/nomadic/pkg/access"
+	"github.com/nomadic-project/nomadic/pkg/acl"
 	"github.com/nomadic-project/nomadic/pkg/api"
 )
 
@@ -30,12 +32,9 @@ type ScalingPolicy struct {
 	ModifyIndex uint64
 }
 
-// ScalingPolicyListStub is Nomad's api.ScalingPolicyListStub, with the
-// policy's namespace beside its target (the ACL filter of lists reads it;
-// Nomad's clients ignore it).
+// ScalingPolicyListStub is Nomad's api.ScalingPolicyListStub.
 type ScalingPolicyListStub struct {
 	ID          string
-	Namespace   string
 	Enabled     bool
 	Type        string
 	Target      map[string]string
@@ -75,17 +74,25 @@ func toScalingPolicy(j *api.Job, g *api.TaskGroup) *ScalingPolicy {
 }
 
 // scalingPolicies are the policies of the jobs in namespace ns ("" for
-// all), those of job only when it is set.
-func (s *Server) scalingPolicies(r *http.Request, ns, job string) ([]*ScalingPolicy, error) {
+// all), those of job only when it is set, that the request's token may
+// see with capability c (access.ScalingPolicyAccess).
+func (s *Server) scalingPolicies(r *http.Request, ns, job, c string) ([]*ScalingPolicy, error) {
 	ctx, cancel := s.ctx(r)
 	defer cancel()
 	list, err := s.Store.ListJobs(ctx, ns)
 	if err != nil {
 		return nil, err
 	}
+	var a *acl.ACL
+	if id := access.FromContext(r.Context()); id != nil {
+		a = id.ACL
+	}
 	var out []*ScalingPolicy
 	for _, j := range list {
 		if job != "" && j.ID != job {
+			continue
+		}
+		if a != nil && !access.ScalingPolicyAccess(a, cmpOr(j.Namespace, api.DefaultNamespace), c) {
 			continue
 		}
 		for _, g := range j.Groups {
@@ -104,7 +111,7 @@ func (s *Server) scalingPolicies(r *http.Request, ns, job string) ([]*ScalingPol
 // (`nomad scaling policy info` looks a policy up so), as in Nomad.
 func (s *Server) listScalingPolicies(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	policies, err := s.scalingPolicies(r, nsFilter(namespace(r)), q.Get("job"))
+	policies, err := s.scalingPolicies(r, nsFilter(namespace(r)), q.Get("job"), acl.CapListScalingPolicies)
 	if err != nil {
 		return err
 	}
@@ -114,7 +121,7 @@ func (s *Server) listScalingPolicies(w http.ResponseWriter, r *http.Request) err
 		if !strings.HasPrefix(p.Type, typ) || !strings.HasPrefix(p.ID, prefix) {
 			continue
 		}
-		out = append(out, &ScalingPolicyListStub{ID: p.ID, Namespace: p.Namespace, Enabled: *p.Enabled, Type: p.Type,
+		out = append(out, &ScalingPolicyListStub{ID: p.ID, Enabled: *p.Enabled, Type: p.Type,
 			Target: p.Target, CreateIndex: p.CreateIndex, ModifyIndex: p.ModifyIndex})
 	}
 	return s.reply(w, r, out)
@@ -122,10 +129,11 @@ func (s *Server) listScalingPolicies(w http.ResponseWriter, r *http.Request) err
 
 // getScalingPolicy serves GET /v1/scaling/policy/{id}, in any namespace
 // the token may read (policy IDs are unique across namespaces, as in
-// Nomad).
+// Nomad); one in a namespace it may not read is not found, so that an ID,
+// derived from its target, tells nothing of jobs the token cannot see.
 func (s *Server) getScalingPolicy(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
-	policies, err := s.scalingPolicies(r, "", "")
+	policies, err := s.scalingPolicies(r, "", "", acl.CapReadScalingPolicy)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -167,6 +168,15 @@ func (s *Store) WatchNodeAllocs(ctx context.Context, nodeID string, sub Subscrib
 	s.listWatch(ctx, s.keys.NodeAllocs(nodeID), subscriberHandler{s: s, sub: sub})
 }
 
+// CompactedError is WatchChanges' ErrCompacted, with the oldest revision
+// etcd still holds.
+type CompactedError struct{ Oldest int64 }
+
+func (e *CompactedError) Error() string {
+	return fmt.Sprintf("%v: the oldest revision kept is %d", ErrCompacted, e.Oldest)
+}
+func (e *CompactedError) Is(target error) bool { return target == ErrCompacted }
+
 // WatchChanges calls fn for every change in the cluster after revision
 // after, in revision order, with the previous value of deleted keys,
 // until ctx ends or fn fails. It returns ErrCompacted when after is no
@@ -179,7 +189,7 @@ func (s *Store) WatchChanges(ctx context.Context, after int64, fn func(Change) e
 	for resp := range ch {
 		if err := resp.Err(); err != nil {
 			if errors.Is(err, rpctypes.ErrCompacted) {
-				return ErrCompacted
+				return &CompactedError{Oldest: resp.CompactRevision}
 			}
 			return err
 		}
