@@ -23,37 +23,46 @@ func (s *Server) listAllocations(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	types, err := s.jobTypes(ctx, ns)
+	jobs, err := s.Store.ListJobs(ctx, ns)
 	if err != nil {
 		return err
+	}
+	byKey := map[string]*api.Job{}
+	for _, j := range jobs {
+		byKey[jobKey(j.Namespace, j.ID)] = j
 	}
 	names, err := s.nodeNames(ctx)
 	if err != nil {
 		return err
 	}
+	resources := r.URL.Query().Get("resources") == "true"
 	out := []*AllocationListStub{}
 	for _, a := range allocs {
 		if !idPrefix(a.ID, prefix) {
 			continue
 		}
-		if stub := toAllocStub(a, types[jobKey(a.Namespace, a.JobID)], names[a.NodeID]); f.match(stub) {
-			out = append(out, stub)
+		j := byKey[jobKey(a.Namespace, a.JobID)]
+		typ := ""
+		if j != nil {
+			typ = cmpOr(j.Type, api.JobTypeService)
 		}
+		stub := toAllocStub(a, typ, names[a.NodeID])
+		if !f.match(stub) {
+			continue
+		}
+		if resources {
+			// The tasks' resources as the job's current version asks,
+			// when it is the allocation's; the shared ones (disk, ports)
+			// are the allocation's own.
+			if j != nil && j.Version != a.JobVersion {
+				j = nil
+			}
+			stub.AllocatedResources = allocatedResources(a, j)
+		}
+		out = append(out, stub)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return s.reply(w, r, page(w, r, out, func(a *AllocationListStub) string { return a.ID }))
-}
-
-func (s *Server) jobTypes(ctx context.Context, ns string) (map[string]string, error) {
-	list, err := s.Store.ListJobs(ctx, ns)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]string{}
-	for _, j := range list {
-		out[jobKey(j.Namespace, j.ID)] = cmpOr(j.Type, api.JobTypeService)
-	}
-	return out, nil
 }
 
 // findAlloc finds an allocation by ID or unique prefix.

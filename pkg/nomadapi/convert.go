@@ -446,6 +446,27 @@ func toAlloc(a *api.Allocation, job *api.Job, nodeName, region string) *Allocati
 		CreateIndex: a.CreateIndex, ModifyIndex: a.ModifyIndex, AllocModifyIndex: a.ModifyIndex,
 		CreateTime: nanos(a.CreateTime), ModifyTime: nanos(allocModified(a)),
 	}
+	if job == nil {
+		job = &api.Job{ID: a.JobID, Namespace: a.Namespace, Version: a.JobVersion}
+	}
+	out.AllocatedResources = allocatedResources(a, job)
+	out.Job = toJob(job, region)
+	if g := job.LookupGroup(a.TaskGroup); g != nil {
+		for _, t := range g.Tasks {
+			r := api.Resources{}
+			if t.Resources != nil {
+				r = *t.Resources
+			}
+			out.TaskResources[t.Name] = toResources(r)
+		}
+	}
+	return out
+}
+
+// allocatedResources is what an allocation holds: its disk and ports, and
+// each task's CPU and memory as job (the allocation's version of it, or
+// nil: none) asks.
+func allocatedResources(a *api.Allocation, job *api.Job) *AllocatedResources {
 	shared := AllocatedSharedResources{DiskMB: int64(a.Resources.DiskMB)}
 	if len(a.Ports) > 0 {
 		n := &NetworkResource{Mode: "host"}
@@ -456,19 +477,17 @@ func toAlloc(a *api.Allocation, job *api.Job, nodeName, region string) *Allocati
 		}
 		shared.Networks = []*NetworkResource{n}
 	}
-	out.AllocatedResources = &AllocatedResources{Tasks: map[string]*AllocatedTaskResources{}, Shared: shared}
+	out := &AllocatedResources{Tasks: map[string]*AllocatedTaskResources{}, Shared: shared}
 	if job == nil {
-		job = &api.Job{ID: a.JobID, Namespace: a.Namespace, Version: a.JobVersion}
+		return out
 	}
-	out.Job = toJob(job, region)
 	if g := job.LookupGroup(a.TaskGroup); g != nil {
 		for _, t := range g.Tasks {
 			r := api.Resources{}
 			if t.Resources != nil {
 				r = *t.Resources
 			}
-			out.TaskResources[t.Name] = toResources(r)
-			out.AllocatedResources.Tasks[t.Name] = &AllocatedTaskResources{
+			out.Tasks[t.Name] = &AllocatedTaskResources{
 				Cpu:    AllocatedCpuResources{CpuShares: int64(r.CPU)},
 				Memory: AllocatedMemoryResources{MemoryMB: int64(r.MemoryMB), MemoryMaxMB: int64(r.MemoryMax)},
 			}
@@ -551,6 +570,15 @@ func toNodeStub(n *api.Node, version string) *NodeListStub {
 		CreateIndex: n.CreateIndex, ModifyIndex: n.ModifyIndex}
 }
 
+// nodeEvents are what is known of a node's history: its agent's
+// registration (as Nomad's first event of a node says).
+func nodeEvents(n *api.Node) []*NodeEvent {
+	if n.RegisterTime.IsZero() {
+		return []*NodeEvent{}
+	}
+	return []*NodeEvent{{Message: "Node registered", Subsystem: "Cluster", Details: map[string]string{}, Timestamp: n.RegisterTime, CreateIndex: n.CreateIndex}}
+}
+
 // nodeResources is what a node offers, in Nomad's form.
 func nodeResources(n *api.Node) *NodeResources {
 	return &NodeResources{Cpu: NodeCpuResources{CpuShares: int64(n.Resources.CPU)},
@@ -564,7 +592,7 @@ func toNode(n *api.Node) *Node {
 		Resources: toResources(n.Resources), Reserved: toResources(api.Resources{}),
 		Links: map[string]string{}, Meta: n.Meta, NodeClass: n.NodeClass, NodePool: cmpOr(n.NodePool, api.DefaultNodePool),
 		Drain: n.Drain != nil, SchedulingEligibility: eligibility(n), Status: n.Status,
-		StatusUpdatedAt: n.RegisterTime.Unix(), Events: []*NodeEvent{}, Drivers: toDrivers(n),
+		StatusUpdatedAt: n.RegisterTime.Unix(), Events: nodeEvents(n), Drivers: toDrivers(n),
 		HostVolumes: map[string]*HostVolumeInfo{}, CreateIndex: n.CreateIndex, ModifyIndex: n.ModifyIndex}
 	if out.Meta == nil {
 		out.Meta = map[string]string{}

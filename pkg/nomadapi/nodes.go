@@ -73,6 +73,11 @@ func (s *Server) getNode(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) nodeAllocations(w http.ResponseWriter, r *http.Request) error {
 	n, err := s.findNode(r)
+	var he *httpError
+	if errors.As(err, &he) && he.code == http.StatusNotFound {
+		// As in Nomad: a node that is not there has no allocations.
+		return s.reply(w, r, []*Allocation{})
+	}
 	if err != nil {
 		return err
 	}

@@ -30,4 +30,14 @@ func TestNodeListResourcesWhenAsked(t *testing.T) {
 		with[0].NodeResources.MinDynamicPort != 20000 || with[0].NodeResources.MaxDynamicPort != 32000 {
 		t.Fatalf("with resources: %+v %v", with, err)
 	}
+	// The node's secret is never shown: SecretID is there, empty, as
+	// Nomad's clients check; a node that is not there has no allocations.
+	var raw map[string]any
+	if _, err := c.Raw().Query("/v1/node/"+node.ID, &raw, nil); err != nil || raw["SecretID"] != "" || raw["ID"] != node.ID {
+		t.Fatalf("the node as JSON: %v %v", raw, err)
+	}
+	allocs, _, err := c.Nodes().Allocations("nope", nil)
+	if err != nil || len(allocs) != 0 {
+		t.Fatalf("allocations of no node: %v %v", allocs, err)
+	}
 }

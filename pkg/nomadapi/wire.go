@@ -620,10 +620,12 @@ type AllocationListStub struct {
 	RescheduleTracker     *RescheduleTracker
 	PreemptedAllocations  []string
 	PreemptedByAllocation string
-	CreateIndex           uint64
-	ModifyIndex           uint64
-	CreateTime            int64
-	ModifyTime            int64
+	// AllocatedResources is listed with ?resources=true.
+	AllocatedResources *AllocatedResources `json:",omitempty"`
+	CreateIndex        uint64
+	ModifyIndex        uint64
+	CreateTime         int64
+	ModifyTime         int64
 }
 
 // AllocDeploymentStatus is an allocation's health in its deployment.
@@ -782,7 +784,10 @@ type DeploymentUpdateResponse struct {
 
 // Node is a node as GET /v1/node/{id} answers it.
 type Node struct {
-	ID                    string
+	ID string
+	// SecretID is always empty: Nomad's servers redact it so, and clients
+	// check that it is.
+	SecretID              string
 	Datacenter            string
 	Name                  string
 	HTTPAddr              string
