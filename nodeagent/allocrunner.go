@@ -77,6 +77,14 @@ func (r *allocRunner) update(alloc *api.Allocation) {
 	r.checkRequests()
 }
 
+// noShutdownDelay tells whether the operator stopped the allocation
+// without its shutdown delays.
+func (r *allocRunner) noShutdownDelay() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.alloc != nil && r.alloc.NoShutdownDelay
+}
+
 // checkRequests carries out the operator's restart and signal requests
 // that were not carried out yet.
 func (r *allocRunner) checkRequests() {

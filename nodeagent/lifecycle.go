@@ -239,7 +239,7 @@ func (lc *lifecycle) shutdown(why string) {
 	if !r.detached() {
 		r.stopServices()
 	}
-	if d := lc.group.ShutdownDelay.Std(); d > 0 && !r.detached() {
+	if d := lc.group.ShutdownDelay.Std(); d > 0 && !r.detached() && !r.noShutdownDelay() {
 		t := time.NewTimer(d)
 		select {
 		case <-t.C:

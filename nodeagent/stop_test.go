@@ -112,3 +112,23 @@ func TestAnAllocationStoppedBeforeItStartedNeverRuns(t *testing.T) {
 		t.Fatalf("the task was started %d times", n)
 	}
 }
+
+// An operator's stop without the shutdown delay (nomad alloc stop
+// -no-shutdown-delay) kills at once, whatever the group and task ask.
+func TestAStopWithoutShutdownDelayKillsAtOnce(t *testing.T) {
+	t.Parallel()
+	const delay = 30 * time.Second
+	h := newHarness(t)
+	j := newJob(api.JobTypeService, mockTask("t", forever(), func(t *api.Task) { t.ShutdownDelay = api.Duration(delay) }))
+	j.Groups[0].ShutdownDelay = api.Duration(delay)
+	j.Groups[0].Services = []*api.Service{{Name: "web", Port: "8080"}}
+	a := h.place(j)
+	h.waitFor("the service to register", func() bool { return len(h.store.serviceList()) == 1 })
+	h.change(a, func(a *api.Allocation) { a.DesiredStatus, a.NoShutdownDelay = api.AllocDesiredStop, true })
+	stopped := time.Now()
+	h.waitTerminal(a)
+	killed, _ := h.log.at("stop t SIGTERM")
+	if wait := killed.Sub(stopped); wait > delay/2 {
+		t.Fatalf("killed %v after the stop, held by a shutdown_delay of %v", wait, delay)
+	}
+}

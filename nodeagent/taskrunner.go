@@ -303,7 +303,7 @@ func (tr *taskRunner) kill(ctx context.Context, why string) {
 	if h == nil || !running {
 		return
 	}
-	if d := tr.task.ShutdownDelay.Std(); d > 0 {
+	if d := tr.task.ShutdownDelay.Std(); d > 0 && !r.noShutdownDelay() {
 		select {
 		case <-time.After(d):
 		case <-tr.done:

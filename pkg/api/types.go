@@ -344,6 +344,10 @@ type Allocation struct {
 	// stops the allocation and places its replacement (linked both ways),
 	// as Nomad's alloc stop does.
 	StopRequested bool `json:"stop_requested,omitempty"`
+	// NoShutdownDelay, set by an operator's stop, has the node stop the
+	// allocation without its shutdown_delay (nomad alloc stop
+	// -no-shutdown-delay).
+	NoShutdownDelay bool `json:"no_shutdown_delay,omitempty"`
 	// Migrate is set on allocations stopped to leave a draining node.
 	Migrate bool `json:"migrate,omitempty"`
 	// Migrated is set on the replacement of such an allocation: its node

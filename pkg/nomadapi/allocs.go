@@ -109,7 +109,7 @@ func (s *Server) stopAllocation(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	_, evalID, err := s.Store.OperatorStopAlloc(ctx, a, s.Now().UTC())
+	_, evalID, err := s.Store.OperatorStopAllocWith(ctx, a, s.Now().UTC(), r.URL.Query().Get("no_shutdown_delay") == "true")
 	if err != nil {
 		return err
 	}

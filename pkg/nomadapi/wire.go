@@ -555,8 +555,9 @@ type Allocation struct {
 
 // DesiredTransition marks an allocation for a move.
 type DesiredTransition struct {
-	Migrate    *bool
-	Reschedule *bool
+	Migrate         *bool
+	Reschedule      *bool
+	NoShutdownDelay *bool
 }
 
 // AllocatedResources are the resources an allocation holds.

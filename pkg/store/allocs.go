@@ -307,6 +307,12 @@ func (s *Store) DeleteAllocs(ctx context.Context, allocs []*api.Allocation, g Gu
 // ended, is stopped at once. It returns the allocation as written and the
 // evaluation's ID.
 func (s *Store) OperatorStopAlloc(ctx context.Context, a *api.Allocation, now time.Time) (*api.Allocation, string, error) {
+	return s.OperatorStopAllocWith(ctx, a, now, false)
+}
+
+// OperatorStopAllocWith is OperatorStopAlloc; noShutdownDelay has the
+// node stop it without the group's and tasks' shutdown_delay.
+func (s *Store) OperatorStopAllocWith(ctx context.Context, a *api.Allocation, now time.Time, noShutdownDelay bool) (*api.Allocation, string, error) {
 	jobType := ""
 	if j, _, err := s.GetJob(ctx, a.Namespace, a.JobID); err == nil {
 		jobType = j.Type
@@ -321,6 +327,7 @@ func (s *Store) OperatorStopAlloc(ctx context.Context, a *api.Allocation, now ti
 			cur.DesiredStatus = api.AllocDesiredStop
 			cur.DesiredDescription = "alloc was stopped by an operator"
 		}
+		cur.NoShutdownDelay = cur.NoShutdownDelay || noShutdownDelay
 		cur.ModifyTime = now
 		evalID = txn.CreateEval(cur.Namespace, cur.JobID, "alloc-stop", cur.NodeID, now).ID
 	})
