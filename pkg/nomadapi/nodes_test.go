@@ -2,7 +2,9 @@ package nomadapi
 
 import (
 	"context"
+	"fmt"
 	"testing"
+	"time"
 
 	napi "github.com/hashicorp/nomad/api"
 	"github.com/nomadic-project/nomadic/pkg/api"
@@ -39,5 +41,44 @@ func TestNodeListResourcesWhenAsked(t *testing.T) {
 	allocs, _, err := c.Nodes().Allocations("nope", nil)
 	if err != nil || len(allocs) != 0 {
 		t.Fatalf("allocations of no node: %v %v", allocs, err)
+	}
+}
+
+// nomad job stop -no-shutdown-delay marks the job's allocations that are
+// to run so before it stops the job; those already done are left alone.
+func TestJobStopWithoutShutdownDelayMarksItsAllocations(t *testing.T) {
+	st := store.New(testutil.Etcd(t), "/jobnsd")
+	ctx := context.Background()
+	job := &api.Job{ID: "web", Namespace: "default", Type: api.JobTypeService,
+		Groups: []*api.TaskGroup{{Name: "g", Count: 2, Tasks: []*api.Task{{Name: "t", Driver: "mock"}}}}}
+	job.Canonicalize()
+	if _, err := st.RegisterJob(ctx, job, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	var allocs []*api.Allocation
+	for i, status := range []string{api.AllocDesiredRun, api.AllocDesiredStop} {
+		allocs = append(allocs, &api.Allocation{ID: api.NewID(), Name: fmt.Sprintf("web.g[%d]", i), Namespace: "default", JobID: "web",
+			TaskGroup: "g", Index: i, NodeID: "n1", DesiredStatus: status})
+	}
+	if _, err := st.CommitPlan(ctx, &store.Commit{Allocs: allocs}); err != nil {
+		t.Fatal(err)
+	}
+	c := nomadClient(t, &Server{Store: st, Name: "t", Version: "test"})
+	if _, _, err := c.Jobs().DeregisterOpts("web", &napi.DeregisterOptions{NoShutdownDelay: true}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i, a := range allocs {
+		got, err := st.ListAllocs(ctx, store.AllocFilter{Namespace: "default", JobID: "web"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range got {
+			if g.ID == a.ID && g.NoShutdownDelay != (i == 0) {
+				t.Errorf("allocation %d (%s): no shutdown delay %v", i, a.DesiredStatus, g.NoShutdownDelay)
+			}
+		}
+	}
+	if j, _, err := st.GetJob(ctx, "default", "web"); err != nil || !j.Stop {
+		t.Fatalf("the job after its stop: %+v %v", j, err)
 	}
 }
