@@ -20,7 +20,8 @@ var namespaceName = regexp.MustCompile(`^[a-zA-Z0-9-]{1,128}$`)
 // Validate checks a namespace's name and sizes.
 func (n *Namespace) Validate() error {
 	if !namespaceName.MatchString(n.Name) {
-		return fmt.Errorf("invalid namespace name %q: letters, digits and '-', at most 128", n.Name)
+		// "invalid name %q." first, as Nomad's clients may look for it.
+		return fmt.Errorf("invalid name %q. A namespace name is letters, digits and '-', at most 128 (invalid namespace name)", n.Name)
 	}
 	if len(n.Description) > 256 {
 		return fmt.Errorf("namespace description is longer than 256 characters")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sort"
 	"strconv"
 	"time"
 
@@ -129,7 +130,10 @@ func (s *Server) listVars(w http.ResponseWriter, r *http.Request) error {
 			out = append(out, nv)
 		}
 	}
-	return s.reply(w, r, out)
+	// Pages (per_page, next_token) by namespace and path.
+	key := func(v *Variable) string { return v.Namespace + "/" + v.Path }
+	sort.SliceStable(out, func(i, j int) bool { return key(out[i]) < key(out[j]) })
+	return s.reply(w, r, page(w, r, out, key))
 }
 
 func (s *Server) getVar(w http.ResponseWriter, r *http.Request) error {
@@ -184,6 +188,10 @@ func (s *Server) putVar(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &in); err != nil {
 		return err
 	}
+	q := r.URL.Query()
+	if in.Items == nil && !q.Has("lock-acquire") && !q.Has("lock-renew") && !q.Has("lock-release") {
+		return badRequest("variable missing required Items object")
+	}
 	v := &api.Variable{Namespace: namespace(r), Path: variables.CleanPath(r.PathValue("path")), Items: in.Items}
 	if in.Namespace != "" && r.URL.Query().Get("namespace") == "" {
 		v.Namespace = in.Namespace
@@ -208,7 +216,6 @@ func (s *Server) putVar(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx, cancel := s.ctx(r)
 	defer cancel()
-	q := r.URL.Query()
 	var out *api.Variable
 	var err error
 	switch {
