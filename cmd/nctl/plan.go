@@ -170,8 +170,8 @@ func show(v any) string {
 }
 
 func newOperatorCmd(g *globals) *cobra.Command {
-	op := &cobra.Command{Use: "operator", Short: "Cluster operations: scheduler configuration, keyring"}
-	op.AddCommand(newKeyringCmd(g))
+	op := &cobra.Command{Use: "operator", Short: "Cluster operations: scheduler configuration, keyring, snapshots"}
+	op.AddCommand(newKeyringCmd(g), newSnapshotCmd(g))
 	sched := &cobra.Command{Use: "scheduler", Short: "The cluster-wide scheduler configuration"}
 	sched.AddCommand(&cobra.Command{
 		Use:   "get-config",

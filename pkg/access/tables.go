@@ -204,6 +204,7 @@ var NativeRules = aclRoutes(map[string]Rule{
 	"GET /v1/operator/keyring/keys":    Management(),
 	"PUT /v1/operator/keyring/rotate":  Management(),
 	"POST /v1/operator/keyring/rotate": Management(),
+	"GET /v1/operator/snapshot":        Management(),
 })
 
 // NomadRules are the rules of the Nomad-compatible API (pkg/nomadapi).
@@ -281,6 +282,7 @@ func nomadRules() map[string]Rule {
 		"DELETE /v1/var/{path...}":                 Var(acl.VarDestroy),
 		"DELETE /v1/job/{id}/versions/{name}/tag":  NS(acl.CapSubmitJob),
 		"GET /v1/operator/keyring/keys":            Management(),
+		"GET /v1/operator/snapshot":                Management(),
 	}
 	for _, method := range []string{"PUT", "POST"} {
 		for path, rule := range map[string]Rule{

@@ -391,10 +391,29 @@ func (c *Client) Logs(ctx context.Context, alloc, task string, stderr, follow bo
 	return c.stream(ctx, "/v1/client/fs/logs/"+url.PathEscape(alloc), q)
 }
 
+// Snapshot streams a snapshot of the cluster's etcd, and the SHA-256
+// (hex) the server computed of it, for the caller to check and close.
+func (c *Client) Snapshot(ctx context.Context) (io.ReadCloser, string, error) {
+	resp, err := c.streamResponse(ctx, "/v1/operator/snapshot", nil)
+	if err != nil {
+		return nil, "", err
+	}
+	return resp.Body, resp.Header.Get("X-Nomadic-Snapshot-SHA256"), nil
+}
+
 // stream GETs path and hands its body over as it comes, for the caller to
 // close: no overall timeout, a followed log lasts as long as the caller
 // wants.
 func (c *Client) stream(ctx context.Context, path string, q url.Values) (io.ReadCloser, error) {
+	resp, err := c.streamResponse(ctx, path, q)
+	if err != nil {
+		return nil, err
+	}
+	return resp.Body, nil
+}
+
+// streamResponse is stream's answer, headers and all.
+func (c *Client) streamResponse(ctx context.Context, path string, q url.Values) (*http.Response, error) {
 	if c.err != nil {
 		return nil, c.err
 	}
@@ -416,7 +435,7 @@ func (c *Client) stream(ctx context.Context, path string, q url.Values) (io.Read
 		}
 		return nil, &APIError{Status: resp.StatusCode, Message: strings.TrimSpace(string(data))}
 	}
-	return resp.Body, nil
+	return resp, nil
 }
 
 // SetNodeEligibility marks a node eligible or not for new allocations.

@@ -46,6 +46,9 @@ type Server struct {
 	// NodeTLS is what the server calls node agents that serve over
 	// mutual TLS with (its client certificate and the node CA).
 	NodeTLS *tls.Config
+	// SnapshotDir is where GET /v1/operator/snapshot spools etcd's
+	// snapshot ("": the system's temporary directory).
+	SnapshotDir string
 	// Stopping, closed when the server begins to shut down, ends event
 	// streams cleanly and answers blocking queries at once (nil: never).
 	Stopping <-chan struct{}
@@ -93,6 +96,7 @@ func (s *Server) routes() *access.Mux {
 	mux.HandleFunc("DELETE /v1/server/{name}", s.forceLeave)
 	mux.HandleFunc("GET /v1/operator/scheduler/configuration", s.getSchedulerConfig)
 	mux.HandleFunc("PUT /v1/operator/scheduler/configuration", s.putSchedulerConfig)
+	mux.HandleFunc("GET /v1/operator/snapshot", s.snapshot)
 	mux.HandleFunc("DELETE /v1/job/{id}", s.stopJob)
 	mux.HandleFunc("GET /v1/job/{id}/allocations", s.blocking(allocKinds, s.jobAllocs))
 	mux.HandleFunc("GET /v1/job/{id}/evaluations", s.blocking(evalKinds, s.jobEvals))

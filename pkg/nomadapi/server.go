@@ -72,6 +72,10 @@ type Server struct {
 	// Metrics is what GET /v1/metrics shows (nil: the process's default
 	// Prometheus registry, what the native API's /metrics serves).
 	Metrics prometheus.Gatherer
+	// SnapshotDir is where GET /v1/operator/snapshot spools etcd's
+	// snapshot to compute its digest ("": the system's temporary
+	// directory).
+	SnapshotDir string
 	// Stopping, closed when the server begins to shut down, ends streams
 	// (the event stream, monitors, followed logs and files) as a clean
 	// end of their responses, and answers blocking queries at once, so
@@ -247,6 +251,7 @@ func (s *Server) routes() *access.Mux {
 	get("/v1/operator/scheduler/configuration", []store.Kind{store.KindSchedConfig}, s.getSchedulerConfig)
 	get("/v1/operator/raft/configuration", []store.Kind{store.KindEtcdMembers}, s.raftConfiguration)
 	write("PUT,POST", "/v1/operator/scheduler/configuration", s.setSchedulerConfig)
+	mux.HandleFunc("GET /v1/operator/snapshot", s.plain(s.operatorSnapshot))
 	write("PUT,POST", "/v1/system/gc", s.systemGC)
 	write("PUT,POST", "/v1/system/reconcile/summaries", s.systemGC)
 	mux.HandleFunc("GET /v1/event/stream", s.plain(s.eventStream))
@@ -273,7 +278,7 @@ var unsupported = []struct{ prefix, why string }{
 	{"/v1/sentinel", "Sentinel policies are a Nomad Enterprise feature"},
 	{"/v1/recommendation", "recommendations are a Nomad Enterprise feature"},
 	{"/v1/operator/autopilot", "the servers hold no raft state (etcd is the consensus); see etcd's own member health"},
-	{"/v1/operator/snapshot", "the state is etcd's: back it up with etcdctl snapshot save"},
+	{"/v1/operator/snapshot", "a snapshot (GET) is etcd's: restore it with etcdutl snapshot restore on the etcd members, as docs/operations.md says"},
 	{"/v1/operator/license", "there is no license"},
 	{"/v1/agent/monitor/export", "agent logs are not exported over the API; read the agent's standard error (or its journal)"},
 	{"/v1/agent/pprof", "profiles are served on the agent's -debug-addr"},

@@ -1,0 +1,38 @@
+package httpapi
+
+import (
+	"encoding/hex"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/nomadic-project/nomadic/pkg/store"
+)
+
+// snapshot serves GET /v1/operator/snapshot (nctl operator snapshot
+// save): etcd's snapshot of the cluster's whole state, for etcdutl
+// snapshot restore (docs/operations.md), its SHA-256 in
+// X-Nomadic-Snapshot-SHA256. Management tokens only.
+func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
+	sp, err := s.Store.SpoolSnapshot(r.Context(), s.SnapshotDir)
+	switch {
+	case errors.Is(err, store.ErrSnapshotBusy):
+		writeError(w, http.StatusTooManyRequests, err)
+		return
+	case errors.Is(err, store.ErrSnapshotDenied):
+		writeError(w, http.StatusNotImplemented, err)
+		return
+	case err != nil:
+		storeError(w, "snapshot", err)
+		return
+	}
+	defer sp.Close()
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.FormatInt(sp.Size, 10))
+	w.Header().Set(SnapshotDigestHeader, hex.EncodeToString(sp.SHA256))
+	_, _ = io.Copy(w, sp.File)
+}
+
+// SnapshotDigestHeader carries a snapshot's SHA-256 (hex).
+const SnapshotDigestHeader = "X-Nomadic-Snapshot-SHA256"
