@@ -48,6 +48,11 @@ func main() {
 			fmt.Fprintln(os.Stderr, "nomadic:", err)
 			os.Exit(1)
 		}
+	case "etcd-restore":
+		if err := runRestore(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "nomadic:", err)
+			os.Exit(1)
+		}
 	case "node-ca":
 		if err := runNodeCA(os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, "nomadic:", err)
@@ -72,6 +77,7 @@ Commands:
   sim       run many simulated node agents (mock driver) against a cluster
   acl bootstrap-reset  forget the ACL bootstrap (in etcd), so that it can be done again
   etcd-maintain  compact and defragment the cluster's etcd (and clear its NOSPACE alarm with -disarm)
+  etcd-restore   restore a snapshot (nctl operator snapshot save) into a stopped server's embedded etcd
   node-ca   make the cluster's node CA (for -node-ca-cert and -node-ca-key)
   version   print the version
 
