@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"sort"
 	"strconv"
@@ -59,11 +60,18 @@ func toEvals(e *api.Evaluation, job *api.Job) []*Evaluation {
 	}
 	w.Status = api.EvalStatusComplete
 	w.BlockedEval = blockedID(e.ID)
+	return []*Evaluation{w, blockedPart(w, e)}
+}
+
+// blockedPart is the blocked evaluation Nomad would have queued for the
+// rest of w (the view of e): while e is blocked, blocked; once e is done,
+// what it ended as, so that its ID, once listed, is still found.
+func blockedPart(w *Evaluation, e *api.Evaluation) *Evaluation {
 	b := *w
-	b.ID, b.Status, b.TriggeredBy = w.BlockedEval, api.EvalStatusBlocked, "queued-allocs"
+	b.ID, b.Status, b.TriggeredBy = blockedID(e.ID), e.Status, "queued-allocs"
 	b.StatusDescription = "created to place remaining allocations"
 	b.PreviousEval, b.BlockedEval, b.FailedTGAllocs = e.ID, "", nil
-	return []*Evaluation{w, &b}
+	return &b
 }
 
 // evalList is every evaluation as Nomad shows them, newest first.
@@ -122,9 +130,40 @@ func (s *Server) findEval(ctx context.Context, id string) (*Evaluation, error) {
 		}
 	}
 	if found == nil {
-		return nil, notFound("eval not found")
+		// The blocked part of an evaluation that is no longer blocked
+		// (placed since, or its evaluation gone to another state): Nomad's
+		// stays, so an ID a list showed is still found.
+		if found, err = s.pastBlockedPart(ctx, id); err != nil || found == nil {
+			if err == nil {
+				err = notFound("eval not found")
+			}
+			return nil, err
+		}
 	}
 	return found, nil
+}
+
+// pastBlockedPart is the blocked part with ID id of an evaluation that is
+// no longer blocked, or nil.
+func (s *Server) pastBlockedPart(ctx context.Context, id string) (*Evaluation, error) {
+	evals, err := s.Store.ListEvals(ctx, "", "")
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range evals {
+		if e.Status == api.EvalStatusBlocked || blockedID(e.ID) != id {
+			continue
+		}
+		job, _, err := s.Store.GetJob(ctx, e.Namespace, e.JobID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			job = nil
+		}
+		return blockedPart(toEvals(e, job)[0], e), nil
+	}
+	return nil, nil
 }
 
 func (s *Server) listEvaluations(w http.ResponseWriter, r *http.Request) error {
@@ -164,6 +203,9 @@ func (s *Server) getEvaluation(w http.ResponseWriter, r *http.Request) error {
 		}
 		c := *e
 		c.RelatedEvals = relatedEvals(e, all)
+		if c.RelatedEvals == nil {
+			c.RelatedEvals = []*EvaluationStub{}
+		}
 		e = &c
 	}
 	return s.reply(w, r, e)

@@ -718,7 +718,7 @@ type Evaluation struct {
 	ModifyTime        int64
 	// RelatedEvals are, with ?related=true, the evaluations linked to
 	// this one by NextEval, PreviousEval and BlockedEval, and theirs.
-	RelatedEvals []*EvaluationStub `json:",omitempty"`
+	RelatedEvals []*EvaluationStub `json:",omitzero"` // [] when asked for and none
 }
 
 // EvaluationStub is an evaluation as a list of related ones shows it.
