@@ -50,18 +50,32 @@ type allocRunner struct {
 	writeMu sync.Mutex
 	// finished is closed when run returns: the last status is written.
 	finished chan struct{}
+	// skipDelay is closed once the operator stopped the allocation
+	// without its shutdown delays (NoShutdownDelay): a delay under way
+	// ends then too.
+	skipDelay chan struct{}
+	skipOnce  sync.Once
 }
 
 func newAllocRunner(a *Agent, alloc *api.Allocation) *allocRunner {
+	r := newAllocRunnerOf(a, alloc)
+	if alloc.NoShutdownDelay {
+		r.skipOnce.Do(func() { close(r.skipDelay) })
+	}
+	return r
+}
+
+func newAllocRunnerOf(a *Agent, alloc *api.Allocation) *allocRunner {
 	return &allocRunner{
-		a:        a,
-		alloc:    alloc,
-		handles:  map[string]driver.Handle{},
-		stopCh:   make(chan struct{}),
-		detachCh: make(chan struct{}),
-		finished: make(chan struct{}),
-		received: time.Now(),
-		status:   api.AllocStatus{ClientStatus: api.AllocClientPending, Tasks: map[string]*api.TaskState{}},
+		a:         a,
+		alloc:     alloc,
+		handles:   map[string]driver.Handle{},
+		stopCh:    make(chan struct{}),
+		detachCh:  make(chan struct{}),
+		finished:  make(chan struct{}),
+		skipDelay: make(chan struct{}),
+		received:  time.Now(),
+		status:    api.AllocStatus{ClientStatus: api.AllocClientPending, Tasks: map[string]*api.TaskState{}},
 	}
 }
 
@@ -70,19 +84,14 @@ func (r *allocRunner) update(alloc *api.Allocation) {
 	r.mu.Lock()
 	r.alloc = alloc
 	r.mu.Unlock()
+	if alloc.NoShutdownDelay {
+		r.skipOnce.Do(func() { close(r.skipDelay) })
+	}
 	if alloc.DesiredStatus == api.AllocDesiredStop {
 		r.stop()
 		return
 	}
 	r.checkRequests()
-}
-
-// noShutdownDelay tells whether the operator stopped the allocation
-// without its shutdown delays.
-func (r *allocRunner) noShutdownDelay() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.alloc != nil && r.alloc.NoShutdownDelay
 }
 
 // checkRequests carries out the operator's restart and signal requests

@@ -239,11 +239,12 @@ func (lc *lifecycle) shutdown(why string) {
 	if !r.detached() {
 		r.stopServices()
 	}
-	if d := lc.group.ShutdownDelay.Std(); d > 0 && !r.detached() && !r.noShutdownDelay() {
+	if d := lc.group.ShutdownDelay.Std(); d > 0 && !r.detached() {
 		t := time.NewTimer(d)
 		select {
 		case <-t.C:
 		case <-r.detachCh:
+		case <-r.skipDelay:
 		}
 		t.Stop()
 	}

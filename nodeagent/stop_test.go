@@ -132,3 +132,25 @@ func TestAStopWithoutShutdownDelayKillsAtOnce(t *testing.T) {
 		t.Fatalf("killed %v after the stop, held by a shutdown_delay of %v", wait, delay)
 	}
 }
+
+// A stop without the shutdown delay that comes while the delay of an
+// earlier stop runs ends it, as in Nomad.
+func TestALaterStopWithoutShutdownDelayEndsTheDelay(t *testing.T) {
+	t.Parallel()
+	const delay = 30 * time.Second
+	h := newHarness(t)
+	j := newJob(api.JobTypeService, mockTask("t", forever()))
+	j.Groups[0].ShutdownDelay = api.Duration(delay)
+	j.Groups[0].Services = []*api.Service{{Name: "web", Port: "8080"}}
+	a := h.place(j)
+	h.waitFor("the service to register", func() bool { return len(h.store.serviceList()) == 1 })
+	h.stopAlloc(a)
+	h.waitFor("the service to leave", func() bool { return len(h.store.serviceList()) == 0 })
+	h.change(a, func(a *api.Allocation) { a.NoShutdownDelay = true })
+	marked := time.Now()
+	h.waitTerminal(a)
+	killed, _ := h.log.at("stop t SIGTERM")
+	if wait := killed.Sub(marked); wait > delay/2 {
+		t.Fatalf("killed %v after the mark, still held by the shutdown_delay of %v", wait, delay)
+	}
+}

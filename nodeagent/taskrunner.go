@@ -303,9 +303,10 @@ func (tr *taskRunner) kill(ctx context.Context, why string) {
 	if h == nil || !running {
 		return
 	}
-	if d := tr.task.ShutdownDelay.Std(); d > 0 && !r.noShutdownDelay() {
+	if d := tr.task.ShutdownDelay.Std(); d > 0 {
 		select {
 		case <-time.After(d):
+		case <-r.skipDelay:
 		case <-tr.done:
 			return
 		}

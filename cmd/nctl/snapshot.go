@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -35,19 +38,23 @@ func newSnapshotCmd(g *globals) *cobra.Command {
 				return err
 			}
 			// A snapshot of a large cluster takes long: no overall
-			// timeout but the user's interrupt.
-			ctx, cancel := context.WithCancel(cmd.Context())
-			defer cancel()
+			// timeout but the user's interrupt, which removes the part
+			// written.
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
 			body, digest, err := g.client().Snapshot(ctx)
 			if err != nil {
 				return err
 			}
 			defer body.Close()
-			tmp := file + ".tmp"
-			f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			if digest == "" {
+				return errors.New("the server sent no SHA-256 of the snapshot to check it by")
+			}
+			f, err := os.CreateTemp(filepath.Dir(file), filepath.Base(file)+".*.tmp")
 			if err != nil {
 				return err
 			}
+			tmp := f.Name()
 			h := sha256.New()
 			n, err := io.Copy(io.MultiWriter(f, h), body)
 			if err == nil {
@@ -56,14 +63,19 @@ func newSnapshotCmd(g *globals) *cobra.Command {
 			if cerr := f.Close(); err == nil {
 				err = cerr
 			}
-			if err == nil && digest != "" && hex.EncodeToString(h.Sum(nil)) != digest {
+			if err == nil && hex.EncodeToString(h.Sum(nil)) != digest {
 				err = fmt.Errorf("the snapshot's SHA-256 is %x, the server sent %s: it was damaged on the way", h.Sum(nil), digest)
 			}
 			if err == nil {
-				err = os.Rename(tmp, file)
+				// A link fails where a file appeared meanwhile: it is
+				// never replaced.
+				err = os.Link(tmp, file)
 			}
+			_ = os.Remove(tmp)
 			if err != nil {
-				_ = os.Remove(tmp)
+				if ctx.Err() != nil {
+					return errors.New("interrupted: no snapshot written")
+				}
 				return err
 			}
 			fmt.Fprintf(g.out, "Snapshot written to %s (%d bytes, SHA-256 %x)\n", file, n, h.Sum(nil))

@@ -21,7 +21,7 @@ func TestSnapshotSaveWritesEtcdsDatabase(t *testing.T) {
 	if _, err := cli.Put(context.Background(), "/nctlsnap/marker", "here"); err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer((&httpapi.Server{Store: store.New(cli, "/nctlsnap"), Name: "t", Version: "test", SnapshotDir: t.TempDir()}).Handler())
+	ts := httptest.NewServer((&httpapi.Server{Store: store.New(cli, "/nctlsnap"), Name: "t", Version: "test", SnapshotDir: t.TempDir(), EmbeddedEtcd: true}).Handler())
 	t.Cleanup(ts.Close)
 	t.Setenv("NCTL_CONFIG", t.TempDir()+"/config.yaml")
 	file := filepath.Join(t.TempDir(), "backup.snap")

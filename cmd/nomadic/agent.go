@@ -456,7 +456,8 @@ func (a *agent) startServer(ctx context.Context, apiTLS *tls.Config, tokens []st
 	// its timeout.
 	a.stopping = make(chan struct{})
 	apiSrv := &httpapi.Server{Store: a.st, Name: f.name, Version: version.Version, RequestTimeout: f.etcdRequest, Vars: vars, Now: now,
-		Gate: gate, ACL: aclSvc, NodeTLS: a.nodeTLS, Stopping: a.stopping, SnapshotDir: f.dataDir}
+		Gate: gate, ACL: aclSvc, NodeTLS: a.nodeTLS, Stopping: a.stopping, SnapshotDir: f.dataDir,
+		Secured: f.acl || len(tokens) > 0, EmbeddedEtcd: a.embedded != nil}
 	httpSrv, addr, err := a.serve("HTTP API", f.httpAddr, func(string) http.Handler { return apiSrv.Handler() }, apiTLS, tokens)
 	if err != nil {
 		return nil, err
@@ -466,7 +467,7 @@ func (a *agent) startServer(ctx context.Context, apiTLS *tls.Config, tokens []st
 		_, uiPort, _ := net.SplitHostPort(addr)
 		nomadSrv := &nomadapi.Server{Store: a.st, Name: f.name, Datacenter: f.datacenter, Version: version.Version,
 			RequestTimeout: f.etcdRequest, Vars: vars, Now: now, Gate: gate, ACL: aclSvc, NodeTLS: a.nodeTLS, Logs: logHub,
-			UIPort: uiPort, Stopping: a.stopping, SnapshotDir: f.dataDir}
+			UIPort: uiPort, Stopping: a.stopping, SnapshotDir: f.dataDir, Secured: f.acl || len(tokens) > 0, EmbeddedEtcd: a.embedded != nil}
 		srv, _, err := a.serve("Nomad API", f.nomadHTTPAddr, func(addr string) http.Handler {
 			nomadSrv.Addr = addr
 			return nomadSrv.Handler()

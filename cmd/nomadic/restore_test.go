@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/nomadic-project/nomadic/pkg/etcdembed"
 	"github.com/nomadic-project/nomadic/pkg/store"
 	"github.com/nomadic-project/nomadic/pkg/testutil"
+	bolt "go.etcd.io/bbolt"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -41,17 +43,29 @@ func TestEtcdRestoreBringsTheSnapshotBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	snap := filepath.Join(t.TempDir(), "backup.snap")
+	f, err := os.Create(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(f, sp.File); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	_ = sp.Close()
 	srv.Close()
-	if err := runRestore([]string{"-data-dir", dir, "-name", "s1", "-etcd-peer-addr", peer, sp.File.Name()}); err == nil || !strings.Contains(err.Error(), "move it aside") {
+	if err := runRestore([]string{"-data-dir", dir, "-name", "s1", "-etcd-peer-addr", peer, snap}); err == nil || !strings.Contains(err.Error(), "move it aside") {
 		t.Fatalf("restoring over a data directory: %v", err)
 	}
 	if err := renameAside(filepath.Join(dir, "etcd")); err != nil {
 		t.Fatal(err)
 	}
-	if err := runRestore([]string{"-data-dir", dir, "-name", "s1", "-etcd-peer-addr", peer, sp.File.Name()}); err != nil {
+	if err := runRestore([]string{"-data-dir", dir, "-name", "s1", "-etcd-peer-addr", peer, snap}); err != nil {
 		t.Fatal(err)
 	}
-	_ = sp.Close()
+	if left, _ := filepath.Glob(filepath.Join(dir, "etcd.restoring-*")); len(left) != 0 {
+		t.Fatalf("left behind: %v", left)
+	}
 	srv = start()
 	defer srv.Close()
 	cli = srv.Client()
@@ -74,3 +88,35 @@ func TestEtcdRestoreBringsTheSnapshotBack(t *testing.T) {
 }
 
 func renameAside(path string) error { return os.Rename(path, path+".old") }
+
+// A snapshot of several members is not restored as one server's etcd
+// unless asked (-single): that would split the cluster.
+func TestEtcdRestoreRefusesASnapshotOfSeveralMembers(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "two.snap")
+	db, err := bolt.Open(file, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucket([]byte("members"))
+		if err != nil {
+			return err
+		}
+		for _, id := range []string{"8e9e05c52164694d", "91bc3c398fb3c146"} {
+			if err := b.Put([]byte(id), []byte(`{}`)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if n, err := snapshotMembers(file); err != nil || n != 2 {
+		t.Fatalf("members: %d %v", n, err)
+	}
+	err = runRestore([]string{"-data-dir", t.TempDir(), "-name", "s1", file})
+	if err == nil || !strings.Contains(err.Error(), "cluster of 2 etcd members") {
+		t.Fatalf("restoring a snapshot of two members: %v", err)
+	}
+}

@@ -49,6 +49,10 @@ type Server struct {
 	// SnapshotDir is where GET /v1/operator/snapshot spools etcd's
 	// snapshot ("": the system's temporary directory).
 	SnapshotDir string
+	// Secured says the API authenticates every request (-acl, or
+	// -http-token-file), and EmbeddedEtcd that etcd is this server's own:
+	// snapshots, which hold all of etcd, are served only with either.
+	Secured, EmbeddedEtcd bool
 	// Stopping, closed when the server begins to shut down, ends event
 	// streams cleanly and answers blocking queries at once (nil: never).
 	Stopping <-chan struct{}

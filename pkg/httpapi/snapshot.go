@@ -3,10 +3,10 @@ package httpapi
 import (
 	"encoding/hex"
 	"errors"
-	"io"
 	"net/http"
 	"strconv"
 
+	"github.com/nomadic-project/nomadic/pkg/loop"
 	"github.com/nomadic-project/nomadic/pkg/store"
 )
 
@@ -15,7 +15,13 @@ import (
 // snapshot restore (docs/operations.md), its SHA-256 in
 // X-Nomadic-Snapshot-SHA256. Management tokens only.
 func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
-	sp, err := s.Store.SpoolSnapshot(r.Context(), s.SnapshotDir)
+	if !s.Secured && !s.EmbeddedEtcd {
+		writeError(w, http.StatusForbidden, errors.New("snapshots are refused by a server whose API is open (no -acl, no -http-token-file) on an external etcd: a snapshot holds all of etcd, other users' keys too"))
+		return
+	}
+	ctx, cancel := loop.WithStop(r.Context(), s.Stopping)
+	defer cancel()
+	sp, err := s.Store.SpoolSnapshot(ctx, s.SnapshotDir)
 	switch {
 	case errors.Is(err, store.ErrSnapshotBusy):
 		writeError(w, http.StatusTooManyRequests, err)
@@ -31,7 +37,7 @@ func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Length", strconv.FormatInt(sp.Size, 10))
 	w.Header().Set(SnapshotDigestHeader, hex.EncodeToString(sp.SHA256))
-	_, _ = io.Copy(w, sp.File)
+	_ = sp.Send(ctx, w)
 }
 
 // SnapshotDigestHeader carries a snapshot's SHA-256 (hex).

@@ -3,6 +3,7 @@ package nomadapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"sort"
 
@@ -36,6 +37,20 @@ func (s *Server) listAllocations(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	resources := r.URL.Query().Get("resources") == "true"
+	// The job versions allocations run, each read once (for resources).
+	versions := map[string]*api.Job{}
+	versionOf := func(a *api.Allocation, cur *api.Job) *api.Job {
+		if cur != nil && cur.Version == a.JobVersion {
+			return cur
+		}
+		k := fmt.Sprintf("%s\x00%d", jobKey(a.Namespace, a.JobID), a.JobVersion)
+		j, ok := versions[k]
+		if !ok {
+			j, _ = s.Store.GetJobVersion(ctx, a.Namespace, a.JobID, a.JobVersion) // none: shared resources only
+			versions[k] = j
+		}
+		return j
+	}
 	out := []*AllocationListStub{}
 	for _, a := range allocs {
 		if !idPrefix(a.ID, prefix) {
@@ -51,13 +66,9 @@ func (s *Server) listAllocations(w http.ResponseWriter, r *http.Request) error {
 			continue
 		}
 		if resources {
-			// The tasks' resources as the job's current version asks,
-			// when it is the allocation's; the shared ones (disk, ports)
-			// are the allocation's own.
-			if j != nil && j.Version != a.JobVersion {
-				j = nil
-			}
-			stub.AllocatedResources = allocatedResources(a, j)
+			// The tasks' resources as the allocation's version of the
+			// job asks; the shared ones (disk, ports) are its own.
+			stub.AllocatedResources = allocatedResources(a, versionOf(a, j))
 		}
 		out = append(out, stub)
 	}

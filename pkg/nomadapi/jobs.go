@@ -311,14 +311,13 @@ func (s *Server) deregisterJob(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	ns, id := namespace(r), r.PathValue("id")
 	purge := r.URL.Query().Get("purge") == "true"
-	if r.URL.Query().Get("no_shutdown_delay") == "true" {
-		// nomad job stop -no-shutdown-delay: its running allocations
-		// are marked first, so that their nodes stop them at once.
-		if err := s.skipShutdownDelays(ctx, ns, id); err != nil {
-			return err
-		}
-	}
 	evalID, err := s.Store.StopJob(ctx, ns, id, purge, s.Now().UTC())
+	if err == nil && r.URL.Query().Get("no_shutdown_delay") == "true" {
+		// nomad job stop -no-shutdown-delay: its allocations are marked
+		// once the job is stopped; a node whose allocation already waits
+		// out its delay ends the wait when the mark reaches it.
+		err = s.skipShutdownDelays(ctx, ns, id)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		// As in Nomad: nothing to stop, no evaluation (its CLI looks the
 		// job up first and says it is not there).
@@ -331,8 +330,8 @@ func (s *Server) deregisterJob(w http.ResponseWriter, r *http.Request) error {
 	return s.reply(w, r, &JobDeregisterResponse{EvalID: evalID, EvalCreateIndex: uint64(rev), JobModifyIndex: uint64(rev)})
 }
 
-// skipShutdownDelays marks a job's allocations that are still to run to
-// be stopped without their shutdown delays.
+// skipShutdownDelays marks a job's allocations that are not done to be
+// stopped without their shutdown delays.
 func (s *Server) skipShutdownDelays(ctx context.Context, ns, id string) error {
 	allocs, err := s.Store.ListAllocs(ctx, store.AllocFilter{Namespace: ns, JobID: id})
 	if err != nil {

@@ -76,6 +76,10 @@ type Server struct {
 	// snapshot to compute its digest ("": the system's temporary
 	// directory).
 	SnapshotDir string
+	// Secured says the API authenticates every request (-acl, or
+	// -http-token-file), and EmbeddedEtcd that etcd is this server's own:
+	// snapshots, which hold all of etcd, are served only with either.
+	Secured, EmbeddedEtcd bool
 	// Stopping, closed when the server begins to shut down, ends streams
 	// (the event stream, monitors, followed logs and files) as a clean
 	// end of their responses, and answers blocking queries at once, so

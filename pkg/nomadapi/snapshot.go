@@ -3,7 +3,6 @@ package nomadapi
 import (
 	"encoding/base64"
 	"errors"
-	"io"
 	"net/http"
 	"strconv"
 
@@ -16,7 +15,12 @@ import (
 // format, not Nomad's raft snapshot: etcdutl snapshot restore restores it
 // (docs/operations.md). Management tokens only.
 func (s *Server) operatorSnapshot(w http.ResponseWriter, r *http.Request) error {
-	sp, err := s.Store.SpoolSnapshot(r.Context(), s.SnapshotDir)
+	if !s.Secured && !s.EmbeddedEtcd {
+		return &httpError{code: http.StatusForbidden, msg: "snapshots are refused by a server whose API is open (no -acl, no -http-token-file) on an external etcd: a snapshot holds all of etcd, other users' keys too"}
+	}
+	ctx, cancel := s.streamCtx(r)
+	defer cancel()
+	sp, err := s.Store.SpoolSnapshot(ctx, s.SnapshotDir)
 	switch {
 	case errors.Is(err, store.ErrSnapshotBusy):
 		return &httpError{code: http.StatusTooManyRequests, msg: err.Error()}
@@ -29,6 +33,6 @@ func (s *Server) operatorSnapshot(w http.ResponseWriter, r *http.Request) error 
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Length", strconv.FormatInt(sp.Size, 10))
 	w.Header().Set("Digest", "sha-256="+base64.StdEncoding.EncodeToString(sp.SHA256))
-	_, _ = io.Copy(w, sp.File)
+	_ = sp.Send(ctx, w)
 	return nil
 }

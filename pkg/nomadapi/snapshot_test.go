@@ -14,7 +14,14 @@ import (
 // the Digest header while it reads; the spooled copy is gone afterwards.
 func TestOperatorSnapshotCarriesItsDigest(t *testing.T) {
 	dir := t.TempDir()
-	c := nomadClient(t, &Server{Store: store.New(testutil.Etcd(t), "/nsnap"), Name: "t", Version: "test", SnapshotDir: dir})
+	st := store.New(testutil.Etcd(t), "/nsnap")
+	// An open API on an external etcd serves none: a snapshot holds all
+	// of etcd.
+	open := nomadClient(t, &Server{Store: st, Name: "t", Version: "test", SnapshotDir: dir})
+	if _, err := open.Operator().Snapshot(nil); err == nil || !strings.Contains(err.Error(), "403") {
+		t.Fatalf("a snapshot from an open API on an external etcd: %v", err)
+	}
+	c := nomadClient(t, &Server{Store: st, Name: "t", Version: "test", SnapshotDir: dir, Secured: true})
 	rc, err := c.Operator().Snapshot(nil)
 	if err != nil {
 		t.Fatal(err)
