@@ -447,6 +447,10 @@ func toAlloc(a *api.Allocation, job *api.Job, nodeName, region string) *Allocati
 		CreateIndex: a.CreateIndex, ModifyIndex: a.ModifyIndex, AllocModifyIndex: a.ModifyIndex,
 		CreateTime: nanos(a.CreateTime), ModifyTime: nanos(allocModified(a)),
 	}
+	out.NetworkStatus = &AllocNetworkStatus{}
+	if a.Status != nil && a.Status.NetworkAddress != "" {
+		out.NetworkStatus = &AllocNetworkStatus{InterfaceName: "eth0", Address: a.Status.NetworkAddress}
+	}
 	if job == nil {
 		job = &api.Job{ID: a.JobID, Namespace: a.Namespace, Version: a.JobVersion}
 	}

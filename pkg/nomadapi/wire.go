@@ -531,6 +531,7 @@ type Allocation struct {
 	Resources             *Resources
 	TaskResources         map[string]*Resources
 	AllocatedResources    *AllocatedResources
+	NetworkStatus         *AllocNetworkStatus
 	Metrics               *AllocationMetric
 	DesiredStatus         string
 	DesiredDescription    string
@@ -551,6 +552,15 @@ type Allocation struct {
 	AllocModifyIndex      uint64
 	CreateTime            int64
 	ModifyTime            int64
+}
+
+// AllocNetworkStatus is an allocation's own network: in bridge mode its
+// interface and address in its network namespace; empty on the node's
+// network.
+type AllocNetworkStatus struct {
+	InterfaceName string
+	Address       string
+	AddressIPv6   string
 }
 
 // DesiredTransition marks an allocation for a move.
