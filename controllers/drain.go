@@ -55,6 +55,9 @@ func (d *DrainWatcher) check(ctx context.Context) error {
 			err := d.Store.UpdateNodeAdmin(ctx, n.ID, d.Guard, func(a *store.NodeAdmin, _ *store.Txn) {
 				a.Drain = nil
 				a.Eligible = false
+				if a.LastDrain != nil {
+					a.LastDrain.Status, a.LastDrain.UpdatedAt = api.DrainStatusComplete, d.Now()
+				}
 			})
 			if err != nil {
 				return err

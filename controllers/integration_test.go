@@ -477,6 +477,11 @@ func TestDrainMigratesAllocationsAndLeavesTheNodeIneligible(t *testing.T) {
 		n, err := cl.Node(ctx, a.NodeID())
 		return err == nil && n.Drain == nil && !n.Eligible, fmt.Sprintf("drain %+v eligible %v", n.Drain, n.Eligible)
 	})
+	// The node keeps a record of the drain: complete, after it started.
+	if n, err := cl.Node(ctx, a.NodeID()); err != nil || n.LastDrain == nil || n.LastDrain.Status != api.DrainStatusComplete ||
+		n.LastDrain.UpdatedAt.Before(n.LastDrain.StartedAt) || n.LastDrain.StartedAt.IsZero() {
+		t.Errorf("the last drain of a drained node: %+v %v", n.LastDrain, err)
+	}
 	var moved []*api.Allocation
 	for _, al := range c.allocs("mig") {
 		if al.NodeID == a.NodeID() && !al.Migrate {

@@ -246,8 +246,11 @@ type Node struct {
 	// Eligible is false when the node takes no new allocations.
 	Eligible bool `json:"eligible"`
 	// Drain is set while the node is being drained.
-	Drain        *DrainStrategy `json:"drain,omitempty"`
-	RegisterTime time.Time      `json:"register_time,omitzero"`
+	Drain *DrainStrategy `json:"drain,omitempty"`
+	// LastDrain is the node's latest drain: when it started, when it
+	// last changed, how it ended (or that it runs).
+	LastDrain    *DrainRecord `json:"last_drain,omitempty"`
+	RegisterTime time.Time    `json:"register_time,omitzero"`
 
 	// Status is computed from the node's heartbeat when read.
 	Status string `json:"status,omitempty"`
@@ -274,6 +277,21 @@ type DrainStrategy struct {
 	StartedAt time.Time `json:"started_at,omitzero"`
 	// IgnoreSystemJobs leaves system jobs' allocations in place.
 	IgnoreSystemJobs bool `json:"ignore_system_jobs,omitempty"`
+}
+
+// Drain statuses of a DrainRecord.
+const (
+	DrainStatusDraining = "draining"
+	DrainStatusComplete = "complete"
+	DrainStatusCanceled = "canceled"
+)
+
+// DrainRecord is what is kept of a node's latest drain.
+type DrainRecord struct {
+	StartedAt time.Time         `json:"started_at,omitzero"`
+	UpdatedAt time.Time         `json:"updated_at,omitzero"`
+	Status    string            `json:"status"`
+	Meta      map[string]string `json:"meta,omitempty"`
 }
 
 // DriverInfo says whether a task driver can run tasks on a node.

@@ -29,6 +29,8 @@ type Drain struct {
 	IgnoreSystemJobs bool
 	// KeepIneligible leaves the node ineligible when a drain ends.
 	KeepIneligible bool
+	// Meta is kept with the drain's record (nomad node drain -meta).
+	Meta map[string]string
 }
 
 // SetDrain starts or ends a node's drain. Starting one evaluates, in the
@@ -56,10 +58,14 @@ func SetDrain(ctx context.Context, st *store.Store, nodeID string, d Drain, now 
 	err := st.UpdateNodeAdmin(ctx, nodeID, store.Guard{}, func(a *store.NodeAdmin, txn *store.Txn) {
 		evals = evals[:0]
 		if !d.Enable {
+			if a.Drain != nil && a.LastDrain != nil && a.LastDrain.Status == api.DrainStatusDraining {
+				a.LastDrain.Status, a.LastDrain.UpdatedAt = api.DrainStatusCanceled, now
+			}
 			a.Drain = nil
 			a.Eligible = !d.KeepIneligible
 			return
 		}
+		a.LastDrain = &api.DrainRecord{StartedAt: now, UpdatedAt: now, Status: api.DrainStatusDraining, Meta: d.Meta}
 		ds := &api.DrainStrategy{StartedAt: now, IgnoreSystemJobs: d.IgnoreSystemJobs}
 		if d.Deadline > 0 {
 			ds.Deadline = now.Add(d.Deadline)

@@ -571,8 +571,17 @@ func attributes(n *api.Node) map[string]string {
 func toNodeStub(n *api.Node, version string) *NodeListStub {
 	return &NodeListStub{Address: n.Address, ID: n.ID, Attributes: attributes(n), Datacenter: n.Datacenter, Name: n.Name,
 		NodeClass: n.NodeClass, NodePool: cmpOr(n.NodePool, api.DefaultNodePool), Version: version, Drain: n.Drain != nil,
-		SchedulingEligibility: eligibility(n), Status: n.Status, Drivers: toDrivers(n),
+		SchedulingEligibility: eligibility(n), Status: n.Status, Drivers: toDrivers(n), LastDrain: toLastDrain(n),
 		CreateIndex: n.CreateIndex, ModifyIndex: n.ModifyIndex}
+}
+
+// toLastDrain is a node's latest drain, or nil.
+func toLastDrain(n *api.Node) *DrainMetadata {
+	l := n.LastDrain
+	if l == nil {
+		return nil
+	}
+	return &DrainMetadata{StartedAt: l.StartedAt, UpdatedAt: l.UpdatedAt, Status: l.Status, Meta: l.Meta}
 }
 
 // nodeEvents are what is known of a node's history: its agent's
@@ -605,6 +614,7 @@ func toNode(n *api.Node) *Node {
 	for name, v := range n.HostVolumes {
 		out.HostVolumes[name] = &HostVolumeInfo{Path: v.Path, ReadOnly: v.ReadOnly}
 	}
+	out.LastDrain = toLastDrain(n)
 	if d := n.Drain; d != nil {
 		out.DrainStrategy = &DrainStrategy{DrainSpec: DrainSpec{IgnoreSystemJobs: d.IgnoreSystemJobs}, ForceDeadline: d.Deadline, StartedAt: d.StartedAt}
 		if !d.Deadline.IsZero() {

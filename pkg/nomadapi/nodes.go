@@ -142,7 +142,7 @@ func (s *Server) nodeDrain(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	d := nodes.Drain{Enable: req.DrainSpec != nil, KeepIneligible: !req.MarkEligible}
+	d := nodes.Drain{Enable: req.DrainSpec != nil, KeepIneligible: !req.MarkEligible, Meta: req.Meta}
 	if req.DrainSpec != nil {
 		if req.DrainSpec.Deadline < 0 {
 			// Nomad's -force: everything moves at once.

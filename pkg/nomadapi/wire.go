@@ -815,6 +815,7 @@ type Node struct {
 	CgroupParent          string
 	Drain                 bool
 	DrainStrategy         *DrainStrategy
+	LastDrain             *DrainMetadata
 	SchedulingEligibility string
 	Status                string
 	StatusDescription     string
@@ -929,6 +930,7 @@ type DrainMetadata struct {
 	StartedAt time.Time
 	UpdatedAt time.Time
 	Status    string
+	Meta      map[string]string
 }
 
 // NodeUpdateResponse answers a node eligibility or drain change.

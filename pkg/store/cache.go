@@ -469,7 +469,7 @@ func (c *Cache) refreshNode(id string) {
 		n.DownSince = c.downAt[id]
 	}
 	if a := c.admin[id]; a != nil {
-		n.Eligible, n.Drain = a.Eligible, a.Drain
+		n.Eligible, n.Drain, n.LastDrain = a.Eligible, a.Drain, a.LastDrain
 	}
 	n.Touched(c.nodeRev[id])
 	c.nodes[id] = &n

@@ -90,7 +90,7 @@ func (s *Store) ListNodes(ctx context.Context) ([]*api.Node, error) {
 		}
 		if a := admin[n.ID]; a != nil {
 			n.Eligible = a.Eligible
-			n.Drain = a.Drain
+			n.Drain, n.LastDrain = a.Drain, a.LastDrain
 		}
 	}
 	return nodes, nil
@@ -99,8 +99,9 @@ func (s *Store) ListNodes(ctx context.Context) ([]*api.Node, error) {
 // NodeAdmin is what operators decide about a node — its eligibility and
 // drain — kept apart from the record its agent writes.
 type NodeAdmin struct {
-	Eligible bool               `json:"eligible"`
-	Drain    *api.DrainStrategy `json:"drain,omitempty"`
+	Eligible  bool               `json:"eligible"`
+	Drain     *api.DrainStrategy `json:"drain,omitempty"`
+	LastDrain *api.DrainRecord   `json:"last_drain,omitempty"`
 }
 
 // GetNodeAdmin reads a node's operator settings; eligible and not draining
