@@ -22,7 +22,7 @@ const (
 // planJob runs the scheduler on a job without submitting it, and answers
 // with Nomad's diff and annotations.
 func (s *Server) planJob(w http.ResponseWriter, r *http.Request) error {
-	job, _, err := readRegisterRequest(r)
+	job, req, err := readRegisterRequest(r)
 	if err != nil {
 		return err
 	}
@@ -50,7 +50,18 @@ func (s *Server) planJob(w http.ResponseWriter, r *http.Request) error {
 		out.JobModifyIndex = old.ModifyIndex
 		oldWire = toJob(old, s.Region)
 	}
-	out.Diff = jobDiff(oldWire, toJob(&next, s.Region))
+	diff := jobDiff(oldWire, toJob(&next, s.Region))
+	if req.Diff {
+		out.Diff = diff
+	}
+	if len(plan.Failed) > 0 {
+		// What registering it would queue for the placements that
+		// fail, as Nomad's plan says: a blocked evaluation.
+		typ := cmpOr(next.Type, api.JobTypeService)
+		out.CreatedEvals = append(out.CreatedEvals, &Evaluation{ID: api.NewID(), Namespace: next.Namespace, JobID: next.ID,
+			Type: typ, Priority: next.Priority, TriggeredBy: "queued-allocs", Status: api.EvalStatusBlocked,
+			StatusDescription: "created to place remaining allocations", QueuedAllocations: map[string]int{}})
+	}
 	out.Annotations = &PlanAnnotations{DesiredTGUpdates: map[string]*DesiredUpdates{}}
 	for _, g := range next.Groups {
 		u := &DesiredUpdates{}
@@ -65,7 +76,7 @@ func (s *Server) planJob(w http.ResponseWriter, r *http.Request) error {
 		}
 		out.Annotations.DesiredTGUpdates[g.Name] = u
 	}
-	for _, tg := range out.Diff.TaskGroups {
+	for _, tg := range diff.TaskGroups {
 		if u := out.Annotations.DesiredTGUpdates[tg.Name]; u != nil {
 			tg.Updates = map[string]uint64{}
 			for k, v := range map[string]uint64{"create": u.Place, "destroy": u.Stop, "migrate": u.Migrate,

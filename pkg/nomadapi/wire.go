@@ -376,6 +376,9 @@ type JobRegisterRequest struct {
 	// job run -preserve-resources).
 	PreserveResources bool `json:",omitempty"`
 	EvalPriority      int  `json:",omitempty"`
+	// Diff asks a plan for the diff against the current version
+	// (nomad job plan always does).
+	Diff bool `json:",omitempty"`
 	// Submission is the job file the job was parsed from (nomad job run
 	// sends it): kept as the source of the version registered.
 	Submission *JobSubmission `json:",omitempty"`
