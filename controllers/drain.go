@@ -7,6 +7,7 @@ import (
 
 	"github.com/nomadic-project/nomadic/pkg/api"
 	"github.com/nomadic-project/nomadic/pkg/loop"
+	nodepkg "github.com/nomadic-project/nomadic/pkg/nodes"
 	"github.com/nomadic-project/nomadic/pkg/store"
 )
 
@@ -52,12 +53,9 @@ func (d *DrainWatcher) check(ctx context.Context) error {
 			jobs[[2]string{a.Namespace, a.JobID}] = true
 		}
 		if len(jobs) == 0 {
+			started := n.Drain.StartedAt
 			err := d.Store.UpdateNodeAdmin(ctx, n.ID, d.Guard, func(a *store.NodeAdmin, _ *store.Txn) {
-				a.Drain = nil
-				a.Eligible = false
-				if a.LastDrain != nil {
-					a.LastDrain.Status, a.LastDrain.UpdatedAt = api.DrainStatusComplete, d.Now()
-				}
+				nodepkg.DrainComplete(a, started, d.Now())
 			})
 			if err != nil {
 				return err

@@ -58,15 +58,31 @@ func SetDrain(ctx context.Context, st *store.Store, nodeID string, d Drain, now 
 	err := st.UpdateNodeAdmin(ctx, nodeID, store.Guard{}, func(a *store.NodeAdmin, txn *store.Txn) {
 		evals = evals[:0]
 		if !d.Enable {
-			if a.Drain != nil && a.LastDrain != nil && a.LastDrain.Status == api.DrainStatusDraining {
-				a.LastDrain.Status, a.LastDrain.UpdatedAt = api.DrainStatusCanceled, now
+			if a.Drain != nil {
+				rec := drainRecord(a, now)
+				rec.Status, rec.UpdatedAt = api.DrainStatusCanceled, now
+				if len(d.Meta) > 0 {
+					rec.Meta = d.Meta
+				}
 			}
 			a.Drain = nil
 			a.Eligible = !d.KeepIneligible
 			return
 		}
-		a.LastDrain = &api.DrainRecord{StartedAt: now, UpdatedAt: now, Status: api.DrainStatusDraining, Meta: d.Meta}
-		ds := &api.DrainStrategy{StartedAt: now, IgnoreSystemJobs: d.IgnoreSystemJobs}
+		started := now
+		if a.Drain != nil {
+			// A drain changed while it runs (nomad node drain -enable
+			// -force on a draining node) is the same drain.
+			started = a.Drain.StartedAt
+			rec := drainRecord(a, now)
+			rec.Status, rec.UpdatedAt = api.DrainStatusDraining, now
+			if len(d.Meta) > 0 {
+				rec.Meta = d.Meta
+			}
+		} else {
+			a.LastDrain = &api.DrainRecord{StartedAt: now, UpdatedAt: now, Status: api.DrainStatusDraining, Meta: d.Meta}
+		}
+		ds := &api.DrainStrategy{StartedAt: started, IgnoreSystemJobs: d.IgnoreSystemJobs}
 		if d.Deadline > 0 {
 			ds.Deadline = now.Add(d.Deadline)
 		}
@@ -77,6 +93,33 @@ func SetDrain(ctx context.Context, st *store.Store, nodeID string, d Drain, now 
 		}
 	})
 	return evals, err
+}
+
+// drainRecord is the record of a's running drain, made from the drain
+// itself when there is none (a drain started by a server from before the
+// records).
+func drainRecord(a *store.NodeAdmin, now time.Time) *api.DrainRecord {
+	if a.LastDrain == nil || a.LastDrain.Status != api.DrainStatusDraining {
+		started := now
+		if a.Drain != nil && !a.Drain.StartedAt.IsZero() {
+			started = a.Drain.StartedAt
+		}
+		a.LastDrain = &api.DrainRecord{StartedAt: started, UpdatedAt: now, Status: api.DrainStatusDraining}
+	}
+	return a.LastDrain
+}
+
+// DrainComplete ends a's drain started at startedAt as complete; a drain
+// cancelled or started again since is left alone.
+func DrainComplete(a *store.NodeAdmin, startedAt, now time.Time) bool {
+	if a.Drain == nil || !a.Drain.StartedAt.Equal(startedAt) {
+		return false
+	}
+	rec := drainRecord(a, now)
+	rec.Status, rec.UpdatedAt = api.DrainStatusComplete, now
+	a.Drain = nil
+	a.Eligible = false
+	return true
 }
 
 // maxPurgeEvals bounds the evaluations created in the purge's own

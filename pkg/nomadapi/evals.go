@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"net/http"
 	"sort"
 	"strconv"
@@ -90,32 +89,50 @@ func evalList(evals []*api.Evaluation, jobs map[string]*api.Job) []*Evaluation {
 // allEvals reads every evaluation (of a namespace, or all) with the jobs
 // they belong to.
 func (s *Server) allEvals(ctx context.Context, ns string) ([]*Evaluation, error) {
+	out, _, err := s.allEvalsWithPast(ctx, ns)
+	return out, err
+}
+
+// allEvalsWithPast is allEvals and the blocked parts of evaluations that
+// are no longer blocked (see blockedPart): Nomad's blocked evaluations
+// stay, so an ID a list once showed is still found by its ID or prefix.
+func (s *Server) allEvalsWithPast(ctx context.Context, ns string) ([]*Evaluation, []*Evaluation, error) {
 	evals, err := s.Store.ListEvals(ctx, "", "")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	list, err := s.Store.ListJobs(ctx, ns)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	jobs := map[string]*api.Job{}
 	for _, j := range list {
 		jobs[jobKey(j.Namespace, j.ID)] = j
 	}
 	var keep []*api.Evaluation
+	var past []*Evaluation
 	for _, e := range evals {
 		if ns == "" || e.Namespace == ns {
 			keep = append(keep, e)
+			if e.Status != api.EvalStatusBlocked {
+				past = append(past, blockedPart(toEvals(e, jobs[jobKey(e.Namespace, e.JobID)])[0], e))
+			}
 		}
 	}
-	return evalList(keep, jobs), nil
+	return evalList(keep, jobs), past, nil
 }
 
-// findEval finds an evaluation by ID or unique prefix.
+// findEval finds an evaluation by ID or unique prefix; the blocked part
+// of an evaluation no longer blocked only by its whole ID or a prefix of
+// at least pastPrefix characters (what Nomad's CLI shows), so that short
+// prefixes do not find parts that never were.
 func (s *Server) findEval(ctx context.Context, id string) (*Evaluation, error) {
-	all, err := s.allEvals(ctx, "")
+	all, past, err := s.allEvalsWithPast(ctx, "")
 	if err != nil {
 		return nil, err
+	}
+	if len(id) >= pastPrefix {
+		all = append(all, past...)
 	}
 	var found *Evaluation
 	for _, e := range all {
@@ -130,51 +147,27 @@ func (s *Server) findEval(ctx context.Context, id string) (*Evaluation, error) {
 		}
 	}
 	if found == nil {
-		// The blocked part of an evaluation that is no longer blocked
-		// (placed since, or its evaluation gone to another state): Nomad's
-		// stays, so an ID a list showed is still found.
-		if found, err = s.pastBlockedPart(ctx, id); err != nil || found == nil {
-			if err == nil {
-				err = notFound("eval not found")
-			}
-			return nil, err
-		}
+		return nil, notFound("eval not found")
 	}
 	return found, nil
 }
 
-// pastBlockedPart is the blocked part with ID id of an evaluation that is
-// no longer blocked, or nil.
-func (s *Server) pastBlockedPart(ctx context.Context, id string) (*Evaluation, error) {
-	evals, err := s.Store.ListEvals(ctx, "", "")
-	if err != nil {
-		return nil, err
-	}
-	for _, e := range evals {
-		if e.Status == api.EvalStatusBlocked || blockedID(e.ID) != id {
-			continue
-		}
-		job, _, err := s.Store.GetJob(ctx, e.Namespace, e.JobID)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return nil, err
-		}
-		if errors.Is(err, store.ErrNotFound) {
-			job = nil
-		}
-		return blockedPart(toEvals(e, job)[0], e), nil
-	}
-	return nil, nil
-}
+// pastPrefix is the shortest prefix that finds a past blocked part.
+const pastPrefix = 8
 
 func (s *Server) listEvaluations(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := s.ctx(r)
 	defer cancel()
-	all, err := s.allEvals(ctx, nsFilter(namespace(r)))
+	all, past, err := s.allEvalsWithPast(ctx, nsFilter(namespace(r)))
 	if err != nil {
 		return err
 	}
 	q := r.URL.Query()
 	prefix, job, status := q.Get("prefix"), q.Get("job"), q.Get("status")
+	if len(prefix) >= pastPrefix {
+		// nomad eval status ID looks the ID up as a prefix first.
+		all = append(all, past...)
+	}
 	f, err := parseFilter(q.Get("filter"))
 	if err != nil {
 		return err
@@ -251,8 +244,8 @@ func (s *Server) evaluationAllocations(w http.ResponseWriter, r *http.Request) e
 		return err
 	}
 	id := e.ID
-	if e.PreviousEval != "" && e.Status == api.EvalStatusBlocked {
-		id = e.PreviousEval
+	if e.PreviousEval != "" && e.ID == blockedID(e.PreviousEval) {
+		id = e.PreviousEval // a blocked part's allocations are its evaluation's
 	}
 	allocs, err := s.Store.ListAllocs(ctx, store.AllocFilter{Namespace: e.Namespace, JobID: e.JobID})
 	if err != nil {

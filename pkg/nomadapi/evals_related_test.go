@@ -60,6 +60,13 @@ func TestABlockedPartOutlivesItsBlock(t *testing.T) {
 	if err != nil || got.ID != id || got.Status != api.EvalStatusComplete || got.PreviousEval != e.ID {
 		t.Fatalf("the blocked part after its evaluation completed: %+v %v", got, err)
 	}
+	// nomad eval status ID looks it up by prefix first.
+	if l, _, err := c.Evaluations().PrefixList(id[:8]); err != nil || len(l) != 1 || l[0].ID != id {
+		t.Fatalf("the blocked part by its short ID: %+v %v", l, err)
+	}
+	if l, _, err := c.Evaluations().List(nil); err != nil || len(l) != 1 {
+		t.Fatalf("the list once the evaluation is done: %+v %v", l, err)
+	}
 	if _, _, err := c.Evaluations().Info(blockedID("nope"), nil); err == nil || !strings.Contains(err.Error(), "404") {
 		t.Fatalf("the blocked part of no evaluation: %v", err)
 	}
