@@ -16,9 +16,7 @@ import (
 // before is in it. A topic key with more than one colon is refused.
 func TestEventStreamWithoutAnIndexReplaysTheLatest(t *testing.T) {
 	c := nomadClient(t, &Server{Store: store.New(testutil.Etcd(t), "/evreplay"), Name: "t", Version: "test"})
-	job := napi.NewServiceJob("before", "before", "global", 50)
-	job.AddTaskGroup(napi.NewTaskGroup("g", 1).AddTask(napi.NewTask("t", "mock").SetConfig("run_for", "1h")))
-	if _, _, err := c.Jobs().Register(job, nil); err != nil {
+	if _, _, err := c.Jobs().Register(mockJob("before"), nil); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -53,9 +51,7 @@ func TestEventStreamFromACompactedIndexStartsAtTheOldestKept(t *testing.T) {
 	cli := testutil.Etcd(t)
 	c := nomadClient(t, &Server{Store: store.New(cli, "/evcompact"), Name: "t", Version: "test"})
 	register := func(id string) {
-		job := napi.NewServiceJob(id, id, "global", 50)
-		job.AddTaskGroup(napi.NewTaskGroup("g", 1).AddTask(napi.NewTask("t", "mock").SetConfig("run_for", "1h")))
-		if _, _, err := c.Jobs().Register(job, nil); err != nil {
+		if _, _, err := c.Jobs().Register(mockJob(id), nil); err != nil {
 			t.Fatal(err)
 		}
 	}

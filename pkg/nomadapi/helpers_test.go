@@ -61,3 +61,11 @@ func aclServer(t *testing.T, st *store.Store) (mgmt *napi.Client, token func(nam
 	}
 	return mgmt, token
 }
+
+// mockJob is a service job of one group "g" of one mock task that runs an
+// hour, in Nomad's api form.
+func mockJob(id string) *napi.Job {
+	job := napi.NewServiceJob(id, id, "global", 50)
+	job.AddTaskGroup(napi.NewTaskGroup("g", 1).AddTask(napi.NewTask("t", "mock").SetConfig("run_for", "1h")))
+	return job
+}

@@ -3,7 +3,6 @@ package nomadapi
 import (
 	"testing"
 
-	napi "github.com/hashicorp/nomad/api"
 	"github.com/nomadic-project/nomadic/pkg/store"
 	"github.com/nomadic-project/nomadic/pkg/testutil"
 )
@@ -12,8 +11,7 @@ import (
 // blocked evaluation registering would queue for what cannot be placed.
 func TestPlanDiffWhenAskedAndTheBlockedEvaluation(t *testing.T) {
 	c := nomadClient(t, &Server{Store: store.New(testutil.Etcd(t), "/nplan"), Name: "t", Version: "test"})
-	job := napi.NewServiceJob("web", "web", "global", 50)
-	job.AddTaskGroup(napi.NewTaskGroup("g", 1).AddTask(napi.NewTask("t", "mock").SetConfig("run_for", "1h")))
+	job := mockJob("web")
 	with, _, err := c.Jobs().Plan(job, true, nil)
 	if err != nil || with.Diff == nil || with.Diff.Type != "Added" || len(with.FailedTGAllocs) == 0 {
 		t.Fatalf("a plan with its diff on a cluster of no node: %+v %v", with, err)
